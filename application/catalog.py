@@ -1,0 +1,155 @@
+"""Use cases of the catalog: compile, submit, review, publish, revise and retire entries."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from uuid import UUID
+
+import msgspec
+
+from application.common import Command, CommandResult, ContextMaker, NotFound, Principal, Service
+from domain.base import Context
+from domain.catalog import SOURCE_INDEX_ID, CatalogEntry, SourceIndex, Version, entry_id
+from domain.catalog_values import EntryContent, Review, ReviewDecision
+from domain.organizations import Organization, Role, organization_id
+from domain.rules import RuleViolation
+
+
+class VersionAnswer(msgspec.Struct, frozen=True):
+    number: int
+    state: str
+    compiler: str
+    content: EntryContent
+    review: Review | None = None
+    reviewer: str | None = None
+    accepted_duplicates: dict[str, str] = {}
+    published_on: date | None = None
+
+
+class EntryAnswer(msgspec.Struct, frozen=True):
+    id: str
+    resource_code: str
+    provider: str
+    provider_level: str
+    status: str
+    version: int
+    current: VersionAnswer | None
+    pending: VersionAnswer | None
+    last_updated: datetime | None
+
+
+def _version(v: Version | None) -> VersionAnswer | None:
+    if v is None:
+        return None
+    return VersionAnswer(
+        number=v.number, state=str(v.state), compiler=v.compiler, content=v.content, review=v.review,
+        reviewer=v.reviewer, accepted_duplicates=dict(v.accepted_duplicates), published_on=v.published_on,
+    )
+
+
+def answer(e: CatalogEntry) -> EntryAnswer:
+    return EntryAnswer(
+        id=str(e.id), resource_code=e.resource_code, provider=e.provider, provider_level=str(e.provider_level),
+        status=e.status, version=e.version, current=_version(e.current), pending=_version(e.pending),
+        last_updated=e.last_updated,
+    )
+
+
+COMPILER = (Role.CATALOG_COMPILER,)
+REVIEWER = (Role.CATALOG_REVIEWER, Role.OFFICE_ADMIN)
+
+
+class CatalogService(Service):
+    def draft(self, p: Principal, cmd: Command, *, resource_code: str, content: EntryContent,
+              provider: str | None = None) -> CommandResult:
+        def decide(context: ContextMaker) -> tuple[list[CatalogEntry], EntryAnswer]:
+            ctx = context(self.actor(p, COMPILER))
+            code = provider or p.acting_for
+            try:
+                org = self.get(Organization, organization_id(code))
+            except NotFound:
+                raise RuleViolation("ORG-1", f"The provider {code} is not a registered organization.") from None
+            if self._exists(entry_id(resource_code)):
+                raise RuleViolation("CAT-5", f"The resource code {resource_code} is already catalogued.",
+                                    resource_code=resource_code)
+            entry = CatalogEntry.draft(ctx, resource_code=resource_code, provider=org.code,
+                                       provider_level=org.level, content=content)
+            return [entry], answer(entry)
+
+        return self.execute(p, cmd, decide, status=201)
+
+    def revise_draft(self, p: Principal, cmd: Command, entry: UUID, *, content: EntryContent) -> CommandResult:
+        return self._on(p, cmd, entry, COMPILER, lambda e, ctx: e.revise_draft(ctx, content=content))
+
+    def submit(self, p: Principal, cmd: Command, entry: UUID) -> CommandResult:
+        def act(e: CatalogEntry, ctx: Context) -> None:
+            e.submit(ctx, existing_sources=self._index().sources_other_than(e.resource_code))
+
+        return self._on(p, cmd, entry, COMPILER, act)
+
+    def review(self, p: Principal, cmd: Command, entry: UUID, *, review: Review, decision: ReviewDecision) -> CommandResult:
+        return self._on(p, cmd, entry, REVIEWER, lambda e, ctx: e.review(ctx, review=review, decision=decision))
+
+    def accept_duplicate(self, p: Principal, cmd: Command, entry: UUID, *, item_code: str) -> CommandResult:
+        def act(e: CatalogEntry, ctx: Context) -> None:
+            source = self._index().sources_other_than(e.resource_code).get(item_code)
+            if source is None:
+                raise RuleViolation("CAT-5", f"No other published entry provides {item_code}; nothing to accept.")
+            e.accept_duplicate_source(ctx, item_code=item_code, existing_source=source)
+
+        return self._on(p, cmd, entry, (Role.OFFICE_ADMIN,), act)
+
+    def publish(self, p: Principal, cmd: Command, entry: UUID, *, published_on: date | None = None) -> CommandResult:
+        def decide(context: ContextMaker) -> tuple[list[CatalogEntry | SourceIndex], EntryAnswer]:
+            ctx = context(self.actor(p, REVIEWER))
+            e = self.get(CatalogEntry, entry, expected_version=cmd.expected_version)
+            index = self._index(ctx)
+            e.publish(ctx, published_on=published_on or ctx.at.date(),
+                      existing_sources=index.sources_other_than(e.resource_code))
+            index.claim(ctx, e)
+            return [e, index], answer(e)
+
+        return self.execute(p, cmd, decide)
+
+    def revise(self, p: Principal, cmd: Command, entry: UUID, *, content: EntryContent) -> CommandResult:
+        return self._on(p, cmd, entry, COMPILER, lambda e, ctx: e.revise(ctx, content=content))
+
+    def record_refresh(self, p: Principal, cmd: Command, entry: UUID, *, as_of: datetime) -> CommandResult:
+        return self._on(p, cmd, entry, (Role.CATALOG_COMPILER, Role.SYSTEM_MANAGER, Role.OFFICE_ADMIN),
+                        lambda e, ctx: e.record_refresh(ctx, as_of=as_of))
+
+    def retire(self, p: Principal, cmd: Command, entry: UUID, *, reason: str) -> CommandResult:
+        def decide(context: ContextMaker) -> tuple[list[CatalogEntry | SourceIndex], EntryAnswer]:
+            ctx = context(self.actor(p, REVIEWER))
+            e = self.get(CatalogEntry, entry, expected_version=cmd.expected_version)
+            e.retire(ctx, reason=reason)
+            index = self._index(ctx)
+            index.release(ctx, e)
+            return [e, index], answer(e)
+
+        return self.execute(p, cmd, decide)
+
+    def load(self, entry: UUID) -> CatalogEntry:
+        return self.get(CatalogEntry, entry)
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _on(self, p: Principal, cmd: Command, entry: UUID, roles: tuple[Role, ...], act: object) -> CommandResult:
+        def decide(context: ContextMaker) -> tuple[list[CatalogEntry], EntryAnswer]:
+            ctx = context(self.actor(p, roles))
+            e = self.get(CatalogEntry, entry, expected_version=cmd.expected_version)
+            act(e, ctx)  # type: ignore[operator]
+            return [e], answer(e)
+
+        return self.execute(p, cmd, decide)
+
+    def _exists(self, aggregate_id: UUID) -> bool:
+        return bool(self.ledger.recorder.select_events(aggregate_id, limit=1))
+
+    def _index(self, ctx: Context | None = None) -> SourceIndex:
+        try:
+            return self.get(SourceIndex, SOURCE_INDEX_ID)
+        except NotFound:
+            if ctx is None:
+                return SourceIndex.__new__(SourceIndex)._empty()
+            return SourceIndex.open(ctx)

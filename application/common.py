@@ -1,0 +1,220 @@
+"""What every use case shares: the caller, the clock, idempotency, versions, and saving."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol, TypeVar
+from uuid import UUID
+
+import msgspec
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+
+from domain.base import Actor, Cause, Context, LedgerAggregate
+from domain.organizations import OFFICE_CODE, Organization, Role, organization_id
+from infrastructure.recorders import IdempotencyRecord
+from infrastructure.store import Ledger
+
+T = TypeVar("T", bound=LedgerAggregate)
+
+
+class Principal(msgspec.Struct, frozen=True):
+    """The authenticated caller: one person acting for one organization with some roles."""
+
+    person: str
+    organization: str
+    roles: frozenset[str]
+    on_behalf_of: str | None = None
+
+    @property
+    def is_office(self) -> bool:
+        return self.organization == OFFICE_CODE and Role.OFFICE_ADMIN in self.roles
+
+    @property
+    def sees_everything(self) -> bool:
+        return self.organization == OFFICE_CODE or Role.AUDITOR in self.roles
+
+    @property
+    def acting_for(self) -> str:
+        return self.on_behalf_of or self.organization
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class ApplicationError(Exception):
+    status = 400
+    title = "Bad request"
+
+    def __init__(self, detail: str, **context: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.context = context
+
+
+class Forbidden(ApplicationError):
+    status = 403
+    title = "Forbidden"
+
+
+class NotFound(ApplicationError):
+    status = 404
+    title = "Not found"
+
+
+class VersionConflict(ApplicationError):
+    status = 409
+    title = "Version conflict"
+
+
+class IdempotencyMismatch(ApplicationError):
+    status = 422
+    title = "Idempotency key reused for another request"
+
+
+class CommandResult(msgspec.Struct, frozen=True):
+    status: int
+    body: bytes
+    position: int | None
+    aggregate_id: UUID | None = None
+    version: int | None = None
+    replayed: bool = False
+
+
+class Command(msgspec.Struct, frozen=True):
+    """How a write was asked for: its name, the client's key and expected version."""
+
+    name: str
+    idempotency_key: str | None = None
+    expected_version: int | None = None
+    fingerprint: str = ""
+    request_id: str | None = None
+
+
+def fingerprint(*parts: Any) -> str:
+    return hashlib.sha256(msgspec.json.encode(parts)).hexdigest()
+
+
+_enc = msgspec.json.Encoder()
+
+
+class Service:
+    """Base of the use-case services: load, check, decide, save once."""
+
+    def __init__(self, ledger: Ledger, clock: Clock | None = None, on_saved: Callable[[int], None] | None = None) -> None:
+        self.ledger = ledger
+        self.clock = clock or SystemClock()
+        self.on_saved = on_saved
+
+    # -- callers and roles ---------------------------------------------------------------
+
+    def actor(self, p: Principal, allowed: Iterable[Role]) -> Actor:
+        """Picks the caller's role for this command, or refuses with 403."""
+        allowed = tuple(allowed)
+        role = next((r for r in allowed if r in p.roles), None)
+        if role is None:
+            raise Forbidden(
+                f"This needs one of the roles {', '.join(allowed)}; the caller holds {', '.join(sorted(p.roles)) or 'none'}.",
+                required=list(allowed),
+            )
+        if p.on_behalf_of:
+            org = self.get(Organization, organization_id(p.organization))
+            org.check_acts_for(p.on_behalf_of, self.clock.now().date())
+        return Actor(person=p.person, organization=p.organization, role=role, on_behalf_of=p.on_behalf_of)
+
+    # -- aggregates ----------------------------------------------------------------------
+
+    def get(self, cls: type[T], aggregate_id: UUID, *, expected_version: int | None = None) -> T:
+        try:
+            agg = self.ledger.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise NotFound(f"No {cls.KIND or cls.__name__} {aggregate_id}.") from None
+        if not isinstance(agg, cls):
+            raise NotFound(f"No {cls.KIND or cls.__name__} {aggregate_id}.")
+        if expected_version is not None and agg.version != expected_version:
+            raise VersionConflict(
+                f"The {cls.KIND} is at version {agg.version}, not {expected_version}; reload and retry.",
+                current_version=agg.version,
+            )
+        return agg
+
+    # -- the write path ------------------------------------------------------------------
+
+    def execute(
+        self,
+        p: Principal,
+        cmd: Command,
+        decide: Callable[[Callable[[Actor], Context]], tuple[Sequence[LedgerAggregate], Any]],
+        *,
+        status: int = 200,
+    ) -> CommandResult:
+        """Runs a decision once: a retried key gets the first answer and records nothing."""
+        scope = f"{p.organization}/{p.person}"
+        if cmd.idempotency_key:
+            earlier = self._replay(scope, cmd)
+            if earlier is not None:
+                return earlier
+        cause = Cause(command=cmd.name, idempotency_key=cmd.idempotency_key, request_id=cmd.request_id)
+        at = self.clock.now()
+
+        def context(actor: Actor) -> Context:
+            return Context(actor=actor, at=at, cause=cause)
+
+        aggregates, answer = decide(context)
+        body = _enc.encode(answer)
+        record = None
+        if cmd.idempotency_key:
+            record = IdempotencyRecord(
+                scope=scope, key=cmd.idempotency_key, fingerprint=cmd.fingerprint, status=status,
+                body=body, created_at=self.clock.now().isoformat(),
+            )
+        pending = [a for a in aggregates if a.pending_events]
+        if not pending:
+            return CommandResult(status=status, body=body, position=None)
+        try:
+            recordings = self.ledger.save(*pending, idempotency=record)
+        except IntegrityError:
+            if cmd.idempotency_key:
+                earlier = self._replay(scope, cmd)
+                if earlier is not None:
+                    return earlier
+            raise VersionConflict("Another write reached this object first; reload and retry.") from None
+        position = recordings[-1].notification.id if recordings else None
+        if self.on_saved and position:
+            self.on_saved(position)
+        first = pending[0]
+        return CommandResult(status=status, body=body, position=position, aggregate_id=first.id, version=first.version)
+
+    def _replay(self, scope: str, cmd: Command) -> CommandResult | None:
+        row = self.ledger.db.query_one(
+            "SELECT fingerprint, status, body, last_event FROM idempotency_keys WHERE scope = ? AND key = ?",
+            (scope, cmd.idempotency_key),
+        )
+        if row is None:
+            return None
+        if row["fingerprint"] != cmd.fingerprint:
+            raise IdempotencyMismatch(
+                f"Idempotency-Key {cmd.idempotency_key!r} was already used for a different request.",
+            )
+        position = None
+        if row["last_event"]:
+            oid, _, v = row["last_event"].rpartition(":")
+            position = self.ledger.position_of(UUID(oid), int(v))
+        body = row["body"].encode("utf-8")
+        answered = msgspec.json.decode(body)
+        agg_id = version = None
+        if isinstance(answered, dict) and "id" in answered and "version" in answered:
+            agg_id, version = UUID(answered["id"]), int(answered["version"])
+        return CommandResult(status=int(row["status"]), body=body, position=position,
+                             aggregate_id=agg_id, version=version, replayed=True)
+
+
+ContextMaker = Callable[[Actor], Context]

@@ -1,0 +1,69 @@
+"""What every event of the ledger carries: who acted, when, and the command that caused it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar, TypeVar
+from uuid import UUID
+
+import msgspec
+from eventsourcing.domain import Aggregate
+
+
+class Actor(msgspec.Struct, frozen=True):
+    """The person who acted, for which organization, under which designated role."""
+
+    person: str
+    organization: str
+    role: str
+    on_behalf_of: str | None = None
+
+    @property
+    def acting_for(self) -> str:
+        """The organization the act counts for: the served one when a service unit acts (ORG-2)."""
+        return self.on_behalf_of or self.organization
+
+
+class Cause(msgspec.Struct, frozen=True):
+    """The command that caused an event, with the client's idempotency key when one was sent."""
+
+    command: str
+    idempotency_key: str | None = None
+    request_id: str | None = None
+
+
+class Context(msgspec.Struct, frozen=True):
+    """Everything a command needs from outside the domain: actor, decision time and cause."""
+
+    actor: Actor
+    at: datetime
+    cause: Cause
+
+
+A = TypeVar("A", bound="LedgerAggregate")
+
+
+class LedgerAggregate(Aggregate):
+    """Base aggregate: every event names its actor and cause; time is always passed in."""
+
+    TOPIC: ClassVar[str] = "civic-ledger:LedgerAggregate"
+    KIND: ClassVar[str] = ""
+
+    class Event(Aggregate.Event):
+        TOPIC = "civic-ledger:LedgerAggregate.Event"
+        actor: Actor
+        cause: Cause
+
+    class Created(Event, Aggregate.Created):
+        TOPIC = "civic-ledger:LedgerAggregate.Created"
+
+    def _record(self, event_class: type[Any], ctx: Context, **fields: Any) -> None:
+        self.trigger_event(
+            event_class, timestamp=ctx.at, actor=ctx.actor, cause=ctx.cause, **fields
+        )
+
+    @classmethod
+    def _start(cls: type[A], event_class: type[Any], ctx: Context, *, id: UUID, **fields: Any) -> A:  # noqa: A002
+        return cls._create(
+            event_class, id=id, timestamp=ctx.at, actor=ctx.actor, cause=ctx.cause, **fields
+        )

@@ -1,0 +1,101 @@
+"""Configuration in one place: environment variables (and a `.env` file), documented in the README."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+DEFAULT_DATABASE_URL = "sqlite:///./var/civic-ledger.sqlite3"
+
+
+def load_dotenv(path: Path = Path(".env")) -> None:
+    """Reads KEY=VALUE lines of a `.env` file into the environment, never overriding what is set."""
+    if not path.is_file():
+        return
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        os.environ.setdefault(key.strip(), value.strip().strip('"').strip("'"))
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    host: str = "127.0.0.1"
+    port: int = 8000
+    overdue_grace_days: int = 7
+    projection_poll_seconds: float = 0.2
+    cipher_key: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+        return cls(
+            database_url=env.get("CIVIC_LEDGER_DATABASE_URL", DEFAULT_DATABASE_URL),
+            host=env.get("CIVIC_LEDGER_HOST", "127.0.0.1"),
+            port=int(env.get("CIVIC_LEDGER_PORT", "8000")),
+            overdue_grace_days=int(env.get("CIVIC_LEDGER_OVERDUE_GRACE_DAYS", "7")),
+            projection_poll_seconds=float(env.get("CIVIC_LEDGER_PROJECTION_POLL_SECONDS", "0.2")),
+            cipher_key=env.get("CIVIC_LEDGER_CIPHER_KEY") or None,
+        )
+
+    @property
+    def backend(self) -> str:
+        scheme = urlparse(self.database_url).scheme
+        if scheme == "sqlite":
+            return "sqlite"
+        if scheme in ("postgresql", "postgres"):
+            return "postgres"
+        raise ValueError(f"CIVIC_LEDGER_DATABASE_URL must start with sqlite:// or postgresql://, not {scheme!r}")
+
+    def persistence_env(self) -> dict[str, str]:
+        """The eventsourcing library's environment for the configured store."""
+        env: dict[str, str] = {
+            "MAPPER_TOPIC": "infrastructure.transcoding:MsgspecMapper",
+            "TRANSCODER_TOPIC": "infrastructure.transcoding:PassThroughTranscoder",
+        }
+        if self.cipher_key:
+            env["CIPHER_TOPIC"] = "eventsourcing.cipher:AESCipher"
+            env["CIPHER_KEY"] = self.cipher_key
+        if self.backend == "sqlite":
+            path = sqlite_path(self.database_url)
+            if path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            env.update(
+                PERSISTENCE_MODULE="eventsourcing.sqlite",
+                SQLITE_DBNAME=path,
+                SQLITE_LOCK_TIMEOUT="30",
+                APPLICATION_RECORDER_TOPIC="infrastructure.recorders:LedgerSQLiteRecorder",
+            )
+        else:
+            u = urlparse(self.database_url)
+            env.update(
+                PERSISTENCE_MODULE="eventsourcing.postgres",
+                POSTGRES_DBNAME=unquote(u.path.lstrip("/")) or "postgres",
+                POSTGRES_HOST=u.hostname or "localhost",
+                POSTGRES_PORT=str(u.port or 5432),
+                POSTGRES_USER=unquote(u.username or "postgres"),
+                POSTGRES_PASSWORD=unquote(u.password or ""),
+                POSTGRES_POOL_SIZE="5",
+                POSTGRES_MAX_OVERFLOW="10",
+                POSTGRES_LOCK_TIMEOUT="5",
+                POSTGRES_PRE_PING="y",
+                APPLICATION_RECORDER_TOPIC="infrastructure.recorders:LedgerPostgresRecorder",
+            )
+            query = dict(p.split("=", 1) for p in u.query.split("&") if "=" in p)
+            if "schema" in query:
+                env["POSTGRES_SCHEMA"] = query["schema"]
+        return env
+
+
+def sqlite_path(url: str) -> str:
+    """`sqlite:///relative/path`, `sqlite:////absolute/path` or `sqlite:///:memory:`."""
+    rest = url[len("sqlite://"):]
+    if rest.startswith("/"):
+        rest = rest[1:]
+    return rest or ":memory:"

@@ -1,0 +1,67 @@
+"""Application recorders that also write the idempotency record in the transaction of the events.
+
+A retried command must record nothing twice: the key, the request's fingerprint and the first
+answer are committed with the events they caused, or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+from psycopg.sql import SQL
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
+
+
+class IdempotencyRecord(msgspec.Struct, frozen=True):
+    scope: str
+    key: str
+    fingerprint: str
+    status: int
+    body: bytes
+    created_at: str
+
+
+IDEMPOTENCY_DDL = (
+    "CREATE TABLE IF NOT EXISTS idempotency_keys ("
+    "scope TEXT NOT NULL, key TEXT NOT NULL, fingerprint TEXT NOT NULL, status INTEGER NOT NULL, "
+    "body TEXT NOT NULL, last_event TEXT, created_at TEXT NOT NULL, PRIMARY KEY (scope, key))"
+)
+_INSERT_SQLITE = "INSERT INTO idempotency_keys VALUES (?, ?, ?, ?, ?, ?, ?)"
+_INSERT_PG = "INSERT INTO idempotency_keys VALUES (%s, %s, %s, %s, %s, %s, %s)"
+
+
+def _params(record: IdempotencyRecord, stored_events: Sequence[StoredEvent]) -> tuple[Any, ...]:
+    last = stored_events[-1] if stored_events else None
+    last_event = f"{last.originator_id}:{last.originator_version}" if last else None
+    return (
+        record.scope, record.key, record.fingerprint, record.status,
+        record.body.decode("utf-8"), last_event, record.created_at,
+    )
+
+
+class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
+    def construct_create_table_statements(self) -> list[str]:
+        return [*super().construct_create_table_statements(), IDEMPOTENCY_DDL]
+
+    def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        ids = super()._insert_events(c, stored_events, **kwargs)
+        record: IdempotencyRecord | None = kwargs.get("idempotency")
+        if record is not None:
+            c.execute(_INSERT_SQLITE, _params(record, stored_events))
+        return ids
+
+
+class LedgerPostgresRecorder(PostgresApplicationRecorder):
+    def __init__(self, datastore: Any, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        self.sql_create_statements.append(SQL(IDEMPOTENCY_DDL))  # type: ignore[arg-type]
+
+    def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        super()._insert_events(curs, stored_events, **kwargs)
+        record: IdempotencyRecord | None = kwargs.get("idempotency")
+        if record is not None:
+            curs.execute(_INSERT_PG, _params(record, stored_events))

@@ -1,0 +1,97 @@
+"""One small SQL layer over both stores: `?` placeholders, dict rows, explicit write transactions.
+
+Read models live in the event store's own database, reached through the library's datastore, so a
+view's rows and its tracking record can share one transaction.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from eventsourcing.postgres import PostgresDatastore
+from eventsourcing.sqlite import SQLiteDatastore
+
+_QMARK = re.compile(r"\?")
+
+
+class Tx:
+    """A cursor in a transaction; SQL is written once with `?` and adapted to the dialect."""
+
+    def __init__(self, cursor: Any, dialect: str) -> None:
+        self._c = cursor
+        self.dialect = dialect
+        self.raw = cursor
+
+    def _sql(self, sql: str) -> str:
+        return _QMARK.sub("%s", sql) if self.dialect == "postgres" else sql
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Tx:
+        self._c.execute(self._sql(sql), tuple(params))
+        return self
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self._c.executemany(self._sql(sql), [tuple(r) for r in rows])
+
+    def fetchall(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self._c.fetchall()]
+
+    def fetchone(self) -> dict[str, Any] | None:
+        r = self._c.fetchone()
+        return None if r is None else dict(r)
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        row = self.execute(sql, params)._c.fetchone()
+        if row is None:
+            return None
+        return row[0] if self.dialect == "sqlite" else next(iter(dict(row).values()))
+
+
+class Db:
+    def __init__(self, datastore: Any) -> None:
+        self.datastore = datastore
+        if isinstance(datastore, SQLiteDatastore):
+            self.dialect = "sqlite"
+        elif isinstance(datastore, PostgresDatastore):
+            self.dialect = "postgres"
+        else:  # pragma: no cover - configuration error
+            raise TypeError(f"Unsupported datastore {datastore!r}")
+
+    @contextmanager
+    def write(self) -> Iterator[Tx]:
+        """A write transaction; on SQLite it takes the write lock up front (BEGIN IMMEDIATE)."""
+        if self.dialect == "sqlite":
+            with self.datastore.get_connection(commit=True) as conn:
+                raw = conn._sqlite_conn
+                cur = raw.cursor()
+                cur.execute("BEGIN IMMEDIATE")
+                try:
+                    yield Tx(cur, "sqlite")
+                except BaseException:
+                    raw.rollback()
+                    raise
+                else:
+                    raw.commit()
+        else:
+            with self.datastore.transaction(commit=True) as cur:
+                yield Tx(cur, "postgres")
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        with self.datastore.transaction(commit=False) as cur:
+            yield Tx(cur, self.dialect)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with self.read() as tx:
+            return tx.execute(sql, params).fetchall()
+
+    def query_one(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
+        with self.read() as tx:
+            return tx.execute(sql, params).fetchone()
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        with self.read() as tx:
+            return tx.scalar(sql, params)

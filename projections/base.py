@@ -1,0 +1,41 @@
+"""What a read model is: its tables, its schema version, and how each event changes its rows."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+from eventsourcing.utils import get_topic
+
+from infrastructure.sql import Tx
+
+
+class View(ABC):
+    """A disposable read model kept in the ledger's own database."""
+
+    name: ClassVar[str]
+    version: ClassVar[int]
+    tables: ClassVar[tuple[str, ...]]
+    handles: ClassVar[tuple[type, ...]] = ()
+
+    def __init__(self) -> None:
+        self._topics = frozenset(get_topic(cls) for cls in self.handles)
+
+    @property
+    def tracking_name(self) -> str:
+        return f"view:{self.name}"
+
+    def wants(self, topic: str) -> bool:
+        return topic in self._topics
+
+    @abstractmethod
+    def create(self, tx: Tx) -> None:
+        """Creates the view's tables and indexes if they do not exist."""
+
+    def drop(self, tx: Tx) -> None:
+        for table in self.tables:
+            tx.execute(f"DROP TABLE IF EXISTS {table}")
+
+    @abstractmethod
+    def apply(self, tx: Tx, event: Any, position: int) -> None:
+        """Changes the view's rows for one event; never fails on a valid ledger."""

@@ -1,0 +1,152 @@
+"""Keeps read models current from the notification log, exactly once.
+
+Each page of events is applied to a view in one transaction together with the view's tracking
+record (the library's tracking recorder), so a crash never double-applies or skips an event.
+SQLite has no live subscription: a background thread polls, every writer nudges it, and a reader
+that names a position it must see catches the view up itself before answering.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+
+from eventsourcing.persistence import IntegrityError, Tracking
+
+from infrastructure.store import Ledger
+from infrastructure.sql import Tx
+from projections.base import View
+
+log = logging.getLogger(__name__)
+
+SCHEMA_DDL = "CREATE TABLE IF NOT EXISTS view_schemas (name TEXT PRIMARY KEY, version INTEGER NOT NULL)"
+
+
+class Projector:
+    def __init__(self, ledger: Ledger, views: Iterable[View], page_size: int = 500) -> None:
+        self.ledger = ledger
+        self.views = {v.name: v for v in views}
+        self.page_size = page_size
+        self.tracking = ledger.factory.tracking_recorder()
+        self._locks = {name: threading.Lock() for name in self.views}
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.setup()
+
+    # -- schema ----------------------------------------------------------------------------
+
+    @property
+    def _tracking_table(self) -> str:
+        return getattr(self.tracking, "tracking_table_name", "tracking")
+
+    def setup(self) -> None:
+        """Creates every view; a view whose schema version changed is dropped and rebuilt."""
+        with self.ledger.db.write() as tx:
+            tx.execute(SCHEMA_DDL)
+            for view in self.views.values():
+                stored = tx.scalar("SELECT version FROM view_schemas WHERE name = ?", (view.name,))
+                if stored is not None and int(stored) != view.version:
+                    self._reset(tx, view)
+                view.create(tx)
+                tx.execute(
+                    "INSERT INTO view_schemas (name, version) VALUES (?, ?) "
+                    "ON CONFLICT (name) DO UPDATE SET version = excluded.version",
+                    (view.name, view.version),
+                )
+
+    def _reset(self, tx: Tx, view: View) -> None:
+        view.drop(tx)
+        tx.execute(f"DELETE FROM {self._tracking_table} WHERE application_name = ?", (view.tracking_name,))
+
+    # -- positions -------------------------------------------------------------------------
+
+    def position(self, name: str) -> int:
+        return self.tracking.max_tracking_id(self.views[name].tracking_name) or 0
+
+    def lag(self) -> dict[str, int]:
+        head = self.ledger.max_position()
+        return {name: head - self.position(name) for name in self.views}
+
+    # -- processing ------------------------------------------------------------------------
+
+    def catch_up(self, name: str, until: int | None = None, progress: Callable[[int], None] | None = None) -> int:
+        """Applies pending events to one view, page by page; returns the view's position."""
+        view = self.views[name]
+        with self._locks[name]:
+            while True:
+                start = self.position(name)
+                if until is not None and start >= until:
+                    return start
+                notifications = self.ledger.recorder.select_notifications(
+                    start=start, limit=self.page_size, inclusive_of_start=False
+                )
+                if not notifications:
+                    return start
+                try:
+                    with self.ledger.db.write() as tx:
+                        for n in notifications:
+                            if view.wants(n.topic):
+                                view.apply(tx, self.ledger.mapper.to_domain_event(n), n.id)
+                        self.tracking._insert_tracking(  # type: ignore[attr-defined]
+                            tx.raw, Tracking(view.tracking_name, notifications[-1].id)
+                        )
+                except IntegrityError:
+                    # Another process applied this page first; its tracking record won.
+                    log.debug("view %s: page after %s already applied elsewhere", name, start)
+                    continue
+                if progress is not None:
+                    progress(len(notifications))
+
+    def catch_up_all(self, until: int | None = None) -> None:
+        for name in self.views:
+            self.catch_up(name, until)
+
+    def wait_for(self, position: int | None, *names: str) -> None:
+        """Read-your-writes: brings the named views (or all) to at least `position`."""
+        if not position:
+            return
+        for name in names or tuple(self.views):
+            if self.position(name) < position:
+                self.catch_up(name, until=position)
+
+    def rebuild(self, names: Iterable[str] | None = None, progress: Callable[[int], None] | None = None) -> None:
+        """Drops the views and replays the whole log into them."""
+        chosen = list(names or self.views)
+        for name in chosen:
+            with self._locks[name], self.ledger.db.write() as tx:
+                view = self.views[name]
+                self._reset(tx, view)
+                view.create(tx)
+        for name in chosen:
+            self.catch_up(name, progress=progress)
+
+    # -- background worker -----------------------------------------------------------------
+
+    def nudge(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="projector", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def _run(self) -> None:
+        interval = self.ledger.settings.projection_poll_seconds
+        while not self._stop.is_set():
+            try:
+                self.catch_up_all()
+            except Exception:  # keep the worker alive; the next round retries
+                log.exception("projection round failed")
+            self._wake.wait(interval)
+            self._wake.clear()
