@@ -58,6 +58,7 @@ class Settings:
         env: dict[str, str] = {
             "MAPPER_TOPIC": "infrastructure.transcoding:MsgspecMapper",
             "TRANSCODER_TOPIC": "infrastructure.transcoding:PassThroughTranscoder",
+            "AGGREGATE_CACHE_MAXSIZE": "2000",
         }
         if self.cipher_key:
             env["CIPHER_TOPIC"] = "eventsourcing.cipher:AESCipher"

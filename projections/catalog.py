@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 import msgspec
@@ -61,7 +62,7 @@ class CatalogView(View):
 
     def apply(self, tx: Tx, event: Any, position: int) -> None:
         eid = str(event.originator_id)
-        ts = event.timestamp.isoformat()
+        ts = event.timestamp.astimezone(UTC).isoformat()
         if isinstance(event, E.Drafted):
             c = event.content
             tx.execute(
@@ -117,8 +118,8 @@ class CatalogView(View):
                        "pending_review": None, "accepted_duplicates": "{}"}
             self._items(tx, eid, row["provider"], event.content, published=0)
         elif isinstance(event, E.DataRefreshed):
-            last = row["last_updated"]
-            changes = {"last_updated": max(last, event.as_of.isoformat()) if last else event.as_of.isoformat()}
+            last, as_of = row["last_updated"], event.as_of.astimezone(UTC).isoformat()
+            changes = {"last_updated": max(last, as_of) if last else as_of}
         elif isinstance(event, E.Retired):
             changes = {"pending_version": None, "pending_state": None, "pending_content": None,
                        "pending_review": None, "pending_compiler": None}

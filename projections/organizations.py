@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from domain.organizations import Organization
@@ -35,7 +36,7 @@ class OrganizationsView(View):
 
     def apply(self, tx: Tx, event: Any, position: int) -> None:
         oid = str(event.originator_id)
-        ts = event.timestamp.isoformat()
+        ts = event.timestamp.astimezone(UTC).isoformat()
         if isinstance(event, O.Registered):
             tx.execute(
                 "INSERT INTO organizations VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

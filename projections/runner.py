@@ -124,7 +124,7 @@ class Projector:
 
     # -- background worker -----------------------------------------------------------------
 
-    def nudge(self) -> None:
+    def nudge(self, position: int | None = None) -> None:
         self._wake.set()
 
     def start(self) -> None:

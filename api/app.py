@@ -1,0 +1,69 @@
+"""The Litestar application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from eventsourcing.persistence import IntegrityError
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+
+from api import problems
+from api.catalog import CatalogController
+from api.organizations import OrganizationController
+from api.system import HistoryController, health
+from application.common import ApplicationError
+from application.runtime import Runtime
+from domain.rules import InvalidTransition, RuleViolation
+
+DESCRIPTION = (
+    "Event-sourced governance ledger for the Shaanxi civil-affairs data regime "
+    "(陕西省民政数据资源管理暂行办法). Every refusal is application/problem+json with the rule id and "
+    "article. Writes take Idempotency-Key and If-Match; their responses carry X-Ledger-Position, which "
+    "reads honour through X-Min-Position."
+)
+
+
+def create_app(runtime: Runtime | None = None, *, background: bool = True) -> Litestar:
+    """Builds the app; the runtime (store, read models, services) is created here unless given."""
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        rt: Runtime = app.state.runtime
+        rt.projector.catch_up_all()
+        if background:
+            rt.projector.start()
+        try:
+            yield
+        finally:
+            rt.projector.stop()
+            if owns_runtime:
+                rt.close()
+
+    owns_runtime = runtime is None
+    rt = runtime or Runtime()
+    handlers: dict[Any, Any] = {
+        RuleViolation: problems.on_rule,
+        InvalidTransition: problems.on_transition,
+        ApplicationError: problems.on_application,
+        IntegrityError: problems.on_integrity,
+        ValidationException: problems.on_validation,
+        HTTPException: problems.on_http,
+        Exception: problems.on_unexpected,
+    }
+    return Litestar(
+        route_handlers=[health, OrganizationController, CatalogController, HistoryController],
+        state=State({"runtime": rt}),
+        lifespan=[lifespan],
+        exception_handlers=handlers,
+        openapi_config=OpenAPIConfig(
+            title="civic-ledger", version="0.1.0", description=DESCRIPTION, path="/schema",
+            render_plugins=[JsonRenderPlugin(), SwaggerRenderPlugin()],
+        ),
+        request_max_body_size=32 * 1024 * 1024,
+    )

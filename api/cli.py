@@ -1,0 +1,164 @@
+"""The `civic-ledger` command: serve, init, token, demo, rebuild, history."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from infrastructure.config import Settings, load_dotenv
+
+
+def _runtime():  # noqa: ANN202 - imported lazily so `--help` stays fast
+    from application.runtime import Runtime
+
+    return Runtime(Settings.from_env())
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = Settings.from_env()
+    rt = _runtime()
+    if args.demo:
+        from application.demo import load_demo
+
+        summary = load_demo(rt)
+        if summary.get("admin_token"):
+            print(f"demo loaded: {summary['entries']} catalog entries; Office admin token:", file=sys.stderr)
+            print(summary["admin_token"], file=sys.stderr)
+        else:
+            print("demo data already present; create a token with `civic-ledger token create`", file=sys.stderr)
+    app = create_app(rt)
+    uvicorn.run(app, host=args.host or settings.host, port=args.port or settings.port, log_level="info")
+    rt.close()
+    return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    rt = _runtime()
+    try:
+        created, token = rt.init(admin=args.admin)
+        print("Office registered." if created else "Office already registered; new admin token issued.")
+        print(token)
+    finally:
+        rt.close()
+    return 0
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    from domain.rules import RuleViolation
+
+    rt = _runtime()
+    try:
+        token = rt.issue_token(org=args.org, person=args.person, roles=tuple(args.role))
+    except (RuleViolation, ValueError) as e:
+        print(f"refused: {e}", file=sys.stderr)
+        return 2
+    finally:
+        rt.close()
+    print(f"token for {args.person} of {args.org} with roles {', '.join(args.role)}:")
+    print(token)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from application.demo import load_demo
+
+    rt = _runtime()
+    try:
+        summary = load_demo(rt)
+        rt.projector.catch_up_all()
+    finally:
+        rt.close()
+    print(json.dumps({k: v for k, v in summary.items() if k != "admin_token"}, ensure_ascii=False))
+    if summary.get("admin_token"):
+        print(summary["admin_token"])
+    return 0
+
+
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    rt = _runtime()
+    try:
+        names = args.view or list(rt.projector.views)
+        total = rt.ledger.max_position()
+        with tqdm(total=total * len(names), unit="ev", desc="rebuild", file=sys.stderr) as bar:
+            rt.projector.rebuild(names, progress=bar.update)
+        print(json.dumps({"rebuilt": names, "position": total}))
+    finally:
+        rt.close()
+    return 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    import msgspec
+
+    from application.common import NotFound, Principal
+
+    rt = _runtime()
+    try:
+        auditor = Principal(person="cli", organization="office", roles=frozenset({"auditor"}))
+        try:
+            events = rt.history.timeline(auditor, args.kind, args.id)
+        except NotFound as e:
+            print(e.detail, file=sys.stderr)
+            return 1
+        for ev in events:
+            print(f"#{ev.position:<7} v{ev.version:<3} {ev.time}  {ev.type:<26} "
+                  f"{ev.actor['person']} ({ev.actor['organization']}/{ev.actor['role']})  {' '.join(ev.rules)}")
+            if args.verbose:
+                print("    " + msgspec.json.encode(ev.data).decode("utf-8"))
+    finally:
+        rt.close()
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="civic-ledger", description="Governance ledger of the Shaanxi civil-affairs data regime.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="serve the HTTP API")
+    s.add_argument("--host")
+    s.add_argument("--port", type=int)
+    s.add_argument("--demo", action="store_true", help="load the demo data set first (once)")
+    s.set_defaults(func=cmd_serve)
+
+    s = sub.add_parser("init", help="register the Office and print its first admin token")
+    s.add_argument("--admin", default="office-admin")
+    s.set_defaults(func=cmd_init)
+
+    t = sub.add_parser("token", help="manage API tokens").add_subparsers(dest="token_command", required=True)
+    s = t.add_parser("create", help="assign roles to a person and print a new token (last line)")
+    s.add_argument("--org", required=True)
+    s.add_argument("--person", required=True)
+    s.add_argument("--role", action="append", required=True)
+    s.set_defaults(func=cmd_token_create)
+
+    s = sub.add_parser("demo", help="load a realistic provincial data set (once)")
+    s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("rebuild", help="drop and rebuild the read models from the ledger")
+    s.add_argument("--view", action="append", help="only this view (repeatable)")
+    s.set_defaults(func=cmd_rebuild)
+
+    s = sub.add_parser("history", help="print the timeline of one object")
+    s.add_argument("kind")
+    s.add_argument("id")
+    s.add_argument("-v", "--verbose", action="store_true")
+    s.set_defaults(func=cmd_history)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    load_dotenv()
+    args = parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

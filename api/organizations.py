@@ -1,0 +1,103 @@
+"""HTTP routes of the organizations context (ORG-1, ORG-2)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, Response, delete, get, post
+from litestar.di import Provide
+from litestar.params import Parameter
+
+from api.deps import answer, command, provide_principal, runtime_of, wait_for_position
+from application.common import NotFound, Principal
+from application.organizations import answer as org_answer
+from domain.organizations import Level, OrgKind, Role
+
+
+class RegisterBody(msgspec.Struct, forbid_unknown_fields=True):
+    code: str
+    name: str
+    kind: OrgKind
+    level: Level
+    parent: str | None = None
+
+
+class MemberBody(msgspec.Struct, forbid_unknown_fields=True):
+    person: str
+    role: Role
+
+
+class AuthorisationBody(msgspec.Struct, forbid_unknown_fields=True):
+    serves: str
+    valid_from: date
+    valid_to: date
+    scope: str
+
+
+class OrganizationController(Controller):
+    path = "/organizations"
+    tags = ["organizations"]
+    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}
+
+    @get("/", sync_to_thread=True)
+    def list_organizations(self, request: Request[Any, Any, Any], principal: Principal, kind: str | None = None,
+                           limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
+                           cursor: str | None = None) -> Response[Any]:
+        rt = runtime_of(request)
+        position = wait_for_position(request, "organizations")
+        rows, next_cursor = rt.organization_queries.list(kind=kind, limit=limit, cursor=cursor)
+        return Response({"items": rows, "next_cursor": next_cursor, "position": position})
+
+    @post("/", sync_to_thread=True, status_code=201)
+    def register(self, request: Request[Any, Any, Any], principal: Principal, data: RegisterBody) -> Response[bytes]:
+        """Registers an organization (the Office only, ORG-1)."""
+        rt = runtime_of(request)
+        result = rt.organizations.register(principal, command(request, "organization.register", data),
+                                           code=data.code, name=data.name, kind=data.kind, level=data.level,
+                                           parent=data.parent)
+        return answer(result, location=f"/organizations/{data.code}")
+
+    @get("/{code:str}", sync_to_thread=True)
+    def get_organization(self, request: Request[Any, Any, Any], principal: Principal, code: str) -> Response[Any]:
+        rt = runtime_of(request)
+        org = rt.organizations.find(code)
+        if org is None:
+            raise NotFound(f"No organization {code}.")
+        body = org_answer(org)
+        if not (principal.sees_everything or principal.acting_for == code):
+            body = msgspec.structs.replace(body, members={})
+        return Response(body, headers={"ETag": f'"{org.version}"'})
+
+    @get("/{code:str}/members", sync_to_thread=True)
+    def members(self, request: Request[Any, Any, Any], principal: Principal, code: str) -> Response[Any]:
+        rt = runtime_of(request)
+        wait_for_position(request, "organizations")
+        if not (principal.sees_everything or principal.acting_for == code):
+            raise NotFound(f"No organization {code} visible to the caller.")
+        return Response({"items": rt.organization_queries.members(code), "next_cursor": None})
+
+    @post("/{code:str}/members", sync_to_thread=True, status_code=200)
+    def assign(self, request: Request[Any, Any, Any], principal: Principal, code: str,
+               data: MemberBody) -> Response[bytes]:
+        """Assigns a designated role to a person of the organization (ORG-1)."""
+        rt = runtime_of(request)
+        return answer(rt.organizations.assign_role(principal, command(request, "organization.assign_role", data),
+                                                   code=code, person=data.person, role=data.role))
+
+    @delete("/{code:str}/members/{person:str}/roles/{role:str}", sync_to_thread=True, status_code=200)
+    def revoke(self, request: Request[Any, Any, Any], principal: Principal, code: str, person: str,
+               role: Role) -> Response[bytes]:
+        rt = runtime_of(request)
+        return answer(rt.organizations.revoke_role(principal, command(request, "organization.revoke_role"),
+                                                   code=code, person=person, role=role))
+
+    @post("/{code:str}/authorisations", sync_to_thread=True, status_code=200)
+    def authorise(self, request: Request[Any, Any, Any], principal: Principal, code: str,
+                  data: AuthorisationBody) -> Response[bytes]:
+        """Records a dated authorisation of a service unit by the organization it serves (ORG-2)."""
+        rt = runtime_of(request)
+        return answer(rt.organizations.authorise_service(
+            principal, command(request, "organization.authorise_service", data), code=code, serves=data.serves,
+            valid_from=data.valid_from, valid_to=data.valid_to, scope=data.scope))

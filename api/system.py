@@ -1,0 +1,37 @@
+"""Operations and audit routes: health, entity timelines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, get
+from litestar.di import Provide
+
+from api.deps import provide_principal, runtime_of
+from application.common import Principal
+
+
+@get("/health", sync_to_thread=True, tags=["operations"])
+def health(request: Request[Any, Any, Any]) -> Response[Any]:
+    """Store reachable and projection lag (events not yet applied per read model); no token needed."""
+    rt = runtime_of(request)
+    try:
+        head = rt.ledger.max_position()
+        lag = rt.projector.lag()
+    except Exception as e:  # the store is down: say so, do not crash
+        return Response({"status": "unavailable", "store": "unreachable", "detail": type(e).__name__},
+                        status_code=503)
+    return Response({"status": "ok", "store": rt.ledger.backend, "position": head, "projection_lag": lag})
+
+
+class HistoryController(Controller):
+    path = "/history"
+    tags = ["audit"]
+    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}
+
+    @get("/{kind:str}/{ident:str}", sync_to_thread=True)
+    def timeline(self, request: Request[Any, Any, Any], principal: Principal, kind: str, ident: str) -> Response[Any]:
+        """Every event of one object, in order, with actor, time, ledger position and rule context."""
+        rt = runtime_of(request)
+        events = rt.history.timeline(principal, kind, ident)
+        return Response({"kind": kind, "id": ident, "events": events})

@@ -1,0 +1,98 @@
+"""Wires one running civic-ledger: the store, the read models, tokens and the use-case services."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from eventsourcing.application import AggregateNotFoundError
+
+from application.catalog import CatalogService
+from application.history import HistoryService
+from application.common import Clock, Principal, SystemClock
+from application.organizations import OrganizationService
+from domain.base import Actor, Cause, Context
+from domain.organizations import OFFICE_CODE, Level, Organization, OrgKind, Role, organization_id
+from domain.rules import RuleViolation
+from infrastructure.config import Settings
+from infrastructure.store import Ledger
+from infrastructure.tokens import TokenStore
+from projections.organizations import all_views
+from projections.queries import CatalogQueries, OrganizationQueries
+from projections.runner import Projector
+
+
+class Runtime:
+    def __init__(self, settings: Settings | None = None, clock: Clock | None = None) -> None:
+        self.settings = settings or Settings.from_env()
+        self.clock = clock or SystemClock()
+        self.ledger = Ledger(self.settings)
+        self.projector = Projector(self.ledger, all_views())
+        self.tokens = TokenStore(self.ledger.db)
+        nudge = self.projector.nudge
+        self.organizations = OrganizationService(self.ledger, self.clock, nudge)
+        self.catalog = CatalogService(self.ledger, self.clock, nudge)
+        self.catalog_queries = CatalogQueries(self.ledger.db, self.settings.overdue_grace_days)
+        self.organization_queries = OrganizationQueries(self.ledger.db)
+        self.history = HistoryService(self.ledger)
+
+    def close(self) -> None:
+        self.projector.stop()
+        self.ledger.close()
+
+    # -- bootstrap -------------------------------------------------------------------------
+
+    def init(self, *, admin: str = "office-admin", office_name: str = "陕西省民政厅办公室") -> tuple[bool, str]:
+        """Registers the Office (once) and issues a token for its first admin; returns (created, token)."""
+        created = False
+        try:
+            office = self.ledger.repository.get(organization_id(OFFICE_CODE))
+        except AggregateNotFoundError:
+            ctx = Context(actor=Actor(admin, OFFICE_CODE, Role.OFFICE_ADMIN), at=self.clock.now(),
+                          cause=Cause("civic-ledger init"))
+            office = Organization.register(ctx, code=OFFICE_CODE, name=office_name, kind=OrgKind.OFFICE,
+                                           level=Level.PROVINCE, parent=None)
+            office.assign_role(ctx, person=admin, role=Role.OFFICE_ADMIN)
+            self.ledger.save(office)
+            created = True
+        if not office.holds(admin, Role.OFFICE_ADMIN):
+            ctx = Context(actor=Actor(admin, OFFICE_CODE, Role.OFFICE_ADMIN), at=self.clock.now(),
+                          cause=Cause("civic-ledger init"))
+            office.assign_role(ctx, person=admin, role=Role.OFFICE_ADMIN)
+            self.ledger.save(office)
+        _, token = self.tokens.create(person=admin, organization=OFFICE_CODE, roles=(Role.OFFICE_ADMIN,))
+        return created, token
+
+    def issue_token(self, *, org: str, person: str, roles: tuple[str, ...], by: str = "office-admin") -> str:
+        """Assigns the roles to the person (as the Office, ORG-1) where needed, then issues a token."""
+        wanted = tuple(Role(r) for r in roles)
+        try:
+            target = self.ledger.repository.get(organization_id(org))
+        except AggregateNotFoundError:
+            raise RuleViolation("ORG-1", f"No organization {org} is registered.") from None
+        ctx = Context(actor=Actor(by, OFFICE_CODE, Role.OFFICE_ADMIN), at=self.clock.now(),
+                      cause=Cause("civic-ledger token create"))
+        for role in wanted:
+            target.assign_role(ctx, person=person, role=role)
+        if target.pending_events:
+            self.ledger.save(target)
+        _, token = self.tokens.create(person=person, organization=org, roles=tuple(str(r) for r in wanted))
+        return token
+
+    def principal(self, token: str, on_behalf_of: str | None = None) -> Principal | None:
+        """The caller a token stands for, with only the roles still assigned to the person."""
+        holder = self.tokens.lookup(token)
+        if holder is None:
+            return None
+        try:
+            org = self.ledger.repository.get(organization_id(holder.organization))
+        except AggregateNotFoundError:
+            return None
+        roles = frozenset(r for r in holder.roles if org.holds(holder.person, Role(r)))
+        return Principal(person=holder.person, organization=holder.organization, roles=roles,
+                         on_behalf_of=on_behalf_of)
+
+    def today(self) -> date:
+        return self.clock.now().astimezone(UTC).date()
+
+    def now(self) -> datetime:
+        return self.clock.now()

@@ -1,0 +1,34 @@
+"""The rule context of each event: which rules its command was checked against (for auditors)."""
+
+from __future__ import annotations
+
+from domain.base import LedgerAggregate
+from domain.catalog import CatalogEntry, SourceIndex
+from domain.organizations import Organization
+
+C, O, S = CatalogEntry, Organization, SourceIndex
+
+RULE_CONTEXT: dict[type, tuple[str, ...]] = {
+    O.Registered: ("ORG-1",),
+    O.RoleAssigned: ("ORG-1",),
+    O.RoleRevoked: ("ORG-1",),
+    O.ServiceAuthorised: ("ORG-2",),
+    O.ServiceAuthorisationWithdrawn: ("ORG-2",),
+    C.Drafted: ("CAT-2", "CAT-4"),
+    C.DraftRevised: ("CAT-2", "CAT-4"),
+    C.Submitted: ("CAT-2", "CAT-5"),
+    C.Reviewed: ("CAT-1", "CAT-2"),
+    C.DuplicateSourceAccepted: ("CAT-5",),
+    C.Published: ("CAT-1", "CAT-3", "CAT-5"),
+    C.RevisionStarted: ("CAT-6",),
+    C.DataRefreshed: ("CAT-7",),
+    C.Retired: ("CAT-3",),
+    S.SourcesClaimed: ("CAT-5",),
+    S.SourcesReleased: ("CAT-5",),
+}
+
+KINDS: dict[str, type[LedgerAggregate]] = {cls.KIND: cls for cls in (Organization, CatalogEntry, SourceIndex)}
+
+
+def rules_of(event: object) -> tuple[str, ...]:
+    return RULE_CONTEXT.get(type(event), ())

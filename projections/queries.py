@@ -1,0 +1,175 @@
+"""Queries over the read models: the catalog, the open-data catalog and organizations."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import msgspec
+
+from domain.catalog_values import CYCLE_PERIOD, UpdateCycle
+from infrastructure.sql import Db
+
+
+class Page(msgspec.Struct):
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+    position: int
+
+
+def encode_cursor(value: str) -> str:
+    return base64.urlsafe_b64encode(value.encode("utf-8")).decode("ascii").rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    pad = "=" * (-len(cursor) % 4)
+    return base64.urlsafe_b64decode(cursor + pad).decode("utf-8")
+
+
+class CatalogFilter(msgspec.Struct, kw_only=True):
+    provider: str | None = None
+    status: str | None = None
+    share_class: str | None = None
+    open_class: str | None = None
+    item_code: str | None = None
+    q: str | None = None
+    overdue: bool | None = None
+
+
+def overdue_cutoffs(now: datetime, grace_days: int) -> dict[str, str]:
+    """Per update cycle, the last-update instant before which an entry is overdue (CAT-7)."""
+    grace = timedelta(days=grace_days)
+    return {str(c): (now - CYCLE_PERIOD[c] - grace).astimezone(UTC).isoformat() for c in UpdateCycle}
+
+
+def _overdue_sql(cutoffs: dict[str, str]) -> tuple[str, list[Any]]:
+    parts, params = [], []
+    for cycle, cutoff in cutoffs.items():
+        parts.append("(update_cycle = ? AND last_updated < ?)")
+        params += [cycle, cutoff]
+    return "(status IN ('published', 'revising') AND (" + " OR ".join(parts) + "))", params
+
+
+_LIST_COLUMNS = (
+    "id, resource_code, name, provider, provider_level, status, share_class, open_class, update_cycle, "
+    "current_version, pending_version, pending_state, published_on, last_updated, version, modified_at"
+)
+
+
+class CatalogQueries:
+    def __init__(self, db: Db, grace_days: int = 7) -> None:
+        self.db = db
+        self.grace_days = grace_days
+
+    def _visibility(self, viewer_org: str | None) -> tuple[str, list[Any]]:
+        if viewer_org is None:  # the Office and auditors see every entry
+            return "1 = 1", []
+        return "(status IN ('published', 'revising', 'retired') AND current_version IS NOT NULL OR provider = ?)", [viewer_org]
+
+    def list(self, f: CatalogFilter, *, viewer_org: str | None, now: datetime, limit: int = 50,
+             cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        where, params = self._visibility(viewer_org)
+        clauses, args = [where], list(params)
+        for column in ("provider", "status", "share_class", "open_class"):
+            value = getattr(f, column)
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                args.append(value)
+        if f.item_code:
+            clauses.append("id IN (SELECT entry_id FROM catalog_items WHERE code = ?)")
+            args.append(f.item_code)
+        if f.q:
+            clauses.append("search_text LIKE ?")
+            args.append("%" + f.q.lower().replace("%", "").replace("_", "") + "%")
+        cutoffs = overdue_cutoffs(now, self.grace_days)
+        overdue_sql, overdue_args = _overdue_sql(cutoffs)
+        if f.overdue is True:
+            clauses.append(overdue_sql)
+            args += overdue_args
+        elif f.overdue is False:
+            clauses.append(f"NOT {overdue_sql}")
+            args += overdue_args
+        if cursor:
+            clauses.append("resource_code > ?")
+            args.append(decode_cursor(cursor))
+        rows = self.db.query(
+            f"SELECT {_LIST_COLUMNS} FROM catalog_entries WHERE {' AND '.join(clauses)} "
+            "ORDER BY resource_code LIMIT ?",
+            (*args, limit + 1),
+        )
+        more = len(rows) > limit
+        rows = rows[:limit]
+        for r in rows:
+            r["overdue"] = _is_overdue(r, cutoffs)
+        return rows, (encode_cursor(rows[-1]["resource_code"]) if more and rows else None)
+
+    def get(self, entry_id: str, *, viewer_org: str | None, now: datetime) -> dict[str, Any] | None:
+        where, params = self._visibility(viewer_org)
+        row = self.db.query_one(f"SELECT * FROM catalog_entries WHERE id = ? AND {where}", (entry_id, *params))
+        if row is None:
+            return None
+        out = {k: row[k] for k in _LIST_COLUMNS.split(", ")}
+        out["overdue"] = _is_overdue(row, overdue_cutoffs(now, self.grace_days))
+        out["current"] = _decode(row["current_content"])
+        out["pending"] = None if row["pending_version"] is None else {
+            "number": row["pending_version"], "state": row["pending_state"], "compiler": row["pending_compiler"],
+            "content": _decode(row["pending_content"]), "review": _decode(row["pending_review"]),
+            "accepted_duplicates": _decode(row["accepted_duplicates"]) or {},
+        }
+        return out
+
+    def open_catalog(self, *, limit: int = 50, cursor: str | None = None, q: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        clauses, args = ["1 = 1"], []
+        if cursor:
+            clauses.append("resource_code > ?")
+            args.append(decode_cursor(cursor))
+        if q:
+            clauses.append("(lower(name) LIKE ? OR resource_code LIKE ?)")
+            args += ["%" + q.lower() + "%", "%" + q + "%"]
+        rows = self.db.query(
+            f"SELECT * FROM open_catalog WHERE {' AND '.join(clauses)} ORDER BY resource_code LIMIT ?",
+            (*args, limit + 1),
+        )
+        more = len(rows) > limit
+        rows = rows[:limit]
+        for r in rows:
+            r["content"] = _decode(r["content"])
+        return rows, (encode_cursor(rows[-1]["resource_code"]) if more and rows else None)
+
+
+class OrganizationQueries:
+    def __init__(self, db: Db) -> None:
+        self.db = db
+
+    def list(self, *, kind: str | None = None, limit: int = 100, cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        clauses, args = ["1 = 1"], []
+        if kind:
+            clauses.append("kind = ?")
+            args.append(kind)
+        if cursor:
+            clauses.append("code > ?")
+            args.append(decode_cursor(cursor))
+        rows = self.db.query(
+            f"SELECT id, code, name, kind, level, parent, version FROM organizations WHERE {' AND '.join(clauses)} "
+            "ORDER BY code LIMIT ?", (*args, limit + 1),
+        )
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return rows, (encode_cursor(rows[-1]["code"]) if more and rows else None)
+
+    def members(self, code: str) -> list[dict[str, Any]]:
+        return self.db.query(
+            "SELECT person, role, assigned_at FROM organization_members WHERE organization = ? ORDER BY person, role",
+            (code,),
+        )
+
+
+def _decode(value: str | None) -> Any:
+    return None if value is None else msgspec.json.decode(value)
+
+
+def _is_overdue(row: dict[str, Any], cutoffs: dict[str, str]) -> bool:
+    if row["status"] not in ("published", "revising") or not row.get("last_updated"):
+        return False
+    return bool(row["last_updated"] < cutoffs[row["update_cycle"]])

@@ -1,0 +1,62 @@
+"""The catalog lifecycle through the application layer, on both stores."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import msgspec
+import pytest
+
+from application.common import IdempotencyMismatch, VersionConflict
+from domain.catalog_values import ReviewDecision
+from domain.rules import RuleViolation
+from tests.support import PASS, Division, cmd, content, items
+
+
+def publish_new(rt, admin, div, code="SX-MZ-001", **over) -> UUID:
+    r = rt.catalog.draft(div.compiler, cmd(), resource_code=code, content=content(**over))
+    eid = r.aggregate_id
+    rt.catalog.submit(div.compiler, cmd(), eid)
+    rt.catalog.review(div.reviewer, cmd(), eid, review=PASS, decision=ReviewDecision.APPROVE)
+    rt.catalog.publish(admin, cmd(), eid)
+    return eid
+
+
+def test_published_entry_reaches_the_read_model(runtime, admin):
+    div = Division(runtime, admin)
+    eid = publish_new(runtime, admin, div)
+    runtime.projector.catch_up_all()
+    rows, _ = runtime.catalog_queries.list(msgspec.convert({}, type=__import__("projections.queries", fromlist=["x"]).CatalogFilter),
+                                           viewer_org=None, now=runtime.now())
+    assert [(r["resource_code"], r["status"]) for r in rows] == [("SX-MZ-001", "published")]
+    assert runtime.catalog.load(eid).current.number == 1
+
+
+def test_cat5_second_source_refused_until_office_accepts(runtime, admin):
+    a = Division(runtime, admin, "div-a")
+    b = Division(runtime, admin, "div-b")
+    publish_new(runtime, admin, a, "SX-A-1", data_items=items("ID_CARD", "NAME_A"))
+    r = runtime.catalog.draft(b.compiler, cmd(), resource_code="SX-B-1", content=content(data_items=items("ID_CARD")))
+    with pytest.raises(RuleViolation) as refused:
+        runtime.catalog.submit(b.compiler, cmd(), r.aggregate_id)
+    assert refused.value.rule == "CAT-5" and "SX-A-1" in refused.value.detail
+
+
+def test_idempotent_retry_records_nothing_twice(runtime, admin):
+    div = Division(runtime, admin)
+    first = runtime.catalog.draft(div.compiler, cmd(key="k-1", fp="same"), resource_code="SX-1", content=content())
+    head = runtime.ledger.max_position()
+    again = runtime.catalog.draft(div.compiler, cmd(key="k-1", fp="same"), resource_code="SX-1", content=content())
+    assert again.replayed and again.body == first.body and again.position == first.position
+    assert runtime.ledger.max_position() == head
+    with pytest.raises(IdempotencyMismatch):
+        runtime.catalog.draft(div.compiler, cmd(key="k-1", fp="other"), resource_code="SX-2", content=content())
+
+
+def test_stale_version_is_a_conflict(runtime, admin):
+    div = Division(runtime, admin)
+    r = runtime.catalog.draft(div.compiler, cmd(), resource_code="SX-1", content=content())
+    runtime.catalog.submit(div.compiler, cmd(expected_version=1), r.aggregate_id)
+    with pytest.raises(VersionConflict):
+        runtime.catalog.review(div.reviewer, cmd(expected_version=1), r.aggregate_id, review=PASS,
+                               decision=ReviewDecision.APPROVE)

@@ -1,0 +1,74 @@
+"""Builders shared by the tests: organizations, members, entry content, commands."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import msgspec
+
+from application.common import Command, Principal
+from application.runtime import Runtime
+from domain.catalog_values import (
+    Check,
+    DataItem,
+    DeliveryMethod,
+    EntryContent,
+    OpenClass,
+    Review,
+    Sensitivity,
+    ShareClass,
+    UpdateCycle,
+)
+from domain.organizations import Level, OrgKind, Role
+
+_keys = itertools.count(1)
+
+
+def cmd(name: str = "test", *, key: str | None = None, expected_version: int | None = None, fp: str = "") -> Command:
+    return Command(name=name, idempotency_key=key, expected_version=expected_version, fingerprint=fp)
+
+
+def register(rt: Runtime, admin: Principal, code: str, kind: OrgKind = OrgKind.DIVISION,
+             level: Level = Level.PROVINCE, parent: str | None = "office", name: str | None = None) -> None:
+    rt.organizations.register(admin, cmd("org.register"), code=code, name=name or code, kind=kind, level=level,
+                              parent=parent)
+
+
+def member(rt: Runtime, admin: Principal, org: str, person: str, *roles: Role | str) -> Principal:
+    for role in roles:
+        rt.organizations.assign_role(admin, cmd("org.assign"), code=org, person=person, role=Role(role))
+    return Principal(person=person, organization=org, roles=frozenset(str(r) for r in roles))
+
+
+def items(*codes: str) -> tuple[DataItem, ...]:
+    return tuple(DataItem(code=c, name=f"字段{c}", type="string", sensitivity=Sensitivity.INTERNAL) for c in codes)
+
+
+def content(**overrides: Any) -> EntryContent:
+    base = EntryContent(
+        name="最低生活保障对象信息", summary="全省城乡低保对象基本信息", category="社会救助", format="结构化数据",
+        data_items=items("DB_ID", "DB_NAME", "DB_AREA"),
+        share_class=ShareClass.UNCONDITIONAL, open_class=OpenClass.CLOSED,
+        delivery_methods=(DeliveryMethod.INTERFACE,), update_cycle=UpdateCycle.MONTHLY, source_system="低保信息系统",
+    )
+    return msgspec.structs.replace(base, **overrides)
+
+
+PASS = Review(Check(True, "ok"), Check(True, "ok"), Check(True, "ok"))
+
+
+def fail(*which: str) -> Review:
+    checks = {n: Check(n not in which, "not ok" if n in which else "ok") for n in ("accuracy", "completeness", "compliance")}
+    return Review(**checks)
+
+
+class Division:
+    """A division of the Department with a compiler and a reviewer, ready to compile its catalog."""
+
+    def __init__(self, rt: Runtime, admin: Principal, code: str = "div-relief",
+                 kind: OrgKind = OrgKind.DIVISION, level: Level = Level.PROVINCE, parent: str | None = "office") -> None:
+        register(rt, admin, code, kind, level, parent)
+        self.code = code
+        self.compiler = member(rt, admin, code, f"{code}-compiler", Role.CATALOG_COMPILER)
+        self.reviewer = member(rt, admin, code, f"{code}-reviewer", Role.CATALOG_REVIEWER)
