@@ -8,8 +8,8 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, Request, Response, get, post, put
-from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
 from api.deps import answer, command, provide_principal, runtime_of, wait_for_position
 from application.common import NotFound, Principal
@@ -68,10 +68,10 @@ class CatalogController(Controller):
 
     @get("/entries", sync_to_thread=True)
     def list_entries(
-        self, request: Request[Any, Any, Any], principal: Principal,
-        provider: str | None = None, status: str | None = None, share_class: str | None = None,
-        open_class: str | None = None, item_code: str | None = None, q: str | None = None,
-        overdue: bool | None = None, limit: Limit = 50, cursor: str | None = None,
+        self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+        provider: FromQuery[str | None] = None, status: FromQuery[str | None] = None, share_class: FromQuery[str | None] = None,
+        open_class: FromQuery[str | None] = None, item_code: FromQuery[str | None] = None, q: FromQuery[str | None] = None,
+        overdue: FromQuery[bool | None] = None, limit: Limit = 50, cursor: FromQuery[str | None] = None,
     ) -> Response[Any]:
         """The current catalog, filtered and paged; the published catalog is readable by every caller."""
         rt = runtime_of(request)
@@ -84,7 +84,7 @@ class CatalogController(Controller):
         return Response({"items": rows, "next_cursor": next_cursor, "position": position})
 
     @get("/entries/{entry_id:uuid}", sync_to_thread=True)
-    def get_entry(self, request: Request[Any, Any, Any], principal: Principal, entry_id: UUID) -> Response[Any]:
+    def get_entry(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], entry_id: FromPath[UUID]) -> Response[Any]:
         """One entry with its current and pending versions; its ETag is the entry's version."""
         rt = runtime_of(request)
         wait_for_position(request, "catalog")
@@ -94,8 +94,8 @@ class CatalogController(Controller):
         return Response(row, headers={"ETag": f'"{row["version"]}"'})
 
     @get("/open", sync_to_thread=True)
-    def open_catalog(self, request: Request[Any, Any, Any], principal: Principal, limit: Limit = 50,
-                     cursor: str | None = None, q: str | None = None) -> Response[Any]:
+    def open_catalog(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], limit: Limit = 50,
+                     cursor: FromQuery[str | None] = None, q: FromQuery[str | None] = None) -> Response[Any]:
         """The open-data catalog (OPEN-1): published entries whose open class is not `closed`."""
         rt = runtime_of(request)
         position = wait_for_position(request, "catalog")
@@ -103,7 +103,7 @@ class CatalogController(Controller):
         return Response({"items": rows, "next_cursor": next_cursor, "position": position})
 
     @post("/entries", sync_to_thread=True, status_code=201)
-    def draft(self, request: Request[Any, Any, Any], principal: Principal, data: DraftBody) -> Response[bytes]:
+    def draft(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], data: JSONBody[DraftBody]) -> Response[bytes]:
         """Drafts a new entry (catalog_compiler of the provider)."""
         rt = runtime_of(request)
         result = rt.catalog.draft(principal, command(request, "catalog.draft", data),
@@ -111,21 +111,21 @@ class CatalogController(Controller):
         return answer(result, location=f"/catalog/entries/{result.aggregate_id}")
 
     @put("/entries/{entry_id:uuid}", sync_to_thread=True)
-    def revise_draft(self, request: Request[Any, Any, Any], principal: Principal, entry_id: UUID,
-                     data: ContentBody) -> Response[bytes]:
+    def revise_draft(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], entry_id: FromPath[UUID],
+                     data: JSONBody[ContentBody]) -> Response[bytes]:
         """Replaces the content of a drafted or returned version."""
         rt = runtime_of(request)
         return answer(rt.catalog.revise_draft(principal, command(request, "catalog.revise_draft", data), entry_id,
                                               content=data.content))
 
     @post("/entries/{entry_id:uuid}/submit", sync_to_thread=True, status_code=200)
-    def submit(self, request: Request[Any, Any, Any], principal: Principal, entry_id: UUID) -> Response[bytes]:
+    def submit(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], entry_id: FromPath[UUID]) -> Response[bytes]:
         rt = runtime_of(request)
         return answer(rt.catalog.submit(principal, command(request, "catalog.submit"), entry_id))
 
     @post("/entries/{entry_id:uuid}/review", sync_to_thread=True, status_code=200)
-    def review(self, request: Request[Any, Any, Any], principal: Principal, entry_id: UUID,
-               data: ReviewBody) -> Response[bytes]:
+    def review(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], entry_id: FromPath[UUID],
+               data: JSONBody[ReviewBody]) -> Response[bytes]:
         """Records the three checks of 第十条 and approves or returns the submitted version."""
         rt = runtime_of(request)
         review = Review(accuracy=data.accuracy, completeness=data.completeness, compliance=data.compliance)
@@ -133,40 +133,40 @@ class CatalogController(Controller):
                                         review=review, decision=data.decision))
 
     @post("/entries/{entry_id:uuid}/accept-duplicate", sync_to_thread=True, status_code=200)
-    def accept_duplicate(self, request: Request[Any, Any, Any], principal: Principal, entry_id: UUID,
-                         data: AcceptDuplicateBody) -> Response[bytes]:
+    def accept_duplicate(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], entry_id: FromPath[UUID],
+                         data: JSONBody[AcceptDuplicateBody]) -> Response[bytes]:
         """The Office accepts the justification for collecting a datum another entry provides (CAT-5)."""
         rt = runtime_of(request)
         return answer(rt.catalog.accept_duplicate(principal, command(request, "catalog.accept_duplicate", data),
                                                   entry_id, item_code=data.item_code))
 
     @post("/entries/{entry_id:uuid}/publish", sync_to_thread=True, status_code=200)
-    def publish(self, request: Request[Any, Any, Any], principal: Principal, entry_id: UUID,
-                data: PublishBody | None = None) -> Response[bytes]:
+    def publish(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], entry_id: FromPath[UUID],
+                data: JSONBody[PublishBody | None] = None) -> Response[bytes]:
         rt = runtime_of(request)
         body = data or PublishBody()
         return answer(rt.catalog.publish(principal, command(request, "catalog.publish", body), entry_id,
                                          published_on=body.published_on))
 
     @post("/entries/{entry_id:uuid}/revise", sync_to_thread=True, status_code=200)
-    def revise(self, request: Request[Any, Any, Any], principal: Principal, entry_id: UUID,
-               data: ContentBody) -> Response[bytes]:
+    def revise(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], entry_id: FromPath[UUID],
+               data: JSONBody[ContentBody]) -> Response[bytes]:
         """Opens a new version of a published entry, reviewed again (CAT-6)."""
         rt = runtime_of(request)
         return answer(rt.catalog.revise(principal, command(request, "catalog.revise", data), entry_id,
                                         content=data.content))
 
     @post("/entries/{entry_id:uuid}/refresh", sync_to_thread=True, status_code=200)
-    def refresh(self, request: Request[Any, Any, Any], principal: Principal, entry_id: UUID,
-                data: RefreshBody) -> Response[bytes]:
+    def refresh(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], entry_id: FromPath[UUID],
+                data: JSONBody[RefreshBody]) -> Response[bytes]:
         """Records that the provider refreshed the data (resets the CAT-7 clock)."""
         rt = runtime_of(request)
         return answer(rt.catalog.record_refresh(principal, command(request, "catalog.refresh", data), entry_id,
                                                 as_of=data.as_of))
 
     @post("/entries/{entry_id:uuid}/retire", sync_to_thread=True, status_code=200)
-    def retire(self, request: Request[Any, Any, Any], principal: Principal, entry_id: UUID,
-               data: RetireBody) -> Response[bytes]:
+    def retire(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], entry_id: FromPath[UUID],
+               data: JSONBody[RetireBody]) -> Response[bytes]:
         rt = runtime_of(request)
         return answer(rt.catalog.retire(principal, command(request, "catalog.retire", data), entry_id,
                                         reason=data.reason))

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
-from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
 from api.deps import answer, command, provide_principal, runtime_of, wait_for_position
 from application.common import NotFound, Principal
@@ -42,16 +42,16 @@ class OrganizationController(Controller):
     dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}
 
     @get("/", sync_to_thread=True)
-    def list_organizations(self, request: Request[Any, Any, Any], principal: Principal, kind: str | None = None,
+    def list_organizations(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], kind: FromQuery[str | None] = None,
                            limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
-                           cursor: str | None = None) -> Response[Any]:
+                           cursor: FromQuery[str | None] = None) -> Response[Any]:
         rt = runtime_of(request)
         position = wait_for_position(request, "organizations")
         rows, next_cursor = rt.organization_queries.list(kind=kind, limit=limit, cursor=cursor)
         return Response({"items": rows, "next_cursor": next_cursor, "position": position})
 
     @post("/", sync_to_thread=True, status_code=201)
-    def register(self, request: Request[Any, Any, Any], principal: Principal, data: RegisterBody) -> Response[bytes]:
+    def register(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], data: JSONBody[RegisterBody]) -> Response[bytes]:
         """Registers an organization (the Office only, ORG-1)."""
         rt = runtime_of(request)
         result = rt.organizations.register(principal, command(request, "organization.register", data),
@@ -60,7 +60,7 @@ class OrganizationController(Controller):
         return answer(result, location=f"/organizations/{data.code}")
 
     @get("/{code:str}", sync_to_thread=True)
-    def get_organization(self, request: Request[Any, Any, Any], principal: Principal, code: str) -> Response[Any]:
+    def get_organization(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], code: FromPath[str]) -> Response[Any]:
         rt = runtime_of(request)
         org = rt.organizations.find(code)
         if org is None:
@@ -71,7 +71,7 @@ class OrganizationController(Controller):
         return Response(body, headers={"ETag": f'"{org.version}"'})
 
     @get("/{code:str}/members", sync_to_thread=True)
-    def members(self, request: Request[Any, Any, Any], principal: Principal, code: str) -> Response[Any]:
+    def members(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], code: FromPath[str]) -> Response[Any]:
         rt = runtime_of(request)
         wait_for_position(request, "organizations")
         if not (principal.sees_everything or principal.acting_for == code):
@@ -79,23 +79,23 @@ class OrganizationController(Controller):
         return Response({"items": rt.organization_queries.members(code), "next_cursor": None})
 
     @post("/{code:str}/members", sync_to_thread=True, status_code=200)
-    def assign(self, request: Request[Any, Any, Any], principal: Principal, code: str,
-               data: MemberBody) -> Response[bytes]:
+    def assign(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], code: FromPath[str],
+               data: JSONBody[MemberBody]) -> Response[bytes]:
         """Assigns a designated role to a person of the organization (ORG-1)."""
         rt = runtime_of(request)
         return answer(rt.organizations.assign_role(principal, command(request, "organization.assign_role", data),
                                                    code=code, person=data.person, role=data.role))
 
     @delete("/{code:str}/members/{person:str}/roles/{role:str}", sync_to_thread=True, status_code=200)
-    def revoke(self, request: Request[Any, Any, Any], principal: Principal, code: str, person: str,
-               role: Role) -> Response[bytes]:
+    def revoke(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], code: FromPath[str], person: FromPath[str],
+               role: FromPath[Role]) -> Response[bytes]:
         rt = runtime_of(request)
         return answer(rt.organizations.revoke_role(principal, command(request, "organization.revoke_role"),
                                                    code=code, person=person, role=role))
 
     @post("/{code:str}/authorisations", sync_to_thread=True, status_code=200)
-    def authorise(self, request: Request[Any, Any, Any], principal: Principal, code: str,
-                  data: AuthorisationBody) -> Response[bytes]:
+    def authorise(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], code: FromPath[str],
+                  data: JSONBody[AuthorisationBody]) -> Response[bytes]:
         """Records a dated authorisation of a service unit by the organization it serves (ORG-2)."""
         rt = runtime_of(request)
         return answer(rt.organizations.authorise_service(

@@ -96,7 +96,7 @@ def collect_errors(raw: bytes, typ: Any) -> list[dict[str, Any]]:
     errors: list[dict[str, Any]] = []
     known = {f.encode_name: f for f in info.fields}  # type: ignore[attr-defined]
     for name in data:
-        if name not in known and getattr(typ, "__struct_config__").forbid_unknown_fields:
+        if name not in known and typ.__struct_config__.forbid_unknown_fields:
             errors.append({"field": name, "message": "Unknown field."})
     hints = msgspec.structs.fields(typ)
     for f in hints:

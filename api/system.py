@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, get
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath
 
 from api.deps import provide_principal, runtime_of
 from application.common import Principal
@@ -30,7 +31,7 @@ class HistoryController(Controller):
     dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}
 
     @get("/{kind:str}/{ident:str}", sync_to_thread=True)
-    def timeline(self, request: Request[Any, Any, Any], principal: Principal, kind: str, ident: str) -> Response[Any]:
+    def timeline(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], kind: FromPath[str], ident: FromPath[str]) -> Response[Any]:
         """Every event of one object, in order, with actor, time, ledger position and rule context."""
         rt = runtime_of(request)
         events = rt.history.timeline(principal, kind, ident)

@@ -6,8 +6,7 @@ from datetime import date
 
 import msgspec
 
-from application.common import Command, CommandResult, Principal, Service
-from application.common import ContextMaker
+from application.common import Command, CommandResult, ContextMaker, Principal, Service
 from domain.organizations import Level, Organization, OrgKind, Role, organization_id
 
 

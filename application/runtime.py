@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime
 from eventsourcing.application import AggregateNotFoundError
 
 from application.catalog import CatalogService
-from application.history import HistoryService
 from application.common import Clock, Principal, SystemClock
+from application.history import HistoryService
 from application.organizations import OrganizationService
 from domain.base import Actor, Cause, Context
 from domain.organizations import OFFICE_CODE, Level, Organization, OrgKind, Role, organization_id

@@ -12,8 +12,8 @@ import msgspec
 from domain.base import Context, LedgerAggregate
 from domain.catalog_values import (
     EntryContent,
-    ReviewDecision,
     Review,
+    ReviewDecision,
     VersionState,
 )
 from domain.organizations import OFFICE_CODE, Level, Role

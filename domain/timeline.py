@@ -6,14 +6,14 @@ from domain.base import LedgerAggregate
 from domain.catalog import CatalogEntry, SourceIndex
 from domain.organizations import Organization
 
-C, O, S = CatalogEntry, Organization, SourceIndex
+C, Org, S = CatalogEntry, Organization, SourceIndex
 
 RULE_CONTEXT: dict[type, tuple[str, ...]] = {
-    O.Registered: ("ORG-1",),
-    O.RoleAssigned: ("ORG-1",),
-    O.RoleRevoked: ("ORG-1",),
-    O.ServiceAuthorised: ("ORG-2",),
-    O.ServiceAuthorisationWithdrawn: ("ORG-2",),
+    Org.Registered: ("ORG-1",),
+    Org.RoleAssigned: ("ORG-1",),
+    Org.RoleRevoked: ("ORG-1",),
+    Org.ServiceAuthorised: ("ORG-2",),
+    Org.ServiceAuthorisationWithdrawn: ("ORG-2",),
     C.Drafted: ("CAT-2", "CAT-4"),
     C.DraftRevised: ("CAT-2", "CAT-4"),
     C.Submitted: ("CAT-2", "CAT-5"),

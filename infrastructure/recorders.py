@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import msgspec
-from psycopg.sql import SQL
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
+from psycopg.sql import SQL
 
 
 class IdempotencyRecord(msgspec.Struct, frozen=True):

@@ -9,14 +9,14 @@ from domain.organizations import Organization
 from infrastructure.sql import Tx
 from projections.base import View
 
-O = Organization
+Org = Organization
 
 
 class OrganizationsView(View):
     name = "organizations"
     version = 1
     tables = ("organizations", "organization_members", "service_authorisations")
-    handles = (O.Registered, O.RoleAssigned, O.RoleRevoked, O.ServiceAuthorised, O.ServiceAuthorisationWithdrawn)
+    handles = (Org.Registered, Org.RoleAssigned, Org.RoleRevoked, Org.ServiceAuthorised, Org.ServiceAuthorisationWithdrawn)
 
     def create(self, tx: Tx) -> None:
         tx.execute(
@@ -37,7 +37,7 @@ class OrganizationsView(View):
     def apply(self, tx: Tx, event: Any, position: int) -> None:
         oid = str(event.originator_id)
         ts = event.timestamp.astimezone(UTC).isoformat()
-        if isinstance(event, O.Registered):
+        if isinstance(event, Org.Registered):
             tx.execute(
                 "INSERT INTO organizations VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (oid, event.code, event.name, str(event.kind), str(event.level), event.parent,
@@ -45,23 +45,23 @@ class OrganizationsView(View):
             )
             return
         code = tx.scalar("SELECT code FROM organizations WHERE id = ?", (oid,))
-        if isinstance(event, O.RoleAssigned):
+        if isinstance(event, Org.RoleAssigned):
             tx.execute(
                 "INSERT INTO organization_members VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (code, event.person, str(event.role), ts),
             )
-        elif isinstance(event, O.RoleRevoked):
+        elif isinstance(event, Org.RoleRevoked):
             tx.execute(
                 "DELETE FROM organization_members WHERE organization = ? AND person = ? AND role = ?",
                 (code, event.person, str(event.role)),
             )
-        elif isinstance(event, O.ServiceAuthorised):
+        elif isinstance(event, Org.ServiceAuthorised):
             a = event.authorisation
             tx.execute(
                 "INSERT INTO service_authorisations VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (code, a.serves, a.valid_from.isoformat(), a.valid_to.isoformat(), a.scope),
             )
-        elif isinstance(event, O.ServiceAuthorisationWithdrawn):
+        elif isinstance(event, Org.ServiceAuthorisationWithdrawn):
             tx.execute(
                 "UPDATE service_authorisations SET valid_to = ? WHERE organization = ? AND serves = ? AND valid_to > ?",
                 (event.effective.isoformat(), code, event.serves, event.effective.isoformat()),

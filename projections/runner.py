@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterable
 
 from eventsourcing.persistence import IntegrityError, Tracking
 
-from infrastructure.store import Ledger
 from infrastructure.sql import Tx
+from infrastructure.store import Ledger
 from projections.base import View
 
 log = logging.getLogger(__name__)

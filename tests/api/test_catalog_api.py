@@ -1,0 +1,111 @@
+"""The catalog over HTTP against a running server: tokens, problem+json, idempotency, versions, read-your-writes."""
+
+from __future__ import annotations
+
+import msgspec
+
+from tests.support import content, items
+
+
+def org(c, code, kind="division", level="province", parent="office"):
+    r = c.post("/organizations", json={"code": code, "name": code, "kind": kind, "level": level, "parent": parent})
+    assert r.status_code == 201, r.text
+    return r
+
+
+def token(runtime, org_code, person, *roles):
+    return runtime.issue_token(org=org_code, person=person, roles=roles)
+
+
+def entry_body(code="SX-MZ-0001", **over):
+    return {"resource_code": code, "content": msgspec.to_builtins(content(**over))}
+
+
+PASS = {"accuracy": {"passed": True}, "completeness": {"passed": True}, "compliance": {"passed": True},
+        "decision": "approve"}
+
+
+def test_catalog_needs_a_token(server):
+    with server.client() as anon:
+        r = anon.get("/catalog/entries")
+        assert r.status_code == 401
+        assert r.headers["content-type"].startswith("application/problem+json")
+    with server.client("clt_not-a-real-token") as bad:
+        assert bad.get("/catalog/entries").status_code == 401
+    with server.client() as anon:
+        assert anon.get("/health").status_code == 200
+        assert anon.get("/schema/openapi.json").status_code == 200
+
+
+def test_full_lifecycle_over_http(server, runtime, admin_token):
+    with server.client(admin_token) as office:
+        org(office, "div-relief")
+    comp = server.client(token(runtime, "div-relief", "王敏", "catalog_compiler"))
+    rev = server.client(token(runtime, "div-relief", "李强", "catalog_reviewer"))
+    office = server.client(admin_token)
+
+    r = comp.post("/catalog/entries", json=entry_body(), headers={"Idempotency-Key": "draft-1"})
+    assert r.status_code == 201, r.text
+    eid, etag, pos = r.json()["id"], r.headers["etag"], r.headers["x-ledger-position"]
+    assert r.headers["location"] == f"/catalog/entries/{eid}"
+
+    # read-your-writes: no sleeping, the read waits on the returned position
+    got = comp.get(f"/catalog/entries/{eid}", headers={"X-Min-Position": pos})
+    assert got.status_code == 200 and got.json()["status"] == "drafted" and got.headers["etag"] == etag
+
+    # a retry with the same key records nothing twice and gets the first answer
+    again = comp.post("/catalog/entries", json=entry_body(), headers={"Idempotency-Key": "draft-1"})
+    assert again.status_code == 201 and again.json() == r.json() and again.headers["idempotent-replayed"] == "true"
+
+    assert comp.post(f"/catalog/entries/{eid}/submit", headers={"If-Match": etag}).status_code == 200
+    stale = rev.post(f"/catalog/entries/{eid}/review", json=PASS, headers={"If-Match": etag})
+    assert stale.status_code == 409
+
+    refused = rev.post(f"/catalog/entries/{eid}/review",
+                       json={**PASS, "accuracy": {"passed": False, "comment": "字段口径不一致"}})
+    assert refused.status_code == 422
+    body = refused.json()
+    assert body["rule"] == "CAT-1" and body["article"] == "第十条"
+    assert refused.headers["content-type"].startswith("application/problem+json")
+
+    assert rev.post(f"/catalog/entries/{eid}/review", json=PASS).status_code == 200
+    cat3 = rev.post(f"/catalog/entries/{eid}/publish")
+    assert cat3.status_code == 422 and cat3.json()["rule"] == "CAT-3"
+    pub = office.post(f"/catalog/entries/{eid}/publish", json={"published_on": "2026-03-02"})
+    assert pub.status_code == 200, pub.text
+
+    listing = comp.get("/catalog/entries", params={"q": "低保", "min_position": pub.headers["x-ledger-position"]})
+    assert [e["status"] for e in listing.json()["items"]] == ["published"]
+    hist = office.get(f"/history/catalog-entry/{eid}")
+    assert [e["type"] for e in hist.json()["events"]] == ["Drafted", "Submitted", "Reviewed", "Published"]
+    assert hist.json()["events"][-1]["actor"]["role"] == "office_admin"
+
+
+def test_malformed_input_names_every_field_and_changes_nothing(server, runtime, admin_token):
+    with server.client(admin_token) as office:
+        org(office, "div-relief")
+    comp = server.client(token(runtime, "div-relief", "王敏", "catalog_compiler"))
+    head = runtime.ledger.max_position()
+    r = comp.post("/catalog/entries", json={"content": {"name": 5}, "bogus": 1})
+    assert r.status_code == 400
+    fields = {e["field"] for e in r.json()["errors"]}
+    assert {"resource_code", "bogus"} <= fields and any(f.startswith("content") for f in fields)
+    assert comp.post("/catalog/entries", content=b"{not json", headers={"content-type": "application/json"}).status_code == 400
+    assert runtime.ledger.max_position() == head
+
+
+def test_role_and_organization_are_checked(server, runtime, admin_token):
+    with server.client(admin_token) as office:
+        org(office, "div-a")
+        org(office, "div-b")
+    reviewer = server.client(token(runtime, "div-a", "赵六", "catalog_reviewer"))
+    assert reviewer.post("/catalog/entries", json=entry_body()).status_code == 403
+    other = server.client(token(runtime, "div-b", "钱七", "catalog_compiler"))
+    r = other.post("/catalog/entries", json={**entry_body(), "provider": "div-a"})
+    assert r.status_code == 422 and r.json()["rule"] == "CAT-2"
+    compiler_a = server.client(token(runtime, "div-a", "孙八", "catalog_compiler"))
+    draft = compiler_a.post("/catalog/entries", json=entry_body("SX-A-9", data_items=msgspec.to_builtins(items("X1"))))
+    assert draft.status_code == 201
+    # a draft of div-a is invisible to div-b
+    assert other.get(f"/catalog/entries/{draft.json()['id']}",
+                     headers={"X-Min-Position": draft.headers["x-ledger-position"]}).status_code == 404
