@@ -134,7 +134,7 @@ class Service:
 
     def get(self, cls: type[T], aggregate_id: UUID, *, expected_version: int | None = None) -> T:
         try:
-            agg = self.ledger.repository.get(aggregate_id)
+            agg: Any = self.ledger.repository.get(aggregate_id)
         except AggregateNotFoundError:
             raise NotFound(f"No {cls.KIND or cls.__name__} {aggregate_id}.") from None
         if not isinstance(agg, cls):

@@ -45,7 +45,7 @@ class Runtime:
         """Registers the Office (once) and issues a token for its first admin; returns (created, token)."""
         created = False
         try:
-            office = self.ledger.repository.get(organization_id(OFFICE_CODE))
+            office: Organization = self.ledger.repository.get(organization_id(OFFICE_CODE))
         except AggregateNotFoundError:
             ctx = Context(actor=Actor(admin, OFFICE_CODE, Role.OFFICE_ADMIN), at=self.clock.now(),
                           cause=Cause("civic-ledger init"))
@@ -66,7 +66,7 @@ class Runtime:
         """Assigns the roles to the person (as the Office, ORG-1) where needed, then issues a token."""
         wanted = tuple(Role(r) for r in roles)
         try:
-            target = self.ledger.repository.get(organization_id(org))
+            target: Organization = self.ledger.repository.get(organization_id(org))
         except AggregateNotFoundError:
             raise RuleViolation("ORG-1", f"No organization {org} is registered.") from None
         ctx = Context(actor=Actor(by, OFFICE_CODE, Role.OFFICE_ADMIN), at=self.clock.now(),
@@ -84,7 +84,7 @@ class Runtime:
         if holder is None:
             return None
         try:
-            org = self.ledger.repository.get(organization_id(holder.organization))
+            org: Organization = self.ledger.repository.get(organization_id(holder.organization))
         except AggregateNotFoundError:
             return None
         roles = frozenset(r for r in holder.roles if org.holds(holder.person, Role(r)))

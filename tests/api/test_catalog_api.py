@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
+from domain.catalog import entry_id
 from tests.support import content, items
 
 
@@ -109,3 +110,22 @@ def test_role_and_organization_are_checked(server, runtime, admin_token):
     # a draft of div-a is invisible to div-b
     assert other.get(f"/catalog/entries/{draft.json()['id']}",
                      headers={"X-Min-Position": draft.headers["x-ledger-position"]}).status_code == 404
+
+
+def test_service_unit_acts_only_within_its_dated_authorisation(server, runtime, admin_token, clock):
+    office = server.client(admin_token)
+    org(office, "div-a")
+    org(office, "svc-tech", kind="service_unit")
+    r = office.post("/organizations/svc-tech/authorisations",
+                    json={"serves": "div-a", "valid_from": "2026-01-01", "valid_to": "2026-06-30", "scope": "目录编制"})
+    assert r.status_code == 200, r.text
+    svc = server.client(token(runtime, "svc-tech", "技术员", "catalog_compiler"))
+    acting = {"X-On-Behalf-Of": "div-a"}
+    assert svc.post("/catalog/entries", json=entry_body("SX-SVC-1"), headers=acting).status_code == 201
+    unauthorised = svc.post("/catalog/entries", json=entry_body("SX-SVC-2"), headers={"X-On-Behalf-Of": "office"})
+    assert unauthorised.status_code == 422 and unauthorised.json()["rule"] == "ORG-2"
+    clock.advance(days=200)  # past 2026-06-30
+    late = svc.post("/catalog/entries", json=entry_body("SX-SVC-3"), headers=acting)
+    assert late.status_code == 422 and late.json()["rule"] == "ORG-2"
+    hist = office.get(f"/history/catalog-entry/{entry_id('SX-SVC-1')}")
+    assert hist.json()["events"][0]["actor"]["on_behalf_of"] == "div-a"

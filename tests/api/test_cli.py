@@ -1,0 +1,53 @@
+"""The command line for real: init, token create and history as subprocesses on the test's store."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from application.runtime import Runtime
+
+
+def cli(settings, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CIVIC_LEDGER_DATABASE_URL": settings.database_url}
+    return subprocess.run([sys.executable, "-m", "api.cli", *args], env=env, capture_output=True, text=True,
+                          timeout=120, check=False)
+
+
+def test_init_and_token_create_print_working_tokens(settings, clock):
+    first = cli(settings, "init")
+    assert first.returncode == 0, first.stderr
+    admin_token = first.stdout.strip().splitlines()[-1]
+    assert admin_token.startswith("clt_")
+    again = cli(settings, "init")
+    assert again.returncode == 0 and "already registered" in again.stdout
+
+    rt = Runtime(settings, clock=clock)
+    try:
+        office = rt.principal(admin_token)
+        assert office is not None and office.is_office
+        from tests.support import cmd
+
+        rt.organizations.register(office, cmd(), code="div-relief", name="社会救助处", kind="division",
+                                  level="province", parent="office")
+    finally:
+        rt.close()
+
+    made = cli(settings, "token", "create", "--org", "div-relief", "--person", "王敏",
+               "--role", "catalog_compiler", "--role", "requester")
+    assert made.returncode == 0, made.stderr
+    token = made.stdout.strip().splitlines()[-1]
+    refused = cli(settings, "token", "create", "--org", "nowhere", "--person", "x", "--role", "requester")
+    assert refused.returncode != 0 and "ORG-1" in refused.stderr
+
+    rt = Runtime(settings, clock=clock)
+    try:
+        p = rt.principal(token)
+        assert p is not None and p.organization == "div-relief"
+        assert p.roles == frozenset({"catalog_compiler", "requester"})
+        assert rt.principal(token + "x") is None
+    finally:
+        rt.close()
+    history = cli(settings, "history", "organization", "div-relief")
+    assert history.returncode == 0 and "RoleAssigned" in history.stdout and "ORG-1" in history.stdout
