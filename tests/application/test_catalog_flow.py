@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from uuid import UUID
 
-import msgspec
 import pytest
 
 from application.common import IdempotencyMismatch, VersionConflict
 from domain.catalog_values import ReviewDecision
 from domain.rules import RuleViolation
+from projections.queries import CatalogFilter
 from tests.support import PASS, Division, cmd, content, items
 
 
@@ -26,8 +26,7 @@ def test_published_entry_reaches_the_read_model(runtime, admin):
     div = Division(runtime, admin)
     eid = publish_new(runtime, admin, div)
     runtime.projector.catch_up_all()
-    rows, _ = runtime.catalog_queries.list(msgspec.convert({}, type=__import__("projections.queries", fromlist=["x"]).CatalogFilter),
-                                           viewer_org=None, now=runtime.now())
+    rows, _ = runtime.catalog_queries.list(CatalogFilter(), viewer_org=None, now=runtime.now())
     assert [(r["resource_code"], r["status"]) for r in rows] == [("SX-MZ-001", "published")]
     assert runtime.catalog.load(eid).current.number == 1
 
