@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 import msgspec
 
-from domain.base import Context, LedgerAggregate
+from domain.base import Actor, Context, LedgerAggregate
 from domain.catalog_values import (
     EntryContent,
     Review,
@@ -115,7 +115,8 @@ class CatalogEntry(LedgerAggregate):
             e.pending.state = VersionState.PUBLISHED
             e.pending.published_on = self.published_on
             e.current, e.pending = e.pending, None
-            e.last_updated = self.timestamp
+            published = datetime.combine(self.published_on, time(), tzinfo=UTC)
+            e.last_updated = max(e.last_updated, published) if e.last_updated else published
 
     class RevisionStarted(LedgerAggregate.Event):
         TOPIC = "civic-ledger:CatalogEntry.RevisionStarted"
@@ -140,8 +141,11 @@ class CatalogEntry(LedgerAggregate):
             e.retired = True
             e.pending = None
 
-    def __init__(self, resource_code: str, provider: str, provider_level: Level, content: EntryContent, **kw: Any) -> None:
-        actor = kw.get("actor")
+    def __init__(
+        self, resource_code: str, provider: str, provider_level: Level, content: EntryContent,
+        actor: Actor | None = None, **_: Any,
+    ) -> None:
+        # The library passes __init__ only the event fields it names, so `actor` must be named here.
         self.resource_code = resource_code
         self.provider = provider
         self.provider_level = Level(provider_level)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 import msgspec
@@ -101,7 +101,9 @@ class CatalogView(View):
                 "current_version": event.version, "current_content": _json(c),
                 "published_on": event.published_on.isoformat(), "pending_version": None, "pending_state": None,
                 "pending_content": None, "pending_compiler": None, "pending_review": None,
-                "accepted_duplicates": "{}", "last_updated": ts, **_summary(c, row["resource_code"]),
+                "accepted_duplicates": "{}", **_summary(c, row["resource_code"]),
+                # the effective publication date counts as an update (CAT-7); refreshes only move it forward
+                "last_updated": max(filter(None, (row["last_updated"], _day_start(event.published_on)))),
             }
             self._items(tx, eid, row["provider"], c, published=1)
             tx.execute("DELETE FROM catalog_items WHERE entry_id = ? AND published = 0", (eid,))
@@ -137,6 +139,10 @@ class CatalogView(View):
             "INSERT INTO catalog_items (entry_id, code, name, provider, published) VALUES (?, ?, ?, ?, ?)",
             [(eid, i.code, i.name, provider, published) for i in content.data_items],
         )
+
+
+def _day_start(day: date) -> str:
+    return datetime.combine(day, time(), tzinfo=UTC).isoformat()
 
 
 def _json(value: Any) -> str:

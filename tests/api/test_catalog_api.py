@@ -129,3 +129,25 @@ def test_service_unit_acts_only_within_its_dated_authorisation(server, runtime, 
     assert late.status_code == 422 and late.json()["rule"] == "ORG-2"
     hist = office.get(f"/history/catalog-entry/{entry_id('SX-SVC-1')}")
     assert hist.json()["events"][0]["actor"]["on_behalf_of"] == "div-a"
+
+
+def test_the_demo_catalog_is_served_to_token_holders_only(server, runtime):
+    from application.demo import load_demo
+
+    summary = load_demo(runtime)
+    pos = str(runtime.ledger.max_position())
+    with server.client() as anon:
+        assert anon.get("/catalog/entries").status_code == 401
+        assert anon.get("/catalog/open").status_code == 401
+    reader = server.client(token(runtime, "sx-mz-city-xa", "读者", "requester"))
+    first = reader.get("/catalog/entries", params={"limit": 50}, headers={"X-Min-Position": pos})
+    assert first.status_code == 200 and len(first.json()["items"]) == 50
+    rest = reader.get("/catalog/entries", params={"limit": 500, "cursor": first.json()["next_cursor"]})
+    seen = first.json()["items"] + rest.json()["items"]
+    # another organization reads the published catalog and its own drafts, never others' drafts
+    assert all(e["current_version"] is not None or e["provider"] == "sx-mz-city-xa" for e in seen)
+    office = server.client(summary["admin_token"])
+    everything = office.get("/catalog/entries", params={"limit": 500}).json()["items"]
+    assert len(everything) == summary["entries"] >= 60
+    assert len(seen) < len(everything)
+    assert reader.get("/catalog/open").json()["items"]

@@ -1,0 +1,233 @@
+"""A realistic demo data set, loaded once through the use-case services so every fact is a real event.
+
+The Office registers the divisions, affiliated units, the ten city bureaus of Shaanxi, some county
+bureaus, other provincial departments, one municipal government and one service unit, and
+designates their members. Providers then compile about seventy catalog entries, each taken along
+its own path (`Entry.flow`) by the persons the rules require: the provider's compiler drafts and
+submits, its reviewer reviews, the Office publishes provincial entries (CAT-3) and accepts the one
+re-collected datum (CAT-5), and city and county reviewers publish their own entries.
+
+How overdue entries (CAT-7) arise. An entry's last update is its effective publication date or
+its latest recorded data refresh, whichever is later. Wave one compiles and publishes, with
+publication dates six weeks back; wave two has the providers record a data refresh for every
+published entry except those whose flow is `stale` (daily, weekly and monthly entries nobody keeps
+current), then revises and retires. So the stale entries are overdue as soon as the load ends,
+under the wall clock as well as under a test's clock (which the demo also moves forward by the same
+six weeks between the waves when it can).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+from application.common import Command, NotFound, Principal
+from application.demo_data import (
+    COMMON_ITEMS,
+    DEMO_ADMIN,
+    DEMO_MARKER,
+    ENTRIES,
+    OFFICE_MEMBERS,
+    ORGANIZATIONS,
+    SERVICE_AUTHORISATION,
+    Entry,
+)
+from application.runtime import Runtime
+from domain.catalog import CatalogEntry, entry_id
+from domain.catalog_values import (
+    Check,
+    DataItem,
+    DeliveryMethod,
+    EntryContent,
+    OpenClass,
+    Review,
+    ReviewDecision,
+    Sensitivity,
+    ShareClass,
+    UpdateCycle,
+)
+from domain.organizations import OFFICE_CODE, Level, Role
+
+STATUSES = ("drafted", "submitted", "returned", "approved", "published", "revising", "retired")
+WAVE_GAP = timedelta(days=42)
+"""How far a movable clock is advanced between publication and upkeep (longer than a monthly cycle plus grace)."""
+
+_METHODS = {
+    "IF": DeliveryMethod.INTERFACE, "FE": DeliveryMethod.FRONT_END_PROCESSOR,
+    "OQ": DeliveryMethod.ONLINE_QUERY, "BD": DeliveryMethod.BATCH_DOWNLOAD,
+}
+_PASS = Review(
+    accuracy=Check(True, "数据项名称、类型与源系统字段一致。"),
+    completeness=Check(True, "核心元数据齐全，数据项覆盖业务需要。"),
+    compliance=Check(True, "共享、开放属性及条件符合《办法》第二十条。"),
+)
+
+
+def load_demo(rt: Runtime) -> dict[str, Any]:
+    """Loads the demo once; returns counts, entries by status, and the new Office admin token (None if already loaded)."""
+    if rt.organizations.find(DEMO_MARKER) is not None:
+        return summary(rt, admin_token=None)
+    _, token = rt.init(admin=DEMO_ADMIN)
+    loader = _Loader(rt)
+    loader.organizations()
+    loader.catalog()
+    return summary(rt, admin_token=token)
+
+
+def summary(rt: Runtime, *, admin_token: str | None) -> dict[str, Any]:
+    """What of the demo is in the ledger, read from the aggregates themselves."""
+    orgs = sum(1 for code in (OFFICE_CODE, *(o.code for o in ORGANIZATIONS)) if rt.organizations.find(code))
+    counts: Counter[str] = Counter()
+    for e in ENTRIES:
+        try:
+            counts[rt.catalog.load(entry_id(e.code)).status] += 1
+        except NotFound:
+            continue
+    by_status = {s: counts[s] for s in STATUSES if counts[s]}
+    return {"organizations": orgs, "entries": sum(counts.values()), "by_status": by_status,
+            "admin_token": admin_token}
+
+
+def content(e: Entry, *, extra: str | None = None) -> EntryContent:
+    """The entry's content; `extra` adds one data item (a fix after return, or a revision)."""
+    tokens = e.items.split() + ([extra] if extra else [])
+    share, share_text = e.share
+    open_class, open_text = e.open
+    methods = tuple(_METHODS[m] for m in e.via.split())
+    return EntryContent(
+        name=e.name, summary=e.summary, category=e.category,
+        format="结构化数据（数据库表）" if {"IF", "FE"} & set(e.via.split()) else "电子文件（CSV/XLSX）",
+        data_items=tuple(_item(e, t) for t in tokens),
+        share_class=ShareClass(share), open_class=OpenClass(open_class),
+        delivery_methods=methods, update_cycle=UpdateCycle(e.cycle), source_system=e.system,
+        share_conditions=share_text if share == "restricted" else None,
+        legal_basis=share_text if share == "not_shareable" else None,
+        open_conditions=open_text,
+    )
+
+
+def _item(e: Entry, token: str) -> DataItem:
+    """`SUFFIX` (a common item), `SUFFIX:名称[:type[:sensitivity]]`, or `=CODE:名称` (another entry's datum)."""
+    parts = token.split(":")
+    if parts[0].startswith("="):
+        return DataItem(code=parts[0][1:], name=parts[1], type="string", sensitivity=Sensitivity.INTERNAL,
+                        duplicate_justification=e.dup)
+    code = f"{e.prefix}_{parts[0]}"
+    if len(parts) == 1:
+        name, kind, sensitivity = COMMON_ITEMS[parts[0]]
+    else:
+        name = parts[1]
+        kind = parts[2] if len(parts) > 2 else "string"
+        sensitivity = parts[3] if len(parts) > 3 else "internal"
+    return DataItem(code=code, name=name, type=kind, sensitivity=Sensitivity(sensitivity))
+
+
+def _returned(comment: tuple[str, str]) -> Review:
+    failed, text = comment
+    checks = {
+        "accuracy": _PASS.accuracy, "completeness": _PASS.completeness, "compliance": _PASS.compliance,
+        failed: Check(False, text),
+    }
+    return Review(**checks)
+
+
+def _cmd(name: str) -> Command:
+    return Command(name=name, request_id="civic-ledger demo")
+
+
+class _Loader:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.office = Principal(person=DEMO_ADMIN, organization=OFFICE_CODE, roles=frozenset({Role.OFFICE_ADMIN}))
+        self.people: dict[str, dict[str, Principal]] = {}
+        self.levels: dict[str, Level] = {}
+
+    # -- organizations --------------------------------------------------------------------
+
+    def organizations(self) -> None:
+        orgs = self.rt.organizations
+        for person, role in OFFICE_MEMBERS:
+            orgs.assign_role(self.office, _cmd("organization.assign_role"), code=OFFICE_CODE, person=person, role=Role(role))
+        for o in ORGANIZATIONS:
+            orgs.register(self.office, _cmd("organization.register"), code=o.code, name=o.name, kind=o.kind,
+                          level=o.level, parent=o.parent)
+            self.levels[o.code] = o.level
+            for person, role in o.members:
+                orgs.assign_role(self.office, _cmd("organization.assign_role"), code=o.code, person=person, role=Role(role))
+                self.people.setdefault(o.code, {})[role] = Principal(
+                    person=person, organization=o.code, roles=frozenset({role}))
+        a = SERVICE_AUTHORISATION
+        grantor = Principal(person=a.grantor, organization=a.serves, roles=frozenset({a.grantor_role}))
+        orgs.authorise_service(grantor, _cmd("organization.authorise_service"), code=a.unit, serves=a.serves,
+                               valid_from=a.valid_from, valid_to=a.valid_to, scope=a.scope)
+
+    # -- catalog ----------------------------------------------------------------------------
+
+    def catalog(self) -> None:
+        published = [e for e in ENTRIES if self._compile(e)]
+        advance = getattr(self.rt.clock, "advance", None)
+        if callable(advance):
+            advance(days=WAVE_GAP.days)
+        for e in published:
+            self._upkeep(e)
+
+    def _compiler(self, e: Entry) -> Principal:
+        return self.people[e.org]["catalog_compiler"]
+
+    def _reviewer(self, e: Entry) -> Principal:
+        return self.people[e.org]["catalog_reviewer"]
+
+    def _publisher(self, e: Entry) -> Principal:
+        """Provincial entries are published (and retired) by the Office (CAT-3); others by their own reviewer."""
+        return self.office if self.levels[e.org] == Level.PROVINCE else self._reviewer(e)
+
+    def _compile(self, e: Entry) -> bool:
+        """Wave one: takes the entry as far as its flow goes before publication; True if it was published."""
+        cat, compiler, reviewer = self.rt.catalog, self._compiler(e), self._reviewer(e)
+        eid = cat.draft(compiler, _cmd("catalog.draft"), resource_code=e.code, content=content(e)).aggregate_id
+        assert eid is not None
+        if e.flow == "drafted":
+            return False
+        cat.submit(compiler, _cmd("catalog.submit"), eid)
+        if e.flow == "submitted":
+            return False
+        if e.flow in ("returned", "fixed"):
+            assert e.comment is not None
+            cat.review(reviewer, _cmd("catalog.review"), eid, review=_returned(e.comment), decision=ReviewDecision.RETURN)
+            if e.flow == "returned":
+                return False
+            cat.revise_draft(compiler, _cmd("catalog.revise_draft"), eid, content=content(e, extra=e.extra))
+            cat.submit(compiler, _cmd("catalog.submit"), eid)
+        cat.review(reviewer, _cmd("catalog.review"), eid, review=_PASS, decision=ReviewDecision.APPROVE)
+        for item in content(e).data_items:
+            if item.duplicate_justification:
+                cat.accept_duplicate(self.office, _cmd("catalog.accept_duplicate"), eid, item_code=item.code)
+        if e.flow == "approved":
+            return False
+        # Publication dates are effective dates six weeks back, so that under the real clock the
+        # entries nobody refreshes in wave two are overdue at once (CAT-7).
+        cat.publish(self._publisher(e), _cmd("catalog.publish"), eid, published_on=(self.rt.now() - WAVE_GAP).date())
+        return True
+
+    def _upkeep(self, e: Entry) -> None:
+        """Wave two: providers refresh what they keep current, open new versions, retire what is replaced."""
+        cat, eid = self.rt.catalog, entry_id(e.code)
+        if e.flow == "retired":
+            assert e.reason is not None
+            cat.retire(self._publisher(e), _cmd("catalog.retire"), eid, reason=e.reason)
+            return
+        if e.flow != "stale":
+            cat.record_refresh(self._compiler(e), _cmd("catalog.refresh"), eid, as_of=self.rt.now())
+        if e.flow == "revising":
+            compiler, reviewer = self._compiler(e), self._reviewer(e)
+            cat.revise(compiler, _cmd("catalog.revise"), eid, content=content(e, extra=e.extra))
+            if e.stage in ("submitted", "approved"):
+                cat.submit(compiler, _cmd("catalog.submit"), eid)
+            if e.stage == "approved":
+                cat.review(reviewer, _cmd("catalog.review"), eid, review=_PASS, decision=ReviewDecision.APPROVE)
+
+
+def demo_entry(rt: Runtime, resource_code: str) -> CatalogEntry:
+    """One demo entry by its resource code (for tests and walk-throughs)."""
+    return rt.catalog.load(entry_id(resource_code))
