@@ -61,7 +61,7 @@ class Settings:
             "AGGREGATE_CACHE_MAXSIZE": "2000",
         }
         if self.cipher_key:
-            env["CIPHER_TOPIC"] = "eventsourcing.cipher:AESCipher"
+            env["CIPHER_TOPIC"] = "eventsourcing.cryptography:AESCipher"
             env["CIPHER_KEY"] = self.cipher_key
         if self.backend == "sqlite":
             path = sqlite_path(self.database_url)

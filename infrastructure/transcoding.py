@@ -12,7 +12,7 @@ from eventsourcing.persistence import Mapper, MapperDeserialisationError, Stored
 from eventsourcing.utils import get_topic, resolve_topic
 
 _encoder = msgspec.json.Encoder(order="deterministic")
-_decoder = msgspec.json.Decoder()
+_decoder = msgspec.json.Decoder(dict[str, Any])
 _BASE = frozenset({"originator_id", "originator_version"})
 
 
