@@ -9,7 +9,7 @@ import msgspec
 
 from application.common import Command, CommandResult, ContextMaker, NotFound, Principal, Service
 from domain.base import Context
-from domain.catalog import SOURCE_INDEX_ID, CatalogEntry, SourceIndex, Version, entry_id
+from domain.catalog import SOURCE_INDEX_ID, CatalogEntry, SourceIndex, Version
 from domain.catalog_values import EntryContent, Review, ReviewDecision
 from domain.organizations import Organization, Role, organization_id
 from domain.rules import RuleViolation
@@ -69,9 +69,6 @@ class CatalogService(Service):
                 org = self.get(Organization, organization_id(code))
             except NotFound:
                 raise RuleViolation("ORG-1", f"The provider {code} is not a registered organization.") from None
-            if self._exists(entry_id(resource_code)):
-                raise RuleViolation("CAT-5", f"The resource code {resource_code} is already catalogued.",
-                                    resource_code=resource_code)
             entry = CatalogEntry.draft(ctx, resource_code=resource_code, provider=org.code,
                                        provider_level=org.level, content=content)
             return [entry], answer(entry)
@@ -142,9 +139,6 @@ class CatalogService(Service):
             return [e], answer(e)
 
         return self.execute(p, cmd, decide)
-
-    def _exists(self, aggregate_id: UUID) -> bool:
-        return bool(self.ledger.recorder.select_events(aggregate_id, limit=1))
 
     def _index(self, ctx: Context | None = None) -> SourceIndex:
         try:

@@ -179,6 +179,7 @@ class Service:
         pending = [a for a in aggregates if a.pending_events]
         if not pending:
             return CommandResult(status=status, body=body, position=None)
+        created = [a for a in pending if a.pending_events[0].originator_version == 1]
         try:
             recordings = self.ledger.save(*pending, idempotency=record)
         except IntegrityError:
@@ -186,6 +187,10 @@ class Service:
                 earlier = self._replay(scope, cmd)
                 if earlier is not None:
                     return earlier
+            if created:
+                raise VersionConflict(
+                    f"The {created[0].KIND} {created[0].id} already exists (its code is taken)."
+                ) from None
             raise VersionConflict("Another write reached this object first; reload and retry.") from None
         position = recordings[-1].notification.id if recordings else None
         if self.on_saved and position:

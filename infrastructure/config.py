@@ -85,7 +85,7 @@ class Settings:
                 POSTGRES_POOL_SIZE="5",
                 POSTGRES_MAX_OVERFLOW="10",
                 POSTGRES_LOCK_TIMEOUT="5",
-                POSTGRES_PRE_PING="y",
+                POSTGRES_PRE_PING=env_flag("CIVIC_LEDGER_POSTGRES_PRE_PING"),
                 APPLICATION_RECORDER_TOPIC="infrastructure.recorders:LedgerPostgresRecorder",
             )
             query = dict(p.split("=", 1) for p in u.query.split("&") if "=" in p)
@@ -100,3 +100,8 @@ def sqlite_path(url: str) -> str:
     if rest.startswith("/"):
         rest = rest[1:]
     return rest or ":memory:"
+
+
+def env_flag(name: str) -> str:
+    """'y' or 'n' from an environment variable (default off)."""
+    return "y" if os.environ.get(name, "").lower() in ("1", "y", "yes", "true", "on") else "n"

@@ -59,3 +59,11 @@ def test_stale_version_is_a_conflict(runtime, admin):
     with pytest.raises(VersionConflict):
         runtime.catalog.review(div.reviewer, cmd(expected_version=1), r.aggregate_id, review=PASS,
                                decision=ReviewDecision.APPROVE)
+
+
+def test_a_resource_code_is_catalogued_once(runtime, admin):
+    div = Division(runtime, admin)
+    runtime.catalog.draft(div.compiler, cmd(), resource_code="SX-1", content=content())
+    with pytest.raises(VersionConflict) as taken:
+        runtime.catalog.draft(div.compiler, cmd(), resource_code="SX-1", content=content(name="另一个"))
+    assert "already exists" in taken.value.detail
