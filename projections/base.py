@@ -39,3 +39,9 @@ class View(ABC):
     @abstractmethod
     def apply(self, tx: Tx, event: Any, position: int) -> None:
         """Changes the view's rows for one event; never fails on a valid ledger."""
+
+    def begin_page(self, tx: Tx) -> None:
+        """Called before a page of events is applied (a view may start buffering its writes)."""
+
+    def end_page(self, tx: Tx) -> None:
+        """Called after a page, inside the same transaction, before the tracking record is written."""

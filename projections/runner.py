@@ -86,9 +86,11 @@ class Projector:
                     return start
                 try:
                     with self.ledger.db.write() as tx:
+                        view.begin_page(tx)
                         for n in notifications:
                             if view.wants(n.topic):
                                 view.apply(tx, self.ledger.mapper.to_domain_event(n), n.id)
+                        view.end_page(tx)
                         self.tracking._insert_tracking(  # type: ignore[attr-defined]
                             tx.raw, Tracking(view.tracking_name, notifications[-1].id)
                         )
