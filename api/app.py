@@ -16,6 +16,7 @@ from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from api import problems
 from api.catalog import CatalogController
 from api.organizations import OrganizationController
+from api.sharing import GrantController, GrantStatusController, ShareRequestController
 from api.system import HistoryController, health
 from application.common import ApplicationError
 from application.runtime import Runtime
@@ -37,11 +38,11 @@ def create_app(runtime: Runtime | None = None, *, background: bool = True) -> Li
         rt: Runtime = app.state.runtime
         rt.projector.catch_up_all()
         if background:
-            rt.projector.start()
+            rt.start_background()
         try:
             yield
         finally:
-            rt.projector.stop()
+            rt.stop_background()
             if owns_runtime:
                 rt.close()
 
@@ -57,7 +58,8 @@ def create_app(runtime: Runtime | None = None, *, background: bool = True) -> Li
         Exception: problems.on_unexpected,
     }
     return Litestar(
-        route_handlers=[health, OrganizationController, CatalogController, HistoryController],
+        route_handlers=[health, OrganizationController, CatalogController, ShareRequestController, GrantController,
+                        GrantStatusController, HistoryController],
         state=State({"runtime": rt}),
         lifespan=[lifespan],
         exception_handlers=handlers,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import msgspec
@@ -10,9 +11,13 @@ import msgspec
 from application.common import Command, CommandResult, ContextMaker, NotFound, Principal, Service
 from domain.base import Context
 from domain.catalog import SOURCE_INDEX_ID, CatalogEntry, SourceIndex, Version
-from domain.catalog_values import EntryContent, Review, ReviewDecision
+from domain.catalog_values import EntryContent, Review, ReviewDecision, ShareClass
 from domain.organizations import Organization, Role, organization_id
 from domain.rules import RuleViolation
+
+if TYPE_CHECKING:
+    from application.sharing import SharingService
+    from domain.grants import Grant
 
 
 class VersionAnswer(msgspec.Struct, frozen=True):
@@ -60,6 +65,16 @@ REVIEWER = (Role.CATALOG_REVIEWER, Role.OFFICE_ADMIN)
 
 
 class CatalogService(Service):
+    def __init__(self, *args: Any, sharing: SharingService | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sharing = sharing
+
+    def _suspend_grants(self, ctx: Context, entry: CatalogEntry, reason: str) -> list[Grant]:
+        """Retiring an entry, or making it not shareable, suspends the grants on it (SHR-4)."""
+        if self.sharing is None:
+            return []
+        return self.sharing.grants_suspended_for_catalog(ctx, entry.id, reason)
+
     def draft(self, p: Principal, cmd: Command, *, resource_code: str, content: EntryContent,
               provider: str | None = None) -> CommandResult:
         def decide(context: ContextMaker) -> tuple[list[CatalogEntry], EntryAnswer]:
@@ -97,14 +112,17 @@ class CatalogService(Service):
         return self._on(p, cmd, entry, (Role.OFFICE_ADMIN,), act)
 
     def publish(self, p: Principal, cmd: Command, entry: UUID, *, published_on: date | None = None) -> CommandResult:
-        def decide(context: ContextMaker) -> tuple[list[CatalogEntry | SourceIndex], EntryAnswer]:
+        def decide(context: ContextMaker) -> tuple[list[CatalogEntry | SourceIndex | Grant], EntryAnswer]:
             ctx = context(self.actor(p, REVIEWER))
             e = self.get(CatalogEntry, entry, expected_version=cmd.expected_version)
             index = self._index(ctx)
             e.publish(ctx, published_on=published_on or ctx.at.date(),
                       existing_sources=index.sources_other_than(e.resource_code))
             index.claim(ctx, e)
-            return [e, index], answer(e)
+            grants: list[Grant] = []
+            if e.current is not None and e.current.content.share_class == ShareClass.NOT_SHAREABLE:
+                grants = self._suspend_grants(ctx, e, f"{e.resource_code} v{e.current.number} is not shareable")
+            return [e, index, *grants], answer(e)
 
         return self.execute(p, cmd, decide)
 
@@ -116,13 +134,14 @@ class CatalogService(Service):
                         lambda e, ctx: e.record_refresh(ctx, as_of=as_of))
 
     def retire(self, p: Principal, cmd: Command, entry: UUID, *, reason: str) -> CommandResult:
-        def decide(context: ContextMaker) -> tuple[list[CatalogEntry | SourceIndex], EntryAnswer]:
+        def decide(context: ContextMaker) -> tuple[list[CatalogEntry | SourceIndex | Grant], EntryAnswer]:
             ctx = context(self.actor(p, REVIEWER))
             e = self.get(CatalogEntry, entry, expected_version=cmd.expected_version)
             e.retire(ctx, reason=reason)
             index = self._index(ctx)
             index.release(ctx, e)
-            return [e, index], answer(e)
+            grants = self._suspend_grants(ctx, e, f"{e.resource_code} was retired: {reason}")
+            return [e, index, *grants], answer(e)
 
         return self.execute(p, cmd, decide)
 

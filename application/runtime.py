@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from datetime import UTC, date, datetime
 
 from eventsourcing.application import AggregateNotFoundError
@@ -10,15 +12,17 @@ from application.catalog import CatalogService
 from application.common import Clock, Principal, SystemClock
 from application.history import HistoryService
 from application.organizations import OrganizationService
+from application.sharing import SharingIndex, SharingService
 from domain.base import Actor, Cause, Context
 from domain.organizations import OFFICE_CODE, Level, Organization, OrgKind, Role, organization_id
 from domain.rules import RuleViolation
 from infrastructure.config import Settings
 from infrastructure.store import Ledger
 from infrastructure.tokens import TokenStore
-from projections.organizations import all_views
 from projections.queries import CatalogQueries, OrganizationQueries
+from projections.registry import all_views
 from projections.runner import Projector
+from projections.sharing_queries import SharingQueries
 
 
 class Runtime:
@@ -28,15 +32,62 @@ class Runtime:
         self.ledger = Ledger(self.settings)
         self.projector = Projector(self.ledger, all_views())
         self.tokens = TokenStore(self.ledger.db)
+        self._sweeper: threading.Thread | None = None
+        self._sweep_stop = threading.Event()
         nudge = self.projector.nudge
         self.organizations = OrganizationService(self.ledger, self.clock, nudge)
-        self.catalog = CatalogService(self.ledger, self.clock, nudge)
+        self.sharing_queries = SharingQueries(self.ledger.db)
+        self.sharing = SharingService(self.ledger, self.clock, nudge, index=self._sharing_index())
+        self.catalog = CatalogService(self.ledger, self.clock, nudge, sharing=self.sharing)
         self.catalog_queries = CatalogQueries(self.ledger.db, self.settings.overdue_grace_days)
         self.organization_queries = OrganizationQueries(self.ledger.db)
         self.history = HistoryService(self.ledger)
 
-    def close(self) -> None:
+    def _sharing_index(self) -> SharingIndex:
+        """Lookups for commands; the grants view is caught up first so no recent grant is missed."""
+        q = self.sharing_queries
+
+        def fresh(fn):  # type: ignore[no-untyped-def]
+            def call(*args):  # type: ignore[no-untyped-def]
+                self.projector.wait_for(self.ledger.max_position(), "sharing")
+                return fn(*args)
+            return call
+
+        return SharingIndex(
+            reusable_grant_ids=fresh(q.reusable_grant_ids),
+            open_grant_ids_on_entry=fresh(q.open_grant_ids_on_entry),
+            grants_for=q.grants_for,
+            grant_ids_for=fresh(q.grant_ids_for),
+            due_for_expiry=fresh(q.due_for_expiry),
+        )
+
+    def start_background(self, sweep_seconds: float = 60.0) -> None:
+        """The projector's worker and the sweep that records expired grants."""
+        self.projector.start()
+        if self._sweeper is not None:
+            return
+        stop = self._sweep_stop
+        stop.clear()
+
+        def sweep() -> None:
+            while not stop.wait(sweep_seconds):
+                try:
+                    self.sharing.expire_due()
+                except Exception:  # the next round retries
+                    logging.getLogger(__name__).exception("grant expiry sweep failed")
+
+        self._sweeper = threading.Thread(target=sweep, name="grant-sweeper", daemon=True)
+        self._sweeper.start()
+
+    def stop_background(self) -> None:
+        self._sweep_stop.set()
+        if self._sweeper is not None:
+            self._sweeper.join(timeout=10)
+            self._sweeper = None
         self.projector.stop()
+
+    def close(self) -> None:
+        self.stop_background()
         self.ledger.close()
 
     # -- bootstrap -------------------------------------------------------------------------

@@ -32,3 +32,25 @@ KINDS: dict[str, type[LedgerAggregate]] = {cls.KIND: cls for cls in (Organizatio
 
 def rules_of(event: object) -> tuple[str, ...]:
     return RULE_CONTEXT.get(type(event), ())
+
+# -- sharing (SHR, USE) -------------------------------------------------------------------
+
+from domain.sharing import Grant, ImplementationOrder, ShareRequest  # noqa: E402
+
+R, IO, G = ShareRequest, ImplementationOrder, Grant
+RULE_CONTEXT.update({
+    R.Submitted: ("SHR-1", "SHR-2", "SHR-3", "SHR-4", "SHR-5"),
+    R.Approved: ("SHR-5", "SHR-6"),
+    R.Rejected: ("SHR-6",),
+    R.Withdrawn: ("SHR-3",),
+    R.OrderIssued: ("SHR-6",),
+    IO.Issued: ("SHR-4", "SHR-5", "SHR-6", "SHR-7", "SHR-8"),
+    G.Granted: ("SHR-5", "SHR-6", "SHR-7"),
+    G.Suspended: ("SHR-6", "USE-1"),
+    G.SuspendedForCatalog: ("SHR-4", "USE-1"),
+    G.Resumed: ("SHR-4", "SHR-6"),
+    G.Revoked: ("SHR-6", "USE-1"),
+    G.Expired: ("USE-1",),
+    G.Consumed: ("SHR-7", "USE-1"),
+})
+KINDS.update({cls.KIND: cls for cls in (ShareRequest, ImplementationOrder, Grant)})

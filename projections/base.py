@@ -40,8 +40,8 @@ class View(ABC):
     def apply(self, tx: Tx, event: Any, position: int) -> None:
         """Changes the view's rows for one event; never fails on a valid ledger."""
 
-    def begin_page(self, tx: Tx) -> None:
+    def begin_page(self, tx: Tx) -> None:  # noqa: B027 (optional hook)
         """Called before a page of events is applied (a view may start buffering its writes)."""
 
-    def end_page(self, tx: Tx) -> None:
+    def end_page(self, tx: Tx) -> None:  # noqa: B027 (optional hook)
         """Called after a page, inside the same transaction, before the tracking record is written."""

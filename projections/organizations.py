@@ -68,8 +68,3 @@ class OrganizationsView(View):
             )
         tx.execute("UPDATE organizations SET version = ? WHERE id = ?", (event.originator_version, oid))
 
-
-def all_views() -> list[View]:
-    from projections.catalog import CatalogView
-
-    return [OrganizationsView(), CatalogView()]

@@ -1,0 +1,12 @@
+"""Every read model the projector keeps current."""
+
+from __future__ import annotations
+
+from projections.base import View
+from projections.catalog import CatalogView
+from projections.organizations import OrganizationsView
+from projections.sharing import SharingView
+
+
+def all_views() -> list[View]:
+    return [OrganizationsView(), CatalogView(), SharingView()]

@@ -1,0 +1,130 @@
+"""Share requests, implementation orders and grants as plain tables; the active grants serve USE-1."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import msgspec
+
+from domain.catalog_values import DeliveryMethod
+from domain.grants import Grant
+from domain.sharing import ImplementationOrder, ShareRequest
+from domain.sharing_values import GrantKind, GrantState, GrantStatus
+from infrastructure.sql import Tx
+from projections.base import View
+
+R, IO, G = ShareRequest, ImplementationOrder, Grant
+_enc = msgspec.json.Encoder()
+
+_GRANT_STATUS = {
+    G.Suspended: "suspended", G.SuspendedForCatalog: "suspended", G.Resumed: "active",
+    G.Revoked: "revoked", G.Expired: "expired", G.Consumed: "consumed",
+}
+
+
+def iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat()
+
+
+def _json(value: Any) -> str:
+    return _enc.encode(value).decode("utf-8")
+
+
+class SharingView(View):
+    name = "sharing"
+    version = 1
+    tables = ("share_requests", "implementation_orders", "grants")
+    handles = (R.Submitted, R.Approved, R.Rejected, R.Withdrawn, R.OrderIssued, IO.Issued,
+               G.Granted, *_GRANT_STATUS)
+
+    def create(self, tx: Tx) -> None:
+        tx.execute(
+            "CREATE TABLE IF NOT EXISTS share_requests (id TEXT PRIMARY KEY, requester TEXT NOT NULL, "
+            "scenario TEXT NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL, purpose TEXT NOT NULL, "
+            "entries TEXT NOT NULL, approved TEXT, review_comment TEXT, valid_from TEXT NOT NULL, "
+            "valid_to TEXT NOT NULL, delivery_method TEXT NOT NULL, order_id TEXT, submitted_by TEXT NOT NULL, "
+            "submitted_at TEXT NOT NULL, reviewed_at TEXT, version INTEGER NOT NULL, position BIGINT NOT NULL)"
+        )
+        tx.execute("CREATE INDEX IF NOT EXISTS share_requests_status ON share_requests (status, submitted_at)")
+        tx.execute("CREATE INDEX IF NOT EXISTS share_requests_requester ON share_requests (requester, submitted_at)")
+        tx.execute(
+            "CREATE TABLE IF NOT EXISTS implementation_orders (id TEXT PRIMARY KEY, request_id TEXT NOT NULL, "
+            "holder TEXT NOT NULL, new_grants TEXT NOT NULL, reused TEXT NOT NULL, issued_by TEXT NOT NULL, "
+            "issued_at TEXT NOT NULL, position BIGINT NOT NULL)"
+        )
+        tx.execute(
+            "CREATE TABLE IF NOT EXISTS grants (id TEXT PRIMARY KEY, holder TEXT NOT NULL, provider TEXT NOT NULL, "
+            "entry_id TEXT NOT NULL, resource_code TEXT NOT NULL, fields TEXT NOT NULL, purpose TEXT NOT NULL, "
+            "method TEXT NOT NULL, valid_from TEXT NOT NULL, valid_to TEXT NOT NULL, kind TEXT NOT NULL, "
+            "status TEXT NOT NULL, status_since TEXT NOT NULL, consumed_at TEXT, by_catalog INTEGER NOT NULL, "
+            "order_id TEXT NOT NULL, request_id TEXT NOT NULL, granted_at TEXT NOT NULL, "
+            "version INTEGER NOT NULL, position BIGINT NOT NULL)"
+        )
+        tx.execute("CREATE INDEX IF NOT EXISTS grants_holder_entry ON grants (holder, entry_id)")
+        tx.execute("CREATE INDEX IF NOT EXISTS grants_provider ON grants (provider, status)")
+        tx.execute("CREATE INDEX IF NOT EXISTS grants_entry ON grants (entry_id, status)")
+        tx.execute("CREATE INDEX IF NOT EXISTS grants_due ON grants (status, valid_to)")
+
+    def apply(self, tx: Tx, event: Any, position: int) -> None:
+        oid, ts, v = str(event.originator_id), iso(event.timestamp), event.originator_version
+        if isinstance(event, R.Submitted):
+            tx.execute(
+                "INSERT INTO share_requests (id, requester, scenario, status, reason, purpose, entries, valid_from, "
+                "valid_to, delivery_method, submitted_by, submitted_at, version, position) "
+                "VALUES (?, ?, ?, 'submitted', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (oid, event.requester, str(event.scenario), event.reason, event.purpose, _json(event.entries),
+                 event.valid_from.isoformat(), event.valid_to.isoformat(), str(event.delivery_method),
+                 event.actor.person, ts, v, position),
+            )
+        elif isinstance(event, R.Approved):
+            self._request(tx, oid, v, position, status="approved", approved=_json(event.entries),
+                          review_comment=event.comment, reviewed_at=ts)
+        elif isinstance(event, R.Rejected):
+            self._request(tx, oid, v, position, status="rejected", review_comment=event.reason, reviewed_at=ts)
+        elif isinstance(event, R.Withdrawn):
+            self._request(tx, oid, v, position, status="withdrawn")
+        elif isinstance(event, R.OrderIssued):
+            self._request(tx, oid, v, position, status="implemented", order_id=str(event.order_id))
+        elif isinstance(event, IO.Issued):
+            tx.execute(
+                "INSERT INTO implementation_orders VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (oid, str(event.request_id), event.holder, _json(event.new_grants), _json(event.reused),
+                 event.actor.person, ts, position),
+            )
+        elif isinstance(event, G.Granted):
+            s = event.spec
+            tx.execute(
+                "INSERT INTO grants VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, NULL, 0, ?, ?, ?, ?, ?)",
+                (oid, s.holder, s.provider, str(s.entry_id), s.resource_code, _json(sorted(s.fields)), s.purpose,
+                 str(s.method), iso(s.valid_from), iso(s.valid_to), str(s.kind), ts, str(s.order_id),
+                 str(s.request_id), ts, v, position),
+            )
+        else:
+            status = _GRANT_STATUS[type(event)]
+            consumed = iso(event.at) if isinstance(event, G.Consumed) else None
+            by_catalog = 1 if isinstance(event, G.SuspendedForCatalog) else 0
+            tx.execute(
+                "UPDATE grants SET status = ?, status_since = ?, consumed_at = COALESCE(?, consumed_at), "
+                "by_catalog = ?, version = ?, position = ? WHERE id = ?",
+                (status, ts, consumed, by_catalog, v, position, oid),
+            )
+
+    @staticmethod
+    def _request(tx: Tx, oid: str, version: int, position: int, **changes: Any) -> None:
+        changes.update(version=version, position=position)
+        cols = ", ".join(f"{k} = ?" for k in changes)
+        tx.execute(f"UPDATE share_requests SET {cols} WHERE id = ?", (*changes.values(), oid))
+
+
+def grant_state(row: dict[str, Any]) -> GrantState:
+    """A grants row as the USE-1 evaluation reads it."""
+    return GrantState(
+        grant_id=UUID(row["id"]), holder=row["holder"], entry_id=UUID(row["entry_id"]),
+        fields=frozenset(msgspec.json.decode(row["fields"])), purpose=row["purpose"], method=DeliveryMethod(row["method"]),
+        valid_from=datetime.fromisoformat(row["valid_from"]), valid_to=datetime.fromisoformat(row["valid_to"]),
+        kind=GrantKind(row["kind"]), status=GrantStatus(row["status"]), status_since=datetime.fromisoformat(row["status_since"]),
+        consumed_at=datetime.fromisoformat(row["consumed_at"]) if row["consumed_at"] else None,
+        provider=row["provider"], resource_code=row["resource_code"],
+    )

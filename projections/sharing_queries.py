@@ -1,0 +1,144 @@
+"""Queries over the sharing read model: the grant-status answer (USE-1), grants, requests, the review queue."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import msgspec
+
+from domain.sharing_values import GrantState
+from infrastructure.sql import Db
+from projections.queries import decode_cursor, encode_cursor
+from projections.sharing import grant_state, iso
+
+_GRANT_COLUMNS = (
+    "id, holder, provider, entry_id, resource_code, fields, purpose, method, valid_from, valid_to, kind, status, "
+    "status_since, consumed_at, by_catalog, order_id, request_id, granted_at, version"
+)
+
+
+class SharingQueries:
+    def __init__(self, db: Db) -> None:
+        self.db = db
+        self._by_holder_entry = (
+            f"SELECT {_GRANT_COLUMNS} FROM grants WHERE holder = ? AND entry_id = ?"
+        )
+
+    # -- the hot path ------------------------------------------------------------------------
+
+    def grants_for(self, holder: str, entry_id: UUID) -> list[GrantState]:
+        """Every grant the holder ever had for the entry, as the read model now has them."""
+        return [grant_state(r) for r in self.db.query(self._by_holder_entry, (holder, str(entry_id)))]
+
+    def grant_ids_for(self, holder: str, entry_id: UUID) -> list[UUID]:
+        rows = self.db.query("SELECT id FROM grants WHERE holder = ? AND entry_id = ?", (holder, str(entry_id)))
+        return [UUID(r["id"]) for r in rows]
+
+    def provider_of(self, entry_id: UUID) -> str | None:
+        value = self.db.scalar("SELECT provider FROM catalog_entries WHERE id = ?", (str(entry_id),))
+        return None if value is None else str(value)
+
+    # -- indexes for commands (the aggregates stay authoritative) ------------------------------
+
+    def reusable_grant_ids(self, holder: str, entry_ids: Iterable[UUID]) -> list[UUID]:
+        ids = [str(e) for e in entry_ids]
+        if not ids:
+            return []
+        marks = ", ".join("?" for _ in ids)
+        rows = self.db.query(
+            f"SELECT id FROM grants WHERE holder = ? AND kind = 'reusable' AND status = 'active' "
+            f"AND entry_id IN ({marks}) ORDER BY id", (holder, *ids),
+        )
+        return [UUID(r["id"]) for r in rows]
+
+    def open_grant_ids_on_entry(self, entry_id: UUID) -> list[UUID]:
+        rows = self.db.query(
+            "SELECT id FROM grants WHERE entry_id = ? AND status IN ('active', 'suspended') ORDER BY id",
+            (str(entry_id),),
+        )
+        return [UUID(r["id"]) for r in rows]
+
+    def due_for_expiry(self, now: datetime, limit: int = 500) -> list[UUID]:
+        rows = self.db.query(
+            "SELECT id FROM grants WHERE status IN ('active', 'suspended') AND valid_to < ? ORDER BY valid_to LIMIT ?",
+            (iso(now), limit),
+        )
+        return [UUID(r["id"]) for r in rows]
+
+    # -- lists ---------------------------------------------------------------------------------
+
+    def grants(self, *, org: str | None, holder: str | None = None, provider: str | None = None,
+               entry_id: UUID | None = None, status: str | None = None, limit: int = 50,
+               cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        clauses, args = ["1 = 1"], []  # type: ignore[var-annotated]
+        if org is not None:
+            clauses.append("(holder = ? OR provider = ?)")
+            args += [org, org]
+        for column, value in (("holder", holder), ("provider", provider), ("status", status)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                args.append(value)
+        if entry_id is not None:
+            clauses.append("entry_id = ?")
+            args.append(str(entry_id))
+        if cursor:
+            clauses.append("id > ?")
+            args.append(decode_cursor(cursor))
+        rows = self.db.query(
+            f"SELECT {_GRANT_COLUMNS} FROM grants WHERE {' AND '.join(clauses)} ORDER BY id LIMIT ?",
+            (*args, limit + 1),
+        )
+        more = len(rows) > limit
+        rows = [_grant_row(r) for r in rows[:limit]]
+        return rows, (encode_cursor(rows[-1]["id"]) if more and rows else None)
+
+    def grant(self, grant_id: UUID) -> dict[str, Any] | None:
+        row = self.db.query_one(f"SELECT {_GRANT_COLUMNS} FROM grants WHERE id = ?", (str(grant_id),))
+        return None if row is None else _grant_row(row)
+
+    def requests(self, *, org: str | None, status: str | None = None, limit: int = 50,
+                 cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        clauses, args = ["1 = 1"], []  # type: ignore[var-annotated]
+        if org is not None:
+            clauses.append("requester = ?")
+            args.append(org)
+        if status is not None:
+            clauses.append("status = ?")
+            args.append(status)
+        if cursor:
+            clauses.append("(submitted_at || id) > ?")
+            args.append(decode_cursor(cursor))
+        rows = self.db.query(
+            f"SELECT * FROM share_requests WHERE {' AND '.join(clauses)} ORDER BY submitted_at || id LIMIT ?",
+            (*args, limit + 1),
+        )
+        more = len(rows) > limit
+        rows = [_request_row(r) for r in rows[:limit]]
+        last = rows[-1] if rows else None
+        return rows, (encode_cursor(last["submitted_at"] + last["id"]) if more and last else None)
+
+    def request(self, request_id: UUID) -> dict[str, Any] | None:
+        row = self.db.query_one("SELECT * FROM share_requests WHERE id = ?", (str(request_id),))
+        if row is None:
+            return None
+        out = _request_row(row)
+        if row["order_id"]:
+            order = self.db.query_one("SELECT * FROM implementation_orders WHERE id = ?", (row["order_id"],))
+            if order is not None:
+                out["order"] = {**order, "new_grants": msgspec.json.decode(order["new_grants"]),
+                                "reused": msgspec.json.decode(order["reused"])}
+        return out
+
+
+def _grant_row(row: dict[str, Any]) -> dict[str, Any]:
+    return {**row, "fields": msgspec.json.decode(row["fields"]), "by_catalog": bool(row["by_catalog"])}
+
+
+def _request_row(row: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in row.items() if k != "position"}
+    out["entries"] = msgspec.json.decode(row["entries"])
+    out["approved"] = msgspec.json.decode(row["approved"]) if row["approved"] else None
+    return out
