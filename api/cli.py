@@ -118,6 +118,16 @@ def cmd_history(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    rt = _runtime()
+    try:
+        done = rt.sharing.expire_due()
+    finally:
+        rt.close()
+    print(json.dumps({"expired": done}))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="civic-ledger", description="Governance ledger of the Shaanxi civil-affairs data regime.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -145,6 +155,9 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("rebuild", help="drop and rebuild the read models from the ledger")
     s.add_argument("--view", action="append", help="only this view (repeatable)")
     s.set_defaults(func=cmd_rebuild)
+
+    s = sub.add_parser("sweep", help="record expiry of grants past their end")
+    s.set_defaults(func=cmd_sweep)
 
     s = sub.add_parser("history", help="print the timeline of one object")
     s.add_argument("kind")
