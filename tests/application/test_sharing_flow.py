@@ -1,0 +1,42 @@
+"""Sharing through the application layer on both stores: expiry exactly at the instant, the sweep."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from uuid import UUID
+
+import msgspec
+
+from domain.catalog_values import ReviewDecision
+from domain.organizations import Role
+from domain.sharing_values import RequestedEntry
+from tests.support import PASS, Division, cmd, content, member, register
+
+
+def test_a_grant_expires_exactly_and_the_sweep_records_it(runtime, admin, clock):
+    provider = Division(runtime, admin, "div-relief")
+    eid = runtime.catalog.draft(provider.compiler, cmd(), resource_code="SX-1", content=content()).aggregate_id
+    runtime.catalog.submit(provider.compiler, cmd(), eid)
+    runtime.catalog.review(provider.reviewer, cmd(), eid, review=PASS, decision=ReviewDecision.APPROVE)
+    runtime.catalog.publish(admin, cmd(), eid)
+    register(runtime, admin, "div-elder")
+    requester = member(runtime, admin, "div-elder", "周敏", Role.REQUESTER)
+    today = clock.now().date()
+    r = runtime.sharing.submit(requester, cmd(), scenario="internal_sharing", reason="核对", purpose="核对",
+                               entries=(RequestedEntry(entry_id=eid, resource_code="", fields=("DB_NAME",)),),
+                               valid_from=today, valid_to=today + timedelta(days=2), delivery_method="interface")
+    runtime.sharing.review(admin, cmd(), r.aggregate_id, decision="approve")
+    [gid] = msgspec.json.decode(runtime.sharing.issue_order(admin, cmd(), r.aggregate_id).body)["new_grants"]
+    runtime.projector.catch_up_all()
+    ask = {"holder": "div-elder", "entry_id": eid, "fields": ("DB_NAME",), "purpose": "核对", "method": "interface"}
+    assert runtime.sharing.status(**ask).allowed
+    end = runtime.sharing.load_grant(UUID(gid)).spec.valid_to
+    clock.set(end - timedelta(seconds=1))
+    assert runtime.sharing.status(**ask).allowed
+    clock.set(end + timedelta(seconds=1))
+    refused = runtime.sharing.status(**ask)
+    assert not refused.allowed and [r.code for r in refused.reasons] == ["expired"]
+    assert runtime.sharing.expire_due() == 1
+    assert runtime.sharing.expire_due() == 0
+    runtime.projector.catch_up_all()
+    assert runtime.sharing_queries.grant(UUID(gid))["status"] == "expired"
