@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
 from typing import Any
 
@@ -31,6 +32,10 @@ class CatalogView(View):
         E.Published, E.RevisionStarted, E.DataRefreshed, E.Retired,
     )
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._page: _Page | None = None
+
     def create(self, tx: Tx) -> None:
         tx.execute(
             "CREATE TABLE IF NOT EXISTS catalog_entries ("
@@ -58,25 +63,75 @@ class CatalogView(View):
             "published_on TEXT NOT NULL, content TEXT NOT NULL)"
         )
 
-    # -- event handlers ----------------------------------------------------------------------
+    # -- paging ------------------------------------------------------------------------------
+    #
+    # Within a page the view only records the events; `end_page` loads the rows of the entries it
+    # has not seen in one query, applies the events to those rows in memory, and writes each table
+    # with a handful of batched statements. The rows written are the ones the event-at-a-time
+    # statements would leave behind.
+
+    def begin_page(self, tx: Tx) -> None:
+        self._page = _Page()
 
     def apply(self, tx: Tx, event: Any, position: int) -> None:
+        if self._page is None:  # called outside a page: a page of one event
+            self.begin_page(tx)
+            assert self._page is not None
+            self._page.events.append((event, position))
+            self.end_page(tx)
+        else:
+            self._page.events.append((event, position))
+
+    def end_page(self, tx: Tx) -> None:
+        page, self._page = self._page, None
+        if page is None or not page.events:
+            return
+        page.load(tx)
+        for event, position in page.events:
+            page.apply(event, position)
+        page.write(tx)
+
+
+class _Page:
+    """The rows a page of events touches, kept in memory until they are written at its end."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[Any, int]] = []
+        self.rows: dict[str, dict[str, Any]] = {}
+        # (entry, published) -> the complete set of catalog_items rows it must hold afterwards
+        self.items: dict[str, dict[int, list[tuple[Any, ...]]]] = {}
+        # entry -> its open_catalog row afterwards (None: no row)
+        self.open: dict[str, tuple[Any, ...] | None] = {}
+
+    def load(self, tx: Tx) -> None:
+        """Fetches, in one query per chunk, the rows of the entries this page does not draft."""
+        drafted = {str(e.originator_id) for e, _ in self.events if isinstance(e, E.Drafted)}
+        missing = list(dict.fromkeys(
+            str(e.originator_id) for e, _ in self.events if str(e.originator_id) not in drafted
+        ))
+        for chunk in _chunks(missing):
+            for row in tx.execute(f"SELECT * FROM catalog_entries WHERE id IN ({_marks(chunk)})", chunk).fetchall():
+                self.rows[row["id"]] = row
+
+    def apply(self, event: Any, position: int) -> None:
         eid = str(event.originator_id)
         ts = event.timestamp.astimezone(UTC).isoformat()
         if isinstance(event, E.Drafted):
             c = event.content
-            tx.execute(
-                "INSERT INTO catalog_entries (id, resource_code, provider, provider_level, status, name, "
-                "share_class, open_class, update_cycle, pending_version, pending_state, pending_content, "
-                "pending_compiler, accepted_duplicates, search_text, version, created_at, modified_at, position) "
-                "VALUES (?, ?, ?, ?, 'drafted', ?, ?, ?, ?, 1, 'drafted', ?, ?, '{}', ?, ?, ?, ?, ?)",
-                (eid, event.resource_code, event.provider, str(event.provider_level), c.name,
-                 str(c.share_class), str(c.open_class), str(c.update_cycle), _json(c),
-                 event.actor.person, search_text(c, event.resource_code), event.originator_version, ts, ts, position),
-            )
-            self._items(tx, eid, event.provider, c, published=0)
+            self.rows[eid] = {
+                "id": eid, "resource_code": event.resource_code, "provider": event.provider,
+                "provider_level": str(event.provider_level), "status": "drafted", "name": c.name,
+                "share_class": str(c.share_class), "open_class": str(c.open_class),
+                "update_cycle": str(c.update_cycle), "current_version": None, "current_content": None,
+                "published_on": None, "pending_version": 1, "pending_state": "drafted",
+                "pending_content": _json(c), "pending_compiler": event.actor.person, "pending_review": None,
+                "accepted_duplicates": "{}", "last_updated": None,
+                "search_text": search_text(c, event.resource_code), "version": event.originator_version,
+                "created_at": ts, "modified_at": ts, "position": position,
+            }
+            self._items(eid, event.provider, c, published=0)
             return
-        row = tx.execute("SELECT * FROM catalog_entries WHERE id = ?", (eid,)).fetchone()
+        row = self.rows.get(eid)
         assert row is not None, f"catalog view has no entry {eid}"
         changes: dict[str, Any] = {}
         if isinstance(event, E.DraftRevised):
@@ -84,7 +139,7 @@ class CatalogView(View):
                        "pending_review": None}
             if row["current_version"] is None:
                 changes.update(_summary(event.content, row["resource_code"]))
-            self._items(tx, eid, row["provider"], event.content, published=0)
+            self._items(eid, row["provider"], event.content, published=0)
         elif isinstance(event, E.Submitted):
             changes = {"pending_state": "submitted"}
         elif isinstance(event, E.Reviewed):
@@ -105,40 +160,77 @@ class CatalogView(View):
                 # the effective publication date counts as an update (CAT-7); refreshes only move it forward
                 "last_updated": max(filter(None, (row["last_updated"], _day_start(event.published_on)))),
             }
-            self._items(tx, eid, row["provider"], c, published=1)
-            tx.execute("DELETE FROM catalog_items WHERE entry_id = ? AND published = 0", (eid,))
-            tx.execute("DELETE FROM open_catalog WHERE id = ?", (eid,))
+            self._items(eid, row["provider"], c, published=1)
+            self.items[eid][0] = []
+            self.open[eid] = None
             if c.open_class != OpenClass.CLOSED:
-                tx.execute(
-                    "INSERT INTO open_catalog VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (eid, row["resource_code"], c.name, row["provider"], str(c.open_class), c.open_conditions,
-                     str(c.update_cycle), event.published_on.isoformat(), _json(c)),
-                )
+                self.open[eid] = (eid, row["resource_code"], c.name, row["provider"], str(c.open_class),
+                                  c.open_conditions, str(c.update_cycle), event.published_on.isoformat(), _json(c))
         elif isinstance(event, E.RevisionStarted):
             changes = {"pending_version": event.version, "pending_state": "drafted",
                        "pending_content": _json(event.content), "pending_compiler": event.actor.person,
                        "pending_review": None, "accepted_duplicates": "{}"}
-            self._items(tx, eid, row["provider"], event.content, published=0)
+            self._items(eid, row["provider"], event.content, published=0)
         elif isinstance(event, E.DataRefreshed):
             last, as_of = row["last_updated"], event.as_of.astimezone(UTC).isoformat()
             changes = {"last_updated": max(last, as_of) if last else as_of}
         elif isinstance(event, E.Retired):
             changes = {"pending_version": None, "pending_state": None, "pending_content": None,
                        "pending_review": None, "pending_compiler": None}
-            tx.execute("DELETE FROM catalog_items WHERE entry_id = ?", (eid,))
-            tx.execute("DELETE FROM open_catalog WHERE id = ?", (eid,))
+            self.items[eid] = {0: [], 1: []}
+            self.open[eid] = None
         merged = {**row, **changes}
-        changes["status"] = _status(merged, retired=isinstance(event, E.Retired) or row["status"] == "retired")
-        changes.update(version=event.originator_version, modified_at=ts, position=position)
-        cols = ", ".join(f"{k} = ?" for k in changes)
-        tx.execute(f"UPDATE catalog_entries SET {cols} WHERE id = ?", (*changes.values(), eid))
+        merged["status"] = _status(merged, retired=isinstance(event, E.Retired) or row["status"] == "retired")
+        merged.update(version=event.originator_version, modified_at=ts, position=position)
+        self.rows[eid] = merged
 
-    def _items(self, tx: Tx, eid: str, provider: str, content: EntryContent, *, published: int) -> None:
-        tx.execute("DELETE FROM catalog_items WHERE entry_id = ? AND published = ?", (eid, published))
+    def _items(self, eid: str, provider: str, content: EntryContent, *, published: int) -> None:
+        self.items.setdefault(eid, {})[published] = [
+            (eid, i.code, i.name, provider, published) for i in content.data_items
+        ]
+
+    def write(self, tx: Tx) -> None:
+        """Upserts the touched entries and replaces their items and open-catalog rows."""
+        # every row held was drafted or loaded for an event of this page, so every one has changed
+        tx.executemany(_UPSERT, [tuple(r[c] for c in _COLUMNS) for r in self.rows.values()])
+        whole = [eid for eid, sets in self.items.items() if len(sets) == 2]
+        for chunk in _chunks(whole):
+            tx.execute(f"DELETE FROM catalog_items WHERE entry_id IN ({_marks(chunk)})", chunk)
+        tx.executemany(
+            "DELETE FROM catalog_items WHERE entry_id = ? AND published = ?",
+            [(eid, p) for eid, sets in self.items.items() if len(sets) == 1 for p in sets],
+        )
         tx.executemany(
             "INSERT INTO catalog_items (entry_id, code, name, provider, published) VALUES (?, ?, ?, ?, ?)",
-            [(eid, i.code, i.name, provider, published) for i in content.data_items],
+            [item for sets in self.items.values() for rows in sets.values() for item in rows],
         )
+        for chunk in _chunks(list(self.open)):
+            tx.execute(f"DELETE FROM open_catalog WHERE id IN ({_marks(chunk)})", chunk)
+        tx.executemany(
+            "INSERT INTO open_catalog VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [r for r in self.open.values() if r is not None],
+        )
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ", ".join(["?"] * len(values))
+
+
+_COLUMNS = (
+    "id", "resource_code", "provider", "provider_level", "status", "name", "share_class", "open_class",
+    "update_cycle", "current_version", "current_content", "published_on", "pending_version", "pending_state",
+    "pending_content", "pending_compiler", "pending_review", "accepted_duplicates", "last_updated",
+    "search_text", "version", "created_at", "modified_at", "position",
+)
+_UPSERT = (
+    f"INSERT INTO catalog_entries ({', '.join(_COLUMNS)}) VALUES ({_marks(_COLUMNS)}) "
+    f"ON CONFLICT (id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _COLUMNS[1:])}"
+)
+_CHUNK = 500
+
+
+def _chunks(values: list[str]) -> list[list[str]]:
+    return [values[i:i + _CHUNK] for i in range(0, len(values), _CHUNK)]
 
 
 def _day_start(day: date) -> str:

@@ -84,6 +84,7 @@ class Projector:
                 )
                 if not notifications:
                     return start
+                lost_race = False
                 try:
                     with self.ledger.db.write() as tx:
                         view.begin_page(tx)
@@ -91,10 +92,16 @@ class Projector:
                             if view.wants(n.topic):
                                 view.apply(tx, self.ledger.mapper.to_domain_event(n), n.id)
                         view.end_page(tx)
-                        self.tracking._insert_tracking(  # type: ignore[attr-defined]
-                            tx.raw, Tracking(view.tracking_name, notifications[-1].id)
-                        )
+                        try:
+                            self.tracking._insert_tracking(  # type: ignore[attr-defined]
+                                tx.raw, Tracking(view.tracking_name, notifications[-1].id)
+                            )
+                        except IntegrityError:
+                            lost_race = True
+                            raise
                 except IntegrityError:
+                    if not lost_race:
+                        raise  # a fault of the view itself: never mistake it for a page applied elsewhere
                     # Another process applied this page first; its tracking record won.
                     log.debug("view %s: page after %s already applied elsewhere", name, start)
                     continue

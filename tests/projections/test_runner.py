@@ -1,0 +1,48 @@
+"""The projector: a fault in a view surfaces instead of being mistaken for a page applied elsewhere."""
+
+from __future__ import annotations
+
+import pytest
+
+from domain.organizations import Organization
+from projections.base import View
+from projections.runner import Projector
+
+
+class DuplicatingView(View):
+    name = "duplicating"
+    version = 1
+    tables = ("dup_rows",)
+    handles = (Organization.RoleAssigned,)
+
+    def create(self, tx):
+        tx.execute("CREATE TABLE IF NOT EXISTS dup_rows (k TEXT PRIMARY KEY)")
+
+    def apply(self, tx, event, position):
+        tx.execute("INSERT INTO dup_rows VALUES (?)", ("always-the-same",))
+
+
+def test_a_unique_violation_in_a_view_is_raised_not_retried_forever(runtime, admin):
+    from tests.support import member, register
+
+    register(runtime, admin, "div-a")
+    member(runtime, admin, "div-a", "甲", "catalog_compiler")  # the admin's role and this one: two events
+    projector = Projector(runtime.ledger, [DuplicatingView()])
+    with pytest.raises(Exception) as failure:
+        projector.catch_up("duplicating")
+    assert "unique" in str(failure.value).lower() or "integrity" in type(failure.value).__name__.lower()
+    assert projector.position("duplicating") == 0
+
+
+def test_two_projectors_on_one_view_apply_each_event_once(runtime, admin):
+    from tests.support import Division
+
+    Division(runtime, admin, "div-a")
+    first = Projector(runtime.ledger, [type(runtime.projector.views["organizations"])()])
+    second = Projector(runtime.ledger, [type(runtime.projector.views["organizations"])()])
+    first.rebuild()
+    Division(runtime, admin, "div-b")
+    second.catch_up("organizations")
+    first.catch_up("organizations")  # its page is already applied: skipped, not applied twice
+    rows = runtime.ledger.db.query("SELECT organization, person, role FROM organization_members ORDER BY 1, 2, 3")
+    assert len(rows) == len({tuple(r.values()) for r in rows}) == 5
