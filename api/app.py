@@ -17,6 +17,7 @@ from api import problems
 from api.catalog import CatalogController
 from api.organizations import OrganizationController
 from api.sharing import GrantController, GrantStatusController, ShareRequestController
+from api.state import state
 from api.system import HistoryController, health
 from application.common import ApplicationError
 from application.runtime import Runtime
@@ -59,7 +60,7 @@ def create_app(runtime: Runtime | None = None, *, background: bool = True) -> Li
     }
     return Litestar(
         route_handlers=[health, OrganizationController, CatalogController, ShareRequestController, GrantController,
-                        GrantStatusController, HistoryController],
+                        GrantStatusController, HistoryController, state],
         state=State({"runtime": rt}),
         lifespan=[lifespan],
         exception_handlers=handlers,

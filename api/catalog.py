@@ -14,7 +14,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from api.deps import answer, command, provide_principal, runtime_of, wait_for_position
 from application.common import NotFound, Principal
 from domain.catalog_values import Check, EntryContent, Review, ReviewDecision
-from projections.queries import CatalogFilter
+from projections.queries import CatalogFilter, CatalogQueries
 
 
 class DraftBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -72,14 +72,20 @@ class CatalogController(Controller):
         provider: FromQuery[str | None] = None, status: FromQuery[str | None] = None, share_class: FromQuery[str | None] = None,
         open_class: FromQuery[str | None] = None, item_code: FromQuery[str | None] = None, q: FromQuery[str | None] = None,
         overdue: FromQuery[bool | None] = None, limit: Limit = 50, cursor: FromQuery[str | None] = None,
+        at: FromQuery[datetime | None] = None,
     ) -> Response[Any]:
-        """The current catalog, filtered and paged; the published catalog is readable by every caller."""
+        """The current catalog, filtered and paged; with `at`, the catalog as it stood then (recorded time)."""
         rt = runtime_of(request)
-        position = wait_for_position(request, "catalog")
-        rows, next_cursor = rt.catalog_queries.list(
+        queries, now = rt.catalog_queries, rt.now()
+        if at is not None:
+            position, replica = rt.state_at(at)
+            queries, now = CatalogQueries(replica, rt.settings.overdue_grace_days), at
+        else:
+            position = wait_for_position(request, "catalog")
+        rows, next_cursor = queries.list(
             CatalogFilter(provider=provider, status=status, share_class=share_class, open_class=open_class,
                           item_code=item_code, q=q, overdue=overdue),
-            viewer_org=_viewer(principal), now=rt.now(), limit=limit, cursor=cursor,
+            viewer_org=_viewer(principal), now=now, limit=limit, cursor=cursor,
         )
         return Response({"items": rows, "next_cursor": next_cursor, "position": position})
 
@@ -95,11 +101,17 @@ class CatalogController(Controller):
 
     @get("/open", sync_to_thread=True)
     def open_catalog(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], limit: Limit = 50,
-                     cursor: FromQuery[str | None] = None, q: FromQuery[str | None] = None) -> Response[Any]:
-        """The open-data catalog (OPEN-1): published entries whose open class is not `closed`."""
+                     cursor: FromQuery[str | None] = None, q: FromQuery[str | None] = None,
+                     at: FromQuery[datetime | None] = None) -> Response[Any]:
+        """The open-data catalog (OPEN-1): published entries whose open class is not `closed` (`at`: as it stood then)."""
         rt = runtime_of(request)
-        position = wait_for_position(request, "catalog")
-        rows, next_cursor = rt.catalog_queries.open_catalog(limit=limit, cursor=cursor, q=q)
+        queries = rt.catalog_queries
+        if at is not None:
+            position, replica = rt.state_at(at)
+            queries = CatalogQueries(replica, rt.settings.overdue_grace_days)
+        else:
+            position = wait_for_position(request, "catalog")
+        rows, next_cursor = queries.open_catalog(limit=limit, cursor=cursor, q=q)
         return Response({"items": rows, "next_cursor": next_cursor, "position": position})
 
     @post("/entries", sync_to_thread=True, status_code=201)

@@ -118,6 +118,38 @@ def cmd_history(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_state(args: argparse.Namespace) -> int:
+    """Prints what the read models said at an instant: a summary, the published catalog or the grants in force."""
+    from datetime import datetime
+
+    rt = _runtime()
+    try:
+        at = datetime.fromisoformat(args.at)
+        if at.tzinfo is None:
+            print("--at needs a time zone, e.g. 2025-03-31T23:59:59+08:00", file=sys.stderr)
+            return 2
+        position, db = rt.state_at(at)
+        if args.what == "catalog":
+            rows = db.query("SELECT resource_code, name, provider, status, share_class, open_class, current_version, "
+                            "published_on FROM catalog_entries WHERE current_version IS NOT NULL "
+                            "AND status IN ('published', 'revising') ORDER BY resource_code")
+        elif args.what == "grants":
+            rows = db.query("SELECT id, holder, provider, resource_code, fields, purpose, method, kind, valid_from, "
+                            "valid_to FROM grants WHERE status = 'active' AND valid_from <= ? AND valid_to >= ? "
+                            "ORDER BY holder, resource_code", (at.isoformat(), at.isoformat()))
+        else:
+            rows = [{"at": at.isoformat(), "position": position,
+                     "catalog": {r["status"]: r["n"] for r in db.query(
+                         "SELECT status, COUNT(*) AS n FROM catalog_entries GROUP BY status")},
+                     "grants": {r["status"]: r["n"] for r in db.query(
+                         "SELECT status, COUNT(*) AS n FROM grants GROUP BY status")}}]
+        for row in rows:
+            print(json.dumps(row, ensure_ascii=False, default=str))
+    finally:
+        rt.close()
+    return 0
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     rt = _runtime()
     try:
@@ -155,6 +187,11 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("rebuild", help="drop and rebuild the read models from the ledger")
     s.add_argument("--view", action="append", help="only this view (repeatable)")
     s.set_defaults(func=cmd_rebuild)
+
+    s = sub.add_parser("state", help="print the state at a past instant (JSON lines)")
+    s.add_argument("--at", required=True, help="ISO-8601 instant with a time zone")
+    s.add_argument("--what", choices=("summary", "catalog", "grants"), default="summary")
+    s.set_defaults(func=cmd_state)
 
     s = sub.add_parser("sweep", help="record expiry of grants past their end")
     s.set_defaults(func=cmd_sweep)

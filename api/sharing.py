@@ -15,6 +15,7 @@ from api.deps import answer, command, provide_principal, runtime_of, wait_for_po
 from application.common import ApplicationError, NotFound, Principal
 from domain.catalog_values import DeliveryMethod
 from domain.sharing_values import RequestDecision, RequestedEntry, UsePlan
+from projections.sharing_queries import SharingQueries
 
 Limit = Annotated[int, Parameter(ge=1, le=500, description="Page size")]
 
@@ -139,11 +140,18 @@ class GrantController(Controller):
     def list_grants(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
                     holder: FromQuery[str | None] = None, provider: FromQuery[str | None] = None,
                     entry_id: FromQuery[UUID | None] = None, status: FromQuery[str | None] = None,
-                    limit: Limit = 50, cursor: FromQuery[str | None] = None) -> Response[Any]:
-        """Grants by holder, provider, entry and status; others than the Office see grants they hold or provide."""
+                    limit: Limit = 50, cursor: FromQuery[str | None] = None,
+                    at: FromQuery[datetime | None] = None) -> Response[Any]:
+        """Grants by holder, provider, entry and status; others than the Office see grants they hold or provide.
+        With `at`, the grants as they stood then (recorded time)."""
         rt = runtime_of(request)
-        position = wait_for_position(request, "sharing")
-        rows, nxt = rt.sharing_queries.grants(org=_org(principal), holder=holder, provider=provider,
+        queries = rt.sharing_queries
+        if at is not None:
+            position, replica = rt.state_at(at)
+            queries = SharingQueries(replica)
+        else:
+            position = wait_for_position(request, "sharing")
+        rows, nxt = queries.grants(org=_org(principal), holder=holder, provider=provider,
                                               entry_id=entry_id, status=status, limit=limit, cursor=cursor)
         return Response({"items": rows, "next_cursor": nxt, "position": position})
 

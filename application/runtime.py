@@ -17,12 +17,14 @@ from domain.base import Actor, Cause, Context
 from domain.organizations import OFFICE_CODE, Level, Organization, OrgKind, Role, organization_id
 from domain.rules import RuleViolation
 from infrastructure.config import Settings
+from infrastructure.sql import MemoryDb
 from infrastructure.store import Ledger
 from infrastructure.tokens import TokenStore
 from projections.queries import CatalogQueries, OrganizationQueries
 from projections.registry import all_views
 from projections.runner import Projector
 from projections.sharing_queries import SharingQueries
+from projections.timetravel import TimeTravel
 
 
 class Runtime:
@@ -42,6 +44,7 @@ class Runtime:
         self.catalog_queries = CatalogQueries(self.ledger.db, self.settings.overdue_grace_days)
         self.organization_queries = OrganizationQueries(self.ledger.db)
         self.history = HistoryService(self.ledger)
+        self.timetravel = TimeTravel(self.ledger, all_views, checkpoint_every=self.settings.state_checkpoint_every)
 
     def _sharing_index(self) -> SharingIndex:
         """Lookups for commands; the grants view is caught up first so no recent grant is missed."""
@@ -73,8 +76,9 @@ class Runtime:
             while not stop.wait(sweep_seconds):
                 try:
                     self.sharing.expire_due()
+                    self.timetravel.checkpoint()
                 except Exception:  # the next round retries
-                    logging.getLogger(__name__).exception("grant expiry sweep failed")
+                    logging.getLogger(__name__).exception("background sweep failed")
 
         self._sweeper = threading.Thread(target=sweep, name="grant-sweeper", daemon=True)
         self._sweeper.start()
@@ -141,6 +145,12 @@ class Runtime:
         roles = frozenset(r for r in holder.roles if org.holds(holder.person, Role(r)))
         return Principal(person=holder.person, organization=holder.organization, roles=roles,
                          on_behalf_of=on_behalf_of)
+
+    def state_at(self, at: datetime) -> tuple[int, MemoryDb]:
+        """The ledger position recorded by `at`, and an in-memory replica of the read models there."""
+        self.projector.wait_for(self.ledger.max_position(), "ledger_times")
+        position = self.timetravel.position_at(at)
+        return position, self.timetravel.replica(position)
 
     def today(self) -> date:
         return self.clock.now().astimezone(UTC).date()

@@ -30,6 +30,7 @@ class Settings:
     overdue_grace_days: int = 7
     projection_poll_seconds: float = 0.2
     cipher_key: str | None = None
+    state_checkpoint_every: int = 10_000
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -42,6 +43,7 @@ class Settings:
             overdue_grace_days=int(env.get("CIVIC_LEDGER_OVERDUE_GRACE_DAYS", "7")),
             projection_poll_seconds=float(env.get("CIVIC_LEDGER_PROJECTION_POLL_SECONDS", "0.2")),
             cipher_key=env.get("CIVIC_LEDGER_CIPHER_KEY") or None,
+            state_checkpoint_every=int(env.get("CIVIC_LEDGER_STATE_CHECKPOINT_EVERY", "10000")),
         )
 
     @property

@@ -95,3 +95,44 @@ class Db:
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         with self.read() as tx:
             return tx.scalar(sql, params)
+
+
+class MemoryDb(Db):
+    """An in-memory SQLite database with the same interface, for replicas built by replay (state at a date)."""
+
+    def __init__(self, data: bytes | None = None) -> None:
+        import sqlite3
+        import threading
+
+        self.dialect = "sqlite"
+        self.datastore = None
+        self._conn = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+        self._conn.row_factory = sqlite3.Row
+        if data is not None:
+            self._conn.deserialize(data)
+        self._lock = threading.RLock()
+
+    def serialize(self) -> bytes:
+        with self._lock:
+            return self._conn.serialize()
+
+    @contextmanager
+    def write(self) -> Iterator[Tx]:
+        with self._lock:
+            cur = self._conn.cursor()
+            cur.execute("BEGIN")
+            try:
+                yield Tx(cur, "sqlite")
+            except BaseException:
+                self._conn.rollback()
+                raise
+            else:
+                self._conn.commit()
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        with self._lock:
+            yield Tx(self._conn.cursor(), "sqlite")
+
+    def close(self) -> None:
+        self._conn.close()

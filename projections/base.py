@@ -17,6 +17,8 @@ class View(ABC):
     version: ClassVar[int]
     tables: ClassVar[tuple[str, ...]]
     handles: ClassVar[tuple[type, ...]] = ()
+    all_topics: ClassVar[bool] = False
+    """True for a view that follows every event of the ledger, whatever its type."""
 
     def __init__(self) -> None:
         self._topics = frozenset(get_topic(cls) for cls in self.handles)
@@ -26,7 +28,7 @@ class View(ABC):
         return f"view:{self.name}"
 
     def wants(self, topic: str) -> bool:
-        return topic in self._topics
+        return self.all_topics or topic in self._topics
 
     @abstractmethod
     def create(self, tx: Tx) -> None:

@@ -51,3 +51,22 @@ def test_init_and_token_create_print_working_tokens(settings, clock):
         rt.close()
     history = cli(settings, "history", "organization", "div-relief")
     assert history.returncode == 0 and "RoleAssigned" in history.stdout and "ORG-1" in history.stdout
+
+
+def test_state_at_prints_the_published_catalog_of_a_past_date(settings, clock):
+    from application.demo import load_demo
+
+    rt = Runtime(settings, clock=clock)
+    try:
+        load_demo(rt)
+        rt.projector.catch_up_all()
+        head = rt.now()
+    finally:
+        rt.close()
+    out = cli(settings, "state", "--at", head.isoformat(), "--what", "catalog")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert len(lines) >= 50 and all('"status": "published"' in x or '"status": "revising"' in x for x in lines)
+    before = cli(settings, "state", "--at", "2000-01-01T00:00:00+08:00")
+    assert '"position": 0' in before.stdout
+    assert cli(settings, "state", "--at", "2025-01-01").returncode == 2

@@ -24,9 +24,9 @@ def dump(rt) -> dict[str, list[tuple[Any, ...]]]:
     return out
 
 
-def random_history(rt, admin, seed: int, n: int = 25) -> None:
+def random_history(rt, admin, seed: int, n: int = 25, prefix: str = "") -> None:
     rng = random.Random(seed)
-    divs = [Division(rt, admin, f"div-{i}") for i in range(3)]
+    divs = [Division(rt, admin, f"div-{prefix}{i}") for i in range(3)]
     for i in range(n):
         d = rng.choice(divs)
         share = rng.choice(list(ShareClass))
@@ -35,7 +35,7 @@ def random_history(rt, admin, seed: int, n: int = 25) -> None:
             extra = {"legal_basis": "《中华人民共和国个人信息保护法》"}
         c = content(name=f"资源{i}", data_items=items(f"{d.code}-F{i}", f"{d.code}-G{i}"), share_class=share,
                     open_class=rng.choice([OpenClass.OPEN, OpenClass.CLOSED]), **extra)
-        eid = rt.catalog.draft(d.compiler, cmd(), resource_code=f"SX-{i:03}", content=c).aggregate_id
+        eid = rt.catalog.draft(d.compiler, cmd(), resource_code=f"SX-{prefix}{i:03}", content=c).aggregate_id
         steps = rng.randint(0, 5)
         if steps >= 1:
             rt.catalog.submit(d.compiler, cmd(), eid)
