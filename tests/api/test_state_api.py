@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tests.api.test_sharing_api import published_entry, request_body
 from tests.api.test_catalog_api import org, token
+from tests.api.test_sharing_api import published_entry, request_body
 
 
 def test_catalog_and_grants_as_they_stood(server, runtime, admin_token, clock):
