@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 
 from api.deps import provide_principal, runtime_of
 from application.common import Principal
@@ -31,8 +32,19 @@ class HistoryController(Controller):
     dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}
 
     @get("/{kind:str}/{ident:str}", sync_to_thread=True)
-    def timeline(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], kind: FromPath[str], ident: FromPath[str]) -> Response[Any]:
-        """Every event of one object, in order, with actor, time, ledger position and rule context."""
+    def timeline(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], kind: FromPath[str],
+                 ident: FromPath[str], at: FromQuery[datetime | None] = None) -> Response[Any]:
+        """Every event of one object, in order, with actor, time, ledger position, rule context and the state
+        after it; with `at`, the object as it stood at that instant."""
         rt = runtime_of(request)
+        if at is not None:
+            return Response(rt.history.at(principal, kind, ident, at))
         events = rt.history.timeline(principal, kind, ident)
         return Response({"kind": kind, "id": ident, "events": events})
+
+    @get("/{kind:str}/{ident:str}/diff", sync_to_thread=True)
+    def diff(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], kind: FromPath[str],
+             ident: FromPath[str], from_version: FromQuery[int], to_version: FromQuery[int]) -> Response[Any]:
+        """What changed in the object between two of its versions (`?from_version=1&to_version=4`)."""
+        rt = runtime_of(request)
+        return Response(rt.history.diff(principal, kind, ident, from_version, to_version))

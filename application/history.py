@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -28,6 +29,35 @@ class TimelineEvent(msgspec.Struct, frozen=True):
     cause: dict[str, Any]
     rules: list[str]
     data: dict[str, Any]
+    state: dict[str, Any] | None = None
+
+
+class Change(msgspec.Struct, frozen=True):
+    field: str
+    before: Any
+    after: Any
+
+
+class Diff(msgspec.Struct, frozen=True):
+    kind: str
+    id: str
+    from_version: int
+    to_version: int
+    changes: list[Change]
+
+
+def state_of(aggregate: Any) -> dict[str, Any]:
+    """An aggregate's public state as plain data (what the object looked like after an event)."""
+    raw = {k: v for k, v in vars(aggregate).items() if not k.startswith("_")}
+    raw["version"] = aggregate.version
+    out: dict[str, Any] = msgspec.to_builtins(raw, str_keys=True, enc_hook=_plain, order="sorted")
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=str)
+    return str(value)
 
 
 class HistoryService:
@@ -53,7 +83,31 @@ class HistoryService:
         events = [(pos, self.ledger.mapper.to_domain_event(s)) for pos, s in stored]
         if not self._may_see(p, kind, events):
             raise NotFound(f"No {kind} {ident} visible to the caller.")
-        return [self._item(pos, e) for pos, e in events]
+        items, aggregate = [], None
+        for pos, e in events:
+            aggregate = e.mutate(aggregate)
+            items.append(msgspec.structs.replace(self._item(pos, e), state=state_of(aggregate)))
+        return items
+
+    def at(self, p: Principal, kind: str, ident: str, when: datetime) -> dict[str, Any]:
+        """The object as it stood at an instant (recorded time): its state after the last event by then."""
+        before = [e for e in self.timeline(p, kind, ident) if datetime.fromisoformat(e.time) <= when]
+        if not before:
+            raise NotFound(f"The {kind} {ident} did not exist yet at {when.isoformat()}.")
+        last = before[-1]
+        return {"kind": kind, "id": ident, "at": when.isoformat(), "version": last.version,
+                "position": last.position, "state": last.state}
+
+    def diff(self, p: Principal, kind: str, ident: str, from_version: int, to_version: int) -> Diff:
+        """What changed in the object's state between two of its versions."""
+        states = {e.version: e.state or {} for e in self.timeline(p, kind, ident)}
+        for v in (from_version, to_version):
+            if v not in states:
+                raise NotFound(f"The {kind} {ident} has no version {v}.")
+        a, b = states[from_version], states[to_version]
+        changes = [Change(field=k, before=a.get(k), after=b.get(k))
+                   for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+        return Diff(kind=kind, id=ident, from_version=from_version, to_version=to_version, changes=changes)
 
     @staticmethod
     def _may_see(p: Principal, kind: str, events: list[tuple[int, Any]]) -> bool:
@@ -64,6 +118,12 @@ class HistoryService:
             return bool(first.provider == p.acting_for or any(isinstance(e, CatalogEntry.Published) for _, e in events))
         if kind == "organization":
             return bool(first.code == p.acting_for)
+        if kind == "share-request":
+            return bool(first.requester == p.acting_for)
+        if kind == "grant":
+            return p.acting_for in (first.spec.holder, first.spec.provider)
+        if kind == "implementation-order":
+            return bool(first.holder == p.acting_for)
         return False
 
     @staticmethod
