@@ -2,7 +2,8 @@
 
 The Office registers the divisions, affiliated units, the ten city bureaus of Shaanxi, some county
 bureaus, other provincial departments, one municipal government and one service unit, and
-designates their members. Providers then compile about seventy catalog entries, each taken along
+designates their members. Providers (civil-affairs bodies, and four provincial departments whose
+data civil affairs receives by exchange) then compile about eighty catalog entries, each taken along
 its own path (`Entry.flow`) by the persons the rules require: the provider's compiler drafts and
 submits, its reviewer reviews, the Office publishes provincial entries (CAT-3) and accepts the one
 re-collected datum (CAT-5), and city and county reviewers publish their own entries.
@@ -14,6 +15,11 @@ published entry except those whose flow is `stale` (daily, weekly and monthly en
 current), then revises and retires. So the stale entries are overdue as soon as the load ends,
 under the wall clock as well as under a test's clock (which the demo also moves forward by the same
 six weeks between the waves when it can).
+
+Sharing (`application.demo_sharing`) is loaded between the waves: departments request published
+entries, the Office reviews and issues implementation orders, and grants are suspended, resumed,
+revoked and used. Wave two then retires entries some grants depend on (which suspends those
+grants), and a last sweep records the grants whose period the clock has passed.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from application.demo_data import (
     SERVICE_AUTHORISATION,
     Entry,
 )
+from application.demo_sharing import SharingLoader, sharing_summary
 from application.runtime import Runtime
 from domain.catalog import CatalogEntry, entry_id
 from domain.catalog_values import (
@@ -71,7 +78,11 @@ def load_demo(rt: Runtime) -> dict[str, Any]:
     _, token = rt.init(admin=DEMO_ADMIN)
     loader = _Loader(rt)
     loader.organizations()
-    loader.catalog()
+    published = loader.publish_wave()
+    sharing = SharingLoader(rt, loader.office, loader.people, {e.code: e.org for e in ENTRIES})
+    sharing.load()
+    loader.upkeep_wave(published)
+    sharing.expire()
     return summary(rt, admin_token=token)
 
 
@@ -86,7 +97,7 @@ def summary(rt: Runtime, *, admin_token: str | None) -> dict[str, Any]:
             continue
     by_status = {s: counts[s] for s in STATUSES if counts[s]}
     return {"organizations": orgs, "entries": sum(counts.values()), "by_status": by_status,
-            "admin_token": admin_token}
+            **sharing_summary(rt), "admin_token": admin_token}
 
 
 def content(e: Entry, *, extra: str | None = None) -> EntryContent:
@@ -164,8 +175,12 @@ class _Loader:
 
     # -- catalog ----------------------------------------------------------------------------
 
-    def catalog(self) -> None:
-        published = [e for e in ENTRIES if self._compile(e)]
+    def publish_wave(self) -> list[Entry]:
+        """Wave one: every entry goes as far as its flow before publication; returns the published ones."""
+        return [e for e in ENTRIES if self._compile(e)]
+
+    def upkeep_wave(self, published: list[Entry]) -> None:
+        """Wave two, six weeks later when the clock can be moved: refreshes, revisions and retirements."""
         advance = getattr(self.rt.clock, "advance", None)
         if callable(advance):
             advance(days=WAVE_GAP.days)

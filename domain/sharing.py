@@ -40,6 +40,28 @@ REQUESTER_KINDS = frozenset({
 })
 
 
+CIVIL_AFFAIRS = frozenset({
+    OrgKind.OFFICE, OrgKind.DIVISION, OrgKind.AFFILIATED_UNIT, OrgKind.CITY_BUREAU, OrgKind.COUNTY_BUREAU,
+})
+
+
+def _check_scenario(scenario: Scenario, requester_kind: OrgKind, entries: tuple[RequestedEntry, ...],
+                    catalog: Mapping[UUID, PublishedEntry]) -> None:
+    """第二十三条's three scenarios say who asks whom: the request must be the scenario it names (SHR-1)."""
+    wants_ca_requester = scenario != Scenario.EXTERNAL_SHARING
+    wants_ca_provider = scenario != Scenario.EXTERNAL_EXCHANGE
+    if (requester_kind in CIVIL_AFFAIRS) != wants_ca_requester:
+        who = "a civil-affairs department" if wants_ca_requester else "another provincial department"
+        raise RuleViolation("SHR-1", f"In {scenario} the requester is {who}, not a {requester_kind}.",
+                            scenario=str(scenario))
+    for e in entries:
+        pe = catalog.get(e.entry_id)
+        if pe is not None and (pe.provider_kind in CIVIL_AFFAIRS) != wants_ca_provider:
+            whose = "civil-affairs data" if wants_ca_provider else "another provincial department's data"
+            raise RuleViolation("SHR-1", f"In {scenario} the request is for {whose}; {pe.resource_code} is "
+                                f"provided by {pe.provider}.", scenario=str(scenario), entry_id=str(e.entry_id))
+
+
 def _require_requester(ctx: Context, requester: str) -> None:
     if ctx.actor.acting_for != requester or ctx.actor.role != Role.REQUESTER:
         raise RuleViolation(
@@ -148,6 +170,7 @@ class ShareRequest(LedgerAggregate):
         if requester_kind not in REQUESTER_KINDS:
             raise RuleViolation("SHR-3", f"A {requester_kind} does not apply for shared data (第二十三条).",
                                 requester=requester)
+        _check_scenario(Scenario(scenario), OrgKind(requester_kind), entries, catalog)
         ids = [e.entry_id for e in entries]
         if len(set(ids)) != len(ids):
             raise InvalidTransition("Each entry appears once in a request.")

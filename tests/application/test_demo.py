@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
+from uuid import UUID
 
 import pytest
 
@@ -11,7 +13,10 @@ from application.demo import STATUSES, demo_entry, load_demo
 from application.demo_data import DEMO_ADMIN, ENTRIES, ORGANIZATIONS
 from application.runtime import Runtime
 from domain.catalog_values import DeliveryMethod, OpenClass, ShareClass, UpdateCycle
+from domain.grants import Grant
 from domain.organizations import Level, OrgKind
+from domain.sharing import ImplementationOrder, ShareRequest
+from domain.sharing_values import GrantKind, GrantStatus, RequestStatus, Scenario
 from projections.queries import CatalogFilter
 
 AUDITOR = Principal(person="auditor", organization="office", roles=frozenset({"auditor"}))
@@ -105,3 +110,115 @@ def test_second_load_adds_nothing(runtime, demo):
     assert again["admin_token"] is None and demo["admin_token"]
     assert {k: v for k, v in again.items() if k != "admin_token"} == {
         k: v for k, v in demo.items() if k != "admin_token"}
+
+
+# -- sharing -------------------------------------------------------------------------------
+
+KIND_OF = {o.code: o.kind for o in ORGANIZATIONS}
+PROVIDER_OF = {e.code: e.org for e in ENTRIES}
+PD = OrgKind.PROVINCIAL_DEPARTMENT
+
+
+def share_requests(rt: Runtime) -> list[ShareRequest]:
+    found, cursor = [], None
+    while True:
+        page, cursor = rt.sharing_queries.requests(org=None, limit=200, cursor=cursor)
+        found += [rt.sharing.get(ShareRequest, UUID(r["id"])) for r in page]
+        if cursor is None:
+            return found
+
+
+def orders(rt: Runtime) -> list[tuple[ShareRequest, ImplementationOrder]]:
+    return [(r, rt.sharing.get(ImplementationOrder, r.order_id)) for r in share_requests(rt) if r.order_id]
+
+
+def grants(rt: Runtime) -> list[Grant]:
+    return [rt.sharing.load_grant(s.grant_id) for _, o in orders(rt) for s in o.new_grants]
+
+
+def test_demo_has_share_requests_in_every_state_and_scenario(runtime, demo):
+    requests = share_requests(runtime)
+    assert {r.status for r in requests} == set(RequestStatus)
+    assert demo["requests_by_status"] == dict(Counter(str(r.status) for r in requests))
+    assert demo["requests"] == len(requests)
+    assert {r.scenario for r in requests} == set(Scenario)
+    assert all(r.review_comment.strip() for r in requests if r.status == RequestStatus.REJECTED)
+    assert "sx-gov-xa" not in {r.requester for r in requests}  # SHR-3: never attempted
+    for r in requests:
+        providers = {KIND_OF[PROVIDER_OF[e.resource_code]] for e in r.entries}
+        if r.scenario == Scenario.EXTERNAL_EXCHANGE:
+            assert KIND_OF[r.requester] != PD and providers == {PD}, r.id
+        elif r.scenario == Scenario.EXTERNAL_SHARING:
+            assert KIND_OF[r.requester] == PD and PD not in providers, r.id
+        else:
+            assert KIND_OF[r.requester] != PD and PD not in providers, r.id
+    asked = {(r.id, e.entry_id): set(e.fields) for r in requests for e in r.entries}
+    narrowed = {r.id for r in requests for a in r.approved if set(a.fields) < asked[(r.id, a.entry_id)]}
+    assert len(narrowed) >= 3
+    listed = {row["id"]: row["status"] for row in runtime.sharing_queries.requests(org=None, limit=500)[0]}
+    assert listed == {str(r.id): str(r.status) for r in requests}
+
+
+def test_demo_grants_a_few_hundred_within_their_approvals(runtime, demo):
+    pairs = orders(runtime)
+    everything = grants(runtime)
+    assert len(everything) == demo["grants"] >= 300
+    assert Counter(str(g.spec.kind) for g in everything) == demo["grants_by_kind"]
+    assert {g.spec.kind for g in everything} == set(GrantKind)
+    assert {g.spec.method for g in everything} == set(DeliveryMethod)
+    assert len({g.spec.purpose for g in everything}) >= 10
+    request_of = {r.id: r for r, _ in pairs}
+    for g in everything:
+        s, r = g.spec, request_of[g.spec.request_id]
+        approved = {e.entry_id: set(e.fields) for e in r.approved}
+        assert set(s.fields) <= approved[s.entry_id], g.id  # SHR-5
+        assert (s.holder, s.purpose, s.method) == (r.requester, r.purpose, r.delivery_method)
+        share = demo_entry(runtime, s.resource_code).current.content.share_class
+        assert share != ShareClass.NOT_SHAREABLE  # SHR-4
+        assert s.kind == (GrantKind.SINGLE_USE if share == ShareClass.RESTRICTED else GrantKind.REUSABLE)  # SHR-7
+        if KIND_OF[s.provider] == PD:  # SHR-8
+            assert s.use_plan is not None and not s.use_plan.missing(), g.id
+    exchanged = [g for g in everything if KIND_OF[g.spec.provider] == PD]
+    assert {g.spec.provider for g in exchanged} == {"sx-dept-police", "sx-dept-hrss", "sx-dept-health", "sx-dept-dpf"}
+    now = runtime.now()
+    rows, _ = runtime.sharing_queries.grants(org=None, limit=1000)
+    assert {r["id"]: r["status"] for r in rows} == {str(g.id): str(g.status_at(now)) for g in everything}
+
+
+def test_demo_reuses_an_interface_grant(runtime, demo):
+    reusing = [(r, o) for r, o in orders(runtime) if o.reused]
+    assert reusing and sum(len(o.reused) for _, o in reusing) == demo["reused_grants"]
+    for r, o in reusing:
+        for u in o.reused:
+            first = runtime.sharing.load_grant(u.grant_id).spec
+            assert first.kind == GrantKind.REUSABLE and first.method == DeliveryMethod.INTERFACE
+            assert (first.holder, first.entry_id, first.purpose) == (r.requester, u.entry_id, r.purpose)
+            assert set(u.fields) < set(first.fields) and first.request_id != r.id
+            assert u.entry_id not in {s.entry_id for s in o.new_grants}
+
+
+def test_demo_grants_live_through_their_lifecycle(runtime, demo):
+    everything = grants(runtime)
+    now = runtime.now()
+    assert Counter(str(g.status_at(now)) for g in everything) == demo["grants_by_status"]
+    assert {g.status for g in everything} == set(GrantStatus)  # the test clock lets short grants expire
+    events = [(g, ev) for g in everything if g.version > 1
+              for ev in runtime.history.timeline(AUDITOR, "grant", str(g.id))[1:]]
+    by_type: dict[str, list[tuple[Grant, Any]]] = {}
+    for g, ev in events:
+        by_type.setdefault(ev.type, []).append((g, ev))
+    suspenders = {(ev.actor["organization"] == g.spec.provider, ev.actor["role"]) for g, ev in by_type["Suspended"]}
+    assert {(True, "catalog_reviewer"), (False, "office_admin")} <= suspenders
+    assert by_type["Resumed"]
+    revoked = by_type["Revoked"]
+    assert len(revoked) >= 2 and all(ev.data["reason"].strip() for _, ev in revoked)
+    assert {ev.actor["role"] for _, ev in revoked} == {"office_admin"}
+    consumed = by_type["Consumed"]
+    assert len(consumed) >= 5 and all(g.spec.kind == GrantKind.SINGLE_USE for g, _ in consumed)
+    assert {(ev.actor["person"], ev.actor["role"]) for _, ev in consumed} == {("sx-exchange-platform", "platform")}
+    retired = {e.code for e in ENTRIES if e.flow == "retired"}
+    by_catalog = by_type["SuspendedForCatalog"]
+    assert by_catalog and {g.spec.resource_code for g, _ in by_catalog} <= retired
+    assert {g.id for g in everything if g.spec.resource_code in retired} == {g.id for g, _ in by_catalog}
+    expired = by_type["Expired"]
+    assert expired and all(g.spec.valid_to < now for g, _ in expired)

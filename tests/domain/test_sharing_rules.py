@@ -25,6 +25,7 @@ from tests.domain.given import (
 from tests.domain.given_sharing import (
     CATALOG,
     CLOSED,
+    DEPT,
     DRAFT,
     FROM,
     GONE,
@@ -59,9 +60,32 @@ def test_a_requester_submits_a_request() -> None:
     assert r.status == RequestStatus.SUBMITTED
 
 
+CONSISTENT = {  # who asks whom in each scenario of 第二十三条
+    Scenario.INTERNAL_SHARING: dict(requester_kind=OrgKind.DIVISION, entries=(asked(OPEN),)),
+    Scenario.EXTERNAL_EXCHANGE: dict(requester_kind=OrgKind.DIVISION, entries=(asked(DEPT),)),
+    Scenario.EXTERNAL_SHARING: dict(requester_kind=OrgKind.PROVINCIAL_DEPARTMENT, entries=(asked(OPEN),)),
+}
+
+
 @pytest.mark.parametrize("scenario", list(Scenario))
 def test_shr1_each_of_the_three_scenarios_is_accepted(scenario: Scenario) -> None:
-    then(submit(scenario=str(scenario)), event(ShareRequest.Submitted, scenario=scenario))
+    then(submit(scenario=str(scenario), **CONSISTENT[scenario]), event(ShareRequest.Submitted, scenario=scenario))
+
+
+@pytest.mark.parametrize("scenario, overrides", [
+    pytest.param(Scenario.INTERNAL_SHARING, dict(entries=(asked(DEPT),)), id="internal-for-department-data"),
+    pytest.param(Scenario.INTERNAL_SHARING, dict(requester_kind=OrgKind.PROVINCIAL_DEPARTMENT),
+                 id="internal-by-a-department"),
+    pytest.param(Scenario.EXTERNAL_EXCHANGE, dict(entries=(asked(OPEN),)), id="exchange-for-civil-affairs-data"),
+    pytest.param(Scenario.EXTERNAL_EXCHANGE, dict(requester_kind=OrgKind.PROVINCIAL_DEPARTMENT, entries=(asked(DEPT),)),
+                 id="exchange-by-a-department"),
+    pytest.param(Scenario.EXTERNAL_SHARING, dict(requester_kind=OrgKind.DIVISION), id="external-sharing-by-a-division"),
+    pytest.param(Scenario.EXTERNAL_SHARING, dict(requester_kind=OrgKind.PROVINCIAL_DEPARTMENT, entries=(asked(DEPT),)),
+                 id="external-sharing-of-department-data"),
+])
+def test_shr1_a_request_is_the_scenario_it_names(scenario: Scenario, overrides: dict[str, Any]) -> None:
+    with refused("SHR-1"):
+        submit(scenario=str(scenario), **overrides)
 
 
 def test_a_service_unit_submits_on_behalf_of_the_requester() -> None:
@@ -199,7 +223,8 @@ def test_shr3_kinds_not_named_by_article_23_do_not_apply(kind: OrgKind) -> None:
 @pytest.mark.parametrize("kind", [OrgKind.AFFILIATED_UNIT, OrgKind.CITY_BUREAU, OrgKind.COUNTY_BUREAU,
                                   OrgKind.PROVINCIAL_DEPARTMENT])
 def test_shr3_the_named_requesters_apply(kind: OrgKind) -> None:
-    then(submit(requester_kind=kind), event(ShareRequest.Submitted, requester_kind=kind))
+    scenario = Scenario.EXTERNAL_SHARING if kind == OrgKind.PROVINCIAL_DEPARTMENT else Scenario.INTERNAL_SHARING
+    then(submit(requester_kind=kind, scenario=scenario), event(ShareRequest.Submitted, requester_kind=kind))
 
 
 @pytest.mark.parametrize("who", [
