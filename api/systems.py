@@ -1,0 +1,298 @@
+"""HTTP routes of information systems: proposal, justification, review, connections, tests, go-live, changes, SYS-5."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter, QueryParameter
+
+from api.deps import answer, command, provide_principal, runtime_of, wait_for_position
+from application.common import Forbidden, NotFound, Principal
+from domain.systems_values import (
+    ChangeKind,
+    ConstructionPlan,
+    Justification,
+    Platform,
+    ProjectEntry,
+    SystemDecision,
+)
+
+Limit = Annotated[int, Parameter(ge=1, le=500, description="Page size")]
+
+
+class ProposeBody(msgspec.Struct, forbid_unknown_fields=True):
+    """建设方案 and 项目数据资源目录: the proposal a system manager sends to the Office."""
+
+    name: str
+    plan: ConstructionPlan
+    catalog: list[ProjectEntry] = []
+
+
+class ExistingBody(msgspec.Struct, forbid_unknown_fields=True):
+    """A system already in operation (存量系统), registered by the Office."""
+
+    owner: str
+    name: str
+    plan: ConstructionPlan
+    in_operation_since: date
+    catalog: list[ProjectEntry] = []
+
+
+class CatalogBody(msgspec.Struct, forbid_unknown_fields=True):
+    catalog: list[ProjectEntry]
+
+
+class AcceptBody(msgspec.Struct, forbid_unknown_fields=True):
+    item_code: str
+
+
+class ReviewBody(msgspec.Struct, forbid_unknown_fields=True):
+    decision: SystemDecision
+    comment: str = ""
+
+
+class ConnectionBody(msgspec.Struct, forbid_unknown_fields=True):
+    platform: Platform
+    reference: str
+
+
+class TestBody(msgspec.Struct, forbid_unknown_fields=True):
+    passed: bool
+    findings: list[str] = []
+    tested_on: date | None = None
+
+
+class DateBody(msgspec.Struct, forbid_unknown_fields=True):
+    on: date | None = None
+
+
+class ChangeBody(msgspec.Struct, forbid_unknown_fields=True):
+    """备案: a content change, upgrade, retrofit or shutdown, and whether it affects sharing (第十五条)."""
+
+    kind: ChangeKind
+    description: str
+    affects_sharing: bool
+
+
+class CommentBody(msgspec.Struct, forbid_unknown_fields=True):
+    comment: str = ""
+
+
+class ReasonBody(msgspec.Struct, forbid_unknown_fields=True):
+    reason: str
+
+
+class UnconfirmedBody(msgspec.Struct, forbid_unknown_fields=True):
+    """A change the Office found implemented without filing or confirmation: a filed one, or a new one."""
+
+    evidence: str
+    filing: int | None = None
+    kind: ChangeKind = ChangeKind.CONTENT_CHANGE
+    description: str = ""
+
+
+class RectificationBody(msgspec.Struct, forbid_unknown_fields=True):
+    deadline: date
+    comment: str = ""
+
+
+def _org(p: Principal) -> str | None:
+    return None if p.sees_everything else p.acting_for
+
+
+class SystemController(Controller):
+    path = "/systems"
+    tags = ["systems"]
+    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}
+
+    # -- reads -------------------------------------------------------------------------------------
+
+    @get("/", sync_to_thread=True)
+    def list_systems(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+                     system_state: Annotated[str | None, QueryParameter(name="state")] = None,
+                     owner: FromQuery[str | None] = None,
+                     level: FromQuery[str | None] = None, limit: Limit = 50,
+                     cursor: FromQuery[str | None] = None) -> Response[Any]:
+        """Systems with state, owner, level, connections, last test and pending filings (others than the Office
+        see their organization's)."""
+        rt = runtime_of(request)
+        position = wait_for_position(request, "systems")
+        rows, nxt = rt.system_queries.systems(org=_org(principal), state=system_state, owner=owner, level=level,
+                                              limit=limit, cursor=cursor)
+        return Response({"items": rows, "next_cursor": nxt, "position": position})
+
+    @get("/compliance", sync_to_thread=True)
+    def compliance(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], limit: Limit = 50,
+                   cursor: FromQuery[str | None] = None) -> Response[Any]:
+        """SYS-5 (第三十七条): proposed and live systems that fall short, each finding with its rule and article."""
+        rt = runtime_of(request)
+        position = wait_for_position(request, "systems")
+        rows, nxt = rt.system_queries.compliance(org=_org(principal), limit=limit, cursor=cursor)
+        return Response({"items": rows, "next_cursor": nxt, "position": position})
+
+    @get("/queue", sync_to_thread=True)
+    def queue(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], limit: Limit = 50,
+              cursor: FromQuery[str | None] = None) -> Response[Any]:
+        """The Office's queue: justifications to review, duplicates to accept, changes to confirm, tests to run."""
+        if not principal.sees_everything:
+            raise Forbidden("The review queue is the Office's (and auditors').")
+        rt = runtime_of(request)
+        position = wait_for_position(request, "systems")
+        rows, nxt = rt.system_queries.office_queue(limit=limit, cursor=cursor)
+        return Response({"items": rows, "next_cursor": nxt, "position": position})
+
+    @get("/{system_id:uuid}", sync_to_thread=True)
+    def get_system(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+                   system_id: FromPath[UUID]) -> Response[Any]:
+        rt = runtime_of(request)
+        wait_for_position(request, "systems")
+        row = rt.system_queries.system(system_id)
+        if row is None or not (principal.sees_everything or row["owner"] == principal.acting_for):
+            raise NotFound(f"No system {system_id}.")
+        return Response(row, headers={"ETag": f'"{row["version"]}"'})
+
+    # -- proposal, justification, review -----------------------------------------------------------
+
+    @post("/", sync_to_thread=True, status_code=201)
+    def propose(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+                data: JSONBody[ProposeBody]) -> Response[bytes]:
+        """A system manager proposes a system of its organization with its plan and project data catalog."""
+        rt = runtime_of(request)
+        result = rt.systems.propose(principal, command(request, "system.propose", data), name=data.name,
+                                    plan=data.plan, catalog=tuple(data.catalog))
+        return answer(result, location=f"/systems/{result.aggregate_id}")
+
+    @post("/existing", sync_to_thread=True, status_code=201)
+    def register_existing(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+                          data: JSONBody[ExistingBody]) -> Response[bytes]:
+        """The Office records a system already in operation; SYS-5 then judges it (第十三条 retrofits)."""
+        rt = runtime_of(request)
+        result = rt.systems.register_existing(principal, command(request, "system.register_existing", data),
+                                              owner=data.owner, name=data.name, plan=data.plan,
+                                              catalog=tuple(data.catalog), in_operation_since=data.in_operation_since)
+        return answer(result, location=f"/systems/{result.aggregate_id}")
+
+    @post("/{system_id:uuid}/catalog", sync_to_thread=True, status_code=200)
+    def revise_catalog(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+                       system_id: FromPath[UUID], data: JSONBody[CatalogBody]) -> Response[bytes]:
+        rt = runtime_of(request)
+        return answer(rt.systems.revise_catalog(principal, command(request, "system.revise_catalog", data),
+                                                system_id, catalog=tuple(data.catalog)))
+
+    @post("/{system_id:uuid}/justification", sync_to_thread=True, status_code=200)
+    def justify(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+                system_id: FromPath[UUID], data: JSONBody[Justification]) -> Response[bytes]:
+        """The seven parts of 第十一条 (COL-1); items held elsewhere need `duplicate_reasons` (CAT-5, 第十四条)."""
+        rt = runtime_of(request)
+        return answer(rt.systems.justify(principal, command(request, "system.justify", data), system_id,
+                                         justification=data))
+
+    @post("/{system_id:uuid}/justification/accept", sync_to_thread=True, status_code=200)
+    def accept_duplicate(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+                         system_id: FromPath[UUID], data: JSONBody[AcceptBody]) -> Response[bytes]:
+        """The Office accepts collecting one datum again (CAT-5)."""
+        rt = runtime_of(request)
+        return answer(rt.systems.accept_duplicate(principal, command(request, "system.accept_duplicate", data),
+                                                  system_id, item_code=data.item_code))
+
+    @post("/{system_id:uuid}/review", sync_to_thread=True, status_code=200)
+    def review(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+               system_id: FromPath[UUID], data: JSONBody[ReviewBody]) -> Response[bytes]:
+        """The Office approves (SYS-1, COL-1, CAT-5) or rejects with reasons."""
+        rt = runtime_of(request)
+        return answer(rt.systems.review(principal, command(request, "system.review", data), system_id,
+                                        decision=data.decision, comment=data.comment))
+
+    # -- connections, compliance test, go-live --------------------------------------------------------
+
+    @post("/{system_id:uuid}/connections", sync_to_thread=True, status_code=200)
+    def connect(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+                system_id: FromPath[UUID], data: JSONBody[ConnectionBody]) -> Response[bytes]:
+        rt = runtime_of(request)
+        return answer(rt.systems.connect(principal, command(request, "system.connect", data), system_id,
+                                         platform=data.platform, reference=data.reference))
+
+    @post("/{system_id:uuid}/compliance-tests", sync_to_thread=True, status_code=200)
+    def record_test(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+                    system_id: FromPath[UUID], data: JSONBody[TestBody]) -> Response[bytes]:
+        rt = runtime_of(request)
+        return answer(rt.systems.record_test(principal, command(request, "system.compliance_test", data), system_id,
+                                             passed=data.passed, findings=tuple(data.findings),
+                                             tested_on=data.tested_on))
+
+    @post("/{system_id:uuid}/go-live", sync_to_thread=True, status_code=200)
+    def go_live(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+                system_id: FromPath[UUID], data: JSONBody[DateBody | None] = None) -> Response[bytes]:
+        """Refused without both connections (SYS-2, SYS-4) and a passed compliance test (SYS-4, 第三十六条)."""
+        rt = runtime_of(request)
+        body = data or DateBody()
+        return answer(rt.systems.go_live(principal, command(request, "system.go_live", body), system_id, on=body.on))
+
+    # -- change filings ---------------------------------------------------------------------------------
+
+    @post("/{system_id:uuid}/changes", sync_to_thread=True, status_code=200)
+    def file_change(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+                    system_id: FromPath[UUID], data: JSONBody[ChangeBody]) -> Response[bytes]:
+        rt = runtime_of(request)
+        return answer(rt.systems.file_change(principal, command(request, "system.file_change", data), system_id,
+                                             kind=data.kind, description=data.description,
+                                             affects_sharing=data.affects_sharing))
+
+    @post("/{system_id:uuid}/changes/unconfirmed", sync_to_thread=True, status_code=200)
+    def record_unconfirmed(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+                           system_id: FromPath[UUID], data: JSONBody[UnconfirmedBody]) -> Response[bytes]:
+        """The Office records a change found implemented without its confirmation (SYS-3; listed by SYS-5)."""
+        rt = runtime_of(request)
+        return answer(rt.systems.record_unconfirmed_change(
+            principal, command(request, "system.unconfirmed_change", data), system_id, evidence=data.evidence,
+            kind=data.kind, description=data.description, filing=data.filing))
+
+    @post("/{system_id:uuid}/changes/{filing:int}/confirm", sync_to_thread=True, status_code=200)
+    def confirm_change(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+                       system_id: FromPath[UUID], filing: FromPath[int],
+                       data: JSONBody[CommentBody | None] = None) -> Response[bytes]:
+        rt = runtime_of(request)
+        body = data or CommentBody()
+        return answer(rt.systems.confirm_change(principal, command(request, "system.confirm_change", body),
+                                                system_id, filing, comment=body.comment))
+
+    @post("/{system_id:uuid}/changes/{filing:int}/decline", sync_to_thread=True, status_code=200)
+    def decline_change(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+                       system_id: FromPath[UUID], filing: FromPath[int], data: JSONBody[ReasonBody]) -> Response[bytes]:
+        rt = runtime_of(request)
+        return answer(rt.systems.decline_change(principal, command(request, "system.decline_change", data),
+                                                system_id, filing, reason=data.reason))
+
+    @post("/{system_id:uuid}/changes/{filing:int}/implement", sync_to_thread=True, status_code=200)
+    def implement_change(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+                         system_id: FromPath[UUID], filing: FromPath[int],
+                         data: JSONBody[DateBody | None] = None) -> Response[bytes]:
+        """Refused for a provincial change that affects sharing until the Office confirms it (SYS-3, 第十五条);
+        a shutdown decommissions the system and lists the grants on its flagged entries."""
+        rt = runtime_of(request)
+        body = data or DateBody()
+        return answer(rt.systems.implement_change(principal, command(request, "system.implement_change", body),
+                                                  system_id, filing, on=body.on))
+
+    # -- SYS-5 -----------------------------------------------------------------------------------------------
+
+    @post("/{system_id:uuid}/rectification", sync_to_thread=True, status_code=200)
+    def order_rectification(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+                            system_id: FromPath[UUID], data: JSONBody[RectificationBody]) -> Response[bytes]:
+        """The Office orders rectification, withholding approval or O&M funding (第三十七条)."""
+        rt = runtime_of(request)
+        return answer(rt.systems.order_rectification(principal, command(request, "system.order_rectification", data),
+                                                     system_id, deadline=data.deadline, comment=data.comment))
+
+    @post("/{system_id:uuid}/rectification/close", sync_to_thread=True, status_code=200)
+    def close_rectification(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+                            system_id: FromPath[UUID], data: JSONBody[CommentBody | None] = None) -> Response[bytes]:
+        rt = runtime_of(request)
+        body = data or CommentBody()
+        return answer(rt.systems.close_rectification(principal, command(request, "system.close_rectification", body),
+                                                     system_id, comment=body.comment))
