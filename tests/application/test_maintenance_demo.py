@@ -1,0 +1,24 @@
+"""The maintenance demo: loaded after the demo's organizations, catalog and sharing, every state present."""
+
+from __future__ import annotations
+
+from application.common import Principal
+from application.demo import load_demo
+from application.demo_data import DEMO_ADMIN
+from application.demo_maintenance import load_maintenance_demo, maintenance_summary
+from domain.maintenance_values import BatchStatus, TicketStatus
+
+OFFICE = Principal(person=DEMO_ADMIN, organization="office", roles=frozenset({"office_admin"}))
+
+
+def test_maintenance_demo_has_every_state(runtime, clock):
+    load_demo(runtime)
+    loader = load_maintenance_demo(runtime, OFFICE)
+    clock.advance(days=16)
+    loader.late()
+    s = maintenance_summary(runtime)
+    assert set(s["tickets_by_status"]) == {str(t) for t in TicketStatus}
+    assert set(s["batches_by_status"]) == {str(b) for b in BatchStatus}
+    assert s["refused_executions"] == 1
+    assert set(s["objections_by_status"]) == {"open", "confirmed", "rejected"}
+    assert s["overdue_objections"] == 2 and s["objections_by_status"]["open"] == 3
