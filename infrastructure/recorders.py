@@ -33,6 +33,14 @@ IDEMPOTENCY_DDL = (
 _INSERT_SQLITE = "INSERT INTO idempotency_keys VALUES (?, ?, ?, ?, ?, ?, ?)"
 _INSERT_PG = "INSERT INTO idempotency_keys VALUES (%s, %s, %s, %s, %s, %s, %s)"
 
+# Keys that may be stored once ever within a scope (e.g. the platform's request ids of access logs),
+# written with the events so a duplicate rolls the whole save back.
+UNIQUE_KEYS_DDL = (
+    "CREATE TABLE IF NOT EXISTS ledger_unique_keys (scope TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (scope, key))"
+)
+_UNIQUE_SQLITE = "INSERT INTO ledger_unique_keys (scope, key) VALUES (?, ?)"
+_UNIQUE_PG = "INSERT INTO ledger_unique_keys (scope, key) SELECT %s, unnest(%s::text[])"
+
 
 def _params(record: IdempotencyRecord, stored_events: Sequence[StoredEvent]) -> tuple[Any, ...]:
     last = stored_events[-1] if stored_events else None
@@ -45,13 +53,16 @@ def _params(record: IdempotencyRecord, stored_events: Sequence[StoredEvent]) -> 
 
 class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
     def construct_create_table_statements(self) -> list[str]:
-        return [*super().construct_create_table_statements(), IDEMPOTENCY_DDL]
+        return [*super().construct_create_table_statements(), IDEMPOTENCY_DDL, UNIQUE_KEYS_DDL]
 
     def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         ids = super()._insert_events(c, stored_events, **kwargs)
         record: IdempotencyRecord | None = kwargs.get("idempotency")
         if record is not None:
             c.execute(_INSERT_SQLITE, _params(record, stored_events))
+        unique: tuple[str, Sequence[str]] | None = kwargs.get("unique_keys")
+        if unique is not None:
+            c.executemany(_UNIQUE_SQLITE, [(unique[0], k) for k in unique[1]])
         return ids
 
 
@@ -59,9 +70,13 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
     def __init__(self, datastore: Any, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
         self.sql_create_statements.append(SQL(IDEMPOTENCY_DDL))  # type: ignore[arg-type]
+        self.sql_create_statements.append(SQL(UNIQUE_KEYS_DDL))  # type: ignore[arg-type]
 
     def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
         super()._insert_events(curs, stored_events, **kwargs)
         record: IdempotencyRecord | None = kwargs.get("idempotency")
         if record is not None:
             curs.execute(_INSERT_PG, _params(record, stored_events))
+        unique: tuple[str, Sequence[str]] | None = kwargs.get("unique_keys")
+        if unique is not None:
+            curs.execute(_UNIQUE_PG, (unique[0], list(unique[1])))

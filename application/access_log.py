@@ -1,0 +1,232 @@
+"""Use cases of the access log (第二十二条, 第二十六条): ingest batches judged at their time of access, read by scope."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
+
+import msgspec
+from eventsourcing.persistence import IntegrityError, StoredEvent
+
+from application.common import (
+    ApplicationError,
+    Command,
+    Forbidden,
+    Principal,
+    Service,
+    VersionConflict,
+)
+from domain.access_log import (
+    MAX_BATCH,
+    Access,
+    AccessLogBatch,
+    AccessRecord,
+    archive_cutoff,
+    check_accesses,
+    judge,
+)
+from domain.base import Cause, Context
+from domain.grants import Grant
+from domain.organizations import Role
+from domain.rules import InvalidTransition
+from infrastructure.recorders import IdempotencyRecord
+from projections.access_log_archive import ArchiveResult, archive
+from projections.access_log_queries import AccessLogQueries
+from projections.runner import Projector
+
+SCOPE = "access-log"
+_enc = msgspec.json.Encoder()
+
+
+class TooLarge(ApplicationError):
+    status = 413
+    title = "Batch too large"
+
+
+class RecordOutcome(msgspec.Struct, frozen=True):
+    request_id: str
+    outcome: str
+    grant_id: str | None = None
+    reasons: tuple[Any, ...] = ()
+    consumed_grant: str | None = None
+    duplicate: bool = False
+
+
+class BatchAnswer(msgspec.Struct, frozen=True):
+    batch_id: str | None
+    allowed: int
+    denied: int
+    duplicates: int
+    records: tuple[RecordOutcome, ...]
+
+
+def _outcome(r: AccessRecord) -> RecordOutcome:
+    return RecordOutcome(request_id=r.request_id, outcome=str(r.outcome), grant_id=str(r.grant_id) if r.grant_id else None,
+                         reasons=r.reasons, consumed_grant=str(r.consumed_grant) if r.consumed_grant else None)
+
+
+class AccessLogService(Service):
+    """Judges and records batches; the read model answers duplicates and the LOG-2 views."""
+
+    def __init__(self, *args: Any, projector: Projector, queries: AccessLogQueries, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.projector = projector
+        self.queries = queries
+        self._events: dict[UUID, tuple[int, list[Any]]] = {}  # grant id -> (version, decoded events)
+
+    # -- ingestion ---------------------------------------------------------------------------
+
+    def record(self, p: Principal, cmd: Command, accesses: Sequence[Access]) -> tuple[BatchAnswer, int | None]:
+        """Stores the batch atomically, each request id once ever; answers every record's outcome."""
+        if len(accesses) > MAX_BATCH:
+            raise TooLarge(f"A batch holds at most {MAX_BATCH} records, not {len(accesses)}.")
+        actor = self.actor(p, (Role.PLATFORM,))
+        scope = f"{p.organization}/{p.person}"
+        if cmd.idempotency_key:
+            earlier = self._replay(scope, cmd)
+            if earlier is not None:
+                return msgspec.json.decode(earlier.body, type=BatchAnswer), earlier.position
+        for attempt in (1, 2):
+            ctx = Context(actor=actor, at=self.clock.now(),
+                          cause=Cause(command=cmd.name, idempotency_key=cmd.idempotency_key, request_id=cmd.request_id))
+            batch, grants, answer = self._decide(ctx, accesses)
+            record = None
+            if cmd.idempotency_key:
+                record = IdempotencyRecord(scope=scope, key=cmd.idempotency_key, fingerprint=cmd.fingerprint,
+                                           status=200, body=_enc.encode(answer), created_at=ctx.at.isoformat())
+            if batch is None:
+                return answer, None
+            try:
+                recordings = self.ledger.save(batch, *grants, idempotency=record,
+                                              unique_keys=(SCOPE, [r.request_id for r in batch.records]))
+            except IntegrityError:
+                if cmd.idempotency_key:
+                    earlier = self._replay(scope, cmd)
+                    if earlier is not None:
+                        return msgspec.json.decode(earlier.body, type=BatchAnswer), earlier.position
+                if attempt == 2:
+                    raise VersionConflict("Concurrent writes kept conflicting with this batch; send it again.") from None
+                continue  # a concurrent duplicate or use of a grant: judge again against what is stored now
+            position = recordings[-1].notification.id if recordings else None
+            if self.on_saved and position:
+                self.on_saved(position)
+            return answer, position
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _decide(self, ctx: Context, accesses: Sequence[Access]) -> tuple[AccessLogBatch | None, list[Grant], BatchAnswer]:
+        try:
+            check_accesses(accesses, ctx.at)
+        except InvalidTransition as e:
+            raise ApplicationError(e.detail, **e.context) from None
+        self._check_entries(accesses)
+        stored = self.stored_request_ids([a.request_id for a in accesses])
+        fresh = [a for a in accesses if a.request_id not in stored]
+        judged: dict[str, RecordOutcome] = {}
+        batch, consumed = None, []
+        if fresh:
+            grant_events, grant, built = self._grant_history({(a.holder, a.entry_id) for a in fresh})
+            records = judge(ctx, fresh, grant_events, grant)
+            batch = AccessLogBatch.record(ctx, id=uuid4(), records=records)
+            consumed = [g for g in built.values() if g.pending_events]
+            judged = {r.request_id: _outcome(r) for r in records}
+        if stored:
+            self.projector.wait_for(self.ledger.max_position(), "access_log")
+            rows = self.queries.outcomes(sorted(stored))
+            for rid in stored:
+                row = rows.get(rid, {})
+                judged[rid] = RecordOutcome(request_id=rid, outcome=row.get("outcome", "recorded"),
+                                            grant_id=row.get("grant_id"), reasons=tuple(row.get("reasons", ())),
+                                            consumed_grant=row.get("consumed_grant"), duplicate=True)
+        outs = tuple(judged[a.request_id] for a in accesses)
+        fresh_outs = [o for o in outs if not o.duplicate]
+        allowed = sum(o.outcome == "allowed" for o in fresh_outs)
+        answer = BatchAnswer(batch_id=str(batch.id) if batch else None, allowed=allowed,
+                             denied=len(fresh_outs) - allowed, duplicates=len(stored), records=outs)
+        return batch, consumed, answer
+
+    def _check_entries(self, accesses: Sequence[Access]) -> None:
+        """Every record names a catalog entry and that entry's provider (the provider is who sees it, LOG-2)."""
+        self.projector.wait_for(self.ledger.max_position(), "catalog")
+        providers = self.queries.entry_providers(a.entry_id for a in accesses)
+        for i, a in enumerate(accesses):
+            known = providers.get(a.entry_id)
+            if known is None:
+                raise ApplicationError(f"Record {i} ({a.request_id!r}): no catalog entry {a.entry_id}.", index=i)
+            if known != a.provider:
+                raise ApplicationError(
+                    f"Record {i} ({a.request_id!r}): entry {a.entry_id} is provided by {known}, not {a.provider}.",
+                    index=i)
+
+    def stored_request_ids(self, request_ids: Sequence[str]) -> set[str]:
+        if self.ledger.backend == "postgres":
+            with self.ledger.db.datastore.get_connection() as conn:
+                rows = conn.execute("SELECT key FROM ledger_unique_keys WHERE scope = %s AND key = ANY(%s)",
+                                    (SCOPE, list(request_ids))).fetchall()
+            return {str(r["key"]) for r in rows}
+        out: set[str] = set()
+        for i in range(0, len(request_ids), 500):
+            part = request_ids[i:i + 500]
+            marks = ", ".join("?" for _ in part)
+            rows = self.ledger.db.query(
+                f"SELECT key FROM ledger_unique_keys WHERE scope = ? AND key IN ({marks})", (SCOPE, *part))
+            out.update(str(r["key"]) for r in rows)
+        return out
+
+    def _grant_history(self, pairs: set[tuple[str, UUID]]) -> tuple[dict[tuple[str, UUID], list[Any]], Callable[[UUID], Grant | None], dict[UUID, Grant]]:
+        """Each pair's grant events (decoded once per grant version, then cached) and a loader of the grants."""
+        self.projector.wait_for(self.ledger.max_position(), "sharing")
+        ids = self.queries.grant_ids_for_pairs(pairs)
+        current = {gid: version for gs in ids.values() for gid, version in gs}
+        missing = sorted(g for g, v in current.items() if self._events.get(g, (0, []))[0] != v)
+        for i in range(0, len(missing), 500):
+            loaded: dict[UUID, list[Any]] = defaultdict(list)
+            for stored in self._stored_events(missing[i:i + 500]):
+                loaded[UUID(str(stored.originator_id))].append(self.ledger.mapper.to_domain_event(stored))
+            for gid, events in loaded.items():
+                self._events[gid] = (events[-1].originator_version, events)
+        if len(self._events) > 100_000:
+            self._events = {g: self._events[g] for g in current if g in self._events}
+        built: dict[UUID, Grant] = {}
+
+        def grant(gid: UUID) -> Grant | None:
+            if gid not in built and gid in self._events:
+                agg: Any = None
+                for e in self._events[gid][1]:
+                    agg = e.mutate(agg)
+                built[gid] = agg
+            return built.get(gid)
+
+        history = {pair: [e for g, _ in gs for e in self._events.get(g, (0, []))[1]] for pair, gs in ids.items()}
+        return history, grant, built
+
+    def _stored_events(self, grant_ids: Sequence[UUID]) -> list[StoredEvent]:
+        db, sqlite = self.ledger.db, self.ledger.backend == "sqlite"
+        marks = ", ".join("?" for _ in grant_ids)
+        rows = db.query(
+            f"SELECT originator_id, originator_version, topic, state FROM {self.ledger.events_table} "
+            f"WHERE originator_id IN ({marks}) ORDER BY originator_id, originator_version",
+            [g.hex if sqlite else g for g in grant_ids],
+        )
+        return [StoredEvent(originator_id=UUID(str(r["originator_id"])), originator_version=r["originator_version"],
+                            topic=r["topic"], state=bytes(r["state"])) for r in rows]
+
+    # -- reading (LOG-2) and archiving (LOG-1) ------------------------------------------------
+
+    def scope_of(self, p: Principal) -> str | None:
+        """None for the Office and auditors (everything); else the organization whose records the caller sees."""
+        if p.sees_everything:
+            return None
+        if Role.PLATFORM in p.roles and len(p.roles) == 1:
+            raise Forbidden("The platform writes the access log; reading it is for the organizations concerned.")
+        return p.acting_for
+
+    def archive(self, *, before: date, out: Path, by: str = "civic-ledger") -> ArchiveResult:
+        now = self.clock.now()
+        cutoff = archive_cutoff(before, now)
+        self.projector.wait_for(self.ledger.max_position(), "access_log")
+        return archive(self.ledger.db, cutoff=cutoff, out=out, by=by, now=now)
+

@@ -1,0 +1,125 @@
+"""Queries over the access log read model: the rolling window by provider, user, entry, grant and day (LOG-2)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import msgspec
+
+from infrastructure.sql import Db
+from projections.access_log import COLUMNS, beijing_day, instant
+from projections.queries import decode_cursor, encode_cursor
+
+_CHUNK = 500
+_SELECT = ", ".join(c for c in COLUMNS if c not in ("batch_id", "position"))
+
+
+class AccessLogFilter(msgspec.Struct, kw_only=True, frozen=True):
+    provider: str | None = None
+    holder: str | None = None
+    entry_id: UUID | None = None
+    grant_id: UUID | None = None
+    outcome: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(values), _CHUNK):
+        yield values[i:i + _CHUNK]
+
+
+class AccessLogQueries:
+    def __init__(self, db: Db) -> None:
+        self.db = db
+
+    # -- the window (LOG-2) -------------------------------------------------------------------
+
+    def records(self, *, org: str | None, since: datetime, f: AccessLogFilter, limit: int = 50,
+                cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        """Newest first, never older than `since`; `org` (unless None) limits to records it provided or used."""
+        clauses, args = ["accessed_at >= ?"], [instant(max(since, f.start) if f.start else since)]
+        if f.end is not None:
+            clauses.append("accessed_at < ?")
+            args.append(instant(f.end))
+        if org is not None:
+            clauses.append("(provider = ? OR holder = ?)")
+            args += [org, org]
+        for column, value in (("provider", f.provider), ("holder", f.holder), ("outcome", f.outcome),
+                              ("entry_id", f.entry_id), ("grant_id", f.grant_id)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                args.append(str(value))
+        if cursor:
+            at, _, rid = decode_cursor(cursor).partition("|")
+            clauses.append("(accessed_at, request_id) < (?, ?)")
+            args += [at, rid]
+        rows = self.db.query(
+            f"SELECT {_SELECT} FROM access_log WHERE {' AND '.join(clauses)} "
+            "ORDER BY accessed_at DESC, request_id DESC LIMIT ?", (*args, limit + 1),
+        )
+        more = len(rows) > limit
+        rows = [_row(r) for r in rows[:limit]]
+        nxt = encode_cursor(f"{rows[-1]['accessed_at']}|{rows[-1]['request_id']}") if more and rows else None
+        return rows, nxt
+
+    def daily(self, *, org: str | None, since: datetime, until: datetime | None = None, side: str | None = None,
+              entry_id: UUID | None = None, of: str | None = None) -> list[dict[str, Any]]:
+        """Counts per Beijing day, organization (as provider or holder) and entry, for charts."""
+        clauses, args = ["day >= ?"], [beijing_day(since)]
+        if until is not None:
+            clauses.append("day <= ?")
+            args.append(beijing_day(until))
+        if org is not None:
+            clauses.append("org = ?")
+            args.append(org)
+        for column, value in (("org", of), ("side", side), ("entry_id", entry_id)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                args.append(str(value))
+        return self.db.query(
+            "SELECT day, org, side, entry_id, allowed, denied, records FROM access_log_daily "
+            f"WHERE {' AND '.join(clauses)} ORDER BY day, org, side, entry_id", args,
+        )
+
+    def outcomes(self, request_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The stored records of these request ids (to answer a re-sent batch)."""
+        out: dict[str, dict[str, Any]] = {}
+        for part in _chunks(list(request_ids)):
+            marks = ", ".join("?" for _ in part)
+            for r in self.db.query(f"SELECT {_SELECT} FROM access_log WHERE request_id IN ({marks})", part):
+                out[r["request_id"]] = _row(r)
+        return out
+
+    # -- lookups for the write path (the read models of other contexts as indexes) ------------
+
+    def entry_providers(self, entry_ids: Iterable[UUID]) -> dict[UUID, str]:
+        """The provider of each catalog entry the catalog read model knows."""
+        ids = sorted({str(e) for e in entry_ids})
+        out: dict[UUID, str] = {}
+        for part in _chunks(ids):
+            marks = ", ".join("?" for _ in part)
+            for r in self.db.query(f"SELECT id, provider FROM catalog_entries WHERE id IN ({marks})", part):
+                out[UUID(r["id"])] = str(r["provider"])
+        return out
+
+    def grant_ids_for_pairs(self, pairs: Iterable[tuple[str, UUID]]) -> dict[tuple[str, UUID], list[tuple[UUID, int]]]:
+        """Every grant (id, version) each holder ever had for each entry, from the sharing read model."""
+        wanted = set(pairs)
+        holders = sorted({h for h, _ in wanted})
+        out: dict[tuple[str, UUID], list[tuple[UUID, int]]] = {p: [] for p in wanted}
+        for part in _chunks(holders):
+            marks = ", ".join("?" for _ in part)
+            sql = f"SELECT id, holder, entry_id, version FROM grants WHERE holder IN ({marks})"
+            for r in self.db.query(sql, part):
+                key = (str(r["holder"]), UUID(r["entry_id"]))
+                if key in out:
+                    out[key].append((UUID(r["id"]), int(r["version"])))
+        return out
+
+
+def _row(r: dict[str, Any]) -> dict[str, Any]:
+    return {**r, "fields": msgspec.json.decode(r["fields"]), "reasons": msgspec.json.decode(r["reasons"])}

@@ -1,0 +1,95 @@
+"""Access records judged at their time of access (USE-1), single use within a batch, LOG-1's window."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import pytest
+
+from domain.access_log import Access, AccessLogBatch, Outcome, archive_cutoff, judge
+from domain.grants import Grant
+from domain.rules import InvalidTransition, RuleViolation
+from domain.sharing_values import GrantKind
+from tests.domain.given import OFFICE_ADMIN, T0, ctx
+from tests.domain.given_sharing import HOLDER, LIMITED, OPEN, PLATFORM, PURPOSE, spec
+
+NOW = T0 + timedelta(days=1)
+
+
+def live(s) -> tuple[Grant, list]:
+    """A grant granted at T0 - 1 day, with its stored events."""
+    g = Grant.create(ctx(OFFICE_ADMIN, T0 - timedelta(days=1)), spec=s, id=s.grant_id)
+    return g, list(g.collect_events())
+
+
+def access(entry=OPEN, at: datetime = T0, n: int = 1, **over) -> Access:
+    fields = over.pop("fields", entry.item_codes[:1])
+    return Access(request_id=f"r{n}", holder=HOLDER, provider=entry.provider, entry_id=entry.entry_id, fields=fields,
+                  purpose=PURPOSE, method="interface", record_count=1, accessed_at=at, **over)
+
+
+def judged(accesses, *grants):
+    history = {}
+    for g, events in grants:
+        history.setdefault((g.spec.holder, g.spec.entry_id), []).extend(events)
+    by_id = {g.id: g for g, _ in grants}
+    return judge(ctx(PLATFORM, NOW), accesses, history, by_id.get)
+
+
+def test_the_first_allowed_record_consumes_a_single_use_grant_and_later_ones_see_it_spent():
+    g, events = live(spec(LIMITED))
+    assert g.spec.kind == GrantKind.SINGLE_USE
+    later, first = access(LIMITED, T0 + timedelta(hours=1), 1), access(LIMITED, T0, 2)
+    out = judged([later, first], (g, events))
+    assert [r.outcome for r in out] == [Outcome.DENIED, Outcome.ALLOWED]
+    assert [x.code for x in out[0].reasons] == ["consumed"]
+    assert out[1].consumed_grant == g.id
+    [used] = g.collect_events()
+    assert isinstance(used, Grant.Consumed) and used.at == T0
+
+
+def test_a_reusable_grant_allows_every_record_and_is_not_consumed():
+    g, events = live(spec(OPEN))
+    out = judged([access(n=1), access(n=2)], (g, events))
+    assert [r.outcome for r in out] == [Outcome.ALLOWED, Outcome.ALLOWED]
+    assert out[0].grant_id == g.id and not g.pending_events
+
+
+def test_each_record_is_judged_at_its_own_time_of_access():
+    g, events = live(spec(OPEN))
+    g.suspend(ctx(OFFICE_ADMIN, T0), reason="核查")
+    events += g.collect_events()
+    out = judged([access(at=T0 - timedelta(minutes=1), n=1), access(at=T0 + timedelta(minutes=1), n=2),
+                  access(at=T0 - timedelta(days=2), n=3)], (g, events))
+    assert [r.outcome for r in out] == [Outcome.ALLOWED, Outcome.DENIED, Outcome.DENIED]
+    assert [x.code for x in out[1].reasons] == ["suspended"]
+    assert [x.code for x in out[2].reasons] == ["no_grant"]  # not granted yet then
+
+
+def test_a_record_naming_a_grant_is_judged_against_that_grant_only():
+    g, events = live(spec(OPEN))
+    other = access(grant_id=LIMITED.entry_id)
+    assert judged([other], (g, events))[0].outcome == Outcome.DENIED
+
+
+def test_only_the_platform_records_access_logs():
+    g, events = live(spec(OPEN))
+    records = judged([access()], (g, events))
+    with pytest.raises(RuleViolation) as refused:
+        AccessLogBatch.record(ctx(OFFICE_ADMIN, NOW), id=g.id, records=records)
+    assert refused.value.rule == "LOG-1"
+    batch = AccessLogBatch.record(ctx(PLATFORM, NOW), id=g.id, records=records)
+    assert batch.records == records
+
+
+def test_a_record_from_the_future_is_refused():
+    with pytest.raises(InvalidTransition):
+        AccessLogBatch.record(ctx(PLATFORM, NOW), id=OPEN.entry_id, records=[access(at=NOW + timedelta(seconds=1))])
+
+
+def test_nothing_younger_than_three_years_is_archived():
+    now = datetime(2026, 3, 2, 9, 0, tzinfo=T0.tzinfo)
+    with pytest.raises(RuleViolation) as refused:
+        archive_cutoff(date(2023, 3, 3), now)
+    assert (refused.value.rule, refused.value.article) == ("LOG-1", "第二十二条")
+    assert archive_cutoff(date(2023, 3, 2), now) <= now.replace(year=2023)
