@@ -1,0 +1,66 @@
+"""HTTP routes of the ledger's integrity (AUD-1): signed checkpoints, proofs, the full verify, the public key."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, Parameter
+
+from api.deps import provide_principal, runtime_of
+from application.common import Principal
+
+Limit = Annotated[int, Parameter(ge=1, le=500, description="Page size")]
+
+
+class LedgerController(Controller):
+    path = "/ledger"
+    tags = ["integrity"]
+    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}
+
+    @get("/checkpoints", sync_to_thread=True)
+    def list_checkpoints(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+                         limit: Limit = 50, before: FromQuery[int | None] = None) -> Response[Any]:
+        """Signed tree heads, newest first (size, root hash, last position, chain hash, time, key id, Ed25519
+        signature); page with `before=<tree_size>` from `next_before`."""
+        items = runtime_of(request).integrity.checkpoints(limit=limit, before=before)
+        nxt = items[-1].tree_size if len(items) == limit and items[-1].tree_size > 0 else None
+        return Response({"items": items, "next_before": nxt})
+
+    @post("/checkpoints", sync_to_thread=True)
+    def create_checkpoint(self, request: Request[Any, Any, Any],
+                          principal: NamedDependency[Principal]) -> Response[Any]:
+        """Signs the current head of the chain (the Office). Naturally idempotent: with no new event since the
+        latest checkpoint, that checkpoint is answered with 200 instead of 201."""
+        cp, created = runtime_of(request).integrity.create_checkpoint(principal)
+        return Response(cp, status_code=201 if created else 200,
+                        headers={"Location": f"/ledger/checkpoints/{cp.tree_size}"})
+
+    @get("/checkpoints/{tree_size:int}", sync_to_thread=True)
+    def get_checkpoint(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+                       tree_size: FromPath[int]) -> Response[Any]:
+        """One signed tree head by its size: the file an auditor keeps as `checkpoint.json`."""
+        return Response(runtime_of(request).integrity.checkpoint_of(tree_size))
+
+    @get("/proofs/{position:int}", sync_to_thread=True)
+    def proof(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], position: FromPath[int],
+              checkpoint: FromQuery[int | None] = None, since: FromQuery[int | None] = None) -> Response[Any]:
+        """A proof file for the event at `position`: the event as stored, its inclusion proof in the checkpoint of
+        size `checkpoint` (default the latest), and with `since=<size>` the consistency proof from that older
+        checkpoint. Office and auditors only (it carries the stored event)."""
+        bundle = runtime_of(request).integrity.proof(principal, position, checkpoint=checkpoint, since=since)
+        return Response(bundle)
+
+    @get("/verify", sync_to_thread=True)
+    def verify(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal]) -> Response[Any]:
+        """Walks the whole store against the chain and every signed checkpoint; `ok` is false on any break, and
+        `first_break` names its kind, position and aggregate. Office and auditors only."""
+        return Response(runtime_of(request).integrity.verify(principal))
+
+
+@get("/ledger/public-key", sync_to_thread=True, tags=["integrity"], media_type="application/x-pem-file")
+def public_key(request: Request[Any, Any, Any]) -> Response[str]:
+    """The Ed25519 public key that signs checkpoints (PEM); no token needed. Auditors should also obtain it
+    out of band and compare."""
+    return Response(runtime_of(request).integrity.public_key_pem(), media_type="application/x-pem-file")

@@ -1,0 +1,204 @@
+"""Integrity of the ledger (AUD-1): signed checkpoints over the hash chain, proofs, and the full walk.
+
+A checkpoint is a signed tree head: the size of the Merkle tree over the chained events, its root,
+the last position it covers, the chain hash there, the time and an Ed25519 signature. Each new
+checkpoint extends the previous one (its root is computed from the previous checkpoint's frontier),
+so the list is append-only by construction, and any two can be linked by a consistency proof.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+import msgspec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from application.common import ApplicationError, Clock, Forbidden, NotFound, Principal
+from application.ledger_verify import VerifyReport, walk
+from infrastructure.merkle import Frontier, consistency_path, inclusion_path
+from infrastructure.signing import (
+    SigningKeyMissing,
+    ensure_signing_key,
+    load_signing_key,
+    public_pem,
+)
+from infrastructure.store import Ledger
+from infrastructure.verifier import GENESIS, PROOF_FORMAT, key_id, leaf_hash, signed_message
+from projections.runner import Projector
+
+CHECKPOINTS_DDL = (
+    "CREATE TABLE IF NOT EXISTS ledger_checkpoints (tree_size BIGINT PRIMARY KEY, root_hash TEXT NOT NULL, "
+    "last_position BIGINT NOT NULL, chain_hash TEXT NOT NULL, timestamp TEXT NOT NULL, key_id TEXT NOT NULL, "
+    "signature TEXT NOT NULL, frontier TEXT NOT NULL)"
+)
+CHAIN_VIEW = "ledger_chain"
+
+
+class Checkpoint(msgspec.Struct, frozen=True):
+    """A signed tree head; `signature` (base64) covers the lines of `verifier.signed_message`."""
+
+    tree_size: int
+    root_hash: str
+    last_position: int
+    chain_hash: str
+    timestamp: str
+    key_id: str
+    signature: str
+
+
+class IntegrityService:
+    def __init__(self, ledger: Ledger, projector: Projector, clock: Clock) -> None:
+        self.ledger = ledger
+        self.projector = projector
+        self.clock = clock
+        self._key: Ed25519PrivateKey | None = None
+        with ledger.db.write() as tx:
+            tx.execute(CHECKPOINTS_DDL)
+
+    # -- key -------------------------------------------------------------------------------
+
+    def ensure_key(self) -> str | None:
+        """Generates the signing key file when none is configured or present (`civic-ledger init`)."""
+        made = ensure_signing_key(self.ledger.settings)
+        return None if made is None else str(made)
+
+    def signing_key(self) -> Ed25519PrivateKey:
+        if self._key is None:
+            try:
+                self._key = load_signing_key(self.ledger.settings)
+            except SigningKeyMissing as e:
+                raise ApplicationError(str(e)) from None
+        return self._key
+
+    def public_key(self) -> Ed25519PublicKey | None:
+        try:
+            return self.signing_key().public_key()
+        except ApplicationError:
+            return None
+
+    def public_key_pem(self) -> str:
+        return public_pem(self.signing_key().public_key())
+
+    # -- checkpoints -----------------------------------------------------------------------
+
+    def checkpoints(self, limit: int = 100, before: int | None = None) -> list[Checkpoint]:
+        """Newest first; `before` pages by tree size."""
+        where, args = ("", ()) if before is None else (" WHERE tree_size < ?", (before,))
+        rows = self.ledger.db.query(
+            f"SELECT * FROM ledger_checkpoints{where} ORDER BY tree_size DESC LIMIT ?", (*args, limit))
+        return [_checkpoint(r) for r in rows]
+
+    def checkpoint_of(self, size: int | None = None) -> Checkpoint:
+        """The checkpoint of this tree size, or the latest."""
+        if size is None:
+            row = self.ledger.db.query_one("SELECT * FROM ledger_checkpoints ORDER BY tree_size DESC LIMIT 1")
+        else:
+            row = self.ledger.db.query_one("SELECT * FROM ledger_checkpoints WHERE tree_size = ?", (size,))
+        if row is None:
+            raise NotFound("No checkpoint yet; create one first." if size is None else
+                           f"No checkpoint of tree size {size}.")
+        return _checkpoint(row)
+
+    def create_checkpoint(self, p: Principal | None = None) -> tuple[Checkpoint, bool]:
+        """Signs the current head of the chain; returns (checkpoint, created). None is the CLI (the operator)."""
+        if p is not None and not p.is_office:
+            raise Forbidden("Only the Office creates checkpoints.")
+        key = self.signing_key()
+        self.projector.catch_up(CHAIN_VIEW)
+        db = self.ledger.db
+        head = db.query_one("SELECT seq, position, hash FROM ledger_chain ORDER BY position DESC LIMIT 1")
+        size = 0 if head is None else int(head["seq"]) + 1
+        last = db.query_one("SELECT * FROM ledger_checkpoints ORDER BY tree_size DESC LIMIT 1")
+        if last is not None and int(last["tree_size"]) == size:
+            return _checkpoint(last), False
+        frontier = Frontier() if last is None else Frontier.load(json.loads(last["frontier"]))
+        if last is not None and frontier.root().hex() != last["root_hash"]:
+            raise ApplicationError("The stored frontier of the latest checkpoint does not match its signed root; "
+                                   "run `civic-ledger verify`.")
+        hashes = db.query("SELECT hash FROM ledger_chain WHERE seq >= ? AND seq < ? ORDER BY seq",
+                          (frontier.size, size))
+        frontier.extend(leaf_hash(bytes(r["hash"])) for r in hashes)
+        if frontier.size != size:
+            raise ApplicationError("The chain has holes in its sequence; run `civic-ledger verify`.")
+        fields: dict[str, Any] = {
+            "tree_size": size, "root_hash": frontier.root().hex(),
+            "last_position": 0 if head is None else int(head["position"]),
+            "chain_hash": (GENESIS if head is None else bytes(head["hash"])).hex(),
+            "timestamp": self.clock.now().isoformat(),
+            "key_id": key_id(key.public_key()),
+        }
+        fields["signature"] = base64.b64encode(key.sign(signed_message(fields))).decode("ascii")
+        with db.write() as tx:
+            tx.execute("INSERT INTO ledger_checkpoints (tree_size, root_hash, last_position, chain_hash, timestamp, "
+                       "key_id, signature, frontier) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tree_size) DO NOTHING",
+                       (*fields.values(), json.dumps(frontier.dump())))
+        return self.checkpoint_of(size), True
+
+    # -- proofs ----------------------------------------------------------------------------
+
+    def proof(self, p: Principal | None, position: int, checkpoint: int | None = None,
+              since: int | None = None) -> dict[str, Any]:
+        """A proof file: the event as stored, its inclusion in a checkpoint, and optionally the consistency of
+        that checkpoint with an older one (`since`)."""
+        if p is not None and not p.sees_everything:
+            raise Forbidden("Proofs carry stored events: only the Office and auditors may ask for them.")
+        head = self.checkpoint_of(checkpoint)
+        db = self.ledger.db
+        chained = db.query_one("SELECT seq, prev_hash FROM ledger_chain WHERE position = ?", (position,))
+        if chained is None:
+            raise NotFound(f"No chained event at position {position}.")
+        seq = int(chained["seq"])
+        if seq >= head.tree_size:
+            raise ApplicationError(f"Position {position} is not covered by the checkpoint of size {head.tree_size}; "
+                                   "create a newer checkpoint.")
+        leaves = [leaf_hash(bytes(r["hash"])) for r in db.query(
+            "SELECT hash FROM ledger_chain WHERE seq < ? ORDER BY seq", (head.tree_size,))]
+        event = self.stored_event(position)
+        if event is None:
+            raise NotFound(f"The event chained at position {position} is not in the store; run `civic-ledger verify`.")
+        bundle: dict[str, Any] = {
+            "format": PROOF_FORMAT, "checkpoint": msgspec.to_builtins(head), "event": event,
+            "prev_hash": bytes(chained["prev_hash"]).hex(), "leaf_index": seq, "inclusion": [h.hex() for h in inclusion_path(seq, leaves)],
+        }
+        if since is not None:
+            older = self.checkpoint_of(since)
+            if older.tree_size > head.tree_size:
+                raise ApplicationError("`since` must name a checkpoint no larger than the proof's checkpoint.")
+            bundle["consistency"] = {"from": msgspec.to_builtins(older),
+                                     "path": [h.hex() for h in consistency_path(older.tree_size, leaves)]}
+        return bundle
+
+    def stored_event(self, position: int) -> dict[str, Any] | None:
+        """The event at a position exactly as stored (state in base64)."""
+        col, table = self.ledger.position_column, self.ledger.events_table
+        row = self.ledger.db.query_one(
+            f"SELECT {col} AS position, originator_id, originator_version, topic, state FROM {table} "
+            f"WHERE {col} = ?", (position,))
+        if row is None:
+            return None
+        oid = row["originator_id"]
+        return {"position": int(row["position"]), "originator_id": str(oid if isinstance(oid, UUID) else UUID(oid)),
+                "originator_version": int(row["originator_version"]), "topic": row["topic"],
+                "state": base64.b64encode(bytes(row["state"])).decode("ascii")}
+
+    # -- verify ----------------------------------------------------------------------------
+
+    def verify(self, p: Principal | None = None, progress: Callable[[int], None] | None = None,
+               catch_up: bool = True) -> VerifyReport:
+        """Walks the whole store against the chain and every checkpoint (the Office and auditors)."""
+        if p is not None and not p.sees_everything:
+            raise Forbidden("Only the Office and auditors verify the ledger.")
+        if catch_up:
+            self.projector.catch_up(CHAIN_VIEW)
+        checkpoints = [msgspec.to_builtins(c) for c in reversed(self.checkpoints(limit=1_000_000))]
+        return walk(self.ledger, checkpoints, self.public_key(), progress=progress)
+
+
+def _checkpoint(row: dict[str, Any]) -> Checkpoint:
+    return Checkpoint(tree_size=int(row["tree_size"]), root_hash=row["root_hash"],
+                      last_position=int(row["last_position"]), chain_hash=row["chain_hash"],
+                      timestamp=row["timestamp"], key_id=row["key_id"], signature=row["signature"])

@@ -1,0 +1,279 @@
+"""The full walk behind `civic-ledger verify`: every stored event against the chain and the checkpoints.
+
+The store and the chain are read page by page in position order and merged. The event hashes are
+recomputed from the store alone (each on the one before); each must equal the chain record at its
+position (after an earlier break, the record's own previous hash is used, so one tamper is one
+break); each record must link to the one before it; and the Merkle root over the recomputed hashes
+must equal every signed checkpoint at its size. A break is classified as altered, missing,
+inserted or reordered (found by the event's identity elsewhere), or as a break of the chain's own
+records or of a checkpoint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from itertools import islice
+from typing import Any
+from uuid import UUID
+
+import msgspec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from psycopg.rows import tuple_row
+
+from infrastructure.merkle import Frontier
+from infrastructure.sql import Tx
+from infrastructure.store import Ledger
+from infrastructure.verifier import (
+    EMPTY_ROOT,
+    GENESIS,
+    VerificationError,
+    verify_checkpoint,
+)
+
+MAX_LISTED = 100
+# the canonical encoding of infrastructure.verifier.canonical_bytes, inlined here for speed
+_HEAD = struct.Struct(">Q16sQI")
+_LEN = struct.Struct(">I")
+
+
+class Break(msgspec.Struct, frozen=True):
+    """One place where the store and its chain disagree."""
+
+    kind: str
+    """altered | missing | inserted | reordered | chain | checkpoint"""
+    position: int
+    originator_id: str | None
+    originator_version: int | None
+    detail: str
+
+
+class VerifyReport(msgspec.Struct):
+    ok: bool
+    events: int
+    """Stored events checked (those up to the chain's head)."""
+    chained: int
+    unchained: int
+    """Stored events after the chain's head, not chained yet (the projector's lag)."""
+    checkpoints: int
+    signatures: str
+    first_break: Break | None
+    breaks: list[Break]
+    more_breaks: int
+    seconds: float
+    events_per_second: float
+
+
+class _Walk:
+    def __init__(self, ledger: Ledger, checkpoints: list[dict[str, Any]]) -> None:
+        self.ledger = ledger
+        self.col, self.table = ledger.position_column, ledger.events_table
+        self.breaks: list[Break] = []
+        self.count = 0
+        self.pending = sorted(checkpoints, key=lambda c: int(c["tree_size"]))
+        self.frontier = Frontier()
+
+    def add(self, kind: str, position: int, oid: str | None, version: int | None, detail: str) -> None:
+        self.count += 1
+        if len(self.breaks) < MAX_LISTED:
+            self.breaks.append(Break(kind, position, None if oid is None else str(UUID(oid)), version, detail))
+
+    def chained_at(self, oid_hex: str, version: int) -> int | None:
+        v = self.ledger.db.scalar("SELECT position FROM ledger_chain WHERE originator_id = ? AND originator_version = ?",
+                                  (oid_hex, version))
+        return None if v is None else int(v)
+
+    def stored_at(self, oid_hex: str, version: int) -> int | None:
+        oid: Any = oid_hex if self.ledger.backend == "sqlite" else UUID(oid_hex)
+        v = self.ledger.db.scalar(f"SELECT {self.col} FROM {self.table} WHERE originator_id = ? "
+                                  "AND originator_version = ?", (oid, version))
+        return None if v is None else int(v)
+
+    def check(self, cp: dict[str, Any], position: int) -> None:
+        size = int(cp["tree_size"])
+        if self.frontier.root().hex() != cp["root_hash"]:
+            self.add("checkpoint", position, None, None,
+                     f"the store no longer matches the signed checkpoint of size {size} (its root differs)")
+        elif int(cp["last_position"]) != position:
+            self.add("checkpoint", position, None, None,
+                     f"the checkpoint of size {size} ends at position {cp['last_position']}, the store at {position}")
+
+    # -- classification ------------------------------------------------------------------
+
+    def identity(self, position: int) -> tuple[str, int]:
+        """The aggregate and version chained at a position (read only when there is a break)."""
+        row = self.ledger.db.query_one("SELECT originator_id, originator_version FROM ledger_chain WHERE position = ?",
+                                       (position,))
+        assert row is not None
+        return row["originator_id"], int(row["originator_version"])
+
+    def add_chain(self, position: int, detail: str) -> None:
+        self.add("chain", position, *self.identity(position), detail)
+
+    def differs(self, p: int, s_oid: str, s_ver: int) -> None:
+        c_oid, c_ver = self.identity(p)
+        if (s_oid, s_ver) == (c_oid, c_ver):
+            self.add("altered", p, c_oid, c_ver, "the stored bytes of this event differ from the bytes chained here")
+            return
+        q = self.chained_at(s_oid, s_ver)
+        if q is not None:
+            self.add("reordered", p, s_oid, s_ver, f"the event chained at position {q} is stored here")
+        else:
+            self.add("altered", p, c_oid, c_ver, f"an unknown event ({UUID(s_oid)} v{s_ver}) replaces the one "
+                     "chained here")
+
+    def missing(self, p: int) -> None:
+        c_oid, c_ver = self.identity(p)
+        r = self.stored_at(c_oid, c_ver)
+        if r is not None:
+            self.add("reordered", p, c_oid, c_ver, f"the event chained here is stored at position {r}")
+        else:
+            self.add("missing", p, c_oid, c_ver, "the event chained here is not in the store")
+
+    def inserted(self, p: int, s_oid: str, s_ver: int, head: int) -> None:
+        q = self.chained_at(s_oid, s_ver)
+        if q is not None:
+            self.add("reordered", p, s_oid, s_ver, f"the event chained at position {q} is stored here")
+        else:
+            self.add("inserted", p, s_oid, s_ver, f"an event stored here was never chained, inside the chain "
+                     f"(head {head})")
+
+
+def _rows(tx: Tx, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    """Plain tuples, and bytea in binary on PostgreSQL (text would double the bytes and hex-decode them)."""
+    if tx.dialect == "postgres":
+        cur = tx.raw
+        cur.row_factory = tuple_row
+        cur.execute(sql.replace("?", "%s"), params, binary=True)
+        return cur.fetchall()  # type: ignore[no-any-return]
+    cur = tx.raw.sqlite_cursor
+    cur.row_factory = None
+    cur.execute(sql, params)
+    return cur.fetchall()  # type: ignore[no-any-return]
+
+
+Page = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]
+
+
+def _page(ledger: Ledger, after: int, upto: int) -> Page:
+    """(chain records, stored events) with positions in (after, upto]."""
+    col, table = ledger.position_column, ledger.events_table
+    with ledger.db.read() as tx:
+        chain = _rows(tx, "SELECT position, seq, hash, prev_hash FROM ledger_chain WHERE position > ? "
+                          "AND position <= ? ORDER BY position", (after, upto))
+        store = _rows(tx, f"SELECT {col}, originator_id, originator_version, topic, state FROM {table} "
+                          f"WHERE {col} > ? AND {col} <= ? ORDER BY {col}", (after, upto))
+    return chain, store
+
+
+def _pages(ledger: Ledger, head: int, span: int, workers: int = 2, ahead: int = 4) -> Iterator[Page]:
+    """Consecutive ranges of positions up to the chain's head, in order, read by a few threads ahead of the
+    hashing (the database wait releases the GIL, and ranges are independent of each other)."""
+    ranges = iter([(a, min(a + span, head)) for a in range(0, head, span)])
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="verify-reader")
+    try:
+        window: deque[Future[Page]] = deque(pool.submit(_page, ledger, a, b) for a, b in islice(ranges, ahead))
+        while window:
+            page = window.popleft().result()
+            nxt = next(ranges, None)
+            if nxt is not None:
+                window.append(pool.submit(_page, ledger, *nxt))
+            yield page
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def walk(ledger: Ledger, checkpoints: list[dict[str, Any]], public_key: Ed25519PublicKey | None,
+         progress: Callable[[int], None] | None = None, page: int = 5000) -> VerifyReport:
+    """Checks the whole store; `checkpoints` are signed tree heads as dicts (any order)."""
+    t0 = time.perf_counter()
+    w = _Walk(ledger, checkpoints)
+    if public_key is not None:
+        for cp in w.pending:
+            try:
+                verify_checkpoint(cp, public_key)
+            except VerificationError as e:
+                w.add("checkpoint", int(cp["last_position"]), None, None, str(e))
+    while w.pending and int(w.pending[0]["tree_size"]) == 0:
+        if w.pending.pop(0)["root_hash"] != EMPTY_ROOT.hex():
+            w.add("checkpoint", 0, None, None, "the empty checkpoint has a wrong root")
+    sqlite = ledger.backend == "sqlite"
+    sha, head_pack, len_pack = hashlib.sha256, _HEAD.pack, _LEN.pack
+    topics: dict[str, bytes] = {}
+    frontier = w.frontier
+    subtrees = frontier.hashes
+    next_cp = int(w.pending[0]["tree_size"]) if w.pending else -1
+    prev, running, seq, events, chained = GENESIS, GENESIS, 0, 0, 0
+    end = 1 << 63  # past any position
+    head = int(ledger.db.scalar("SELECT MAX(position) FROM ledger_chain") or 0)
+    # PostgreSQL answers two readers at once; SQLite's reads gain nothing from a second thread
+    for chain, store in _pages(ledger, head, page, workers=2 if ledger.backend == "postgres" else 1):
+        i = j = 0
+        nc, ns = len(chain), len(store)
+        while i < nc or j < ns:
+            c = chain[i] if i < nc else None
+            s = store[j] if j < ns else None
+            cpos = c[0] if c is not None else end
+            spos = s[0] if s is not None else end
+            if s is not None and spos <= cpos:
+                _, raw_oid, s_ver, topic, state = s
+                oid = bytes.fromhex(raw_oid) if sqlite else raw_oid.bytes
+                t = topics.get(topic)
+                if t is None:
+                    t = topics[topic] = topic.encode("utf-8")
+                data = head_pack(spos, oid, s_ver, len(t)) + t + len_pack(len(state)) + state
+                before = running
+                running = sha(before + data).digest()
+                # Frontier.append, inlined: merge the perfect subtrees the new leaf completes
+                node, n = sha(b"\x00" + running).digest(), frontier.size
+                while n & 1:
+                    node = sha(b"\x01" + subtrees.pop() + node).digest()
+                    n >>= 1
+                subtrees.append(node)
+                frontier.size += 1
+                if frontier.size == next_cp:
+                    while w.pending and int(w.pending[0]["tree_size"]) == frontier.size:
+                        w.check(w.pending.pop(0), spos)
+                    next_cp = int(w.pending[0]["tree_size"]) if w.pending else -1
+                events += 1
+                j += 1
+            if c is not None and cpos <= spos:
+                _, c_seq, c_hash, c_prev = c
+                if c_seq != seq:
+                    w.add_chain(cpos, f"chain record has sequence {c_seq}, expected {seq}")
+                    seq = c_seq
+                if c_prev != prev:
+                    w.add_chain(cpos, "chain record does not link to the record before it")
+                if s is None or spos != cpos:
+                    w.missing(cpos)
+                elif c_prev == before:  # the usual case: the store's own chain is the recorded one
+                    if running != c_hash:
+                        w.differs(cpos, oid.hex(), s_ver)
+                elif sha(c_prev + data).digest() != c_hash:  # after an earlier break: judge this event alone
+                    w.differs(cpos, oid.hex(), s_ver)
+                prev = c_hash
+                seq += 1
+                chained += 1
+                i += 1
+            elif s is not None and spos < cpos:
+                w.inserted(spos, oid.hex(), s_ver, head)
+        if progress is not None:
+            progress(ns)
+    for cp in w.pending:
+        w.add("checkpoint", int(cp["last_position"]), None, None,
+              f"the checkpoint of size {cp['tree_size']} covers more events than the store holds ({w.frontier.size})")
+    unchained = int(ledger.db.scalar(f"SELECT COUNT(*) FROM {w.table} WHERE {w.col} > ?", (head,)) or 0)
+    if progress is not None and unchained:
+        progress(unchained)
+    w.breaks.sort(key=lambda b: (b.position, b.kind in ("checkpoint", "chain")))
+    seconds = time.perf_counter() - t0
+    return VerifyReport(
+        ok=w.count == 0, events=events, chained=chained, unchained=unchained, checkpoints=len(checkpoints),
+        signatures="checked" if public_key is not None else "not checked: no signing key configured",
+        first_break=w.breaks[0] if w.breaks else None, breaks=w.breaks, more_breaks=max(0, w.count - MAX_LISTED),
+        seconds=round(seconds, 3), events_per_second=round(events / seconds, 1) if seconds > 0 else 0.0,
+    )
