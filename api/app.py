@@ -14,11 +14,17 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 
 from api import problems
+from api.access_log import AccessLogController
 from api.catalog import CatalogController
+from api.events import EventController
+from api.ledger import LedgerController, public_key
+from api.maintenance import ArchiveController, BatchController, ObjectionController, TicketController
 from api.organizations import OrganizationController
 from api.sharing import GrantController, GrantStatusController, ShareRequestController
 from api.state import state
 from api.system import HistoryController, health
+from api.systems import SystemController
+from api.webhooks import WebhookController
 from application.common import ApplicationError
 from application.runtime import Runtime
 from domain.rules import InvalidTransition, RuleViolation
@@ -60,7 +66,9 @@ def create_app(runtime: Runtime | None = None, *, background: bool = True) -> Li
     }
     return Litestar(
         route_handlers=[health, OrganizationController, CatalogController, ShareRequestController, GrantController,
-                        GrantStatusController, HistoryController, state],
+                        GrantStatusController, HistoryController, state, SystemController,
+                        TicketController, ArchiveController, BatchController, ObjectionController,
+                        EventController, WebhookController, AccessLogController, LedgerController, public_key],
         state=State({"runtime": rt}),
         lifespan=[lifespan],
         exception_handlers=handlers,

@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Sequence
 
+from api import cli_ledger
 from infrastructure.config import Settings, load_dotenv
 
 
@@ -160,6 +161,26 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_access_log_archive(args: argparse.Namespace) -> int:
+    from datetime import date
+    from pathlib import Path
+
+    from domain.rules import RuleViolation
+    from projections.access_log_archive import ArchiveFailed
+
+    rt = _runtime()
+    try:
+        done = rt.access_log.archive(before=date.fromisoformat(args.before), out=Path(args.out))
+    except (RuleViolation, ArchiveFailed) as e:
+        print(f"refused: {e}", file=sys.stderr)
+        return 2
+    finally:
+        rt.close()
+    print(json.dumps({"archived": done.rows, "file": done.file, "sha256": done.sha256,
+                      "before": done.before.isoformat()}))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="civic-ledger", description="Governance ledger of the Shaanxi civil-affairs data regime.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -196,11 +217,21 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sweep", help="record expiry of grants past their end")
     s.set_defaults(func=cmd_sweep)
 
+    a = sub.add_parser("access-log", help="the access log's hot view").add_subparsers(
+        dest="access_log_command", required=True)
+    s = a.add_parser("archive", help="move records older than DATE (at least 3 years ago, LOG-1) to a "
+                     "verified JSON Lines file; the ledger keeps them")
+    s.add_argument("--before", required=True, help="a date (YYYY-MM-DD), at least three years ago")
+    s.add_argument("--out", required=True, help="the file to write (must not exist)")
+    s.set_defaults(func=cmd_access_log_archive)
+
     s = sub.add_parser("history", help="print the timeline of one object")
     s.add_argument("kind")
     s.add_argument("id")
     s.add_argument("-v", "--verbose", action="store_true")
     s.set_defaults(func=cmd_history)
+
+    cli_ledger.add_commands(sub)
     return p
 
 

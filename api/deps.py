@@ -66,6 +66,15 @@ def answer(result: CommandResult, *, location: str | None = None) -> Response[by
     return Response(content=result.body, status_code=result.status, media_type="application/json", headers=headers)
 
 
+def honour_min_position(request: Request[Any, Any, Any], *views: str) -> None:
+    """Waits for X-Min-Position when one is sent, and costs nothing when none is (the hot path)."""
+    raw = request.headers.get(MIN_POSITION_HEADER) or request.query_params.get("min_position")
+    if raw:
+        if not raw.isdigit():
+            raise ApplicationError(f"{MIN_POSITION_HEADER} is a ledger position (a whole number).")
+        runtime_of(request).projector.wait_for(int(raw), *views)
+
+
 def wait_for_position(request: Request[Any, Any, Any], *views: str) -> int:
     """Honours X-Min-Position (or ?min_position=) so a client reads its own write without sleeping."""
     raw = request.headers.get(MIN_POSITION_HEADER) or request.query_params.get("min_position")

@@ -39,7 +39,9 @@ from application.demo_data import (
     SERVICE_AUTHORISATION,
     Entry,
 )
+from application.demo_maintenance import load_maintenance_demo, maintenance_summary
 from application.demo_sharing import SharingLoader, sharing_summary
+from application.demo_systems import load_systems_demo, systems_summary
 from application.runtime import Runtime
 from domain.catalog import CatalogEntry, entry_id
 from domain.catalog_values import (
@@ -81,8 +83,11 @@ def load_demo(rt: Runtime) -> dict[str, Any]:
     published = loader.publish_wave()
     sharing = SharingLoader(rt, loader.office, loader.people, {e.code: e.org for e in ENTRIES})
     sharing.load()
+    maintenance = load_maintenance_demo(rt, loader.office)
     loader.upkeep_wave(published)
     sharing.expire()
+    maintenance.late()
+    load_systems_demo(rt, loader.office)
     return summary(rt, admin_token=token)
 
 
@@ -97,7 +102,7 @@ def summary(rt: Runtime, *, admin_token: str | None) -> dict[str, Any]:
             continue
     by_status = {s: counts[s] for s in STATUSES if counts[s]}
     return {"organizations": orgs, "entries": sum(counts.values()), "by_status": by_status,
-            **sharing_summary(rt), "admin_token": admin_token}
+            **sharing_summary(rt), **maintenance_summary(rt), **systems_summary(rt), "admin_token": admin_token}
 
 
 def content(e: Entry, *, extra: str | None = None) -> EntryContent:

@@ -124,6 +124,15 @@ class HistoryService:
             return p.acting_for in (first.spec.holder, first.spec.provider)
         if kind == "implementation-order":
             return bool(first.holder == p.acting_for)
+        if kind == "system":
+            return bool(first.owner == p.acting_for)
+        if kind == "maintenance-ticket":
+            return bool(first.organization == p.acting_for)
+        if kind == "batch-modification":
+            operators = {getattr(e, "operator_org", None) for _, e in events}
+            return bool(first.division == p.acting_for or p.acting_for in operators)
+        if kind == "objection":
+            return p.acting_for in (first.objector, first.provider)
         return False
 
     @staticmethod

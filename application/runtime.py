@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import UTC, date, datetime
 
+import msgspec
 from eventsourcing.application import AggregateNotFoundError
 
+from application.access_log import AccessLogService
 from application.catalog import CatalogService
 from application.common import Clock, Principal, SystemClock
+from application.feeds import FeedService
 from application.history import HistoryService
+from application.integrity import IntegrityService
+from application.maintenance import MaintenanceService
 from application.organizations import OrganizationService
 from application.sharing import SharingIndex, SharingService
+from application.systems import FreshGrants, SystemsService
+from application.webhooks import WebhookService
 from domain.base import Actor, Cause, Context
 from domain.organizations import OFFICE_CODE, Level, Organization, OrgKind, Role, organization_id
 from domain.rules import RuleViolation
@@ -20,10 +28,13 @@ from infrastructure.config import Settings
 from infrastructure.sql import MemoryDb
 from infrastructure.store import Ledger
 from infrastructure.tokens import TokenStore
+from projections.access_log_queries import AccessLogQueries
+from projections.maintenance_queries import MaintenanceQueries
 from projections.queries import CatalogQueries, OrganizationQueries
 from projections.registry import all_views
 from projections.runner import Projector
 from projections.sharing_queries import SharingQueries
+from projections.systems_queries import SystemQueries
 from projections.timetravel import TimeTravel
 
 
@@ -37,14 +48,31 @@ class Runtime:
         self._sweeper: threading.Thread | None = None
         self._sweep_stop = threading.Event()
         nudge = self.projector.nudge
-        self.organizations = OrganizationService(self.ledger, self.clock, nudge)
+        self._callers: dict[str, tuple[float, Principal]] = {}
+        self.organizations = OrganizationService(self.ledger, self.clock, self._org_saved)
         self.sharing_queries = SharingQueries(self.ledger.db)
         self.sharing = SharingService(self.ledger, self.clock, nudge, index=self._sharing_index())
         self.catalog = CatalogService(self.ledger, self.clock, nudge, sharing=self.sharing)
         self.catalog_queries = CatalogQueries(self.ledger.db, self.settings.overdue_grace_days)
         self.organization_queries = OrganizationQueries(self.ledger.db)
         self.history = HistoryService(self.ledger)
+        self.maintenance = MaintenanceService(self.ledger, self.clock, nudge, load_grant=self.sharing.load_grant,
+                                              deadline_days=self.settings.objection_deadline_days)
+        self.maintenance_queries = MaintenanceQueries(self.ledger.db)
+        self.system_queries = SystemQueries(self.ledger.db)
+        self.systems = SystemsService(self.ledger, self.clock, nudge, grants_on_entry=FreshGrants(
+            self.projector, self.ledger.max_position, self.system_queries.open_grants_on_entry))
+        self.access_log_queries = AccessLogQueries(self.ledger.db)
+        self.access_log = AccessLogService(self.ledger, self.clock, nudge, projector=self.projector,
+                                           queries=self.access_log_queries)
         self.timetravel = TimeTravel(self.ledger, all_views, checkpoint_every=self.settings.state_checkpoint_every)
+        self.integrity = IntegrityService(self.ledger, self.projector, self.clock)
+        self.feeds = FeedService(self.ledger, self.projector)
+        self.webhooks = WebhookService(self.ledger, self.feeds)
+
+    def _org_saved(self, position: int) -> None:
+        self.projector.nudge(position)
+        self.forget_callers()
 
     def _sharing_index(self) -> SharingIndex:
         """Lookups for commands; the grants view is caught up first so no recent grant is missed."""
@@ -65,8 +93,9 @@ class Runtime:
         )
 
     def start_background(self, sweep_seconds: float = 60.0) -> None:
-        """The projector's worker and the sweep that records expired grants."""
+        """The projector's worker, the sweep that records expired grants, and the webhook deliveries."""
         self.projector.start()
+        self.webhooks.start()
         if self._sweeper is not None:
             return
         stop = self._sweep_stop
@@ -85,6 +114,8 @@ class Runtime:
 
     def stop_background(self) -> None:
         self._sweep_stop.set()
+        self.webhooks.stop()
+        self.feeds.hub.stop()
         if self._sweeper is not None:
             self._sweeper.join(timeout=10)
             self._sweeper = None
@@ -98,6 +129,7 @@ class Runtime:
 
     def init(self, *, admin: str = "office-admin", office_name: str = "陕西省民政厅办公室") -> tuple[bool, str]:
         """Registers the Office (once) and issues a token for its first admin; returns (created, token)."""
+        self.integrity.ensure_key()  # the ledger's checkpoint signing key, made once if absent
         created = False
         try:
             office: Organization = self.ledger.repository.get(organization_id(OFFICE_CODE))
@@ -130,21 +162,44 @@ class Runtime:
             target.assign_role(ctx, person=person, role=role)
         if target.pending_events:
             self.ledger.save(target)
+            self.forget_callers()
         _, token = self.tokens.create(person=person, organization=org, roles=tuple(str(r) for r in wanted))
         return token
 
     def principal(self, token: str, on_behalf_of: str | None = None) -> Principal | None:
-        """The caller a token stands for, with only the roles still assigned to the person."""
-        holder = self.tokens.lookup(token)
-        if holder is None:
-            return None
-        try:
-            org: Organization = self.ledger.repository.get(organization_id(holder.organization))
-        except AggregateNotFoundError:
-            return None
-        roles = frozenset(r for r in holder.roles if org.holds(holder.person, Role(r)))
-        return Principal(person=holder.person, organization=holder.organization, roles=roles,
-                         on_behalf_of=on_behalf_of)
+        """The caller a token stands for, with only the roles still assigned to the person.
+
+        Resolved callers are cached for `CIVIC_LEDGER_AUTH_CACHE_SECONDS`; a role change or token
+        revocation made through this process clears the cache at once, one made by another
+        process takes effect within that time.
+        """
+        now = time.monotonic()
+        cached = self._callers.get(token)
+        if cached is not None and cached[0] > now:
+            base = cached[1]
+        else:
+            holder = self.tokens.lookup(token)
+            if holder is None:
+                return None
+            try:
+                org: Organization = self.ledger.repository.get(organization_id(holder.organization))
+            except AggregateNotFoundError:
+                return None
+            roles = frozenset(r for r in holder.roles if org.holds(holder.person, Role(r)))
+            base = Principal(person=holder.person, organization=holder.organization, roles=roles)
+            if self.settings.auth_cache_seconds > 0:
+                if len(self._callers) > 10_000:
+                    self._callers.clear()
+                self._callers[token] = (now + self.settings.auth_cache_seconds, base)
+        return base if on_behalf_of is None else msgspec.structs.replace(base, on_behalf_of=on_behalf_of)
+
+    def forget_callers(self, _position: int | None = None) -> None:
+        self._callers.clear()
+
+    def revoke_token(self, token_id: str) -> bool:
+        done = self.tokens.revoke(token_id)
+        self.forget_callers()
+        return done
 
     def state_at(self, at: datetime) -> tuple[int, MemoryDb]:
         """The ledger position recorded by `at`, and an in-memory replica of the read models there."""

@@ -54,3 +54,61 @@ RULE_CONTEXT.update({
     G.Consumed: ("SHR-7", "USE-1"),
 })
 KINDS.update({cls.KIND: cls for cls in (ShareRequest, ImplementationOrder, Grant)})
+
+# -- maintenance (MNT, QLT) ---------------------------------------------------------------
+
+from domain.maintenance import BatchModification, MaintenanceTicket  # noqa: E402
+from domain.objections import Objection  # noqa: E402
+
+MT, BM, OB = MaintenanceTicket, BatchModification, Objection
+RULE_CONTEXT.update({
+    MT.Declared: ("MNT-1", "SEC-1"),
+    MT.Approved: ("MNT-1",),
+    MT.Rejected: ("MNT-1",),
+    MT.Applied: ("MNT-1", "SEC-1"),
+    MT.Verified: ("MNT-1",),
+    MT.SentBack: ("MNT-1",),
+    BM.Requested: ("MNT-2",),
+    BM.Approved: ("MNT-2",),
+    BM.Rejected: ("MNT-2",),
+    BM.Executed: ("MNT-2", "AUD-1"),
+    BM.ExecutionRefused: ("MNT-2", "AUD-1"),
+    OB.Raised: ("QLT-1",),
+    OB.Confirmed: ("QLT-1", "MNT-1"),
+    OB.Rejected: ("QLT-1",),
+})
+KINDS.update({cls.KIND: cls for cls in (MaintenanceTicket, BatchModification, Objection)})
+
+# -- systems (COL-1, SYS-1 … SYS-5, CAT-5) -------------------------------------------------
+
+from domain.systems import InformationSystem  # noqa: E402
+
+IS = InformationSystem
+RULE_CONTEXT.update({
+    IS.Proposed: ("COL-1", "SYS-1"),
+    IS.RegisteredExisting: ("SYS-5",),
+    IS.CatalogRevised: ("SYS-1",),
+    IS.JustificationFiled: ("COL-1", "CAT-5"),
+    IS.DuplicateCollectionAccepted: ("CAT-5",),
+    IS.Approved: ("SYS-1", "COL-1", "CAT-5"),
+    IS.Rejected: ("SYS-1",),
+    IS.Connected: ("SYS-2",),
+    IS.ComplianceTested: ("SYS-4",),
+    IS.WentLive: ("SYS-2", "SYS-4"),
+    IS.ChangeFiled: ("SYS-3",),
+    IS.ChangeConfirmed: ("SYS-3",),
+    IS.ChangeDeclined: ("SYS-3",),
+    IS.ChangeImplemented: ("SYS-3",),
+    IS.UnconfirmedChangeFound: ("SYS-3", "SYS-5"),
+    IS.Decommissioned: ("SYS-3",),
+    IS.RectificationOrdered: ("SYS-5",),
+    IS.RectificationClosed: ("SYS-5",),
+})
+KINDS.update({IS.KIND: IS})
+
+# -- access log (LOG-1, USE-1) --------------------------------------------------------------
+
+from domain.access_log import AccessLogBatch  # noqa: E402
+
+RULE_CONTEXT.update({AccessLogBatch.Recorded: ("LOG-1", "USE-1")})
+KINDS.update({AccessLogBatch.KIND: AccessLogBatch})

@@ -31,6 +31,9 @@ class Settings:
     projection_poll_seconds: float = 0.2
     cipher_key: str | None = None
     state_checkpoint_every: int = 10_000
+    auth_cache_seconds: float = 5.0
+    objection_deadline_days: int = 15
+    signing_key: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -44,6 +47,9 @@ class Settings:
             projection_poll_seconds=float(env.get("CIVIC_LEDGER_PROJECTION_POLL_SECONDS", "0.2")),
             cipher_key=env.get("CIVIC_LEDGER_CIPHER_KEY") or None,
             state_checkpoint_every=int(env.get("CIVIC_LEDGER_STATE_CHECKPOINT_EVERY", "10000")),
+            auth_cache_seconds=float(env.get("CIVIC_LEDGER_AUTH_CACHE_SECONDS", "5")),
+            objection_deadline_days=int(env.get("CIVIC_LEDGER_OBJECTION_DEADLINE_DAYS", "15")),
+            signing_key=env.get("CIVIC_LEDGER_SIGNING_KEY") or None,
         )
 
     @property

@@ -19,6 +19,8 @@ class View(ABC):
     handles: ClassVar[tuple[type, ...]] = ()
     all_topics: ClassVar[bool] = False
     """True for a view that follows every event of the ledger, whatever its type."""
+    wants_raw: ClassVar[bool] = False
+    """True for a view that gets the stored notification (its bytes as recorded) instead of the decoded event."""
 
     def __init__(self) -> None:
         self._topics = frozenset(get_topic(cls) for cls in self.handles)
@@ -26,6 +28,11 @@ class View(ABC):
     @property
     def tracking_name(self) -> str:
         return f"view:{self.name}"
+
+    @property
+    def topic_names(self) -> tuple[str, ...]:
+        """The stored topics this view reads (empty: every topic)."""
+        return () if self.all_topics else tuple(sorted(self._topics))
 
     def wants(self, topic: str) -> bool:
         return self.all_topics or topic in self._topics

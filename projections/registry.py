@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from projections.access_log import AccessLogView
 from projections.base import View
 from projections.catalog import CatalogView
+from projections.feed import FeedView
+from projections.ledger_chain import LedgerChainView
+from projections.maintenance import MaintenanceView
 from projections.organizations import OrganizationsView
 from projections.sharing import SharingView
+from projections.systems import SystemsView
 from projections.timetravel import LedgerTimesView
 
 
 def all_views() -> list[View]:
-    return [OrganizationsView(), CatalogView(), SharingView(), LedgerTimesView()]
+    return [OrganizationsView(), CatalogView(), SharingView(), MaintenanceView(), LedgerTimesView(), SystemsView(),
+            AccessLogView(), LedgerChainView(), FeedView()]

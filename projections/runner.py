@@ -79,22 +79,28 @@ class Projector:
                 start = self.position(name)
                 if until is not None and start >= until:
                     return start
-                notifications = self.ledger.recorder.select_notifications(
-                    start=start, limit=self.page_size, inclusive_of_start=False
-                )
-                if not notifications:
+                # Only the view's own topics are read (a view never decodes, or holds in memory, events it
+                # ignores). Positions up to the head read here are all committed (commit order is position
+                # order), so when fewer than a page match, the view is current up to that head.
+                head = self.ledger.max_position()
+                if start >= head:
                     return start
+                limit = self.page_size if not view.all_topics else max(1, self.page_size // 5)
+                notifications = self.ledger.recorder.select_notifications(
+                    start=start, limit=limit, stop=head, topics=view.topic_names, inclusive_of_start=False
+                )
+                reached = notifications[-1].id if len(notifications) == limit else head
                 lost_race = False
                 try:
                     with self.ledger.db.write() as tx:
                         view.begin_page(tx)
                         for n in notifications:
                             if view.wants(n.topic):
-                                view.apply(tx, self.ledger.mapper.to_domain_event(n), n.id)
+                                view.apply(tx, n if view.wants_raw else self.ledger.mapper.to_domain_event(n), n.id)
                         view.end_page(tx)
                         try:
                             self.tracking._insert_tracking(  # type: ignore[attr-defined]
-                                tx.raw, Tracking(view.tracking_name, notifications[-1].id)
+                                tx.raw, Tracking(view.tracking_name, reached)
                             )
                         except IntegrityError:
                             lost_race = True
@@ -106,7 +112,7 @@ class Projector:
                     log.debug("view %s: page after %s already applied elsewhere", name, start)
                     continue
                 if progress is not None:
-                    progress(len(notifications))
+                    progress(reached - start)
 
     def catch_up_all(self, until: int | None = None) -> None:
         for name in self.views:

@@ -127,10 +127,13 @@ class TimeTravel:
 
     def _replay(self, db: MemoryDb, after: int, until: int) -> None:
         views = self.make_views()
+        topics: tuple[str, ...] = ()
+        if not any(v.all_topics for v in views):
+            topics = tuple(sorted({t for v in views for t in v.topic_names}))
         start = after
         while start < until:
             page = self.ledger.recorder.select_notifications(
-                start=start, limit=self.page_size, stop=until, inclusive_of_start=False
+                start=start, limit=self.page_size, stop=until, topics=topics, inclusive_of_start=False
             )
             if not page:
                 break

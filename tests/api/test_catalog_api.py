@@ -151,3 +151,13 @@ def test_the_demo_catalog_is_served_to_token_holders_only(server, runtime):
     assert len(everything) == summary["entries"] >= 60
     assert len(seen) < len(everything)
     assert reader.get("/catalog/open").json()["items"]
+
+
+def test_a_revoked_role_is_refused_at_once(server, runtime, admin_token):
+    office = server.client(admin_token)
+    org(office, "div-a")
+    compiler = server.client(token(runtime, "div-a", "孙八", "catalog_compiler"))
+    assert compiler.post("/catalog/entries", json=entry_body("SX-R-1")).status_code == 201
+    revoked = office.delete("/organizations/div-a/members/孙八/roles/catalog_compiler")
+    assert revoked.status_code == 200, revoked.text
+    assert compiler.post("/catalog/entries", json=entry_body("SX-R-2")).status_code == 403

@@ -26,7 +26,8 @@ def test_catalog_and_grants_as_they_stood(server, runtime, admin_token, clock):
     then_rows = office.get("/catalog/entries", params={"at": then.isoformat()}).json()
     assert [r["status"] for r in then_rows["items"]] == ["published"] and then_rows["position"] < int(pos)
     assert [g["status"] for g in office.get("/grants", params={"at": then.isoformat()}).json()["items"]] == ["active"]
-    assert [g["status"] for g in office.get("/grants").json()["items"]] == ["suspended"]
+    current = office.get("/grants", headers={"X-Min-Position": pos}).json()["items"]
+    assert [g["status"] for g in current] == ["suspended"]
 
     summary = office.get("/state", params={"at": then.isoformat()}).json()
     assert summary["catalog"]["published"] == 1 and summary["grants"]["by_status"] == {"active": 1}

@@ -1,0 +1,101 @@
+"""HTTP routes of the event feeds: cursor pages, the live Server-Sent Events stream, and the type catalogue."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, Response, get
+from litestar.concurrency import sync_to_thread
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, Parameter, QueryParameter
+from litestar.response import ServerSentEvent
+from litestar.response.sse import ServerSentEventMessage
+
+from api.deps import provide_principal, runtime_of
+from application.common import ApplicationError, NotFound, Principal
+from application.feeds import FeedService, Filter, Scope
+from infrastructure.cloudevents import catalogue, data_schema
+from projections.feed import OWNERS
+
+Limit = Annotated[int, Parameter(ge=1, le=500, description="Page size")]
+After = Annotated[int, Parameter(ge=0, description="Cursor: the ledger position after which to read")]
+Types = Annotated[list[str] | None, QueryParameter(name="type", description="Event types to keep (repeat or comma-separate)")]
+Subject = Annotated[str | None, Parameter(description="Only this object's events, e.g. grant/<uuid>")]
+
+STREAM_PAGE = 100
+_json = msgspec.json.Encoder()
+
+
+def _filter(feeds: FeedService, types: list[str] | None, subject: str | None) -> Filter:
+    names = tuple(t.strip() for raw in (types or ()) for t in raw.split(",") if t.strip())
+    return feeds.check(Filter(types=names, subject=subject or None))
+
+
+class EventController(Controller):
+    path = "/events"
+    tags = ["events"]
+    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}
+
+    @get("/", sync_to_thread=True)
+    def list_events(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], after: After = 0,
+                    limit: Limit = 100, types: Types = None, subject: Subject = None) -> Response[Any]:
+        """CloudEvents after a position, in ledger order, that the caller's organization may see.
+
+        Follow `next` as the next `after`; a short page means the caller has reached the horizon."""
+        feeds = runtime_of(request).feeds
+        page = feeds.page(Scope.of(principal), after, limit, _filter(feeds, types, subject))
+        return Response(page, headers={"X-Ledger-Position": str(page.horizon)})
+
+    @get("/stream")
+    async def stream(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], after: After = 0,
+                     types: Types = None, subject: Subject = None) -> ServerSentEvent:
+        """Live Server-Sent Events (`id` = ledger position); resume with `Last-Event-ID`. Comments are heartbeats."""
+        rt = runtime_of(request)
+        last = request.headers.get("last-event-id")
+        if last is not None:
+            if not last.strip().isdigit():
+                raise ApplicationError("Last-Event-ID is the ledger position of the last event received.")
+            after = int(last.strip())
+        f = _filter(rt.feeds, types, subject)
+        return ServerSentEvent(follow(rt.feeds, Scope.of(principal), f, after, rt.feeds.heartbeat_seconds))
+
+    @get("/types", sync_to_thread=False)
+    def types(self) -> Response[Any]:
+        """Every event type with its aggregate kind, schema version and who may see it."""
+        items = [{"type": t.name, "kind": t.kind, "version": t.version, "dataschema": t.dataschema,
+                  "scoped": t.kind in OWNERS} for t in (catalogue().by_name[n] for n in catalogue().names())]
+        return Response({"items": items})
+
+    @get("/types/{name:str}", sync_to_thread=False)
+    def schema(self, name: FromPath[str]) -> Response[Any]:
+        """The JSON Schema of one type's `data`."""
+        t = catalogue().by_name.get(name)
+        if t is None:
+            raise NotFound(f"No event type {name!r}.")
+        return Response(data_schema(t), media_type="application/schema+json")
+
+
+async def follow(feeds: FeedService, scope: Scope, f: Filter, after: int,
+                 heartbeat: float) -> AsyncIterator[ServerSentEventMessage]:
+    """Pages up to the horizon, then waits for it to move; at most one page is held per client.
+
+    Each message is handed to the server and awaited before the next is produced, so a slow
+    reader holds back this generator (the server's write buffer applies back-pressure) instead
+    of letting events pile up in memory.
+    """
+    cursor = after
+    horizon = await sync_to_thread(feeds.refresh)
+    yield ServerSentEventMessage(data=None, comment="civic-ledger events", retry=2000)
+    while True:
+        page = await sync_to_thread(feeds.page, scope, cursor, STREAM_PAGE, f, horizon)
+        for ce in page.events:
+            yield ServerSentEventMessage(id=ce["ledgerposition"], data=_json.encode(ce).decode())
+        cursor = page.next
+        if len(page.events) == STREAM_PAGE:
+            continue
+        moved = await feeds.hub.wait_beyond(horizon, heartbeat)
+        if moved <= horizon:
+            yield ServerSentEventMessage(data=None, comment="heartbeat")
+        horizon = max(horizon, moved)

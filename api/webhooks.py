@@ -1,0 +1,76 @@
+"""HTTP routes of webhooks: register an endpoint, see its deliveries, pause, resume and replay."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, Response, delete, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter
+
+from api.deps import provide_principal, runtime_of
+from application.common import Principal
+
+Limit = Annotated[int, Parameter(ge=1, le=500, description="Page size")]
+
+
+class WebhookBody(msgspec.Struct, forbid_unknown_fields=True):
+    """An endpoint and the event types it wants (none: every event the organization may see)."""
+
+    url: str
+    types: list[str] = []
+    after: int | None = None
+    """Deliver events after this ledger position; by default only events recorded from now on."""
+
+
+class ResumeBody(msgspec.Struct, forbid_unknown_fields=True):
+    after: int | None = None
+    """Replay: restart deliveries after this position instead of where they stopped."""
+
+
+class WebhookController(Controller):
+    path = "/webhooks"
+    tags = ["events"]
+    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}
+
+    @post("/", sync_to_thread=True, status_code=201)
+    def register(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+                 data: JSONBody[WebhookBody]) -> Response[Any]:
+        """Registers an endpoint for the caller's organization; the answer holds the signing secret, once."""
+        sub = runtime_of(request).webhooks.register(principal, url=data.url, types=data.types, after=data.after,
+                                                    idempotency_key=request.headers.get("idempotency-key"))
+        return Response(sub, status_code=201, headers={"Location": f"/webhooks/{sub.id}"})
+
+    @get("/", sync_to_thread=True)
+    def list_webhooks(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal]) -> Response[Any]:
+        return Response({"items": runtime_of(request).webhooks.subscriptions(principal)})
+
+    @get("/{sid:str}", sync_to_thread=True)
+    def get_webhook(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+                    sid: FromPath[str]) -> Response[Any]:
+        return Response(runtime_of(request).webhooks.get(principal, sid))
+
+    @get("/{sid:str}/deliveries", sync_to_thread=True)
+    def deliveries(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+                   sid: FromPath[str], after: FromQuery[int] = 0, limit: Limit = 100) -> Response[Any]:
+        """Every attempt, oldest first: position, event id, status code or error, duration."""
+        items = runtime_of(request).webhooks.deliveries(principal, sid, after, limit)
+        return Response({"items": items, "next": items[-1].seq if items else after})
+
+    @post("/{sid:str}/pause", sync_to_thread=True, status_code=200)
+    def pause(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+              sid: FromPath[str]) -> Response[Any]:
+        return Response(runtime_of(request).webhooks.pause(principal, sid))
+
+    @post("/{sid:str}/resume", sync_to_thread=True, status_code=200)
+    def resume(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], sid: FromPath[str],
+               data: JSONBody[ResumeBody | None] = None) -> Response[Any]:
+        """Resumes a paused endpoint at once; `after` replays from a position."""
+        body = data or ResumeBody()
+        return Response(runtime_of(request).webhooks.resume(principal, sid, body.after))
+
+    @delete("/{sid:str}", sync_to_thread=True, status_code=204)
+    def remove(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+               sid: FromPath[str]) -> None:
+        runtime_of(request).webhooks.delete(principal, sid)

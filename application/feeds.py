@@ -1,0 +1,278 @@
+"""Event feeds for integrators: cursor pages of CloudEvents over the whole ledger, scoped and filtered.
+
+Gap-free: a page never goes past the *horizon*, the position up to which the feed index (and the
+hash chain, when it is kept) has applied every event. The projector applies events in position
+order, and the store commits in position order (PostgreSQL: every insert holds the events table's
+EXCLUSIVE lock from taking its ids to commit; SQLite: one writer at a time), so no event below the
+horizon can still appear. A reader that passed position P has seen every event <= P it may see.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+import msgspec
+from eventsourcing.persistence import StoredEvent
+
+from application.common import ApplicationError, Principal
+from infrastructure.cloudevents import catalogue, envelope, public_data
+from infrastructure.store import Ledger
+from projections.feed import EVERYONE
+from projections.runner import Projector
+
+MAX_LIMIT = 500
+
+
+class Scope(msgspec.Struct, frozen=True):
+    """Whose events a reader may see: one organization's, or (org None) all of them."""
+
+    org: str | None = None
+
+    @classmethod
+    def of(cls, p: Principal) -> Scope:
+        return cls(None if p.sees_everything else p.organization)
+
+
+class Filter(msgspec.Struct, frozen=True):
+    types: tuple[str, ...] = ()
+    subject: str | None = None
+
+
+ALL = Filter()
+
+
+class FeedPage(msgspec.Struct, frozen=True):
+    events: list[dict[str, Any]]
+    next: int
+    """The cursor for the next page (`after=`): the last event's position, or the horizon when the page is short."""
+    horizon: int
+
+
+class FeedService:
+    def __init__(self, ledger: Ledger, projector: Projector) -> None:
+        self.ledger = ledger
+        self.projector = projector
+        self.chained = "ledger_chain" in projector.views
+        self.hub = Hub(self.refresh)
+        self.heartbeat_seconds = 15.0
+
+    # -- the horizon -----------------------------------------------------------------------
+
+    def horizon(self) -> int:
+        views = ("feed", "ledger_chain") if self.chained else ("feed",)
+        return min(self.projector.position(v) for v in views)
+
+    def refresh(self) -> int:
+        """Brings the feed index (and the chain) up to the ledger's head; returns the new horizon."""
+        head = self.ledger.max_position()
+        self.projector.wait_for(head, "feed", *(("ledger_chain",) if self.chained else ()))
+        return self.horizon()
+
+    # -- pages -----------------------------------------------------------------------------
+
+    def check(self, f: Filter) -> Filter:
+        unknown = [t for t in f.types if t not in catalogue().by_name]
+        if unknown:
+            raise ApplicationError(f"Unknown event type {unknown[0]!r}; GET /events/types lists them.")
+        return f
+
+    def page(self, scope: Scope, after: int, limit: int, f: Filter = ALL,
+             horizon: int | None = None) -> FeedPage:
+        """Events after `after` up to the horizon that the scope may see and the filter keeps, in order."""
+        if after < 0:
+            raise ApplicationError("after is a ledger position (0 or more).")
+        limit = max(1, min(limit, MAX_LIMIT))
+        top = self.refresh() if horizon is None else horizon
+        positions = self._positions(scope, after, top, limit, f)
+        events = self.events_at(positions, scope)
+        nxt = positions[-1] if len(positions) == limit else max(after, top)
+        return FeedPage(events=events, next=nxt, horizon=top)
+
+    def _positions(self, scope: Scope, after: int, top: int, limit: int, f: Filter) -> list[int]:
+        where, params = ["e.position > ?", "e.position <= ?"], list[Any]([after, top])
+        if f.types:
+            where.append(f"e.type IN ({', '.join('?' for _ in f.types)})")
+            params.extend(f.types)
+        if f.subject:
+            where.append("e.subject = ?")
+            params.append(f.subject)
+        if scope.org is None:
+            sql = f"SELECT e.position FROM feed_events e WHERE {' AND '.join(where)} ORDER BY e.position LIMIT ?"
+        else:
+            where = [w.replace("e.position", "a.position") for w in where]
+            sql = ("SELECT a.position FROM feed_audience a JOIN feed_events e ON e.position = a.position "
+                   f"WHERE a.org IN (?, ?) AND {' AND '.join(where)} ORDER BY a.position LIMIT ?")
+            params = [EVERYONE, scope.org, *params]
+        return [int(r["position"]) for r in self.ledger.db.query(sql, (*params, limit))]
+
+    def events_at(self, positions: Sequence[int], scope: Scope) -> list[dict[str, Any]]:
+        """The CloudEvents at these positions, as the scope may see them (access logs cut to its records)."""
+        if not positions:
+            return []
+        marks = ", ".join("?" for _ in positions)
+        col, table = self.ledger.position_column, self.ledger.events_table
+        rows = self.ledger.db.query(
+            f"SELECT {col} AS position, originator_id, originator_version, topic, state FROM {table} "
+            f"WHERE {col} IN ({marks}) ORDER BY {col}", tuple(positions))
+        hashes: dict[int, str] = {}
+        if self.chained:
+            hashes = {int(r["position"]): bytes(r["hash"]).hex() for r in self.ledger.db.query(
+                f"SELECT position, hash FROM ledger_chain WHERE position IN ({marks})", tuple(positions))}
+        out = []
+        for r in rows:
+            oid = r["originator_id"]
+            stored = StoredEvent(originator_id=oid if isinstance(oid, UUID) else UUID(str(oid)),
+                                 originator_version=int(r["originator_version"]), topic=r["topic"],
+                                 state=bytes(r["state"]))
+            event = self.ledger.mapper.to_domain_event(stored)
+            pos = int(r["position"])
+            out.append(envelope(event, pos, hashes.get(pos), data=redact(event, scope)))
+        return out
+
+
+def redact(event: Any, scope: Scope) -> dict[str, Any] | None:
+    """An access-log batch names many organizations: a scoped reader gets only the records about it."""
+    if scope.org is None or not hasattr(event, "records"):
+        return None
+    data = public_data(event)
+    data["records"] = [raw for r, raw in zip(event.records, data["records"], strict=True)
+                       if scope.org in (r.holder, r.provider)]
+    return data
+
+
+class Hub:
+    """Tells waiting streams and workers that the horizon moved; one polling thread per process.
+
+    The thread runs only while someone waits; it asks the store for its head every `poll_seconds`
+    (cheap: an index lookup), so writes made by other processes are seen too.
+    """
+
+    def __init__(self, refresh: Any, poll_seconds: float = 0.01) -> None:
+        self._refresh = refresh
+        self.poll_seconds = poll_seconds
+        self.horizon = 0
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+        self._sync_waiters = 0
+        self._wanted = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _ensure(self) -> None:
+        self._wanted.set()
+        if self._thread is None or not self._thread.is_alive():
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="feed-hub", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wanted.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    async def wait_beyond(self, position: int, timeout: float) -> int:
+        """Waits (without holding a thread) until the horizon passes `position` or the timeout ends."""
+        loop = asyncio.get_running_loop()
+        ev = asyncio.Event()
+        entry = (loop, ev)
+        with self._lock:
+            if self.horizon > position:
+                return self.horizon
+            self._waiters.add(entry)
+            self._ensure()
+        try:
+            await asyncio.wait_for(ev.wait(), timeout)
+        except TimeoutError:
+            pass
+        finally:
+            with self._lock:
+                self._waiters.discard(entry)
+        return self.horizon
+
+    def wait_sync(self, position: int, timeout: float) -> int:
+        with self._cond:
+            if self.horizon > position:
+                return self.horizon
+            self._sync_waiters += 1
+            self._ensure()
+            try:
+                self._cond.wait_for(lambda: self.horizon > position or self._stop.is_set(), timeout)
+            finally:
+                self._sync_waiters -= 1
+            return self.horizon
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with self._lock:
+                idle = not self._waiters and not self._sync_waiters
+                if idle:
+                    self._wanted.clear()
+            if idle:
+                self._wanted.wait(1.0)
+                continue
+            try:
+                h = self._refresh()
+            except Exception:  # the store is briefly unreachable: the next round retries
+                h = self.horizon
+            with self._cond:
+                if h > self.horizon:
+                    self.horizon = h
+                    for loop, ev in list(self._waiters):
+                        with contextlib.suppress(RuntimeError):  # that stream's loop has closed
+                            loop.call_soon_threadsafe(ev.set)
+                    self._cond.notify_all()
+            self._stop.wait(self.poll_seconds)
+
+
+def events_reference() -> str:
+    """The generated part of docs/events.md: every type, who may see it, and the fields of its `data`."""
+    from infrastructure.cloudevents import data_schema
+    from projections.feed import AUDIENCE_DOC
+
+    cat = catalogue()
+    lines = ["| type | version | visible to (besides the Office and auditors) |", "|---|---|---|"]
+    lines += [f"| `{n}` | {cat.by_name[n].version} | {AUDIENCE_DOC.get(cat.by_name[n].kind, 'nobody else')} |"
+              for n in cat.names()]
+    shared: dict[str, Any] = {}
+    for n in cat.names():
+        schema = data_schema(cat.by_name[n])
+        shared.update(schema.get("$defs", {}))
+        lines += ["", f"### `{n}`", "", f"{schema['description']} `dataschema`: `{schema['$id']}`", ""]
+        lines += _fields(schema)
+    lines += ["", "## Shared structures", ""]
+    for name in sorted(shared):
+        d = shared[name]
+        lines += [f"### {name}", ""]
+        lines += _fields(d) if "properties" in d else [f"One of: {', '.join(f'`{v}`' for v in d.get('enum', []))}"]
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _fields(schema: dict[str, Any]) -> list[str]:
+    required = set(schema.get("required", ()))
+    rows = ["| field | type | required |", "|---|---|---|"]
+    rows += [f"| `{k}` | {_type(v)} | {'yes' if k in required else 'no'} |"
+             for k, v in schema.get("properties", {}).items()]
+    return rows
+
+
+def _type(s: dict[str, Any]) -> str:
+    if "$ref" in s:
+        return f"[{s['$ref'].rsplit('/', 1)[-1]}](#{s['$ref'].rsplit('/', 1)[-1].lower()})"
+    if "anyOf" in s:
+        return " or ".join(_type(x) for x in s["anyOf"])
+    if s.get("type") == "array":
+        return f"list of {_type(s.get('items', {}))}"
+    if "title" in s and s.get("type") == "object":
+        return str(s["title"])
+    if "enum" in s:
+        return " / ".join(f"`{v}`" for v in s["enum"])
+    return str(s.get("type", "any")) + (f" ({s['format']})" if "format" in s else "")

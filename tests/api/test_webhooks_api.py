@@ -1,0 +1,179 @@
+"""Webhooks to a real local receiver that fails at random: every event arrives, in order, signed, across a restart."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from application.common import Principal
+from application.feeds import Scope
+from application.runtime import Runtime
+from application.webhooks import sign, verify
+from tests.api.conftest import LiveServer
+from tests.support import member, register
+
+
+class Receiver:
+    """An HTTP endpoint that refuses (500) or drops the connection with probability `fail`, else records."""
+
+    def __init__(self, fail: float = 0.0, seed: int = 7) -> None:
+        self.fail, self.rng = fail, random.Random(seed)
+        self.secret = ""
+        self.received: list[dict] = []
+        self.bad_signatures = 0
+        self.attempts = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers["content-length"]))
+                outer.attempts += 1
+                roll = outer.rng.random()
+                if roll < outer.fail / 2:
+                    self.close_connection = True  # no answer at all
+                    return
+                if roll < outer.fail:
+                    self.send_response(500)
+                    self.end_headers()
+                    return
+                if not verify(outer.secret, {k.lower(): v for k, v in self.headers.items()}, body):
+                    outer.bad_signatures += 1
+                outer.received.append(json.loads(body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver(fail=0.4)
+    yield r
+    r.close()
+
+
+def fast(rt: Runtime) -> Runtime:
+    w = rt.webhooks
+    w.base_delay, w.max_delay, w.idle_seconds, w.timeout = 0.005, 0.05, 0.05, 5.0
+    return rt
+
+
+def wait_until(check: Callable[[], bool], seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_signature_is_standard_webhooks_hmac_over_id_timestamp_and_body():
+    secret = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    ts = int(time.time())
+    headers = {"webhook-id": "msg_1", "webhook-timestamp": str(ts), "webhook-signature": sign(secret, "msg_1", ts, b"{}")}
+    assert verify(secret, headers, b"{}")
+    assert not verify(secret, headers, b'{"x":1}')
+    assert not verify(secret, {**headers, "webhook-id": "msg_2"}, b"{}")
+    assert not verify(secret, {**headers, "webhook-timestamp": str(ts - 3600)}, b"{}")
+
+
+def test_random_failures_and_a_restart_lose_nothing_and_keep_order(settings, clock, receiver):
+    rt = fast(Runtime(settings, clock=clock))
+    _, admin_token = rt.init(admin="office-admin")
+    admin = Principal(person="office-admin", organization="office", roles=frozenset({"office_admin"}))
+    register(rt, admin, "div-a")
+    register(rt, admin, "div-b")
+    token = rt.issue_token(org="div-a", person="对接", roles=("integrator",))
+    with LiveServer(rt) as server, server.client(token) as c:
+        made = c.post("/webhooks", json={"url": receiver.url}).json()
+        receiver.secret, start = made["secret"], made["cursor"]
+        for i in range(12):
+            member(rt, admin, "div-a" if i % 3 else "div-b", f"p{i}", "requester")
+        wait_until(lambda: len(receiver.received) >= 4)
+        receiver.fail = 1.0  # the endpoint goes down, then the server stops with events still undelivered
+    rt.close()
+    delivered_before_restart = len(receiver.received)
+    receiver.fail = 0.4
+
+    rt2 = fast(Runtime(settings, clock=clock))
+    try:
+        rt2.start_background()
+        for i in range(12, 24):
+            member(rt2, admin, "div-a" if i % 3 else "div-b", f"p{i}", "requester")
+        expected = [e["id"] for e in rt2.feeds.page(Scope("div-a"), start, 500).events]
+        assert len(expected) == 16
+        assert delivered_before_restart < 8  # the first half was not all delivered before the restart
+        wait_until(lambda: len(receiver.received) >= len(expected))
+        time.sleep(0.2)  # nothing more may arrive
+        assert [e["id"] for e in receiver.received] == expected
+        assert receiver.bad_signatures == 0 and receiver.attempts > len(expected)
+        owner = Principal(person="对接", organization="div-a", roles=frozenset({"integrator"}))
+        log = rt2.webhooks.deliveries(owner, made["id"], limit=500)
+        assert [d.event_id for d in log if d.ok] == expected
+        assert any(not d.ok and d.error for d in log)
+        wait_until(lambda: rt2.webhooks.get(owner, made["id"]).cursor == rt2.feeds.horizon())
+    finally:
+        rt2.close()
+
+
+def test_a_dead_endpoint_is_paused_then_resumed_and_replayed(runtime, server, admin, admin_token):
+    fast(runtime)
+    runtime.webhooks.retry_window, runtime.webhooks.min_failures = 0.3, 3
+    dead = Receiver(fail=1.0)
+    try:
+        with server.client(admin_token) as c:
+            made = c.post("/webhooks", json={"url": dead.url, "types": ["cn.gov.shaanxi.mz.organization.registered"],
+                                             "after": 0}).json()
+            sid = made["id"]
+            register(runtime, admin, "div-x")
+            wait_until(lambda: c.get(f"/webhooks/{sid}").json()["status"] == "paused")
+            paused = c.get(f"/webhooks/{sid}").json()
+            assert paused["failures"] >= 3 and paused["paused_reason"]
+            log = c.get(f"/webhooks/{sid}/deliveries").json()["items"]
+            assert log and not any(d["ok"] for d in log) and log[0]["position"] == 1
+            dead.fail, dead.secret = 0.0, made["secret"]
+            resumed = c.post(f"/webhooks/{sid}/resume", json={"after": 0}).json()
+            assert resumed["status"] == "active"
+            wait_until(lambda: len(dead.received) == 2)
+            assert [e["data"]["code"] for e in dead.received] == ["office", "div-x"]
+            replay = c.post(f"/webhooks/{sid}/resume", json={"after": 0}).json()
+            assert replay["cursor"] == 0
+            wait_until(lambda: len(dead.received) == 4)
+            assert [e["data"]["code"] for e in dead.received[2:]] == ["office", "div-x"]
+            assert dead.bad_signatures == 0
+            other = runtime.issue_token(org="div-x", person="对接", roles=("integrator",))
+            with server.client(other) as outsider:
+                assert outsider.get(f"/webhooks/{sid}").status_code == 404
+                assert outsider.get("/webhooks").json()["items"] == []
+            assert c.delete(f"/webhooks/{sid}").status_code == 204
+    finally:
+        dead.close()
+
+
+def test_registering_needs_the_integrator_role_and_a_real_url(runtime, server, admin):
+    register(runtime, admin, "div-y")
+    reader = runtime.issue_token(org="div-y", person="读者", roles=("requester",))
+    integrator = runtime.issue_token(org="div-y", person="对接", roles=("integrator",))
+    with server.client(reader) as c:
+        assert c.post("/webhooks", json={"url": "http://127.0.0.1:9/x"}).status_code == 403
+    with server.client(integrator) as c:
+        assert c.post("/webhooks", json={"url": "ftp://example/x"}).status_code == 400
+        assert c.post("/webhooks", json={"url": "http://127.0.0.1:9/x", "types": ["nope"]}).status_code == 400
+        first = c.post("/webhooks", json={"url": "http://127.0.0.1:9/x"}, headers={"Idempotency-Key": "k1"})
+        again = c.post("/webhooks", json={"url": "http://127.0.0.1:9/x"}, headers={"Idempotency-Key": "k1"})
+        assert first.status_code == 201 and again.json()["id"] == first.json()["id"]
+        listed = c.get("/webhooks").json()["items"]
+        assert len(listed) == 1 and listed[0]["secret"] is None
