@@ -80,10 +80,11 @@ class HistoryService:
         cls = KINDS[kind]
         if not stored or not stored[0][1].topic.startswith(get_topic(cls) + "."):
             raise NotFound(f"No {kind} {ident}.")
-        events = [(pos, self.ledger.mapper.to_domain_event(s)) for pos, s in stored]
+        events: list[tuple[int, Any]] = [(pos, self.ledger.mapper.to_domain_event(s)) for pos, s in stored]
         if not self._may_see(p, kind, events):
             raise NotFound(f"No {kind} {ident} visible to the caller.")
-        items, aggregate = [], None
+        items: list[TimelineEvent] = []
+        aggregate: Any = None
         for pos, e in events:
             aggregate = e.mutate(aggregate)
             items.append(msgspec.structs.replace(self._item(pos, e), state=state_of(aggregate)))

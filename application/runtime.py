@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime
+from typing import Any
 
 import msgspec
 from eventsourcing.application import AggregateNotFoundError
@@ -78,8 +80,8 @@ class Runtime:
         """Lookups for commands; the grants view is caught up first so no recent grant is missed."""
         q = self.sharing_queries
 
-        def fresh(fn):  # type: ignore[no-untyped-def]
-            def call(*args):  # type: ignore[no-untyped-def]
+        def fresh(fn: Callable[..., Any]) -> Callable[..., Any]:
+            def call(*args: Any) -> Any:
                 self.projector.wait_for(self.ledger.max_position(), "sharing")
                 return fn(*args)
             return call
