@@ -16,9 +16,15 @@ from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from api import problems
 from api.access_log import AccessLogController
 from api.catalog import CatalogController
+from api.compliance import ComplianceController, ViolationController
 from api.events import EventController
 from api.ledger import LedgerController, public_key
-from api.maintenance import ArchiveController, BatchController, ObjectionController, TicketController
+from api.maintenance import (
+    ArchiveController,
+    BatchController,
+    ObjectionController,
+    TicketController,
+)
 from api.organizations import OrganizationController
 from api.sharing import GrantController, GrantStatusController, ShareRequestController
 from api.state import state
@@ -68,7 +74,8 @@ def create_app(runtime: Runtime | None = None, *, background: bool = True) -> Li
         route_handlers=[health, OrganizationController, CatalogController, ShareRequestController, GrantController,
                         GrantStatusController, HistoryController, state, SystemController,
                         TicketController, ArchiveController, BatchController, ObjectionController,
-                        EventController, WebhookController, AccessLogController, LedgerController, public_key],
+                        EventController, WebhookController, AccessLogController, LedgerController, public_key,
+                        ViolationController, ComplianceController],
         state=State({"runtime": rt}),
         lifespan=[lifespan],
         exception_handlers=handlers,

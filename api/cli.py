@@ -11,9 +11,13 @@ from api import cli_ledger
 from infrastructure.config import Settings, load_dotenv
 
 
-def _runtime():  # noqa: ANN202 - imported lazily so `--help` stays fast
+def _runtime(demo: bool = False):  # noqa: ANN202 - imported lazily so `--help` stays fast
     from application.runtime import Runtime
 
+    if demo:  # the demo's history is spread over past weeks (see application.demo.DemoClock)
+        from application.demo import DemoClock
+
+        return Runtime(Settings.from_env(), clock=DemoClock())
     return Runtime(Settings.from_env())
 
 
@@ -23,7 +27,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from api.app import create_app
 
     settings = Settings.from_env()
-    rt = _runtime()
+    rt = _runtime(demo=args.demo)
     if args.demo:
         from application.demo import load_demo
 
@@ -69,7 +73,7 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from application.demo import load_demo
 
-    rt = _runtime()
+    rt = _runtime(demo=True)
     try:
         summary = load_demo(rt)
         rt.projector.catch_up_all()
@@ -161,6 +165,18 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_monitor(args: argparse.Namespace) -> int:
+    import msgspec
+
+    rt = _runtime()
+    try:
+        done = rt.monitors.run()
+    finally:
+        rt.close()
+    print(msgspec.json.encode(done).decode("utf-8"))
+    return 0
+
+
 def cmd_access_log_archive(args: argparse.Namespace) -> int:
     from datetime import date
     from pathlib import Path
@@ -216,6 +232,9 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("sweep", help="record expiry of grants past their end")
     s.set_defaults(func=cmd_sweep)
+
+    s = sub.add_parser("monitor", help="run the compliance monitors once: raise new violation candidates")
+    s.set_defaults(func=cmd_monitor)
 
     a = sub.add_parser("access-log", help="the access log's hot view").add_subparsers(
         dest="access_log_command", required=True)

@@ -24,8 +24,9 @@ grants), and a last sweep records the grants whose period the clock has passed.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from application.common import Command, NotFound, Principal
@@ -42,6 +43,7 @@ from application.demo_data import (
 from application.demo_maintenance import load_maintenance_demo, maintenance_summary
 from application.demo_sharing import SharingLoader, sharing_summary
 from application.demo_systems import load_systems_demo, systems_summary
+from application.demo_traffic import load_demo_traffic
 from application.runtime import Runtime
 from domain.catalog import CatalogEntry, entry_id
 from domain.catalog_values import (
@@ -76,6 +78,7 @@ _PASS = Review(
 def load_demo(rt: Runtime) -> dict[str, Any]:
     """Loads the demo once; returns counts, entries by status, and the new Office admin token (None if already loaded)."""
     if rt.organizations.find(DEMO_MARKER) is not None:
+        _release(rt)
         return summary(rt, admin_token=None)
     _, token = rt.init(admin=DEMO_ADMIN)
     loader = _Loader(rt)
@@ -88,6 +91,8 @@ def load_demo(rt: Runtime) -> dict[str, Any]:
     sharing.expire()
     maintenance.late()
     load_systems_demo(rt, loader.office)
+    _release(rt)  # the demo's history is in the past; today's traffic is recorded now
+    load_demo_traffic(rt)
     return summary(rt, admin_token=token)
 
 
@@ -102,7 +107,45 @@ def summary(rt: Runtime, *, admin_token: str | None) -> dict[str, Any]:
             continue
     by_status = {s: counts[s] for s in STATUSES if counts[s]}
     return {"organizations": orgs, "entries": sum(counts.values()), "by_status": by_status,
-            **sharing_summary(rt), **maintenance_summary(rt), **systems_summary(rt), "admin_token": admin_token}
+            **sharing_summary(rt), **maintenance_summary(rt), **systems_summary(rt), **traffic_summary(rt),
+            "admin_token": admin_token}
+
+
+def _release(rt: Runtime) -> None:
+    release = getattr(rt.clock, "release", None)
+    if callable(release):
+        release()
+
+
+class DemoClock:
+    """The wall clock, shifted back while the demo loads so its history spreads over past weeks.
+
+    `advance` moves the demo's time towards now (never past it); `release` makes it the wall clock
+    again, so the running service records the present as it is.
+    """
+
+    def __init__(self, back: timedelta = WAVE_GAP + timedelta(days=7)) -> None:
+        self._back = back
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            return datetime.now(UTC) - self._back
+
+    def advance(self, **delta: float) -> None:
+        with self._lock:
+            self._back = max(timedelta(0), self._back - timedelta(**delta))
+
+    def release(self) -> None:
+        with self._lock:
+            self._back = timedelta(0)
+
+
+def traffic_summary(rt: Runtime) -> dict[str, Any]:
+    """The access log's records by outcome (the demo's day of traffic)."""
+    rt.projector.wait_for(rt.ledger.max_position(), "access_log")
+    rows = rt.ledger.db.query("SELECT outcome, COUNT(*) AS n FROM access_log GROUP BY outcome ORDER BY outcome")
+    return {"access_log_by_outcome": {r["outcome"]: int(r["n"]) for r in rows}}
 
 
 def content(e: Entry, *, extra: str | None = None) -> EntryContent:
