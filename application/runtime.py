@@ -15,10 +15,12 @@ from eventsourcing.application import AggregateNotFoundError
 from application.access_log import AccessLogService
 from application.catalog import CatalogService
 from application.common import Clock, Principal, SystemClock
+from application.compliance import ComplianceService
 from application.feeds import FeedService
 from application.history import HistoryService
 from application.integrity import IntegrityService
 from application.maintenance import MaintenanceService
+from application.monitors import MonitorService
 from application.organizations import OrganizationService
 from application.sharing import SharingIndex, SharingService
 from application.systems import FreshGrants, SystemsService
@@ -31,6 +33,7 @@ from infrastructure.sql import MemoryDb
 from infrastructure.store import Ledger
 from infrastructure.tokens import TokenStore
 from projections.access_log_queries import AccessLogQueries
+from projections.compliance import ComplianceQueries
 from projections.maintenance_queries import MaintenanceQueries
 from projections.queries import CatalogQueries, OrganizationQueries
 from projections.registry import all_views
@@ -71,6 +74,11 @@ class Runtime:
         self.integrity = IntegrityService(self.ledger, self.projector, self.clock)
         self.feeds = FeedService(self.ledger, self.projector)
         self.webhooks = WebhookService(self.ledger, self.feeds)
+        self.compliance = ComplianceService(self.ledger, self.clock, nudge)
+        self.compliance_queries = ComplianceQueries(self.ledger.db, self.settings.overdue_grace_days,
+                                                    non_compliant_systems=self.system_queries.compliance)
+        self.monitors = MonitorService(self.ledger, self.clock, nudge, projector=self.projector,
+                                       catalog=self.catalog_queries, maintenance=self.maintenance_queries)
 
     def _org_saved(self, position: int) -> None:
         self.projector.nudge(position)
@@ -108,6 +116,7 @@ class Runtime:
                 try:
                     self.sharing.expire_due()
                     self.timetravel.checkpoint()
+                    self.monitors.run(self.clock.now())
                 except Exception:  # the next round retries
                     logging.getLogger(__name__).exception("background sweep failed")
 

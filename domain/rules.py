@@ -51,6 +51,11 @@ _RULES: tuple[Rule, ...] = (
     Rule("SEC-1", "第三十四条", "No endpoint reveals more than the caller's role and organization allow."),
     Rule("SEC-2", "第三十五条", "Backup and restore of the store are supported."),
     Rule("OPEN-1", "第二十八条", "The open-data catalog is compiled and updated by the Office from published entries."),
+    Rule("VIO-1", "第三十八条", "Catalogs not compiled or updated as required are ordered to be rectified."),
+    Rule("VIO-2", "第三十八条", "Inconsistent or wrong data not checked in time, or data provided unlike data held, is ordered to be rectified."),
+    Rule("VIO-3", "第三十八条", "Shared data out of control (abuse, unauthorised use, spreading, leaks) is ordered to be rectified."),
+    Rule("VIO-4", "第三十八条", "Shared data passed to a third party or used for other purposes is ordered to be rectified."),
+    Rule("VIO-5", "第三十八条", "Other breaches of the Measures are ordered to be rectified."),
 )
 
 RULES: dict[str, Rule] = {r.id: r for r in _RULES}

@@ -112,3 +112,13 @@ from domain.access_log import AccessLogBatch  # noqa: E402
 
 RULE_CONTEXT.update({AccessLogBatch.Recorded: ("LOG-1", "USE-1")})
 KINDS.update({AccessLogBatch.KIND: AccessLogBatch})
+
+# -- compliance (VIO-1 … VIO-5) -------------------------------------------------------------
+
+from domain.compliance import Violation  # noqa: E402
+
+VI = Violation
+_VIO = ("VIO-1", "VIO-2", "VIO-3", "VIO-4", "VIO-5")  # the kind of the case names which one applies
+RULE_CONTEXT.update({e: _VIO for e in (VI.CandidateRaised, VI.Raised, VI.Confirmed, VI.Dismissed, VI.NoticeIssued,
+                                       VI.RectificationReported, VI.Accepted, VI.Escalated)})
+KINDS.update({VI.KIND: VI})

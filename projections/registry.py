@@ -5,6 +5,7 @@ from __future__ import annotations
 from projections.access_log import AccessLogView
 from projections.base import View
 from projections.catalog import CatalogView
+from projections.compliance import ComplianceView
 from projections.feed import FeedView
 from projections.ledger_chain import LedgerChainView
 from projections.maintenance import MaintenanceView
@@ -16,4 +17,4 @@ from projections.timetravel import LedgerTimesView
 
 def all_views() -> list[View]:
     return [OrganizationsView(), CatalogView(), SharingView(), MaintenanceView(), LedgerTimesView(), SystemsView(),
-            AccessLogView(), LedgerChainView(), FeedView()]
+            AccessLogView(), LedgerChainView(), FeedView(), ComplianceView()]

@@ -1,0 +1,176 @@
+"""HTTP routes of the compliance board (第三十八条): violations and their rectification, and per-organization summaries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter
+
+from api.deps import answer, command, provide_principal, runtime_of, wait_for_position
+from application.common import Forbidden, NotFound, Principal
+from domain.compliance import Evidence, ViolationKind
+
+Limit = Annotated[int, Parameter(ge=1, le=500, description="Page size")]
+VIEW = "compliance"
+SUMMARY_VIEWS = ("compliance", "catalog", "maintenance", "systems")
+
+
+class RaiseBody(msgspec.Struct, forbid_unknown_fields=True):
+    """违规情形 the Office records directly: the case, the organization, the evidence (event ids, log record ids …)."""
+
+    kind: ViolationKind
+    subject: str
+    summary: str
+    evidence: list[Evidence]
+    key: str = ""
+
+
+class CommentBody(msgspec.Struct, forbid_unknown_fields=True):
+    comment: str = ""
+
+
+class ReasonBody(msgspec.Struct, forbid_unknown_fields=True):
+    reason: str
+
+
+class NoticeBody(msgspec.Struct, forbid_unknown_fields=True):
+    """整改通知: what is to be rectified, by when."""
+
+    deadline: datetime
+    requirements: str
+
+
+class ReportBody(msgspec.Struct, forbid_unknown_fields=True):
+    report: str
+
+
+def _org(p: Principal) -> str | None:
+    return None if p.sees_everything else p.acting_for
+
+
+DEPS = {"principal": Provide(provide_principal, sync_to_thread=False)}
+
+
+class ViolationController(Controller):
+    path = "/violations"
+    tags = ["compliance"]
+    dependencies = DEPS
+
+    @get("/", sync_to_thread=True)
+    def list_violations(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+                        kind: FromQuery[str | None] = None, subject: FromQuery[str | None] = None,
+                        status: FromQuery[str | None] = None, open: FromQuery[bool] = False,  # noqa: A002
+                        limit: Limit = 50, cursor: FromQuery[str | None] = None) -> Response[Any]:
+        """Newest first. The Office and auditors see every case; an organization its own, once confirmed."""
+        rt = runtime_of(request)
+        position = wait_for_position(request, VIEW)
+        rows, nxt = rt.compliance_queries.violations(org=_org(principal), kind=kind, subject=subject, status=status,
+                                                     open_only=open, limit=limit, cursor=cursor)
+        return Response({"items": rows, "next_cursor": nxt, "position": position})
+
+    @post("/", sync_to_thread=True, status_code=201)
+    def raise_violation(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+                        data: JSONBody[RaiseBody]) -> Response[bytes]:
+        """The Office raises a case directly, confirmed at once (VIO-1 … VIO-5)."""
+        result = runtime_of(request).compliance.raise_violation(
+            principal, command(request, "violation.raise", data), kind=data.kind, subject=data.subject,
+            evidence=tuple(data.evidence), summary=data.summary, key=data.key)
+        return answer(result, location=f"/violations/{result.aggregate_id}")
+
+    @get("/{violation_id:uuid}", sync_to_thread=True)
+    def get_violation(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+                      violation_id: FromPath[UUID]) -> Response[Any]:
+        rt = runtime_of(request)
+        wait_for_position(request, VIEW)
+        row = rt.compliance_queries.violation(str(violation_id))
+        visible = row is not None and (principal.sees_everything or (
+            row["subject"] == principal.acting_for and row["status"] not in ("candidate", "dismissed")))
+        if row is None or not visible:
+            raise NotFound(f"No violation {violation_id}.")
+        return Response(row, headers={"ETag": f'"{row["version"]}"'})
+
+    @post("/{violation_id:uuid}/confirm", sync_to_thread=True, status_code=200)
+    def confirm(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+                violation_id: FromPath[UUID], data: JSONBody[CommentBody]) -> Response[bytes]:
+        """The Office confirms a candidate."""
+        return answer(runtime_of(request).compliance.confirm(
+            principal, command(request, "violation.confirm", data), violation_id, comment=data.comment))
+
+    @post("/{violation_id:uuid}/dismiss", sync_to_thread=True, status_code=200)
+    def dismiss(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+                violation_id: FromPath[UUID], data: JSONBody[ReasonBody]) -> Response[bytes]:
+        """The Office dismisses a candidate, with a reason."""
+        return answer(runtime_of(request).compliance.dismiss(
+            principal, command(request, "violation.dismiss", data), violation_id, reason=data.reason))
+
+    @post("/{violation_id:uuid}/notice", sync_to_thread=True, status_code=200)
+    def notice(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+               violation_id: FromPath[UUID], data: JSONBody[NoticeBody]) -> Response[bytes]:
+        """The Office issues a rectification notice with a deadline."""
+        return answer(runtime_of(request).compliance.issue_notice(
+            principal, command(request, "violation.notice", data), violation_id, deadline=data.deadline,
+            requirements=data.requirements))
+
+    @post("/{violation_id:uuid}/report", sync_to_thread=True, status_code=200)
+    def report(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+               violation_id: FromPath[UUID], data: JSONBody[ReportBody]) -> Response[bytes]:
+        """The subject organization reports its rectification (office_admin, system_manager, maintainer,
+        approver or catalog_reviewer of that organization)."""
+        return answer(runtime_of(request).compliance.report(
+            principal, command(request, "violation.report", data), violation_id, report=data.report))
+
+    @post("/{violation_id:uuid}/accept", sync_to_thread=True, status_code=200)
+    def accept(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+               violation_id: FromPath[UUID], data: JSONBody[CommentBody]) -> Response[bytes]:
+        """The Office accepts the reported rectification: the case is closed."""
+        return answer(runtime_of(request).compliance.accept(
+            principal, command(request, "violation.accept", data), violation_id, comment=data.comment))
+
+    @post("/{violation_id:uuid}/escalate", sync_to_thread=True, status_code=200)
+    def escalate(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+                 violation_id: FromPath[UUID], data: JSONBody[ReasonBody]) -> Response[bytes]:
+        """The Office escalates: a report it will not accept, or a notice unanswered past its deadline."""
+        return answer(runtime_of(request).compliance.escalate(
+            principal, command(request, "violation.escalate", data), violation_id, reason=data.reason))
+
+
+class ComplianceController(Controller):
+    path = "/compliance"
+    tags = ["compliance"]
+    dependencies = DEPS
+
+    @get("/summary", sync_to_thread=True)
+    def summary(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+                org: FromQuery[str | None] = None) -> Response[Any]:
+        """Per organization: open violations, candidates, overdue entries and objections, non-compliant systems.
+        An organization sees only its own line."""
+        rt = runtime_of(request)
+        position = wait_for_position(request, *SUMMARY_VIEWS)
+        if not principal.sees_everything:
+            if org not in (None, principal.acting_for):
+                raise Forbidden(f"{principal.acting_for} sees its own compliance summary, not {org}'s.")
+            org = principal.acting_for
+        items = rt.compliance_queries.summary(now=rt.now(), org=org)
+        if not principal.sees_everything:  # candidates are the Office's work until confirmed
+            items = [{k: v for k, v in i.items() if k != "candidates"} for i in items]
+        return Response({"items": items, "position": position})
+
+    @get("/organizations/{code:str}", sync_to_thread=True)
+    def organization(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+                     code: FromPath[str], limit: Limit = 50) -> Response[Any]:
+        """One organization's line of the board, with its open violations."""
+        rt = runtime_of(request)
+        if not (principal.sees_everything or principal.acting_for == code):
+            raise NotFound(f"No compliance board for {code}.")
+        position = wait_for_position(request, *SUMMARY_VIEWS)
+        [line] = rt.compliance_queries.summary(now=rt.now(), org=code)
+        if not principal.sees_everything:
+            line.pop("candidates")
+        rows, nxt = rt.compliance_queries.violations(org=None if principal.sees_everything else code, subject=code,
+                                                     open_only=True, limit=limit)
+        return Response({**line, "violations": rows, "next_cursor": nxt, "position": position})

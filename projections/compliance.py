@@ -1,0 +1,175 @@
+"""The compliance board's read model: one row per violation with its evidence and rectification, and the
+queries behind `GET /violations` and the per-organization summary."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+from domain.compliance import OPEN, Violation
+from infrastructure.sql import Db, Tx
+from projections.base import View
+from projections.queries import decode_cursor, encode_cursor, overdue_cutoffs
+
+V = Violation
+_enc = msgspec.json.Encoder()
+
+_VIOLATIONS = (
+    "CREATE TABLE IF NOT EXISTS violations (id TEXT PRIMARY KEY, kind TEXT NOT NULL, subject TEXT NOT NULL, "
+    "status TEXT NOT NULL, summary TEXT NOT NULL, case_key TEXT NOT NULL, evidence TEXT NOT NULL, monitor TEXT, "
+    "raised_by TEXT NOT NULL, raised_at TEXT NOT NULL, decided_by TEXT, decided_at TEXT, decision TEXT, "
+    "deadline TEXT, requirements TEXT, noticed_at TEXT, report TEXT, reported_by TEXT, reported_at TEXT, "
+    "late INTEGER NOT NULL, closed_by TEXT, closed_at TEXT, closing TEXT, version INTEGER NOT NULL, "
+    "position BIGINT NOT NULL)"
+)
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat()
+
+
+class ComplianceView(View):
+    name = "compliance"
+    version = 1
+    tables = ("violations",)
+    handles = (V.CandidateRaised, V.Raised, V.Confirmed, V.Dismissed, V.NoticeIssued, V.RectificationReported,
+               V.Accepted, V.Escalated)
+
+    def create(self, tx: Tx) -> None:
+        tx.execute(_VIOLATIONS)
+        tx.execute("CREATE INDEX IF NOT EXISTS violations_subject ON violations (subject, status)")
+        tx.execute("CREATE INDEX IF NOT EXISTS violations_status ON violations (status, kind)")
+
+    def apply(self, tx: Tx, e: Any, position: int) -> None:
+        oid, ts, v, who = str(e.originator_id), _iso(e.timestamp), e.originator_version, e.actor.person
+        if isinstance(e, V.CandidateRaised | V.Raised):
+            status = "candidate" if isinstance(e, V.CandidateRaised) else "confirmed"
+            tx.execute(
+                "INSERT INTO violations (id, kind, subject, status, summary, case_key, evidence, monitor, raised_by, "
+                "raised_at, late, version, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+                (oid, str(e.kind), e.subject, status, e.summary, e.key, _enc.encode(e.evidence).decode("utf-8"),
+                 getattr(e, "monitor", None), who, ts, v, position),
+            )
+            return
+        if isinstance(e, V.Confirmed | V.Dismissed):
+            decision = e.comment if isinstance(e, V.Confirmed) else e.reason
+            changes: dict[str, Any] = {"status": "confirmed" if isinstance(e, V.Confirmed) else "dismissed",
+                                       "decided_by": who, "decided_at": ts, "decision": decision}
+        elif isinstance(e, V.NoticeIssued):
+            changes = {"status": "notice_issued", "deadline": _iso(e.deadline), "requirements": e.requirements,
+                       "noticed_at": ts}
+        elif isinstance(e, V.RectificationReported):
+            changes = {"status": "rectification_reported", "report": e.report, "reported_by": who,
+                       "reported_at": ts, "late": int(e.late)}
+        else:
+            closing = e.comment if isinstance(e, V.Accepted) else e.reason
+            changes = {"status": "accepted" if isinstance(e, V.Accepted) else "escalated", "closed_by": who,
+                       "closed_at": ts, "closing": closing}
+        changes.update(version=v, position=position)
+        cols = ", ".join(f"{k} = ?" for k in changes)
+        tx.execute(f"UPDATE violations SET {cols} WHERE id = ?", (*changes.values(), oid))
+
+
+Rows = tuple[list[dict[str, Any]], str | None]
+_OPEN_SQL = "status IN (" + ", ".join(f"'{s}'" for s in sorted(OPEN)) + ")"
+# Candidates and dismissed ones are the Office's own work: an organization sees the cases confirmed against it.
+VISIBLE_TO_SUBJECT = "status NOT IN ('candidate', 'dismissed')"
+
+
+class ComplianceQueries:
+    def __init__(self, db: Db, grace_days: int = 7,
+                 non_compliant_systems: Callable[..., Rows] | None = None) -> None:
+        """`non_compliant_systems` is the systems context's paged SYS-5 query (`org`, `limit`, `cursor`)."""
+        self.db = db
+        self.grace_days = grace_days
+        self.non_compliant_systems = non_compliant_systems
+
+    def violations(self, *, org: str | None, kind: str | None = None, subject: str | None = None,
+                   status: str | None = None, open_only: bool = False, limit: int = 50,
+                   cursor: str | None = None) -> Rows:
+        """Newest first by ledger position; `org` (when not the Office or an auditor) limits to its own cases."""
+        clauses, args = _subject_scope(org)
+        for column, value in (("kind", kind), ("subject", subject), ("status", status)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                args.append(value)
+        if open_only:
+            clauses.append(_OPEN_SQL)
+        if cursor:
+            clauses.append("position < ?")
+            args.append(int(decode_cursor(cursor)))
+        rows = self.db.query(f"SELECT * FROM violations WHERE {' AND '.join(clauses) or '1 = 1'} "
+                             "ORDER BY position DESC LIMIT ?", (*args, limit + 1))
+        more = len(rows) > limit
+        rows = rows[:limit]
+        nxt = encode_cursor(str(rows[-1]["position"])) if more and rows else None
+        return [_shape(r) for r in rows], nxt
+
+    def violation(self, violation_id: str) -> dict[str, Any] | None:
+        row = self.db.query_one("SELECT * FROM violations WHERE id = ?", (violation_id,))
+        return None if row is None else _shape(row)
+
+    def summary(self, *, now: datetime, org: str | None = None) -> list[dict[str, Any]]:
+        """Per organization: open violations (by kind), candidates, overdue entries and objections, and
+        non-compliant systems (SYS-5). Without `org`, every organization with anything to show."""
+        out: dict[str, dict[str, Any]] = {}
+
+        def row(code: str) -> dict[str, Any]:
+            return out.setdefault(code, {"organization": code, "open_violations": 0, "by_kind": {}, "candidates": 0,
+                                         "overdue_entries": 0, "overdue_objections": 0, "non_compliant_systems": 0})
+
+        only, args = ("subject = ? AND ", [org]) if org else ("", [])
+        for r in self.db.query(f"SELECT subject, kind, status, COUNT(*) AS n FROM violations WHERE {only}"
+                               f"{_OPEN_SQL} GROUP BY subject, kind, status", args):
+            s = row(r["subject"])
+            if r["status"] == "candidate":
+                s["candidates"] += int(r["n"])
+            else:
+                s["open_violations"] += int(r["n"])
+                s["by_kind"][r["kind"]] = s["by_kind"].get(r["kind"], 0) + int(r["n"])
+        overdue, params = _overdue_entries_sql(now, self.grace_days)
+        only, args = ("provider = ? AND ", [org]) if org else ("", [])
+        for r in self.db.query(f"SELECT provider, COUNT(*) AS n FROM catalog_entries WHERE {only}{overdue} "
+                               "GROUP BY provider", (*args, *params)):
+            row(r["provider"])["overdue_entries"] = int(r["n"])
+        only, args = ("provider = ? AND ", [org]) if org else ("", [])
+        for r in self.db.query(f"SELECT provider, COUNT(*) AS n FROM objections WHERE {only}status = 'open' "
+                               "AND deadline < ? GROUP BY provider", (*args, _iso(now))):
+            row(r["provider"])["overdue_objections"] = int(r["n"])
+        if self.non_compliant_systems is not None:
+            cursor: str | None = None
+            while True:
+                systems, cursor = self.non_compliant_systems(org=org, limit=500, cursor=cursor)
+                for system in systems:
+                    row(system["owner"])["non_compliant_systems"] += 1
+                if cursor is None:
+                    break
+        if org is not None:
+            row(org)
+        return [out[k] for k in sorted(out)]
+
+
+def _subject_scope(org: str | None) -> tuple[list[str], list[Any]]:
+    if org is None:
+        return [], []
+    return ["subject = ?", VISIBLE_TO_SUBJECT], [org]
+
+
+def _overdue_entries_sql(now: datetime, grace_days: int) -> tuple[str, list[Any]]:
+    """CAT-7 as the catalog queries judge it: published or revising, last update before its cycle's cutoff."""
+    parts, params = [], []
+    for cycle, cutoff in overdue_cutoffs(now, grace_days).items():
+        parts.append("(update_cycle = ? AND last_updated < ?)")
+        params += [cycle, cutoff]
+    return "status IN ('published', 'revising') AND (" + " OR ".join(parts) + ")", params
+
+
+def _shape(r: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in r.items() if k != "case_key"}
+    out["key"] = r["case_key"]
+    out["evidence"] = msgspec.json.decode(r["evidence"])
+    out["late"] = bool(r["late"])
+    return out
