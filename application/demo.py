@@ -93,6 +93,7 @@ def load_demo(rt: Runtime) -> dict[str, Any]:
     load_systems_demo(rt, loader.office)
     _release(rt)  # the demo's history is in the past; today's traffic is recorded now
     load_demo_traffic(rt)
+    rt.monitors.run(rt.now())  # the day's denied accesses, overdue entries and objections become candidates
     return summary(rt, admin_token=token)
 
 
@@ -145,7 +146,10 @@ def traffic_summary(rt: Runtime) -> dict[str, Any]:
     """The access log's records by outcome (the demo's day of traffic)."""
     rt.projector.wait_for(rt.ledger.max_position(), "access_log")
     rows = rt.ledger.db.query("SELECT outcome, COUNT(*) AS n FROM access_log GROUP BY outcome ORDER BY outcome")
-    return {"access_log_by_outcome": {r["outcome"]: int(r["n"]) for r in rows}}
+    rt.projector.wait_for(rt.ledger.max_position(), "compliance")
+    cases = rt.ledger.db.query("SELECT kind, COUNT(*) AS n FROM violations GROUP BY kind ORDER BY kind")
+    return {"access_log_by_outcome": {r["outcome"]: int(r["n"]) for r in rows},
+            "violation_candidates_by_kind": {r["kind"]: int(r["n"]) for r in cases}}
 
 
 def content(e: Entry, *, extra: str | None = None) -> EntryContent:
