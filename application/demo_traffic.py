@@ -41,7 +41,8 @@ def load_demo_traffic(rt: Runtime, *, records: int = 2000, seed: int = 22) -> di
         g = rng.choice(grants)
         fields = msgspec.json.decode(g["fields"])
         asked = tuple(rng.sample(fields, k=rng.randint(1, len(fields))))
-        purpose, holder, grant_id = g["purpose"], g["holder"], UUID(g["id"])
+        purpose, holder = g["purpose"], g["holder"]
+        grant_id: UUID | None = UUID(g["id"])
         roll = rng.random()
         if roll < 0.01:
             purpose = "转交第三方核查"          # not the approved purpose
