@@ -1,0 +1,70 @@
+"""第二十二条's push: a provider's webhook receives the access-log records about its data, signed, in order."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from tests.api.test_catalog_api import org, token
+from tests.api.test_sharing_api import published_entry, request_body
+from tests.api.test_webhooks_api import Receiver, fast, wait_until
+from tests.support import items
+
+TYPE = "cn.gov.shaanxi.mz.access.log.recorded"
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver(fail=0.3, seed=11)
+    yield r
+    r.close()
+
+
+def grant_for(server, runtime, office, requester, entry_id) -> str:
+    rid = requester.post("/share-requests", json=request_body(entry_id, ["DB_NAME"])).json()["id"]
+    assert office.post(f"/share-requests/{rid}/review", json={"decision": "approve"}).status_code == 200
+    [gid] = office.post(f"/share-requests/{rid}/orders").json()["new_grants"]
+    return gid
+
+
+def test_a_provider_is_pushed_only_the_records_about_its_data(server, runtime, admin_token, receiver, clock):
+    fast(runtime)
+    office = server.client(admin_token)
+    for code in ("div-relief", "div-elderly", "div-elder"):
+        org(office, code)
+    mine = published_entry(server, runtime, office, provider="div-relief", code="SX-RELIEF")
+    theirs = published_entry(server, runtime, office, provider="div-elderly", code="SX-ELDERLY",
+                             data_items=msgspec.to_builtins(items("EL_1", "EL_2")))
+    requester = server.client(token(runtime, "div-elder", "周敏", "requester"))
+    grant_for(server, runtime, office, requester, mine)
+
+    integrator = server.client(token(runtime, "div-relief", "对接员", "integrator"))
+    made = integrator.post("/webhooks", json={"url": receiver.url, "types": [TYPE]})
+    assert made.status_code == 201, made.text
+    receiver.secret = made.json()["secret"]
+
+    platform = server.client(token(runtime, "office", "交换平台", "platform"))
+    clock.advance(hours=1)
+    batches = []
+    for b in range(3):
+        records = []
+        for i in range(4):
+            about_mine = (i % 2 == 0)
+            records.append({
+                "request_id": f"push-{b}-{i}", "holder": "div-elder",
+                "provider": "div-relief" if about_mine else "div-elderly",
+                "entry_id": mine if about_mine else theirs, "fields": ["DB_NAME"] if about_mine else ["EL_1"],
+                "purpose": "高龄津贴资格核对", "method": "interface", "record_count": 10 + i,
+                "accessed_at": clock.now().isoformat(),
+            })
+        posted = platform.post("/access-logs", json={"records": records})
+        assert posted.status_code in (200, 201), posted.text
+        batches.append([r["request_id"] for r in records if r["provider"] == "div-relief"])
+
+    wait_until(lambda: len(receiver.received) >= 3)
+    assert receiver.bad_signatures == 0
+    assert [e["type"] for e in receiver.received] == [TYPE] * 3
+    positions = [e["ledgerposition"] for e in receiver.received]
+    assert positions == sorted(positions)
+    pushed = [[r["request_id"] for r in e["data"]["records"]] for e in receiver.received]
+    assert pushed == batches  # only the records about div-relief's data, in order
