@@ -276,3 +276,17 @@ def _type(s: dict[str, Any]) -> str:
     if "enum" in s:
         return " / ".join(f"`{v}`" for v in s["enum"])
     return str(s.get("type", "any")) + (f" ({s['format']})" if "format" in s else "")
+
+
+def _write_reference(path: str = "docs/events.md") -> None:
+    """Rewrites the generated part of docs/events.md from the current event classes."""
+    from pathlib import Path
+
+    mark = "<!-- generated below by application.feeds.events_reference(); do not edit by hand -->\n\n"
+    doc = Path(path)
+    head = doc.read_text(encoding="utf-8").split(mark, 1)[0]
+    doc.write_text(head + mark + events_reference(), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    _write_reference()
