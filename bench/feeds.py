@@ -56,8 +56,9 @@ def live(rt: Runtime) -> Iterator[str]:
         thread.join(timeout=30)
 
 
-def follow(url: str, token: str, after: int, until: int, arrived: dict[int, float], ready: threading.Event) -> None:
-    """An SSE client: records the arrival time of each event until position `until` has arrived."""
+def follow(url: str, token: str, after: int, until: list[int], arrived: dict[int, float],
+           ready: threading.Event) -> None:
+    """An SSE client: records the arrival time of each event until position `until[0]` has arrived."""
     headers = {"Authorization": f"Bearer {token}", "Last-Event-ID": str(after)}
     with httpx.Client(timeout=120) as c, c.stream("GET", f"{url}/events/stream", headers=headers) as r:
         ready.set()
@@ -65,7 +66,7 @@ def follow(url: str, token: str, after: int, until: int, arrived: dict[int, floa
             if line.startswith("id: "):
                 pos = int(line[4:])
                 arrived[pos] = time.perf_counter()
-                if pos >= until:
+                if pos >= until[0]:
                     return
 
 
@@ -98,7 +99,8 @@ def latency(store: str, rt: Runtime, commits: int, out: Outcome) -> None:
         direct: dict[int, float] = {}
         ready = threading.Event()
         until = [10**12]
-        reader = threading.Thread(target=follow, args=(url, token, start, 10**12, sse, ready), daemon=True)
+        stop_at = [10**12]
+        reader = threading.Thread(target=follow, args=(url, token, start, stop_at, sse, ready), daemon=True)
         reader.start()
         ready.wait(10)
         poller = threading.Thread(target=poll_log, args=(rt, start, until, direct), daemon=True)
@@ -113,11 +115,13 @@ def latency(store: str, rt: Runtime, commits: int, out: Outcome) -> None:
                 poller.start()
             time.sleep(0.005)
         last = max(committed)
+        stop_at[0] = last
         deadline = time.monotonic() + 30
         while (last not in sse or last not in direct) and time.monotonic() < deadline:
             time.sleep(0.01)
-        until[0] = 0  # stops the poller; the reader thread ends with the server
+        until[0] = 0  # stops the poller
         poller.join(timeout=5)
+        reader.join(timeout=5)
     first = min(committed)
     s = [(sse[p] - t) * 1000 for p, t in committed.items() if p in sse and p != first]
     d = [(direct[p] - t) * 1000 for p, t in committed.items() if p in direct and p != first]
@@ -142,7 +146,7 @@ def rate(store: str, rt: Runtime, events: int, out: Outcome) -> None:
     with live(rt) as url:
         arrived: dict[int, float] = {}
         t0 = time.perf_counter()
-        follow(url, token, 0, head, arrived, threading.Event())
+        follow(url, token, 0, [head], arrived, threading.Event())
         sse_s = time.perf_counter() - t0
     assert len(arrived) == head == n, (len(arrived), head, n)
     r, b = head / sse_s, n / base_s

@@ -1,0 +1,379 @@
+"""State at a date over a long history: a replica from the nearest checkpoint against a full replay.
+
+The store is filled with a simulated two years of real work, built in memory and saved a few
+thousand events per transaction: catalog entries drafted, reviewed and published by several
+provincial divisions, then refreshed every so often and now and then revised into a new version;
+grants issued by the Office on published entries, suspended and resumed, single-use ones
+consumed, a few revoked. A clock the benchmark controls spreads the events' timestamps evenly over
+the two years. As the history grows, a checkpoint of the read models is stored every
+`CIVIC_LEDGER_STATE_CHECKPOINT_EVERY` events, as the server's sweep does.
+
+`Runtime.state_at` is then timed at random instants, each with an empty replica cache, and one
+full replay from the first event is timed at a late instant in the same run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import statistics
+import time
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import NAMESPACE_URL, uuid5
+
+import msgspec
+
+from application.runtime import Runtime
+from bench.common import (
+    ADMIN,
+    PASS,
+    Options,
+    Outcome,
+    Row,
+    command,
+    entry_content,
+    reset_postgres,
+    scratch_dir,
+)
+from domain.base import Actor, Cause, Context
+from domain.catalog import CatalogEntry
+from domain.catalog_values import DeliveryMethod, OpenClass, ReviewDecision
+from domain.grants import Grant
+from domain.organizations import OFFICE_CODE, Level, OrgKind, Role
+from domain.rules import InvalidTransition, RuleViolation
+from domain.sharing_values import GrantKind, GrantSpec, grant_id
+from infrastructure.config import Settings
+from infrastructure.sql import MemoryDb
+
+NAME = "state_at"
+TITLE = "State at a date over a long history"
+AIM_SECONDS = 2.0
+INSTANTS = 10
+SAVE_EVENTS = 2000  # events per transaction while filling
+PROVIDERS = tuple(f"div-p{i}" for i in range(8))
+HOLDERS = 40
+START = datetime(2025, 1, 1, 8, 0, tzinfo=UTC)
+SPAN = timedelta(days=730)
+PURPOSES = ("高龄津贴资格核对", "低保对象复核", "特困人员认定", "临时救助审核")
+#: (action, weight): what one step of simulated work does; the mean step records about 1.5 events
+ACTIONS = (("entry", 1.2), ("refresh", 40.0), ("revision", 5.0), ("grant", 15.0), ("suspend", 15.0),
+           ("resume", 15.0), ("consume", 6.0), ("revoke", 2.0))
+
+
+class SimClock:
+    """Simulated time: set to a share of `SPAN` as the history grows, one microsecond more at each reading."""
+
+    def __init__(self) -> None:
+        self._now = START
+
+    def set_share(self, share: float) -> None:
+        self._now = max(self._now, START + SPAN * share)
+
+    def now(self) -> datetime:
+        self._now += timedelta(microseconds=1)
+        return self._now
+
+
+def events_wanted(opts: Options) -> int:
+    if opts.quick:
+        return 50_000
+    return int(os.environ.get("CIVIC_LEDGER_BENCH_STATE_EVENTS", "1000000"))
+
+
+def checkpoint_every() -> int:
+    return int(os.environ.get("CIVIC_LEDGER_STATE_CHECKPOINT_EVERY", "10000"))
+
+
+@contextmanager
+def runtime(backend: str, opts: Options, workdir: Path) -> Iterator[Runtime]:
+    if backend == "postgres":
+        assert opts.postgres_url is not None
+        reset_postgres(opts.postgres_url)
+        url = opts.postgres_url
+    else:
+        url = f"sqlite:///{workdir / f'state-{time.monotonic_ns()}.sqlite3'}"
+    rt = Runtime(Settings(database_url=url, state_checkpoint_every=checkpoint_every()), clock=SimClock())
+    try:
+        yield rt
+    finally:
+        rt.close()
+
+
+class History:
+    """Simulated work on real aggregates held in memory; `step()` records one action's events."""
+
+    def __init__(self, rt: Runtime, seed: int = 11) -> None:
+        self.rt, self.rng = rt, random.Random(seed)
+        self.office = Actor(ADMIN.person, OFFICE_CODE, Role.OFFICE_ADMIN)
+        self.platform = Actor("exchange-platform", OFFICE_CODE, Role.PLATFORM)
+        self.drafts: dict[Any, CatalogEntry] = {}
+        self.published: list[CatalogEntry] = []
+        self.grants: list[Grant] = []
+        self.touched: dict[Any, Any] = {}
+        self.serial = 0
+        self.names = [a for a, _ in ACTIONS]
+        self.weights = [w for _, w in ACTIONS]
+
+    def ctx(self, actor: Actor, cmd: str) -> Context:
+        return Context(actor=actor, at=self.rt.clock.now(), cause=Cause(cmd))
+
+    def staff(self, provider: str) -> tuple[Actor, Actor]:
+        return (Actor(f"{provider}-compiler", provider, Role.CATALOG_COMPILER),
+                Actor(f"{provider}-reviewer", provider, Role.CATALOG_REVIEWER))
+
+    def step(self) -> int:
+        """One action; returns how many events it recorded."""
+        action = self.rng.choices(self.names, self.weights)[0]
+        if not self.published:
+            action = "entry"
+        self.acted: list[tuple[Any, int]] = []
+        # When the picked aggregate is not in a state for the action, the step records no (more) events.
+        with contextlib.suppress(InvalidTransition, RuleViolation):
+            getattr(self, action)()
+        return sum(len(agg.pending_events) - before for agg, before in self.acted)
+
+    def _touch(self, agg: Any, new: bool = False) -> None:
+        """Marks an aggregate for the next save before it acts, so no recorded event is held back."""
+        self.touched[agg.id] = agg
+        self.acted.append((agg, 0 if new else len(agg.pending_events)))
+
+    def entry(self) -> None:
+        i = self.serial = self.serial + 1
+        provider = PROVIDERS[i % len(PROVIDERS)]
+        compiler, reviewer = self.staff(provider)
+        content = entry_content(i)
+        if i % 4 == 0:
+            content = msgspec.structs.replace(content, open_class=OpenClass.OPEN)
+        e = CatalogEntry.draft(self.ctx(compiler, "catalog.draft"), resource_code=f"SX-MZ-{i:06d}",
+                               provider=provider, provider_level=Level.PROVINCE, content=content)
+        self._touch(e, new=True)
+        e.revise_draft(self.ctx(compiler, "catalog.revise_draft"),
+                       content=msgspec.structs.replace(content, summary=content.summary + "（已修订）"))
+        e.submit(self.ctx(compiler, "catalog.submit"), existing_sources={})
+        e.review(self.ctx(reviewer, "catalog.review"), review=PASS, decision=ReviewDecision.APPROVE)
+        e.publish(self.ctx(self.office, "catalog.publish"), published_on=self.today(), existing_sources={})
+        self.published.append(e)
+
+    def today(self) -> date:
+        return self.rt.clock.now().date()
+
+    def refresh(self) -> None:
+        e = self.rng.choice(self.published)
+        self._touch(e)
+        compiler, _ = self.staff(e.provider)
+        at = self.rt.clock.now()
+        e.record_refresh(Context(actor=compiler, at=at, cause=Cause("catalog.record_refresh")), as_of=at)
+
+    def revision(self) -> None:
+        e = self.rng.choice(self.published)
+        self._touch(e)
+        compiler, reviewer = self.staff(e.provider)
+        assert e.current is not None
+        n = e.current.number
+        content = msgspec.structs.replace(e.current.content, name=f"{e.current.content.name}（第{n + 1}版）")
+        e.revise(self.ctx(compiler, "catalog.revise"), content=content)
+        e.submit(self.ctx(compiler, "catalog.submit"), existing_sources={})
+        e.review(self.ctx(reviewer, "catalog.review"), review=PASS, decision=ReviewDecision.APPROVE)
+        e.publish(self.ctx(self.office, "catalog.publish"), published_on=self.today(), existing_sources={})
+
+    def grant(self) -> None:
+        e = self.rng.choice(self.published)
+        assert e.current is not None
+        codes = e.current.content.item_codes()
+        holder = f"div-h{self.rng.randrange(HOLDERS):03d}"
+        single = self.rng.random() < 0.3
+        ctx = self.ctx(self.office, "share_request.issue_order")
+        order = uuid5(NAMESPACE_URL, f"civic-ledger:bench:state-order:{len(self.grants)}")
+        fields = tuple(self.rng.sample(list(codes), 4))
+        spec = GrantSpec(
+            grant_id=grant_id(order, e.id), order_id=order, request_id=order, holder=holder, provider=e.provider,
+            entry_id=e.id, resource_code=e.resource_code, fields=fields, approved_fields=fields,
+            purpose=self.rng.choice(PURPOSES),
+            method=DeliveryMethod.FRONT_END_PROCESSOR if single else DeliveryMethod.INTERFACE,
+            valid_from=ctx.at, valid_to=ctx.at + timedelta(days=self.rng.choice((365, 730, 1095))),
+            kind=GrantKind.SINGLE_USE if single else GrantKind.REUSABLE,
+        )
+        g = Grant.create(ctx, spec=spec, id=spec.grant_id)
+        self.grants.append(g)
+        self._touch(g, new=True)
+
+    def _some_grant(self) -> Grant:
+        if not self.grants:
+            raise InvalidTransition("no grant yet")
+        g = self.grants[self.rng.randrange(len(self.grants))]
+        self._touch(g)
+        return g
+
+    def suspend(self) -> None:
+        g = self._some_grant()
+        g.suspend(self.ctx(self.office, "grant.suspend"), "数据提供单位核查数据质量")
+
+    def resume(self) -> None:
+        g = self._some_grant()
+        g.resume(self.ctx(self.office, "grant.resume"))
+
+    def consume(self) -> None:
+        g = self._some_grant()
+        ctx = self.ctx(self.platform, "access.record")
+        g.consume(ctx, ctx.at)
+
+    def revoke(self) -> None:
+        g = self._some_grant()
+        g.revoke(self.ctx(self.office, "grant.revoke"), "用途已终止")
+
+    def save(self) -> None:
+        if self.touched:
+            self.rt.ledger.save(*self.touched.values())
+            self.touched = {}
+
+
+def fill(rt: Runtime, events: int) -> dict[str, float]:
+    """Writes about `events` events, storing checkpoints as it goes; returns the seconds of each part."""
+    rt.init(admin=ADMIN.person)
+    for p in PROVIDERS:
+        rt.organizations.register(ADMIN, command("org.register"), code=p, name=f"省厅业务处（{p}）",
+                                  kind=OrgKind.DIVISION, level=Level.PROVINCE, parent=OFFICE_CODE)
+    history = History(rt)
+    spent = {"write": 0.0, "checkpoints": 0.0}
+    t_all = time.perf_counter()
+    written, pending = rt.ledger.max_position(), 0
+    clock = rt.clock
+    assert isinstance(clock, SimClock)
+    while written + pending < events:
+        clock.set_share((written + pending) / events)
+        pending += history.step()
+        if pending >= SAVE_EVENTS:
+            history.save()
+            written, pending = rt.ledger.max_position(), 0
+            t0 = time.perf_counter()
+            rt.timetravel.checkpoint()
+            spent["checkpoints"] += time.perf_counter() - t0
+    history.save()
+    spent["write"] = time.perf_counter() - t_all - spent["checkpoints"]
+    t0 = time.perf_counter()
+    rt.projector.catch_up("ledger_times")  # what state_at reads to map an instant to a position
+    spent["project"] = time.perf_counter() - t0
+    spent["entries"], spent["grants"] = float(history.serial), float(len(history.grants))
+    return spent
+
+
+def _fingerprint(db: MemoryDb) -> tuple[Any, ...]:
+    """Row counts of the replica's main tables and the statuses they hold, to compare two replicas."""
+    with db.read() as tx:
+        return (
+            tuple(tuple(r.values()) for r in tx.execute(
+                "SELECT status, COUNT(*), SUM(version) FROM catalog_entries GROUP BY status ORDER BY status"
+            ).fetchall()),
+            tuple(tuple(r.values()) for r in tx.execute(
+                "SELECT status, COUNT(*) FROM grants GROUP BY status ORDER BY status").fetchall()),
+            tx.scalar("SELECT COUNT(*) FROM catalog_items"),
+            tx.scalar("SELECT COUNT(*) FROM open_catalog"),
+        )
+
+
+def _load_split(rt: Runtime, position: int) -> tuple[int, float, float, float]:
+    """The nearest checkpoint's load, step by step as TimeTravel does it: (base, fetch s, decompress s, open s)."""
+    tt = rt.timetravel
+    t0 = time.perf_counter()
+    row = rt.ledger.db.query_one(
+        "SELECT position, payload FROM state_checkpoints WHERE signature = ? AND position <= ? "
+        "ORDER BY position DESC LIMIT 1", (tt.signature, position),
+    )
+    t1 = time.perf_counter()
+    if row is None:
+        return 0, t1 - t0, 0.0, 0.0
+    raw = zlib.decompress(bytes(row["payload"]))
+    t2 = time.perf_counter()
+    MemoryDb(raw).close()
+    return int(row["position"]), t1 - t0, t2 - t1, time.perf_counter() - t2
+
+
+def _timed_state_at(rt: Runtime, at: datetime) -> tuple[int, MemoryDb, float, tuple[int, float, float, float]]:
+    """state_at with an empty cache: (position, replica, seconds, the checkpoint load's split timed afterwards)."""
+    tt = rt.timetravel
+    with tt._lock:
+        tt._cache.clear()
+    t0 = time.perf_counter()
+    position, db = rt.state_at(at)
+    seconds = time.perf_counter() - t0
+    return position, db, seconds, _load_split(rt, position)
+
+
+def _measure(store: str, rt: Runtime, events: int, out: Outcome) -> None:
+    spent = fill(rt, events)
+    head = rt.ledger.max_position()
+    stats = rt.ledger.db.query_one(
+        "SELECT COUNT(*) AS n, MAX(size) AS biggest FROM state_checkpoints WHERE signature = ?",
+        (rt.timetravel.signature,),
+    )
+    assert stats is not None
+    first = rt.ledger.db.scalar("SELECT MIN(recorded_at) FROM ledger_times")
+    last = rt.ledger.db.scalar("SELECT MAX(recorded_at) FROM ledger_times")
+    t_first, t_last = datetime.fromisoformat(str(first)), datetime.fromisoformat(str(last))
+    rng = random.Random(29)
+    instants = [t_first + (t_last - t_first) * rng.random() for _ in range(INSTANTS)]
+    late = t_first + (t_last - t_first) * 0.95
+    runs = [_timed_state_at(rt, at) for at in instants]
+    late_pos, late_db, late_s, late_split = _timed_state_at(rt, late)
+    t0 = time.perf_counter()
+    full_db = rt.timetravel.full_replay(late_pos)
+    full_s = time.perf_counter() - t0
+    assert _fingerprint(full_db) == _fingerprint(late_db), "the replica and the full replay disagree"
+    full_db.close()
+    secs = [r[2] for r in runs]
+    p50, worst = statistics.median(secs), max(secs)
+    base = f"full replay to position {late_pos:,} ({store})"
+
+    def row(metric: str, figure: float, aim: str = "information", met: bool | None = None) -> Row:
+        return Row(metric=f"{store}: {metric}", figure=figure, unit="s", baseline_name=base, baseline=full_s,
+                   baseline_unit="s", ratio=figure / full_s, aim=aim, met=met)
+
+    out.rows += [
+        row(f"state_at(random instant), max of {INSTANTS}", worst, f"<= {AIM_SECONDS:.0f} s", worst <= AIM_SECONDS),
+        row(f"state_at(random instant), p50 of {INSTANTS}", p50),
+        row("state_at at the full replay's instant (95% through)", late_s),
+    ]
+    splits = [r[3] for r in runs] + [late_split]
+    loads = [sum(sp[1:]) for sp in splits]
+    replayed = [r[0] - r[3][0] for r in runs] + [late_pos - late_split[0]]
+    share = [statistics.mean(sp[i] for sp in splits) for i in (1, 2, 3)]
+    out.notes.append(
+        f"{store}: {head:,} events ({int(spent['entries']):,} catalog entries, {int(spent['grants']):,} grants, "
+        f"{START.date()} to {t_last.date()}) written in {spent['write']:.0f} s ({head / spent['write']:,.0f} "
+        f"events/s, about {SAVE_EVENTS} per transaction); {int(stats['n'])} checkpoints stored along the way in "
+        f"{spent['checkpoints']:.0f} s in all (largest {int(stats['biggest']) / 1e6:.1f} MB compressed); "
+        f"projecting the ledger_times view (instant to position) took {spent['project']:.0f} s. "
+        f"Each state_at loaded its checkpoint in {statistics.mean(loads):.2f} s on average (max "
+        f"{max(loads):.2f} s: fetch {share[0]:.2f} s, decompress {share[1]:.2f} s, open as SQLite "
+        f"{share[2]:.2f} s on average) and replayed {statistics.mean(replayed):,.0f} events on average (max "
+        f"{max(replayed):,}) after it; the full replay reached position {late_pos:,} of {head:,}. Times: {', '.join(f'{s:.2f}' for s in sorted(secs))} s. The replica at the "
+        f"late instant matched the full replay (row counts and statuses of the catalog and grants tables)."
+    )
+
+
+def run(opts: Options) -> Outcome:
+    events = events_wanted(opts)
+    out = Outcome(NAME, TITLE)
+    with scratch_dir() as work:
+        if opts.postgres_url:
+            with runtime("postgres", opts, work) as rt:
+                _measure("PostgreSQL", rt, events, out)
+        else:
+            out.notes.append("PostgreSQL was not measured: no URL was given.")
+        with runtime("sqlite", opts, work) as rt:
+            _measure("SQLite", rt, events, out)
+    out.notes.append(
+        f"History of {events:,} events (CIVIC_LEDGER_BENCH_STATE_EVENTS; --quick: 50,000), a checkpoint every "
+        f"{checkpoint_every():,} events (CIVIC_LEDGER_STATE_CHECKPOINT_EVERY). {INSTANTS} instants drawn "
+        "uniformly over the history, each timed through `Runtime.state_at` with the replica cache emptied first "
+        "(finding the position, loading the nearest checkpoint and replaying the events after it into an "
+        "in-memory replica); the baseline replays the log from the first event into an empty replica. "
+        "Ratio = figure / full replay time (below 1: faster than the full replay)."
+    )
+    return out
