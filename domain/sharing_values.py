@@ -238,7 +238,7 @@ def evaluate(
     wanted = tuple(dict.fromkeys(fields))
     candidates = sorted(
         (g for g in grants if g.holder == holder and g.entry_id == entry_id),
-        key=lambda g: (g.valid_from, str(g.grant_id)),
+        key=lambda g: (g.valid_from, g.grant_id),  # UUIDs order as their text does
     )
     if not candidates:
         return Decision(allowed=False, reasons=(_reason(
@@ -248,19 +248,21 @@ def evaluate(
         how = DeliveryMethod(method)
     except ValueError:
         how = method  # type: ignore[assignment]  # an unknown method matches no grant
-    allowing: list[GrantState] = []
-    reasons: list[Reason] = []
-    for g in candidates:
-        found = refusals(g, fields=wanted, purpose=purpose, method=how, at=at)
-        if found:
-            reasons.extend(found)
-        else:
-            allowing.append(g)
+    allowing = [g for g in candidates if _allows(g, fields=wanted, purpose=purpose, method=how, at=at)]
     if allowing:
         # A reusable grant is preferred so a single-use one is not spent needlessly.
-        best = min(allowing, key=lambda g: (g.kind != GrantKind.REUSABLE, g.valid_to, str(g.grant_id)))
+        best = min(allowing, key=lambda g: (g.kind != GrantKind.REUSABLE, g.valid_to, g.grant_id))
         return Decision(allowed=True, grant_id=best.grant_id, kind=best.kind)
+    # Only a refusal spells out its reasons: the platform asks before every delivery, and most are allowed.
+    reasons = [r for g in candidates for r in refusals(g, fields=wanted, purpose=purpose, method=how, at=at)]
     return Decision(allowed=False, reasons=tuple(reasons))
+
+
+def _allows(g: GrantState, *, fields: tuple[str, ...], purpose: str, method: DeliveryMethod, at: datetime) -> bool:
+    """True exactly when `refusals` finds nothing (the same checks, without building their sentences)."""
+    return (g.valid_from <= at <= g.valid_to and g.status == GrantStatus.ACTIVE and purpose == g.purpose
+            and method == g.method and all(f in g.fields for f in fields))
+
 
 
 # -- checks shared by the sharing aggregates ---------------------------------------------

@@ -6,15 +6,12 @@ view's rows and its tracking record can share one transaction.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
-
-_QMARK = re.compile(r"\?")
 
 
 class Tx:
@@ -26,7 +23,7 @@ class Tx:
         self.raw = cursor
 
     def _sql(self, sql: str) -> str:
-        return _QMARK.sub("%s", sql) if self.dialect == "postgres" else sql
+        return sql.replace("?", "%s") if self.dialect == "postgres" else sql
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Tx:
         self._c.execute(self._sql(sql), tuple(params))

@@ -13,10 +13,10 @@ from hypothesis import given as hgiven
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from domain.catalog_values import ShareClass
+from domain.catalog_values import DeliveryMethod, ShareClass
 from domain.rules import DomainError
 from domain.sharing import Grant, grant_states_from_events
-from domain.sharing_values import Decision, GrantKind, GrantState, GrantStatus, evaluate
+from domain.sharing_values import Decision, GrantKind, GrantState, GrantStatus, evaluate, refusals
 from tests.domain.given import (
     OFFICE_ADMIN,
     OTHER_REVIEWER,
@@ -404,3 +404,40 @@ def test_use1_history_agrees_with_live_commands_at_any_instant(
     query = dict(holder=holder, entry_id=OPEN.entry_id, fields=tuple(sorted(fields)), purpose=purpose,
                  method=method, at=t)
     assert evaluate(from_history.values(), **query) == evaluate(live.values(), **query)
+
+
+# -- the allowed path skips building reasons: it must agree with them exactly ---------------------
+
+_G0 = datetime(2026, 3, 1, tzinfo=T0.tzinfo)
+_FIELDS = ("A", "B", "C")
+
+
+@st.composite
+def _grant_states(draw: Any) -> GrantState:
+    start = _G0 + timedelta(hours=draw(st.integers(-48, 48)))
+    return GrantState(
+        grant_id=uuid5(NAMESPACE_URL, f"g{draw(st.integers(0, 5))}"), holder="h", entry_id=UUID(int=1),
+        fields=frozenset(draw(st.lists(st.sampled_from(_FIELDS), max_size=3))),
+        purpose=draw(st.sampled_from(["p", "q"])), method=draw(st.sampled_from(list(DeliveryMethod))),
+        valid_from=start, valid_to=start + timedelta(hours=draw(st.integers(0, 96))),
+        kind=draw(st.sampled_from(list(GrantKind))), status=draw(st.sampled_from(list(GrantStatus))),
+        status_since=_G0,
+    )
+
+
+@hsettings(max_examples=400, deadline=None)
+@hgiven(grants=st.lists(_grant_states(), max_size=4), fields=st.lists(st.sampled_from(_FIELDS), min_size=1),
+        purpose=st.sampled_from(["p", "q"]), method=st.sampled_from(list(DeliveryMethod)),
+        hours=st.integers(-60, 150))
+def test_a_grant_allows_exactly_when_it_has_no_reason_to_refuse(grants, fields, purpose, method, hours):
+    at = _G0 + timedelta(hours=hours)
+    wanted = tuple(dict.fromkeys(fields))
+    d = evaluate(grants, holder="h", entry_id=UUID(int=1), fields=fields, purpose=purpose, method=method, at=at)
+    free = [g for g in grants if not refusals(g, fields=wanted, purpose=purpose, method=method, at=at)]
+    assert d.allowed == bool(free)
+    if d.allowed:
+        assert d.grant_id in {g.grant_id for g in free} and d.reasons == ()
+    else:
+        assert d.reasons == tuple(r for g in sorted(grants, key=lambda g: (g.valid_from, str(g.grant_id)))
+                                  for r in refusals(g, fields=wanted, purpose=purpose, method=method, at=at)) \
+            or not grants
