@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from api import cli_ledger
+from api import cli_backup, cli_ledger
 from infrastructure.config import Settings, load_dotenv
 
 
@@ -251,6 +251,7 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_history)
 
     cli_ledger.add_commands(sub)
+    cli_backup.add_commands(sub)
     return p
 
 

@@ -82,6 +82,23 @@ class Db:
             yield Tx(cur, self.dialect)
 
     @contextmanager
+    def snapshot(self) -> Iterator[Tx]:
+        """A read-only transaction whose statements all see one snapshot of the database (for backups)."""
+        if self.dialect == "postgres":
+            with self.datastore.transaction(commit=False) as cur:
+                cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                yield Tx(cur, "postgres")
+            return
+        with self.datastore.get_connection(commit=False) as conn:
+            raw = conn._sqlite_conn
+            cur = raw.cursor()
+            cur.execute("BEGIN")  # deferred: the first read fixes the WAL snapshot until the end
+            try:
+                yield Tx(cur, "sqlite")
+            finally:
+                raw.rollback()
+
+    @contextmanager
     def lone(self) -> Iterator[Tx]:
         """A cursor for one read statement. On PostgreSQL the pooled connections are in autocommit and a
         lone statement reads one snapshot anyway, so no BEGIN/ROLLBACK round trips are spent on it."""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 
 from application.runtime import Runtime
+from infrastructure.config import Settings
 
 
 def cli(settings, *args: str) -> subprocess.CompletedProcess[str]:
@@ -70,3 +72,21 @@ def test_state_at_prints_the_published_catalog_of_a_past_date(settings, clock):
     before = cli(settings, "state", "--at", "2000-01-01T00:00:00+08:00")
     assert '"position": 0' in before.stdout
     assert cli(settings, "state", "--at", "2025-01-01").returncode == 2
+
+
+def test_backup_and_restore_commands(settings, tmp_path):
+    assert cli(settings, "init").returncode == 0
+    out = tmp_path / "backup.jsonl"
+    made = cli(settings, "backup", "--out", str(out))
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout)["events"] >= 2
+    again = cli(settings, "backup", "--out", str(out))
+    assert again.returncode == 2 and "never overwrites" in again.stderr
+    elsewhere = Settings(database_url=f"sqlite:///{tmp_path}/restored.sqlite3")
+    loaded = cli(elsewhere, "restore", str(out))
+    assert loaded.returncode == 0, loaded.stderr
+    assert json.loads(loaded.stdout)["chain_head"] == json.loads(made.stdout)["chain_head"]
+    twice = cli(elsewhere, "import", str(out))
+    assert twice.returncode == 1 and "empty store" in twice.stderr
+    exported = cli(settings, "export", "--out", str(tmp_path / "events.jsonl"))
+    assert exported.returncode == 0 and json.loads(exported.stdout)["kind"] == "events"
