@@ -25,6 +25,7 @@ from api.maintenance import (
     ObjectionController,
     TicketController,
 )
+from api.metrics import RequestMetrics, metrics, metrics_middleware
 from api.organizations import OrganizationController
 from api.sharing import GrantController, GrantStatusController, ShareRequestController
 from api.state import state
@@ -71,12 +72,13 @@ def create_app(runtime: Runtime | None = None, *, background: bool = True) -> Li
         Exception: problems.on_unexpected,
     }
     return Litestar(
-        route_handlers=[health, OrganizationController, CatalogController, ShareRequestController, GrantController,
+        route_handlers=[health, metrics, OrganizationController, CatalogController, ShareRequestController, GrantController,
                         GrantStatusController, HistoryController, state, SystemController,
                         TicketController, ArchiveController, BatchController, ObjectionController,
                         EventController, WebhookController, AccessLogController, LedgerController, public_key,
                         ViolationController, ComplianceController],
-        state=State({"runtime": rt}),
+        state=State({"runtime": rt, "metrics": RequestMetrics()}),
+        middleware=[metrics_middleware],
         lifespan=[lifespan],
         exception_handlers=handlers,
         openapi_config=OpenAPIConfig(

@@ -1,0 +1,108 @@
+"""`GET /metrics`: the service's figures in the Prometheus text format, for the Office's operators.
+
+Requests are counted by method, route template (never the raw path, so ids do not multiply the
+series) and status, with a latency histogram per route; the ledger's head, each read model's
+position and lag, and webhook subscriptions by status are read at scrape time.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from bisect import bisect_left
+from collections import defaultdict
+from typing import Any
+
+from litestar import Request, Response, get
+from litestar.di import NamedDependency, Provide
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.deps import provide_principal, runtime_of
+from application.common import Forbidden, Principal
+
+BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class RequestMetrics:
+    """Counters kept in process; one lock, taken once per finished request."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.counts: dict[tuple[str, str, int], int] = defaultdict(int)
+        self.buckets: dict[str, list[int]] = defaultdict(lambda: [0] * (len(BUCKETS) + 1))
+        self.sums: dict[str, float] = defaultdict(float)
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        with self._lock:
+            self.counts[(method, route, status)] += 1
+            self.buckets[route][bisect_left(BUCKETS, seconds)] += 1
+            self.sums[route] += seconds
+
+    def lines(self) -> list[str]:
+        with self._lock:
+            counts, buckets, sums = dict(self.counts), {k: list(v) for k, v in self.buckets.items()}, dict(self.sums)
+        out = ["# HELP civic_ledger_http_requests_total HTTP requests answered, by method, route and status.",
+               "# TYPE civic_ledger_http_requests_total counter"]
+        out += [f'civic_ledger_http_requests_total{{method="{m}",route="{_esc(r)}",status="{s}"}} {n}'
+                for (m, r, s), n in sorted(counts.items())]
+        out += ["# HELP civic_ledger_http_request_duration_seconds Time to the end of the response, by route.",
+                "# TYPE civic_ledger_http_request_duration_seconds histogram"]
+        for route, counted in sorted(buckets.items()):
+            running = 0
+            for bound, n in zip((*BUCKETS, "+Inf"), counted, strict=True):
+                running += n
+                out.append(f'civic_ledger_http_request_duration_seconds_bucket{{route="{_esc(route)}",le="{bound}"}} '
+                           f"{running}")
+            out.append(f'civic_ledger_http_request_duration_seconds_sum{{route="{_esc(route)}"}} {sums[route]:.6f}')
+            out.append(f'civic_ledger_http_request_duration_seconds_count{{route="{_esc(route)}"}} {running}')
+        return out
+
+
+def _esc(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def metrics_middleware(app: ASGIApp) -> ASGIApp:
+    """Times each HTTP request to its last body chunk and counts it under its route template."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        start, status = time.perf_counter(), 500
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await app(scope, receive, sending)
+        finally:
+            route = scope.get("path_template") or "unmatched"
+            scope["app"].state.metrics.observe(scope["method"], route, status, time.perf_counter() - start)
+
+    return middleware
+
+
+@get("/metrics", sync_to_thread=True, tags=["operations"], media_type="text/plain; version=0.0.4",
+     dependencies={"principal": Provide(provide_principal, sync_to_thread=False)})
+def metrics(request: Request[Any, Any, Any], principal: NamedDependency[Principal]) -> Response[str]:
+    """Figures for operators: the Office and auditors only (the route names say what others do)."""
+    if not principal.sees_everything:
+        raise Forbidden("The service's metrics are for the Office and auditors.")
+    rt = runtime_of(request)
+    head = rt.ledger.max_position()
+    out = ["# HELP civic_ledger_ledger_position The last position in the ledger.",
+           "# TYPE civic_ledger_ledger_position gauge", f"civic_ledger_ledger_position {head}",
+           "# HELP civic_ledger_projection_lag_events Events not yet applied, per read model.",
+           "# TYPE civic_ledger_projection_lag_events gauge"]
+    positions = {name: rt.projector.position(name) for name in rt.projector.views}
+    out += [f'civic_ledger_projection_lag_events{{view="{v}"}} {head - p}' for v, p in sorted(positions.items())]
+    out += ["# HELP civic_ledger_webhook_subscriptions Webhook subscriptions by status.",
+            "# TYPE civic_ledger_webhook_subscriptions gauge"]
+    out += [f'civic_ledger_webhook_subscriptions{{status="{r["status"]}"}} {r["n"]}' for r in rt.ledger.db.query(
+        "SELECT status, COUNT(*) AS n FROM webhook_subscriptions GROUP BY status ORDER BY status")]
+    out += request.app.state.metrics.lines()
+    return Response("\n".join(out) + "\n", media_type="text/plain; version=0.0.4")

@@ -1,0 +1,46 @@
+"""`GET /metrics` over a live server: Prometheus text for the Office and auditors, refused to others."""
+
+from __future__ import annotations
+
+import re
+
+from tests.api.test_catalog_api import org, token
+
+
+def sample(text: str, name: str, **labels: str) -> float | None:
+    want = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    for line in text.splitlines():
+        m = re.fullmatch(rf"{re.escape(name)}(?:\{{(.*)\}})? (\S+)", line)
+        if m and (m.group(1) or "") == want:
+            return float(m.group(2))
+    return None
+
+
+def test_metrics_count_requests_by_route_template_and_report_lag(server, runtime, admin_token):
+    office = server.client(admin_token)
+    org(office, "div-relief")
+    for _ in range(3):
+        assert office.get("/organizations/div-relief").status_code == 200
+    assert office.get("/organizations/nowhere").status_code == 404
+    r = office.get("/metrics")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    text = r.text
+    assert sample(text, "civic_ledger_http_requests_total", method="GET", route="/organizations/{code}",
+                  status="200") == 3
+    assert sample(text, "civic_ledger_http_requests_total", method="GET", route="/organizations/{code}",
+                  status="404") == 1
+    assert sample(text, "civic_ledger_http_request_duration_seconds_count", route="/organizations/{code}") == 4
+    assert sample(text, "civic_ledger_ledger_position") == runtime.ledger.max_position()
+    assert sample(text, "civic_ledger_projection_lag_events", view="catalog") is not None
+    assert "/organizations/div-relief" not in text          # raw paths never become series
+
+
+def test_metrics_are_for_the_office_and_auditors(server, runtime, admin_token):
+    office = server.client(admin_token)
+    org(office, "div-relief")
+    assert server.client().get("/metrics").status_code == 401
+    compiler = server.client(token(runtime, "div-relief", "王敏", "catalog_compiler"))
+    refused = compiler.get("/metrics")
+    assert refused.status_code == 403 and refused.headers["content-type"].startswith("application/problem+json")
+    auditor = server.client(token(runtime, "office", "审计员", "auditor"))
+    assert auditor.get("/metrics").status_code == 200
