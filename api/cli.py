@@ -70,6 +70,30 @@ def cmd_token_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_token_list(args: argparse.Namespace) -> int:
+    rt = _runtime()
+    try:
+        for row in rt.tokens.listing(args.org):
+            print(json.dumps(row, ensure_ascii=False))
+    finally:
+        rt.close()
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    rt = _runtime()
+    try:
+        token_id = rt.tokens.id_of(args.token) if args.token.startswith("clt_") else args.token
+        done = token_id is not None and rt.revoke_token(token_id)
+    finally:
+        rt.close()
+    if not done:
+        print(f"refused: no token {args.token} that is not already revoked", file=sys.stderr)
+        return 2
+    print(f"revoked token {token_id}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from application.demo import load_demo
 
@@ -217,6 +241,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--person", required=True)
     s.add_argument("--role", action="append", required=True)
     s.set_defaults(func=cmd_token_create)
+    s = t.add_parser("list", help="list tokens as JSON lines: id, person, organization, roles, dates (never the token)")
+    s.add_argument("--org", help="only this organization's")
+    s.set_defaults(func=cmd_token_list)
+    s = t.add_parser("revoke", help="revoke a token, given as the token itself or its id (from `token list`)")
+    s.add_argument("token")
+    s.set_defaults(func=cmd_token_revoke)
 
     s = sub.add_parser("demo", help="load a realistic provincial data set (once)")
     s.set_defaults(func=cmd_demo)

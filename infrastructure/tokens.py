@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import UTC, datetime
+from typing import Any
 
 import msgspec
 
@@ -55,6 +56,17 @@ class TokenStore:
             return None
         return TokenHolder(row["token_id"], row["person"], row["organization"],
                            tuple(r for r in row["roles"].split(",") if r))
+
+    def listing(self, organization: str | None = None) -> list[dict[str, Any]]:
+        """Every token's id, holder, roles and dates (never the token, which is not kept)."""
+        where, args = ("WHERE organization = ?", (organization,)) if organization else ("", ())
+        return self.db.query(f"SELECT token_id, person, organization, roles, created_at, revoked_at FROM api_tokens "
+                             f"{where} ORDER BY created_at, token_id", args)
+
+    def id_of(self, token: str) -> str | None:
+        """The id of a token given as the secret itself (revoked or not)."""
+        value = self.db.scalar("SELECT token_id FROM api_tokens WHERE token_hash = ?", (digest(token),))
+        return None if value is None else str(value)
 
     def revoke(self, token_id: str) -> bool:
         with self.db.write() as tx:

@@ -90,3 +90,23 @@ def test_backup_and_restore_commands(settings, tmp_path):
     assert twice.returncode == 1 and "empty store" in twice.stderr
     exported = cli(settings, "export", "--out", str(tmp_path / "events.jsonl"))
     assert exported.returncode == 0 and json.loads(exported.stdout)["kind"] == "events"
+
+
+def test_token_list_and_revoke(settings):
+    admin = cli(settings, "init").stdout.strip().splitlines()[-1]
+    listed = [json.loads(line) for line in cli(settings, "token", "list").stdout.splitlines()]
+    assert [(t["organization"], t["revoked_at"]) for t in listed] == [("office", None)]
+    assert all(admin not in line for line in cli(settings, "token", "list").stdout.splitlines())
+    other = cli(settings, "token", "create", "--org", "office", "--person", "审计员", "--role", "auditor")
+    auditor = other.stdout.strip().splitlines()[-1]
+    by_secret = cli(settings, "token", "revoke", auditor)
+    assert by_secret.returncode == 0, by_secret.stderr
+    by_id = cli(settings, "token", "revoke", listed[0]["token_id"])
+    assert by_id.returncode == 0, by_id.stderr
+    assert cli(settings, "token", "revoke", listed[0]["token_id"]).returncode == 2   # already revoked
+    rt = Runtime(settings)
+    try:
+        assert rt.principal(admin) is None and rt.principal(auditor) is None
+    finally:
+        rt.close()
+    assert all(t["revoked_at"] for t in map(json.loads, cli(settings, "token", "list").stdout.splitlines()))
