@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -137,6 +138,18 @@ class IntegrityService:
                        "key_id, signature, frontier) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tree_size) DO NOTHING",
                        (*fields.values(), json.dumps(frontier.dump())))
         return self.checkpoint_of(size), True
+
+    def sign_if_due(self) -> Checkpoint | None:
+        """The background sweep's signing: a new checkpoint when events came since the latest one and it is
+        `sign_checkpoint_seconds` old (0 turns this off), so published tree heads never fall far behind."""
+        every = self.ledger.settings.sign_checkpoint_seconds
+        if every <= 0 or self.public_key() is None:
+            return None
+        last = self.ledger.db.query_one("SELECT timestamp FROM ledger_checkpoints ORDER BY tree_size DESC LIMIT 1")
+        if last is not None and (self.clock.now() - datetime.fromisoformat(last["timestamp"])).total_seconds() < every:
+            return None
+        cp, created = self.create_checkpoint()
+        return cp if created else None
 
     # -- proofs ----------------------------------------------------------------------------
 

@@ -117,6 +117,7 @@ class Runtime:
                     self.sharing.expire_due()
                     self.timetravel.checkpoint()
                     self.monitors.run(self.clock.now())
+                    self.integrity.sign_if_due()
                 except Exception:  # the next round retries
                     logging.getLogger(__name__).exception("background sweep failed")
 

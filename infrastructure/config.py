@@ -34,6 +34,7 @@ class Settings:
     auth_cache_seconds: float = 5.0
     objection_deadline_days: int = 15
     signing_key: str | None = None
+    sign_checkpoint_seconds: float = 3600.0
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -50,6 +51,7 @@ class Settings:
             auth_cache_seconds=float(env.get("CIVIC_LEDGER_AUTH_CACHE_SECONDS", "5")),
             objection_deadline_days=int(env.get("CIVIC_LEDGER_OBJECTION_DEADLINE_DAYS", "15")),
             signing_key=env.get("CIVIC_LEDGER_SIGNING_KEY") or None,
+            sign_checkpoint_seconds=float(env.get("CIVIC_LEDGER_SIGN_CHECKPOINT_SECONDS", "3600")),
         )
 
     @property
