@@ -34,7 +34,9 @@ def on_transition(request: Request[Any, Any, Any], exc: InvalidTransition) -> Re
 
 
 def on_application(request: Request[Any, Any, Any], exc: ApplicationError) -> Response[Any]:
-    return problem(exc.status, exc.title, exc.detail, context=_plain(exc.context) or None)
+    rule = getattr(exc, "rule", None)
+    return problem(exc.status, exc.title, exc.detail, type_=f"urn:civic-ledger:rule:{rule}" if rule else "about:blank",
+                   rule=rule, article=getattr(exc, "article", None), context=_plain(exc.context) or None)
 
 
 def on_integrity(request: Request[Any, Any, Any], exc: IntegrityError) -> Response[Any]:

@@ -123,10 +123,10 @@ def test_service_unit_acts_only_within_its_dated_authorisation(server, runtime, 
     acting = {"X-On-Behalf-Of": "div-a"}
     assert svc.post("/catalog/entries", json=entry_body("SX-SVC-1"), headers=acting).status_code == 201
     unauthorised = svc.post("/catalog/entries", json=entry_body("SX-SVC-2"), headers={"X-On-Behalf-Of": "office"})
-    assert unauthorised.status_code == 422 and unauthorised.json()["rule"] == "ORG-2"
+    assert unauthorised.status_code == 403 and unauthorised.json()["rule"] == "ORG-2"
     clock.advance(days=200)  # past 2026-06-30
     late = svc.post("/catalog/entries", json=entry_body("SX-SVC-3"), headers=acting)
-    assert late.status_code == 422 and late.json()["rule"] == "ORG-2"
+    assert late.status_code == 403 and late.json()["rule"] == "ORG-2"
     hist = office.get(f"/history/catalog-entry/{entry_id('SX-SVC-1')}")
     assert hist.json()["events"][0]["actor"]["on_behalf_of"] == "div-a"
 
