@@ -34,6 +34,7 @@ from api.webhooks import WebhookController
 from application.common import ApplicationError
 from application.runtime import Runtime
 from domain.rules import InvalidTransition, RuleViolation
+from projections.queries import MalformedCursor
 
 DESCRIPTION = (
     "Event-sourced governance ledger for the Shaanxi civil-affairs data regime "
@@ -67,6 +68,7 @@ def create_app(runtime: Runtime | None = None, *, background: bool = True) -> Li
         ApplicationError: problems.on_application,
         IntegrityError: problems.on_integrity,
         ValidationException: problems.on_validation,
+        MalformedCursor: problems.on_cursor,
         HTTPException: problems.on_http,
         Exception: problems.on_unexpected,
     }

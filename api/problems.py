@@ -12,6 +12,7 @@ from litestar.exceptions import HTTPException, ValidationException
 
 from application.common import ApplicationError
 from domain.rules import InvalidTransition, RuleViolation
+from projections.queries import MalformedCursor
 
 log = logging.getLogger("civic_ledger.api")
 PROBLEM = "application/problem+json"
@@ -47,6 +48,11 @@ def on_validation(request: Request[Any, Any, Any], exc: ValidationException) -> 
     errors = _body_errors(request) or _litestar_errors(exc)
     return problem(400, "Malformed request", "The request does not have the expected shape; see errors.",
                    errors=errors)
+
+
+def on_cursor(request: Request[Any, Any, Any], exc: MalformedCursor) -> Response[Any]:
+    return problem(400, "Malformed request", "The request does not have the expected shape; see errors.",
+                   errors=[{"field": "cursor", "message": str(exc)}])
 
 
 def on_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:

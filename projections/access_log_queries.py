@@ -11,7 +11,7 @@ import msgspec
 
 from infrastructure.sql import Db
 from projections.access_log import COLUMNS, beijing_day, instant
-from projections.queries import decode_cursor, encode_cursor
+from projections.queries import MalformedCursor, decode_cursor, encode_cursor
 
 _CHUNK = 500
 _SELECT = ", ".join(c for c in COLUMNS if c not in ("batch_id", "position"))
@@ -54,7 +54,9 @@ class AccessLogQueries:
                 clauses.append(f"{column} = ?")
                 args.append(str(value))
         if cursor:
-            at, _, rid = decode_cursor(cursor).partition("|")
+            at, sep, rid = decode_cursor(cursor).partition("|")
+            if not sep:
+                raise MalformedCursor("The cursor is not one this list handed out; follow next_cursor as given.")
             clauses.append("(accessed_at, request_id) < (?, ?)")
             args += [at, rid]
         rows = self.db.query(
