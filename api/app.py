@@ -33,7 +33,7 @@ from api.systems import SystemController
 from api.webhooks import WebhookController
 from application.common import ApplicationError
 from application.runtime import Runtime
-from domain.rules import InvalidTransition, RuleViolation
+from domain.rules import InvalidTransition, OutOfRange, RuleViolation
 from projections.queries import MalformedCursor
 
 DESCRIPTION = (
@@ -69,6 +69,7 @@ def create_app(runtime: Runtime | None = None, *, background: bool = True) -> Li
         IntegrityError: problems.on_integrity,
         ValidationException: problems.on_validation,
         MalformedCursor: problems.on_cursor,
+        OutOfRange: problems.on_out_of_range,
         HTTPException: problems.on_http,
         Exception: problems.on_unexpected,
     }

@@ -11,7 +11,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
 from application.common import ApplicationError
-from domain.rules import InvalidTransition, RuleViolation
+from domain.rules import InvalidTransition, OutOfRange, RuleViolation
 from projections.queries import MalformedCursor
 
 log = logging.getLogger("civic_ledger.api")
@@ -45,9 +45,14 @@ def on_integrity(request: Request[Any, Any, Any], exc: IntegrityError) -> Respon
 
 
 def on_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
-    errors = _body_errors(request) or _litestar_errors(exc)
+    errors = _body_errors(request) or _litestar_errors(request, exc)
     return problem(400, "Malformed request", "The request does not have the expected shape; see errors.",
                    errors=errors)
+
+
+def on_out_of_range(request: Request[Any, Any, Any], exc: OutOfRange) -> Response[Any]:
+    return problem(400, "Malformed request", "The request does not have the expected shape; see errors.",
+                   errors=[{"field": exc.field, "message": exc.detail}])
 
 
 def on_cursor(request: Request[Any, Any, Any], exc: MalformedCursor) -> Response[Any]:
@@ -76,10 +81,19 @@ def _plain(value: Any) -> Any:
     return msgspec.to_builtins(value, str_keys=True, enc_hook=str)
 
 
-def _litestar_errors(exc: ValidationException) -> list[dict[str, Any]]:
+def _litestar_errors(request: Request[Any, Any, Any], exc: ValidationException) -> list[dict[str, Any]]:
     extra = exc.extra if isinstance(exc.extra, list) else [exc.extra] if exc.extra else []
-    return [{"field": e.get("key", ""), "message": e.get("message", "")} if isinstance(e, dict)
+    return [{"field": _wire_name(request, e.get("key", "")), "message": e.get("message", "")} if isinstance(e, dict)
             else {"field": "", "message": str(e)} for e in extra] or [{"field": "", "message": str(exc.detail)}]
+
+
+def _wire_name(request: Request[Any, Any, Any], key: str) -> str:
+    """The name the client sent (`from`), not the handler's argument (`from_`)."""
+    try:
+        kwarg = request.route_handler.parsed_fn_signature.parameters[key].kwarg_definition
+    except (AttributeError, KeyError):
+        return key
+    return getattr(kwarg, "name", None) or key
 
 
 def _body_errors(request: Request[Any, Any, Any]) -> list[dict[str, Any]] | None:

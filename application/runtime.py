@@ -25,7 +25,7 @@ from application.organizations import OrganizationService
 from application.sharing import SharingIndex, SharingService
 from application.systems import FreshGrants, SystemsService
 from application.webhooks import WebhookService
-from domain.base import Actor, Cause, Context
+from domain.base import Actor, Cause, Context, check_calendar
 from domain.organizations import OFFICE_CODE, Level, Organization, OrgKind, Role, organization_id
 from domain.rules import RuleViolation
 from infrastructure.config import Settings
@@ -223,6 +223,7 @@ class Runtime:
 
     def state_at(self, at: datetime) -> tuple[int, MemoryDb]:
         """The ledger position recorded by `at`, and an in-memory replica of the read models there."""
+        check_calendar(at=at)
         self.projector.wait_for(self.ledger.max_position(), "ledger_times")
         position = self.timetravel.position_at(at)
         return position, self.timetravel.replica(position)

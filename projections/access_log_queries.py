@@ -9,6 +9,7 @@ from uuid import UUID
 
 import msgspec
 
+from domain.base import check_calendar
 from infrastructure.sql import Db
 from projections.access_log import COLUMNS, beijing_day, instant
 from projections.queries import MalformedCursor, decode_cursor, encode_cursor
@@ -25,6 +26,9 @@ class AccessLogFilter(msgspec.Struct, kw_only=True, frozen=True):
     outcome: str | None = None
     start: datetime | None = None
     end: datetime | None = None
+
+    def __post_init__(self) -> None:
+        check_calendar(**{"from": self.start, "to": self.end})
 
 
 def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
