@@ -92,6 +92,14 @@ def test_malformed_input_names_every_field_and_changes_nothing(server, runtime, 
     fields = {e["field"] for e in r.json()["errors"]}
     assert {"resource_code", "bogus"} <= fields and any(f.startswith("content") for f in fields)
     assert comp.post("/catalog/entries", content=b"{not json", headers={"content-type": "application/json"}).status_code == 400
+    # every malformed field is named with its path, however deep it lies
+    body = entry_body()
+    body["content"].update(share_class="sometimes", delivery_methods=["carrier_pigeon"])
+    body["content"]["data_items"][1]["name"] = 7
+    deep = comp.post("/catalog/entries", json=body)
+    assert deep.status_code == 400
+    named = {e["field"] for e in deep.json()["errors"]}
+    assert named == {"content.share_class", "content.delivery_methods[0]", "content.data_items[1].name"}, named
     assert runtime.ledger.max_position() == head
 
 
