@@ -9,12 +9,14 @@ from uuid import UUID
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromQuery, JSONBody, Parameter, QueryParameter
+from litestar.params import FromQuery, JSONBody, Parameter
 
 from api.deps import POSITION_HEADER, command, provide_principal, runtime_of, wait_for_position
+from api.params import Instant, instant_query
 from application.access_log import TooLarge
 from application.common import ApplicationError, Principal
 from domain.access_log import MAX_BATCH, Access, window_start
+from domain.base import check_calendar
 from projections.access_log_queries import AccessLogFilter
 
 Limit = Annotated[int, Parameter(ge=1, le=1000, description="Page size")]
@@ -31,7 +33,7 @@ class AccessBody(msgspec.Struct, forbid_unknown_fields=True):
     purpose: str
     method: str
     record_count: int
-    accessed_at: datetime
+    accessed_at: Instant
     grant_id: UUID | None = None
 
 
@@ -64,8 +66,8 @@ class AccessLogController(Controller):
                      provider: FromQuery[str | None] = None, holder: FromQuery[str | None] = None,
                      user: FromQuery[str | None] = None, entry_id: FromQuery[UUID | None] = None,
                      grant_id: FromQuery[UUID | None] = None, outcome: FromQuery[str | None] = None,
-                     from_: Annotated[datetime | None, QueryParameter(name="from")] = None,
-                     to: FromQuery[datetime | None] = None, limit: Limit = 50,
+                     from_: Annotated[datetime | None, instant_query("from")] = None,
+                     to: Annotated[datetime | None, instant_query()] = None, limit: Limit = 50,
                      cursor: FromQuery[str | None] = None) -> Response[Any]:
         """Records of the last three years, newest first; others than the Office and auditors see the records
         of data they provide or accesses they made (LOG-2). `user` is a synonym of `holder`."""
@@ -84,13 +86,14 @@ class AccessLogController(Controller):
     def daily(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
               org: FromQuery[str | None] = None, side: FromQuery[str | None] = None,
               entry_id: FromQuery[UUID | None] = None,
-              from_: Annotated[datetime | None, QueryParameter(name="from")] = None,
-              to: FromQuery[datetime | None] = None) -> Response[Any]:
+              from_: Annotated[datetime | None, instant_query("from")] = None,
+              to: Annotated[datetime | None, instant_query()] = None) -> Response[Any]:
         """Allowed and denied counts per day (Beijing), organization (as `provider` or `holder`) and entry."""
         rt = runtime_of(request)
         scope = rt.access_log.scope_of(principal)
         if side is not None and side not in ("provider", "holder"):
             raise ApplicationError("side is provider or holder.")
+        check_calendar(**{"from": from_, "to": to})
         position = wait_for_position(request, "access_log")
         since = window_start(rt.now())
         rows = rt.access_log_queries.daily(org=scope, since=max(since, from_) if from_ else since, until=to,

@@ -34,7 +34,8 @@ from api.systems import SystemController
 from api.webhooks import WebhookController
 from application.common import ApplicationError
 from application.runtime import Runtime
-from domain.rules import InvalidTransition, RuleViolation
+from domain.rules import InvalidTransition, OutOfRange, RuleViolation
+from projections.queries import MalformedCursor
 
 DESCRIPTION = (
     "Event-sourced governance ledger for the Shaanxi civil-affairs data regime "
@@ -68,6 +69,8 @@ def create_app(runtime: Runtime | None = None, *, background: bool = True) -> Li
         ApplicationError: problems.on_application,
         IntegrityError: problems.on_integrity,
         ValidationException: problems.on_validation,
+        MalformedCursor: problems.on_cursor,
+        OutOfRange: problems.on_out_of_range,
         HTTPException: problems.on_http,
         Exception: problems.on_unexpected,
     }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -12,6 +12,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
 from api.deps import answer, command, provide_principal, runtime_of, wait_for_position
+from api.params import AtQuery, Instant
 from application.common import NotFound, Principal
 from domain.catalog_values import Check, EntryContent, Review, ReviewDecision
 from projections.queries import CatalogFilter, CatalogQueries
@@ -43,7 +44,7 @@ class AcceptDuplicateBody(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class RefreshBody(msgspec.Struct, forbid_unknown_fields=True):
-    as_of: datetime
+    as_of: Instant
 
 
 class RetireBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -72,7 +73,7 @@ class CatalogController(Controller):
         provider: FromQuery[str | None] = None, status: FromQuery[str | None] = None, share_class: FromQuery[str | None] = None,
         open_class: FromQuery[str | None] = None, item_code: FromQuery[str | None] = None, q: FromQuery[str | None] = None,
         overdue: FromQuery[bool | None] = None, limit: Limit = 50, cursor: FromQuery[str | None] = None,
-        at: FromQuery[datetime | None] = None,
+        at: AtQuery = None,
     ) -> Response[Any]:
         """The current catalog, filtered and paged; with `at`, the catalog as it stood then (recorded time)."""
         rt = runtime_of(request)
@@ -102,7 +103,7 @@ class CatalogController(Controller):
     @get("/open", sync_to_thread=True)
     def open_catalog(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], limit: Limit = 50,
                      cursor: FromQuery[str | None] = None, q: FromQuery[str | None] = None,
-                     at: FromQuery[datetime | None] = None) -> Response[Any]:
+                     at: AtQuery = None) -> Response[Any]:
         """The open-data catalog (OPEN-1): published entries whose open class is not `closed` (`at`: as it stood then)."""
         rt = runtime_of(request)
         queries = rt.catalog_queries

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -12,6 +11,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
 from api.deps import answer, command, provide_principal, runtime_of, wait_for_position
+from api.params import Instant
 from application.common import Forbidden, NotFound, Principal
 from domain.compliance import Evidence, ViolationKind
 
@@ -41,7 +41,7 @@ class ReasonBody(msgspec.Struct, forbid_unknown_fields=True):
 class NoticeBody(msgspec.Struct, forbid_unknown_fields=True):
     """整改通知: what is to be rectified, by when."""
 
-    deadline: datetime
+    deadline: Instant
     requirements: str
 
 

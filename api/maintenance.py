@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -20,6 +19,7 @@ from api.deps import (
     runtime_of,
     wait_for_position,
 )
+from api.params import Instant
 from application.common import Forbidden, NotFound, Principal
 from application.maintenance import RecordedRefusal
 from domain.maintenance_values import Attempt, Change, Decision, Method, Recheck
@@ -54,7 +54,7 @@ class ReasonBody(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class ApplyBody(msgspec.Struct, forbid_unknown_fields=True):
-    applied_at: datetime
+    applied_at: Instant
     after_digest: str
     method: Method | None = None
     note: str = ""
@@ -72,8 +72,8 @@ class BatchBody(msgspec.Struct, forbid_unknown_fields=True):
     system: str
     entries: list[UUID]
     estimated_records: int
-    window_from: datetime
-    window_to: datetime
+    window_from: Instant
+    window_to: Instant
     reason: str
     description: str
 

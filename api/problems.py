@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 import msgspec
 from eventsourcing.persistence import IntegrityError
@@ -11,7 +12,8 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
 from application.common import ApplicationError
-from domain.rules import InvalidTransition, RuleViolation
+from domain.rules import InvalidTransition, OutOfRange, RuleViolation
+from projections.queries import MalformedCursor
 
 log = logging.getLogger("civic_ledger.api")
 PROBLEM = "application/problem+json"
@@ -34,7 +36,9 @@ def on_transition(request: Request[Any, Any, Any], exc: InvalidTransition) -> Re
 
 
 def on_application(request: Request[Any, Any, Any], exc: ApplicationError) -> Response[Any]:
-    return problem(exc.status, exc.title, exc.detail, context=_plain(exc.context) or None)
+    rule = getattr(exc, "rule", None)
+    return problem(exc.status, exc.title, exc.detail, type_=f"urn:civic-ledger:rule:{rule}" if rule else "about:blank",
+                   rule=rule, article=getattr(exc, "article", None), context=_plain(exc.context) or None)
 
 
 def on_integrity(request: Request[Any, Any, Any], exc: IntegrityError) -> Response[Any]:
@@ -42,9 +46,19 @@ def on_integrity(request: Request[Any, Any, Any], exc: IntegrityError) -> Respon
 
 
 def on_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
-    errors = _body_errors(request) or _litestar_errors(exc)
+    errors = _body_errors(request) or _litestar_errors(request, exc)
     return problem(400, "Malformed request", "The request does not have the expected shape; see errors.",
                    errors=errors)
+
+
+def on_out_of_range(request: Request[Any, Any, Any], exc: OutOfRange) -> Response[Any]:
+    return problem(400, "Malformed request", "The request does not have the expected shape; see errors.",
+                   errors=[{"field": exc.field, "message": exc.detail}])
+
+
+def on_cursor(request: Request[Any, Any, Any], exc: MalformedCursor) -> Response[Any]:
+    return problem(400, "Malformed request", "The request does not have the expected shape; see errors.",
+                   errors=[{"field": "cursor", "message": str(exc)}])
 
 
 def on_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
@@ -68,10 +82,19 @@ def _plain(value: Any) -> Any:
     return msgspec.to_builtins(value, str_keys=True, enc_hook=str)
 
 
-def _litestar_errors(exc: ValidationException) -> list[dict[str, Any]]:
+def _litestar_errors(request: Request[Any, Any, Any], exc: ValidationException) -> list[dict[str, Any]]:
     extra = exc.extra if isinstance(exc.extra, list) else [exc.extra] if exc.extra else []
-    return [{"field": e.get("key", ""), "message": e.get("message", "")} if isinstance(e, dict)
+    return [{"field": _wire_name(request, e.get("key", "")), "message": e.get("message", "")} if isinstance(e, dict)
             else {"field": "", "message": str(e)} for e in extra] or [{"field": "", "message": str(exc.detail)}]
+
+
+def _wire_name(request: Request[Any, Any, Any], key: str) -> str:
+    """The name the client sent (`from`), not the handler's argument (`from_`)."""
+    try:
+        kwarg = request.route_handler.parsed_fn_signature.parameters[key].kwarg_definition
+    except (AttributeError, KeyError):
+        return key
+    return getattr(kwarg, "name", None) or key
 
 
 def _body_errors(request: Request[Any, Any, Any]) -> list[dict[str, Any]] | None:
@@ -92,30 +115,64 @@ def collect_errors(raw: bytes, typ: Any) -> list[dict[str, Any]]:
         return [{"field": "", "message": "The body does not match the expected type."}]
     if not isinstance(data, dict):
         return [{"field": "", "message": "The body must be a JSON object."}]
-    info = msgspec.inspect.type_info(typ)
+    return _struct_errors(data, typ, "") or _walk(data, typ, "")
+
+
+def _walk(value: Any, typ: Any, path: str) -> list[dict[str, Any]]:
+    """Every malformed field under `path`, at any depth: Structs and lists are opened, leaves converted."""
+    try:
+        msgspec.convert(value, typ)
+        return []
+    except msgspec.ValidationError as e:
+        first = e
+    inner = _unwrap(typ)
+    if isinstance(inner, type) and issubclass(inner, msgspec.Struct) and isinstance(value, dict):
+        found = _struct_errors(value, inner, path)
+    elif get_origin(inner) in (list, tuple) and isinstance(value, list):
+        args = get_args(inner)
+        item = args[0] if args and (get_origin(inner) is list or args[-1] is Ellipsis) else None
+        found = [] if item is None else [err for i, v in enumerate(value) for err in _walk(v, item, f"{path}[{i}]")]
+    else:
+        found = []
+    return found or [_leaf(first, path)]
+
+
+def _struct_errors(data: dict[str, Any], cls: type[msgspec.Struct], path: str) -> list[dict[str, Any]]:
     errors: list[dict[str, Any]] = []
-    known = {f.encode_name: f for f in info.fields}  # type: ignore[attr-defined]
-    for name in data:
-        if name not in known and typ.__struct_config__.forbid_unknown_fields:
-            errors.append({"field": name, "message": "Unknown field."})
-    hints = msgspec.structs.fields(typ)
-    for f in hints:
+    fields = msgspec.structs.fields(cls)
+    if cls.__struct_config__.forbid_unknown_fields:
+        known = {f.encode_name for f in fields}
+        errors += [{"field": _join(path, name), "message": "Unknown field."} for name in data if name not in known]
+    for f in fields:
         if f.encode_name not in data:
             if f.required:
-                errors.append({"field": f.encode_name, "message": "This field is required."})
+                errors.append({"field": _join(path, f.encode_name), "message": "This field is required."})
             continue
-        try:
-            msgspec.convert(data[f.encode_name], f.type)
-        except msgspec.ValidationError as e:
-            msg = str(e)
-            path = f.encode_name
-            if "- at `$" in msg:
-                msg, _, where = msg.partition(" - at `$")
-                path += where.rstrip("`")
-            errors.append({"field": path, "message": msg})
-    if not errors:
-        try:
-            msgspec.convert(data, typ)
-        except msgspec.ValidationError as e:
-            errors.append({"field": "", "message": str(e)})
+        errors += _walk(data[f.encode_name], f.type, _join(path, f.encode_name))
     return errors
+
+
+def _unwrap(typ: Any) -> Any:
+    """The type under Annotated and Optional, where one remains."""
+    while True:
+        if get_origin(typ) is Annotated:
+            typ = get_args(typ)[0]
+            continue
+        if get_origin(typ) in (Union, UnionType):
+            rest = [a for a in get_args(typ) if a is not type(None)]
+            if len(rest) == 1:
+                typ = rest[0]
+                continue
+        return typ
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def _leaf(e: msgspec.ValidationError, path: str) -> dict[str, Any]:
+    msg = str(e)
+    if "- at `$" in msg:
+        msg, _, where = msg.partition(" - at `$")
+        path += where.rstrip("`")
+    return {"field": path, "message": msg}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -19,6 +19,7 @@ from api.deps import (
     runtime_of,
     wait_for_position,
 )
+from api.params import AtQuery, Instant
 from application.common import ApplicationError, NotFound, Principal
 from domain.catalog_values import DeliveryMethod
 from domain.organizations import Role
@@ -67,7 +68,7 @@ class StatusBody(msgspec.Struct, forbid_unknown_fields=True):
     fields: list[str]
     purpose: str
     method: str
-    at: datetime | None = None
+    at: Instant | None = None
     record_use: bool = False
 
 
@@ -149,7 +150,7 @@ class GrantController(Controller):
                     holder: FromQuery[str | None] = None, provider: FromQuery[str | None] = None,
                     entry_id: FromQuery[UUID | None] = None, status: FromQuery[str | None] = None,
                     limit: Limit = 50, cursor: FromQuery[str | None] = None,
-                    at: FromQuery[datetime | None] = None) -> Response[Any]:
+                    at: AtQuery = None) -> Response[Any]:
         """Grants by holder, provider, entry and status; others than the Office see grants they hold or provide.
         With `at`, the grants as they stood then (recorded time)."""
         rt = runtime_of(request)
@@ -202,7 +203,7 @@ class GrantStatusController(Controller):
     @get("/", sync_to_thread=True)
     def ask(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
             holder: FromQuery[str], entry_id: FromQuery[UUID], fields: FromQuery[list[str]], purpose: FromQuery[str],
-            method: FromQuery[str], at: FromQuery[datetime | None] = None) -> Response[Any]:
+            method: FromQuery[str], at: AtQuery = None) -> Response[Any]:
         """May `holder` receive `fields` of `entry_id` for `purpose` by `method` (now, or at a past instant)?"""
         wanted = tuple(f for part in fields for f in part.split(",") if f)
         return self._answer(request, principal, StatusBody(holder=holder, entry_id=entry_id, fields=list(wanted),

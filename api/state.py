@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request, Response, get
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromQuery
 
 from api.deps import provide_principal, runtime_of
+from api.params import instant_query
 from application.common import Principal
 
 
 @get("/state", sync_to_thread=True, tags=["audit"],
      dependencies={"principal": Provide(provide_principal, sync_to_thread=False)})
 def state(request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-          at: FromQuery[datetime]) -> Response[Any]:
+          at: Annotated[datetime, instant_query()]) -> Response[Any]:
     """What the read models said at `at` (recorded time): counts per catalog status and per grant status,
     with the ledger position the answer stands on. Lists: the list endpoints with the same `at`."""
     rt = runtime_of(request)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from litestar import Controller, Request, Response, get
@@ -10,6 +9,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery
 
 from api.deps import provide_principal, runtime_of
+from api.params import AtQuery
 from application.common import Principal
 
 
@@ -33,7 +33,7 @@ class HistoryController(Controller):
 
     @get("/{kind:str}/{ident:str}", sync_to_thread=True)
     def timeline(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], kind: FromPath[str],
-                 ident: FromPath[str], at: FromQuery[datetime | None] = None) -> Response[Any]:
+                 ident: FromPath[str], at: AtQuery = None) -> Response[Any]:
         """Every event of one object, in order, with actor, time, ledger position, rule context and the state
         after it; with `at`, the object as it stood at that instant."""
         rt = runtime_of(request)

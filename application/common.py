@@ -14,6 +14,7 @@ from eventsourcing.persistence import IntegrityError
 
 from domain.base import Actor, Cause, Context, LedgerAggregate
 from domain.organizations import OFFICE_CODE, Organization, Role, organization_id
+from domain.rules import RuleViolation
 from infrastructure.recorders import IdempotencyRecord
 from infrastructure.store import Ledger
 
@@ -63,6 +64,15 @@ class ApplicationError(Exception):
 class Forbidden(ApplicationError):
     status = 403
     title = "Forbidden"
+
+
+class RuleForbidden(Forbidden):
+    """A 403 that cites the rule refusing the caller, e.g. ORG-2 for an unauthorised X-On-Behalf-Of."""
+
+    def __init__(self, violation: RuleViolation) -> None:
+        super().__init__(violation.detail, **violation.context)
+        self.rule = violation.rule
+        self.article = violation.article
 
 
 class NotFound(ApplicationError):

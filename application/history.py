@@ -11,6 +11,7 @@ import msgspec
 from eventsourcing.utils import get_topic
 
 from application.common import NotFound, Principal
+from domain.base import check_calendar
 from domain.catalog import CatalogEntry
 from domain.organizations import organization_id
 from domain.timeline import KINDS, rules_of
@@ -92,6 +93,7 @@ class HistoryService:
 
     def at(self, p: Principal, kind: str, ident: str, when: datetime) -> dict[str, Any]:
         """The object as it stood at an instant (recorded time): its state after the last event by then."""
+        check_calendar(at=when)
         before = [e for e in self.timeline(p, kind, ident) if datetime.fromisoformat(e.time) <= when]
         if not before:
             raise NotFound(f"The {kind} {ident} did not exist yet at {when.isoformat()}.")

@@ -14,7 +14,7 @@ from eventsourcing.application import AggregateNotFoundError
 
 from application.access_log import AccessLogService
 from application.catalog import CatalogService
-from application.common import Clock, Principal, SystemClock
+from application.common import Clock, Principal, RuleForbidden, SystemClock
 from application.compliance import ComplianceService
 from application.feeds import FeedService
 from application.history import HistoryService
@@ -25,7 +25,7 @@ from application.organizations import OrganizationService
 from application.sharing import SharingIndex, SharingService
 from application.systems import FreshGrants, SystemsService
 from application.webhooks import WebhookService
-from domain.base import Actor, Cause, Context
+from domain.base import Actor, Cause, Context, check_calendar
 from domain.organizations import OFFICE_CODE, Level, Organization, OrgKind, Role, organization_id
 from domain.rules import RuleViolation
 from infrastructure.config import Settings
@@ -53,7 +53,7 @@ class Runtime:
         self._sweeper: threading.Thread | None = None
         self._sweep_stop = threading.Event()
         nudge = self.projector.nudge
-        self._callers: dict[str, tuple[float, Principal]] = {}
+        self._callers: dict[str, tuple[float, Principal, Organization]] = {}
         self.organizations = OrganizationService(self.ledger, self.clock, self._org_saved)
         self.sharing_queries = SharingQueries(self.ledger.db)
         self.sharing = SharingService(self.ledger, self.clock, nudge, index=self._sharing_index())
@@ -181,20 +181,23 @@ class Runtime:
     def principal(self, token: str, on_behalf_of: str | None = None) -> Principal | None:
         """The caller a token stands for, with only the roles still assigned to the person.
 
-        Resolved callers are cached for `CIVIC_LEDGER_AUTH_CACHE_SECONDS`; a role change or token
-        revocation made through this process clears the cache at once, one made by another
+        Naming another organization (X-On-Behalf-Of) is checked here, once for reads and writes:
+        a caller without an authorisation from it active today is refused (ORG-2, 403).
+        Resolved callers are cached for `CIVIC_LEDGER_AUTH_CACHE_SECONDS`; a role, authorisation
+        or token change made through this process clears the cache at once, one made by another
         process takes effect within that time.
         """
         now = time.monotonic()
         cached = self._callers.get(token)
+        org: Organization
         if cached is not None and cached[0] > now:
-            base = cached[1]
+            base, org = cached[1], cached[2]
         else:
             holder = self.tokens.lookup(token)
             if holder is None:
                 return None
             try:
-                org: Organization = self.ledger.repository.get(organization_id(holder.organization))
+                org = self.ledger.repository.get(organization_id(holder.organization))
             except AggregateNotFoundError:
                 return None
             roles = frozenset(r for r in holder.roles if org.holds(holder.person, Role(r)))
@@ -202,8 +205,14 @@ class Runtime:
             if self.settings.auth_cache_seconds > 0:
                 if len(self._callers) > 10_000:
                     self._callers.clear()
-                self._callers[token] = (now + self.settings.auth_cache_seconds, base)
-        return base if on_behalf_of is None else msgspec.structs.replace(base, on_behalf_of=on_behalf_of)
+                self._callers[token] = (now + self.settings.auth_cache_seconds, base, org)
+        if on_behalf_of is None:
+            return base
+        try:
+            org.check_acts_for(on_behalf_of, self.clock.now().date())
+        except RuleViolation as refused:
+            raise RuleForbidden(refused) from None
+        return msgspec.structs.replace(base, on_behalf_of=on_behalf_of)
 
     def forget_callers(self, _position: int | None = None) -> None:
         self._callers.clear()
@@ -215,6 +224,7 @@ class Runtime:
 
     def state_at(self, at: datetime) -> tuple[int, MemoryDb]:
         """The ledger position recorded by `at`, and an in-memory replica of the read models there."""
+        check_calendar(at=at)
         self.projector.wait_for(self.ledger.max_position(), "ledger_times")
         position = self.timetravel.position_at(at)
         return position, self.timetravel.replica(position)

@@ -20,7 +20,7 @@ from application.common import (
     Service,
     VersionConflict,
 )
-from domain.base import Actor, Cause, Context
+from domain.base import Actor, Cause, Context, check_calendar
 from domain.catalog import CatalogEntry
 from domain.catalog_values import DeliveryMethod
 from domain.grants import Grant, grant_states_from_events
@@ -290,6 +290,7 @@ class SharingService(Service):
     def status(self, *, holder: str, entry_id: UUID, fields: tuple[str, ...], purpose: str, method: str,
                at: datetime | None = None) -> StatusAnswer:
         """Judged from the active-grants read model; a past instant is judged from the grants' history."""
+        check_calendar(at=at)
         now = self.clock.now()
         when = at or now
         if at is None or at >= now:

@@ -11,7 +11,7 @@ from uuid import UUID
 
 import msgspec
 
-from domain.base import Context, LedgerAggregate
+from domain.base import Context, LedgerAggregate, check_calendar
 from domain.grants import Grant, grant_states_from_events
 from domain.organizations import Role
 from domain.rules import InvalidTransition, RuleViolation
@@ -111,6 +111,7 @@ def check_accesses(accesses: Sequence[Access | AccessRecord], now: datetime) -> 
         seen.add(a.request_id)
         if a.accessed_at.tzinfo is None:
             raise InvalidTransition(f"{where}: the time of access carries a time zone.", index=i)
+        check_calendar(**{f"records[{i}].accessed_at": a.accessed_at})
         if a.accessed_at > now:
             raise InvalidTransition(f"{where}: the time of access {a.accessed_at.isoformat()} is in the future.",
                                     index=i)

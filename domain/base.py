@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
 import msgspec
 from eventsourcing.domain import Aggregate
+
+from domain.rules import OutOfRange
+
+#: The ledger's calendar: every date and instant it is given lies in these years, so that the
+#: day and time-zone arithmetic done with them (UTC+8 periods, grace days) never leaves Python's.
+EARLIEST = date(1900, 1, 1)
+LATEST = date(9998, 12, 31)
+
+
+def check_calendar(**values: date | datetime | None) -> None:
+    """Refuses, naming the field, a date or instant outside the ledger's calendar."""
+    for name, value in values.items():
+        if value is not None and not EARLIEST <= (value.date() if isinstance(value, datetime) else value) <= LATEST:
+            raise OutOfRange(name, f"{value.isoformat()} is outside the ledger's calendar "
+                                   f"({EARLIEST.isoformat()} to {LATEST.isoformat()}).")
 
 
 class Actor(msgspec.Struct, frozen=True):

@@ -9,7 +9,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 import msgspec
 
-from domain.base import Actor, Context, LedgerAggregate
+from domain.base import Actor, Context, LedgerAggregate, check_calendar
 from domain.catalog_values import (
     EntryContent,
     Review,
@@ -219,6 +219,7 @@ class CatalogEntry(LedgerAggregate):
     def publish(self, ctx: Context, *, published_on: date, existing_sources: Mapping[str, str]) -> None:
         if self.retired:
             raise InvalidTransition("A retired entry is not published again.")
+        check_calendar(published_on=published_on)
         pending = self.pending
         if pending is None or pending.state != VersionState.APPROVED or pending.review is None or not pending.review.all_passed():
             state = pending.state if pending else "none"
@@ -253,6 +254,7 @@ class CatalogEntry(LedgerAggregate):
             raise InvalidTransition("Only a published entry records data updates.")
         if ctx.actor.acting_for != self.provider and ctx.actor.organization != OFFICE_CODE:
             raise RuleViolation("CAT-2", "Data updates are recorded by the provider.")
+        check_calendar(as_of=as_of)
         self._record(self.DataRefreshed, ctx, as_of=as_of)
 
     def retire(self, ctx: Context, *, reason: str) -> None:

@@ -9,7 +9,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 import msgspec
 
-from domain.base import Context, LedgerAggregate
+from domain.base import Context, LedgerAggregate, check_calendar
 from domain.organizations import OFFICE_CODE, Role
 from domain.rules import InvalidTransition, RuleViolation
 
@@ -213,6 +213,7 @@ class Violation(LedgerAggregate):
     def issue_notice(self, ctx: Context, *, deadline: datetime, requirements: str) -> None:
         _office(ctx, self.kind, "issues a rectification notice")
         self._in(ViolationStatus.CONFIRMED, "given a rectification notice")
+        check_calendar(deadline=deadline)
         if deadline.tzinfo is None or deadline <= ctx.at:
             raise InvalidTransition("A rectification deadline is a timezone-aware instant after the notice.")
         if not requirements.strip():

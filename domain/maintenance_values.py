@@ -9,7 +9,7 @@ from uuid import UUID
 
 import msgspec
 
-from domain.base import Context
+from domain.base import Context, check_calendar
 from domain.rules import InvalidTransition, RuleViolation
 
 
@@ -128,6 +128,7 @@ def check_no_personal_data(**texts: str | tuple[str, ...]) -> None:
 def check_instant(name: str, value: datetime) -> None:
     if value.tzinfo is None:
         raise InvalidTransition(f"{name} is an instant with its timezone (ISO 8601 with an offset).")
+    check_calendar(**{name: value})
 
 
 def require(ctx: Context, rule: str, organization: str, *roles: str, what: str) -> None:

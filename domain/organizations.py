@@ -9,7 +9,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 import msgspec
 
-from domain.base import Context, LedgerAggregate
+from domain.base import Context, LedgerAggregate, check_calendar
 from domain.rules import InvalidTransition, RuleViolation
 
 OFFICE_CODE = "office"
@@ -165,6 +165,7 @@ class Organization(LedgerAggregate):
             raise RuleViolation("ORG-2", "Only a service unit receives an authorisation to act for another organization.")
         if ctx.actor.organization not in (serves, OFFICE_CODE):
             raise RuleViolation("ORG-2", "An authorisation is given by the organization served (or the Office).")
+        check_calendar(valid_from=valid_from, valid_to=valid_to)
         if valid_to < valid_from:
             raise InvalidTransition("An authorisation ends after it starts.")
         self._record(
@@ -175,6 +176,7 @@ class Organization(LedgerAggregate):
     def withdraw_service(self, ctx: Context, *, serves: str, effective: date) -> None:
         if ctx.actor.organization not in (serves, OFFICE_CODE):
             raise RuleViolation("ORG-2", "An authorisation is withdrawn by the organization served (or the Office).")
+        check_calendar(effective=effective)
         if not any(a.serves == serves for a in self.authorisations):
             raise InvalidTransition(f"{self.code} holds no authorisation from {serves}.")
         self._record(self.ServiceAuthorisationWithdrawn, ctx, serves=serves, effective=effective)

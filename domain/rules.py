@@ -86,5 +86,14 @@ class InvalidTransition(DomainError):
         super().__init__(detail)
 
 
+class OutOfRange(DomainError):
+    """A date or instant outside the ledger's calendar (bad input, not a rule of the Measures)."""
+
+    def __init__(self, field: str, detail: str) -> None:
+        self.field = field
+        self.detail = detail
+        super().__init__(f"{field}: {detail}")
+
+
 def rule(rule_id: str) -> Rule:
     return RULES[rule_id]

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from domain.base import Context, LedgerAggregate
+from domain.base import Context, LedgerAggregate, check_calendar
 from domain.catalog_values import DeliveryMethod, ShareClass
 from domain.grants import Grant, grant_states_from_events
 from domain.organizations import OrgKind, Role
@@ -152,6 +152,7 @@ class ShareRequest(LedgerAggregate):
         catalog: Mapping[UUID, PublishedEntry], id: UUID,  # noqa: A002
     ) -> ShareRequest:
         _require_requester(ctx, requester)
+        check_calendar(valid_from=valid_from, valid_to=valid_to)
         if scenario not in tuple(Scenario):
             raise RuleViolation(
                 "SHR-1", f"Unknown scenario {scenario!r}; a request is {', '.join(Scenario)}.", scenario=str(scenario),

@@ -9,9 +9,10 @@ from uuid import UUID
 
 import msgspec
 
+from domain.base import check_calendar
 from infrastructure.sql import Db
 from projections.access_log import COLUMNS, beijing_day, instant
-from projections.queries import decode_cursor, encode_cursor
+from projections.queries import MalformedCursor, decode_cursor, encode_cursor
 
 _CHUNK = 500
 _SELECT = ", ".join(c for c in COLUMNS if c not in ("batch_id", "position"))
@@ -25,6 +26,9 @@ class AccessLogFilter(msgspec.Struct, kw_only=True, frozen=True):
     outcome: str | None = None
     start: datetime | None = None
     end: datetime | None = None
+
+    def __post_init__(self) -> None:
+        check_calendar(**{"from": self.start, "to": self.end})
 
 
 def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
@@ -54,7 +58,9 @@ class AccessLogQueries:
                 clauses.append(f"{column} = ?")
                 args.append(str(value))
         if cursor:
-            at, _, rid = decode_cursor(cursor).partition("|")
+            at, sep, rid = decode_cursor(cursor).partition("|")
+            if not sep:
+                raise MalformedCursor("The cursor is not one this list handed out; follow next_cursor as given.")
             clauses.append("(accessed_at, request_id) < (?, ?)")
             args += [at, rid]
         rows = self.db.query(

@@ -12,7 +12,7 @@ import msgspec
 from domain.compliance import OPEN, Violation
 from infrastructure.sql import Db, Tx
 from projections.base import View
-from projections.queries import decode_cursor, encode_cursor, overdue_cutoffs
+from projections.queries import decode_number_cursor, encode_cursor, overdue_cutoffs
 
 V = Violation
 _enc = msgspec.json.Encoder()
@@ -100,7 +100,7 @@ class ComplianceQueries:
             clauses.append(_OPEN_SQL)
         if cursor:
             clauses.append("position < ?")
-            args.append(int(decode_cursor(cursor)))
+            args.append(decode_number_cursor(cursor))
         rows = self.db.query(f"SELECT * FROM violations WHERE {' AND '.join(clauses) or '1 = 1'} "
                              "ORDER BY position DESC LIMIT ?", (*args, limit + 1))
         more = len(rows) > limit

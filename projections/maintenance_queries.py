@@ -9,7 +9,7 @@ import msgspec
 
 from infrastructure.sql import Db
 from projections.maintenance import iso
-from projections.queries import decode_cursor, encode_cursor
+from projections.queries import decode_cursor, decode_number_cursor, encode_cursor
 
 Rows = tuple[list[dict[str, Any]], str | None]
 
@@ -22,9 +22,9 @@ class MaintenanceQueries:
               cursor: str | None, shape: Any) -> Rows:
         """One page ordered by `order` (a unique key: text, or `position`); the cursor is the last row's key."""
         if cursor:
-            key = decode_cursor(cursor)
+            key: Any = decode_number_cursor(cursor) if order == "position" else decode_cursor(cursor)
             clauses = [*clauses, f"({order}) > ?"]
-            args = [*args, int(key) if order == "position" else key]
+            args = [*args, key]
         where = " AND ".join(clauses) or "1 = 1"
         rows = self.db.query(f"SELECT *, ({order}) AS sort_key FROM {table} WHERE {where} ORDER BY sort_key LIMIT ?",
                              (*args, limit + 1))

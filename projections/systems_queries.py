@@ -9,7 +9,7 @@ import msgspec
 
 from domain.systems_values import compliance_findings, consequence
 from infrastructure.sql import Db
-from projections.queries import decode_cursor, encode_cursor
+from projections.queries import decode_cursor, decode_number_cursor, encode_cursor
 from projections.systems import facts_of
 
 _JSON_COLUMNS = ("plan", "catalog", "justification", "justification_missing", "duplicates", "accepted",
@@ -154,7 +154,7 @@ class SystemQueries:
             items.append({"task": "compliance_test", "since": r["modified_at"], "system_id": r["id"],
                           "name": r["name"], "owner": r["owner"], "level": r["level"], "filing": None})
         items.sort(key=lambda i: (i["since"], i["task"], i["system_id"], i["filing"] or 0))
-        start = int(decode_cursor(cursor)) if cursor else 0
+        start = decode_number_cursor(cursor) if cursor else 0
         page = items[start:start + limit]
         more = start + limit < len(items)
         return page, (encode_cursor(str(start + limit)) if more else None)

@@ -92,6 +92,14 @@ def test_malformed_input_names_every_field_and_changes_nothing(server, runtime, 
     fields = {e["field"] for e in r.json()["errors"]}
     assert {"resource_code", "bogus"} <= fields and any(f.startswith("content") for f in fields)
     assert comp.post("/catalog/entries", content=b"{not json", headers={"content-type": "application/json"}).status_code == 400
+    # every malformed field is named with its path, however deep it lies
+    body = entry_body()
+    body["content"].update(share_class="sometimes", delivery_methods=["carrier_pigeon"])
+    body["content"]["data_items"][1]["name"] = 7
+    deep = comp.post("/catalog/entries", json=body)
+    assert deep.status_code == 400
+    named = {e["field"] for e in deep.json()["errors"]}
+    assert named == {"content.share_class", "content.delivery_methods[0]", "content.data_items[1].name"}, named
     assert runtime.ledger.max_position() == head
 
 
@@ -123,10 +131,10 @@ def test_service_unit_acts_only_within_its_dated_authorisation(server, runtime, 
     acting = {"X-On-Behalf-Of": "div-a"}
     assert svc.post("/catalog/entries", json=entry_body("SX-SVC-1"), headers=acting).status_code == 201
     unauthorised = svc.post("/catalog/entries", json=entry_body("SX-SVC-2"), headers={"X-On-Behalf-Of": "office"})
-    assert unauthorised.status_code == 422 and unauthorised.json()["rule"] == "ORG-2"
+    assert unauthorised.status_code == 403 and unauthorised.json()["rule"] == "ORG-2"
     clock.advance(days=200)  # past 2026-06-30
     late = svc.post("/catalog/entries", json=entry_body("SX-SVC-3"), headers=acting)
-    assert late.status_code == 422 and late.json()["rule"] == "ORG-2"
+    assert late.status_code == 403 and late.json()["rule"] == "ORG-2"
     hist = office.get(f"/history/catalog-entry/{entry_id('SX-SVC-1')}")
     assert hist.json()["events"][0]["actor"]["on_behalf_of"] == "div-a"
 

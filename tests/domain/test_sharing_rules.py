@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import msgspec
 import pytest
 
 from domain.organizations import OrgKind, Role
+from domain.rules import OutOfRange
 from domain.sharing import ShareRequest
 from domain.sharing_values import RequestStatus, Scenario
 from tests.domain.given import (
@@ -315,3 +317,12 @@ def test_shr6_review_by_anyone_but_the_office_is_refused(who: Any) -> None:
         r.review(ctx(who), decision="approve")
 
 
+
+
+# -- the period lies in the ledger's calendar ---------------------------------------------------
+
+@pytest.mark.parametrize(("field", "value"), [("valid_from", "0001-01-01"), ("valid_to", "9999-12-31")])
+def test_a_period_outside_the_ledgers_calendar_is_refused_naming_the_field(field: str, value: str) -> None:
+    with pytest.raises(OutOfRange) as refusal:
+        submit(**{field: date.fromisoformat(value)})
+    assert refusal.value.field == field
