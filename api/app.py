@@ -29,6 +29,7 @@ from api.metrics import RequestMetrics, metrics, metrics_middleware
 from api.organizations import OrganizationController
 from api.sharing import GrantController, GrantStatusController, ShareRequestController
 from api.state import state
+from api.storable import refuse_unstorable
 from api.system import HistoryController, health
 from api.systems import SystemController
 from api.webhooks import WebhookController
@@ -82,6 +83,7 @@ def create_app(runtime: Runtime | None = None, *, background: bool = True) -> Li
                         ViolationController, ComplianceController],
         state=State({"runtime": rt, "metrics": RequestMetrics()}),
         middleware=[metrics_middleware],
+        before_request=refuse_unstorable,
         lifespan=[lifespan],
         exception_handlers=handlers,
         openapi_config=OpenAPIConfig(

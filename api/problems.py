@@ -38,7 +38,8 @@ def on_transition(request: Request[Any, Any, Any], exc: InvalidTransition) -> Re
 def on_application(request: Request[Any, Any, Any], exc: ApplicationError) -> Response[Any]:
     rule = getattr(exc, "rule", None)
     return problem(exc.status, exc.title, exc.detail, type_=f"urn:civic-ledger:rule:{rule}" if rule else "about:blank",
-                   rule=rule, article=getattr(exc, "article", None), context=_plain(exc.context) or None)
+                   rule=rule, article=getattr(exc, "article", None), context=_plain(exc.context) or None,
+                   errors=getattr(exc, "errors", None))
 
 
 def on_integrity(request: Request[Any, Any, Any], exc: IntegrityError) -> Response[Any]:
