@@ -148,8 +148,11 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def cmd_state(args: argparse.Namespace) -> int:
-    """Prints what the read models said at an instant: a summary, the published catalog or the grants in force."""
+    """Prints what the read models said at an instant: a summary, the published catalog, the grants in force,
+    the systems or the violations."""
     from datetime import datetime
+
+    from projections.state_queries import StateQueries
 
     rt = _runtime()
     try:
@@ -158,20 +161,17 @@ def cmd_state(args: argparse.Namespace) -> int:
             print("--at needs a time zone, e.g. 2025-03-31T23:59:59+08:00", file=sys.stderr)
             return 2
         position, db = rt.state_at(at)
+        q = StateQueries(db)
         if args.what == "catalog":
-            rows = db.query("SELECT resource_code, name, provider, status, share_class, open_class, current_version, "
-                            "published_on FROM catalog_entries WHERE current_version IS NOT NULL "
-                            "AND status IN ('published', 'revising') ORDER BY resource_code")
+            rows = q.published_catalog()
         elif args.what == "grants":
-            rows = db.query("SELECT id, holder, provider, resource_code, fields, purpose, method, kind, valid_from, "
-                            "valid_to FROM grants WHERE status = 'active' AND valid_from <= ? AND valid_to >= ? "
-                            "ORDER BY holder, resource_code", (at.isoformat(), at.isoformat()))
+            rows = q.grants_in_force(at)
+        elif args.what == "systems":
+            rows = q.systems()
+        elif args.what == "violations":
+            rows = q.violations()
         else:
-            rows = [{"at": at.isoformat(), "position": position,
-                     "catalog": {r["status"]: r["n"] for r in db.query(
-                         "SELECT status, COUNT(*) AS n FROM catalog_entries GROUP BY status")},
-                     "grants": {r["status"]: r["n"] for r in db.query(
-                         "SELECT status, COUNT(*) AS n FROM grants GROUP BY status")}}]
+            rows = [{"at": at.isoformat(), "position": position, **q.summary(at)}]
         for row in rows:
             print(json.dumps(row, ensure_ascii=False, default=str))
     finally:
@@ -257,7 +257,7 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("state", help="print the state at a past instant (JSON lines)")
     s.add_argument("--at", required=True, help="ISO-8601 instant with a time zone")
-    s.add_argument("--what", choices=("summary", "catalog", "grants"), default="summary")
+    s.add_argument("--what", choices=("summary", "catalog", "grants", "systems", "violations"), default="summary")
     s.set_defaults(func=cmd_state)
 
     s = sub.add_parser("sweep", help="record expiry of grants past their end")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -11,9 +12,11 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
 from api.deps import answer, command, provide_principal, runtime_of, wait_for_position
-from api.params import Instant
+from api.params import AtQuery, Instant
 from application.common import Forbidden, NotFound, Principal
 from domain.compliance import Evidence, ViolationKind
+from projections.compliance import ComplianceQueries
+from projections.systems_queries import SystemQueries
 
 Limit = Annotated[int, Parameter(ge=1, le=500, description="Page size")]
 VIEW = "compliance"
@@ -56,6 +59,18 @@ def _org(p: Principal) -> str | None:
 DEPS = {"principal": Provide(provide_principal, sync_to_thread=False)}
 
 
+def _board(request: Request[Any, Any, Any], at: datetime | None,
+           *views: str) -> tuple[int, ComplianceQueries, datetime]:
+    """Today's board (caught up to the caller's position) and now, or its replica as it stood at `at`, and `at`."""
+    rt = runtime_of(request)
+    if at is None:
+        return wait_for_position(request, *views), rt.compliance_queries, rt.now()
+    position, replica = rt.state_at(at)
+    queries = ComplianceQueries(replica, rt.settings.overdue_grace_days,
+                                non_compliant_systems=SystemQueries(replica).compliance)
+    return position, queries, at
+
+
 class ViolationController(Controller):
     path = "/violations"
     tags = ["compliance"]
@@ -65,11 +80,12 @@ class ViolationController(Controller):
     def list_violations(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
                         kind: FromQuery[str | None] = None, subject: FromQuery[str | None] = None,
                         status: FromQuery[str | None] = None, open: FromQuery[bool] = False,  # noqa: A002
-                        limit: Limit = 50, cursor: FromQuery[str | None] = None) -> Response[Any]:
-        """Newest first. The Office and auditors see every case; an organization its own, once confirmed."""
-        rt = runtime_of(request)
-        position = wait_for_position(request, VIEW)
-        rows, nxt = rt.compliance_queries.violations(org=_org(principal), kind=kind, subject=subject, status=status,
+                        limit: Limit = 50, cursor: FromQuery[str | None] = None,
+                        at: AtQuery = None) -> Response[Any]:
+        """Newest first. The Office and auditors see every case; an organization its own, once confirmed.
+        With `at`, the cases as they stood then (recorded time)."""
+        position, queries, _ = _board(request, at, VIEW)
+        rows, nxt = queries.violations(org=_org(principal), kind=kind, subject=subject, status=status,
                                                      open_only=open, limit=limit, cursor=cursor)
         return Response({"items": rows, "next_cursor": nxt, "position": position})
 
@@ -146,16 +162,15 @@ class ComplianceController(Controller):
 
     @get("/summary", sync_to_thread=True)
     def summary(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                org: FromQuery[str | None] = None) -> Response[Any]:
+                org: FromQuery[str | None] = None, at: AtQuery = None) -> Response[Any]:
         """Per organization: open violations, candidates, overdue entries and objections, non-compliant systems.
-        An organization sees only its own line."""
-        rt = runtime_of(request)
-        position = wait_for_position(request, *SUMMARY_VIEWS)
+        An organization sees only its own line. With `at`, the board as it stood then (overdue judged at `at`)."""
+        position, queries, now = _board(request, at, *SUMMARY_VIEWS)
         if not principal.sees_everything:
             if org not in (None, principal.acting_for):
                 raise Forbidden(f"{principal.acting_for} sees its own compliance summary, not {org}'s.")
             org = principal.acting_for
-        items = rt.compliance_queries.summary(now=rt.now(), org=org)
+        items = queries.summary(now=now, org=org)
         if not principal.sees_everything:  # candidates are the Office's work until confirmed
             items = [{k: v for k, v in i.items() if k != "candidates"} for i in items]
         return Response({"items": items, "position": position})

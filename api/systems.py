@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -12,6 +12,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter, QueryParameter
 
 from api.deps import answer, command, provide_principal, runtime_of, wait_for_position
+from api.params import AtQuery
 from application.common import Forbidden, NotFound, Principal
 from domain.systems_values import (
     ChangeKind,
@@ -21,6 +22,7 @@ from domain.systems_values import (
     ProjectEntry,
     SystemDecision,
 )
+from projections.systems_queries import SystemQueries
 
 Limit = Annotated[int, Parameter(ge=1, le=500, description="Page size")]
 
@@ -105,6 +107,15 @@ def _org(p: Principal) -> str | None:
     return None if p.sees_everything else p.acting_for
 
 
+def _queries(request: Request[Any, Any, Any], at: datetime | None) -> tuple[int, SystemQueries]:
+    """Today's systems read model (caught up to the caller's position), or its replica as it stood at `at`."""
+    rt = runtime_of(request)
+    if at is None:
+        return wait_for_position(request, "systems"), rt.system_queries
+    position, replica = rt.state_at(at)
+    return position, SystemQueries(replica)
+
+
 class SystemController(Controller):
     path = "/systems"
     tags = ["systems"]
@@ -117,22 +128,21 @@ class SystemController(Controller):
                      system_state: Annotated[str | None, QueryParameter(name="state")] = None,
                      owner: FromQuery[str | None] = None,
                      level: FromQuery[str | None] = None, limit: Limit = 50,
-                     cursor: FromQuery[str | None] = None) -> Response[Any]:
+                     cursor: FromQuery[str | None] = None, at: AtQuery = None) -> Response[Any]:
         """Systems with state, owner, level, connections, last test and pending filings (others than the Office
-        see their organization's)."""
-        rt = runtime_of(request)
-        position = wait_for_position(request, "systems")
-        rows, nxt = rt.system_queries.systems(org=_org(principal), state=system_state, owner=owner, level=level,
+        see their organization's); with `at`, as they stood then (recorded time)."""
+        position, queries = _queries(request, at)
+        rows, nxt = queries.systems(org=_org(principal), state=system_state, owner=owner, level=level,
                                               limit=limit, cursor=cursor)
         return Response({"items": rows, "next_cursor": nxt, "position": position})
 
     @get("/compliance", sync_to_thread=True)
     def compliance(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], limit: Limit = 50,
-                   cursor: FromQuery[str | None] = None) -> Response[Any]:
-        """SYS-5 (第三十七条): proposed and live systems that fall short, each finding with its rule and article."""
-        rt = runtime_of(request)
-        position = wait_for_position(request, "systems")
-        rows, nxt = rt.system_queries.compliance(org=_org(principal), limit=limit, cursor=cursor)
+                   cursor: FromQuery[str | None] = None, at: AtQuery = None) -> Response[Any]:
+        """SYS-5 (第三十七条): proposed and live systems that fall short, each finding with its rule and article
+        (`at`: as they stood then)."""
+        position, queries = _queries(request, at)
+        rows, nxt = queries.compliance(org=_org(principal), limit=limit, cursor=cursor)
         return Response({"items": rows, "next_cursor": nxt, "position": position})
 
     @get("/queue", sync_to_thread=True)

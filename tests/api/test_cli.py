@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import date
 
 from application.runtime import Runtime
 from infrastructure.config import Settings
@@ -110,3 +111,57 @@ def test_token_list_and_revoke(settings):
     finally:
         rt.close()
     assert all(t["revoked_at"] for t in map(json.loads, cli(settings, "token", "list").stdout.splitlines()))
+
+
+def test_state_at_prints_grants_in_force_in_utc_and_the_systems_and_violations_then(settings, clock):
+    import json
+
+    from domain.catalog_values import ReviewDecision
+    from domain.compliance import Evidence, EvidenceKind
+    from domain.organizations import Role
+    from domain.sharing_values import RequestedEntry
+    from domain.systems_values import ConstructionPlan
+    from tests.support import PASS, Division, cmd, content, member, register
+
+    rt = Runtime(settings, clock=clock)
+    try:
+        admin = rt.principal(rt.init(admin="office-admin")[1])
+        provider = Division(rt, admin, "div-relief")
+        eid = rt.catalog.draft(provider.compiler, cmd(), resource_code="SX-1", content=content()).aggregate_id
+        rt.catalog.submit(provider.compiler, cmd(), eid)
+        rt.catalog.review(provider.reviewer, cmd(), eid, review=PASS, decision=ReviewDecision.APPROVE)
+        rt.catalog.publish(admin, cmd(), eid)
+        register(rt, admin, "div-elder")
+        requester = member(rt, admin, "div-elder", "周敏", Role.REQUESTER)
+        r = rt.sharing.submit(requester, cmd(), scenario="internal_sharing", reason="核对", purpose="核对",
+                              entries=(RequestedEntry(entry_id=eid, resource_code="", fields=("DB_NAME",)),),
+                              valid_from=clock.now().date(), valid_to=date(2026, 3, 4), delivery_method="interface")
+        rt.sharing.review(admin, cmd(), r.aggregate_id, decision="approve")
+        rt.sharing.issue_order(admin, cmd(), r.aggregate_id)
+        before = clock.now()
+        clock.advance(hours=1)
+        manager = member(rt, admin, "div-relief", "梁宇", Role.SYSTEM_MANAGER)
+        rt.systems.propose(manager, cmd(), name="社会救助信息系统", plan=ConstructionPlan(title="t", summary="s",
+                           document="d"), catalog=())
+        rt.compliance.raise_violation(admin, cmd(), kind="VIO-5", subject="div-relief", summary="未按期报送目录",
+                                      evidence=(Evidence(kind=EvidenceKind.EVENT, ref="x:1"),))
+        rt.projector.catch_up_all()
+    finally:
+        rt.close()
+
+    def lines(*args: str) -> list[dict]:
+        out = cli(settings, "state", *args)
+        assert out.returncode == 0, out.stderr
+        return [json.loads(x) for x in out.stdout.strip().splitlines() if x]
+
+    # the grant runs until 2026-03-04T23:59:59.999999+08:00, i.e. 15:59:59.999999 UTC
+    assert len(lines("--at", "2026-03-04T23:30:00+08:00", "--what", "grants")) == 1
+    assert lines("--at", "2026-03-05T00:30:00+08:00", "--what", "grants") == []
+    [summary] = lines("--at", "2026-03-04T23:30:00+08:00")
+    assert summary["grants"]["in_force"] == 1
+    assert summary["systems"]["by_state"] == {"proposed": 1} and summary["violations"]["open"] == 1
+    assert lines("--at", before.isoformat(), "--what", "systems") == []
+    assert lines("--at", before.isoformat(), "--what", "violations") == []
+    [system] = lines("--at", "2026-03-04T23:30:00+08:00", "--what", "systems")
+    [violation] = lines("--at", "2026-03-04T23:30:00+08:00", "--what", "violations")
+    assert (system["state"], violation["status"], violation["subject"]) == ("proposed", "confirmed", "div-relief")
