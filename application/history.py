@@ -13,6 +13,7 @@ from eventsourcing.utils import get_topic
 from application.common import NotFound, Principal
 from domain.base import check_calendar
 from domain.catalog import CatalogEntry
+from domain.compliance import Violation
 from domain.organizations import organization_id
 from domain.timeline import KINDS, rules_of
 from infrastructure.store import Ledger
@@ -136,6 +137,10 @@ class HistoryService:
             return bool(first.division == p.acting_for or p.acting_for in operators)
         if kind == "objection":
             return p.acting_for in (first.objector, first.provider)
+        if kind == "violation":  # the subject's own case, once the Office confirmed it (as GET /violations/{id})
+            return bool(first.subject == p.acting_for and (
+                isinstance(first, Violation.Raised) or any(isinstance(e, Violation.Confirmed) for _, e in events)))
+        # an access-log batch holds records of many organizations: each reads its own through /access-logs
         return False
 
     @staticmethod

@@ -32,11 +32,16 @@ def test_walkthrough_a_denied_access_is_confirmed_and_rectified(server, runtime,
     assert (v["kind"], v["subject"], v["key"]) == ("VIO-3", "div-elder", "log:r-9")
     assert elder.get("/violations").json()["items"] == []  # not the organization's business until confirmed
     assert elder.get(f"/violations/{v['id']}").status_code == 404
+    assert elder.get(f"/history/violation/{v['id']}").status_code == 404
 
     assert elder.post(f"/violations/{v['id']}/confirm", json={}).status_code == 403
     confirmed = office.post(f"/violations/{v['id']}/confirm", json={"comment": "核实属实"},
                             headers={"Idempotency-Key": "c-1", "If-Match": '"1"'})
     assert confirmed.status_code == 200 and confirmed.json()["status"] == "confirmed", confirmed.text
+    history = elder.get(f"/history/violation/{v['id']}")   # its own case, now that it is confirmed
+    assert history.status_code == 200 and [e["type"] for e in history.json()["events"]] == [
+        "CandidateRaised", "Confirmed"]
+    assert welfare.get(f"/history/violation/{v['id']}").status_code == 404
     late = office.post(f"/violations/{v['id']}/notice",
                        json={"deadline": (clock.now() - timedelta(days=1)).isoformat(), "requirements": "x"})
     assert late.status_code in (409, 422)
