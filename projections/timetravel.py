@@ -66,7 +66,7 @@ def signature(views: Iterable[View]) -> str:
 
 class TimeTravel:
     def __init__(self, ledger: Ledger, make_views: Callable[[], list[View]], *, checkpoint_every: int = 10_000,
-                 cache_size: int = 4, page_size: int = 1000) -> None:
+                 cache_size: int = 4, page_size: int = 1000, max_builds: int = 2) -> None:
         self.ledger = ledger
         self.make_views = lambda: [v for v in make_views() if getattr(v, "time_travel", True)]
         self.signature = signature(self.make_views())
@@ -75,6 +75,10 @@ class TimeTravel:
         self._cache: OrderedDict[int, MemoryDb] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
+        # A replica of a large ledger holds every read model in memory: build at most two at once, so
+        # many callers asking about many instants queue instead of growing the process without bound.
+        self._builds = threading.BoundedSemaphore(max_builds)
+        self._gates: dict[int, threading.Lock] = {}
         with ledger.db.write() as tx:
             tx.execute(CHECKPOINTS_DDL if ledger.backend == "postgres" else CHECKPOINTS_DDL.replace("BYTEA", "BLOB"))
 
@@ -91,17 +95,31 @@ class TimeTravel:
 
     def replica(self, position: int) -> MemoryDb:
         """The read models as they stood right after `position` (cached; built from a checkpoint)."""
+        db = self._cached(position)
+        if db is not None:
+            return db
+        with self._lock:
+            gate = self._gates.setdefault(position, threading.Lock())
+        with gate:  # callers asking for one position wait for its one build
+            db = self._cached(position)
+            if db is not None:
+                return db
+            with self._builds:
+                base, db = self._nearest_checkpoint(position)
+                self._replay(db, base, position)
+            with self._lock:
+                self._cache[position] = db
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+                self._gates.pop(position, None)
+        return db
+
+    def _cached(self, position: int) -> MemoryDb | None:
         with self._lock:
             if position in self._cache:
                 self._cache.move_to_end(position)
                 return self._cache[position]
-        base, db = self._nearest_checkpoint(position)
-        self._replay(db, base, position)
-        with self._lock:
-            self._cache[position] = db
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-        return db
+        return None
 
     def full_replay(self, position: int) -> MemoryDb:
         """A replica built from the first event, ignoring checkpoints (the reference the tests compare with)."""
