@@ -408,6 +408,19 @@ def test_cat6_revising_a_retired_entry_is_refused() -> None:
         e.revise(ctx(COMPILER), content=content(summary="新版"))
 
 
+@pytest.mark.parametrize("who", [
+    pytest.param(REVIEWER, id="reviewer-of-the-provider"),
+    pytest.param(OTHER_COMPILER, id="compiler-of-another-org"),
+    pytest.param(OFFICE_ADMIN, id="office-admin"),
+])
+def test_cat2_revising_a_published_entry_by_anyone_but_a_compiler_of_the_provider_is_refused(who: Any) -> None:
+    e = entry(*live())
+    with refused("CAT-2", e) as info:
+        e.revise(ctx(who), content=content(summary="新版"))
+    assert info.value.context == {"provider": DIV}
+    assert e.pending is None and e.status == "published"
+
+
 def test_cat6_revision_keeps_the_published_version_current_until_the_new_one_publishes() -> None:
     v2 = content(summary="增加区县字段", data_items=items("DB_ID", "DB_NAME", "DB_AREA", "DB_COUNTY"))
     e = entry(*live())
