@@ -26,7 +26,11 @@ def entry_id(resource_code: str) -> UUID:
 
 
 class Version(msgspec.Struct):
-    """One version of an entry as it moves through compile, review and publication."""
+    """One version of an entry as it moves through compile, review and publication.
+
+    `compiler` is who opened the version; `compilers` is everyone who drafted, revised or submitted
+    it, in order of first appearance: none of them may review it (CAT-2).
+    """
 
     number: int
     content: EntryContent
@@ -36,6 +40,11 @@ class Version(msgspec.Struct):
     reviewer: str | None = None
     accepted_duplicates: dict[str, str] = {}
     published_on: date | None = None
+    compilers: tuple[str, ...] = ()
+
+    def compiled_by(self, person: str) -> None:
+        if person and person not in self.compilers:
+            self.compilers = (*self.compilers, person)
 
 
 def _is_office(ctx: Context) -> bool:
@@ -68,6 +77,7 @@ class CatalogEntry(LedgerAggregate):
             e.pending.content = self.content
             e.pending.state = VersionState.DRAFTED
             e.pending.accepted_duplicates = {}
+            e.pending.compiled_by(self.actor.person)
 
     class Submitted(LedgerAggregate.Event):
         TOPIC = "civic-ledger:CatalogEntry.Submitted"
@@ -76,6 +86,7 @@ class CatalogEntry(LedgerAggregate):
         def apply(self, e: CatalogEntry) -> None:
             assert e.pending is not None
             e.pending.state = VersionState.SUBMITTED
+            e.pending.compiled_by(self.actor.person)
 
     class Reviewed(LedgerAggregate.Event):
         TOPIC = "civic-ledger:CatalogEntry.Reviewed"
@@ -124,7 +135,8 @@ class CatalogEntry(LedgerAggregate):
         content: EntryContent
 
         def apply(self, e: CatalogEntry) -> None:
-            e.pending = Version(self.version, self.content, VersionState.DRAFTED, self.actor.person)
+            e.pending = Version(self.version, self.content, VersionState.DRAFTED, self.actor.person,
+                                compilers=(self.actor.person,))
 
     class DataRefreshed(LedgerAggregate.Event):
         TOPIC = "civic-ledger:CatalogEntry.DataRefreshed"
@@ -149,7 +161,9 @@ class CatalogEntry(LedgerAggregate):
         self.resource_code = resource_code
         self.provider = provider
         self.provider_level = Level(provider_level)
-        self.pending: Version | None = Version(1, content, VersionState.DRAFTED, actor.person if actor else "")
+        compiler = actor.person if actor else ""
+        self.pending: Version | None = Version(1, content, VersionState.DRAFTED, compiler,
+                                               compilers=(compiler,) if compiler else ())
         self.current: Version | None = None
         self.history: list[Version] = []
         self.retired = False
@@ -196,7 +210,7 @@ class CatalogEntry(LedgerAggregate):
         is_provider_reviewer = ctx.actor.acting_for == self.provider and ctx.actor.role == Role.CATALOG_REVIEWER
         if not (is_provider_reviewer or _is_office(ctx)):
             raise RuleViolation("CAT-2", "Entries are reviewed by a designated catalog reviewer of the provider, or by the Office.")
-        if ctx.actor.person == pending.compiler:
+        if ctx.actor.person in pending.compilers:
             raise RuleViolation("CAT-2", f"{ctx.actor.person} compiled version {pending.number} and may not review it.")
         if decision == ReviewDecision.APPROVE and not review.all_passed():
             raise RuleViolation(

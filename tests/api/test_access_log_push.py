@@ -1,4 +1,5 @@
-"""第二十二条's push: a provider's webhook receives the access-log records about its data, signed, in order."""
+"""第二十二条's push: a provider's webhook receives the access-log records about its data, a holder's those about its
+use; signed, in order."""
 
 from __future__ import annotations
 
@@ -68,3 +69,39 @@ def test_a_provider_is_pushed_only_the_records_about_its_data(server, runtime, a
     assert positions == sorted(positions)
     pushed = [[r["request_id"] for r in e["data"]["records"]] for e in receiver.received]
     assert pushed == batches  # only the records about div-relief's data, in order
+
+
+def test_a_holder_is_pushed_only_the_records_about_its_own_use(server, runtime, admin_token, receiver, clock):
+    fast(runtime)
+    office = server.client(admin_token)
+    for code in ("div-relief", "div-elder", "div-welfare"):
+        org(office, code)
+    entry = published_entry(server, runtime, office, provider="div-relief", code="SX-RELIEF")
+    for holder in ("div-elder", "div-welfare"):
+        grant_for(server, runtime, office, server.client(token(runtime, holder, f"{holder}-申请人", "requester")), entry)
+
+    integrator = server.client(token(runtime, "div-elder", "对接员", "integrator"))
+    made = integrator.post("/webhooks", json={"url": receiver.url, "types": [TYPE]})
+    assert made.status_code == 201, made.text
+    receiver.secret = made.json()["secret"]
+
+    platform = server.client(token(runtime, "office", "交换平台", "platform"))
+    clock.advance(hours=1)
+    holders_by_batch = [("div-elder", "div-welfare", "div-elder"), ("div-welfare", "div-welfare"),
+                        ("div-welfare", "div-elder")]
+    expected = []
+    for b, holders in enumerate(holders_by_batch):
+        records = [{"request_id": f"use-{b}-{i}", "holder": h, "provider": "div-relief", "entry_id": entry,
+                    "fields": ["DB_NAME"], "purpose": "高龄津贴资格核对", "method": "interface", "record_count": 5,
+                    "accessed_at": clock.now().isoformat()} for i, h in enumerate(holders)]
+        posted = platform.post("/access-logs", json={"records": records})
+        assert posted.status_code in (200, 201), posted.text
+        mine = [r["request_id"] for r in records if r["holder"] == "div-elder"]
+        if mine:
+            expected.append(mine)
+
+    wait_until(lambda: len(receiver.received) >= 2)
+    assert receiver.bad_signatures == 0
+    pushed = [[r["request_id"] for r in e["data"]["records"]] for e in receiver.received]
+    assert pushed == expected == [["use-0-0", "use-0-2"], ["use-2-1"]]  # the batch naming only div-welfare is not pushed
+    assert {r["holder"] for e in receiver.received for r in e["data"]["records"]} == {"div-elder"}

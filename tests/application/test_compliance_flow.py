@@ -1,5 +1,6 @@
 """The compliance board through the application layer on both stores: monitors raise each candidate once (on a
-second run, after a read-model rebuild, after losing their position), and the Office takes a case to its close."""
+second run, after a read-model rebuild, after losing their position), and the Office takes a case to its close;
+a refused batch execution is raised as VIO-3 too."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ import msgspec
 import pytest
 
 from application.common import Forbidden
+from application.maintenance import RecordedRefusal
 from domain.compliance import ViolationKind, ViolationStatus
-from domain.organizations import Role
+from domain.maintenance_values import Attempt
+from domain.organizations import OrgKind, Role
 from domain.rules import RuleViolation
 from tests.application.access_log_world import World
-from tests.support import cmd, member
+from tests.support import cmd, member, register
 
 
 @pytest.fixture
@@ -103,3 +106,29 @@ def test_overdue_objections_and_entries_are_raised_once_per_case_and_cycle(runti
     assert rt.monitors.run(clock.now()).by_kind == {"VIO-1": 1}
     keys = sorted(r["key"].split(":")[1] for r in candidates(rt, ViolationKind.CATALOG))
     assert keys == sorted([str(world.open), str(world.open), str(world.limited)])
+
+
+def test_a_refused_batch_execution_becomes_one_vio3_candidate_against_the_division(runtime, world, admin, clock):
+    rt, now = runtime, clock.now()
+    maintainer = member(rt, admin, "div-relief", "维护员", Role.MAINTAINER)
+    register(rt, admin, "svc-ops", OrgKind.SERVICE_UNIT)
+    operator = member(rt, admin, "svc-ops", "运维员", Role.OPERATOR)
+    bid = rt.maintenance.request_batch(maintainer, cmd(), system="低保信息系统", entry_ids=[world.open],
+                                       estimated_records=100, window_from=now + timedelta(hours=1),
+                                       window_to=now + timedelta(hours=2), reason="调标", description="批量更新").aggregate_id
+    rt.maintenance.review_batch(admin, cmd(), bid, decision="approve", operator="运维员", operator_org="svc-ops")
+    early = Attempt(system="低保信息系统", entry_ids=(world.open,), record_count=50, session="bh-1")
+    with pytest.raises(RecordedRefusal):
+        rt.maintenance.execute_batch(operator, cmd(), bid, early)
+    refused_at = rt.maintenance.load_batch(bid).version
+
+    first = rt.monitors.run(clock.now())
+    assert (first.raised, first.by_kind) == (1, {"VIO-3": 1})
+    assert rt.monitors.run(clock.now()).raised == 0
+    [row] = candidates(rt)
+    assert (row["kind"], row["subject"], row["key"]) == ("VIO-3", "div-relief", f"batch:{bid}:{refused_at}")
+    assert [e["kind"] for e in row["evidence"]] == ["event"] and "before_window" in row["summary"]
+
+    clock.advance(hours=1, minutes=30)  # within the window the same attempt executes: nothing more is raised
+    rt.maintenance.execute_batch(operator, cmd(), bid, early)
+    assert rt.monitors.run(clock.now()).raised == 0

@@ -171,6 +171,46 @@ def test_cat2_reviewer_who_compiled_a_revision_is_refused() -> None:
         e.review(ctx(actor("div-compiler-2", DIV, REVIEWER.role)), review=PASS, decision=APPROVE)
 
 
+SECOND_COMPILER = actor("div-compiler-2", DIV, COMPILER.role)
+SECOND_AS_REVIEWER = actor(SECOND_COMPILER.person, DIV, REVIEWER.role)
+
+
+def test_cat2_reviewer_who_revised_the_draft_is_refused() -> None:
+    e = entry(drafted(), past(CatalogEntry.DraftRevised, SECOND_COMPILER, version=1, content=content(summary="改")),
+              submitted())
+    with refused("CAT-2", e):
+        e.review(ctx(SECOND_AS_REVIEWER), review=PASS, decision=APPROVE)
+
+
+def test_cat2_reviewer_who_revised_a_returned_revision_is_refused() -> None:
+    e = entry(*live(), revision_started(), submitted(2), reviewed(2, review=fail("accuracy"), decision=RETURN),
+              past(CatalogEntry.DraftRevised, SECOND_COMPILER, version=2, content=content(summary="改")),
+              submitted(2))
+    with refused("CAT-2", e):
+        e.review(ctx(SECOND_AS_REVIEWER), review=PASS, decision=APPROVE)
+
+
+def test_cat2_reviewer_who_submitted_the_version_is_refused() -> None:
+    e = entry(drafted(), submitted(by=SECOND_COMPILER))
+    with refused("CAT-2", e):
+        e.review(ctx(SECOND_AS_REVIEWER), review=PASS, decision=APPROVE)
+
+
+def test_cat2_a_compiler_of_an_earlier_version_reviews_the_next_one() -> None:
+    e = entry(drafted(), past(CatalogEntry.DraftRevised, SECOND_COMPILER, version=1, content=content()),
+              submitted(), reviewed(), published(), revision_started(), submitted(2))
+    e.review(ctx(SECOND_AS_REVIEWER), review=PASS, decision=APPROVE)
+    then(e, event(CatalogEntry.Reviewed, by=SECOND_AS_REVIEWER, version=2))
+    assert e.pending.compilers == (COMPILER.person,)
+
+
+def test_cat2_every_compiler_of_a_version_is_recorded_once() -> None:
+    e = entry(drafted(), past(CatalogEntry.DraftRevised, SECOND_COMPILER, version=1, content=content()),
+              past(CatalogEntry.DraftRevised, COMPILER, version=1, content=content()), submitted())
+    assert e.pending.compiler == COMPILER.person
+    assert e.pending.compilers == (COMPILER.person, SECOND_COMPILER.person)
+
+
 @pytest.mark.parametrize("who", [
     pytest.param(OTHER_REVIEWER, id="reviewer-of-another-org"),
     pytest.param(actor("div-head", DIV, COMPILER.role), id="provider-member-without-reviewer-role"),
@@ -366,6 +406,19 @@ def test_cat6_revising_a_retired_entry_is_refused() -> None:
     e = entry(*live(), retired())
     with refused("CAT-6", e):
         e.revise(ctx(COMPILER), content=content(summary="新版"))
+
+
+@pytest.mark.parametrize("who", [
+    pytest.param(REVIEWER, id="reviewer-of-the-provider"),
+    pytest.param(OTHER_COMPILER, id="compiler-of-another-org"),
+    pytest.param(OFFICE_ADMIN, id="office-admin"),
+])
+def test_cat2_revising_a_published_entry_by_anyone_but_a_compiler_of_the_provider_is_refused(who: Any) -> None:
+    e = entry(*live())
+    with refused("CAT-2", e) as info:
+        e.revise(ctx(who), content=content(summary="新版"))
+    assert info.value.context == {"provider": DIV}
+    assert e.pending is None and e.status == "published"
 
 
 def test_cat6_revision_keeps_the_published_version_current_until_the_new_one_publishes() -> None:
