@@ -232,6 +232,9 @@ class Hub:
             self._stop.wait(self.poll_seconds)
 
 
+REFERENCE_MARK = "<!-- generated below by application.feeds.events_reference(); do not edit by hand -->"
+
+
 def events_reference() -> str:
     """The generated part of docs/events.md: every type, who may see it, and the fields of its `data`."""
     from infrastructure.cloudevents import data_schema
@@ -279,13 +282,12 @@ def _type(s: dict[str, Any]) -> str:
 
 
 def _write_reference(path: str = "docs/events.md") -> None:
-    """Rewrites the generated part of docs/events.md from the current event classes."""
+    """Rewrites docs/events.md from its first marker on (anything after it, even stray text, is replaced)."""
     from pathlib import Path
 
-    mark = "<!-- generated below by application.feeds.events_reference(); do not edit by hand -->\n\n"
     doc = Path(path)
-    head = doc.read_text(encoding="utf-8").split(mark, 1)[0]
-    doc.write_text(head + mark + events_reference(), encoding="utf-8")
+    head = doc.read_text(encoding="utf-8").split(REFERENCE_MARK, 1)[0].rstrip("\n")
+    doc.write_text(f"{head}\n\n{REFERENCE_MARK}\n\n{events_reference()}", encoding="utf-8")
 
 
 if __name__ == "__main__":
