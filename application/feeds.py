@@ -60,6 +60,8 @@ class FeedService:
         self.chained = "ledger_chain" in projector.views
         self.hub = Hub(self.refresh)
         self.heartbeat_seconds = 15.0
+        self.chunk_bytes = 1 << 20
+        """Stored bytes of events a stream loads at once (a single larger event is loaded alone)."""
 
     # -- the horizon -----------------------------------------------------------------------
 
@@ -109,6 +111,31 @@ class FeedService:
                    f"WHERE a.org IN (?, ?) AND {' AND '.join(where)} ORDER BY a.position LIMIT ?")
             params = [EVERYONE, scope.org, *params]
         return [int(r["position"]) for r in self.ledger.db.query(sql, (*params, limit))]
+
+    def chunks(self, positions: Sequence[int], max_bytes: int) -> list[list[int]]:
+        """Splits positions into runs whose stored events add up to at most `max_bytes` (a bigger one goes alone)."""
+        if not positions:
+            return []
+        col, table = self.ledger.position_column, self.ledger.events_table
+        sizes = {int(r["position"]): int(r["size"]) for r in self.ledger.db.query(
+            f"SELECT {col} AS position, LENGTH(state) AS size FROM {table} "
+            f"WHERE {col} IN ({', '.join('?' for _ in positions)})", tuple(positions))}
+        out: list[list[int]] = [[]]
+        held = 0
+        for pos in positions:
+            size = sizes.get(pos, 0)
+            if out[-1] and held + size > max_bytes:
+                out.append([])
+                held = 0
+            out[-1].append(pos)
+            held += size
+        return out
+
+    def stream_page(self, scope: Scope, after: int, limit: int, f: Filter,
+                    horizon: int) -> tuple[list[int], int]:
+        """The positions of the next stream page (no payloads) and the cursor after it."""
+        positions = self._positions(scope, after, horizon, limit, f)
+        return positions, positions[-1] if len(positions) == limit else max(after, horizon)
 
     def events_at(self, positions: Sequence[int], scope: Scope) -> list[dict[str, Any]]:
         """The CloudEvents at these positions, as the scope may see them (access logs cut to its records)."""
