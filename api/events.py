@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -25,6 +26,7 @@ Types = Annotated[list[str] | None, QueryParameter(name="type", description="Eve
 Subject = Annotated[str | None, Parameter(description="Only this object's events, e.g. grant/<uuid>")]
 
 STREAM_PAGE = 100
+"""Positions per stream page; their payloads are loaded `FeedService.chunk_bytes` at a time."""
 _json = msgspec.json.Encoder()
 
 
@@ -79,23 +81,30 @@ class EventController(Controller):
 
 async def follow(feeds: FeedService, scope: Scope, f: Filter, after: int,
                  heartbeat: float) -> AsyncIterator[ServerSentEventMessage]:
-    """Pages up to the horizon, then waits for it to move; at most one page is held per client.
+    """Pages up to the horizon, then waits for it to move; a heartbeat whenever nothing was sent for `heartbeat` s.
 
-    Each message is handed to the server and awaited before the next is produced, so a slow
-    reader holds back this generator (the server's write buffer applies back-pressure) instead
-    of letting events pile up in memory.
+    Memory per client is bounded: a page is at most STREAM_PAGE positions (integers), and event
+    payloads are loaded `feeds.chunk_bytes` of stored events at a time (one larger event alone).
+    Each message is handed to the server and awaited before the next is produced; the server's
+    send waits while the socket's write buffer is above its high-water mark, so a client that
+    stops reading stops this generator instead of letting events pile up in memory.
     """
+    loop = asyncio.get_running_loop()
     cursor = after
     horizon = await sync_to_thread(feeds.refresh)
     yield ServerSentEventMessage(data=None, comment="civic-ledger events", retry=2000)
+    sent = loop.time()
     while True:
-        page = await sync_to_thread(feeds.page, scope, cursor, STREAM_PAGE, f, horizon)
-        for ce in page.events:
-            yield ServerSentEventMessage(id=ce["ledgerposition"], data=_json.encode(ce).decode())
-        cursor = page.next
-        if len(page.events) == STREAM_PAGE:
+        positions, cursor = await sync_to_thread(feeds.stream_page, scope, cursor, STREAM_PAGE, f, horizon)
+        for chunk in await sync_to_thread(feeds.chunks, positions, feeds.chunk_bytes):
+            for ce in await sync_to_thread(feeds.events_at, chunk, scope):
+                yield ServerSentEventMessage(id=ce["ledgerposition"], data=_json.encode(ce).decode())
+                sent = loop.time()
+        if len(positions) == STREAM_PAGE:
             continue
-        moved = await feeds.hub.wait_beyond(horizon, heartbeat)
-        if moved <= horizon:
+        # Traffic this client may not see moves the horizon without sending it anything; the
+        # heartbeat is due by the time since the last byte, not since the horizon last moved.
+        if loop.time() - sent >= heartbeat:
             yield ServerSentEventMessage(data=None, comment="heartbeat")
-        horizon = max(horizon, moved)
+            sent = loop.time()
+        horizon = max(horizon, await feeds.hub.wait_beyond(horizon, sent + heartbeat - loop.time()))

@@ -60,6 +60,8 @@ class FeedService:
         self.chained = "ledger_chain" in projector.views
         self.hub = Hub(self.refresh)
         self.heartbeat_seconds = 15.0
+        self.chunk_bytes = 1 << 20
+        """Stored bytes of events a stream loads at once (a single larger event is loaded alone)."""
 
     # -- the horizon -----------------------------------------------------------------------
 
@@ -109,6 +111,31 @@ class FeedService:
                    f"WHERE a.org IN (?, ?) AND {' AND '.join(where)} ORDER BY a.position LIMIT ?")
             params = [EVERYONE, scope.org, *params]
         return [int(r["position"]) for r in self.ledger.db.query(sql, (*params, limit))]
+
+    def chunks(self, positions: Sequence[int], max_bytes: int) -> list[list[int]]:
+        """Splits positions into runs whose stored events add up to at most `max_bytes` (a bigger one goes alone)."""
+        if not positions:
+            return []
+        col, table = self.ledger.position_column, self.ledger.events_table
+        sizes = {int(r["position"]): int(r["size"]) for r in self.ledger.db.query(
+            f"SELECT {col} AS position, LENGTH(state) AS size FROM {table} "
+            f"WHERE {col} IN ({', '.join('?' for _ in positions)})", tuple(positions))}
+        out: list[list[int]] = [[]]
+        held = 0
+        for pos in positions:
+            size = sizes.get(pos, 0)
+            if out[-1] and held + size > max_bytes:
+                out.append([])
+                held = 0
+            out[-1].append(pos)
+            held += size
+        return out
+
+    def stream_page(self, scope: Scope, after: int, limit: int, f: Filter,
+                    horizon: int) -> tuple[list[int], int]:
+        """The positions of the next stream page (no payloads) and the cursor after it."""
+        positions = self._positions(scope, after, horizon, limit, f)
+        return positions, positions[-1] if len(positions) == limit else max(after, horizon)
 
     def events_at(self, positions: Sequence[int], scope: Scope) -> list[dict[str, Any]]:
         """The CloudEvents at these positions, as the scope may see them (access logs cut to its records)."""
@@ -232,6 +259,9 @@ class Hub:
             self._stop.wait(self.poll_seconds)
 
 
+REFERENCE_MARK = "<!-- generated below by application.feeds.events_reference(); do not edit by hand -->"
+
+
 def events_reference() -> str:
     """The generated part of docs/events.md: every type, who may see it, and the fields of its `data`."""
     from infrastructure.cloudevents import data_schema
@@ -279,13 +309,12 @@ def _type(s: dict[str, Any]) -> str:
 
 
 def _write_reference(path: str = "docs/events.md") -> None:
-    """Rewrites the generated part of docs/events.md from the current event classes."""
+    """Rewrites docs/events.md from its first marker on (anything after it, even stray text, is replaced)."""
     from pathlib import Path
 
-    mark = "<!-- generated below by application.feeds.events_reference(); do not edit by hand -->\n\n"
     doc = Path(path)
-    head = doc.read_text(encoding="utf-8").split(mark, 1)[0]
-    doc.write_text(head + mark + events_reference(), encoding="utf-8")
+    head = doc.read_text(encoding="utf-8").split(REFERENCE_MARK, 1)[0].rstrip("\n")
+    doc.write_text(f"{head}\n\n{REFERENCE_MARK}\n\n{events_reference()}", encoding="utf-8")
 
 
 if __name__ == "__main__":

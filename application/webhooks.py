@@ -19,6 +19,7 @@ import secrets
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -104,6 +105,8 @@ class WebhookService:
         self.idle_seconds = 0.5
         self.lease_seconds = 120.0
         self.batch = 50
+        self.clock: Callable[[], float] = time.time
+        """The retry schedule's clock in seconds (back-off and the pause window); leases use the wall clock."""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pool: ThreadPoolExecutor | None = None
@@ -222,13 +225,13 @@ class WebhookService:
 
     def round(self) -> int:
         """Starts a delivery run for every active subscription that is due and behind; returns the horizon."""
-        now = time.time()
+        now, due_at = time.time(), self.clock()
         if not self.ledger.db.scalar("SELECT COUNT(*) FROM webhook_subscriptions WHERE status = 'active'"):
             return self.feeds.hub.horizon
         horizon = self.feeds.refresh()
         due = self.ledger.db.query(
             "SELECT id FROM webhook_subscriptions WHERE status = 'active' AND next_attempt_at <= ? "
-            "AND lease_until <= ? AND cursor < ?", (now, now, horizon))
+            "AND lease_until <= ? AND cursor < ?", (due_at, now, horizon))
         for row in due:
             with self._lock:
                 if row["id"] in self._inflight or self._pool is None:
@@ -267,14 +270,16 @@ class WebhookService:
         scope = Scope(None if row["sees_all"] else row["organization"])
         f = Filter(types=tuple(t for t in row["types"].split(",") if t))
         cursor, failures = int(row["cursor"]), int(row["failures"])
+        # The start of the current failure streak: a success in this run ends the stored one.
+        streak: float | None = row["first_failure_at"] if failures else None
         while not self._stop.is_set():
             page = self.feeds.page(scope, cursor, self.batch, f, horizon)
             for ce in page.events:
                 ok = self._attempt(row, ce, failures + 1)
                 if not ok:
-                    self._failed(row, failures + 1)
+                    self._failed(row, failures + 1, streak)
                     return
-                cursor, failures = int(ce["ledgerposition"]), 0
+                cursor, failures, streak = int(ce["ledgerposition"]), 0, None
                 if not self._advance(row, cursor):
                     return
             if page.next > cursor:
@@ -292,9 +297,10 @@ class WebhookService:
                        (cursor, time.time() + self.lease_seconds, row["id"], row["generation"]))
             return bool(tx.raw.rowcount == 1)
 
-    def _failed(self, row: dict[str, Any], failures: int) -> None:
-        now = time.time()
-        first = row["first_failure_at"] if row["failures"] and row["first_failure_at"] else now
+    def _failed(self, row: dict[str, Any], failures: int, streak: float | None) -> None:
+        """Records a failed attempt; `streak` is when the current run of consecutive failures began (None: now)."""
+        now = self.clock()
+        first = now if streak is None else float(streak)
         delay = min(self.base_delay * 2 ** (failures - 1), self.max_delay)
         pause = failures >= self.min_failures and now - first >= self.retry_window
         with self.ledger.db.write() as tx:

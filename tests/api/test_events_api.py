@@ -143,3 +143,40 @@ def test_stream_sends_heartbeats_while_idle_and_is_scoped(runtime, server, admin
     assert time.monotonic() - started < 10
     assert events and all(e["subject"].startswith("organization/") for e in events)
     assert {e["data"].get("code") for e in events if e["type"].endswith("registered")} == {"div-quiet"}
+
+
+def test_a_scoped_stream_gets_heartbeats_while_other_organizations_write_steadily(runtime, server, admin):
+    """The horizon moves all the time, but nothing of it is the caller's: it must still hear from the server."""
+    register(runtime, admin, "div-quiet")
+    token = runtime.issue_token(org="div-quiet", person="对接系统", roles=("integrator",))
+    runtime.feeds.heartbeat_seconds = 0.3
+    stop, written = threading.Event(), []
+
+    def write() -> None:
+        while not stop.is_set():
+            register(runtime, admin, f"div-busy-{len(written)}")
+            written.append(time.monotonic())
+            stop.wait(0.02)
+
+    writer = threading.Thread(target=write, daemon=True)
+    beats: list[float] = []
+    try:
+        # A read timeout well above the heartbeat: a silent stream fails the test instead of hanging it.
+        with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"},
+                          timeout=httpx.Timeout(10, read=2)) as c, c.stream("GET", "/events/stream") as r:
+            for msg in sse(r):
+                if msg.get("comment") == "civic-ledger events":
+                    writer.start()
+                elif msg.get("comment") == "heartbeat":
+                    beats.append(time.monotonic())
+                    if len(beats) == 4:
+                        break
+                else:
+                    assert msg["data"]["subject"].startswith("organization/")
+                    assert msg["data"]["data"].get("code", "div-quiet") == "div-quiet"
+    finally:
+        stop.set()
+        writer.join(timeout=10)
+    during = [t for t in written if beats[0] <= t <= beats[-1]]
+    assert len(during) >= 10, "the other organization was not writing steadily while the heartbeats came"
+    assert max(b - a for a, b in zip(beats, beats[1:], strict=False)) < 0.3 + 1.0

@@ -7,6 +7,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -20,10 +21,13 @@ from tests.support import member, register
 
 
 class Receiver:
-    """An HTTP endpoint that refuses (500) or drops the connection with probability `fail`, else records."""
+    """An HTTP endpoint that refuses (500) or drops the connection with probability `fail`, else records.
+
+    `plan` scripts the next answers instead: True accepts, False refuses with 500."""
 
     def __init__(self, fail: float = 0.0, seed: int = 7) -> None:
         self.fail, self.rng = fail, random.Random(seed)
+        self.plan: list[bool] = []
         self.secret = ""
         self.received: list[dict] = []
         self.bad_signatures = 0
@@ -34,7 +38,12 @@ class Receiver:
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers["content-length"]))
                 outer.attempts += 1
-                roll = outer.rng.random()
+                planned = outer.plan.pop(0) if outer.plan else None
+                roll = outer.rng.random() if planned is None else 1.0
+                if planned is False:
+                    self.send_response(500)
+                    self.end_headers()
+                    return
                 if roll < outer.fail / 2:
                     self.close_connection = True  # no answer at all
                     return
@@ -177,3 +186,42 @@ def test_registering_needs_the_integrator_role_and_a_real_url(runtime, server, a
         assert first.status_code == 201 and again.json()["id"] == first.json()["id"]
         listed = c.get("/webhooks").json()["items"]
         assert len(listed) == 1 and listed[0]["secret"] is None
+
+
+def test_a_flapping_endpoint_pauses_only_after_a_whole_window_of_continuous_failure(runtime, clock, admin):
+    """The pause window counts from the first failure of the current streak; a success in between starts a new one."""
+    hooks = runtime.webhooks
+    hooks.clock = lambda: clock.now().timestamp()
+    hooks.retry_window, hooks.min_failures = 3600.0, 3
+    flapping = Receiver()
+    try:
+        made = hooks.register(admin, url=flapping.url, types=["cn.gov.shaanxi.mz.organization.registered"], after=None)
+        flapping.secret = made.secret or ""
+        register(runtime, admin, "div-a")
+        register(runtime, admin, "div-b")
+
+        def attempt(*answers: bool) -> dict:
+            flapping.plan = list(answers)
+            hooks.deliver(made.id, runtime.feeds.refresh())
+            assert flapping.plan == []
+            return runtime.ledger.db.query_one("SELECT * FROM webhook_subscriptions WHERE id = ?", (made.id,))
+
+        old_streak = attempt(False)  # the old streak: div-a refused
+        assert old_streak["failures"] == 1
+        clock.advance(hours=2)
+        row = attempt(True, False)  # div-a accepted, then div-b refused: a new streak starts now
+        assert row["failures"] == 1 and row["first_failure_at"] > old_streak["first_failure_at"] + 3600
+        clock.advance(minutes=5)
+        attempt(False)
+        clock.advance(minutes=5)
+        row = attempt(False)  # 3 failures, but only 10 minutes of them
+        assert (row["status"], row["failures"]) == ("active", 3)
+        assert [e["data"]["code"] for e in flapping.received] == ["div-a"]
+        clock.advance(hours=1)
+        row = attempt(False)  # now failing for longer than the window: paused, naming the streak's start
+        assert (row["status"], row["failures"]) == ("paused", 4)
+        started = datetime.fromtimestamp(row["first_failure_at"], UTC)
+        assert started.isoformat() in row["paused_reason"]
+        assert started - datetime.fromtimestamp(old_streak["first_failure_at"], UTC) >= timedelta(hours=2)
+    finally:
+        flapping.close()

@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from application.feeds import events_reference
+from application.feeds import REFERENCE_MARK, events_reference
 from domain.timeline import KINDS
 from infrastructure.cloudevents import catalogue, data_schema, event_classes, type_name
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "events.md"
-MARK = "<!-- generated below by application.feeds.events_reference(); do not edit by hand -->\n\n"
+MARK = REFERENCE_MARK + "\n\n"
 
 
 def test_every_event_class_has_one_type_and_a_schema_without_envelope_fields():
@@ -32,4 +32,5 @@ def test_type_names_follow_the_documented_rule():
 def test_the_reference_in_docs_is_generated_from_the_current_classes():
     text = DOC.read_text(encoding="utf-8")
     assert MARK in text, "docs/events.md lost its generated-section marker"
+    assert text.count(REFERENCE_MARK) == 1, "docs/events.md has stray text around its generated-section marker"
     assert text.split(MARK, 1)[1] == events_reference(), "regenerate docs/events.md (application.feeds.events_reference)"
