@@ -157,6 +157,9 @@ def main() -> int:
         step("3. The monitors raise a candidate from the denied access (VIO-3, 第三十八条(三))")
         raised = json.loads(cli("monitor"))
         print(f"monitor raised {raised['raised']}: {raised['by_kind']}")
+        # the monitor wrote from another process: read the board once the server's read models have its events
+        with urllib.request.urlopen(f"{API}/health", timeout=10) as resp:
+            Client.seen = str(json.loads(resp.read())["position"])
         case = next(v for v in office.every("/violations", status="candidate", kind="VIO-3")
                     if any(e["ref"] == denied_record["request_id"] for e in v["evidence"]))
         print(f"{case['kind']} against {case['subject']}, evidence {denied_record['request_id']}: {case['status']}")
