@@ -15,13 +15,14 @@ from litestar.response import ServerSentEvent
 from litestar.response.sse import ServerSentEventMessage
 
 from api.deps import provide_principal, runtime_of
+from api.params import MAX_INT64
 from application.common import ApplicationError, NotFound, Principal
 from application.feeds import FeedService, Filter, Scope
 from infrastructure.cloudevents import catalogue, data_schema
 from projections.feed import OWNERS
 
 Limit = Annotated[int, Parameter(ge=1, le=500, description="Page size")]
-After = Annotated[int, Parameter(ge=0, description="Cursor: the ledger position after which to read")]
+After = Annotated[int, Parameter(ge=0, le=MAX_INT64, description="Cursor: the ledger position after which to read")]
 Types = Annotated[list[str] | None, QueryParameter(name="type", description="Event types to keep (repeat or comma-separate)")]
 Subject = Annotated[str | None, Parameter(description="Only this object's events, e.g. grant/<uuid>")]
 

@@ -6,9 +6,10 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, Parameter
+from litestar.params import FromPath, Parameter
 
 from api.deps import provide_principal, runtime_of
+from api.params import OptionalPosition
 from application.common import Principal
 
 Limit = Annotated[int, Parameter(ge=1, le=500, description="Page size")]
@@ -21,7 +22,7 @@ class LedgerController(Controller):
 
     @get("/checkpoints", sync_to_thread=True)
     def list_checkpoints(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                         limit: Limit = 50, before: FromQuery[int | None] = None) -> Response[Any]:
+                         limit: Limit = 50, before: OptionalPosition = None) -> Response[Any]:
         """Signed tree heads, newest first (size, root hash, last position, chain hash, time, key id, Ed25519
         signature); page with `before=<tree_size>` from `next_before`."""
         items = runtime_of(request).integrity.checkpoints(limit=limit, before=before)
@@ -45,7 +46,7 @@ class LedgerController(Controller):
 
     @get("/proofs/{position:int}", sync_to_thread=True)
     def proof(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], position: FromPath[int],
-              checkpoint: FromQuery[int | None] = None, since: FromQuery[int | None] = None) -> Response[Any]:
+              checkpoint: OptionalPosition = None, since: OptionalPosition = None) -> Response[Any]:
         """A proof file for the event at `position`: the event as stored, its inclusion proof in the checkpoint of
         size `checkpoint` (default the latest), and with `since=<size>` the consistency proof from that older
         checkpoint. Office and auditors only (it carries the stored event)."""

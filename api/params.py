@@ -38,3 +38,12 @@ def instant_query(name: str | None = None) -> _WithOffset:
 
 AtQuery = Annotated[datetime | None, instant_query()]
 """`at=`: an instant of recorded time (state at a date, history, grant status at a past instant)."""
+
+
+MAX_INT64 = 2**63 - 1
+
+Position = Annotated[int, QueryParameter(ge=0, le=MAX_INT64, description="A ledger position, size or version (0 … 2^63-1)")]
+"""A whole-number query parameter the stores compare with their 64-bit integers."""
+
+OptionalPosition = Annotated[int | None, QueryParameter(ge=0, le=MAX_INT64,
+                                                        description="A ledger position, size or version (0 … 2^63-1)")]

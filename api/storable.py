@@ -51,10 +51,14 @@ def _walk(value: Any, path: str, out: list[dict[str, str]]) -> None:
 
 
 async def refuse_unstorable(request: Request[Any, Any, Any]) -> None:
-    """A `before_request` hook: 400 for NUL in the path or query, or NUL or >64-bit integers in a JSON body."""
+    """A `before_request` hook: 400 for NUL in the path or query, a >64-bit integer in the path, or NUL or
+    >64-bit integers in a JSON body (integer query parameters carry their own bounds, `api.params.Position`)."""
     errors: list[dict[str, str]] = []
     if "\x00" in request.url.path:
         errors.append({"field": "path", "message": "The path may not contain the NUL character."})
+    for name, value in request.path_params.items():
+        if isinstance(value, int) and not isinstance(value, bool) and not INT64[0] <= value <= INT64[1]:
+            errors.append({"field": name, "message": "A whole number between -2^63 and 2^63-1."})
     for name, value in request.query_params.items():
         if "\x00" in name or "\x00" in value:
             errors.append({"field": name.replace("\x00", "\\u0000"),

@@ -6,10 +6,10 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath
 
 from api.deps import provide_principal, runtime_of
-from api.params import AtQuery
+from api.params import AtQuery, Position
 from application.common import Principal
 
 
@@ -44,7 +44,7 @@ class HistoryController(Controller):
 
     @get("/{kind:str}/{ident:str}/diff", sync_to_thread=True)
     def diff(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], kind: FromPath[str],
-             ident: FromPath[str], from_version: FromQuery[int], to_version: FromQuery[int]) -> Response[Any]:
+             ident: FromPath[str], from_version: Position, to_version: Position) -> Response[Any]:
         """What changed in the object between two of its versions (`?from_version=1&to_version=4`)."""
         rt = runtime_of(request)
         return Response(rt.history.diff(principal, kind, ident, from_version, to_version))

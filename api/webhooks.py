@@ -7,9 +7,10 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, JSONBody, Parameter
+from litestar.params import FromPath, JSONBody, Parameter
 
 from api.deps import provide_principal, runtime_of
+from api.params import Position
 from application.common import Principal
 
 Limit = Annotated[int, Parameter(ge=1, le=500, description="Page size")]
@@ -53,7 +54,7 @@ class WebhookController(Controller):
 
     @get("/{sid:str}/deliveries", sync_to_thread=True)
     def deliveries(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                   sid: FromPath[str], after: FromQuery[int] = 0, limit: Limit = 100) -> Response[Any]:
+                   sid: FromPath[str], after: Position = 0, limit: Limit = 100) -> Response[Any]:
         """Every attempt, oldest first: position, event id, status code or error, duration."""
         items = runtime_of(request).webhooks.deliveries(principal, sid, after, limit)
         return Response({"items": items, "next": items[-1].seq if items else after})

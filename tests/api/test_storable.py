@@ -45,3 +45,17 @@ def test_nul_or_a_huge_number_in_a_body_records_nothing_and_read_models_go_on(se
     runtime.projector.catch_up_all()
     assert max(runtime.projector.lag().values()) == 0
     assert office.get("/organizations/div-relief").status_code == 200
+
+
+def test_numbers_past_64_bits_in_a_path_or_an_integer_query_are_a_400(server, runtime, admin_token):
+    office = server.client(admin_token)
+    huge = str(2**63)
+    for path, params, field in (("/events", {"after": "79914591570903533879296", "subject": "x"}, "after"),
+                                (f"/ledger/checkpoints/{huge}", {}, "tree_size"),
+                                (f"/ledger/proofs/{huge}", {}, "position"),
+                                ("/ledger/checkpoints", {"before": huge}, "before"),
+                                ("/history/organization/office/diff", {"from_version": huge, "to_version": "1"},
+                                 "from_version")):
+        r = office.get(path, params=params)
+        assert r.status_code == 400, (path, r.status_code, r.text)
+        assert [e["field"] for e in r.json()["errors"]] == [field]
