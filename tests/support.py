@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from typing import Any
+from uuid import UUID
 
 import msgspec
 
@@ -16,6 +17,7 @@ from domain.catalog_values import (
     EntryContent,
     OpenClass,
     Review,
+    ReviewDecision,
     Sensitivity,
     ShareClass,
     UpdateCycle,
@@ -69,6 +71,20 @@ class Division:
     def __init__(self, rt: Runtime, admin: Principal, code: str = "div-relief",
                  kind: OrgKind = OrgKind.DIVISION, level: Level = Level.PROVINCE, parent: str | None = "office") -> None:
         register(rt, admin, code, kind, level, parent)
-        self.code = code
+        self.rt, self.admin, self.code = rt, admin, code
         self.compiler = member(rt, admin, code, f"{code}-compiler", Role.CATALOG_COMPILER)
         self.reviewer = member(rt, admin, code, f"{code}-reviewer", Role.CATALOG_REVIEWER)
+
+    def publish(self, code: str, entry: EntryContent | None = None) -> UUID:
+        """Drafts, submits, passes the review of and (as the Office) publishes one entry; returns its id."""
+        rt = self.rt
+        eid: UUID = rt.catalog.draft(self.compiler, cmd(), resource_code=code, content=entry or content()).aggregate_id
+        self.republish(eid)
+        return eid
+
+    def republish(self, eid: UUID) -> None:
+        """Submits, passes the review of and publishes the entry's pending version."""
+        rt = self.rt
+        rt.catalog.submit(self.compiler, cmd(), eid)
+        rt.catalog.review(self.reviewer, cmd(), eid, review=PASS, decision=ReviewDecision.APPROVE)
+        rt.catalog.publish(self.admin, cmd(), eid)

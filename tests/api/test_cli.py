@@ -116,21 +116,17 @@ def test_token_list_and_revoke(settings):
 def test_state_at_prints_grants_in_force_in_utc_and_the_systems_and_violations_then(settings, clock):
     import json
 
-    from domain.catalog_values import ReviewDecision
     from domain.compliance import Evidence, EvidenceKind
     from domain.organizations import Role
     from domain.sharing_values import RequestedEntry
     from domain.systems_values import ConstructionPlan
-    from tests.support import PASS, Division, cmd, content, member, register
+    from tests.support import Division, cmd, member, register
 
     rt = Runtime(settings, clock=clock)
     try:
         admin = rt.principal(rt.init(admin="office-admin")[1])
         provider = Division(rt, admin, "div-relief")
-        eid = rt.catalog.draft(provider.compiler, cmd(), resource_code="SX-1", content=content()).aggregate_id
-        rt.catalog.submit(provider.compiler, cmd(), eid)
-        rt.catalog.review(provider.reviewer, cmd(), eid, review=PASS, decision=ReviewDecision.APPROVE)
-        rt.catalog.publish(admin, cmd(), eid)
+        eid = provider.publish("SX-1")
         register(rt, admin, "div-elder")
         requester = member(rt, admin, "div-elder", "周敏", Role.REQUESTER)
         r = rt.sharing.submit(requester, cmd(), scenario="internal_sharing", reason="核对", purpose="核对",

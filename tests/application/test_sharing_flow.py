@@ -15,10 +15,7 @@ from tests.support import PASS, Division, cmd, content, member, register
 
 def test_a_grant_expires_exactly_and_the_sweep_records_it(runtime, admin, clock):
     provider = Division(runtime, admin, "div-relief")
-    eid = runtime.catalog.draft(provider.compiler, cmd(), resource_code="SX-1", content=content()).aggregate_id
-    runtime.catalog.submit(provider.compiler, cmd(), eid)
-    runtime.catalog.review(provider.reviewer, cmd(), eid, review=PASS, decision=ReviewDecision.APPROVE)
-    runtime.catalog.publish(admin, cmd(), eid)
+    eid = provider.publish("SX-1")
     register(runtime, admin, "div-elder")
     requester = member(runtime, admin, "div-elder", "周敏", Role.REQUESTER)
     today = clock.now().date()
@@ -44,10 +41,7 @@ def test_a_grant_expires_exactly_and_the_sweep_records_it(runtime, admin, clock)
 
 def _published_with_a_grant(rt, admin, clock) -> tuple[Division, UUID, UUID, dict]:
     provider = Division(rt, admin, "div-relief")
-    eid = rt.catalog.draft(provider.compiler, cmd(), resource_code="SX-1", content=content()).aggregate_id
-    rt.catalog.submit(provider.compiler, cmd(), eid)
-    rt.catalog.review(provider.reviewer, cmd(), eid, review=PASS, decision=ReviewDecision.APPROVE)
-    rt.catalog.publish(admin, cmd(), eid)
+    eid = provider.publish("SX-1")
     register(rt, admin, "div-elder")
     requester = member(rt, admin, "div-elder", "周敏", Role.REQUESTER)
     today = clock.now().date()

@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from domain.catalog_values import OpenClass, ReviewDecision
-from tests.support import PASS, Division, cmd, content, items
+from domain.catalog_values import OpenClass
+from tests.support import Division, cmd, content, items
 
 
 def _open_codes(rt) -> list[str]:  # type: ignore[no-untyped-def]
@@ -13,20 +13,15 @@ def _open_codes(rt) -> list[str]:  # type: ignore[no-untyped-def]
     return sorted(r["resource_code"] for r in rows)
 
 
-def _publish(rt, admin, d, code, open_class, **over):  # type: ignore[no-untyped-def]
-    eid = rt.catalog.draft(d.compiler, cmd(), resource_code=code,
-                           content=content(open_class=open_class, data_items=items(f"{code}_A"), **over)).aggregate_id
-    rt.catalog.submit(d.compiler, cmd(), eid)
-    rt.catalog.review(d.reviewer, cmd(), eid, review=PASS, decision=ReviewDecision.APPROVE)
-    rt.catalog.publish(admin, cmd(), eid)
-    return eid
+def _publish(d, code, open_class, **over):  # type: ignore[no-untyped-def]
+    return d.publish(code, content(open_class=open_class, data_items=items(f"{code}_A"), **over))
 
 
 def test_the_open_catalog_holds_published_entries_not_closed_and_follows_revision_and_retirement(runtime, admin):
     d = Division(runtime, admin)
-    opened = _publish(runtime, admin, d, "SX-OPEN", OpenClass.OPEN)
-    cond = _publish(runtime, admin, d, "SX-COND", OpenClass.CONDITIONAL, open_conditions="经申请审核后开放")
-    _publish(runtime, admin, d, "SX-CLOSED", OpenClass.CLOSED)
+    opened = _publish(d, "SX-OPEN", OpenClass.OPEN)
+    cond = _publish(d, "SX-COND", OpenClass.CONDITIONAL, open_conditions="经申请审核后开放")
+    _publish(d, "SX-CLOSED", OpenClass.CLOSED)
     runtime.catalog.draft(d.compiler, cmd(), resource_code="SX-DRAFT",
                           content=content(open_class=OpenClass.OPEN, data_items=items("DR_A")))
     assert _open_codes(runtime) == ["SX-COND", "SX-OPEN"]          # neither closed nor unpublished
@@ -35,9 +30,7 @@ def test_the_open_catalog_holds_published_entries_not_closed_and_follows_revisio
     runtime.catalog.revise(d.compiler, cmd(), opened, content=content(open_class=OpenClass.CLOSED,
                                                                        data_items=items("SX-OPEN_A")))
     assert _open_codes(runtime) == ["SX-COND", "SX-OPEN"]
-    runtime.catalog.submit(d.compiler, cmd(), opened)
-    runtime.catalog.review(d.reviewer, cmd(), opened, review=PASS, decision=ReviewDecision.APPROVE)
-    runtime.catalog.publish(admin, cmd(), opened)
+    d.republish(opened)
     assert _open_codes(runtime) == ["SX-COND"]
 
     runtime.catalog.retire(admin, cmd(), cond, reason="停止开放")
