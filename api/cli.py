@@ -128,6 +128,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     import msgspec
 
     from application.common import NotFound, Principal
+    from infrastructure.recorders import LedgerTampered
 
     rt = _runtime()
     try:
@@ -136,6 +137,9 @@ def cmd_history(args: argparse.Namespace) -> int:
             events = rt.history.timeline(auditor, args.kind, args.id)
         except NotFound as e:
             print(e.detail, file=sys.stderr)
+            return 1
+        except LedgerTampered as e:
+            print(f"refused: {e}", file=sys.stderr)
             return 1
         for ev in events:
             print(f"#{ev.position:<7} v{ev.version:<3} {ev.time}  {ev.type:<26} "

@@ -6,7 +6,8 @@ position (after an earlier break, the record's own previous hash is used, so one
 break); each record must link to the one before it; and the Merkle root over the recomputed hashes
 must equal every signed checkpoint at its size. A break is classified as altered, missing,
 inserted or reordered (found by the event's identity elsewhere), or as a break of the chain's own
-records or of a checkpoint.
+records or of a checkpoint. Rows at positions below 1 (which the notification log never returns) are
+read apart and reported as inserted, as is any row the chain skipped, before its first record too.
 """
 
 from __future__ import annotations
@@ -210,6 +211,13 @@ def walk(ledger: Ledger, checkpoints: list[dict[str, Any]], public_key: Ed25519P
     prev, running, seq, events, chained = GENESIS, GENESIS, 0, 0, 0
     end = 1 << 63  # past any position
     head = int(ledger.db.scalar("SELECT MAX(position) FROM ledger_chain") or 0)
+    # rows below position 1 are never read by the projector (the log starts after 0), so never chained
+    for r in ledger.db.query(f"SELECT {w.col} AS p, originator_id, originator_version FROM {w.table} "
+                             f"WHERE {w.col} < 1 ORDER BY {w.col}"):
+        raw = r["originator_id"]
+        w.add("inserted", int(r["p"]), raw if isinstance(raw, str) else raw.hex, int(r["originator_version"]),
+              "an event stored at a position no event of the ledger takes (they start at 1): never chained, and "
+              "outside the log the read models follow")
     # PostgreSQL answers two readers at once; SQLite's reads gain nothing from a second thread
     for chain, store in _pages(ledger, head, page, workers=2 if ledger.backend == "postgres" else 1):
         i = j = 0

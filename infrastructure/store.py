@@ -11,6 +11,7 @@ from eventsourcing.persistence import Mapper, StoredEvent
 import domain.catalog  # noqa: F401  (registers pinned topics)
 import domain.organizations  # noqa: F401
 from infrastructure.config import Settings
+from infrastructure.recorders import chain_records, check_chained
 from infrastructure.sql import Db
 from infrastructure.transcoding import MsgspecMapper, PassThroughTranscoder
 
@@ -48,14 +49,17 @@ class Ledger(Application[UUID]):
         return self.recorder.max_notification_id() or 0
 
     def stored_events_of(self, originator_id: UUID) -> list[tuple[int, StoredEvent]]:
-        """Every stored event of one aggregate with its ledger position, in version order."""
+        """Every stored event of one aggregate with its ledger position, in version order; raises
+        `LedgerTampered` when one of them is a row the hash chain does not cover (as loading does)."""
         oid: Any = originator_id.hex if self.backend == "sqlite" else originator_id
+        with self.db.lone() as tx:  # the chain first: an event at or before its head is chained already
+            chain = chain_records(tx.raw, self.backend, originator_id)
         rows = self.db.query(
             f"SELECT {self.position_column} AS position, originator_version, topic, state "
             f"FROM {self.events_table} WHERE originator_id = ? ORDER BY originator_version",
             (oid,),
         )
-        return [
+        stored = [
             (
                 int(r["position"]),
                 StoredEvent(originator_id=originator_id, originator_version=r["originator_version"],
@@ -63,6 +67,8 @@ class Ledger(Application[UUID]):
             )
             for r in rows
         ]
+        check_chained(originator_id, stored, chain, complete=True)
+        return stored
 
     def position_of(self, originator_id: UUID, version: int) -> int | None:
         oid: Any = originator_id.hex if self.backend == "sqlite" else originator_id
