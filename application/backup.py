@@ -35,7 +35,7 @@ import hashlib
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -47,7 +47,7 @@ import msgspec
 import psycopg
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from eventsourcing.persistence import PersistenceError
+from eventsourcing.persistence import PersistenceError, StoredEvent
 
 from application.common import ApplicationError
 from application.runtime import Runtime
@@ -271,8 +271,9 @@ def _columns(ledger: Ledger) -> dict[str, set[str]]:
     return out
 
 
-def inspect(src: Path, columns: dict[str, set[str]] | None) -> _Plan:
-    """The first pass: every line decoded and checked, the chain recomputed over the events, nothing written."""
+def inspect(src: Path, columns: dict[str, set[str]] | None, decode: Callable[[StoredEvent], Any] | None = None) -> _Plan:
+    """The first pass: every line decoded and checked, the chain recomputed over the events, nothing written.
+    `decode` (the target's mapper) must read every event, so the read models can be rebuilt from them."""
     digest, header, end = hashlib.sha256(), None, None
     events, last, running = 0, 0, GENESIS
     rows: dict[str, int] = {}
@@ -298,6 +299,13 @@ def inspect(src: Path, columns: dict[str, set[str]] | None) -> _Plan:
             if p <= last or p > header["position"]:
                 raise BackupError(f"{where}: position {p} is out of order or past the header's {header['position']}.")
             running = chain_hash(running, canonical_bytes(p, oid, version, topic, state))
+            if decode is not None:
+                try:
+                    decode(StoredEvent(originator_id=oid, originator_version=version, topic=topic, state=state))
+                except Exception as e:  # noqa: BLE001 - whatever the mapper, topic or cipher says, as one line
+                    raise BackupError(f"{where}: the event at position {p} does not decode in this store "
+                                      f"(a cipher key or a version of civic-ledger it needs?): {type(e).__name__}: "
+                                      f"{_one_line(e)[:200]}") from None
             last, events = p, events + 1
         elif "t" in obj:
             if header["kind"] != "full":
@@ -359,7 +367,7 @@ def restore(rt: Runtime, src: Path, *, public_key: Ed25519PublicKey | None = Non
     ledger = rt.ledger
     ensure_tables(ledger)
     _check_empty(rt)
-    plan = inspect(src, _columns(ledger))
+    plan = inspect(src, _columns(ledger), ledger.mapper.to_domain_event)
     trusted = public_key if public_key is not None else rt.integrity.public_key()
     problem = signature_problem(plan, trusted)
     if problem is not None and not (accept_unsigned and accept_unsigned.strip()):
@@ -414,7 +422,11 @@ def restore(rt: Runtime, src: Path, *, public_key: Ed25519PublicKey | None = Non
     except (sqlite3.Error, psycopg.Error, PersistenceError) as e:
         raise BackupError(f"{src}: the store refused line {number}, so nothing was written: {_one_line(e)}") from None
     rt.forget_callers()
-    rt.projector.catch_up_all()
+    try:
+        rt.projector.catch_up_all()
+    except Exception as e:  # noqa: BLE001 - the events are in; say so in one line rather than a traceback
+        raise BackupError(f"Restored {events} events, but rebuilding the read models failed "
+                          f"({type(e).__name__}: {_one_line(e)[:200]}); fix the cause and run `civic-ledger rebuild`.") from None
     head = ledger.db.query_one("SELECT hash FROM ledger_chain ORDER BY position DESC LIMIT 1")
     chain_head = bytes(head["hash"]).hex() if head else None
     if chain_head != plan.chain_head:  # checked before writing; this is the store agreeing with the check

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 import os
@@ -335,3 +336,35 @@ def test_a_row_the_store_refuses_rolls_the_whole_restore_back(small, other, tmp_
     assert_empty(other)
     other.init(admin="office-admin")  # on PostgreSQL the position sequence did not move: the next event takes 1
     assert [p for p, _ in other.ledger.stored_events_of(organization_id("office"))] == [1, 2]
+
+
+def test_an_encrypted_backup_is_refused_by_a_store_without_the_cipher_key_before_anything_is_written(settings,
+                                                                                                     tmp_path):
+    from eventsourcing.cryptography import AESCipher
+
+    from tests.support import register
+
+    secret = dataclasses.replace(settings, cipher_key=AESCipher.create_key(16))
+    source = Runtime(secret, clock=TestClock())
+    try:
+        office = source.principal(source.init(admin="office-admin")[1])
+        register(source, office, "div-relief", name="社会救助处")
+        backup(source, tmp_path / "backup.jsonl")
+    finally:
+        source.close()
+    target = "postgres" if settings.backend == "sqlite" else "sqlite"
+    plain = Settings(database_url=database_url(target, tmp_path / "plain"), signing_key=settings.signing_key)
+    rt = Runtime(plain, clock=TestClock())
+    try:
+        with pytest.raises(BackupError, match="does not decode in this store") as refused:
+            restore(rt, tmp_path / "backup.jsonl")
+        assert "line 2" in str(refused.value)
+        assert_empty(rt)
+    finally:
+        rt.close()
+    keyed = Runtime(dataclasses.replace(plain, cipher_key=secret.cipher_key), clock=TestClock())
+    try:
+        assert restore(keyed, tmp_path / "backup.jsonl").events == 3
+        assert keyed.ledger.db.scalar("SELECT name FROM organizations WHERE code = 'div-relief'") == "社会救助处"
+    finally:
+        keyed.close()
