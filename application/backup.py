@@ -276,6 +276,7 @@ def inspect(src: Path, columns: dict[str, set[str]] | None, decode: Callable[[St
     `decode` (the target's mapper) must read every event, so the read models can be rebuilt from them."""
     digest, header, end = hashlib.sha256(), None, None
     events, last, running = 0, 0, GENESIS
+    undecodable: str | None = None  # reported after the checksum: a damaged file is named damaged first
     rows: dict[str, int] = {}
     for number, raw, obj in _lines(src):
         where = f"{src}: line {number}"
@@ -299,13 +300,12 @@ def inspect(src: Path, columns: dict[str, set[str]] | None, decode: Callable[[St
             if p <= last or p > header["position"]:
                 raise BackupError(f"{where}: position {p} is out of order or past the header's {header['position']}.")
             running = chain_hash(running, canonical_bytes(p, oid, version, topic, state))
-            if decode is not None:
+            if decode is not None and undecodable is None:
                 try:
                     decode(StoredEvent(originator_id=oid, originator_version=version, topic=topic, state=state))
                 except Exception as e:  # noqa: BLE001 - whatever the mapper, topic or cipher says, as one line
-                    raise BackupError(f"{where}: the event at position {p} does not decode in this store "
-                                      f"(a cipher key or a version of civic-ledger it needs?): {type(e).__name__}: "
-                                      f"{_one_line(e)[:200]}") from None
+                    undecodable = (f"{where}: the event at position {p} does not decode in this store (a cipher key "
+                                   f"or a version of civic-ledger it needs?): {type(e).__name__}: {_one_line(e)[:200]}")
             last, events = p, events + 1
         elif "t" in obj:
             if header["kind"] != "full":
@@ -330,6 +330,8 @@ def inspect(src: Path, columns: dict[str, set[str]] | None, decode: Callable[[St
     if plan.chain_head != end.get("chain_head"):
         raise BackupError(f"The events of {src} hash to the chain head {plan.chain_head}, the trailer's is "
                           f"{end.get('chain_head')}: events were altered after they were chained.")
+    if undecodable is not None:
+        raise BackupError(undecodable)
     return plan
 
 
