@@ -22,9 +22,10 @@ from uuid import UUID
 
 import msgspec
 import psycopg
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
+from eventsourcing.utils import retry
 from psycopg.sql import SQL, Identifier
 
 from infrastructure.verifier import canonical_bytes, chain_hash
@@ -102,7 +103,11 @@ def chain_records(cursor: Any, dialect: str, originator_id: UUID, gt: int | None
         else:
             cursor.execute(SQL(sql), params, prepare=True)  # type: ignore[arg-type]
         rows = cursor.fetchall()
-    except (sqlite3.OperationalError, psycopg.errors.UndefinedTable):  # the projector never set the chain up
+    except psycopg.errors.UndefinedTable:  # the projector never set the chain up
+        return None
+    except sqlite3.OperationalError as e:
+        if "no such table" not in str(e):
+            raise
         return None
     return [(r["head"], r["position"], r["originator_version"], r["hash"], r["prev_hash"]) for r in rows]
 
@@ -200,6 +205,7 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
         if unique is not None:
             curs.execute(_UNIQUE_PG, (unique[0], list(unique[1])))
 
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # as the library's own select_events
     def select_events(self, originator_id: UUID | str, *, gt: int | None = None, lte: int | None = None,
                       desc: bool = False, limit: int | None = None) -> Sequence[StoredEvent]:
         oid = originator_id if isinstance(originator_id, UUID) else UUID(str(originator_id))

@@ -269,3 +269,37 @@ def test_over_http_verify_names_the_row_and_history_and_writes_are_refused(ledge
                               json={"person": "clerk", "role": "auditor"})
         assert refused.status_code == 409 and refused.json()["position"] == 0
         assert auditor.get("/organizations/div-audit").status_code == 200  # other objects are served
+
+
+def test_a_store_without_a_chain_table_still_loads_but_refuses_rows_below_one(settings, clock):
+    """A bare ledger (no projector, so no `ledger_chain` yet) loads its aggregates; position 0 is refused anyway."""
+    from domain.base import Actor, Cause, Context
+    from domain.organizations import Level, OrgKind
+    from infrastructure.store import Ledger
+
+    ledger, fresh = Ledger(settings), None
+    try:
+        tables = ("SELECT name FROM sqlite_master WHERE type = 'table'" if ledger.backend == "sqlite" else
+                  "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema()")
+        assert "ledger_chain" not in {r["name"] for r in ledger.db.query(tables)}
+        ctx = Context(actor=Actor("office-admin", OFFICE_CODE, Role.OFFICE_ADMIN), at=clock.now(), cause=Cause("t"))
+        office = Organization.register(ctx, code=OFFICE_CODE, name="办公室", kind=OrgKind.OFFICE,
+                                       level=Level.PROVINCE, parent=None)
+        ledger.save(office)
+        assert ledger.repository.get(office.id).version == 1
+        office.assign_role(ctx, person="intruder", role=Role.OFFICE_ADMIN)
+        [event] = office.collect_events()
+        stored = ledger.mapper.to_stored_event(event)
+        oid = stored.originator_id.hex if ledger.backend == "sqlite" else stored.originator_id
+        with ledger.db.write() as tx:
+            tx.execute(f"INSERT INTO {ledger.events_table} ({ledger.position_column}, originator_id, "
+                       "originator_version, topic, state) VALUES (?, ?, ?, ?, ?)",
+                       (0, oid, stored.originator_version, stored.topic, stored.state))
+        fresh = Ledger(settings)  # nothing cached
+        with pytest.raises(LedgerTampered) as refused:
+            fresh.repository.get(office.id)
+        assert (refused.value.kind, refused.value.position) == ("inserted", 0)
+    finally:
+        ledger.close()
+        if fresh is not None:
+            fresh.close()
