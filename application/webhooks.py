@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from application.common import ApplicationError, Forbidden, NotFound, Principal
+from application.common import NOBODY, ApplicationError, Forbidden, NotFound, Principal
 from application.feeds import FeedService, Filter, Scope
 from domain.organizations import Role
 from infrastructure.store import Ledger
@@ -93,6 +93,11 @@ def verify(secret: str, headers: dict[str, str], body: bytes, tolerance: float =
     return any(hmac.compare_digest(expected, s.encode()) for s in headers.get("webhook-signature", "").split())
 
 
+def _org(p: Principal) -> str:
+    """The organization whose subscriptions the caller manages; none once the person holds no role."""
+    return p.organization if p.roles else NOBODY
+
+
 class WebhookService:
     def __init__(self, ledger: Ledger, feeds: FeedService) -> None:
         self.ledger = ledger
@@ -145,7 +150,7 @@ class WebhookService:
 
     def _own(self, p: Principal, sid: str) -> dict[str, Any]:
         row = self.ledger.db.query_one(f"SELECT {_COLUMNS} FROM webhook_subscriptions WHERE id = ?", (sid,))
-        if row is None or not (p.sees_everything or row["organization"] == p.organization):
+        if row is None or not (p.sees_everything or row["organization"] == _org(p)):
             raise NotFound(f"No webhook {sid}.")
         return row
 
@@ -157,7 +162,7 @@ class WebhookService:
             rows = self.ledger.db.query(f"SELECT {_COLUMNS} FROM webhook_subscriptions ORDER BY created_at, id")
         else:
             rows = self.ledger.db.query(f"SELECT {_COLUMNS} FROM webhook_subscriptions WHERE organization = ? "
-                                        "ORDER BY created_at, id", (p.organization,))
+                                        "ORDER BY created_at, id", (_org(p),))
         return [_sub(r) for r in rows]
 
     def deliveries(self, p: Principal, sid: str, after: int = 0, limit: int = 100) -> list[Delivery]:
