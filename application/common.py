@@ -12,7 +12,7 @@ import msgspec
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
-from domain.base import Actor, Cause, Context, LedgerAggregate
+from domain.base import Actor, Cause, Context, LedgerAggregate, ledger_date
 from domain.organizations import OFFICE_CODE, Organization, Role, organization_id
 from domain.rules import RuleViolation
 from infrastructure.recorders import IdempotencyRecord
@@ -154,7 +154,7 @@ class Service:
             )
         if p.on_behalf_of:
             org = self.get(Organization, organization_id(p.organization))
-            org.check_acts_for(p.on_behalf_of, self.clock.now().date())
+            org.check_acts_for(p.on_behalf_of, ledger_date(self.clock.now()))
         return Actor(person=p.person, organization=p.organization, role=role, on_behalf_of=p.on_behalf_of)
 
     # -- aggregates ----------------------------------------------------------------------

@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import msgspec
@@ -25,7 +25,7 @@ from application.organizations import OrganizationService
 from application.sharing import SharingIndex, SharingService
 from application.systems import FreshGrants, SystemsService
 from application.webhooks import WebhookService
-from domain.base import Actor, Cause, Context, check_calendar
+from domain.base import Actor, Cause, Context, check_calendar, ledger_date
 from domain.organizations import OFFICE_CODE, Level, Organization, OrgKind, Role, organization_id
 from domain.rules import RuleViolation
 from infrastructure.config import Settings
@@ -209,7 +209,7 @@ class Runtime:
         if on_behalf_of is None:
             return base
         try:
-            org.check_acts_for(on_behalf_of, self.clock.now().date())
+            org.check_acts_for(on_behalf_of, ledger_date(self.clock.now()))
         except RuleViolation as refused:
             raise RuleForbidden(refused) from None
         return msgspec.structs.replace(base, on_behalf_of=on_behalf_of)
@@ -230,7 +230,8 @@ class Runtime:
         return position, self.timetravel.replica(position)
 
     def today(self) -> date:
-        return self.clock.now().astimezone(UTC).date()
+        """Today in the ledger's calendar (Beijing)."""
+        return ledger_date(self.clock.now())
 
     def now(self) -> datetime:
         return self.clock.now()

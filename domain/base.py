@@ -32,6 +32,11 @@ def day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, BEIJING)
 
 
+def day_end(day: date) -> datetime:
+    """The last microsecond of a calendar date in the ledger's calendar (Beijing)."""
+    return datetime.combine(day, time.max, BEIJING)
+
+
 def check_calendar(**values: date | datetime | None) -> None:
     """Refuses, naming the field, a date or instant outside the ledger's calendar."""
     for name, value in values.items():
