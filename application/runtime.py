@@ -29,6 +29,7 @@ from domain.base import Actor, Cause, Context, check_calendar, ledger_date
 from domain.organizations import OFFICE_CODE, Level, Organization, OrgKind, Role, organization_id
 from domain.rules import RuleViolation
 from infrastructure.config import Settings
+from infrastructure.egress import EgressPolicy
 from infrastructure.sql import MemoryDb
 from infrastructure.store import Ledger
 from infrastructure.tokens import TokenStore
@@ -73,7 +74,8 @@ class Runtime:
         self.timetravel = TimeTravel(self.ledger, all_views, checkpoint_every=self.settings.state_checkpoint_every)
         self.integrity = IntegrityService(self.ledger, self.projector, self.clock)
         self.feeds = FeedService(self.ledger, self.projector)
-        self.webhooks = WebhookService(self.ledger, self.feeds)
+        self.webhooks = WebhookService(self.ledger, self.feeds,
+                                       egress=EgressPolicy.parse(self.settings.webhook_allow_hosts))
         self.compliance = ComplianceService(self.ledger, self.clock, nudge)
         self.compliance_queries = ComplianceQueries(self.ledger.db, self.settings.overdue_grace_days,
                                                     non_compliant_systems=self.system_queries.compliance)
