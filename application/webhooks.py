@@ -131,7 +131,7 @@ class WebhookService:
         """How long a claim is held between attempts (the run's own reads and writes)."""
         self.batch = 50
         self.clock: Callable[[], float] = time.time
-        """The retry schedule's clock in seconds (back-off and the pause window); leases use the wall clock."""
+        """The retry schedule's clock in seconds (back-off and the pause window); claims use the wall clock."""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pool: ThreadPoolExecutor | None = None
@@ -400,7 +400,8 @@ class _Claim:
 
 
 def _until(at: float) -> float:
-    # microseconds of jitter make the value this run writes its own: no two runs write the same one
+    # A run takes a claim only once the previous one lapsed, so its values are later than any other run's;
+    # the random microseconds are a second guard that no two runs ever write the same value.
     return round(at, 3) + secrets.randbelow(1000) / 1_000_000
 
 
