@@ -19,7 +19,7 @@ from uuid import UUID
 import msgspec
 from eventsourcing.persistence import StoredEvent
 
-from application.common import ApplicationError, Principal
+from application.common import NOBODY, ApplicationError, Principal
 from infrastructure.cloudevents import catalogue, envelope, public_data
 from infrastructure.store import Ledger
 from projections.feed import EVERYONE
@@ -32,10 +32,15 @@ class Scope(msgspec.Struct, frozen=True):
     """Whose events a reader may see: one organization's, or (org None) all of them."""
 
     org: str | None = None
+    access_log: bool = True
+    """False for the platform's account: it writes the access log and reads none of it, in no feed either."""
 
     @classmethod
     def of(cls, p: Principal) -> Scope:
-        return cls(None if p.sees_everything else p.organization)
+        if p.sees_everything:
+            return cls(None)
+        # a person without roles reads the public events only (NOBODY is in no audience)
+        return cls(p.organization if p.roles else NOBODY, access_log=p.reads_access_log)
 
 
 class Filter(msgspec.Struct, frozen=True):
@@ -103,6 +108,9 @@ class FeedService:
         if f.subject:
             where.append("e.subject = ?")
             params.append(f.subject)
+        if not scope.access_log:
+            where.append("e.subject NOT LIKE ?")
+            params.append("access-log/%")
         if scope.org is None:
             sql = f"SELECT e.position FROM feed_events e WHERE {' AND '.join(where)} ORDER BY e.position LIMIT ?"
         else:

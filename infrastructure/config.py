@@ -35,6 +35,8 @@ class Settings:
     objection_deadline_days: int = 15
     signing_key: str | None = None
     sign_checkpoint_seconds: float = 3600.0
+    webhook_allow_hosts: str = ""
+    """Hosts, addresses and CIDR networks webhooks may reach besides global addresses (comma-separated)."""
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -52,6 +54,7 @@ class Settings:
             objection_deadline_days=int(env.get("CIVIC_LEDGER_OBJECTION_DEADLINE_DAYS", "15")),
             signing_key=env.get("CIVIC_LEDGER_SIGNING_KEY") or None,
             sign_checkpoint_seconds=float(env.get("CIVIC_LEDGER_SIGN_CHECKPOINT_SECONDS", "3600")),
+            webhook_allow_hosts=env.get("CIVIC_LEDGER_WEBHOOK_ALLOW_HOSTS", ""),
         )
 
     @property

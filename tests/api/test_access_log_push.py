@@ -3,15 +3,23 @@ use; signed, in order."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import msgspec
 import pytest
 
 from tests.api.test_catalog_api import org, token
 from tests.api.test_sharing_api import published_entry, request_body
-from tests.api.test_webhooks_api import Receiver, fast, wait_until
+from tests.api.test_webhooks_api import LOOPBACK, Receiver, fast, wait_until
 from tests.support import items
 
 TYPE = "cn.gov.shaanxi.mz.access.log.recorded"
+
+
+@pytest.fixture
+def settings(settings):
+    """The receivers are on this machine: the configuration allows loopback for these tests."""
+    return dataclasses.replace(settings, webhook_allow_hosts=LOOPBACK)
 
 
 @pytest.fixture
