@@ -96,7 +96,8 @@ def backup(rt: Runtime, out: Path, *, events_only: bool = False) -> BackupSummar
     with os.fdopen(fd, "wb") as f, ledger.db.snapshot() as tx:
         w = _Writer(f)
         w.line({"civic_ledger_backup": FORMAT_VERSION, "kind": kind, "position": position,
-                "created_at": datetime.now(UTC).isoformat(), "source": ledger.backend})
+                "created_at": datetime.now(UTC).isoformat(), "source": ledger.backend,
+                "crypto_profile": ledger.profile})
         col, table, after = ledger.position_column, ledger.events_table, 0
         while True:
             page = tx.execute(
@@ -163,6 +164,7 @@ def restore(rt: Runtime, src: Path) -> BackupSummary:
     for name in SIDE_TABLES:
         if ledger.db.scalar(f"SELECT COUNT(*) FROM {name}"):
             raise BackupError(f"A backup is restored into an empty store only; {name} is not empty.")
+    ledger.adopt_profile(str(meta.get("crypto_profile", "intl")))  # the store is empty: it takes the backup's
     sqlite = ledger.backend == "sqlite"
     col, table = ledger.position_column, ledger.events_table
     counts: dict[str, int] = {}

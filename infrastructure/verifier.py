@@ -1,14 +1,17 @@
 """Offline verification of civic-ledger checkpoints and proofs, with the public key alone.
 
-This module imports nothing from the project (only the standard library and `cryptography`), so an
-auditor can copy this one file to another machine and run it:
+This module imports nothing from the project (only the standard library and, for the `intl`
+profile's Ed25519 signatures, `cryptography`), so an auditor can copy this one file to another
+machine and run it:
 
     python verifier.py --public-key ledger.pub --checkpoint checkpoint.json --proof proof.json
 
 Definitions (see docs/integrity.md): the canonical bytes of a stored event; the event's hash, which
-chains it to the one before (SHA-256(previous hash || canonical bytes)); and a Merkle tree over the
-event hashes in the manner of RFC 6962 / RFC 9162 (leaf = SHA-256(0x00 || event hash),
-node = SHA-256(0x01 || left || right)).
+chains it to the one before (H(previous hash || canonical bytes)); and a Merkle tree over the event
+hashes in the manner of RFC 6962 / RFC 9162 (leaf = H(0x00 || event hash), node = H(0x01 || left ||
+right)). H is the ledger's crypto profile's hash: SHA-256 for `intl` (signatures Ed25519), SM3
+(GB/T 32905) for `sm` (signatures SM2, GB/T 32918). SM2 verification is written out below in plain
+Python, and so is SM3 for a Python whose OpenSSL lacks it: the `sm` profile needs nothing beyond Python.
 """
 
 from __future__ import annotations
@@ -19,19 +22,31 @@ import hashlib
 import json
 import struct
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_public_key
+try:  # only the intl profile needs it
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from cryptography.hazmat.primitives.serialization import (
+        Encoding,
+        PublicFormat,
+        load_pem_public_key,
+    )
+except ImportError:  # pragma: no cover - an auditor of an sm ledger may not have it
+    Ed25519PublicKey = None  # type: ignore[assignment,misc]
 
 GENESIS = bytes(32)
 """The `previous hash` of the first chained event."""
 CHECKPOINT_HEADER = "civic-ledger checkpoint v1"
+"""The first line of the signed bytes of an intl checkpoint (unchanged since before profiles)."""
+CHECKPOINT_HEADER_V2 = "civic-ledger checkpoint v2"
+"""The first line of the signed bytes of a checkpoint of any other profile (they name the profile)."""
 PROOF_FORMAT = "civic-ledger-proof/1"
+PROFILES = ("intl", "sm")
+DEFAULT_PROFILE = "intl"
 
 _HEAD = struct.Struct(">Q16sQI")
 
@@ -40,7 +55,141 @@ class VerificationError(Exception):
     """A checkpoint or proof does not hold; the message says which part failed."""
 
 
-# -- definitions -------------------------------------------------------------------------------
+# -- SM3 (GB/T 32905-2016), for a Python whose OpenSSL has none ---------------------------------
+
+_M32 = 0xFFFFFFFF
+_SM3_IV = (0x7380166F, 0x4914B2B9, 0x172442D7, 0xDA8A0600, 0xA96F30BC, 0x163138AA, 0xE38DEE4D, 0xB0FB0E4E)
+
+
+def _rotl(x: int, n: int) -> int:
+    n %= 32
+    return ((x << n) | (x >> (32 - n))) & _M32
+
+
+_SM3_T = tuple(_rotl(0x79CC4519 if j < 16 else 0x7A879D8A, j) for j in range(64))
+
+
+def _sm3_compress(v: list[int], block: bytes) -> list[int]:
+    w = list(struct.unpack(">16I", block))
+    for j in range(16, 68):
+        x = w[j - 16] ^ w[j - 9] ^ _rotl(w[j - 3], 15)
+        w.append((x ^ _rotl(x, 15) ^ _rotl(x, 23)) ^ _rotl(w[j - 13], 7) ^ w[j - 6])
+    a, b, c, d, e, f, g, h = v
+    for j in range(64):
+        a12 = _rotl(a, 12)
+        ss1 = _rotl((a12 + e + _SM3_T[j]) & _M32, 7)
+        ss2 = ss1 ^ a12
+        if j < 16:
+            ff, gg = a ^ b ^ c, e ^ f ^ g
+        else:
+            ff, gg = (a & b) | (a & c) | (b & c), (e & f) | (~e & g)
+        tt1 = (ff + d + ss2 + (w[j] ^ w[j + 4])) & _M32
+        tt2 = (gg + h + ss1 + w[j]) & _M32
+        a, b, c, d = tt1, a, _rotl(b, 9), c
+        e, f, g, h = tt2 ^ _rotl(tt2, 9) ^ _rotl(tt2, 17), e, _rotl(f, 19), g
+    return [x ^ y for x, y in zip(v, (a, b, c, d, e, f, g, h), strict=True)]
+
+
+class PureSM3:
+    """SM3 in plain Python (slow: for verifying, where OpenSSL's is missing). `hashlib`'s interface, in part."""
+
+    digest_size = 32
+
+    def __init__(self, data: bytes = b"") -> None:
+        self._v, self._buf, self._len = list(_SM3_IV), b"", 0
+        self.update(data)
+
+    def update(self, data: bytes) -> None:
+        self._len += len(data)
+        buf = self._buf + bytes(data)
+        for i in range(0, len(buf) - len(buf) % 64, 64):
+            self._v = _sm3_compress(self._v, buf[i:i + 64])
+        self._buf = buf[len(buf) - len(buf) % 64:]
+
+    def digest(self) -> bytes:
+        tail = self._buf + b"\x80" + bytes((55 - len(self._buf)) % 64) + struct.pack(">Q", self._len * 8)
+        v = self._v
+        for i in range(0, len(tail), 64):
+            v = _sm3_compress(v, tail[i:i + 64])
+        return struct.pack(">8I", *v)
+
+    def hexdigest(self) -> str:
+        return self.digest().hex()
+
+
+class _CryptographySM3:
+    def __init__(self, data: bytes = b"") -> None:
+        from cryptography.hazmat.primitives import hashes
+
+        self._h = hashes.Hash(hashes.SM3())
+        self._h.update(data)
+
+    def digest(self) -> bytes:
+        return self._h.finalize()
+
+
+def _sm3_constructor() -> Callable[[bytes], Any]:
+    """OpenSSL's SM3 through hashlib, else through `cryptography`, else the plain-Python one above."""
+    try:
+        hashlib.new("sm3", b"abc")
+
+        def openssl_sm3(data: bytes = b"") -> Any:
+            return hashlib.new("sm3", data)
+
+        return openssl_sm3
+    except ValueError:
+        pass
+    try:
+        _CryptographySM3(b"abc").digest()
+        return _CryptographySM3
+    except Exception:  # noqa: BLE001 - no cryptography, or one without SM3
+        return PureSM3
+
+
+sm3 = _sm3_constructor()
+"""`sm3(data).digest()`: the fastest SM3 this Python has."""
+
+
+# -- the hash of a profile, and the chain and tree over it ---------------------------------------
+
+
+class Suite:
+    """A profile's hash and the chain and Merkle tree built from it."""
+
+    def __init__(self, profile: str, new: Callable[[bytes], Any]) -> None:
+        self.profile = profile
+        self.new = new
+        """`new(data).digest()` is H(data)."""
+        self.empty_root = new(b"").digest()
+
+    def hash(self, data: bytes) -> bytes:
+        return self.new(data).digest()  # type: ignore[no-any-return]
+
+    def chain_hash(self, previous: bytes, canonical: bytes) -> bytes:
+        return self.new(previous + canonical).digest()  # type: ignore[no-any-return]
+
+    def leaf_hash(self, event_hash: bytes) -> bytes:
+        """The Merkle leaf of an event: its chain hash under the RFC 6962 leaf prefix."""
+        return self.new(b"\x00" + event_hash).digest()  # type: ignore[no-any-return]
+
+    def node_hash(self, left: bytes, right: bytes) -> bytes:
+        return self.new(b"\x01" + left + right).digest()  # type: ignore[no-any-return]
+
+
+INTL = Suite("intl", hashlib.sha256)
+SM = Suite("sm", sm3)
+
+
+def suite(profile: str | None) -> Suite:
+    """The suite of a profile name (None, as in files made before profiles: intl)."""
+    if profile in (None, "intl"):
+        return INTL
+    if profile == "sm":
+        return SM
+    raise VerificationError(f"unknown crypto profile {profile!r} (known: {', '.join(PROFILES)})")
+
+
+# -- definitions (the intl profile's functions keep their names) ---------------------------------
 
 
 def canonical_bytes(position: int, originator_id: UUID | bytes, originator_version: int, topic: str,
@@ -52,31 +201,194 @@ def canonical_bytes(position: int, originator_id: UUID | bytes, originator_versi
 
 
 def chain_hash(previous: bytes, canonical: bytes) -> bytes:
-    return hashlib.sha256(previous + canonical).digest()
+    return INTL.chain_hash(previous, canonical)
 
 
 def leaf_hash(event_hash: bytes) -> bytes:
-    """The Merkle leaf of an event: its chain hash under the RFC 6962 leaf prefix."""
-    return hashlib.sha256(b"\x00" + event_hash).digest()
+    """The Merkle leaf of an event: its chain hash under the RFC 6962 leaf prefix (intl)."""
+    return INTL.leaf_hash(event_hash)
 
 
 def node_hash(left: bytes, right: bytes) -> bytes:
-    return hashlib.sha256(b"\x01" + left + right).digest()
+    return INTL.node_hash(left, right)
 
 
-EMPTY_ROOT = hashlib.sha256(b"").digest()
+EMPTY_ROOT = INTL.empty_root
 
 
-def key_id(public_key: Ed25519PublicKey) -> str:
-    """First 16 hex digits of SHA-256 over the raw 32-byte public key."""
-    raw = public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
-    return hashlib.sha256(raw).hexdigest()[:16]
+# -- SM2 signature verification (GB/T 32918.2-2016 section 7, curve of GB/T 32918.5-2017) ---------
+
+
+class Curve:
+    """A short Weierstrass curve y^2 = x^3 + ax + b over GF(p), base point (gx, gy) of prime order n."""
+
+    def __init__(self, p: int, a: int, b: int, gx: int, gy: int, n: int) -> None:
+        self.p, self.a, self.b, self.gx, self.gy, self.n = p, a, b, gx, gy, n
+
+    def on_curve(self, x: int, y: int) -> bool:
+        p = self.p
+        return 0 <= x < p and 0 <= y < p and (y * y - x * x * x - self.a * x - self.b) % p == 0
+
+    def add(self, P: tuple[int, int] | None, Q: tuple[int, int] | None) -> tuple[int, int] | None:
+        if P is None:
+            return Q
+        if Q is None:
+            return P
+        p = self.p
+        (x1, y1), (x2, y2) = P, Q
+        if x1 == x2:
+            if (y1 + y2) % p == 0:
+                return None
+            lam = (3 * x1 * x1 + self.a) * pow(2 * y1, -1, p) % p
+        else:
+            lam = (y2 - y1) * pow(x2 - x1, -1, p) % p
+        x3 = (lam * lam - x1 - x2) % p
+        return x3, (lam * (x1 - x3) - y1) % p
+
+    def mul(self, k: int, P: tuple[int, int] | None) -> tuple[int, int] | None:
+        R: tuple[int, int] | None = None
+        for bit in bin(k)[2:]:
+            R = self.add(R, R)
+            if bit == "1":
+                R = self.add(R, P)
+        return R
+
+
+SM2_CURVE = Curve(
+    p=0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF00000000FFFFFFFFFFFFFFFF,
+    a=0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF00000000FFFFFFFFFFFFFFFC,
+    b=0x28E9FA9E9D9F5E344D5A9E4BCF6509A7F39789F515AB8F92DDBCBD414D940E93,
+    gx=0x32C4AE2C1F1981195F9904466A39C9948FE30BBFF2660BE1715A4589334C74C7,
+    gy=0xBC3736A2F4F6779C59BDCEE36B692153D0A9877CC62A474002DF32E52139F0A0,
+    n=0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123,
+)
+"""The recommended curve of GB/T 32918.5-2017 (sm2p256v1)."""
+SM2_DEFAULT_ID = b"1234567812345678"
+"""The signer identity when none is agreed (GM/T 0009-2012 section 10)."""
+# SubjectPublicKeyInfo of an SM2 key: id-ecPublicKey with the curve 1.2.156.10197.1.301, then 04||x||y
+_SM2_SPKI_PREFIX = bytes.fromhex("3059301306072a8648ce3d020106082a811ccf5501822d034200")
+
+
+class SM2PublicKey:
+    """A point of the SM2 curve, the public half of the ledger's key under the sm profile."""
+
+    def __init__(self, x: int, y: int, curve: Curve = SM2_CURVE) -> None:
+        if not curve.on_curve(x, y):
+            raise VerificationError("the SM2 public key is not a point of the curve")
+        self.x, self.y, self.curve = x, y, curve
+
+    @classmethod
+    def from_bytes(cls, raw: bytes, curve: Curve = SM2_CURVE) -> SM2PublicKey:
+        """04||x||y (65 bytes) or x||y (64 bytes)."""
+        if len(raw) == 65 and raw[0] == 4:
+            raw = raw[1:]
+        if len(raw) != 64:
+            raise VerificationError("an SM2 public key is 04||x||y (65 bytes) or x||y (64 bytes)")
+        return cls(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"), curve)
+
+    def raw(self) -> bytes:
+        """The uncompressed point 04||x||y."""
+        return b"\x04" + self.x.to_bytes(32, "big") + self.y.to_bytes(32, "big")
+
+    def pem(self) -> str:
+        der = base64.b64encode(_SM2_SPKI_PREFIX + self.raw()).decode("ascii")
+        return "-----BEGIN PUBLIC KEY-----\n" + "\n".join(der[i:i + 64] for i in range(0, len(der), 64)) + \
+            "\n-----END PUBLIC KEY-----\n"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SM2PublicKey) and (self.x, self.y) == (other.x, other.y)
+
+    def __hash__(self) -> int:
+        return hash((self.x, self.y))
+
+
+def sm2_z(public_key: SM2PublicKey, ident: bytes = SM2_DEFAULT_ID) -> bytes:
+    """Z_A = SM3(ENTL_A || ID_A || a || b || x_G || y_G || x_A || y_A) (GB/T 32918.2 section 5.5)."""
+    c = public_key.curve
+    if len(ident) * 8 > 0xFFFF:
+        raise VerificationError("the SM2 signer identity is too long")
+    parts = [c.a, c.b, c.gx, c.gy, public_key.x, public_key.y]
+    return sm3(struct.pack(">H", len(ident) * 8) + ident + b"".join(v.to_bytes(32, "big") for v in parts)).digest()
+
+
+def sm2_verify_rs(public_key: SM2PublicKey, message: bytes, r: int, s: int, ident: bytes = SM2_DEFAULT_ID) -> bool:
+    """GB/T 32918.2-2016 section 7.1: is (r, s) a signature of `message` by the holder of `public_key`?"""
+    c = public_key.curve
+    if not (1 <= r < c.n and 1 <= s < c.n):
+        return False
+    e = int.from_bytes(sm3(sm2_z(public_key, ident) + message).digest(), "big")
+    t = (r + s) % c.n
+    if t == 0:
+        return False
+    point = c.add(c.mul(s, (c.gx, c.gy)), c.mul(t, (public_key.x, public_key.y)))
+    return point is not None and (e + point[0]) % c.n == r
+
+
+def der_signature(signature: bytes) -> tuple[int, int]:
+    """(r, s) of a DER SEQUENCE { INTEGER r, INTEGER s } (GM/T 0009 SM2Signature); raises if malformed."""
+    def read(data: bytes, tag: int) -> tuple[bytes, bytes]:
+        if len(data) < 2 or data[0] != tag or data[1] & 0x80:  # lengths here are all below 128
+            raise VerificationError("the SM2 signature is not DER")
+        n = data[1]
+        if len(data) < 2 + n:
+            raise VerificationError("the SM2 signature is truncated")
+        return data[2:2 + n], data[2 + n:]
+
+    body, rest = read(signature, 0x30)
+    if rest:
+        raise VerificationError("bytes follow the SM2 signature")
+    r, body = read(body, 0x02)
+    s, body = read(body, 0x02)
+    if body or not r or not s or r[0] & 0x80 or s[0] & 0x80:
+        raise VerificationError("the SM2 signature is not DER")
+    return int.from_bytes(r, "big"), int.from_bytes(s, "big")
+
+
+def der_encode_signature(r: int, s: int) -> bytes:
+    def integer(v: int) -> bytes:
+        b = v.to_bytes((v.bit_length() + 8) // 8, "big")  # one leading zero byte when the top bit is set
+        return b"\x02" + bytes([len(b)]) + b
+
+    body = integer(r) + integer(s)
+    return b"\x30" + bytes([len(body)]) + body
+
+
+# -- keys and signed messages of both profiles ---------------------------------------------------
+
+
+def profile_of_key(public_key: Any) -> str:
+    if isinstance(public_key, SM2PublicKey):
+        return "sm"
+    if Ed25519PublicKey is not None and isinstance(public_key, Ed25519PublicKey):
+        return "intl"
+    raise VerificationError(f"unsupported public key type {type(public_key).__name__}")
+
+
+def raw_public_key(public_key: Any) -> bytes:
+    """The raw 32-byte Ed25519 key, or the SM2 point 04||x||y."""
+    if isinstance(public_key, SM2PublicKey):
+        return public_key.raw()
+    return public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)  # type: ignore[no-any-return]
+
+
+def key_id(public_key: Any) -> str:
+    """First 16 hex digits of the profile's hash over the raw public key (SHA-256 over the 32-byte Ed25519
+    key; SM3 over the SM2 point 04||x||y)."""
+    return suite(profile_of_key(public_key)).hash(raw_public_key(public_key)).hex()[:16]
+
+
+def public_key_pem(public_key: Any) -> str:
+    if isinstance(public_key, SM2PublicKey):
+        return public_key.pem()
+    return public_key.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode("ascii")  # type: ignore[no-any-return]
 
 
 def signed_message(checkpoint: dict[str, Any]) -> bytes:
-    """The exact bytes an Ed25519 signature of a checkpoint covers."""
-    lines = [
-        CHECKPOINT_HEADER,
+    """The exact bytes a checkpoint's signature covers: v1 lines for intl (as before profiles existed), v2
+    lines naming the profile for any other."""
+    profile = checkpoint.get("profile") or DEFAULT_PROFILE
+    lines = [CHECKPOINT_HEADER] if profile == DEFAULT_PROFILE else [CHECKPOINT_HEADER_V2, f"profile {profile}"]
+    lines += [
         f"size {int(checkpoint['tree_size'])}",
         f"root {checkpoint['root_hash']}",
         f"position {int(checkpoint['last_position'])}",
@@ -86,34 +398,67 @@ def signed_message(checkpoint: dict[str, Any]) -> bytes:
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
+def verify_signature(public_key: Any, signature: bytes, message: bytes) -> bool:
+    """Ed25519 (RFC 8032) or SM2 with SM3 and the default identity (GB/T 32918.2, DER signature)."""
+    if isinstance(public_key, SM2PublicKey):
+        try:
+            r, s = der_signature(signature)
+        except VerificationError:
+            return False
+        return sm2_verify_rs(public_key, message, r, s)
+    try:
+        public_key.verify(signature, message)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
 # -- checks ----------------------------------------------------------------------------------
 
 
-def load_public_key(text: str | bytes) -> Ed25519PublicKey:
-    """A PEM public key, or the raw 32-byte key in base64 or hex."""
+def load_public_key(text: str | bytes) -> Any:
+    """A PEM public key (Ed25519, or SM2 on its recommended curve), or the raw key in base64 or hex: 32 bytes
+    are an Ed25519 key, 64 (x||y) or 65 (04||x||y) an SM2 point."""
     data = text.encode() if isinstance(text, str) else text
     if b"-----BEGIN" in data:
+        body = b"".join(line.strip() for line in data.splitlines() if line.strip() and not line.startswith(b"-----"))
+        der = base64.b64decode(body)
+        if der.startswith(_SM2_SPKI_PREFIX):
+            return SM2PublicKey.from_bytes(der[len(_SM2_SPKI_PREFIX):])
+        if Ed25519PublicKey is None:
+            raise VerificationError("an Ed25519 key needs the `cryptography` package")
         key = load_pem_public_key(data)
         if not isinstance(key, Ed25519PublicKey):
-            raise VerificationError("the public key is not an Ed25519 key")
+            raise VerificationError("the public key is neither an Ed25519 nor an SM2 key")
         return key
     s = data.strip()
-    raw = bytes.fromhex(s.decode()) if len(s) == 64 else base64.b64decode(s, validate=True)
+    raw = bytes.fromhex(s.decode()) if len(s) in (64, 128, 130) else base64.b64decode(s, validate=True)
+    if len(raw) in (64, 65):
+        return SM2PublicKey.from_bytes(raw)
+    if Ed25519PublicKey is None:
+        raise VerificationError("an Ed25519 key needs the `cryptography` package")
     return Ed25519PublicKey.from_public_bytes(raw)
 
 
-def verify_checkpoint(checkpoint: dict[str, Any], public_key: Ed25519PublicKey) -> None:
-    """The checkpoint is signed by this key (and names it)."""
+def verify_checkpoint(checkpoint: dict[str, Any], public_key: Any) -> None:
+    """The checkpoint is signed by this key (and names it), under the profile it names."""
+    profile = checkpoint.get("profile") or DEFAULT_PROFILE
+    if profile_of_key(public_key) != profile:
+        raise VerificationError(f"checkpoint of size {checkpoint.get('tree_size')} is of the {profile} profile, "
+                                f"the key is of the {profile_of_key(public_key)} profile")
     if checkpoint.get("key_id") != key_id(public_key):
         raise VerificationError(f"checkpoint of size {checkpoint.get('tree_size')} names key "
                                 f"{checkpoint.get('key_id')}, not {key_id(public_key)}")
     try:
-        public_key.verify(base64.b64decode(checkpoint["signature"]), signed_message(checkpoint))
-    except (InvalidSignature, ValueError, KeyError) as e:
-        raise VerificationError(f"bad signature on checkpoint of size {checkpoint.get('tree_size')}") from e
+        ok = verify_signature(public_key, base64.b64decode(checkpoint["signature"]), signed_message(checkpoint))
+    except (ValueError, KeyError):
+        ok = False
+    if not ok:
+        raise VerificationError(f"bad signature on checkpoint of size {checkpoint.get('tree_size')}")
 
 
-def root_from_inclusion(leaf_index: int, tree_size: int, leaf: bytes, path: Sequence[bytes]) -> bytes:
+def root_from_inclusion(leaf_index: int, tree_size: int, leaf: bytes, path: Sequence[bytes],
+                        hashes: Suite = INTL) -> bytes:
     """RFC 9162 section 2.1.3.2: the root that an inclusion path leads to (raises if the shape is wrong)."""
     if not 0 <= leaf_index < tree_size:
         raise VerificationError(f"leaf index {leaf_index} is outside a tree of size {tree_size}")
@@ -122,13 +467,13 @@ def root_from_inclusion(leaf_index: int, tree_size: int, leaf: bytes, path: Sequ
         if sn == 0:
             raise VerificationError("inclusion path is too long")
         if fn & 1 or fn == sn:
-            r = node_hash(p, r)
+            r = hashes.node_hash(p, r)
             if not fn & 1:
                 while not fn & 1 and fn != 0:
                     fn >>= 1
                     sn >>= 1
         else:
-            r = node_hash(r, p)
+            r = hashes.node_hash(r, p)
         fn >>= 1
         sn >>= 1
     if sn != 0:
@@ -136,13 +481,14 @@ def root_from_inclusion(leaf_index: int, tree_size: int, leaf: bytes, path: Sequ
     return r
 
 
-def verify_inclusion(leaf_index: int, tree_size: int, leaf: bytes, path: Sequence[bytes], root: bytes) -> None:
-    if root_from_inclusion(leaf_index, tree_size, leaf, path) != root:
+def verify_inclusion(leaf_index: int, tree_size: int, leaf: bytes, path: Sequence[bytes], root: bytes,
+                     hashes: Suite = INTL) -> None:
+    if root_from_inclusion(leaf_index, tree_size, leaf, path, hashes) != root:
         raise VerificationError(f"inclusion proof of leaf {leaf_index} does not lead to the root of size {tree_size}")
 
 
 def verify_consistency(first: int, second: int, first_root: bytes, second_root: bytes,
-                       path: Sequence[bytes]) -> None:
+                       path: Sequence[bytes], hashes: Suite = INTL) -> None:
     """RFC 9162 section 2.1.4.2: the tree of size `second` extends the tree of size `first`."""
     if first > second:
         raise VerificationError("the first checkpoint is larger than the second")
@@ -168,14 +514,14 @@ def verify_consistency(first: int, second: int, first_root: bytes, second_root: 
         if sn == 0:
             raise VerificationError("consistency proof is too long")
         if fn & 1 or fn == sn:
-            fr = node_hash(c, fr)
-            sr = node_hash(c, sr)
+            fr = hashes.node_hash(c, fr)
+            sr = hashes.node_hash(c, sr)
             if not fn & 1:
                 while not fn & 1 and fn != 0:
                     fn >>= 1
                     sn >>= 1
         else:
-            sr = node_hash(sr, c)
+            sr = hashes.node_hash(sr, c)
         fn >>= 1
         sn >>= 1
     if sn != 0 or fr != first_root or sr != second_root:
@@ -187,7 +533,18 @@ def event_canonical(event: dict[str, Any]) -> bytes:
                            event["topic"], base64.b64decode(event["state"]))
 
 
-def verify_bundle(bundle: dict[str, Any], public_key: Ed25519PublicKey,
+def verify_event_inclusion(proof: dict[str, Any], head: dict[str, Any]) -> str:
+    """One event's inclusion in a checkpoint already verified (`event`, `prev_hash`, `leaf_index`,
+    `inclusion`); returns the event's hash (hex)."""
+    hashes = suite(head.get("profile"))
+    event = proof["event"]
+    own = hashes.chain_hash(bytes.fromhex(proof["prev_hash"]), event_canonical(event))
+    verify_inclusion(int(proof["leaf_index"]), int(head["tree_size"]), hashes.leaf_hash(own),
+                     _hexes(proof["inclusion"]), bytes.fromhex(head["root_hash"]), hashes)
+    return own.hex()
+
+
+def verify_bundle(bundle: dict[str, Any], public_key: Any,
                   trusted: dict[str, Any] | None = None) -> dict[str, Any]:
     """Checks a proof file: its checkpoint's signature, the event's inclusion in it, and, when the auditor
     holds another checkpoint (`trusted`), that the two are consistent. Returns a summary; raises on failure."""
@@ -195,13 +552,12 @@ def verify_bundle(bundle: dict[str, Any], public_key: Ed25519PublicKey,
         raise VerificationError(f"not a {PROOF_FORMAT} file")
     head = bundle["checkpoint"]
     verify_checkpoint(head, public_key)
-    summary: dict[str, Any] = {"checkpoint": int(head["tree_size"]), "key_id": head["key_id"]}
+    hashes = suite(head.get("profile"))
+    summary: dict[str, Any] = {"checkpoint": int(head["tree_size"]), "key_id": head["key_id"],
+                               "profile": hashes.profile}
     event = bundle.get("event")
     if event is not None:
-        own = chain_hash(bytes.fromhex(bundle["prev_hash"]), event_canonical(event))
-        leaf = leaf_hash(own)
-        verify_inclusion(int(bundle["leaf_index"]), int(head["tree_size"]), leaf, _hexes(bundle["inclusion"]),
-                         bytes.fromhex(head["root_hash"]))
+        own = bytes.fromhex(verify_event_inclusion(bundle, head))
         summary["event"] = {"position": int(event["position"]), "originator_id": event["originator_id"],
                             "originator_version": int(event["originator_version"]), "topic": event["topic"],
                             "hash": own.hex()}
@@ -221,8 +577,10 @@ def verify_bundle(bundle: dict[str, Any], public_key: Ed25519PublicKey,
     if consistency is not None:
         older = consistency["from"]
         verify_checkpoint(older, public_key)
+        if (older.get("profile") or DEFAULT_PROFILE) != hashes.profile:
+            raise VerificationError("the two checkpoints are of different profiles")
         verify_consistency(int(older["tree_size"]), int(head["tree_size"]), bytes.fromhex(older["root_hash"]),
-                           bytes.fromhex(head["root_hash"]), _hexes(consistency["path"]))
+                           bytes.fromhex(head["root_hash"]), _hexes(consistency["path"]), hashes)
         summary["consistent_with"] = int(older["tree_size"])
     return summary
 
