@@ -203,6 +203,33 @@ class IntegrityService:
                                      "path": [h.hex() for h in consistency_path(older.tree_size, leaves, self.hashes)]}
         return bundle
 
+    def prove_events(self, positions: list[int]) -> tuple[Checkpoint, list[dict[str, Any]]]:
+        """Inclusion proofs of several events in one checkpoint: the latest, or, when it does not cover them
+        all yet, a new one signed now (as `POST /ledger/checkpoints` would; an answer about now should not
+        wait up to an hour for the background signing)."""
+        self.projector.catch_up(CHAIN_VIEW)
+        db = self.ledger.db
+        chained: dict[int, tuple[int, bytes]] = {}
+        for position in sorted(set(positions)):
+            row = db.query_one("SELECT seq, prev_hash FROM ledger_chain WHERE position = ?", (position,))
+            if row is None:
+                raise NotFound(f"No chained event at position {position}.")
+            chained[position] = (int(row["seq"]), bytes(row["prev_hash"]))
+        latest = self.checkpoints(limit=1)
+        needed = max((seq for seq, _ in chained.values()), default=-1) + 1
+        head = latest[0] if latest and latest[0].tree_size >= needed else self.create_checkpoint()[0]
+        leaves = [self.hashes.leaf_hash(bytes(r["hash"])) for r in db.query(
+            "SELECT hash FROM ledger_chain WHERE seq < ? ORDER BY seq", (head.tree_size,))]
+        out = []
+        for position, (seq, prev) in chained.items():
+            event = self.stored_event(position)
+            if event is None:
+                raise NotFound(f"The event chained at position {position} is not in the store; run `civic-ledger "
+                               "verify`.")
+            out.append({"event": event, "prev_hash": prev.hex(), "leaf_index": seq,
+                        "inclusion": [h.hex() for h in inclusion_path(seq, leaves, self.hashes)]})
+        return head, out
+
     def stored_event(self, position: int) -> dict[str, Any] | None:
         """The event at a position exactly as stored (state in base64)."""
         col, table = self.ledger.position_column, self.ledger.events_table

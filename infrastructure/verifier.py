@@ -23,6 +23,7 @@ import json
 import struct
 import sys
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -561,7 +562,14 @@ def verify_bundle(bundle: dict[str, Any], public_key: Any,
         summary["event"] = {"position": int(event["position"]), "originator_id": event["originator_id"],
                             "originator_version": int(event["originator_version"]), "topic": event["topic"],
                             "hash": own.hex()}
-    consistency = bundle.get("consistency")
+    _check_consistency(head, bundle.get("consistency"), trusted, public_key, summary)
+    return summary
+
+
+def _check_consistency(head: dict[str, Any], consistency: dict[str, Any] | None, trusted: dict[str, Any] | None,
+                       public_key: Any, summary: dict[str, Any]) -> None:
+    """When the auditor holds a checkpoint (`trusted`), the proof's checkpoint extends it (or is it)."""
+    hashes = suite(head.get("profile"))
     if trusted is not None:
         verify_checkpoint(trusted, public_key)
         if int(trusted["tree_size"]) == int(head["tree_size"]):
@@ -582,7 +590,152 @@ def verify_bundle(bundle: dict[str, Any], public_key: Any,
         verify_consistency(int(older["tree_size"]), int(head["tree_size"]), bytes.fromhex(older["root_hash"]),
                            bytes.fromhex(head["root_hash"]), _hexes(consistency["path"]), hashes)
         summary["consistent_with"] = int(older["tree_size"])
+
+
+# -- answers that carry their proof: the grant-status decision (USE-1), re-derived --------------
+
+ANSWER_FORMAT = "civic-ledger-answer-proof/1"
+_GRANT = "civic-ledger:Grant."
+_ENTRY = "civic-ledger:CatalogEntry."
+_STATUS_AFTER = {"Suspended": "suspended", "SuspendedForCatalog": "suspended", "Resumed": "active",
+                 "Revoked": "revoked", "Expired": "expired", "Consumed": "consumed"}
+_TERMINAL = ("revoked", "expired", "consumed")
+
+
+def _payload(event: dict[str, Any]) -> dict[str, Any]:
+    raw = base64.b64decode(event["state"])
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, ValueError):
+        raise VerificationError(f"the event at position {event['position']} is not readable JSON: the ledger "
+                                "encrypts payloads at rest, so re-deriving an answer needs them in clear") from None
+    if not isinstance(data, dict):
+        raise VerificationError(f"the event at position {event['position']} is not a JSON object")
+    return data
+
+
+def grant_states(events: Sequence[tuple[dict[str, Any], dict[str, Any]]], until: datetime) -> dict[str, dict[str, Any]]:
+    """The grants as they stood at `until`, folded from (stored event, payload) pairs in position order: a
+    `Granted` event sets the grant up, a status event counts from its timestamp, later events are skipped."""
+    states: dict[str, dict[str, Any]] = {}
+    for event, data in sorted(events, key=lambda pair: int(pair[0]["position"])):
+        topic = event["topic"]
+        if not topic.startswith(_GRANT) or _instant(data["timestamp"]) > until:
+            continue
+        name, gid = topic[len(_GRANT):], str(UUID(event["originator_id"]))
+        if name == "Granted":
+            spec = data["spec"]
+            states[gid] = {"grant_id": gid, "holder": spec["holder"], "entry_id": str(UUID(spec["entry_id"])),
+                           "fields": set(spec["fields"]), "purpose": spec["purpose"], "method": spec["method"],
+                           "valid_from": _instant(spec["valid_from"]), "valid_to": _instant(spec["valid_to"]),
+                           "kind": spec["kind"], "status": "active"}
+        elif name in _STATUS_AFTER and gid in states:
+            states[gid]["status"] = _STATUS_AFTER[name]
+    return states
+
+
+def use1(states: Sequence[dict[str, Any]], *, holder: str, entry_id: str, fields: Sequence[str], purpose: str,
+         method: str, at: datetime) -> dict[str, Any]:
+    """USE-1 as the ledger decides it, re-written here: allowed when one grant of the holder for the entry is
+    active and valid at `at` and covers the fields, purpose and method; the reusable one preferred, then the
+    earliest to end. A refusal lists the reason codes of every grant of the holder for the entry."""
+    wanted = list(dict.fromkeys(fields))
+    mine = sorted((g for g in states if g["holder"] == holder and g["entry_id"] == str(UUID(entry_id))),
+                  key=lambda g: (g["valid_from"], g["grant_id"]))
+    if not mine:
+        return {"allowed": False, "grant_id": None, "kind": None, "reasons": [["no_grant", None, wanted]]}
+    allowing = [g for g in mine if g["valid_from"] <= at <= g["valid_to"] and g["status"] == "active"
+                and g["purpose"] == purpose and g["method"] == method and all(f in g["fields"] for f in wanted)]
+    if allowing:
+        best = min(allowing, key=lambda g: (g["kind"] != "reusable", g["valid_to"], g["grant_id"]))
+        return {"allowed": True, "grant_id": best["grant_id"], "kind": best["kind"], "reasons": []}
+    reasons: list[list[Any]] = []
+    for g in mine:
+        gid, missing = g["grant_id"], [f for f in wanted if f not in g["fields"]]
+        checks = [("not_yet_valid", at < g["valid_from"], []),
+                  ("expired", g["status"] == "expired" or at > g["valid_to"], []),
+                  ("suspended", g["status"] == "suspended", []), ("revoked", g["status"] == "revoked", []),
+                  ("consumed", g["status"] == "consumed", []), ("field_not_granted", bool(missing), missing),
+                  ("other_purpose", purpose != g["purpose"], []), ("other_method", method != g["method"], [])]
+        reasons += [[code, gid, extra] for code, hit, extra in checks if hit]
+    return {"allowed": False, "grant_id": None, "kind": None, "reasons": reasons}
+
+
+def decision_of(answer: dict[str, Any]) -> dict[str, Any]:
+    """The part of a grant-status answer the verifier re-derives (allowed, grant, kind, reason codes)."""
+    return {"allowed": bool(answer["allowed"]), "grant_id": answer.get("grant_id"), "kind": answer.get("kind"),
+            "reasons": [[r["code"], r.get("grant_id"), list(r.get("fields") or [])]
+                        for r in answer.get("reasons") or []]}
+
+
+def _entry_summary(entry_events: Sequence[tuple[dict[str, Any], dict[str, Any]]], until: datetime) -> dict[str, Any]:
+    published, share_class, retired = None, None, False
+    for event, data in sorted(entry_events, key=lambda pair: int(pair[0]["position"])):
+        if _instant(data["timestamp"]) > until:
+            continue
+        name = event["topic"][len(_ENTRY):]
+        if name == "Published":
+            published, share_class = data.get("version"), (data.get("content") or {}).get("share_class")
+        elif name == "Retired":
+            retired = True
+    return {"published_version": published, "share_class": share_class, "retired": retired}
+
+
+def verify_answer(bundle: dict[str, Any], public_key: Any, trusted: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Checks an answer that carries its proof: the checkpoint's signature, every event's inclusion in it, that
+    the events are the grants of the holder for the entry and the entry's own, each aggregate's versions without
+    a hole, and that USE-1 over those events gives the answer stated. Returns a summary; raises on failure."""
+    if bundle.get("format") != ANSWER_FORMAT:
+        raise VerificationError(f"not a {ANSWER_FORMAT} file")
+    head = bundle["checkpoint"]
+    verify_checkpoint(head, public_key)
+    q = bundle["question"]
+    entry_id, at = str(UUID(q["entry_id"])), _instant(q["at"])
+    grants: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    entry: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    versions: dict[str, list[int]] = {}
+    seen: set[int] = set()
+    for proof in bundle["events"]:
+        verify_event_inclusion(proof, head)
+        event = proof["event"]
+        if int(event["position"]) in seen:
+            raise VerificationError(f"the event at position {event['position']} is given twice")
+        seen.add(int(event["position"]))
+        data, oid = _payload(event), str(UUID(event["originator_id"]))
+        versions.setdefault(oid, []).append(int(event["originator_version"]))
+        if event["topic"].startswith(_ENTRY) and oid == entry_id:
+            entry.append((event, data))
+        elif event["topic"].startswith(_GRANT):
+            grants.append((event, data))
+        else:
+            raise VerificationError(f"the event at position {event['position']} ({event['topic']}) is neither of "
+                                    "the entry nor of a grant")
+    for oid, vs in versions.items():
+        if sorted(vs) != list(range(1, len(vs) + 1)):
+            raise VerificationError(f"the events of {oid} are not its versions 1 to {len(vs)}: some are withheld")
+    states = grant_states(grants, at)
+    for gid, g in states.items():
+        if g["holder"] != q["holder"] or g["entry_id"] != entry_id:
+            raise VerificationError(f"grant {gid} is not a grant of {q['holder']} for entry {entry_id}")
+    granted = {str(UUID(e["originator_id"])) for e, _ in grants if e["topic"] == _GRANT + "Granted"}
+    if {str(UUID(e["originator_id"])) for e, _ in grants} - granted:
+        raise VerificationError("a grant's events come without the event that granted it")
+    derived = use1(list(states.values()), holder=q["holder"], entry_id=entry_id, fields=q["fields"],
+                   purpose=q["purpose"], method=q["method"], at=at)
+    if derived != decision_of(bundle["answer"]):
+        raise VerificationError(f"the answer does not follow from the proven events: they give {derived}")
+    summary: dict[str, Any] = {"checkpoint": int(head["tree_size"]), "key_id": head["key_id"],
+                               "profile": suite(head.get("profile")).profile, "events": len(seen),
+                               "grants": len(states), "decision": derived, "entry": _entry_summary(entry, at)}
+    _check_consistency(head, bundle.get("consistency"), trusted, public_key, summary)
     return summary
+
+
+def _instant(text: str) -> datetime:
+    when = datetime.fromisoformat(text)
+    if when.tzinfo is None:
+        raise VerificationError(f"the instant {text} has no offset")
+    return when
 
 
 def _hexes(items: Sequence[str]) -> list[bytes]:
@@ -597,14 +750,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 description="Verify a civic-ledger checkpoint and proof offline.")
     p.add_argument("--public-key", required=True, help="the ledger's public key (PEM, or raw base64/hex)")
     p.add_argument("--checkpoint", help="a checkpoint (signed tree head, JSON) the auditor holds")
-    p.add_argument("--proof", help="a proof file (JSON) from /ledger/proofs/{position} or `civic-ledger proof`")
+    p.add_argument("--proof", help="a proof file (JSON): of an event (/ledger/proofs/{position}, `civic-ledger "
+                                   "proof`) or an answer with its proof (/grant-status?proof=true); told apart by "
+                                   "their `format`")
     args = p.parse_args(argv)
     try:
         key = load_public_key(Path(args.public_key).read_bytes())
         trusted = json.loads(Path(args.checkpoint).read_text("utf-8")) if args.checkpoint else None
         if args.proof:
             bundle = json.loads(Path(args.proof).read_text("utf-8"))
-            summary = verify_bundle(bundle, key, trusted)
+            check = {PROOF_FORMAT: verify_bundle, ANSWER_FORMAT: verify_answer}.get(bundle.get("format"))
+            if check is None:
+                raise VerificationError(f"unknown proof format {bundle.get('format')!r}")
+            summary = check(bundle, key, trusted)
         elif trusted is not None:
             verify_checkpoint(trusted, key)
             summary = {"checkpoint": int(trusted["tree_size"]), "key_id": trusted["key_id"]}
