@@ -230,6 +230,16 @@ class IntegrityService:
                         "inclusion": [h.hex() for h in inclusion_path(seq, leaves, self.hashes)]})
         return head, out
 
+    def inclusion_of(self, seq: int) -> tuple[Checkpoint, list[str]] | None:
+        """The inclusion path of the chain's `seq`-th event in the latest checkpoint, or None if none covers it."""
+        latest = self.checkpoints(limit=1)
+        if not latest or latest[0].tree_size <= seq:
+            return None
+        head = latest[0]
+        leaves = [self.hashes.leaf_hash(bytes(r["hash"])) for r in self.ledger.db.query(
+            "SELECT hash FROM ledger_chain WHERE seq < ? ORDER BY seq", (head.tree_size,))]
+        return head, [h.hex() for h in inclusion_path(seq, leaves, self.hashes)]
+
     def stored_event(self, position: int) -> dict[str, Any] | None:
         """The event at a position exactly as stored (state in base64)."""
         col, table = self.ledger.position_column, self.ledger.events_table

@@ -731,6 +731,73 @@ def verify_answer(bundle: dict[str, Any], public_key: Any, trusted: dict[str, An
     return summary
 
 
+# -- receipts of access-log batches (第二十二条) -----------------------------------------------------
+
+RECEIPT_FORMAT = "civic-ledger-receipt/1"
+RECEIPT_HEADER = "civic-ledger receipt v1"
+
+
+def canonical_json(value: Any) -> bytes:
+    """Keys sorted, no spaces, UTF-8 as is: the bytes a receipt signs and a record's hash covers."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def record_hash(record: dict[str, Any], hashes: Suite = INTL) -> str:
+    """H(canonical JSON of one access-log record, as the ledger stored it in its batch)."""
+    return hashes.hash(canonical_json(record)).hex()
+
+
+def receipt_message(receipt: dict[str, Any]) -> bytes:
+    """The exact bytes a receipt's signature covers: a header line, then the receipt but its signature."""
+    body = {k: v for k, v in receipt.items() if k != "signature"}
+    return (RECEIPT_HEADER + "\n").encode("utf-8") + canonical_json(body)
+
+
+def verify_receipt(bundle: dict[str, Any], public_key: Any, trusted: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Checks a receipt file: the ledger's signature on the receipt; that each record shown hashes to the
+    receipt's hash at its index; and, once a checkpoint covers the batch (`inclusion`), that the batch's
+    event, by the chain hash the receipt names, is in that signed checkpoint. Returns a summary."""
+    if bundle.get("format") != RECEIPT_FORMAT:
+        raise VerificationError(f"not a {RECEIPT_FORMAT} file")
+    receipt = bundle["receipt"]
+    profile = receipt.get("profile") or DEFAULT_PROFILE
+    hashes = suite(profile)
+    if profile_of_key(public_key) != profile:
+        raise VerificationError(f"the receipt is of the {profile} profile, the key of the "
+                                f"{profile_of_key(public_key)} profile")
+    if receipt.get("key_id") != key_id(public_key):
+        raise VerificationError(f"the receipt names key {receipt.get('key_id')}, not {key_id(public_key)}")
+    try:
+        ok = verify_signature(public_key, base64.b64decode(receipt["signature"]), receipt_message(receipt))
+    except (ValueError, KeyError):
+        ok = False
+    if not ok:
+        raise VerificationError(f"bad signature on the receipt of batch {receipt.get('batch_id')}")
+    listed = receipt["record_hashes"]
+    for shown in bundle.get("records") or []:
+        i = int(shown["index"])
+        if not 0 <= i < len(listed) or record_hash(shown["record"], hashes) != listed[i]:
+            raise VerificationError(f"record {i} ({shown['record'].get('request_id')!r}) is not the one the "
+                                    "receipt covers at that index")
+    summary: dict[str, Any] = {"receipt": receipt["batch_id"], "position": int(receipt["position"]),
+                               "profile": profile, "records": len(listed),
+                               "records_checked": len(bundle.get("records") or []), "included": False}
+    inclusion = bundle.get("inclusion")
+    if inclusion is not None:
+        head = inclusion["checkpoint"]
+        verify_checkpoint(head, public_key)
+        if int(head["last_position"]) < int(receipt["position"]):
+            raise VerificationError("the checkpoint ends before the batch's position")
+        verify_inclusion(int(receipt["leaf_index"]), int(head["tree_size"]),
+                         hashes.leaf_hash(bytes.fromhex(receipt["chain_hash"])), _hexes(inclusion["path"]),
+                         bytes.fromhex(head["root_hash"]), hashes)
+        summary.update(included=True, checkpoint=int(head["tree_size"]))
+        _check_consistency(head, inclusion.get("consistency"), trusted, public_key, summary)
+    elif trusted is not None:
+        verify_checkpoint(trusted, public_key)
+    return summary
+
+
 def _instant(text: str) -> datetime:
     when = datetime.fromisoformat(text)
     if when.tzinfo is None:
@@ -751,15 +818,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--public-key", required=True, help="the ledger's public key (PEM, or raw base64/hex)")
     p.add_argument("--checkpoint", help="a checkpoint (signed tree head, JSON) the auditor holds")
     p.add_argument("--proof", help="a proof file (JSON): of an event (/ledger/proofs/{position}, `civic-ledger "
-                                   "proof`) or an answer with its proof (/grant-status?proof=true); told apart by "
-                                   "their `format`")
+                                   "proof`), an answer with its proof (/grant-status?proof=true) or an access-log "
+                                   "receipt (/access-logs/receipts); told apart by their `format`")
     args = p.parse_args(argv)
     try:
         key = load_public_key(Path(args.public_key).read_bytes())
         trusted = json.loads(Path(args.checkpoint).read_text("utf-8")) if args.checkpoint else None
         if args.proof:
             bundle = json.loads(Path(args.proof).read_text("utf-8"))
-            check = {PROOF_FORMAT: verify_bundle, ANSWER_FORMAT: verify_answer}.get(bundle.get("format"))
+            check = {PROOF_FORMAT: verify_bundle, ANSWER_FORMAT: verify_answer,
+                     RECEIPT_FORMAT: verify_receipt}.get(bundle.get("format"))
             if check is None:
                 raise VerificationError(f"unknown proof format {bundle.get('format')!r}")
             summary = check(bundle, key, trusted)
