@@ -47,9 +47,13 @@ class ReceiptService:
 
     def receipt(self, batch_id: UUID) -> dict[str, Any]:
         """The signed receipt of a batch, issued now if it has none yet."""
+        return self._receipt(batch_id)[0]
+
+    def _receipt(self, batch_id: UUID) -> tuple[dict[str, Any], list[dict[str, Any]] | None]:
+        """(receipt, the batch's records when they were just read to issue it)."""
         row = self.ledger.db.query_one("SELECT receipt FROM access_log_receipts WHERE batch_id = ?", (str(batch_id),))
         if row is not None:
-            return json.loads(row["receipt"])  # type: ignore[no-any-return]
+            return json.loads(row["receipt"]), None
         position = self.ledger.position_of(batch_id, 1)
         if position is None:
             raise NotFound(f"No access-log batch {batch_id}.")
@@ -77,7 +81,8 @@ class ReceiptService:
             tx.execute("INSERT INTO access_log_receipts (batch_id, position, receipt) VALUES (?, ?, ?) "
                        "ON CONFLICT (batch_id) DO NOTHING",
                        (str(batch_id), position, json.dumps(receipt, ensure_ascii=False)))
-        return self.receipt(batch_id)  # a concurrent issuer's, if it came first
+        kept = self.receipt(batch_id)  # a concurrent issuer's, if it came first
+        return kept, data["records"] if kept == receipt else None
 
     def _due_by(self, last_signed: str | None, now: datetime) -> str | None:
         """When the background signing will have covered the batch at the latest (None: only on demand)."""
@@ -97,15 +102,16 @@ class ReceiptService:
             data = mapper.cipher.decrypt(data)
         if mapper.compressor:
             data = mapper.compressor.decompress(data)
-        return json.loads(data)  # type: ignore[no-any-return]
+        return msgspec.json.decode(data)  # type: ignore[no-any-return]
 
     # -- reading ---------------------------------------------------------------------------
 
     def bundle(self, batch_id: UUID, *, side: str | None = None, org: str | None = None) -> dict[str, Any]:
         """The receipt file: the receipt, the records shown (all, or those with `org` on `side`) with their
         index, and the batch's inclusion proof once a checkpoint covers it."""
-        receipt = self.receipt(batch_id)
-        records = self._payload(int(receipt["position"]))["records"]
+        receipt, records = self._receipt(batch_id)
+        if records is None:
+            records = self._payload(int(receipt["position"]))["records"]
         shown = [{"index": i, "record": r} for i, r in enumerate(records) if side is None or r[side] == org]
         covered = self.integrity.inclusion_of(int(receipt["leaf_index"]))
         inclusion = None

@@ -105,3 +105,37 @@ def test_duplicates_only_get_no_new_receipt_and_a_receipt_survives_a_lost_write(
         tx.execute("DELETE FROM access_log_receipts")
     reissued = rt.receipts.bundle(batch)
     assert verify_receipt(reissued, public_key(rt))["records"] == 1
+
+
+def test_a_provider_verifies_its_receipt_on_a_machine_without_the_project(world: World, tmp_path):
+    import json
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    import infrastructure.verifier
+
+    rt = world.rt
+    send(world, world.access("div-elder"), world.access("div-welfare"))
+    rt.integrity.create_checkpoint()
+    [mine] = rt.receipts.for_party(world.provider.reviewer, side="provider")["items"]
+    away = tmp_path / "provider"
+    away.mkdir()
+    shutil.copy(infrastructure.verifier.__file__, away / "verifier.py")
+    (away / "ledger.pub").write_text(rt.integrity.public_key_pem())
+    (away / "receipt.json").write_text(json.dumps(mine, ensure_ascii=False))
+    forged = copy.deepcopy(mine)
+    forged["records"][1]["record"]["holder"] = "div-elder"
+    (away / "forged.json").write_text(json.dumps(forged, ensure_ascii=False))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+    def run(name: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "verifier.py", "--public-key", "ledger.pub", "--proof", name], cwd=away,
+                              env=env, capture_output=True, text=True, timeout=120, check=False)
+
+    ok = run("receipt.json")
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["included"] is True
+    bad = run("forged.json")
+    assert bad.returncode == 1 and "FAILED" in bad.stderr
