@@ -19,7 +19,7 @@ from api.deps import (
     runtime_of,
     wait_for_position,
 )
-from api.params import AtQuery, Instant
+from api.params import AtQuery, Instant, OptionalPosition
 from application.answer_proofs import grant_status_with_proof
 from application.common import ApplicationError, NotFound, Principal
 from domain.catalog_values import DeliveryMethod
@@ -72,6 +72,7 @@ class StatusBody(msgspec.Struct, forbid_unknown_fields=True):
     at: Instant | None = None
     record_use: bool = False
     proof: bool = False
+    since: Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)] | None = None
 
 
 def _org(p: Principal) -> str | None:
@@ -205,14 +206,16 @@ class GrantStatusController(Controller):
     @get("/", sync_to_thread=True)
     def ask(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
             holder: FromQuery[str], entry_id: FromQuery[UUID], fields: FromQuery[list[str]], purpose: FromQuery[str],
-            method: FromQuery[str], at: AtQuery = None, proof: FromQuery[bool] = False) -> Response[Any]:
+            method: FromQuery[str], at: AtQuery = None, proof: FromQuery[bool] = False,
+            since: OptionalPosition = None) -> Response[Any]:
         """May `holder` receive `fields` of `entry_id` for `purpose` by `method` (now, or at a past instant)?
         With `proof=true` the answer carries its proof: the events it rests on, each with its inclusion proof in
         a signed checkpoint (signed now if the latest does not cover them), for the offline verifier to
-        re-derive the decision."""
+        re-derive the decision; `since=<tree size>` adds the consistency proof from a checkpoint the asker holds."""
         wanted = tuple(f for part in fields for f in part.split(",") if f)
         return self._answer(request, principal, StatusBody(holder=holder, entry_id=entry_id, fields=list(wanted),
-                                                           purpose=purpose, method=method, at=at, proof=proof))
+                                                           purpose=purpose, method=method, at=at, proof=proof,
+                                                           since=since))
 
     @post("/", sync_to_thread=True, status_code=200)
     def ask_many(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
@@ -234,7 +237,7 @@ class GrantStatusController(Controller):
                                        "/ledger/proofs/{position} of its event.")
             answer, bundle = grant_status_with_proof(rt.sharing, rt.integrity, rt.ledger, holder=q.holder,
                                                      entry_id=q.entry_id, fields=tuple(q.fields), purpose=q.purpose,
-                                                     method=q.method, at=q.at)
+                                                     method=q.method, at=q.at, since=q.since)
             return Response({**msgspec.to_builtins(answer), "proof": bundle})
         if q.record_use:
             if q.at is not None:

@@ -23,12 +23,13 @@ from infrastructure.verifier import ANSWER_FORMAT
 
 def grant_status_with_proof(sharing: SharingService, integrity: IntegrityService, ledger: Ledger, *, holder: str,
                             entry_id: UUID, fields: tuple[str, ...], purpose: str, method: str,
-                            at: datetime | None = None) -> tuple[StatusAnswer, dict[str, Any]]:
-    """The answer judged from the grants' events, and the proof file that lets anyone re-derive it."""
+                            at: datetime | None = None, since: int | None = None) -> tuple[StatusAnswer, dict[str, Any]]:
+    """The answer judged from the grants' events, and the proof file that lets anyone re-derive it; with `since`
+    (the tree size of a checkpoint the asker holds) also the consistency proof from it."""
     answer, positions = sharing.status_from_events(holder=holder, entry_id=entry_id, fields=fields, purpose=purpose,
                                                    method=method, at=at)
     positions += [position for position, _ in ledger.stored_events_of(entry_id)]
-    head, proofs = integrity.prove_events(positions)
+    head, proofs, consistency = integrity.prove_events(positions, since)
     bundle = {
         "format": ANSWER_FORMAT,
         "question": {"holder": holder, "entry_id": str(entry_id), "fields": list(fields), "purpose": purpose,
@@ -37,4 +38,6 @@ def grant_status_with_proof(sharing: SharingService, integrity: IntegrityService
         "checkpoint": msgspec.to_builtins(head),
         "events": proofs,
     }
+    if consistency is not None:
+        bundle["consistency"] = consistency
     return answer, bundle

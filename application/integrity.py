@@ -203,10 +203,12 @@ class IntegrityService:
                                      "path": [h.hex() for h in consistency_path(older.tree_size, leaves, self.hashes)]}
         return bundle
 
-    def prove_events(self, positions: list[int]) -> tuple[Checkpoint, list[dict[str, Any]]]:
+    def prove_events(self, positions: list[int], since: int | None = None
+                     ) -> tuple[Checkpoint, list[dict[str, Any]], dict[str, Any] | None]:
         """Inclusion proofs of several events in one checkpoint: the latest, or, when it does not cover them
         all yet, a new one signed now (as `POST /ledger/checkpoints` would; an answer about now should not
-        wait up to an hour for the background signing)."""
+        wait up to an hour for the background signing). With `since`, also the consistency proof from that
+        older checkpoint to this one."""
         self.projector.catch_up(CHAIN_VIEW)
         db = self.ledger.db
         chained: dict[int, tuple[int, bytes]] = {}
@@ -228,7 +230,14 @@ class IntegrityService:
                                "verify`.")
             out.append({"event": event, "prev_hash": prev.hex(), "leaf_index": seq,
                         "inclusion": [h.hex() for h in inclusion_path(seq, leaves, self.hashes)]})
-        return head, out
+        consistency = None
+        if since is not None:
+            older = self.checkpoint_of(since)
+            if older.tree_size > head.tree_size:
+                raise ApplicationError("`since` must name a checkpoint no larger than the proof's checkpoint.")
+            consistency = {"from": msgspec.to_builtins(older),
+                           "path": [h.hex() for h in consistency_path(older.tree_size, leaves, self.hashes)]}
+        return head, out, consistency
 
     def inclusion_of(self, seq: int) -> tuple[Checkpoint, list[str]] | None:
         """The inclusion path of the chain's `seq`-th event in the latest checkpoint, or None if none covers it."""

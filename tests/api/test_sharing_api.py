@@ -163,8 +163,13 @@ def test_grant_status_with_proof_true_carries_a_proof_the_offline_verifier_re_de
     assert body["allowed"] and body["grant_id"] == gid
     key = load_public_key(server.client(admin_token).get("/ledger/public-key").text)
     assert verify_answer(body["proof"], key)["decision"]["grant_id"] == gid
+    kept = body["proof"]["checkpoint"]
     body["proof"]["answer"]["allowed"] = False
     with pytest.raises(VerificationError):
         verify_answer(body["proof"], key)
+    office.post(f"/grants/{gid}/suspend", json={"reason": "核查"})
+    later = platform.get("/grant-status", params={**ask, "proof": "true", "since": kept["tree_size"]}).json()
+    assert not later["allowed"]
+    assert verify_answer(later["proof"], key, kept)["consistent_with"] == kept["tree_size"]
     posted = platform.post("/grant-status", json={**ask, "fields": ["DB_NAME"], "proof": True, "record_use": True})
     assert posted.status_code == 400 and "proof goes with a question" in posted.text

@@ -67,6 +67,12 @@ def test_an_answer_is_re_derived_from_its_proven_events_alone(world, clock):
     assert not refused.allowed and [r.code for r in refused.reasons] == ["suspended"]
     assert later["checkpoint"]["tree_size"] > bundle["checkpoint"]["tree_size"]
     assert verify_answer(later, public_key(rt), trusted(rt))["decision"]["reasons"][0][0] == "suspended"
+    # against the checkpoint the asker kept from the first answer: the later one must extend it
+    first_head = bundle["checkpoint"]
+    with pytest.raises(VerificationError, match="no consistency proof"):
+        verify_answer(later, public_key(rt), first_head)
+    _, linked = prove(rt, **ask, since=first_head["tree_size"])
+    assert verify_answer(linked, public_key(rt), first_head)["consistent_with"] == first_head["tree_size"]
     # a question about the past is answered, and proved, from the events recorded by then
     before, past = prove(rt, **ask, at=answer.at)
     assert before.allowed and verify_answer(past, public_key(rt))["decision"]["allowed"]
