@@ -602,13 +602,32 @@ _STATUS_AFTER = {"Suspended": "suspended", "SuspendedForCatalog": "suspended", "
 _TERMINAL = ("revoked", "expired", "consumed")
 
 
-def _payload(event: dict[str, Any]) -> dict[str, Any]:
+def decrypt_payload(sealed: bytes, cipher_key: bytes, profile: str) -> bytes:
+    """A payload encrypted at rest (12-byte nonce || 16-byte tag || ciphertext): AES-GCM under intl, SM4-GCM
+    under sm. Needs the `cryptography` package (verifying does not; only reading encrypted payloads does)."""
+    try:
+        from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    except ImportError:  # pragma: no cover
+        raise VerificationError("reading encrypted payloads needs the `cryptography` package") from None
+    nonce, tag, body = sealed[:12], sealed[12:28], sealed[28:]
+    block = algorithms.SM4(cipher_key) if profile == "sm" else algorithms.AES(cipher_key)
+    dec = Cipher(block, modes.GCM(nonce, tag)).decryptor()
+    try:
+        return dec.update(body) + dec.finalize()
+    except Exception as e:  # noqa: BLE001 - InvalidTag, or a key of the wrong size
+        raise VerificationError("the cipher key does not open this payload") from e
+
+
+def _payload(event: dict[str, Any], cipher_key: bytes | None = None, profile: str = DEFAULT_PROFILE) -> dict[str, Any]:
     raw = base64.b64decode(event["state"])
+    if cipher_key is not None:
+        raw = decrypt_payload(raw, cipher_key, profile)
     try:
         data = json.loads(raw)
     except (UnicodeDecodeError, ValueError):
         raise VerificationError(f"the event at position {event['position']} is not readable JSON: the ledger "
-                                "encrypts payloads at rest, so re-deriving an answer needs them in clear") from None
+                                "encrypts payloads at rest, so re-deriving an answer needs the cipher key "
+                                "(--cipher-key)") from None
     if not isinstance(data, dict):
         raise VerificationError(f"the event at position {event['position']} is not a JSON object")
     return data
@@ -681,7 +700,8 @@ def _entry_summary(entry_events: Sequence[tuple[dict[str, Any], dict[str, Any]]]
     return {"published_version": published, "share_class": share_class, "retired": retired}
 
 
-def verify_answer(bundle: dict[str, Any], public_key: Any, trusted: dict[str, Any] | None = None) -> dict[str, Any]:
+def verify_answer(bundle: dict[str, Any], public_key: Any, trusted: dict[str, Any] | None = None,
+                  cipher_key: bytes | None = None) -> dict[str, Any]:
     """Checks an answer that carries its proof: the checkpoint's signature, every event's inclusion in it, that
     the events are the grants of the holder for the entry and the entry's own, each aggregate's versions without
     a hole, and that USE-1 over those events gives the answer stated. Returns a summary; raises on failure."""
@@ -701,7 +721,7 @@ def verify_answer(bundle: dict[str, Any], public_key: Any, trusted: dict[str, An
         if int(event["position"]) in seen:
             raise VerificationError(f"the event at position {event['position']} is given twice")
         seen.add(int(event["position"]))
-        data, oid = _payload(event), str(UUID(event["originator_id"]))
+        data, oid = _payload(event, cipher_key, head.get("profile") or DEFAULT_PROFILE), str(UUID(event["originator_id"]))
         versions.setdefault(oid, []).append(int(event["originator_version"]))
         if event["topic"].startswith(_ENTRY) and oid == entry_id:
             entry.append((event, data))
@@ -817,6 +837,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 description="Verify a civic-ledger checkpoint and proof offline.")
     p.add_argument("--public-key", required=True, help="the ledger's public key (PEM, or raw base64/hex)")
     p.add_argument("--checkpoint", help="a checkpoint (signed tree head, JSON) the auditor holds")
+    p.add_argument("--cipher-key", help="the ledger's payload key (base64), to re-derive an answer from payloads "
+                                        "encrypted at rest (needs `cryptography`)")
     p.add_argument("--proof", help="a proof file (JSON): of an event (/ledger/proofs/{position}, `civic-ledger "
                                    "proof`), an answer with its proof (/grant-status?proof=true) or an access-log "
                                    "receipt (/access-logs/receipts); told apart by their `format`")
@@ -830,7 +852,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                      RECEIPT_FORMAT: verify_receipt}.get(bundle.get("format"))
             if check is None:
                 raise VerificationError(f"unknown proof format {bundle.get('format')!r}")
-            summary = check(bundle, key, trusted)
+            if check is verify_answer and args.cipher_key:
+                summary = verify_answer(bundle, key, trusted, base64.b64decode(args.cipher_key))
+            else:
+                summary = check(bundle, key, trusted)
         elif trusted is not None:
             verify_checkpoint(trusted, key)
             summary = {"checkpoint": int(trusted["tree_size"]), "key_id": trusted["key_id"]}

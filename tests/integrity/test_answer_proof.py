@@ -138,3 +138,34 @@ def test_an_auditor_re_derives_the_answer_from_the_file_alone(world, tmp_path: P
                           cwd=away, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["decision"]["allowed"] is True
+
+
+def test_on_an_encrypted_ledger_the_answer_is_re_derived_with_the_cipher_key(settings, clock, profile: str):
+    import dataclasses
+
+    from eventsourcing.cryptography import AESCipher
+
+    secret = AESCipher.create_key(16)
+    rt = Runtime(dataclasses.replace(settings, cipher_key=secret), clock=clock)
+    try:
+        rt.init(admin=ADMIN.person)
+        provider = Division(rt, ADMIN, "div-relief")
+        eid = provider.publish("SX-1")
+        register(rt, ADMIN, "div-elder")
+        requester = member(rt, ADMIN, "div-elder", "周敏", Role.REQUESTER)
+        today = clock.now().date()
+        r = rt.sharing.submit(requester, cmd(), scenario="internal_sharing", reason="核对", purpose="核对",
+                              entries=(RequestedEntry(entry_id=eid, resource_code="", fields=("DB_NAME",)),),
+                              valid_from=today, valid_to=today + timedelta(days=30), delivery_method="interface")
+        rt.sharing.review(ADMIN, cmd(), r.aggregate_id, decision="approve")
+        rt.sharing.issue_order(ADMIN, cmd(), r.aggregate_id)
+        answer, bundle = prove(rt, holder="div-elder", entry_id=eid, fields=("DB_NAME",), purpose="核对",
+                               method="interface")
+        assert answer.allowed
+        with pytest.raises(VerificationError, match="--cipher-key"):
+            verify_answer(bundle, public_key(rt))
+        assert verify_answer(bundle, public_key(rt), cipher_key=base64.b64decode(secret))["decision"]["allowed"]
+        with pytest.raises(VerificationError, match="does not open"):
+            verify_answer(bundle, public_key(rt), cipher_key=bytes(16))
+    finally:
+        rt.close()

@@ -4,6 +4,7 @@ offline verifier checks a receipt and, once a checkpoint covers the batch, its i
 
 from __future__ import annotations
 
+import base64
 import copy
 from uuid import UUID
 
@@ -139,3 +140,23 @@ def test_a_provider_verifies_its_receipt_on_a_machine_without_the_project(world:
     assert json.loads(ok.stdout)["included"] is True
     bad = run("forged.json")
     assert bad.returncode == 1 and "FAILED" in bad.stderr
+
+
+def test_a_receipt_of_an_encrypted_ledger_shows_the_records_in_clear_to_those_concerned(settings, clock):
+    import dataclasses
+
+    from eventsourcing.cryptography import AESCipher
+
+    rt = Runtime(dataclasses.replace(settings, cipher_key=AESCipher.create_key(16)), clock=clock)
+    try:
+        rt.init(admin=ADMIN.person)
+        w = World(rt, ADMIN, clock)
+        batch = send(w, w.access("div-elder"), w.access("div-welfare"))
+        rt.integrity.create_checkpoint()
+        stored = rt.integrity.stored_event(rt.ledger.position_of(batch, 1))
+        assert b"div-welfare" not in base64.b64decode(stored["state"])   # encrypted at rest
+        [mine] = rt.receipts.for_party(w.provider.reviewer, side="provider")["items"]
+        assert {r["record"]["holder"] for r in mine["records"]} == {"div-elder", "div-welfare"}
+        assert verify_receipt(mine, public_key(rt))["included"]
+    finally:
+        rt.close()
