@@ -5,7 +5,7 @@ the hash of each of its records as stored, when it was recorded and the checkpoi
 and is signed with the ledger's key under the ledger's profile (Ed25519 or SM2). The platform gets it in
 the answer to its POST; the provider and the holder each read the receipts of the batches that hold
 their records, with those records in clear and the others as hashes only, and, once a checkpoint covers
-the batch, its inclusion proof. The offline verifier checks all of it (`verify_receipt`).
+the batch, its inclusion proof; their event feeds and webhooks carry the same with the batch's event. The offline verifier checks all of it (`verify_receipt`).
 
 A receipt is issued once per batch and kept (table `access_log_receipts`); if the process stopped
 between storing a batch and its receipt, the first reader issues it.
@@ -107,18 +107,27 @@ class ReceiptService:
     # -- reading ---------------------------------------------------------------------------
 
     def bundle(self, batch_id: UUID, *, side: str | None = None, org: str | None = None) -> dict[str, Any]:
-        """The receipt file: the receipt, the records shown (all, or those with `org` on `side`) with their
-        index, and the batch's inclusion proof once a checkpoint covers it."""
+        """The receipt file: the receipt, the records shown (all; those with `org` on `side`; or, with `org`
+        and no side, those with `org` on either side) with their index, and the batch's inclusion proof once a
+        checkpoint covers it."""
         receipt, records = self._receipt(batch_id)
         if records is None:
             records = self._payload(int(receipt["position"]))["records"]
-        shown = [{"index": i, "record": r} for i, r in enumerate(records) if side is None or r[side] == org]
+        shown = [{"index": i, "record": r} for i, r in enumerate(records)
+                 if (org is None or org in (r["holder"], r["provider"])) if side is None or r[side] == org]
         covered = self.integrity.inclusion_of(int(receipt["leaf_index"]))
         inclusion = None
         if covered is not None:
             head, path = covered
             inclusion = {"checkpoint": msgspec.to_builtins(head), "path": path}
         return {"format": RECEIPT_FORMAT, "receipt": receipt, "records": shown, "inclusion": inclusion}
+
+    def for_reader(self, batch_id: UUID, org: str | None) -> dict[str, Any] | None:
+        """The receipt file a feed or webhook reader gets with a batch's event: its records only, unless it sees
+        everything (`org` None); None where the ledger has no signing key."""
+        if self.integrity.public_key() is None:
+            return None
+        return self.bundle(batch_id, org=org)
 
     def for_party(self, p: Principal, *, side: str, org: str | None = None, after: int = 0,
                   limit: int = 50) -> dict[str, Any]:

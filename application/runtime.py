@@ -75,6 +75,7 @@ class Runtime:
         self.integrity = IntegrityService(self.ledger, self.projector, self.clock)
         self.receipts = ReceiptService(self.ledger, self.integrity, self.projector, self.clock)
         self.feeds = FeedService(self.ledger, self.projector)
+        self.feeds.receipt_of = self.receipts.for_reader  # access-log events carry their receipt (第二十二条)
         self.webhooks = WebhookService(self.ledger, self.feeds)
         self.compliance = ComplianceService(self.ledger, self.clock, nudge)
         self.compliance_queries = ComplianceQueries(self.ledger.db, self.settings.overdue_grace_days,
