@@ -12,6 +12,11 @@ hashes in the manner of RFC 6962 / RFC 9162 (leaf = H(0x00 || event hash), node 
 right)). H is the ledger's crypto profile's hash: SHA-256 for `intl` (signatures Ed25519), SM3
 (GB/T 32905) for `sm` (signatures SM2, GB/T 32918). SM2 verification is written out below in plain
 Python, and so is SM3 for a Python whose OpenSSL lacks it: the `sm` profile needs nothing beyond Python.
+
+`--proof` takes three kinds of file, told apart by their `format`: an event's proof
+(`civic-ledger-proof/1`), a grant-status answer with its proof (`civic-ledger-answer-proof/1`, whose
+USE-1 decision is re-derived here from the proven events), and an access-log receipt
+(`civic-ledger-receipt/1`).
 """
 
 from __future__ import annotations
