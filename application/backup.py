@@ -45,15 +45,21 @@ from uuid import UUID
 
 import msgspec
 import psycopg
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from eventsourcing.persistence import PersistenceError, StoredEvent
 
 from application.common import ApplicationError
 from application.runtime import Runtime
-from infrastructure.signing import SigningKeyMissing, load_signing_key
+from infrastructure.signing import SigningKeyMissing, load_signer
 from infrastructure.store import Ledger
-from infrastructure.verifier import GENESIS, canonical_bytes, chain_hash, key_id
+from infrastructure.verifier import (
+    GENESIS,
+    VerificationError,
+    canonical_bytes,
+    key_id,
+    profile_of_key,
+    suite,
+    verify_signature,
+)
 
 FORMAT_VERSION = 1
 # Tables that hold facts the events do not: a restore without them would lose tokens, retries'
@@ -87,6 +93,10 @@ class BackupSummary(msgspec.Struct, frozen=True):
     """The key id of the key that signed the file (backup) or whose signature was checked (restore)."""
     override: dict[str, Any] | None = None
     """A restore of a file whose signature did not verify: the recorded override."""
+
+
+ALGORITHMS = {"intl": "ed25519", "sm": "sm2"}
+"""The trailer's signature algorithm by crypto profile (the ledger's key signs it)."""
 
 
 def signed_message(sha256: str, events: int, chain_head: str | None) -> bytes:
@@ -132,7 +142,7 @@ def backup(rt: Runtime, out: Path, *, events_only: bool = False) -> BackupSummar
     ledger = rt.ledger
     ensure_tables(ledger)
     try:
-        key: Any = load_signing_key(rt.settings)
+        key: Any = load_signer(rt.settings, ledger.profile)
     except SigningKeyMissing:
         key = None  # written unsigned: a restore of it needs the operator's explicit override
     position = ledger.max_position()
@@ -144,7 +154,8 @@ def backup(rt: Runtime, out: Path, *, events_only: bool = False) -> BackupSummar
     with os.fdopen(fd, "wb") as f, ledger.db.snapshot() as tx:
         w = _Writer(f)
         w.line({"civic_ledger_backup": FORMAT_VERSION, "kind": kind, "position": position,
-                "created_at": datetime.now(UTC).isoformat(), "source": ledger.backend})
+                "created_at": datetime.now(UTC).isoformat(), "source": ledger.backend,
+                "crypto_profile": ledger.profile})
         col, table, after = ledger.position_column, ledger.events_table, 0
         while True:
             page = tx.execute(
@@ -168,7 +179,7 @@ def backup(rt: Runtime, out: Path, *, events_only: bool = False) -> BackupSummar
         chain_head = bytes(head["hash"]).hex() if head else None
         sha = w.digest.hexdigest()
         signature = None if key is None else {
-            "algorithm": "ed25519", "key_id": key_id(key.public_key()),
+            "algorithm": ALGORITHMS[ledger.profile], "key_id": key_id(key.public_key()),
             "value": base64.b64encode(key.sign(signed_message(sha, events, chain_head))).decode("ascii")}
         w.line({"end": {"events": events, "rows": counts, "chain_head": chain_head, "sha256": sha,
                         "signature": signature}})
@@ -188,6 +199,16 @@ def _lines(src: Path) -> Iterator[tuple[int, bytes, Any]]:
                 yield number, raw, json.loads(raw)
             except ValueError as e:  # not JSON, or not UTF-8
                 raise BackupError(f"{src}: line {number} is not JSON ({_one_line(e)}).") from None
+
+
+def _header_profile(src: Path) -> str:
+    """The crypto profile the backup's header names (files made before profiles: intl)."""
+    for _, _, obj in _lines(src):
+        profile = obj.get("crypto_profile") if isinstance(obj, dict) else None
+        if profile in (None, "intl", "sm"):
+            return str(profile or "intl")
+        raise BackupError(f"{src}: line 1 names an unknown crypto profile {str(profile)[:40]!r}.")
+    raise BackupError(f"{src} is empty.")
 
 
 def _b64(value: Any, where: str) -> bytes:
@@ -276,6 +297,7 @@ def inspect(src: Path, columns: dict[str, set[str]] | None, decode: Callable[[St
     `decode` (the target's mapper) must read every event, so the read models can be rebuilt from them."""
     digest, header, end = hashlib.sha256(), None, None
     events, last, running = 0, 0, GENESIS
+    hashes = suite(None)
     undecodable: str | None = None  # reported after the checksum: a damaged file is named damaged first
     rows: dict[str, int] = {}
     for number, raw, obj in _lines(src):
@@ -287,6 +309,10 @@ def inspect(src: Path, columns: dict[str, set[str]] | None, decode: Callable[[St
                 raise BackupError(f"{src} is not a civic-ledger backup of format {FORMAT_VERSION}.")
             if obj.get("kind") not in ("full", "events") or not _int(obj.get("position"), 0):
                 raise BackupError(f"{where}: the header has no valid kind and position.")
+            try:
+                hashes = suite(obj.get("crypto_profile"))
+            except VerificationError as e:
+                raise BackupError(f"{where}: {e}") from None
             header = obj
         elif not isinstance(obj, dict):
             raise BackupError(f"{where} is not a JSON object.")
@@ -299,7 +325,7 @@ def inspect(src: Path, columns: dict[str, set[str]] | None, decode: Callable[[St
             p, oid, version, topic, state = _event(obj, where)
             if p <= last or p > header["position"]:
                 raise BackupError(f"{where}: position {p} is out of order or past the header's {header['position']}.")
-            running = chain_hash(running, canonical_bytes(p, oid, version, topic, state))
+            running = hashes.chain_hash(running, canonical_bytes(p, oid, version, topic, state))
             if decode is not None and undecodable is None:
                 try:
                     decode(StoredEvent(originator_id=oid, originator_version=version, topic=topic, state=state))
@@ -341,26 +367,28 @@ def check(src: Path) -> dict[str, Any]:
     return {**plan.header, **plan.end}
 
 
-def signature_problem(plan: _Plan, trusted: Ed25519PublicKey | None) -> str | None:
+def signature_problem(plan: _Plan, trusted: Any | None) -> str | None:
     """Why the file's signature does not vouch for it, or None when it verifies with the trusted key."""
     sig = plan.end.get("signature")
     if not sig:
         return "the backup is not signed"
     if trusted is None:
         return "no trusted public key to check its signature (configure the signing key or pass --public-key)"
-    if not isinstance(sig, dict) or sig.get("algorithm") != "ed25519":
-        return "its signature is not an Ed25519 signature"
+    wanted = ALGORITHMS[profile_of_key(trusted)]
+    if not isinstance(sig, dict) or sig.get("algorithm") != wanted:
+        return f"its signature is not an {wanted} signature like the trusted key's"
     if sig.get("key_id") != key_id(trusted):
         return f"it is signed by key {str(sig.get('key_id'))[:32]}, not by the trusted key {key_id(trusted)}"
     try:
         value = base64.b64decode(str(sig.get("value")), validate=True)
-        trusted.verify(value, signed_message(plan.sha256, plan.events, plan.chain_head))
-    except (InvalidSignature, binascii.Error, ValueError):
+        if not verify_signature(trusted, value, signed_message(plan.sha256, plan.events, plan.chain_head)):
+            raise ValueError("bad signature")
+    except (binascii.Error, ValueError):
         return f"its signature does not verify with the trusted key {key_id(trusted)}"
     return None
 
 
-def restore(rt: Runtime, src: Path, *, public_key: Ed25519PublicKey | None = None,
+def restore(rt: Runtime, src: Path, *, public_key: Any | None = None,
             accept_unsigned: str | None = None, operator: str | None = None) -> BackupSummary:
     """Loads `src` into this empty store after checking all of it, then rebuilds the read models.
 
@@ -369,10 +397,18 @@ def restore(rt: Runtime, src: Path, *, public_key: Ed25519PublicKey | None = Non
     ledger = rt.ledger
     ensure_tables(ledger)
     _check_empty(rt)
-    plan = inspect(src, _columns(ledger), ledger.mapper.to_domain_event)
+    before = ledger.profile
+    ledger.adopt_profile(_header_profile(src))  # the store is empty: it takes the backup's crypto profile
+    rt.integrity.forget_key()
+    try:
+        plan = inspect(src, _columns(ledger), ledger.mapper.to_domain_event)
+    except BackupError:
+        _take_back(rt, before)
+        raise
     trusted = public_key if public_key is not None else rt.integrity.public_key()
     problem = signature_problem(plan, trusted)
     if problem is not None and not (accept_unsigned and accept_unsigned.strip()):
+        _take_back(rt, before)
         raise BackupError(f"{src} is refused: {problem}; restoring it anyway needs --accept-unsigned --reason "
                           "\"...\" (recorded in the ledger).")
     sqlite = ledger.backend == "sqlite"
@@ -421,7 +457,11 @@ def restore(rt: Runtime, src: Path, *, public_key: Ed25519PublicKey | None = Non
                            f"VALUES ({', '.join('?' for _ in override)})", list(override.values()))
             if not sqlite and events:
                 tx.execute(f"SELECT setval(pg_get_serial_sequence('{table}', '{col}'), ?)", (plan.header["position"],))
+    except BackupError:
+        _take_back(rt, before)
+        raise
     except (sqlite3.Error, psycopg.Error, PersistenceError) as e:
+        _take_back(rt, before)
         raise BackupError(f"{src}: the store refused line {number}, so nothing was written: {_one_line(e)}") from None
     rt.forget_callers()
     try:
@@ -439,6 +479,12 @@ def restore(rt: Runtime, src: Path, *, public_key: Ed25519PublicKey | None = Non
                          events=events, rows=counts, chain_head=chain_head, sha256=plan.sha256,
                          signed_by=sig.get("key_id") if problem is None and isinstance(sig, dict) else None,
                          override=override)
+
+
+def _take_back(rt: Runtime, profile: str) -> None:
+    """A refused restore leaves the empty store with the crypto profile it had."""
+    rt.ledger.adopt_profile(profile)
+    rt.integrity.forget_key()
 
 
 def _operator() -> str:

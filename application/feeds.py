@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -67,6 +67,8 @@ class FeedService:
         self.heartbeat_seconds = 15.0
         self.chunk_bytes = 1 << 20
         """Stored bytes of events a stream loads at once (a single larger event is loaded alone)."""
+        self.receipt_of: Callable[[UUID, str | None], dict[str, Any] | None] | None = None
+        """The signed receipt of an access-log batch as a reader may see it (set by the runtime; 第二十二条)."""
 
     # -- the horizon -----------------------------------------------------------------------
 
@@ -166,7 +168,13 @@ class FeedService:
                                  state=bytes(r["state"]))
             event = self.ledger.mapper.to_domain_event(stored)
             pos = int(r["position"])
-            out.append(envelope(event, pos, hashes.get(pos), data=redact(event, scope)))
+            data = redact(event, scope)
+            if self.receipt_of is not None and hasattr(event, "records"):
+                data = public_data(event) if data is None else data
+                receipt = self.receipt_of(event.originator_id, scope.org)
+                if receipt is not None:
+                    data["receipt"] = receipt
+            out.append(envelope(event, pos, hashes.get(pos), data=data))
         return out
 
 

@@ -12,7 +12,6 @@ read apart and reported as inserted, as is any row the chain skipped, before its
 
 from __future__ import annotations
 
-import hashlib
 import struct
 import time
 from collections import deque
@@ -23,14 +22,12 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from psycopg.rows import tuple_row
 
 from infrastructure.merkle import Frontier
 from infrastructure.sql import Tx
 from infrastructure.store import Ledger
 from infrastructure.verifier import (
-    EMPTY_ROOT,
     GENESIS,
     VerificationError,
     verify_checkpoint,
@@ -76,7 +73,7 @@ class _Walk:
         self.breaks: list[Break] = []
         self.count = 0
         self.pending = sorted(checkpoints, key=lambda c: int(c["tree_size"]))
-        self.frontier = Frontier()
+        self.frontier = Frontier(hashes=ledger.suite)
 
     def add(self, kind: str, position: int, oid: str | None, version: int | None, detail: str) -> None:
         self.count += 1
@@ -188,7 +185,7 @@ def _pages(ledger: Ledger, head: int, span: int, workers: int = 2, ahead: int = 
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def walk(ledger: Ledger, checkpoints: list[dict[str, Any]], public_key: Ed25519PublicKey | None,
+def walk(ledger: Ledger, checkpoints: list[dict[str, Any]], public_key: Any | None,
          progress: Callable[[int], None] | None = None, page: int = 5000) -> VerifyReport:
     """Checks the whole store; `checkpoints` are signed tree heads as dicts (any order)."""
     t0 = time.perf_counter()
@@ -200,10 +197,10 @@ def walk(ledger: Ledger, checkpoints: list[dict[str, Any]], public_key: Ed25519P
             except VerificationError as e:
                 w.add("checkpoint", int(cp["last_position"]), None, None, str(e))
     while w.pending and int(w.pending[0]["tree_size"]) == 0:
-        if w.pending.pop(0)["root_hash"] != EMPTY_ROOT.hex():
+        if w.pending.pop(0)["root_hash"] != ledger.suite.empty_root.hex():
             w.add("checkpoint", 0, None, None, "the empty checkpoint has a wrong root")
     sqlite = ledger.backend == "sqlite"
-    sha, head_pack, len_pack = hashlib.sha256, _HEAD.pack, _LEN.pack
+    sha, head_pack, len_pack = ledger.suite.new, _HEAD.pack, _LEN.pack  # the profile's hash (SHA-256 or SM3)
     topics: dict[str, bytes] = {}
     frontier = w.frontier
     subtrees = frontier.hashes

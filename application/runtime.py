@@ -22,6 +22,7 @@ from application.integrity import IntegrityService
 from application.maintenance import MaintenanceService
 from application.monitors import MonitorService
 from application.organizations import OrganizationService
+from application.receipts import ReceiptService
 from application.sharing import SharingIndex, SharingService
 from application.systems import FreshGrants, SystemsService
 from application.webhooks import WebhookService
@@ -73,7 +74,9 @@ class Runtime:
                                            queries=self.access_log_queries)
         self.timetravel = TimeTravel(self.ledger, all_views, checkpoint_every=self.settings.state_checkpoint_every)
         self.integrity = IntegrityService(self.ledger, self.projector, self.clock)
+        self.receipts = ReceiptService(self.ledger, self.integrity, self.projector, self.clock)
         self.feeds = FeedService(self.ledger, self.projector)
+        self.feeds.receipt_of = self.receipts.for_reader  # access-log events carry their receipt (第二十二条)
         self.webhooks = WebhookService(self.ledger, self.feeds,
                                        egress=EgressPolicy.parse(self.settings.webhook_allow_hosts))
         self.compliance = ComplianceService(self.ledger, self.clock, nudge)

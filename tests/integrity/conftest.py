@@ -1,4 +1,8 @@
-"""A small ledger with a signed checkpoint, and raw SQL to tamper with its stored events."""
+"""A small ledger with a signed checkpoint, and raw SQL to tamper with its stored events.
+
+Every test here that builds a ledger runs on both stores and both crypto profiles (intl: SHA-256 and
+Ed25519; sm: SM3 and SM2): the `settings` fixture is parametrized over the profile.
+"""
 
 from __future__ import annotations
 
@@ -22,10 +26,16 @@ from tests.support import register
 ADMIN = Principal(person="office-admin", organization="office", roles=frozenset({"office_admin"}))
 
 
+@pytest.fixture(params=["intl", "sm"])
+def profile(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
-def settings(backend: str, tmp_path: Path) -> Settings:
-    """The signing key lives in the test's own directory on both stores."""
-    return Settings(database_url=database_url(backend, tmp_path), signing_key=str(tmp_path / "signing-key.pem"))
+def settings(backend: str, profile: str, tmp_path: Path) -> Settings:
+    """The signing key lives in the test's own directory on both stores; the ledger is of `profile`."""
+    return Settings(database_url=database_url(backend, tmp_path), signing_key=str(tmp_path / "signing-key.pem"),
+                    crypto_profile=profile)
 
 
 class Store:
