@@ -28,7 +28,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from eventsourcing.utils import retry
 from psycopg.sql import SQL, Identifier
 
-from infrastructure.verifier import canonical_bytes, chain_hash
+from infrastructure.verifier import INTL, Suite, canonical_bytes
 
 
 class IdempotencyRecord(msgspec.Struct, frozen=True):
@@ -113,10 +113,11 @@ def chain_records(cursor: Any, dialect: str, originator_id: UUID, gt: int | None
 
 
 def check_chained(originator_id: UUID, rows: Sequence[tuple[int, StoredEvent]],
-                  chain: Sequence[Sequence[Any]] | None, *, complete: bool) -> None:
+                  chain: Sequence[Sequence[Any]] | None, *, complete: bool, hashes: Suite = INTL) -> None:
     """Raises `LedgerTampered` unless every stored row is one the chain covers (or is after its head), and, when
     `rows` are all the events asked for (`complete`), every chained event of the range is among them.
-    `chain` is the rows of `_CHAIN_SQL` (None: no chain table yet, so only positions are checked)."""
+    `chain` is the rows of `_CHAIN_SQL` (None: no chain table yet, so only positions are checked); `hashes` is
+    the ledger's crypto profile's suite."""
     head = 0
     chained: dict[int, tuple[int, bytes, bytes]] = {}
     for head_, position, version, h, prev in chain or ():
@@ -137,7 +138,7 @@ def check_chained(originator_id: UUID, rows: Sequence[tuple[int, StoredEvent]],
         at, h, prev = record
         if at != position:
             raise LedgerTampered("reordered", position, originator_id, v, f"chained at position {at}")
-        if chain_hash(prev, canonical_bytes(position, originator_id, v, s.topic, bytes(s.state))) != h:
+        if hashes.chain_hash(prev, canonical_bytes(position, originator_id, v, s.topic, bytes(s.state))) != h:
             raise LedgerTampered("altered", position, originator_id, v,
                                  "its stored bytes differ from the bytes chained here")
     if complete and chained:
@@ -162,6 +163,9 @@ def _events_sql(base: str, placeholder: str, gt: int | None, lte: int | None, de
 
 
 class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
+    hashes: Suite = INTL
+    """The hash of the ledger's crypto profile, set by the ledger when it settles its profile."""
+
     def construct_create_table_statements(self) -> list[str]:
         return [*super().construct_create_table_statements(), IDEMPOTENCY_DDL, UNIQUE_KEYS_DDL]
 
@@ -186,11 +190,14 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
             c.execute(events_sql, [oid.hex, *params])
             rows = [(int(r["rowid"]), StoredEvent(originator_id=oid, originator_version=r["originator_version"],
                                                   topic=r["topic"], state=r["state"])) for r in c.fetchall()]
-        check_chained(oid, rows, chain, complete=limit is None)
+        check_chained(oid, rows, chain, complete=limit is None, hashes=self.hashes)
         return [s for _, s in rows]
 
 
 class LedgerPostgresRecorder(PostgresApplicationRecorder):
+    hashes: Suite = INTL
+    """The hash of the ledger's crypto profile, set by the ledger when it settles its profile."""
+
     def __init__(self, datastore: Any, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
         self.sql_create_statements.append(SQL(IDEMPOTENCY_DDL))  # type: ignore[arg-type]
@@ -219,5 +226,5 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
             rows = [(int(r["notification_id"]), StoredEvent(
                 originator_id=r["originator_id"], originator_version=r["originator_version"], topic=r["topic"],
                 state=bytes(r["state"]))) for r in curs.fetchall()]
-        check_chained(oid, rows, chain, complete=limit is None)
+        check_chained(oid, rows, chain, complete=limit is None, hashes=self.hashes)
         return [s for _, s in rows]
