@@ -2,15 +2,19 @@
 
 A retried command must record nothing twice: the key, the request's fingerprint and the first
 answer are committed with the events they caused, or not at all.
+
+On PostgreSQL the events are inserted without psycopg's pipeline mode (see `LedgerPostgresRecorder`).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
 import msgspec
-from eventsourcing.persistence import StoredEvent
+import psycopg.errors
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from psycopg.sql import SQL
@@ -66,11 +70,55 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
         return ids
 
 
+class StoreBusy(OperationalError):
+    """The store did not let a write through in bounded time (a lock or statement timeout): retry later."""
+
+
+# Errors after which the same insert may simply be tried again: the connection broke before the
+# transaction committed. A timeout is not one of them (waiting again would only double the wait).
+_RETRIES, _RETRY_WAIT = 3, 0.2
+
+
+def _timed_out(error: BaseException) -> bool:
+    cause = error.__cause__
+    return isinstance(cause, (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled))
+
+
 class LedgerPostgresRecorder(PostgresApplicationRecorder):
+    """Inserts events with one statement at a time instead of the library's pipeline.
+
+    psycopg 3.3's pipeline stops flushing once its command queue is empty, then waits for results:
+    a parameter bigger than the socket's send buffer (an event of a few MiB) is left half sent,
+    the server waits for the rest while holding the events table's EXCLUSIVE lock, and every other
+    writer queues behind it for ever. Sent outside a pipeline, psycopg flushes until libpq's buffer
+    is empty, whatever its size. The statements are the library's own, in its order.
+    """
+
     def __init__(self, datastore: Any, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
         self.sql_create_statements.append(SQL(IDEMPOTENCY_DDL))  # type: ignore[arg-type]
         self.sql_create_statements.append(SQL(UNIQUE_KEYS_DDL))  # type: ignore[arg-type]
+
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        attempt = 0
+        while True:
+            try:
+                return self._insert_once(stored_events, **kwargs)
+            except (InterfaceError, OperationalError) as e:
+                if _timed_out(e):
+                    raise StoreBusy(str(e)) from e
+                attempt += 1
+                if attempt >= _RETRIES:
+                    raise
+                time.sleep(_RETRY_WAIT * attempt)
+
+    def _insert_once(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
+            self._insert_events(curs, stored_events, **kwargs)
+            if not stored_events:
+                return None
+            self._insert_stored_events(curs, stored_events, **kwargs)
+            return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
 
     def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
         super()._insert_events(curs, stored_events, **kwargs)
