@@ -13,7 +13,9 @@ from litestar.exceptions import HTTPException, ValidationException
 
 from application.common import ApplicationError
 from domain.rules import InvalidTransition, OutOfRange, RuleViolation
+from infrastructure.recorders import StoreBusy
 from projections.queries import MalformedCursor
+from projections.runner import ViewStalled
 
 log = logging.getLogger("civic_ledger.api")
 PROBLEM = "application/problem+json"
@@ -44,6 +46,22 @@ def on_application(request: Request[Any, Any, Any], exc: ApplicationError) -> Re
 
 def on_integrity(request: Request[Any, Any, Any], exc: IntegrityError) -> Response[Any]:
     return problem(409, "Conflict", "The object already exists or was changed by another write; reload and retry.")
+
+
+def on_stalled(request: Request[Any, Any, Any], exc: ViewStalled) -> Response[Any]:
+    f = exc.failure
+    response = problem(503, "Read model stalled", str(exc), type_="urn:civic-ledger:view-stalled", view=f.view,
+                       position=f.position, event_type=f.event_type)
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+def on_busy(request: Request[Any, Any, Any], exc: StoreBusy) -> Response[Any]:
+    log.warning("store busy: %s", exc)
+    response = problem(503, "Store busy", "The ledger did not take the write within its time limit; nothing was "
+                       "recorded. Retry shortly.", type_="urn:civic-ledger:store-busy")
+    response.headers["Retry-After"] = "1"
+    return response
 
 
 def on_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
