@@ -70,6 +70,14 @@ class ViewStalled(Exception):  # noqa: N818 - a state, not a programming error
         self.retry_after = max(1, int(failure.retry_in() + 0.999))
 
 
+def _no_statement_timeout(tx: Tx) -> None:
+    """A page of a view may take long (a rebuild page of millions of access-log rows, one COPY) and holds
+    no lock a writer of the ledger waits for: the session's statement timeout is lifted for it alone.
+    The idle-in-transaction and lock timeouts still apply."""
+    if tx.dialect == "postgres":
+        tx.execute("SET LOCAL statement_timeout = 0")
+
+
 def _event_type(event: Any, n: Notification) -> str:
     return n.topic if isinstance(event, Notification) else type(event).__qualname__
 
@@ -168,6 +176,7 @@ class Projector:
         lost_race = False
         try:
             with self.ledger.db.write() as tx:
+                _no_statement_timeout(tx)
                 view.begin_page(tx)
                 for n in notifications:
                     if view.wants(n.topic):
@@ -206,6 +215,7 @@ class Projector:
         lost_race = False
         try:
             with self.ledger.db.write() as tx:
+                _no_statement_timeout(tx)
                 view.begin_page(tx)
                 if view.wants(n.topic):
                     view.apply(tx, event, n.id)
