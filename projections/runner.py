@@ -255,7 +255,9 @@ class Projector:
         return self.position(failure.view) >= failure.position
 
     def _healthy(self, name: str, position: int) -> int:
-        self._failures.pop(name, None)
+        failed = self._failures.get(name)
+        if failed is not None and position >= failed.position:
+            self._failures.pop(name, None)
         return position
 
     def failures(self) -> list[ViewFailure]:
