@@ -70,3 +70,18 @@ def test_a_writer_stuck_in_its_transaction_is_cut_off_and_the_others_proceed(pg_
     release.set()
     t.join(BOUND)
     assert "error" in outcome  # its session was terminated by idle_in_transaction_session_timeout
+
+
+def test_the_timeouts_come_from_the_environment_in_whole_seconds():
+    s = Settings.from_env({"CIVIC_LEDGER_DATABASE_URL": "postgresql://u@h:5432/db",
+                           "CIVIC_LEDGER_POSTGRES_STATEMENT_TIMEOUT": "7", "CIVIC_LEDGER_POSTGRES_LOCK_TIMEOUT": "0",
+                           "CIVIC_LEDGER_POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT": "9"})
+    assert (s.postgres_statement_timeout, s.postgres_lock_timeout, s.postgres_idle_in_transaction_timeout) == (7, 0, 9)
+    env = s.persistence_env()
+    assert env["POSTGRES_LOCK_TIMEOUT"] == "0" and env["POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT"] == "9"
+    assert env["CIVIC_LEDGER_PG_STATEMENT_TIMEOUT"] == "7"
+    defaults = Settings.from_env({})
+    assert (defaults.postgres_statement_timeout, defaults.postgres_lock_timeout,
+            defaults.postgres_idle_in_transaction_timeout) == (30, 5, 5)
+    with pytest.raises(ValueError, match="CIVIC_LEDGER_POSTGRES_LOCK_TIMEOUT"):
+        Settings.from_env({"CIVIC_LEDGER_POSTGRES_LOCK_TIMEOUT": "1.5"})
