@@ -50,8 +50,11 @@ def on_integrity(request: Request[Any, Any, Any], exc: IntegrityError) -> Respon
 
 def on_stalled(request: Request[Any, Any, Any], exc: ViewStalled) -> Response[Any]:
     f = exc.failure
-    response = problem(503, "Read model stalled", str(exc), type_="urn:civic-ledger:view-stalled", view=f.view,
-                       position=f.position, event_type=f.event_type)
+    response = problem(503, "Read model stalled",
+                       f"The read model {f.view} is stopped at ledger position {f.position}; it is retried "
+                       "automatically and reported by /health. Retry after the time given.",
+                       type_="urn:civic-ledger:view-stalled", view=f.view, position=f.position,
+                       event_type=f.event_type)
     response.headers["Retry-After"] = str(exc.retry_after)
     return response
 

@@ -70,6 +70,13 @@ class ViewStalled(Exception):  # noqa: N818 - a state, not a programming error
         self.retry_after = max(1, int(failure.retry_in() + 0.999))
 
 
+def _summary(error: Exception) -> str:
+    """The error's class and first line, short: /health is public, and a driver's DETAIL lines may quote row values."""
+    first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    text = f"{type(error).__name__}: {first}" if first else type(error).__name__
+    return text if len(text) <= 300 else text[:299] + "…"
+
+
 def _no_statement_timeout(tx: Tx) -> None:
     """A page of a view may take long (a rebuild page of millions of access-log rows, one COPY) and holds
     no lock a writer of the ledger waits for: the session's statement timeout is lifted for it alone.
@@ -238,7 +245,7 @@ class Projector:
         attempts = 1 if before is None or before.position != n.id else before.attempts + 1
         delay = min(self.retry_max_seconds, self.retry_first_seconds * 2 ** (attempts - 1))
         failure = ViewFailure(
-            view=name, position=n.id, event_type=_event_type(event, n), error=f"{type(error).__name__}: {error}",
+            view=name, position=n.id, event_type=_event_type(event, n), error=_summary(error),
             since=before.since if before is not None and before.position == n.id else datetime.now(UTC).isoformat(),
             attempts=attempts, retry_at=time.monotonic() + delay,
         )
