@@ -34,7 +34,7 @@ from api.system import HistoryController, health
 from api.systems import SystemController
 from api.webhooks import WebhookController
 from application.common import ApplicationError
-from application.runtime import Runtime
+from bootstrap import Runtime
 from domain.rules import InvalidTransition, OutOfRange, RuleViolation
 from projections.queries import MalformedCursor
 

@@ -12,7 +12,7 @@ from infrastructure.config import Settings, load_dotenv
 
 
 def _runtime(demo: bool = False):  # noqa: ANN202 - imported lazily so `--help` stays fast
-    from application.runtime import Runtime
+    from bootstrap import Runtime
 
     if demo:  # the demo's history is spread over past weeks (see application.demo.DemoClock)
         from application.demo import DemoClock

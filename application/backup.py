@@ -32,7 +32,7 @@ from uuid import UUID
 import msgspec
 
 from application.common import ApplicationError
-from application.runtime import Runtime
+from application.wired import Wired
 
 FORMAT_VERSION = 1
 # Tables that hold facts the events do not: a restore without them would lose tokens, retries'
@@ -84,7 +84,7 @@ class _Writer:
         self.out.write(data)
 
 
-def backup(rt: Runtime, out: Path, *, events_only: bool = False) -> BackupSummary:
+def backup(rt: Wired, out: Path, *, events_only: bool = False) -> BackupSummary:
     """Writes the store to `out` (which must not exist) from one snapshot; readable by the owner only."""
     ledger = rt.ledger
     position = ledger.max_position()
@@ -154,7 +154,7 @@ def check(src: Path) -> dict[str, Any]:
     return {**header, **end}
 
 
-def restore(rt: Runtime, src: Path) -> BackupSummary:
+def restore(rt: Wired, src: Path) -> BackupSummary:
     """Loads `src` into this empty store, rebuilds the read models and checks the chain head."""
     meta = check(src)
     ledger = rt.ledger

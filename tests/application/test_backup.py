@@ -11,7 +11,7 @@ import pytest
 
 from application.backup import SIDE_TABLES, BackupError, backup, restore
 from application.demo import load_demo
-from application.runtime import Runtime
+from bootstrap import Runtime
 from infrastructure.config import Settings
 from tests.conftest import TestClock, database_url
 

@@ -10,7 +10,7 @@ import msgspec
 import pytest
 
 from application.common import Principal
-from application.runtime import Runtime
+from bootstrap import Runtime
 from infrastructure.config import Settings
 from infrastructure.verifier import load_public_key
 from tests.conftest import database_url

@@ -6,7 +6,7 @@ import dataclasses
 
 from eventsourcing.cryptography import AESCipher
 
-from application.runtime import Runtime
+from bootstrap import Runtime
 from infrastructure.config import Settings
 from infrastructure.verifier import verify_bundle
 from tests.integrity.conftest import ADMIN, Store, public_key, trusted

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import msgspec
 
-from application.runtime import Runtime
+from bootstrap import Runtime
 from infrastructure.config import Settings
 from infrastructure.verifier import verify_checkpoint
 from tests.conftest import database_url

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from application.common import NotFound
-from application.runtime import Runtime
+from bootstrap import Runtime
 from infrastructure.verifier import VerificationError, verify_bundle
 from tests.integrity.conftest import ADMIN, Store, public_key, trusted
 from tests.support import register
