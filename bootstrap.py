@@ -8,7 +8,10 @@ Nothing in `domain/`, `application/`, `projections/` or `infrastructure/` import
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
@@ -33,6 +36,14 @@ from domain.base import Actor, Cause, Context, check_calendar
 from domain.organizations import OFFICE_CODE, Level, Organization, OrgKind, Role, organization_id
 from domain.rules import RuleViolation
 from infrastructure.config import Settings
+from infrastructure.election import (
+    AdvisoryLockElection,
+    AlwaysLeader,
+    Election,
+    active_worker,
+    candidates,
+)
+from infrastructure.pg_channel import CALLERS, Listener
 from infrastructure.sql import MemoryDb
 from infrastructure.store import Ledger
 from infrastructure.tokens import TokenStore
@@ -50,13 +61,25 @@ log = logging.getLogger(__name__)
 
 
 class Runtime:
-    """One process's civic-ledger: the store, the read models, tokens and the services."""
+    """One process's civic-ledger: the store, the read models, tokens and the services.
 
-    def __init__(self, settings: Settings | None = None, clock: Clock | None = None) -> None:
+    `role` says what the process is for: `standalone` (the tests and the CLI's one-shot commands:
+    it catches read models up itself when it reads), `serve` (HTTP, and the background duties under
+    the election unless `background=False` is given to `start`), or `worker` (the duties only).
+    """
+
+    def __init__(self, settings: Settings | None = None, clock: Clock | None = None, *,
+                 role: str = "standalone") -> None:
         self.settings = settings or Settings.from_env()
         self.clock = clock or SystemClock()
+        self.role = role
         self.ledger = Ledger(self.settings)
         self.projector = Projector(self.ledger, all_views())
+        self.projector.max_wait = self.settings.min_position_wait_seconds
+        self.channel: str | None = None
+        if self.ledger.backend == "postgres":  # other processes learn of committed pages and caller changes
+            self.channel = self.ledger.recorder.channel_name  # type: ignore[attr-defined]
+            self.projector.channel = self.channel
         self.tokens = TokenStore(self.ledger.db)
         self.callers = Callers(self.ledger, self.tokens, self.clock, self.settings.auth_cache_seconds)
         nudge = self.projector.nudge
@@ -86,6 +109,11 @@ class Runtime:
         self.monitors = MonitorService(self.ledger, self.clock, nudge, projector=self.projector,
                                        catalog=self.catalog_queries, maintenance=self.maintenance_queries)
         self.duties = Duties(self)
+        self.election: Election = (AdvisoryLockElection(self.settings, role) if self.ledger.backend == "postgres"
+                                   else AlwaysLeader())
+        self.listener: Listener | None = None
+        self.background = False
+        self.started_at = time.time()
 
     def _org_saved(self, position: int) -> None:
         self.projector.nudge(position)
@@ -112,16 +140,69 @@ class Runtime:
     # -- background duties -------------------------------------------------------------------
 
     def start_background(self, sweep_seconds: float = 60.0) -> None:
-        """The projector's worker, the sweep (expiry, state checkpoints, monitors, signing) and the webhooks."""
-        self.duties.start(sweep_seconds)
+        """Takes part in the election and, while elected, runs the duties: the projector's worker, the sweep
+        (expiry, state checkpoints, monitors, signing) and the webhooks. On SQLite this process is elected at once."""
+        self.listen()
+        self.background = True
+        election = self.election
+        self.projector.self_serve = lambda: election.is_leader
+        election.start(on_elected=lambda: self.duties.start(sweep_seconds), on_deposed=self.duties.stop)
+
+    def serve_only(self) -> None:
+        """An API process without duties (PostgreSQL): reads wait for the elected worker's projection."""
+        if self.ledger.backend != "postgres":
+            raise ValueError("Only PostgreSQL has other processes to do the background work.")
+        self.listen()
+        self.projector.self_serve = lambda: False
+
+    def listen(self) -> None:
+        """Follows the other processes (PostgreSQL): their committed pages, events and caller changes."""
+        if self.channel is None or self.listener is not None:
+            return
+        projector = self.projector
+        self.listener = Listener(self.settings, self.channel, role=self.role, on_event=projector.nudge,
+                                 on_view=projector.board.tell, on_callers=self.callers.forget,
+                                 on_connected=self.callers.forget)
+        listener = self.listener
+        self.callers.trusted = lambda: listener.connected  # announcements may be missed while it reconnects
+        self.projector.projector_active = self.worker_active
+        listener.start()
+
+    def worker_active(self) -> bool:
+        if self.election.is_leader:
+            return True
+        return self.ledger.backend == "postgres" and active_worker(self.ledger.db, self.settings) is not None
 
     def stop_background(self) -> None:
+        self.election.stop()
         self.duties.stop()
         self.feeds.hub.stop()
 
     def close(self) -> None:
         self.stop_background()
+        if self.listener is not None:
+            self.listener.stop()
+            self.listener = None
         self.ledger.close()
+
+    def process(self) -> dict[str, Any]:
+        """Which process this is and what it does (for /health and /metrics)."""
+        return {"pid": os.getpid(), "host": socket.gethostname(), "role": self.role,
+                "background": "elected" if self.election.is_leader else "standby" if self.background else "none",
+                "listening": None if self.listener is None else self.listener.connected}
+
+    def election_state(self) -> dict[str, Any]:
+        """The election as this process and the database see it."""
+        postgres = self.ledger.backend == "postgres"
+        if postgres:
+            active = active_worker(self.ledger.db, self.settings)
+        elif self.election.is_leader:
+            active = {"role": self.role, "host": socket.gethostname(), "pid": os.getpid()}
+        else:
+            active = None
+        return {"kind": self.election.kind, "active_worker": active, "this_process_active": self.election.is_leader,
+                "candidates": candidates(self.ledger.db) if postgres else int(self.background),
+                "terms": self.election.terms}
 
     # -- bootstrap of the first admin and of tokens -----------------------------------------
 
@@ -169,7 +250,15 @@ class Runtime:
         return self.callers.principal(token, on_behalf_of)
 
     def forget_callers(self, _position: int | None = None) -> None:
+        """A token, role or authorisation changed: this process forgets its callers now, the others when
+        the notification reaches them (within milliseconds)."""
         self.callers.forget()
+        if self.channel is not None:
+            try:
+                with self.ledger.db.write() as tx:
+                    tx.execute("SELECT pg_notify(?, ?)", (self.channel, CALLERS))
+            except Exception:  # the change is committed; the others' cache lifetime still bounds it
+                log.exception("could not announce a caller change")
 
     def revoke_token(self, token_id: str) -> bool:
         done = self.tokens.revoke(token_id)

@@ -35,6 +35,8 @@ class Settings:
     objection_deadline_days: int = 15
     signing_key: str | None = None
     sign_checkpoint_seconds: float = 3600.0
+    sweep_seconds: float = 60.0
+    min_position_wait_seconds: float = 10.0
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -52,6 +54,8 @@ class Settings:
             objection_deadline_days=int(env.get("CIVIC_LEDGER_OBJECTION_DEADLINE_DAYS", "15")),
             signing_key=env.get("CIVIC_LEDGER_SIGNING_KEY") or None,
             sign_checkpoint_seconds=float(env.get("CIVIC_LEDGER_SIGN_CHECKPOINT_SECONDS", "3600")),
+            sweep_seconds=float(env.get("CIVIC_LEDGER_SWEEP_SECONDS", "60")),
+            min_position_wait_seconds=float(env.get("CIVIC_LEDGER_MIN_POSITION_WAIT_SECONDS", "10")),
         )
 
     @property

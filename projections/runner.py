@@ -4,12 +4,17 @@ Each page of events is applied to a view in one transaction together with the vi
 record (the library's tracking recorder), so a crash never double-applies or skips an event.
 SQLite has no live subscription: a background thread polls, every writer nudges it, and a reader
 that names a position it must see catches the view up itself before answering.
+
+On PostgreSQL with several processes only the elected background worker projects (`self_serve`
+is false elsewhere): each page it commits sends a notification naming the view and position, and
+a reader in another process waits for that notification (`Board`), bounded by `max_wait`.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 
 from eventsourcing.persistence import IntegrityError, Tracking
@@ -23,11 +28,57 @@ log = logging.getLogger(__name__)
 SCHEMA_DDL = "CREATE TABLE IF NOT EXISTS view_schemas (name TEXT PRIMARY KEY, version INTEGER NOT NULL)"
 
 
+class ViewsBehind(Exception):
+    """A read model did not reach a position within the bounded wait (no active projector, or a slow one)."""
+
+    def __init__(self, detail: str, retry_after: int = 2) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.retry_after = retry_after
+
+
+class Board:
+    """What this process was told of each view's position by the notifications of the projecting process."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._known: dict[str, int] = {}
+        self.waits = 0
+        self.timeouts = 0
+
+    def known(self, name: str) -> int:
+        return self._known.get(name, 0)
+
+    def tell(self, name: str, position: int) -> None:
+        with self._cond:
+            if position > self._known.get(name, 0):
+                self._known[name] = position
+                self._cond.notify_all()
+
+    def forget(self, name: str) -> None:
+        with self._cond:
+            self._known.pop(name, None)
+
+    def wait(self, name: str, position: int, timeout: float) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: self._known.get(name, 0) >= position, timeout)
+
+
 class Projector:
     def __init__(self, ledger: Ledger, views: Iterable[View], page_size: int = 500) -> None:
         self.ledger = ledger
         self.views = {v.name: v for v in views}
         self.page_size = page_size
+        self.self_serve: Callable[[], bool] = lambda: True
+        """Whether a reader in this process may catch a view up itself (else it waits for the projector's
+        notifications); true in a single process, and in the elected worker."""
+        self.board = Board()
+        self.max_wait = 10.0
+        self.projector_active: Callable[[], bool] = lambda: True
+        """Asked when a wait times out, to say whether any process is projecting."""
+        self.channel: str | None = None
+        """The notification channel each committed page is announced on (PostgreSQL), or None."""
+        self.pages = 0
         self.tracking = ledger.factory.tracking_recorder()
         self._locks = {name: threading.Lock() for name in self.views}
         self._wake = threading.Event()
@@ -57,6 +108,7 @@ class Projector:
                 )
 
     def _reset(self, tx: Tx, view: View) -> None:
+        self.board.forget(view.name)
         view.drop(tx)
         tx.execute(f"DELETE FROM {self._tracking_table} WHERE application_name = ?", (view.tracking_name,))
 
@@ -105,12 +157,16 @@ class Projector:
                         except IntegrityError:
                             lost_race = True
                             raise
+                        if self.channel is not None:  # delivered when the page commits
+                            tx.execute("SELECT pg_notify(?, ?)", (self.channel, f"v {name} {reached}"))
                 except IntegrityError:
                     if not lost_race:
                         raise  # a fault of the view itself: never mistake it for a page applied elsewhere
                     # Another process applied this page first; its tracking record won.
                     log.debug("view %s: page after %s already applied elsewhere", name, start)
                     continue
+                self.pages += 1
+                self.board.tell(name, reached)
                 if progress is not None:
                     progress(reached - start)
 
@@ -119,12 +175,43 @@ class Projector:
             self.catch_up(name, until)
 
     def wait_for(self, position: int | None, *names: str) -> None:
-        """Read-your-writes: brings the named views (or all) to at least `position`."""
+        """Read-your-writes: brings the named views (or all) to at least `position`, or waits until the
+        projecting process has (raising `ViewsBehind` after `max_wait`)."""
         if not position:
             return
+        serve = self.self_serve()
+        deadline = time.monotonic() + self.max_wait
         for name in names or tuple(self.views):
-            if self.position(name) < position:
+            if self.board.known(name) >= position:
+                continue
+            if serve:
+                if self.position(name) < position:
+                    self.catch_up(name, until=position)
+            else:
+                self._await(name, position, deadline)
+
+    def _await(self, name: str, position: int, deadline: float) -> None:
+        self.board.waits += 1
+        while True:
+            stored = self.position(name)  # the truth; notifications only wake the wait
+            if stored >= position:
+                self.board.tell(name, stored)
+                return
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            # Woken by the page's notification; the re-read each second covers one missed while the
+            # listening connection was being re-established.
+            if self.board.wait(name, position, min(remaining, 1.0)):
+                return
+            if self.self_serve():  # this process was elected meanwhile
                 self.catch_up(name, until=position)
+                return
+        self.board.timeouts += 1
+        if self.projector_active():
+            raise ViewsBehind(f"The read model {name} has not reached position {position} yet; retry shortly.")
+        raise ViewsBehind(f"The read model {name} is at {self.position(name)}, short of position {position}, and "
+                          "no background worker is active to bring it further; retry when one is.", retry_after=5)
 
     def rebuild(self, names: Iterable[str] | None = None, progress: Callable[[int], None] | None = None) -> None:
         """Drops the views and replays the whole log into them."""
