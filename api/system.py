@@ -15,15 +15,20 @@ from application.common import Principal
 
 @get("/health", sync_to_thread=True, tags=["operations"])
 def health(request: Request[Any, Any, Any]) -> Response[Any]:
-    """Store reachable and projection lag (events not yet applied per read model); no token needed."""
+    """Store reachable and projection lag (events not yet applied per read model), which process answers
+    (pid, host, role), whether a background worker is active (on PostgreSQL: who holds the election's
+    lock) and where each view stands; no token needed."""
     rt = runtime_of(request)
     try:
         head = rt.ledger.max_position()
         lag = rt.projector.lag()
+        election = rt.election_state()
     except Exception as e:  # the store is down: say so, do not crash
-        return Response({"status": "unavailable", "store": "unreachable", "detail": type(e).__name__},
-                        status_code=503)
-    return Response({"status": "ok", "store": rt.ledger.backend, "position": head, "projection_lag": lag})
+        return Response({"status": "unavailable", "store": "unreachable", "detail": type(e).__name__,
+                         "process": rt.process()}, status_code=503)
+    return Response({"status": "ok", "store": rt.ledger.backend, "position": head, "projection_lag": lag,
+                     "process": rt.process(), "background_worker": election["active_worker"],
+                     "views": {name: head - behind for name, behind in lag.items()}})
 
 
 class HistoryController(Controller):
