@@ -308,7 +308,10 @@ class Duties:
 
     def stop(self) -> None:
         with self._lock:
+            # Every duty is told first, so none starts new work while another finishes what it holds
+            # (a webhook attempt in flight ends within its timeout, under its lease).
             self._stop.set()
+            self.rt.projector.stop(join=False)
             self.rt.webhooks.stop()
             if self._sweeper is not None:
                 self._sweeper.join(timeout=10)

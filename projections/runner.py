@@ -123,13 +123,15 @@ class Projector:
 
     # -- processing ------------------------------------------------------------------------
 
-    def catch_up(self, name: str, until: int | None = None, progress: Callable[[int], None] | None = None) -> int:
-        """Applies pending events to one view, page by page; returns the view's position."""
+    def catch_up(self, name: str, until: int | None = None, progress: Callable[[int], None] | None = None,
+                 stop: threading.Event | None = None) -> int:
+        """Applies pending events to one view, page by page; returns the view's position. With `stop`, it
+        returns after the page in hand once the event is set (the worker was told to stop its duties)."""
         view = self.views[name]
         with self._locks[name]:
             while True:
                 start = self.position(name)
-                if until is not None and start >= until:
+                if until is not None and start >= until or stop is not None and stop.is_set():
                     return start
                 # Only the view's own topics are read (a view never decodes, or holds in memory, events it
                 # ignores). Positions up to the head read here are all committed (commit order is position
@@ -170,9 +172,9 @@ class Projector:
                 if progress is not None:
                     progress(reached - start)
 
-    def catch_up_all(self, until: int | None = None) -> None:
+    def catch_up_all(self, until: int | None = None, stop: threading.Event | None = None) -> None:
         for name in self.views:
-            self.catch_up(name, until)
+            self.catch_up(name, until, stop=stop)
 
     def wait_for(self, position: int | None, *names: str) -> None:
         """Read-your-writes: brings the named views (or all) to at least `position`, or waits until the
@@ -236,10 +238,10 @@ class Projector:
         self._thread = threading.Thread(target=self._run, name="projector", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, join: bool = True) -> None:
         self._stop.set()
         self._wake.set()
-        if self._thread is not None:
+        if join and self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
 
@@ -247,7 +249,7 @@ class Projector:
         interval = self.ledger.settings.projection_poll_seconds
         while not self._stop.is_set():
             try:
-                self.catch_up_all()
+                self.catch_up_all(stop=self._stop)
             except Exception:  # keep the worker alive; the next round retries
                 log.exception("projection round failed")
             self._wake.wait(interval)
