@@ -52,23 +52,34 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         print("refused: --workers is a number of processes, 1 or more", file=sys.stderr)
         return 2
-    if args.workers is not None and args.workers > 1:
+    if args.workers is not None and settings.backend == "postgres":
         if args.demo:
             rt = _runtime(demo=True)
             try:
                 _load_demo(rt)
             finally:
                 rt.close()
-        # Each worker process builds its own app (api.app:serve_app) from the environment it inherits.
-        os.environ["CIVIC_LEDGER_SERVE_BACKGROUND"] = "0" if args.no_background else "1"
-        uvicorn.run("api.app:serve_app", factory=True, workers=args.workers, host=host, port=port, log_level="info")
-        return 0
+        return _serve_workers(args.workers, host, port, background=not args.no_background)
     rt = _runtime(demo=args.demo, role="serve")
     if args.demo:
         _load_demo(rt)
     app = create_app(rt, background=not args.no_background, sweep_seconds=settings.sweep_seconds)
     uvicorn.run(app, host=host, port=port, log_level="info")
     rt.close()
+    return 0
+
+
+def _serve_workers(workers: int, host: str, port: int, *, background: bool) -> int:
+    """N API worker processes under Granian (PostgreSQL; decision 12: uvicorn's supervisor loses TCP_NODELAY on the
+    socket it hands its workers, so each keep-alive answer waits ~40 ms for a delayed ACK). Each process
+    builds its own app (api.app:serve_app) from the environment it inherits; a worker that dies is
+    started again."""
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    os.environ["CIVIC_LEDGER_SERVE_BACKGROUND"] = "1" if background else "0"
+    Granian("api.app:serve_app", address=host, port=port, interface=Interfaces.ASGI, workers=workers, factory=True,
+            respawn_failed_workers=True, respawn_interval=1.0, workers_kill_timeout=30).serve()
     return 0
 
 

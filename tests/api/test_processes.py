@@ -142,3 +142,38 @@ def test_a_role_removed_or_a_token_revoked_through_one_process_is_refused_by_ano
     finally:
         for p in (a, b, worker):
             p.stop()
+
+
+@pytest.mark.postgres
+def test_serve_with_two_workers_answers_from_both_and_one_of_them_runs_the_duties(pg, tmp_path):
+    _init(pg, tmp_path)
+    served = Proc("serve2", ["serve", "--workers", "2"], _env(pg), tmp_path, port=free_port()).start()
+    try:
+        served.wait_healthy()
+        seen: dict[int, dict] = {}
+
+        def both_answered() -> bool:
+            h = httpx.get(served.url + "/health", timeout=5).json()  # a new connection: either process answers
+            seen[h["process"]["pid"]] = h
+            return len(seen) == 2
+        wait_until(both_answered, timeout=30, every=0.01)
+        elected = {pid for pid, h in seen.items() if h["process"]["background"] == "elected"}
+        holder = lock_holder_pid(pg.database_url)
+        assert holder in seen and all(h["background_worker"]["pid"] == holder for h in seen.values())
+        assert elected <= {holder}  # each process answered once; the elected one says so
+
+        import os
+        import signal
+        os.kill(holder, signal.SIGKILL)
+        killed = time.monotonic()
+        [other] = set(seen) - {holder}
+        wait_until(lambda: lock_holder_pid(pg.database_url) == other, timeout=10)
+        assert time.monotonic() - killed < 5
+        fresh: set[int] = set()
+
+        def respawned() -> bool:  # the server started a process in place of the killed one
+            fresh.add(httpx.get(served.url + "/health", timeout=5).json()["process"]["pid"])
+            return bool(fresh - set(seen))
+        wait_until(respawned, timeout=30, every=0.01)
+    finally:
+        served.stop()
