@@ -194,6 +194,9 @@ class Projector:
 
     def _await(self, name: str, position: int, deadline: float) -> None:
         self.board.waits += 1
+        # A position is acknowledged only after its commit, so one past the head names nothing yet
+        # written: wait for the head, as a process that projects itself would.
+        position = min(position, self.ledger.max_position())
         while True:
             stored = self.position(name)  # the truth; notifications only wake the wait
             if stored >= position:
