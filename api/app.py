@@ -38,6 +38,7 @@ from application.common import ApplicationError
 from bootstrap import Runtime
 from domain.rules import InvalidTransition, OutOfRange, RuleViolation
 from infrastructure.config import Settings
+from infrastructure.recorders import LedgerTampered
 from projections.queries import MalformedCursor
 from projections.runner import ViewsBehind
 
@@ -81,6 +82,7 @@ def create_app(runtime: Runtime | None = None, *, background: bool = True, sweep
         InvalidTransition: problems.on_transition,
         ApplicationError: problems.on_application,
         IntegrityError: problems.on_integrity,
+        LedgerTampered: problems.on_tampered,
         ValidationException: problems.on_validation,
         MalformedCursor: problems.on_cursor,
         ViewsBehind: problems.on_views_behind,

@@ -17,6 +17,7 @@ import msgspec
 from eventsourcing.application import AggregateNotFoundError
 
 from application.common import Clock, Principal, RuleForbidden
+from domain.base import ledger_date
 from domain.organizations import Organization, Role, organization_id
 from domain.rules import RuleViolation
 from infrastructure.store import Ledger
@@ -67,7 +68,7 @@ class Callers:
         if on_behalf_of is None:
             return base
         try:
-            org.check_acts_for(on_behalf_of, self.clock.now().date())
+            org.check_acts_for(on_behalf_of, ledger_date(self.clock.now()))
         except RuleViolation as refused:
             raise RuleForbidden(refused) from None
         return msgspec.structs.replace(base, on_behalf_of=on_behalf_of)

@@ -12,11 +12,13 @@ from typing import Protocol
 from application.access_log import AccessLogService
 from application.catalog import CatalogService
 from application.common import Clock
+from application.integrity import IntegrityService
 from application.maintenance import MaintenanceService
 from application.monitors import MonitorService
 from application.organizations import OrganizationService
 from application.sharing import SharingService
 from application.systems import SystemsService
+from infrastructure.config import Settings
 from infrastructure.store import Ledger
 from projections.maintenance_queries import MaintenanceQueries
 from projections.runner import Projector
@@ -25,6 +27,7 @@ from projections.systems_queries import SystemQueries
 
 
 class Wired(Protocol):
+    settings: Settings
     clock: Clock
     ledger: Ledger
     projector: Projector
@@ -38,6 +41,7 @@ class Wired(Protocol):
     maintenance_queries: MaintenanceQueries
     access_log: AccessLogService
     monitors: MonitorService
+    integrity: IntegrityService
 
     def init(self, *, admin: str = ..., office_name: str = ...) -> tuple[bool, str]: ...
 

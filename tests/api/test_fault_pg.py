@@ -206,7 +206,7 @@ def test_kill_9_of_workers_and_api_processes_loses_nothing_and_doubles_nothing(t
         assert candidates == len(set(load.acked["denied"]))
 
         # The subscriber got every event after its cursor, in order; a repeat only of the event in flight
-        # when an active worker was killed (h4's lease fix shortens how long that subscription waits).
+        # when an active worker was killed.
         expected: list[str] = []
         after = start
         while True:
