@@ -38,9 +38,9 @@ from application.common import ApplicationError
 from bootstrap import Runtime
 from domain.rules import InvalidTransition, OutOfRange, RuleViolation
 from infrastructure.config import Settings
-from infrastructure.recorders import LedgerTampered
+from infrastructure.recorders import LedgerTampered, StoreBusy
 from projections.queries import MalformedCursor
-from projections.runner import ViewsBehind
+from projections.runner import ViewsBehind, ViewStalled
 
 DESCRIPTION = (
     "Event-sourced governance ledger for the Shaanxi civil-affairs data regime "
@@ -83,6 +83,8 @@ def create_app(runtime: Runtime | None = None, *, background: bool = True, sweep
         ApplicationError: problems.on_application,
         IntegrityError: problems.on_integrity,
         LedgerTampered: problems.on_tampered,
+        ViewStalled: problems.on_stalled,
+        StoreBusy: problems.on_busy,
         ValidationException: problems.on_validation,
         MalformedCursor: problems.on_cursor,
         ViewsBehind: problems.on_views_behind,
