@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -34,11 +35,12 @@ from api.system import HistoryController, health
 from api.systems import SystemController
 from api.webhooks import WebhookController
 from application.common import ApplicationError
-from application.runtime import Runtime
+from bootstrap import Runtime
 from domain.rules import InvalidTransition, OutOfRange, RuleViolation
+from infrastructure.config import Settings
 from infrastructure.recorders import LedgerTampered, StoreBusy
 from projections.queries import MalformedCursor
-from projections.runner import ViewStalled
+from projections.runner import ViewsBehind, ViewStalled
 
 DESCRIPTION = (
     "Event-sourced governance ledger for the Shaanxi civil-affairs data regime "
@@ -48,15 +50,24 @@ DESCRIPTION = (
 )
 
 
-def create_app(runtime: Runtime | None = None, *, background: bool = True) -> Litestar:
-    """Builds the app; the runtime (store, read models, services) is created here unless given."""
+def create_app(runtime: Runtime | None = None, *, background: bool = True, sweep_seconds: float = 60.0,
+               owns_runtime: bool = False) -> Litestar:
+    """Builds the app; the runtime (store, read models, services) is created here unless given.
+
+    With `background` the process takes part in the election of the background worker (on SQLite it is
+    the only process and runs the duties at once); without it (PostgreSQL only) it serves HTTP alone.
+    """
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         rt: Runtime = app.state.runtime
-        rt.projector.catch_up_all()
         if background:
-            rt.start_background()
+            rt.start_background(sweep_seconds)
+            rt.election.settled(2.0)
+        elif rt.ledger.backend == "postgres":
+            rt.serve_only()
+        if rt.projector.self_serve():
+            rt.projector.catch_up_all()
         try:
             yield
         finally:
@@ -64,7 +75,7 @@ def create_app(runtime: Runtime | None = None, *, background: bool = True) -> Li
             if owns_runtime:
                 rt.close()
 
-    owns_runtime = runtime is None
+    owns_runtime = owns_runtime or runtime is None
     rt = runtime or Runtime()
     handlers: dict[Any, Any] = {
         RuleViolation: problems.on_rule,
@@ -76,6 +87,7 @@ def create_app(runtime: Runtime | None = None, *, background: bool = True) -> Li
         StoreBusy: problems.on_busy,
         ValidationException: problems.on_validation,
         MalformedCursor: problems.on_cursor,
+        ViewsBehind: problems.on_views_behind,
         OutOfRange: problems.on_out_of_range,
         HTTPException: problems.on_http,
         Exception: problems.on_unexpected,
@@ -97,3 +109,12 @@ def create_app(runtime: Runtime | None = None, *, background: bool = True) -> Li
         ),
         request_max_body_size=32 * 1024 * 1024,
     )
+
+
+def serve_app() -> Litestar:
+    """The app factory of each API worker process (`civic-ledger serve --workers N`): the role and
+    whether it takes part in the election come from the environment the `serve` command sets."""
+    settings = Settings.from_env()
+    background = os.environ.get("CIVIC_LEDGER_SERVE_BACKGROUND", "1") == "1"
+    return create_app(Runtime(settings, role="serve"), background=background, sweep_seconds=settings.sweep_seconds,
+                      owns_runtime=True)

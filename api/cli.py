@@ -1,9 +1,10 @@
-"""The `civic-ledger` command: serve, init, token, demo, rebuild, history."""
+"""The `civic-ledger` command: serve, worker, init, token, demo, rebuild, history."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -11,14 +12,30 @@ from api import cli_backup, cli_ledger
 from infrastructure.config import Settings, load_dotenv
 
 
-def _runtime(demo: bool = False):  # noqa: ANN202 - imported lazily so `--help` stays fast
-    from application.runtime import Runtime
+def _runtime(demo: bool = False, role: str = "standalone"):  # noqa: ANN202 - imported lazily so `--help` stays fast
+    from bootstrap import Runtime
 
     if demo:  # the demo's history is spread over past weeks (see application.demo.DemoClock)
         from application.demo import DemoClock
 
-        return Runtime(Settings.from_env(), clock=DemoClock())
-    return Runtime(Settings.from_env())
+        return Runtime(Settings.from_env(), clock=DemoClock(), role=role)
+    return Runtime(Settings.from_env(), role=role)
+
+
+SQLITE_ONE_PROCESS = ("the embedded SQLite store is served by one process, which also runs the background "
+                      "duties: other processes could neither share its write lock nor learn of its writes. "
+                      "Set CIVIC_LEDGER_DATABASE_URL to a PostgreSQL database to run several.")
+
+
+def _load_demo(rt) -> None:  # noqa: ANN001
+    from application.demo import load_demo
+
+    summary = load_demo(rt)
+    if summary.get("admin_token"):
+        print(f"demo loaded: {summary['entries']} catalog entries; Office admin token:", file=sys.stderr)
+        print(summary["admin_token"], file=sys.stderr)
+    else:
+        print("demo data already present; create a token with `civic-ledger token create`", file=sys.stderr)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -27,22 +44,69 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from api.app import create_app
 
     settings = Settings.from_env()
-    rt = _runtime(demo=args.demo)
+    host, port = args.host or settings.host, args.port or settings.port
+    if settings.backend != "postgres" and (args.workers is not None and args.workers != 1 or args.no_background):
+        flag = "--workers" if args.workers not in (None, 1) else "--no-background"
+        print(f"refused: {flag} needs PostgreSQL; {SQLITE_ONE_PROCESS}", file=sys.stderr)
+        return 2
+    if args.workers is not None and args.workers < 1:
+        print("refused: --workers is a number of processes, 1 or more", file=sys.stderr)
+        return 2
+    if args.workers is not None and settings.backend == "postgres":
+        if args.demo:
+            rt = _runtime(demo=True)
+            try:
+                _load_demo(rt)
+            finally:
+                rt.close()
+        return _serve_workers(args.workers, host, port, background=not args.no_background)
+    rt = _runtime(demo=args.demo, role="serve")
     if args.demo:
-        from application.demo import load_demo
-
-        summary = load_demo(rt)
-        if summary.get("admin_token"):
-            print(f"demo loaded: {summary['entries']} catalog entries; Office admin token:", file=sys.stderr)
-            print(summary["admin_token"], file=sys.stderr)
-        else:
-            print("demo data already present; create a token with `civic-ledger token create`", file=sys.stderr)
-    app = create_app(rt)
+        _load_demo(rt)
+    app = create_app(rt, background=not args.no_background, sweep_seconds=settings.sweep_seconds)
     grace = settings.shutdown_grace_seconds
-    config = uvicorn.Config(app, host=args.host or settings.host, port=args.port or settings.port, log_level="info",
-                            timeout_graceful_shutdown=grace)
+    config = uvicorn.Config(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=grace)
     _bounded_server(config, hard_deadline=grace + 20.0).run()
     rt.close()
+    return 0
+
+
+def _serve_workers(workers: int, host: str, port: int, *, background: bool) -> int:
+    """N API worker processes under Granian (PostgreSQL; decision 12: uvicorn's supervisor loses TCP_NODELAY on the
+    socket it hands its workers, so each keep-alive answer waits ~40 ms for a delayed ACK). Each process
+    builds its own app (api.app:serve_app) from the environment it inherits; a worker that dies is
+    started again."""
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    os.environ["CIVIC_LEDGER_SERVE_BACKGROUND"] = "1" if background else "0"
+    Granian("api.app:serve_app", address=host, port=port, interface=Interfaces.ASGI, workers=workers, factory=True,
+            respawn_failed_workers=True, respawn_interval=1.0, workers_kill_timeout=30).serve()
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """The background duties without HTTP, under the election: active, or standing by to take over."""
+    import logging
+    import signal
+    import threading
+
+    settings = Settings.from_env()
+    if settings.backend != "postgres":
+        print(f"refused: `worker` needs PostgreSQL; {SQLITE_ONE_PROCESS} `civic-ledger serve` runs them.",
+              file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    rt = _runtime(role="worker")
+    try:
+        rt.start_background(settings.sweep_seconds)
+        print(f"worker {os.getpid()}: taking part in the election of the background worker", file=sys.stderr)
+        stop.wait()
+    finally:
+        rt.close()
     return 0
 
 
@@ -77,7 +141,7 @@ def _bounded_server(config, hard_deadline: float):  # noqa: ANN001, ANN202 - uvi
 def cmd_init(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from application.runtime import Runtime
+    from bootstrap import Runtime
     from infrastructure.store import ProfileMismatch
 
     settings = Settings.from_env()
@@ -287,7 +351,14 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--host")
     s.add_argument("--port", type=int)
     s.add_argument("--demo", action="store_true", help="load the demo data set first (once)")
+    s.add_argument("--workers", type=int, help="API worker processes (PostgreSQL only; default 1)")
+    s.add_argument("--no-background", action="store_true",
+                   help="serve HTTP only; `civic-ledger worker` processes do the background duties (PostgreSQL only)")
     s.set_defaults(func=cmd_serve)
+
+    s = sub.add_parser("worker", help="run the background duties without HTTP; one of any number is active "
+                       "(PostgreSQL only)")
+    s.set_defaults(func=cmd_worker)
 
     s = sub.add_parser("init", help="register the Office and print its first admin token")
     s.add_argument("--admin", default="office-admin")

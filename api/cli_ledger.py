@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 if TYPE_CHECKING:
-    from application.runtime import Runtime
+    from bootstrap import Runtime
 
 
 def _runtime() -> Runtime:
     """Imported lazily so `--help` stays fast."""
-    from application.runtime import Runtime
+    from bootstrap import Runtime
     from infrastructure.config import Settings
 
     return Runtime(Settings.from_env())

@@ -9,7 +9,7 @@ from litestar import Request, Response
 from litestar.exceptions import NotAuthorizedException
 
 from application.common import ApplicationError, Command, CommandResult, Principal, fingerprint
-from application.runtime import Runtime
+from bootstrap import Runtime
 
 POSITION_HEADER = "X-Ledger-Position"
 MIN_POSITION_HEADER = "X-Min-Position"

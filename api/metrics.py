@@ -113,5 +113,43 @@ def metrics(request: Request[Any, Any, Any], principal: NamedDependency[Principa
             "# TYPE civic_ledger_webhook_subscriptions gauge"]
     out += [f'civic_ledger_webhook_subscriptions{{status="{r["status"]}"}} {r["n"]}' for r in rt.ledger.db.query(
         "SELECT status, COUNT(*) AS n FROM webhook_subscriptions GROUP BY status ORDER BY status")]
+    out += process_lines(rt)
     out += request.app.state.metrics.lines()
     return Response("\n".join(out) + "\n", media_type="text/plain; version=0.0.4")
+
+
+def process_lines(rt: Any) -> list[str]:
+    """The election and this process's own counters (each API worker process answers for itself: the
+    `pid` label tells them apart)."""
+    election, proc = rt.election_state(), rt.process()
+    label = f'pid="{proc["pid"]}",host="{_esc(proc["host"])}",role="{_esc(proc["role"])}"'
+    active = election["active_worker"]
+    listener = rt.listener
+    out = ["# HELP civic_ledger_background_worker_active 1 when some process holds the background worker's election.",
+           "# TYPE civic_ledger_background_worker_active gauge",
+           f"civic_ledger_background_worker_active {int(active is not None)}",
+           "# HELP civic_ledger_election_candidates Processes taking part in the election (active and standby).",
+           "# TYPE civic_ledger_election_candidates gauge",
+           f"civic_ledger_election_candidates {election['candidates']}",
+           "# HELP civic_ledger_process_elected 1 when the answering process runs the background duties.",
+           "# TYPE civic_ledger_process_elected gauge",
+           f"civic_ledger_process_elected{{{label}}} {int(election['this_process_active'])}",
+           "# HELP civic_ledger_process_terms_total Terms this process won in the election.",
+           "# TYPE civic_ledger_process_terms_total counter",
+           f"civic_ledger_process_terms_total{{{label}}} {election['terms']}",
+           "# HELP civic_ledger_process_pages_projected_total Pages of read models this process committed.",
+           "# TYPE civic_ledger_process_pages_projected_total counter",
+           f"civic_ledger_process_pages_projected_total{{{label}}} {rt.projector.pages}",
+           "# HELP civic_ledger_process_position_waits_total Reads that waited for another process's projection.",
+           "# TYPE civic_ledger_process_position_waits_total counter",
+           f"civic_ledger_process_position_waits_total{{{label}}} {rt.projector.board.waits}",
+           "# HELP civic_ledger_process_position_wait_timeouts_total Such waits that ended in a 503.",
+           "# TYPE civic_ledger_process_position_wait_timeouts_total counter",
+           f"civic_ledger_process_position_wait_timeouts_total{{{label}}} {rt.projector.board.timeouts}",
+           "# HELP civic_ledger_process_notifications_total Notifications this process's listener received.",
+           "# TYPE civic_ledger_process_notifications_total counter",
+           f"civic_ledger_process_notifications_total{{{label}}} {0 if listener is None else listener.received}",
+           "# HELP civic_ledger_process_cached_callers Callers held in this process's cache.",
+           "# TYPE civic_ledger_process_cached_callers gauge",
+           f"civic_ledger_process_cached_callers{{{label}}} {len(rt.callers)}"]
+    return out

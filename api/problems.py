@@ -15,7 +15,7 @@ from application.common import ApplicationError
 from domain.rules import InvalidTransition, OutOfRange, RuleViolation
 from infrastructure.recorders import LedgerTampered, StoreBusy
 from projections.queries import MalformedCursor
-from projections.runner import ViewStalled
+from projections.runner import ViewsBehind, ViewStalled
 
 log = logging.getLogger("civic_ledger.api")
 PROBLEM = "application/problem+json"
@@ -86,6 +86,13 @@ def on_validation(request: Request[Any, Any, Any], exc: ValidationException) -> 
 def on_out_of_range(request: Request[Any, Any, Any], exc: OutOfRange) -> Response[Any]:
     return problem(400, "Malformed request", "The request does not have the expected shape; see errors.",
                    errors=[{"field": exc.field, "message": exc.detail}])
+
+
+def on_views_behind(request: Request[Any, Any, Any], exc: ViewsBehind) -> Response[Any]:
+    """A read model did not reach the position asked for within the bounded wait (503, retry later)."""
+    return Response(content={"type": "about:blank", "title": "Service Unavailable", "status": 503,
+                             "detail": exc.detail}, status_code=503, media_type=PROBLEM,
+                    headers={"Retry-After": str(exc.retry_after)})
 
 
 def on_cursor(request: Request[Any, Any, Any], exc: MalformedCursor) -> Response[Any]:

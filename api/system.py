@@ -15,7 +15,9 @@ from application.common import Principal
 
 @get("/health", sync_to_thread=True, tags=["operations"])
 def health(request: Request[Any, Any, Any]) -> Response[Any]:
-    """Store reachable and projection lag (events not yet applied per read model); no token needed.
+    """Store reachable and projection lag (events not yet applied per read model), which process answers
+    (pid, host, role), whether a background worker is active (on PostgreSQL: who holds the election's
+    lock) and where each view stands; no token needed.
 
     503 `"status": "degraded"` while a read model is stopped at an event it cannot apply: `stalled`
     names each such view, the position, the event's type and the error."""
@@ -24,10 +26,13 @@ def health(request: Request[Any, Any, Any]) -> Response[Any]:
         head = rt.ledger.max_position()
         lag = rt.projector.lag()
         stalled = rt.projector.failures()
+        election = rt.election_state()
     except Exception as e:  # the store is down: say so, do not crash
-        return Response({"status": "unavailable", "store": "unreachable", "detail": type(e).__name__},
-                        status_code=503)
-    body: dict[str, Any] = {"status": "ok", "store": rt.ledger.backend, "position": head, "projection_lag": lag}
+        return Response({"status": "unavailable", "store": "unreachable", "detail": type(e).__name__,
+                         "process": rt.process()}, status_code=503)
+    body: dict[str, Any] = {"status": "ok", "store": rt.ledger.backend, "position": head, "projection_lag": lag,
+                            "process": rt.process(), "background_worker": election["active_worker"],
+                            "views": {name: head - behind for name, behind in lag.items()}}
     if stalled:
         body.update(status="degraded", stalled=[f.public() for f in stalled])
         return Response(body, status_code=503)

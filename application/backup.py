@@ -48,7 +48,7 @@ import psycopg
 from eventsourcing.persistence import PersistenceError, StoredEvent
 
 from application.common import ApplicationError
-from application.runtime import Runtime
+from application.wired import Wired
 from infrastructure.signing import SigningKeyMissing, load_signer
 from infrastructure.store import Ledger
 from infrastructure.verifier import (
@@ -137,7 +137,7 @@ class _Writer:
         self.out.write(data)
 
 
-def backup(rt: Runtime, out: Path, *, events_only: bool = False) -> BackupSummary:
+def backup(rt: Wired, out: Path, *, events_only: bool = False) -> BackupSummary:
     """Writes the store to `out` (which must not exist) from one snapshot; readable by the owner only."""
     ledger = rt.ledger
     ensure_tables(ledger)
@@ -388,7 +388,7 @@ def signature_problem(plan: _Plan, trusted: Any | None) -> str | None:
     return None
 
 
-def restore(rt: Runtime, src: Path, *, public_key: Any | None = None,
+def restore(rt: Wired, src: Path, *, public_key: Any | None = None,
             accept_unsigned: str | None = None, operator: str | None = None) -> BackupSummary:
     """Loads `src` into this empty store after checking all of it, then rebuilds the read models.
 
@@ -481,7 +481,7 @@ def restore(rt: Runtime, src: Path, *, public_key: Any | None = None,
                          override=override)
 
 
-def _take_back(rt: Runtime, profile: str) -> None:
+def _take_back(rt: Wired, profile: str) -> None:
     """A refused restore leaves the empty store with the crypto profile it had."""
     rt.ledger.adopt_profile(profile)
     rt.integrity.forget_key()
@@ -494,7 +494,7 @@ def _operator() -> str:
         return "unknown"
 
 
-def _check_empty(rt: Runtime) -> None:
+def _check_empty(rt: Wired) -> None:
     ledger = rt.ledger
     if ledger.max_position() != 0 or ledger.db.scalar(
             f"SELECT COUNT(*) FROM {ledger.events_table}"):

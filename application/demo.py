@@ -44,7 +44,7 @@ from application.demo_maintenance import load_maintenance_demo, maintenance_summ
 from application.demo_sharing import SharingLoader, sharing_summary
 from application.demo_systems import load_systems_demo, systems_summary
 from application.demo_traffic import load_demo_traffic
-from application.runtime import Runtime
+from application.wired import Wired
 from domain.base import ledger_date
 from domain.catalog import CatalogEntry, entry_id
 from domain.catalog_values import (
@@ -76,7 +76,7 @@ _PASS = Review(
 )
 
 
-def load_demo(rt: Runtime) -> dict[str, Any]:
+def load_demo(rt: Wired) -> dict[str, Any]:
     """Loads the demo once; returns counts, entries by status, and the new Office admin token (None if already loaded)."""
     if rt.organizations.find(DEMO_MARKER) is not None:
         _release(rt)
@@ -98,7 +98,7 @@ def load_demo(rt: Runtime) -> dict[str, Any]:
     return summary(rt, admin_token=token)
 
 
-def summary(rt: Runtime, *, admin_token: str | None) -> dict[str, Any]:
+def summary(rt: Wired, *, admin_token: str | None) -> dict[str, Any]:
     """What of the demo is in the ledger, read from the aggregates themselves."""
     orgs = sum(1 for code in (OFFICE_CODE, *(o.code for o in ORGANIZATIONS)) if rt.organizations.find(code))
     counts: Counter[str] = Counter()
@@ -113,7 +113,7 @@ def summary(rt: Runtime, *, admin_token: str | None) -> dict[str, Any]:
             "admin_token": admin_token}
 
 
-def _release(rt: Runtime) -> None:
+def _release(rt: Wired) -> None:
     release = getattr(rt.clock, "release", None)
     if callable(release):
         release()
@@ -143,7 +143,7 @@ class DemoClock:
             self._back = timedelta(0)
 
 
-def traffic_summary(rt: Runtime) -> dict[str, Any]:
+def traffic_summary(rt: Wired) -> dict[str, Any]:
     """The access log's records by outcome (the demo's day of traffic)."""
     rt.projector.wait_for(rt.ledger.max_position(), "access_log")
     rows = rt.ledger.db.query("SELECT outcome, COUNT(*) AS n FROM access_log GROUP BY outcome ORDER BY outcome")
@@ -201,7 +201,7 @@ def _cmd(name: str) -> Command:
 
 
 class _Loader:
-    def __init__(self, rt: Runtime) -> None:
+    def __init__(self, rt: Wired) -> None:
         self.rt = rt
         self.office = Principal(person=DEMO_ADMIN, organization=OFFICE_CODE, roles=frozenset({Role.OFFICE_ADMIN}))
         self.people: dict[str, dict[str, Principal]] = {}
@@ -296,6 +296,6 @@ class _Loader:
                 cat.review(reviewer, _cmd("catalog.review"), eid, review=_PASS, decision=ReviewDecision.APPROVE)
 
 
-def demo_entry(rt: Runtime, resource_code: str) -> CatalogEntry:
+def demo_entry(rt: Wired, resource_code: str) -> CatalogEntry:
     """One demo entry by its resource code (for tests and walk-throughs)."""
     return rt.catalog.load(entry_id(resource_code))

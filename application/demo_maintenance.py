@@ -25,7 +25,7 @@ from uuid import UUID
 
 from application.common import Command, Principal
 from application.maintenance import RecordedRefusal
-from application.runtime import Runtime
+from application.wired import Wired
 from domain.catalog import entry_id
 from domain.maintenance_values import Attempt, Change, EntryFacts
 from domain.organizations import Role
@@ -57,7 +57,7 @@ def _cmd(name: str) -> Command:
 
 
 class MaintenanceLoader:
-    def __init__(self, rt: Runtime, office: Principal) -> None:
+    def __init__(self, rt: Wired, office: Principal) -> None:
         self.rt = rt
         self.office = office
         self.m = rt.maintenance
@@ -200,14 +200,14 @@ class MaintenanceLoader:
                                 reason="经与源系统核对一致，差异系接收方本地数据未更新")
 
 
-def load_maintenance_demo(rt: Runtime, office: Principal) -> MaintenanceLoader:
+def load_maintenance_demo(rt: Wired, office: Principal) -> MaintenanceLoader:
     """Loads the first phase (between the catalog's waves); call `.late()` on the result after the wave gap."""
     loader = MaintenanceLoader(rt, office)
     loader.load()
     return loader
 
 
-def maintenance_summary(rt: Runtime) -> dict[str, Any]:
+def maintenance_summary(rt: Wired) -> dict[str, Any]:
     """Tickets, batches and objections by state, and refused executions, from the read model."""
     rt.projector.wait_for(rt.ledger.max_position(), "maintenance")
     db, now = rt.ledger.db, rt.now()

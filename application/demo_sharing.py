@@ -29,7 +29,7 @@ from uuid import UUID
 import msgspec
 
 from application.common import Command, Principal
-from application.runtime import Runtime
+from application.wired import Wired
 from domain.catalog import entry_id
 from domain.catalog_values import DataItem, DeliveryMethod, Sensitivity
 from domain.organizations import OFFICE_CODE, Role
@@ -241,7 +241,7 @@ def _cmd(name: str) -> Command:
 
 
 class SharingLoader:
-    def __init__(self, rt: Runtime, office: Principal, people: dict[str, dict[str, Principal]],
+    def __init__(self, rt: Wired, office: Principal, people: dict[str, dict[str, Principal]],
                  providers: dict[str, str]) -> None:
         self.rt = rt
         self.office = office
@@ -332,7 +332,7 @@ class SharingLoader:
                 raise RuntimeError(f"demo: the use of grant {gid} was not recorded: {answer}")
 
 
-def sharing_summary(rt: Runtime) -> dict[str, Any]:
+def sharing_summary(rt: Wired) -> dict[str, Any]:
     """Requests by status and scenario, grants by status (as of now) and kind, read from the aggregates."""
     rt.projector.wait_for(rt.ledger.max_position(), "sharing")
     requests, cursor = [], None

@@ -29,7 +29,7 @@ from typing import Any
 from uuid import UUID
 
 from application.common import Command, NotFound, Principal
-from application.runtime import Runtime
+from application.wired import Wired
 from domain.catalog import entry_id
 from domain.organizations import OFFICE_CODE, Role
 from domain.systems_values import ConstructionPlan, Justification, ProjectEntry
@@ -98,7 +98,7 @@ def _justification(p: Plan, duplicate: str | None) -> Justification:
 
 
 class _SystemsLoader:
-    def __init__(self, rt: Runtime, office: Principal) -> None:
+    def __init__(self, rt: Wired, office: Principal) -> None:
         self.rt, self.office = rt, office
 
     def cmd(self, p: Plan, step: str) -> Command:
@@ -211,7 +211,7 @@ class _SystemsLoader:
         return sid
 
 
-def load_systems_demo(rt: Runtime, office: Principal | None = None) -> dict[str, Any]:
+def load_systems_demo(rt: Wired, office: Principal | None = None) -> dict[str, Any]:
     """Loads the demo systems (once) as the Office `office` and the owners' system managers; returns their states."""
     office = office or Principal(person=DEMO_ADMIN, organization=OFFICE_CODE, roles=frozenset({Role.OFFICE_ADMIN}))
     loader = _SystemsLoader(rt, office)
@@ -220,7 +220,7 @@ def load_systems_demo(rt: Runtime, office: Principal | None = None) -> dict[str,
     return systems_summary(rt)
 
 
-def systems_summary(rt: Runtime) -> dict[str, Any]:
+def systems_summary(rt: Wired) -> dict[str, Any]:
     """The systems of the ledger by state, and how many SYS-5 lists (from the read model, caught up first)."""
     rt.projector.catch_up("systems")
     rows = rt.ledger.db.query("SELECT state, COUNT(*) AS n FROM systems GROUP BY state ORDER BY state")

@@ -17,14 +17,14 @@ import msgspec
 
 from application.common import Command
 from application.demo_sharing import PLATFORM
-from application.runtime import Runtime
+from application.wired import Wired
 from domain.access_log import Access
 from domain.base import ledger_date
 
 BATCH = 1000
 
 
-def load_demo_traffic(rt: Runtime, *, records: int = 2000, seed: int = 22) -> dict[str, Any]:
+def load_demo_traffic(rt: Wired, *, records: int = 2000, seed: int = 22) -> dict[str, Any]:
     """Posts `records` deliveries spread over the 24 hours before now, in batches of 1,000."""
     rng = random.Random(seed)
     rt.projector.wait_for(rt.ledger.max_position(), "sharing")

@@ -124,8 +124,13 @@ class IntegrityService:
                            f"No checkpoint of tree size {size}.")
         return _checkpoint(row, self.profile)
 
-    def create_checkpoint(self, p: Principal | None = None) -> tuple[Checkpoint, bool]:
-        """Signs the current head of the chain; returns (checkpoint, created). None is the CLI (the operator)."""
+    def create_checkpoint(self, p: Principal | None = None, *,
+                          unless_signed_within: float | None = None) -> tuple[Checkpoint, bool]:
+        """Signs the current head of the chain; returns (checkpoint, created). None is the CLI (the operator).
+
+        With `unless_signed_within` (seconds), nothing is signed when another process signed a checkpoint
+        that recently meanwhile: the check and the insert share one transaction that holds the table's
+        write lock, so two signers racing in one period sign once."""
         if p is not None and not p.is_office:
             raise Forbidden("Only the Office creates checkpoints.")
         key = self.signing_key()
@@ -156,10 +161,19 @@ class IntegrityService:
         fields["signature"] = base64.b64encode(key.sign(signed_message({**fields, "profile": self.profile}))
                                                ).decode("ascii")
         with db.write() as tx:
+            if tx.dialect == "postgres":  # SQLite's write transaction already holds the database's write lock
+                tx.execute("LOCK TABLE ledger_checkpoints IN EXCLUSIVE MODE")
+            latest = tx.execute("SELECT * FROM ledger_checkpoints ORDER BY tree_size DESC LIMIT 1").fetchone()
+            if latest is not None and (int(latest["tree_size"]) >= size or (
+                    unless_signed_within is not None and self._age(latest["timestamp"]) < unless_signed_within)):
+                return _checkpoint(latest, self.profile), False
             tx.execute("INSERT INTO ledger_checkpoints (tree_size, root_hash, last_position, chain_hash, timestamp, "
                        "key_id, signature, frontier) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tree_size) DO NOTHING",
                        (*fields.values(), json.dumps(frontier.dump())))
         return self.checkpoint_of(size), True
+
+    def _age(self, timestamp: str) -> float:
+        return (self.clock.now() - datetime.fromisoformat(timestamp)).total_seconds()
 
     def sign_if_due(self) -> Checkpoint | None:
         """The background sweep's signing: a new checkpoint when events came since the latest one and it is
@@ -168,9 +182,9 @@ class IntegrityService:
         if every <= 0 or self.public_key() is None:
             return None
         last = self.ledger.db.query_one("SELECT timestamp FROM ledger_checkpoints ORDER BY tree_size DESC LIMIT 1")
-        if last is not None and (self.clock.now() - datetime.fromisoformat(last["timestamp"])).total_seconds() < every:
+        if last is not None and self._age(last["timestamp"]) < every:
             return None
-        cp, created = self.create_checkpoint()
+        cp, created = self.create_checkpoint(unless_signed_within=every)
         return cp if created else None
 
     # -- proofs ----------------------------------------------------------------------------

@@ -26,7 +26,6 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 import psycopg
 
 from application.common import Principal
-from application.runtime import Runtime
 from bench.common import (
     ADMIN,
     Options,
@@ -38,6 +37,7 @@ from bench.common import (
     fresh_runtime,
     scratch_dir,
 )
+from bootstrap import Runtime
 from domain.access_log import Access, window_start
 from domain.base import Actor, Cause, Context
 from domain.catalog_values import DeliveryMethod, ReviewDecision

@@ -18,7 +18,6 @@ import psycopg
 from eventsourcing.utils import get_topic
 
 from application.common import Principal
-from application.runtime import Runtime
 from bench.common import (
     Options,
     Outcome,
@@ -29,6 +28,7 @@ from bench.common import (
     fresh_runtime,
     scratch_dir,
 )
+from bootstrap import Runtime
 from domain.base import Actor, Cause, Context
 from domain.catalog import CatalogEntry
 from domain.organizations import Level, Role

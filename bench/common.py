@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 
 from application.common import Command, Principal
-from application.runtime import Runtime
+from bootstrap import Runtime
 from domain.catalog_values import (
     Check,
     DataItem,

@@ -20,7 +20,6 @@ import httpx
 import uvicorn
 
 from api.app import create_app
-from application.runtime import Runtime
 from bench.common import (
     Options,
     Outcome,
@@ -32,6 +31,7 @@ from bench.common import (
     scratch_dir,
 )
 from bench.rebuild import fill, read_and_decode
+from bootstrap import Runtime
 
 NAME = "feeds"
 TITLE = "Event feeds: commit-to-SSE latency and stream rate"

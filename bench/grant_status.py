@@ -30,9 +30,9 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 import msgspec
 import psycopg
 
-from application.runtime import Runtime
 from bench.common import ADMIN, Options, Outcome, Row, fresh_runtime, scratch_dir
 from bench.loadgen import Server, load
+from bootstrap import Runtime
 from domain.base import Actor, Cause, Context
 from domain.catalog_values import DeliveryMethod
 from domain.grants import Grant

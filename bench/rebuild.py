@@ -14,7 +14,6 @@ from datetime import date
 
 import msgspec
 
-from application.runtime import Runtime
 from bench.common import (
     ADMIN,
     PASS,
@@ -25,6 +24,7 @@ from bench.common import (
     fresh_runtime,
     scratch_dir,
 )
+from bootstrap import Runtime
 from domain.base import Actor, Cause, Context
 from domain.catalog import CatalogEntry
 from domain.catalog_values import OpenClass, ReviewDecision

@@ -23,11 +23,21 @@ from types import ModuleType
 
 import psycopg
 
-from bench import access_log, commands, feeds, grant_status, mapper, rebuild, state_at, verify
+from bench import (
+    access_log,
+    commands,
+    feeds,
+    grant_status,
+    mapper,
+    rebuild,
+    servers,
+    state_at,
+    verify,
+)
 from bench.common import Options, Outcome, Row, env_url
 
 BENCHMARKS: dict[str, ModuleType] = {m.NAME: m for m in (commands, mapper, rebuild, grant_status,
-                                                            access_log, verify, feeds, state_at)}
+                                                            access_log, verify, feeds, state_at, servers)}
 DEFAULT_OUTPUT = Path(__file__).with_name("RESULTS.md")
 
 WHY_COMMANDS = """\

@@ -29,7 +29,6 @@ from uuid import NAMESPACE_URL, uuid5
 
 import msgspec
 
-from application.runtime import Runtime
 from bench.common import (
     ADMIN,
     PASS,
@@ -41,6 +40,7 @@ from bench.common import (
     reset_postgres,
     scratch_dir,
 )
+from bootstrap import Runtime
 from domain.base import Actor, Cause, Context
 from domain.catalog import CatalogEntry
 from domain.catalog_values import DeliveryMethod, OpenClass, ReviewDecision

@@ -18,9 +18,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from uuid import UUID
 
-from application.runtime import Runtime
 from bench.common import ClockForBench, Options, Outcome, Row, reset_postgres, scratch_dir
 from bench.rebuild import fill
+from bootstrap import Runtime
 from infrastructure.config import Settings
 from infrastructure.verifier import GENESIS, Suite, canonical_bytes, suite
 

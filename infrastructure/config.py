@@ -35,6 +35,8 @@ class Settings:
     objection_deadline_days: int = 15
     signing_key: str | None = None
     sign_checkpoint_seconds: float = 3600.0
+    sweep_seconds: float = 60.0
+    min_position_wait_seconds: float = 10.0
     webhook_allow_hosts: str = ""
     """Hosts, addresses and CIDR networks webhooks may reach besides global addresses (comma-separated)."""
     crypto_profile: str | None = None
@@ -60,6 +62,8 @@ class Settings:
             objection_deadline_days=int(env.get("CIVIC_LEDGER_OBJECTION_DEADLINE_DAYS", "15")),
             signing_key=env.get("CIVIC_LEDGER_SIGNING_KEY") or None,
             sign_checkpoint_seconds=float(env.get("CIVIC_LEDGER_SIGN_CHECKPOINT_SECONDS", "3600")),
+            sweep_seconds=float(env.get("CIVIC_LEDGER_SWEEP_SECONDS", "60")),
+            min_position_wait_seconds=float(env.get("CIVIC_LEDGER_MIN_POSITION_WAIT_SECONDS", "10")),
             webhook_allow_hosts=env.get("CIVIC_LEDGER_WEBHOOK_ALLOW_HOSTS", ""),
             crypto_profile=crypto_profile(env.get("CIVIC_LEDGER_CRYPTO_PROFILE") or None),
             postgres_statement_timeout=_seconds(env, "CIVIC_LEDGER_POSTGRES_STATEMENT_TIMEOUT", 30),

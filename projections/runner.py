@@ -8,6 +8,10 @@ that names a position it must see catches the view up itself before answering.
 A view that cannot apply an event is stalled, loudly: the events before it are applied, the failure
 (view, position, event type, error) is kept for /health and /metrics, retries back off
 exponentially, the other views go on, and a reader that needs the view gets `ViewStalled` (503).
+
+On PostgreSQL with several processes only the elected background worker projects (`self_serve`
+is false elsewhere): each page it commits sends a notification naming the view and position, and
+a reader in another process waits for that notification (`Board`), bounded by `max_wait`.
 """
 
 from __future__ import annotations
@@ -89,6 +93,42 @@ def _event_type(event: Any, n: Notification) -> str:
     return n.topic if isinstance(event, Notification) else type(event).__qualname__
 
 
+class ViewsBehind(Exception):  # noqa: N818 - a state, not a programming error
+    """A read model did not reach a position within the bounded wait (no active projector, or a slow one)."""
+
+    def __init__(self, detail: str, retry_after: int = 2) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.retry_after = retry_after
+
+
+class Board:
+    """What this process was told of each view's position by the notifications of the projecting process."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._known: dict[str, int] = {}
+        self.waits = 0
+        self.timeouts = 0
+
+    def known(self, name: str) -> int:
+        return self._known.get(name, 0)
+
+    def tell(self, name: str, position: int) -> None:
+        with self._cond:
+            if position > self._known.get(name, 0):
+                self._known[name] = position
+                self._cond.notify_all()
+
+    def forget(self, name: str) -> None:
+        with self._cond:
+            self._known.pop(name, None)
+
+    def wait(self, name: str, position: int, timeout: float) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: self._known.get(name, 0) >= position, timeout)
+
+
 class Projector:
     def __init__(self, ledger: Ledger, views: Iterable[View], page_size: int = 500) -> None:
         self.ledger = ledger
@@ -102,6 +142,16 @@ class Projector:
         self._failures: dict[str, ViewFailure] = {}
         self.retry_first_seconds = 1.0
         self.retry_max_seconds = 60.0
+        self.self_serve: Callable[[], bool] = lambda: True
+        """Whether a reader in this process may catch a view up itself (else it waits for the projector's
+        notifications); true in a single process, and in the elected worker."""
+        self.board = Board()
+        self.max_wait = 10.0
+        self.projector_active: Callable[[], bool] = lambda: True
+        """Asked when a wait times out, to say whether any process is projecting."""
+        self.channel: str | None = None
+        """The notification channel each committed page is announced on (PostgreSQL), or None."""
+        self.pages = 0
         self.setup()
 
     # -- schema ----------------------------------------------------------------------------
@@ -126,6 +176,7 @@ class Projector:
                 )
 
     def _reset(self, tx: Tx, view: View) -> None:
+        self.board.forget(view.name)
         view.drop(tx)
         tx.execute(f"DELETE FROM {self._tracking_table} WHERE application_name = ?", (view.tracking_name,))
 
@@ -140,8 +191,10 @@ class Projector:
 
     # -- processing ------------------------------------------------------------------------
 
-    def catch_up(self, name: str, until: int | None = None, progress: Callable[[int], None] | None = None) -> int:
-        """Applies pending events to one view, page by page; returns the view's position.
+    def catch_up(self, name: str, until: int | None = None, progress: Callable[[int], None] | None = None,
+                 stop: threading.Event | None = None) -> int:
+        """Applies pending events to one view, page by page; returns the view's position. With `stop`, it
+        returns after the page in hand once the event is set (the worker was told to stop its duties).
 
         Raises `ViewStalled` while the view is stopped at an event and its next attempt is not due."""
         view = self.views[name]
@@ -151,7 +204,7 @@ class Projector:
                 raise ViewStalled(failed)
             while True:
                 start = self.position(name)
-                if until is not None and start >= until:
+                if until is not None and start >= until or stop is not None and stop.is_set():
                     return self._healthy(name, start)
                 # Only the view's own topics are read (a view never decodes, or holds in memory, events it
                 # ignores). Positions up to the head read here are all committed (commit order is position
@@ -175,8 +228,14 @@ class Projector:
                     # Another process applied this page first; its tracking record won.
                     log.debug("view %s: page after %s already applied elsewhere", name, start)
                     continue
+                self.pages += 1
+                self.board.tell(name, reached)
                 if progress is not None:
                     progress(reached - start)
+
+    def _announce(self, tx: Tx, name: str, position: int) -> None:
+        if self.channel is not None:  # delivered when the page commits
+            tx.execute("SELECT pg_notify(?, ?)", (self.channel, f"v {name} {position}"))
 
     def _apply(self, view: View, notifications: Sequence[Notification], reached: int) -> bool:
         """One transaction: the events and the view's tracking record; False when another process was first."""
@@ -196,6 +255,7 @@ class Projector:
                 except IntegrityError:
                     lost_race = True
                     raise
+                self._announce(tx, view.name, reached)
         except IntegrityError:
             if not lost_race:
                 raise  # a fault of the view itself: never mistake it for a page applied elsewhere
@@ -232,6 +292,7 @@ class Projector:
                 except IntegrityError:
                     lost_race = True
                     raise
+                self._announce(tx, view.name, n.id)
         except IntegrityError:
             if not lost_race:
                 raise
@@ -277,21 +338,55 @@ class Projector:
                 out.append(replace(failure))
         return out
 
-    def catch_up_all(self, until: int | None = None) -> None:
+    def catch_up_all(self, until: int | None = None, stop: threading.Event | None = None) -> None:
         """Every view in turn; a stalled view does not hold back the others (it is reported, not raised)."""
         for name in self.views:
             try:
-                self.catch_up(name, until)
+                self.catch_up(name, until, stop=stop)
             except ViewStalled:
                 continue
 
     def wait_for(self, position: int | None, *names: str) -> None:
-        """Read-your-writes: brings the named views (or all) to at least `position`."""
+        """Read-your-writes: brings the named views (or all) to at least `position`, or waits until the
+        projecting process has (raising `ViewsBehind` after `max_wait`)."""
         if not position:
             return
+        serve = self.self_serve()
+        deadline = time.monotonic() + self.max_wait
         for name in names or tuple(self.views):
-            if self.position(name) < position:
+            if self.board.known(name) >= position:
+                continue
+            if serve:
+                if self.position(name) < position:
+                    self.catch_up(name, until=position)
+            else:
+                self._await(name, position, deadline)
+
+    def _await(self, name: str, position: int, deadline: float) -> None:
+        self.board.waits += 1
+        # A position is acknowledged only after its commit, so one past the head names nothing yet
+        # written: wait for the head, as a process that projects itself would.
+        position = min(position, self.ledger.max_position())
+        while True:
+            stored = self.position(name)  # the truth; notifications only wake the wait
+            if stored >= position:
+                self.board.tell(name, stored)
+                return
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            # Woken by the page's notification; the re-read each second covers one missed while the
+            # listening connection was being re-established.
+            if self.board.wait(name, position, min(remaining, 1.0)):
+                return
+            if self.self_serve():  # this process was elected meanwhile
                 self.catch_up(name, until=position)
+                return
+        self.board.timeouts += 1
+        if self.projector_active():
+            raise ViewsBehind(f"The read model {name} has not reached position {position} yet; retry shortly.")
+        raise ViewsBehind(f"The read model {name} is at {self.position(name)}, short of position {position}, and "
+                          "no background worker is active to bring it further; retry when one is.", retry_after=5)
 
     def rebuild(self, names: Iterable[str] | None = None, progress: Callable[[int], None] | None = None) -> None:
         """Drops the views and replays the whole log into them."""
@@ -317,10 +412,10 @@ class Projector:
         self._thread = threading.Thread(target=self._run, name="projector", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, join: bool = True) -> None:
         self._stop.set()
         self._wake.set()
-        if self._thread is not None:
+        if join and self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
 
@@ -328,7 +423,7 @@ class Projector:
         interval = self.ledger.settings.projection_poll_seconds
         while not self._stop.is_set():
             try:
-                self.catch_up_all()
+                self.catch_up_all(stop=self._stop)
             except Exception:  # keep the worker alive; the next round retries
                 log.exception("projection round failed")
             self._wake.wait(interval)

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from application.common import Principal
-from application.runtime import Runtime
+from bootstrap import Runtime
 from infrastructure.config import Settings
 
 PG_URL = os.environ.get("CIVIC_LEDGER_TEST_POSTGRES_URL")

@@ -9,7 +9,7 @@ from uuid import UUID
 import msgspec
 
 from application.common import Command, Principal
-from application.runtime import Runtime
+from bootstrap import Runtime
 from domain.catalog_values import (
     Check,
     DataItem,

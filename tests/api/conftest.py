@@ -12,7 +12,7 @@ import pytest
 import uvicorn
 
 from api.app import create_app
-from application.runtime import Runtime
+from bootstrap import Runtime
 
 
 def free_port() -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 
 from application.common import Principal
-from application.runtime import Runtime
+from bootstrap import Runtime
 from infrastructure.config import Settings
 from tests.support import register
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from datetime import date
 
-from application.runtime import Runtime
+from bootstrap import Runtime
 from infrastructure.config import Settings
 
 

@@ -77,7 +77,7 @@ def test_verify_exits_non_zero_and_names_the_position(settings):
     assert clean.returncode == 0, clean.stderr
     assert json.loads(clean.stdout)["ok"] is True and "verify" in clean.stderr  # the progress bar
 
-    from application.runtime import Runtime
+    from bootstrap import Runtime
 
     rt = Runtime(settings)
     try:

@@ -63,6 +63,10 @@ def test_walkthrough_narrow_approve_order_single_use(server, runtime, admin_toke
            "method": "interface"}
     id_field = platform.get("/grant-status", params={**ask, "fields": "DB_ID,DB_NAME", "min_position": pos})
     assert id_field.status_code == 200 and id_field.json()["allowed"] is False
+    stands_on = id_field.headers["x-ledger-position"]  # the answer names the position it stands on ...
+    assert int(stands_on) >= int(pos)
+    again = platform.get("/grant-status", params={**ask, "fields": "DB_ID,DB_NAME"}, headers={"X-Min-Position": stands_on})
+    assert again.status_code == 200 and int(again.headers["x-ledger-position"]) >= int(stands_on)  # ... and honours it
     [reason] = id_field.json()["reasons"]
     assert reason["code"] == "field_not_granted" and reason["fields"] == ["DB_ID"] and reason["rule"] == "USE-1"
 

@@ -74,7 +74,7 @@ def receivers() -> Iterator[tuple[Receiver, Receiver]]:
 
 
 def test_the_allowlist_permits_and_every_delivery_checks_again(settings, clock, admin_token, receivers):
-    from application.runtime import Runtime
+    from bootstrap import Runtime
 
     near, _ = receivers
     rt = Runtime(dataclasses.replace(settings, webhook_allow_hosts="127.0.0.1"), clock=clock)
@@ -126,7 +126,7 @@ class Redirecting:
 
 
 def test_a_redirect_is_a_failure_and_never_followed(settings, clock, receivers):
-    from application.runtime import Runtime
+    from bootstrap import Runtime
 
     target, _ = receivers
     bouncer = Redirecting(target.url)
@@ -182,7 +182,7 @@ class Hanging(Receiver):
 
 SENDER = textwrap.dedent("""
     import sys, time
-    from application.runtime import Runtime
+    from bootstrap import Runtime
     from infrastructure.config import Settings
     from infrastructure.egress import EgressPolicy
     rt = Runtime(Settings(database_url=sys.argv[1]))

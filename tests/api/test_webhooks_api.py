@@ -15,8 +15,8 @@ import pytest
 
 from application.common import Principal
 from application.feeds import Scope
-from application.runtime import Runtime
 from application.webhooks import sign, verify
+from bootstrap import Runtime
 from infrastructure.config import Settings
 from tests.api.conftest import LiveServer
 from tests.support import member, register

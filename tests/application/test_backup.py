@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from application.backup import SIDE_TABLES, BackupError, backup, restore, signed_message
 from application.demo import load_demo
-from application.runtime import Runtime
+from bootstrap import Runtime
 from domain.organizations import organization_id
 from infrastructure.config import Settings
 from infrastructure.verifier import GENESIS, canonical_bytes, chain_hash

@@ -11,7 +11,7 @@ import pytest
 from application.common import Principal
 from application.demo import STATUSES, demo_entry, load_demo
 from application.demo_data import DEMO_ADMIN, ENTRIES, ORGANIZATIONS
-from application.runtime import Runtime
+from bootstrap import Runtime
 from domain.catalog_values import DeliveryMethod, OpenClass, ShareClass, UpdateCycle
 from domain.grants import Grant
 from domain.organizations import Level, OrgKind

@@ -11,7 +11,7 @@ import time
 import pytest
 from eventsourcing.persistence import OperationalError
 
-from application.runtime import Runtime
+from bootstrap import Runtime
 from infrastructure.config import Settings
 from infrastructure.recorders import StoreBusy
 from tests.support import register

@@ -15,7 +15,7 @@ import pytest
 from eventsourcing.persistence import StoredEvent
 
 from application.common import Principal
-from application.runtime import Runtime
+from bootstrap import Runtime
 from domain.base import Actor, Cause, Context
 from domain.organizations import OFFICE_CODE, Organization, Role, organization_id
 from infrastructure.config import Settings

@@ -20,7 +20,7 @@ import pytest
 
 import infrastructure.verifier
 from application.answer_proofs import grant_status_with_proof
-from application.runtime import Runtime
+from bootstrap import Runtime
 from domain.organizations import Role
 from domain.sharing_values import RequestedEntry
 from infrastructure.verifier import VerificationError, verify_answer

@@ -7,7 +7,7 @@ import dataclasses
 
 from eventsourcing.cryptography import AESCipher
 
-from application.runtime import Runtime
+from bootstrap import Runtime
 from infrastructure.config import Settings
 from infrastructure.transcoding import SM4Cipher
 from infrastructure.verifier import verify_bundle

@@ -16,7 +16,7 @@ import msgspec
 
 import infrastructure.verifier
 from application.answer_proofs import grant_status_with_proof
-from application.runtime import Runtime
+from bootstrap import Runtime
 from tests.application.access_log_world import PURPOSE, World
 from tests.integrity.conftest import ADMIN
 from tests.support import cmd

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import msgspec
 
-from application.runtime import Runtime
+from bootstrap import Runtime
 from infrastructure.config import Settings
 from infrastructure.verifier import verify_checkpoint
 from tests.conftest import database_url
@@ -40,3 +40,23 @@ def test_without_a_signing_key_or_with_signing_off_nothing_is_signed(backend, tm
             assert rt.integrity.checkpoints() == []
         finally:
             rt.close()
+
+
+def test_two_signers_in_one_due_period_sign_once(ledger, settings, clock):
+    """Two processes' sweeps overlap at a hand-over of the background worker: one checkpoint per period."""
+    other = Runtime(settings, clock=clock)
+    try:
+        register(ledger, ADMIN, "div-early", name="早到处")
+        clock.advance(seconds=3601)
+        before = len(ledger.integrity.checkpoints())
+        # The other process found the period due before this one signed and new events came ...
+        assert other.integrity.sign_if_due() is not None
+        register(ledger, ADMIN, "div-late", name="迟到处")
+        # ... so its check-then-sign races; the check inside the signing transaction refuses the second.
+        cp, created = ledger.integrity.create_checkpoint(unless_signed_within=settings.sign_checkpoint_seconds)
+        assert not created and cp.tree_size == other.integrity.checkpoint_of().tree_size
+        assert len(ledger.integrity.checkpoints()) == before + 1
+        # On demand (the Office's POST, the CLI) a newer head is still signed at once.
+        assert ledger.integrity.create_checkpoint()[1]
+    finally:
+        other.close()

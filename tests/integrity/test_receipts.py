@@ -11,7 +11,7 @@ from uuid import UUID
 import pytest
 
 from application.common import ApplicationError, Forbidden
-from application.runtime import Runtime
+from bootstrap import Runtime
 from domain.organizations import Role
 from infrastructure.verifier import VerificationError, verify_receipt
 from tests.application.access_log_world import World

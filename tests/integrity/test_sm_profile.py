@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from gmssl_pyx import sm2_key_generate, sm2_sign, sm2_verify
 
 import infrastructure.verifier
-from application.runtime import Runtime
+from bootstrap import Runtime
 from infrastructure.config import Settings, crypto_profile
 from infrastructure.store import ProfileMismatch
 from infrastructure.transcoding import SM4Cipher

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from application.common import NotFound
-from application.runtime import Runtime
+from bootstrap import Runtime
 from domain.organizations import OFFICE_CODE, Organization, Role, organization_id
 from infrastructure.recorders import LedgerTampered
 from infrastructure.verifier import VerificationError, verify_bundle

@@ -1,20 +1,27 @@
-"""Wires one running civic-ledger: the store, the read models, tokens and the use-case services."""
+"""The composition root: wires one running civic-ledger — the store, the read models, the use-case
+services and the background duties — for the API, the CLI and the tests.
+
+Nothing in `domain/`, `application/`, `projections/` or `infrastructure/` imports this module
+(an import-linter contract says so); they take the parts they use.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
-import msgspec
 from eventsourcing.application import AggregateNotFoundError
 
 from application.access_log import AccessLogService
+from application.callers import Callers
 from application.catalog import CatalogService
-from application.common import Clock, Principal, RuleForbidden, SystemClock
+from application.common import Clock, Principal, SystemClock
 from application.compliance import ComplianceService
 from application.feeds import FeedService
 from application.history import HistoryService
@@ -31,6 +38,14 @@ from domain.organizations import OFFICE_CODE, Level, Organization, OrgKind, Role
 from domain.rules import RuleViolation
 from infrastructure.config import Settings
 from infrastructure.egress import EgressPolicy
+from infrastructure.election import (
+    AdvisoryLockElection,
+    AlwaysLeader,
+    Election,
+    active_worker,
+    candidates,
+)
+from infrastructure.pg_channel import CALLERS, Listener
 from infrastructure.sql import MemoryDb
 from infrastructure.store import Ledger
 from infrastructure.tokens import TokenStore
@@ -44,18 +59,32 @@ from projections.sharing_queries import SharingQueries
 from projections.systems_queries import SystemQueries
 from projections.timetravel import TimeTravel
 
+log = logging.getLogger(__name__)
+
 
 class Runtime:
-    def __init__(self, settings: Settings | None = None, clock: Clock | None = None) -> None:
+    """One process's civic-ledger: the store, the read models, tokens and the services.
+
+    `role` says what the process is for: `standalone` (the tests and the CLI's one-shot commands:
+    it catches read models up itself when it reads), `serve` (HTTP, and the background duties under
+    the election unless `background=False` is given to `start`), or `worker` (the duties only).
+    """
+
+    def __init__(self, settings: Settings | None = None, clock: Clock | None = None, *,
+                 role: str = "standalone") -> None:
         self.settings = settings or Settings.from_env()
         self.clock = clock or SystemClock()
+        self.role = role
         self.ledger = Ledger(self.settings)
         self.projector = Projector(self.ledger, all_views())
+        self.projector.max_wait = self.settings.min_position_wait_seconds
+        self.channel: str | None = None
+        if self.ledger.backend == "postgres":  # other processes learn of committed pages and caller changes
+            self.channel = self.ledger.recorder.channel_name  # type: ignore[attr-defined]
+            self.projector.channel = self.channel
         self.tokens = TokenStore(self.ledger.db)
-        self._sweeper: threading.Thread | None = None
-        self._sweep_stop = threading.Event()
+        self.callers = Callers(self.ledger, self.tokens, self.clock, self.settings.auth_cache_seconds)
         nudge = self.projector.nudge
-        self._callers: dict[str, tuple[float, Principal, Organization]] = {}
         self.organizations = OrganizationService(self.ledger, self.clock, self._org_saved)
         self.sharing_queries = SharingQueries(self.ledger.db)
         self.sharing = SharingService(self.ledger, self.clock, nudge, index=self._sharing_index())
@@ -84,6 +113,12 @@ class Runtime:
                                                     non_compliant_systems=self.system_queries.compliance)
         self.monitors = MonitorService(self.ledger, self.clock, nudge, projector=self.projector,
                                        catalog=self.catalog_queries, maintenance=self.maintenance_queries)
+        self.duties = Duties(self)
+        self.election: Election = (AdvisoryLockElection(self.settings, role) if self.ledger.backend == "postgres"
+                                   else AlwaysLeader())
+        self.listener: Listener | None = None
+        self.background = False
+        self.started_at = time.time()
 
     def _org_saved(self, position: int) -> None:
         self.projector.nudge(position)
@@ -107,60 +142,90 @@ class Runtime:
             due_for_expiry=fresh(q.due_for_expiry),
         )
 
+    # -- background duties -------------------------------------------------------------------
+
     def start_background(self, sweep_seconds: float = 60.0) -> None:
-        """The projector's worker, the sweep that records expired grants, and the webhook deliveries."""
-        self.projector.start()
-        self.webhooks.start()
-        if self._sweeper is not None:
+        """Takes part in the election and, while elected, runs the duties: the projector's worker, the sweep
+        (expiry, state checkpoints, monitors, signing) and the webhooks. On SQLite this process is elected at once."""
+        self.listen()
+        self.background = True
+        election = self.election
+        self.projector.self_serve = lambda: election.is_leader
+        election.start(on_elected=lambda: self.duties.start(sweep_seconds), on_deposed=self.duties.stop)
+
+    def serve_only(self) -> None:
+        """An API process without duties (PostgreSQL): reads wait for the elected worker's projection."""
+        if self.ledger.backend != "postgres":
+            raise ValueError("Only PostgreSQL has other processes to do the background work.")
+        self.listen()
+        self.projector.self_serve = lambda: False
+
+    def listen(self) -> None:
+        """Follows the other processes (PostgreSQL): their committed pages, events and caller changes."""
+        if self.channel is None or self.listener is not None:
             return
-        stop = self._sweep_stop
-        stop.clear()
+        projector = self.projector
+        self.listener = Listener(self.settings, self.channel, role=self.role, on_event=projector.nudge,
+                                 on_view=projector.board.tell, on_callers=self.callers.forget,
+                                 on_connected=self.callers.forget)
+        listener = self.listener
+        self.callers.trusted = lambda: listener.connected  # announcements may be missed while it reconnects
+        self.projector.projector_active = self.worker_active
+        listener.start()
 
-        def sweep() -> None:
-            while not stop.wait(sweep_seconds):
-                try:
-                    self.sharing.expire_due()
-                    self.timetravel.checkpoint()
-                    self.monitors.run(self.clock.now())
-                    self.integrity.sign_if_due()
-                except Exception:  # the next round retries
-                    logging.getLogger(__name__).exception("background sweep failed")
-
-        self._sweeper = threading.Thread(target=sweep, name="grant-sweeper", daemon=True)
-        self._sweeper.start()
+    def worker_active(self) -> bool:
+        if self.election.is_leader:
+            return True
+        return self.ledger.backend == "postgres" and active_worker(self.ledger.db, self.settings) is not None
 
     def stop_background(self) -> None:
-        self._sweep_stop.set()
-        self.webhooks.stop()
+        self.election.stop()
+        self.duties.stop()
         self.feeds.hub.stop()
-        if self._sweeper is not None:
-            self._sweeper.join(timeout=10)
-            self._sweeper = None
-        self.projector.stop()
 
     def close(self) -> None:
         self.stop_background()
+        if self.listener is not None:
+            self.listener.stop()
+            self.listener = None
         self.ledger.close()
 
-    # -- bootstrap -------------------------------------------------------------------------
+    def process(self) -> dict[str, Any]:
+        """Which process this is and what it does (for /health and /metrics)."""
+        return {"pid": os.getpid(), "host": socket.gethostname(), "role": self.role,
+                "background": "elected" if self.election.is_leader else "standby" if self.background else "none",
+                "listening": None if self.listener is None else self.listener.connected}
+
+    def election_state(self) -> dict[str, Any]:
+        """The election as this process and the database see it."""
+        postgres = self.ledger.backend == "postgres"
+        if postgres:
+            active = active_worker(self.ledger.db, self.settings)
+        elif self.election.is_leader:
+            active = {"role": self.role, "host": socket.gethostname(), "pid": os.getpid()}
+        else:
+            active = None
+        return {"kind": self.election.kind, "active_worker": active, "this_process_active": self.election.is_leader,
+                "candidates": candidates(self.ledger.db) if postgres else int(self.background),
+                "terms": self.election.terms}
+
+    # -- bootstrap of the first admin and of tokens -----------------------------------------
 
     def init(self, *, admin: str = "office-admin", office_name: str = "陕西省民政厅办公室") -> tuple[bool, str]:
         """Registers the Office (once) and issues a token for its first admin; returns (created, token)."""
         self.integrity.ensure_key()  # the ledger's checkpoint signing key, made once if absent
         created = False
+        ctx = Context(actor=Actor(admin, OFFICE_CODE, Role.OFFICE_ADMIN), at=self.clock.now(),
+                      cause=Cause("civic-ledger init"))
         try:
             office: Organization = self.ledger.repository.get(organization_id(OFFICE_CODE))
         except AggregateNotFoundError:
-            ctx = Context(actor=Actor(admin, OFFICE_CODE, Role.OFFICE_ADMIN), at=self.clock.now(),
-                          cause=Cause("civic-ledger init"))
             office = Organization.register(ctx, code=OFFICE_CODE, name=office_name, kind=OrgKind.OFFICE,
                                            level=Level.PROVINCE, parent=None)
             office.assign_role(ctx, person=admin, role=Role.OFFICE_ADMIN)
             self.ledger.save(office)
             created = True
         if not office.holds(admin, Role.OFFICE_ADMIN):
-            ctx = Context(actor=Actor(admin, OFFICE_CODE, Role.OFFICE_ADMIN), at=self.clock.now(),
-                          cause=Cause("civic-ledger init"))
             office.assign_role(ctx, person=admin, role=Role.OFFICE_ADMIN)
             self.ledger.save(office)
         _, token = self.tokens.create(person=admin, organization=OFFICE_CODE, roles=(Role.OFFICE_ADMIN,))
@@ -183,49 +248,29 @@ class Runtime:
         _, token = self.tokens.create(person=person, organization=org, roles=tuple(str(r) for r in wanted))
         return token
 
-    def principal(self, token: str, on_behalf_of: str | None = None) -> Principal | None:
-        """The caller a token stands for, with only the roles still assigned to the person.
+    # -- callers -----------------------------------------------------------------------------
 
-        Naming another organization (X-On-Behalf-Of) is checked here, once for reads and writes:
-        a caller without an authorisation from it active today is refused (ORG-2, 403).
-        Resolved callers are cached for `CIVIC_LEDGER_AUTH_CACHE_SECONDS`; a role, authorisation
-        or token change made through this process clears the cache at once, one made by another
-        process takes effect within that time.
-        """
-        now = time.monotonic()
-        cached = self._callers.get(token)
-        org: Organization
-        if cached is not None and cached[0] > now:
-            base, org = cached[1], cached[2]
-        else:
-            holder = self.tokens.lookup(token)
-            if holder is None:
-                return None
-            try:
-                org = self.ledger.repository.get(organization_id(holder.organization))
-            except AggregateNotFoundError:
-                return None
-            roles = frozenset(r for r in holder.roles if org.holds(holder.person, Role(r)))
-            base = Principal(person=holder.person, organization=holder.organization, roles=roles)
-            if self.settings.auth_cache_seconds > 0:
-                if len(self._callers) > 10_000:
-                    self._callers.clear()
-                self._callers[token] = (now + self.settings.auth_cache_seconds, base, org)
-        if on_behalf_of is None:
-            return base
-        try:
-            org.check_acts_for(on_behalf_of, ledger_date(self.clock.now()))
-        except RuleViolation as refused:
-            raise RuleForbidden(refused) from None
-        return msgspec.structs.replace(base, on_behalf_of=on_behalf_of)
+    def principal(self, token: str, on_behalf_of: str | None = None) -> Principal | None:
+        """The caller a token stands for (see `application.callers`)."""
+        return self.callers.principal(token, on_behalf_of)
 
     def forget_callers(self, _position: int | None = None) -> None:
-        self._callers.clear()
+        """A token, role or authorisation changed: this process forgets its callers now, the others when
+        the notification reaches them (within milliseconds)."""
+        self.callers.forget()
+        if self.channel is not None:
+            try:
+                with self.ledger.db.write() as tx:
+                    tx.execute("SELECT pg_notify(?, ?)", (self.channel, CALLERS))
+            except Exception:  # the change is committed; the others' cache lifetime still bounds it
+                log.exception("could not announce a caller change")
 
     def revoke_token(self, token_id: str) -> bool:
         done = self.tokens.revoke(token_id)
         self.forget_callers()
         return done
+
+    # -- time --------------------------------------------------------------------------------
 
     def state_at(self, at: datetime) -> tuple[int, MemoryDb]:
         """The ledger position recorded by `at`, and an in-memory replica of the read models there."""
@@ -240,3 +285,55 @@ class Runtime:
 
     def now(self) -> datetime:
         return self.clock.now()
+
+
+class Duties:
+    """The background duties of one process: the projector's worker, the webhook deliveries, and the
+    sweep that records expired grants, stores state checkpoints, runs the monitors and signs checkpoints."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self._sweeper: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+
+    @property
+    def running(self) -> bool:
+        return self._sweeper is not None
+
+    def start(self, sweep_seconds: float = 60.0) -> None:
+        with self._lock:
+            if self._sweeper is not None:
+                return
+            self.rt.projector.start()
+            self.rt.webhooks.start()
+            self._stop.clear()
+            self._sweeper = threading.Thread(target=self._sweep, args=(sweep_seconds,), name="grant-sweeper",
+                                             daemon=True)
+            self._sweeper.start()
+
+    def stop(self) -> None:
+        with self._lock:
+            # Every duty is told first, so none starts new work while another finishes what it holds
+            # (a webhook attempt in flight ends within its timeout, under its lease).
+            self._stop.set()
+            self.rt.projector.stop(join=False)
+            self.rt.webhooks.stop()
+            if self._sweeper is not None:
+                self._sweeper.join(timeout=10)
+                self._sweeper = None
+            self.rt.projector.stop()
+
+    def sweep_once(self) -> None:
+        rt = self.rt
+        rt.sharing.expire_due()
+        rt.timetravel.checkpoint()
+        rt.monitors.run(rt.clock.now())
+        rt.integrity.sign_if_due()
+
+    def _sweep(self, every: float) -> None:
+        while not self._stop.wait(every):
+            try:
+                self.sweep_once()
+            except Exception:  # the next round retries
+                log.exception("background sweep failed")
