@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 
 from api import cli_backup, cli_ledger
 from infrastructure.config import Settings, load_dotenv
@@ -147,20 +148,30 @@ def cmd_history(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_state(args: argparse.Namespace) -> int:
-    """Prints what the read models said at an instant: a summary, the published catalog, the grants in force,
-    the systems or the violations."""
-    from datetime import datetime
+def _instant(value: str | None, flag: str) -> datetime | None:
+    """An ISO-8601 instant with its offset, or None; a value without an offset names no instant."""
+    if value is None:
+        return None
+    at = datetime.fromisoformat(value)
+    if at.tzinfo is None:
+        raise ValueError(f"{flag} needs a time zone, e.g. 2025-03-31T23:59:59+08:00")
+    return at
 
+
+def cmd_state(args: argparse.Namespace) -> int:
+    """Prints the state as at `--at` (effective time), as known at `--as-known-at` (recorded time): a summary,
+    the published catalog, the grants in force, the systems or the violations."""
     from projections.state_queries import StateQueries
 
+    try:
+        asked_at, asked_known = _instant(args.at, "--at"), _instant(args.as_known_at, "--as-known-at")
+    except ValueError as bad:
+        print(bad, file=sys.stderr)
+        return 2
     rt = _runtime()
     try:
-        at = datetime.fromisoformat(args.at)
-        if at.tzinfo is None:
-            print("--at needs a time zone, e.g. 2025-03-31T23:59:59+08:00", file=sys.stderr)
-            return 2
-        position, db = rt.state_at(at)
+        cut, db = rt.state_as_of(asked_at, asked_known)
+        at, position = cut.at, cut.position
         q = StateQueries(db)
         if args.what == "catalog":
             rows = q.published_catalog()
@@ -171,7 +182,8 @@ def cmd_state(args: argparse.Namespace) -> int:
         elif args.what == "violations":
             rows = q.violations()
         else:
-            rows = [{"at": at.isoformat(), "position": position, **q.summary(at)}]
+            rows = [{"at": at.isoformat(), "as_known_at": cut.as_known_at.isoformat(), "position": position,
+                     "known_position": cut.known_position, "corrections": list(cut.corrections), **q.summary(at)}]
         for row in rows:
             print(json.dumps(row, ensure_ascii=False, default=str))
     finally:
@@ -255,8 +267,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--view", action="append", help="only this view (repeatable)")
     s.set_defaults(func=cmd_rebuild)
 
-    s = sub.add_parser("state", help="print the state at a past instant (JSON lines)")
-    s.add_argument("--at", required=True, help="ISO-8601 instant with a time zone")
+    s = sub.add_parser("state", help="print the state as at an instant, as known at another (JSON lines)")
+    s.add_argument("--at", help="effective time: what was in force (ISO-8601 with a time zone; default now)")
+    s.add_argument("--as-known-at", help="recorded time: what the ledger knew (ISO-8601 with a time zone; default now)")
     s.add_argument("--what", choices=("summary", "catalog", "grants", "systems", "violations"), default="summary")
     s.set_defaults(func=cmd_state)
 

@@ -126,6 +126,12 @@ class CatalogService(Service):
 
         return self.execute(p, cmd, decide)
 
+    def correct_effective_date(self, p: Principal, cmd: Command, entry: UUID, *, version: int, effective_on: date,
+                               reason: str) -> CommandResult:
+        """Dates a published version from when it really took effect (TIME-1 … TIME-3)."""
+        return self._on(p, cmd, entry, (Role.OFFICE_ADMIN,), lambda e, ctx: e.correct_effective_date(
+            ctx, version=version, effective_on=effective_on, reason=reason))
+
     def revise(self, p: Principal, cmd: Command, entry: UUID, *, content: EntryContent) -> CommandResult:
         return self._on(p, cmd, entry, COMPILER, lambda e, ctx: e.revise(ctx, content=content))
 

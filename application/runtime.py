@@ -40,7 +40,7 @@ from projections.registry import all_views
 from projections.runner import Projector
 from projections.sharing_queries import SharingQueries
 from projections.systems_queries import SystemQueries
-from projections.timetravel import TimeTravel
+from projections.timetravel import Cut, TimeTravel
 
 
 class Runtime:
@@ -100,7 +100,17 @@ class Runtime:
             grants_for=q.grants_for,
             grant_ids_for=fresh(q.grant_ids_for),
             due_for_expiry=fresh(q.due_for_expiry),
+            position_at=self._known_position,
+            view_position=lambda: self.projector.position("sharing"),
         )
+
+    def _known_position(self, at: datetime | None) -> int:
+        """The last ledger position recorded by `at` (the head for None)."""
+        head = self.ledger.max_position()
+        if at is None:
+            return head
+        self.projector.wait_for(head, "ledger_times")
+        return self.timetravel.position_at(at)
 
     def start_background(self, sweep_seconds: float = 60.0) -> None:
         """The projector's worker, the sweep that records expired grants, and the webhook deliveries."""
@@ -223,11 +233,17 @@ class Runtime:
         return done
 
     def state_at(self, at: datetime) -> tuple[int, MemoryDb]:
-        """The ledger position recorded by `at`, and an in-memory replica of the read models there."""
-        check_calendar(at=at)
+        """The state as at `at`, as known now: the position it is cut at and a replica of the read models."""
+        cut, db = self.state_as_of(at, None)
+        return cut.position, db
+
+    def state_as_of(self, at: datetime | None, as_known_at: datetime | None) -> tuple[Cut, MemoryDb]:
+        """The read models as at `at` (effective time), as known at `as_known_at` (recorded time); None is now."""
+        check_calendar(at=at, as_known_at=as_known_at)
         self.projector.wait_for(self.ledger.max_position(), "ledger_times")
-        position = self.timetravel.position_at(at)
-        return position, self.timetravel.replica(position)
+        now = self.clock.now()
+        cut = self.timetravel.cut(at or now, min(as_known_at or now, now))
+        return cut, self.timetravel.replica_for(cut)
 
     def today(self) -> date:
         return self.clock.now().astimezone(UTC).date()

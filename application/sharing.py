@@ -100,6 +100,8 @@ class StatusAnswer(msgspec.Struct, frozen=True):
     kind: str | None = None
     reasons: tuple[Any, ...] = ()
     recorded_use: bool = False
+    as_known_at: datetime | None = None
+    position: int | None = None
 
 
 def request_answer(r: ShareRequest) -> RequestAnswer:
@@ -129,6 +131,10 @@ class SharingIndex(msgspec.Struct):
     grants_for: Callable[[str, UUID], list[GrantState]]
     grant_ids_for: Callable[[str, UUID], list[UUID]]
     due_for_expiry: Callable[[datetime], list[UUID]]
+    #: the last ledger position recorded by an instant (None: the head), for answers as known then
+    position_at: Callable[[datetime | None], int] | None = None
+    #: the position the grants read model stands on
+    view_position: Callable[[], int] | None = None
 
 
 class SharingService(Service):
@@ -224,8 +230,10 @@ class SharingService(Service):
 
     # -- grants --------------------------------------------------------------------------------
 
-    def suspend(self, p: Principal, cmd: Command, grant_id: UUID, *, reason: str) -> CommandResult:
-        return self._on_grant(p, cmd, grant_id, lambda g, ctx: g.suspend(ctx, reason))
+    def suspend(self, p: Principal, cmd: Command, grant_id: UUID, *, reason: str,
+                effective_at: datetime | None = None) -> CommandResult:
+        """Suspends now, or (the Office, TIME-1) with effect from an earlier instant."""
+        return self._on_grant(p, cmd, grant_id, lambda g, ctx: g.suspend(ctx, reason, effective_at=effective_at))
 
     def resume(self, p: Principal, cmd: Command, grant_id: UUID) -> CommandResult:
         def act(g: Grant, ctx: Context) -> None:
@@ -233,8 +241,17 @@ class SharingService(Service):
 
         return self._on_grant(p, cmd, grant_id, act)
 
-    def revoke(self, p: Principal, cmd: Command, grant_id: UUID, *, reason: str) -> CommandResult:
-        return self._on_grant(p, cmd, grant_id, lambda g, ctx: g.revoke(ctx, reason), roles=OFFICE)
+    def revoke(self, p: Principal, cmd: Command, grant_id: UUID, *, reason: str,
+               effective_at: datetime | None = None) -> CommandResult:
+        """Revokes now, or with effect from an earlier instant (TIME-1 … TIME-3)."""
+        return self._on_grant(p, cmd, grant_id, lambda g, ctx: g.revoke(ctx, reason, effective_at=effective_at),
+                              roles=OFFICE)
+
+    def correct_validity(self, p: Principal, cmd: Command, grant_id: UUID, *, valid_from: datetime,
+                         valid_to: datetime, reason: str) -> CommandResult:
+        """Corrects a validity recorded too wide (TIME-1 … TIME-3)."""
+        return self._on_grant(p, cmd, grant_id, lambda g, ctx: g.correct_validity(
+            ctx, valid_from=valid_from, valid_to=valid_to, reason=reason), roles=OFFICE)
 
     def _on_grant(self, p: Principal, cmd: Command, grant_id: UUID, act: Callable[[Grant, Context], None],
                   roles: tuple[Role, ...] = GRANT_KEEPERS) -> CommandResult:
@@ -288,22 +305,35 @@ class SharingService(Service):
         raise Forbidden("Only the platform, the Office, auditors, and the holder or provider concerned ask about a grant.")
 
     def status(self, *, holder: str, entry_id: UUID, fields: tuple[str, ...], purpose: str, method: str,
-               at: datetime | None = None) -> StatusAnswer:
-        """Judged from the active-grants read model; a past instant is judged from the grants' history."""
-        check_calendar(at=at)
+               at: datetime | None = None, as_known_at: datetime | None = None) -> StatusAnswer:
+        """USE-1 as at `at` (effective time), as known at `as_known_at` (recorded time); None is now for each.
+
+        Now and as known now: the active-grants read model. Otherwise the grants' events in the
+        ledger prefix recorded by `as_known_at`, folded at `at` (back-dated corrections included).
+        """
+        check_calendar(at=at, as_known_at=as_known_at)
         now = self.clock.now()
         when = at or now
-        if at is None or at >= now:
+        known_now = as_known_at is None or as_known_at >= now
+        known = now if known_now or as_known_at is None else as_known_at
+        position: int | None
+        if (at is None or at >= now) and known_now:
             states = self.index.grants_for(holder, entry_id)
+            position = self.index.view_position() if self.index.view_position else None
         else:
-            states = list(self._history_states(holder, entry_id, when).values())
+            position = self.index.position_at(None if known_now else known) if self.index.position_at else None
+            states = list(self._history_states(holder, entry_id, when, position).values())
         return _status_answer(evaluate(states, holder=holder, entry_id=entry_id, fields=fields, purpose=purpose,
-                                       method=method, at=when), holder, entry_id, fields, purpose, method, when)
+                                       method=method, at=when), holder, entry_id, fields, purpose, method, when,
+                              as_known_at=known, position=position)
 
-    def _history_states(self, holder: str, entry_id: UUID, until: datetime) -> dict[UUID, GrantState]:
+    def _history_states(self, holder: str, entry_id: UUID, until: datetime,
+                        position: int | None = None) -> dict[UUID, GrantState]:
+        """The grants of `holder` on `entry_id` at effective instant `until`, from their events up to `position`."""
         events: list[Any] = []
         for gid in self.index.grant_ids_for(holder, entry_id):
-            events += [self.ledger.mapper.to_domain_event(s) for _, s in self.ledger.stored_events_of(gid)]
+            events += [self.ledger.mapper.to_domain_event(s) for p, s in self.ledger.stored_events_of(gid)
+                       if position is None or p <= position]
         return grant_states_from_events(events, until)
 
     def use(self, p: Principal, cmd: Command, *, holder: str, entry_id: UUID, fields: tuple[str, ...],
@@ -335,8 +365,9 @@ class SharingService(Service):
 
 
 def _status_answer(d: Decision, holder: str, entry_id: UUID, fields: tuple[str, ...], purpose: str, method: str,
-                   at: datetime) -> StatusAnswer:
+                   at: datetime, *, as_known_at: datetime | None = None, position: int | None = None) -> StatusAnswer:
     return StatusAnswer(
         allowed=d.allowed, at=at, holder=holder, entry_id=entry_id, fields=fields, purpose=purpose, method=method,
         grant_id=d.grant_id, kind=str(d.kind) if d.kind else None, reasons=d.reasons,
+        as_known_at=as_known_at or at, position=position,
     )

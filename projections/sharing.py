@@ -9,7 +9,7 @@ from uuid import UUID
 import msgspec
 
 from domain.catalog_values import DeliveryMethod
-from domain.grants import Grant
+from domain.grants import STATUS_EVENTS, Grant, StatusChange, fold, status_change
 from domain.sharing import ImplementationOrder, ShareRequest
 from domain.sharing_values import GrantKind, GrantState, GrantStatus
 from infrastructure.sql import Tx
@@ -18,10 +18,7 @@ from projections.base import View
 R, IO, G = ShareRequest, ImplementationOrder, Grant
 _enc = msgspec.json.Encoder()
 
-_GRANT_STATUS = {
-    G.Suspended: "suspended", G.SuspendedForCatalog: "suspended", G.Resumed: "active",
-    G.Revoked: "revoked", G.Expired: "expired", G.Consumed: "consumed",
-}
+_CHANGES = msgspec.json.Decoder(list[StatusChange])
 
 
 def iso(value: datetime) -> str:
@@ -34,10 +31,10 @@ def _json(value: Any) -> str:
 
 class SharingView(View):
     name = "sharing"
-    version = 1
+    version = 2  # 2: grant status folded on the effective-time axis (back-dated corrections)
     tables = ("share_requests", "implementation_orders", "grants")
     handles = (R.Submitted, R.Approved, R.Rejected, R.Withdrawn, R.OrderIssued, IO.Issued,
-               G.Granted, *_GRANT_STATUS)
+               G.Granted, G.ValidityCorrected, *STATUS_EVENTS)
 
     def create(self, tx: Tx) -> None:
         tx.execute(
@@ -60,7 +57,7 @@ class SharingView(View):
             "method TEXT NOT NULL, valid_from TEXT NOT NULL, valid_to TEXT NOT NULL, kind TEXT NOT NULL, "
             "status TEXT NOT NULL, status_since TEXT NOT NULL, consumed_at TEXT, by_catalog INTEGER NOT NULL, "
             "order_id TEXT NOT NULL, request_id TEXT NOT NULL, granted_at TEXT NOT NULL, "
-            "version INTEGER NOT NULL, position BIGINT NOT NULL)"
+            "version INTEGER NOT NULL, position BIGINT NOT NULL, timeline TEXT NOT NULL)"
         )
         tx.execute("CREATE INDEX IF NOT EXISTS grants_holder_entry ON grants (holder, entry_id)")
         tx.execute("CREATE INDEX IF NOT EXISTS grants_provider ON grants (provider, status)")
@@ -96,20 +93,34 @@ class SharingView(View):
         elif isinstance(event, G.Granted):
             s = event.spec
             tx.execute(
-                "INSERT INTO grants VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, NULL, 0, ?, ?, ?, ?, ?)",
+                "INSERT INTO grants VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, NULL, 0, ?, ?, ?, ?, ?, '[]')",
                 (oid, s.holder, s.provider, str(s.entry_id), s.resource_code, _json(sorted(s.fields)), s.purpose,
                  str(s.method), iso(s.valid_from), iso(s.valid_to), str(s.kind), ts, str(s.order_id),
                  str(s.request_id), ts, v, position),
             )
+        elif isinstance(event, G.ValidityCorrected):
+            tx.execute("UPDATE grants SET valid_from = ?, valid_to = ?, version = ?, position = ? WHERE id = ?",
+                       (iso(event.valid_from), iso(event.valid_to), v, position, oid))
         else:
-            status = _GRANT_STATUS[type(event)]
-            consumed = iso(event.at) if isinstance(event, G.Consumed) else None
-            by_catalog = 1 if isinstance(event, G.SuspendedForCatalog) else 0
-            tx.execute(
-                "UPDATE grants SET status = ?, status_since = ?, consumed_at = COALESCE(?, consumed_at), "
-                "by_catalog = ?, version = ?, position = ? WHERE id = ?",
-                (status, ts, consumed, by_catalog, v, position, oid),
-            )
+            self._status(tx, oid, event, position)
+
+    @staticmethod
+    def _status(tx: Tx, oid: str, event: Any, position: int) -> None:
+        """Adds the change to the grant's effective timeline and stores the status it leads to."""
+        row = tx.execute("SELECT timeline, granted_at FROM grants WHERE id = ?", (oid,)).fetchone()
+        if row is None:  # a replica as at an instant before the grant (a correction of a later grant)
+            return
+        changes = _CHANGES.decode(row["timeline"])
+        change = status_change(event, changes)
+        assert change is not None
+        changes.append(change)
+        f = fold(datetime.fromisoformat(row["granted_at"]), changes)
+        tx.execute(
+            "UPDATE grants SET status = ?, status_since = ?, consumed_at = ?, by_catalog = ?, timeline = ?, "
+            "version = ?, position = ? WHERE id = ?",
+            (str(f.status), iso(f.since), iso(f.consumed_at) if f.consumed_at else None, int(f.by_catalog),
+             _json(changes), event.originator_version, position, oid),
+        )
 
     @staticmethod
     def _request(tx: Tx, oid: str, version: int, position: int, **changes: Any) -> None:

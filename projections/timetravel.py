@@ -16,8 +16,11 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+import msgspec
 from eventsourcing.utils import get_topic
 
+from domain.catalog import CatalogEntry
+from domain.corrections import CORRECTIONS, effective_instant, moved_version
 from infrastructure.sql import MemoryDb, Tx
 from infrastructure.store import Ledger
 from projections.base import View
@@ -60,6 +63,21 @@ class LedgerTimesView(View):
         self._rows = []
 
 
+class Cut(msgspec.Struct, frozen=True):
+    """Where an answer "as at `at`, as known at `as_known_at`" stands.
+
+    `position` is the last event recorded by the earlier of the two instants: the prefix the
+    state is cut at. `known_position` is the last event recorded by `as_known_at`: corrections
+    recorded after the cut but by then, taking effect by `at`, are applied on top (`corrections`).
+    """
+
+    at: datetime
+    as_known_at: datetime
+    position: int
+    known_position: int
+    corrections: tuple[int, ...] = ()
+
+
 def signature(views: Iterable[View]) -> str:
     return hashlib.sha256(",".join(f"{v.name}@{v.version}" for v in views).encode()).hexdigest()[:16]
 
@@ -72,7 +90,7 @@ class TimeTravel:
         self.signature = signature(self.make_views())
         self.checkpoint_every = checkpoint_every
         self.page_size = page_size
-        self._cache: OrderedDict[int, MemoryDb] = OrderedDict()
+        self._cache: OrderedDict[Any, MemoryDb] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
         # A replica of a large ledger holds every read model in memory: build at most two at once, so
@@ -90,6 +108,71 @@ class TimeTravel:
             "SELECT MAX(position) FROM ledger_times WHERE recorded_at <= ?", (at.astimezone(UTC).isoformat(),)
         )
         return int(value or 0)
+
+    # -- both time axes ----------------------------------------------------------------------
+
+    def cut(self, at: datetime, as_known_at: datetime) -> Cut:
+        """The prefix to start from and the later corrections that change the answer about `at`."""
+        known = self.position_at(as_known_at)
+        position = min(self.position_at(min(at, as_known_at)), known)
+        chosen = tuple(p for p, _ in self._corrections(position, known, at))
+        return Cut(at=at, as_known_at=as_known_at, position=position, known_position=known, corrections=chosen)
+
+    def corrections_between(self, after: int, until: int) -> list[tuple[int, Any]]:
+        """Every correction recorded after position `after` and up to `until`, with its position."""
+        out: list[tuple[int, Any]] = []
+        topics = tuple(get_topic(c) for c in CORRECTIONS)
+        start = after
+        while start < until:
+            page = self.ledger.recorder.select_notifications(
+                start=start, limit=self.page_size, stop=until, topics=topics, inclusive_of_start=False)
+            if not page:
+                break
+            out += [(n.id, self.ledger.mapper.to_domain_event(n)) for n in page]
+            start = page[-1].id
+        return out
+
+    def _corrections(self, after: int, until: int, at: datetime) -> list[tuple[int, Any]]:
+        """The corrections in (after, until] taking effect by `at`, and the events whose effect they move there."""
+        chosen: dict[int, Any] = {}
+        for position, e in self.corrections_between(after, until):
+            effective = effective_instant(e)
+            if effective is not None and effective > at:
+                continue
+            chosen[position] = e
+            moved = moved_version(e)
+            if moved is not None:
+                for p, stored in self.ledger.stored_events_of(e.originator_id):
+                    if stored.originator_version == moved and after < p <= until:
+                        chosen[p] = self.ledger.mapper.to_domain_event(stored)
+        return sorted(chosen.items(), key=lambda pe: pe[0])
+
+    def replica_for(self, cut: Cut) -> MemoryDb:
+        """The read models as at `cut.at`, as known at `cut.as_known_at` (cached)."""
+        if not cut.corrections:
+            return self.replica(cut.position)
+        key = (cut.position, cut.known_position, cut.at.astimezone(UTC).isoformat())
+        db = self._cached(key)
+        if db is not None:
+            return db
+        db = MemoryDb(self.replica(cut.position).serialize())
+        events = self._corrections(cut.position, cut.known_position, cut.at)
+        views = [v for v in self.make_views() if not v.all_topics]
+        with db.write() as tx:
+            for v in views:
+                v.begin_page(tx)
+                for position, e in events:
+                    if isinstance(e, CatalogEntry.Event) and tx.scalar(
+                            "SELECT COUNT(*) FROM catalog_entries WHERE id = ?", (str(e.originator_id),)) == 0:
+                        continue  # an entry drafted after the cut has nothing there to correct
+                    if v.wants(get_topic(type(e))):
+                        v.apply(tx, e, position)
+                v.end_page(tx)
+        with self._lock:
+            self._cache[key] = db
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return db
 
     # -- replicas ----------------------------------------------------------------------------
 
@@ -114,11 +197,11 @@ class TimeTravel:
                 self._gates.pop(position, None)
         return db
 
-    def _cached(self, position: int) -> MemoryDb | None:
+    def _cached(self, key: Any) -> MemoryDb | None:
         with self._lock:
-            if position in self._cache:
-                self._cache.move_to_end(position)
-                return self._cache[position]
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
         return None
 
     def full_replay(self, position: int) -> MemoryDb:
