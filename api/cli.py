@@ -191,6 +191,32 @@ def cmd_state(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_state_changes(args: argparse.Namespace) -> int:
+    """Prints, as JSON lines, what the ledger learned between two recorded instants that changed its answer about
+    `--at`: first each event learned, then each fact it changed, before and after."""
+    try:
+        at = _instant(args.at, "--at")
+        known_from, known_to = _instant(args.known_from, "--known-from"), _instant(args.known_to, "--known-to")
+    except ValueError as bad:
+        print(bad, file=sys.stderr)
+        return 2
+    assert known_from is not None
+    rt = _runtime()
+    try:
+        found = rt.state_changes(at, known_from, known_to)
+        before, after = found["before"], found["after"]
+        print(json.dumps({"at": before.at.isoformat(), "known_from": before.as_known_at.isoformat(),
+                          "known_to": after.as_known_at.isoformat(), "from_position": before.known_position,
+                          "to_position": after.known_position, "truncated": found["truncated"]}))
+        for row in found["learned"]:
+            print(json.dumps({"learned": row}, ensure_ascii=False, default=str))
+        for row in found["changed"]:
+            print(json.dumps({"changed": row}, ensure_ascii=False, default=str))
+    finally:
+        rt.close()
+    return 0
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     rt = _runtime()
     try:
@@ -272,6 +298,13 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--as-known-at", help="recorded time: what the ledger knew (ISO-8601 with a time zone; default now)")
     s.add_argument("--what", choices=("summary", "catalog", "grants", "systems", "violations"), default="summary")
     s.set_defaults(func=cmd_state)
+
+    s = sub.add_parser("state-changes", help="what the ledger learned between two instants that changed its "
+                       "answer about a third (JSON lines)")
+    s.add_argument("--at", help="effective time the question is about (ISO-8601 with a time zone; default now)")
+    s.add_argument("--known-from", required=True, help="recorded time of the first answer (ISO-8601 with a time zone)")
+    s.add_argument("--known-to", help="recorded time of the second answer (ISO-8601 with a time zone; default now)")
+    s.set_defaults(func=cmd_state_changes)
 
     s = sub.add_parser("sweep", help="record expiry of grants past their end")
     s.set_defaults(func=cmd_sweep)

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from litestar import Request, Response, get
 from litestar.di import NamedDependency, Provide
 
 from api.deps import provide_principal, runtime_of
-from api.params import AsKnownAtQuery, AtQuery
-from application.common import Principal
+from api.params import AsKnownAtQuery, AtQuery, instant_query
+from application.common import Forbidden, Principal
 from infrastructure.sql import MemoryDb
 from projections.state_queries import StateQueries
 from projections.timetravel import Cut
@@ -47,3 +47,20 @@ def state(request: Request[Any, Any, Any], principal: NamedDependency[Principal]
         **cut, **StateQueries(db).summary(cut["at"], viewer),
         "lists": {name: f"{path}?{query}" for name, path in LISTS.items()},
     })
+
+
+@get("/state/changes", sync_to_thread=True, tags=["audit"],
+     dependencies={"principal": Provide(provide_principal, sync_to_thread=False)})
+def state_changes(request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+                  known_from: Annotated[datetime, instant_query()], at: AtQuery = None,
+                  known_to: AsKnownAtQuery = None) -> Response[Any]:
+    """What the ledger learned between `known_from` and `known_to` (recorded time; now when left out) that changed
+    its answer about `at` (effective time; now when left out): the events learned — corrections with what they
+    correct and why — and each grant, catalog entry or system they touch, before and after. The Office and
+    auditors."""
+    if not principal.sees_everything:
+        raise Forbidden("What the ledger learned about the past is shown to the Office and auditors.")
+    found = runtime_of(request).state_changes(at, known_from, known_to)
+    before, after = found.pop("before"), found.pop("after")
+    return Response({"at": before.at, "known_from": before.as_known_at, "known_to": after.as_known_at,
+                     "from": axes(before), "to": axes(after), **found})

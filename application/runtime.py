@@ -14,7 +14,7 @@ from eventsourcing.application import AggregateNotFoundError
 
 from application.access_log import AccessLogService
 from application.catalog import CatalogService
-from application.common import Clock, Principal, RuleForbidden, SystemClock
+from application.common import ApplicationError, Clock, Principal, RuleForbidden, SystemClock
 from application.compliance import ComplianceService
 from application.feeds import FeedService
 from application.history import HistoryService
@@ -39,6 +39,7 @@ from projections.queries import CatalogQueries, OrganizationQueries
 from projections.registry import all_views
 from projections.runner import Projector
 from projections.sharing_queries import SharingQueries
+from projections.state_changes import changes as state_changes
 from projections.systems_queries import SystemQueries
 from projections.timetravel import Cut, TimeTravel
 
@@ -244,6 +245,17 @@ class Runtime:
         now = self.clock.now()
         cut = self.timetravel.cut(at or now, min(as_known_at or now, now))
         return cut, self.timetravel.replica_for(cut)
+
+    def state_changes(self, at: datetime | None, known_from: datetime,
+                      known_to: datetime | None) -> dict[str, Any]:
+        """What the ledger learned between `known_from` and `known_to` (now) that changed its answer about `at`."""
+        check_calendar(at=at, known_from=known_from, known_to=known_to)
+        self.projector.wait_for(self.ledger.max_position(), "ledger_times")
+        now = self.clock.now()
+        to = min(known_to or now, now)
+        if known_from > to:
+            raise ApplicationError("known_from comes before known_to (and neither after now).")
+        return state_changes(self.timetravel, at or now, known_from, to)
 
     def today(self) -> date:
         return self.clock.now().astimezone(UTC).date()

@@ -147,6 +147,10 @@ class TimeTravel:
                         chosen[p] = self.ledger.mapper.to_domain_event(stored)
         return sorted(chosen.items(), key=lambda pe: pe[0])
 
+    def corrections_after(self, cut: Cut) -> list[tuple[int, Any]]:
+        """The events a cut applies on top of its prefix: its corrections and the events they move."""
+        return self._corrections(cut.position, cut.known_position, cut.at) if cut.corrections else []
+
     def replica_for(self, cut: Cut) -> MemoryDb:
         """The read models as at `cut.at`, as known at `cut.as_known_at` (cached)."""
         if not cut.corrections:

@@ -88,9 +88,33 @@ def test_a_back_dated_revocation_changes_january_as_known_in_march_not_as_known_
     recorded = office.get("/state", params={**jan, "as_known_at": JAN_20.isoformat()}).json()
     assert recorded["grants"]["in_force"] == 1 and recorded["position"] == recorded["known_position"]
 
+    learned = office.get("/state/changes", params={**jan, "known_from": FEB_15.isoformat()}).json()
+    [event] = learned["learned"]
+    assert (event["type"], event["position"], event["id"], event["corrects"], event["reason"]) == (
+        "Grant.RevocationBackdated", pos, gid, "status", "核查发现自1月10日起超范围使用")
+    assert datetime.fromisoformat(event["effective_at"]) == JAN_10 and event["correction"] is True
+    [fact] = learned["changed"]
+    assert (fact["kind"], fact["id"], fact["before"]["status"], fact["after"]["status"]) == (
+        "grant", gid, "active", "revoked")
+    assert learned["from"]["known_position"] < pos and learned["to"]["corrections"] == [pos]
+    quiet = office.get("/state/changes", params={**jan, "known_from": FEB_15.isoformat(),
+                                                 "known_to": "2026-03-01T00:00:00Z"}).json()
+    assert quiet["learned"] == [] and quiet["changed"] == []
+    backwards = office.get("/state/changes", params={**jan, "known_from": march.isoformat(),
+                                                     "known_to": FEB_15.isoformat()})
+    assert backwards.status_code == 400
+    assert requester.get("/state/changes", params={**jan, "known_from": FEB_15.isoformat()}).status_code == 403
+
     line = cli(settings, "state", "--at", JAN_20.isoformat(), "--as-known-at", FEB_15.isoformat())
     assert line.returncode == 0, line.stderr
     assert json.loads(line.stdout.splitlines()[0])["grants"]["in_force"] == 1
     now_line = json.loads(cli(settings, "state", "--at", JAN_20.isoformat()).stdout.splitlines()[0])
     assert now_line["grants"]["in_force"] == 0 and now_line["corrections"] == [pos]
     assert cli(settings, "state", "--as-known-at", "2026-02-15").returncode == 2
+    told = cli(settings, "state-changes", "--at", JAN_20.isoformat(), "--known-from", FEB_15.isoformat())
+    assert told.returncode == 0, told.stderr
+    head, *rows = [json.loads(r) for r in told.stdout.splitlines()]
+    assert head["to_position"] >= pos > head["from_position"]
+    assert [r["learned"]["position"] for r in rows if "learned" in r] == [pos]
+    assert [(r["changed"]["before"]["status"], r["changed"]["after"]["status"]) for r in rows
+            if "changed" in r] == [("active", "revoked")]

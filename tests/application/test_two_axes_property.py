@@ -15,14 +15,14 @@ import msgspec
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from domain.catalog_values import ReviewDecision, ShareClass
+from domain.catalog_values import ShareClass
 from domain.grants import Grant
 from domain.organizations import Role
 from domain.rules import DomainError
 from domain.sharing_values import RequestedEntry
 from projections.sharing_queries import SharingQueries
 from projections.state_queries import StateQueries
-from tests.support import PASS, Division, cmd, content, items, member, register
+from tests.support import Division, cmd, content, items, member, register
 
 PURPOSE = "低保核对"
 FIELDS = ("DB_ID", "DB_NAME")
