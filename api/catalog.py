@@ -174,6 +174,14 @@ class CatalogController(Controller):
         return answer(rt.catalog.publish(principal, command(request, "catalog.publish", body), entry_id,
                                          published_on=body.published_on))
 
+    @get("/entries/{entry_id:uuid}/impact", sync_to_thread=True)
+    def impact(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+               entry_id: FromPath[UUID]) -> Response[Any]:
+        """The Office, before publishing the pending version: the live grants it would affect and how (fields
+        removed, share class tightened, delivery method withdrawn; not shareable suspends them, SHR-4)."""
+        rt = runtime_of(request)
+        return Response(rt.catalog.impact(principal, entry_id))
+
     @post("/entries/{entry_id:uuid}/effective-date", sync_to_thread=True, status_code=200)
     def correct_effective_date(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
                                entry_id: FromPath[UUID], data: JSONBody[EffectiveDateBody]) -> Response[bytes]:

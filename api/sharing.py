@@ -21,11 +21,12 @@ from api.deps import (
 )
 from api.params import AsKnownAtQuery, AtQuery, Instant
 from api.state import as_of
-from application.common import ApplicationError, NotFound, Principal
+from application.common import ApplicationError, Forbidden, NotFound, Principal
 from domain.catalog_values import DeliveryMethod
+from domain.grant_reviews import ReviewOutcome
 from domain.organizations import Role
 from domain.sharing_values import RequestDecision, RequestedEntry, UsePlan
-from projections.sharing_queries import SharingQueries
+from projections.sharing_queries import ReviewQueries, SharingQueries
 
 Limit = Annotated[int, Parameter(ge=1, le=500, description="Page size")]
 
@@ -266,3 +267,48 @@ class GrantStatusController(Controller):
         honour_min_position(request, "sharing")
         return Response(rt.sharing.status(holder=q.holder, entry_id=q.entry_id, fields=tuple(q.fields),
                                           purpose=q.purpose, method=q.method, at=q.at, as_known_at=q.as_known_at))
+
+
+class CloseReviewBody(msgspec.Struct, forbid_unknown_fields=True):
+    """The Office's decision on a re-review: keep, suspend or revoke the grant, and why."""
+
+    decision: ReviewOutcome
+    comment: str
+
+
+class GrantReviewController(Controller):
+    """The Office's queue of grants to re-review after a revision of their catalog entry was published."""
+
+    path = "/grant-reviews"
+    tags = ["sharing"]
+    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}
+
+    @get("/", sync_to_thread=True)
+    def list_reviews(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+                     status: FromQuery[str | None] = None, grant_id: FromQuery[UUID | None] = None,
+                     entry_id: FromQuery[UUID | None] = None, limit: Limit = 50,
+                     cursor: FromQuery[str | None] = None) -> Response[Any]:
+        """Re-reviews (`status=open`: the queue), each with how the revision affected the grant."""
+        if not principal.sees_everything:
+            raise Forbidden("The re-review queue is the Office's (and auditors').")
+        position = wait_for_position(request, "sharing")
+        rows, nxt = ReviewQueries(runtime_of(request).ledger.db).reviews(
+            status=status, grant_id=grant_id, entry_id=entry_id, limit=limit, cursor=cursor)
+        return Response({"items": rows, "next_cursor": nxt, "position": position})
+
+    @get("/{review_id:uuid}", sync_to_thread=True)
+    def get_review(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+                   review_id: FromPath[UUID]) -> Response[Any]:
+        wait_for_position(request, "sharing")
+        row = ReviewQueries(runtime_of(request).ledger.db).review(review_id)
+        if row is None or not principal.sees_everything:
+            raise NotFound(f"No grant re-review {review_id}.")
+        return Response(row, headers={"ETag": f'"{row["version"]}"'})
+
+    @post("/{review_id:uuid}/close", sync_to_thread=True, status_code=200)
+    def close(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+              review_id: FromPath[UUID], data: JSONBody[CloseReviewBody]) -> Response[bytes]:
+        """The Office records its decision; `suspend` and `revoke` act on the grant in the same transaction."""
+        rt = runtime_of(request)
+        return answer(rt.sharing.close_review(principal, command(request, "grant_review.close", data), review_id,
+                                              decision=data.decision, comment=data.comment))

@@ -23,6 +23,7 @@ from application.common import (
 from domain.base import Actor, Cause, Context, check_calendar
 from domain.catalog import CatalogEntry
 from domain.catalog_values import DeliveryMethod
+from domain.grant_reviews import GrantImpact, GrantReview, ReviewOutcome
 from domain.grants import Grant, grant_states_from_events
 from domain.organizations import OFFICE_CODE, Organization, OrgKind, Role, organization_id
 from domain.sharing import ImplementationOrder, ShareRequest
@@ -30,6 +31,7 @@ from domain.sharing_values import (
     Decision,
     GrantKind,
     GrantState,
+    GrantStatus,
     PublishedEntry,
     RequestDecision,
     RequestedEntry,
@@ -266,6 +268,29 @@ class SharingService(Service):
     def load_grant(self, grant_id: UUID) -> Grant:
         return self.get(Grant, grant_id)
 
+    def live_grants_on_entry(self, entry_id: UUID) -> list[Grant]:
+        """The grants on an entry not ended (active or suspended), as the aggregates stand."""
+        return [self.get(Grant, gid) for gid in self.index.open_grant_ids_on_entry(entry_id)]
+
+    # -- re-review after a catalog revision -------------------------------------------------------
+
+    def close_review(self, p: Principal, cmd: Command, review: UUID, *, decision: ReviewOutcome | str,
+                     comment: str) -> CommandResult:
+        """The Office's decision on a re-review; suspending or revoking acts on the grant in the same transaction."""
+        def decide(context: ContextMaker) -> tuple[list[Any], ReviewAnswer]:
+            ctx = context(self.actor(p, OFFICE))
+            r = self.get(GrantReview, review, expected_version=cmd.expected_version)
+            outcome = r.close(ctx, decision=decision, comment=comment)
+            g = self.get(Grant, r.grant_id)
+            why = f"复核 {r.resource_code} v{r.entry_version}: {comment}"
+            if outcome == ReviewOutcome.SUSPEND and g.status_at(ctx.at) == GrantStatus.ACTIVE:
+                g.suspend(ctx, why)
+            elif outcome == ReviewOutcome.REVOKE and g.status_at(ctx.at) in (GrantStatus.ACTIVE, GrantStatus.SUSPENDED):
+                g.revoke(ctx, why)
+            return [r, g], review_answer(r)
+
+        return self.execute(p, cmd, decide)
+
     def grants_suspended_for_catalog(self, ctx: Context, entry_id: UUID, reason: str) -> list[Grant]:
         """The open grants on an entry, suspended because it was retired or became not shareable."""
         out = []
@@ -362,6 +387,27 @@ class SharingService(Service):
                 continue
             return msgspec.json.decode(result.body, type=StatusAnswer), result.position
         raise VersionConflict("The grant was changed by concurrent accesses; ask again.")
+
+
+class ReviewAnswer(msgspec.Struct, frozen=True):
+    id: str
+    grant_id: str
+    entry_id: str
+    resource_code: str
+    entry_version: int
+    holder: str
+    status: str
+    decision: str | None
+    comment: str
+    impact: GrantImpact
+    version: int
+
+
+def review_answer(r: GrantReview) -> ReviewAnswer:
+    return ReviewAnswer(id=str(r.id), grant_id=str(r.grant_id), entry_id=str(r.entry_id),
+                        resource_code=r.resource_code, entry_version=r.entry_version, holder=r.holder,
+                        status=str(r.status), decision=str(r.decision) if r.decision else None, comment=r.comment,
+                        impact=r.impact, version=r.version)
 
 
 def _status_answer(d: Decision, holder: str, entry_id: UUID, fields: tuple[str, ...], purpose: str, method: str,

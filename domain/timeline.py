@@ -59,6 +59,14 @@ RULE_CONTEXT.update({
 })
 KINDS.update({cls.KIND: cls for cls in (ShareRequest, ImplementationOrder, Grant)})
 
+from domain.grant_reviews import GrantReview  # noqa: E402
+
+RULE_CONTEXT.update({
+    GrantReview.Opened: ("SHR-4", "SHR-5", "USE-1"),
+    GrantReview.Closed: ("SHR-6", "USE-1"),
+})
+KINDS.update({GrantReview.KIND: GrantReview})
+
 # -- maintenance (MNT, QLT) ---------------------------------------------------------------
 
 from domain.maintenance import BatchModification, MaintenanceTicket  # noqa: E402

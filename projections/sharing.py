@@ -9,13 +9,14 @@ from uuid import UUID
 import msgspec
 
 from domain.catalog_values import DeliveryMethod
+from domain.grant_reviews import GrantReview
 from domain.grants import STATUS_EVENTS, Grant, StatusChange, fold, status_change
 from domain.sharing import ImplementationOrder, ShareRequest
 from domain.sharing_values import GrantKind, GrantState, GrantStatus
 from infrastructure.sql import Tx
 from projections.base import View
 
-R, IO, G = ShareRequest, ImplementationOrder, Grant
+R, IO, G, GR = ShareRequest, ImplementationOrder, Grant, GrantReview
 _enc = msgspec.json.Encoder()
 
 _CHANGES = msgspec.json.Decoder(list[StatusChange])
@@ -31,10 +32,10 @@ def _json(value: Any) -> str:
 
 class SharingView(View):
     name = "sharing"
-    version = 2  # 2: grant status folded on the effective-time axis (back-dated corrections)
-    tables = ("share_requests", "implementation_orders", "grants")
+    version = 2  # 2: grant status folded on the effective-time axis; re-reviews after catalog revisions
+    tables = ("share_requests", "implementation_orders", "grants", "grant_reviews")
     handles = (R.Submitted, R.Approved, R.Rejected, R.Withdrawn, R.OrderIssued, IO.Issued,
-               G.Granted, G.ValidityCorrected, *STATUS_EVENTS)
+               G.Granted, G.ValidityCorrected, *STATUS_EVENTS, GR.Opened, GR.Closed)
 
     def create(self, tx: Tx) -> None:
         tx.execute(
@@ -63,6 +64,15 @@ class SharingView(View):
         tx.execute("CREATE INDEX IF NOT EXISTS grants_provider ON grants (provider, status)")
         tx.execute("CREATE INDEX IF NOT EXISTS grants_entry ON grants (entry_id, status)")
         tx.execute("CREATE INDEX IF NOT EXISTS grants_due ON grants (status, valid_to)")
+        tx.execute(
+            "CREATE TABLE IF NOT EXISTS grant_reviews (id TEXT PRIMARY KEY, grant_id TEXT NOT NULL, "
+            "entry_id TEXT NOT NULL, resource_code TEXT NOT NULL, entry_version INTEGER NOT NULL, "
+            "holder TEXT NOT NULL, provider TEXT NOT NULL, how TEXT NOT NULL, impact TEXT NOT NULL, "
+            "status TEXT NOT NULL, decision TEXT, comment TEXT NOT NULL, opened_by TEXT NOT NULL, "
+            "opened_at TEXT NOT NULL, closed_by TEXT, closed_at TEXT, version INTEGER NOT NULL, "
+            "position BIGINT NOT NULL)"
+        )
+        tx.execute("CREATE INDEX IF NOT EXISTS grant_reviews_status ON grant_reviews (status, opened_at)")
 
     def apply(self, tx: Tx, event: Any, position: int) -> None:
         oid, ts, v = str(event.originator_id), iso(event.timestamp), event.originator_version
@@ -97,6 +107,19 @@ class SharingView(View):
                 (oid, s.holder, s.provider, str(s.entry_id), s.resource_code, _json(sorted(s.fields)), s.purpose,
                  str(s.method), iso(s.valid_from), iso(s.valid_to), str(s.kind), ts, str(s.order_id),
                  str(s.request_id), ts, v, position),
+            )
+        elif isinstance(event, GR.Opened):
+            tx.execute(
+                "INSERT INTO grant_reviews VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', NULL, '', ?, ?, NULL, NULL, ?, ?)",
+                (oid, str(event.grant_id), str(event.entry_id), event.resource_code, event.entry_version,
+                 event.holder, event.provider, _json(event.impact.how), _json(event.impact), event.actor.person, ts,
+                 v, position),
+            )
+        elif isinstance(event, GR.Closed):
+            tx.execute(
+                "UPDATE grant_reviews SET status = 'closed', decision = ?, comment = ?, closed_by = ?, closed_at = ?, "
+                "version = ?, position = ? WHERE id = ?",
+                (str(event.decision), event.comment, event.actor.person, ts, v, position, oid),
             )
         elif isinstance(event, G.ValidityCorrected):
             tx.execute("UPDATE grants SET valid_from = ?, valid_to = ?, version = ?, position = ? WHERE id = ?",
