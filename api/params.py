@@ -42,6 +42,9 @@ AtQuery = Annotated[datetime | None, instant_query()]
 AsKnownAtQuery = Annotated[datetime | None, instant_query()]
 """`as_known_at=`: an instant of recorded time — what the ledger knew then (now when left out)."""
 
+RecordedAtQuery = Annotated[datetime | None, instant_query()]
+"""`at=` on an object's timeline: an instant of recorded time — the object as its events stood then."""
+
 
 MAX_INT64 = 2**63 - 1
 
