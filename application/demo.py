@@ -247,7 +247,8 @@ class _Loader:
 
     def withdraw_batch_download(self) -> None:
         """The relief standards stop being offered by batch download: the cities' grants on it are queued for
-        re-review by the publication, and the Office decides the first (the rest stay in its queue)."""
+        re-review by the publication, the Office dates the revision from its notice and decides the first re-review
+        (the rest stay in its queue)."""
         e = next(x for x in ENTRIES if x.code == WITHDRAWN)
         cat, eid = self.rt.catalog, entry_id(e.code)
         online = msgspec.structs.replace(content(e), delivery_methods=(DeliveryMethod.ONLINE_QUERY,))
@@ -258,6 +259,12 @@ class _Loader:
                     if g.spec.method == DeliveryMethod.BATCH_DOWNLOAD]
         version = cat.load(eid).pending
         cat.publish(self._publisher(e), _cmd("catalog.publish"), eid)
+        # the notice took effect three days before the revision was published: the Office dates it (TIME-1)
+        published = cat.load(eid).current
+        if published is not None and published.published_on is not None:
+            cat.correct_effective_date(self.office, _cmd("catalog.correct_effective_date"), eid,
+                                       version=published.number, effective_on=published.published_on - timedelta(days=3),
+                                       reason="依厅通知，停止批量下载自通知印发之日起执行。")
         if affected and version is not None:
             self.rt.sharing.close_review(self.office, _cmd("grant_review.close"), review_id(affected[0], version.number),
                                          decision=ReviewOutcome.KEEP,

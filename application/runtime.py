@@ -110,7 +110,7 @@ class Runtime:
         head = self.ledger.max_position()
         if at is None:
             return head
-        self.projector.wait_for(head, "ledger_times")
+        self.projector.wait_for(head, "ledger_times", "ledger_corrections")
         return self.timetravel.position_at(at)
 
     def start_background(self, sweep_seconds: float = 60.0) -> None:
@@ -241,7 +241,7 @@ class Runtime:
     def state_as_of(self, at: datetime | None, as_known_at: datetime | None) -> tuple[Cut, MemoryDb]:
         """The read models as at `at` (effective time), as known at `as_known_at` (recorded time); None is now."""
         check_calendar(at=at, as_known_at=as_known_at)
-        self.projector.wait_for(self.ledger.max_position(), "ledger_times")
+        self.projector.wait_for(self.ledger.max_position(), "ledger_times", "ledger_corrections")
         now = self.clock.now()
         cut = self.timetravel.cut(at or now, min(as_known_at or now, now))
         return cut, self.timetravel.replica_for(cut)
@@ -250,7 +250,7 @@ class Runtime:
                       known_to: datetime | None) -> dict[str, Any]:
         """What the ledger learned between `known_from` and `known_to` (now) that changed its answer about `at`."""
         check_calendar(at=at, known_from=known_from, known_to=known_to)
-        self.projector.wait_for(self.ledger.max_position(), "ledger_times")
+        self.projector.wait_for(self.ledger.max_position(), "ledger_times", "ledger_corrections")
         now = self.clock.now()
         to = min(known_to or now, now)
         if known_from > to:

@@ -78,6 +78,28 @@ class Cut(msgspec.Struct, frozen=True):
     corrections: tuple[int, ...] = ()
 
 
+class CorrectionsView(View):
+    """Where the corrections are, and when each takes effect: a cut finds the few it needs by index."""
+
+    name = "ledger_corrections"
+    version = 1
+    tables = ("ledger_corrections",)
+    handles = CORRECTIONS
+    time_travel: ClassVar[bool] = False
+
+    def create(self, tx: Tx) -> None:
+        tx.execute(
+            "CREATE TABLE IF NOT EXISTS ledger_corrections (position BIGINT PRIMARY KEY, originator_id TEXT NOT NULL, "
+            "effective_at TEXT, moved_version INTEGER)"
+        )
+
+    def apply(self, tx: Tx, event: Any, position: int) -> None:
+        effective = effective_instant(event)
+        tx.execute("INSERT INTO ledger_corrections VALUES (?, ?, ?, ?)",
+                   (position, str(event.originator_id), effective.astimezone(UTC).isoformat() if effective else None,
+                    moved_version(event)))
+
+
 def signature(views: Iterable[View]) -> str:
     return hashlib.sha256(",".join(f"{v.name}@{v.version}" for v in views).encode()).hexdigest()[:16]
 
@@ -118,27 +140,24 @@ class TimeTravel:
         chosen = tuple(p for p, _ in self._corrections(position, known, at))
         return Cut(at=at, as_known_at=as_known_at, position=position, known_position=known, corrections=chosen)
 
-    def corrections_between(self, after: int, until: int) -> list[tuple[int, Any]]:
-        """Every correction recorded after position `after` and up to `until`, with its position."""
-        out: list[tuple[int, Any]] = []
-        topics = tuple(get_topic(c) for c in CORRECTIONS)
-        start = after
-        while start < until:
-            page = self.ledger.recorder.select_notifications(
-                start=start, limit=self.page_size, stop=until, topics=topics, inclusive_of_start=False)
-            if not page:
-                break
-            out += [(n.id, self.ledger.mapper.to_domain_event(n)) for n in page]
-            start = page[-1].id
+    def corrections_between(self, after: int, until: int, at: datetime | None = None) -> list[tuple[int, Any]]:
+        """The corrections recorded after position `after` and up to `until` (taking effect by `at`, if given)."""
+        sql = "SELECT position FROM ledger_corrections WHERE position > ? AND position <= ?"
+        args: tuple[Any, ...] = (after, until)
+        if at is not None:
+            sql += " AND (effective_at IS NULL OR effective_at <= ?)"
+            args += (at.astimezone(UTC).isoformat(),)
+        out = []
+        for row in self.ledger.db.query(sql + " ORDER BY position", args):
+            position = int(row["position"])
+            [n] = self.ledger.recorder.select_notifications(start=position, limit=1, inclusive_of_start=True)
+            out.append((position, self.ledger.mapper.to_domain_event(n)))
         return out
 
     def _corrections(self, after: int, until: int, at: datetime) -> list[tuple[int, Any]]:
         """The corrections in (after, until] taking effect by `at`, and the events whose effect they move there."""
         chosen: dict[int, Any] = {}
-        for position, e in self.corrections_between(after, until):
-            effective = effective_instant(e)
-            if effective is not None and effective > at:
-                continue
+        for position, e in self.corrections_between(after, until, at):
             chosen[position] = e
             moved = moved_version(e)
             if moved is not None:
