@@ -358,8 +358,9 @@ def fold(granted_at: datetime, changes: Iterable[StatusChange], at: datetime | N
             break
         if state.status in TERMINAL:
             break
-        by_catalog = c.by_catalog if c.status in (GrantStatus.SUSPENDED, GrantStatus.ACTIVE) else state.by_catalog
-        state = Folded(c.status, c.effective, by_catalog, c.consumed_at or state.consumed_at, c.seq)
+        # "suspended by the catalog" holds only while that suspension lasts (the read model's by_catalog)
+        state = Folded(c.status, c.effective, c.by_catalog and c.status == GrantStatus.SUSPENDED,
+                       c.consumed_at or state.consumed_at, c.seq)
     return state
 
 
