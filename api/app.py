@@ -41,6 +41,7 @@ from api.webhooks import WebhookController
 from application.common import ApplicationError
 from application.runtime import Runtime
 from domain.rules import InvalidTransition, OutOfRange, RuleViolation
+from infrastructure.recorders import LedgerTampered
 from projections.queries import MalformedCursor
 
 DESCRIPTION = (
@@ -74,6 +75,7 @@ def create_app(runtime: Runtime | None = None, *, background: bool = True) -> Li
         InvalidTransition: problems.on_transition,
         ApplicationError: problems.on_application,
         IntegrityError: problems.on_integrity,
+        LedgerTampered: problems.on_tampered,
         ValidationException: problems.on_validation,
         MalformedCursor: problems.on_cursor,
         OutOfRange: problems.on_out_of_range,

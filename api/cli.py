@@ -45,7 +45,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    rt = _runtime()
+    import dataclasses
+
+    from application.runtime import Runtime
+    from infrastructure.store import ProfileMismatch
+
+    settings = Settings.from_env()
+    if args.crypto:
+        settings = dataclasses.replace(settings, crypto_profile=args.crypto)
+    try:
+        rt = Runtime(settings)
+    except ProfileMismatch as e:
+        print(f"refused: {e}", file=sys.stderr)
+        return 2
+    print(f"crypto profile: {rt.ledger.profile}", file=sys.stderr)
     try:
         created, token = rt.init(admin=args.admin)
         print("Office registered." if created else "Office already registered; new admin token issued.")
@@ -129,6 +142,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     import msgspec
 
     from application.common import NotFound, Principal
+    from infrastructure.recorders import LedgerTampered
 
     rt = _runtime()
     try:
@@ -137,6 +151,9 @@ def cmd_history(args: argparse.Namespace) -> int:
             events = rt.history.timeline(auditor, args.kind, args.id)
         except NotFound as e:
             print(e.detail, file=sys.stderr)
+            return 1
+        except LedgerTampered as e:
+            print(f"refused: {e}", file=sys.stderr)
             return 1
         for ev in events:
             print(f"#{ev.position:<7} v{ev.version:<3} {ev.time}  {ev.type:<26} "
@@ -271,6 +288,9 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("init", help="register the Office and print its first admin token")
     s.add_argument("--admin", default="office-admin")
+    s.add_argument("--crypto", choices=("intl", "sm"),
+                   help="the crypto profile, chosen once when the ledger is created: intl (SHA-256, Ed25519, AES-GCM; "
+                        "the default) or sm (SM3, SM2, SM4); default CIVIC_LEDGER_CRYPTO_PROFILE")
     s.set_defaults(func=cmd_init)
 
     t = sub.add_parser("token", help="manage API tokens").add_subparsers(dest="token_command", required=True)
@@ -334,7 +354,13 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     load_dotenv()
     args = parser().parse_args(argv)
-    return int(args.func(args))
+    from infrastructure.store import ProfileMismatch
+
+    try:
+        return int(args.func(args))
+    except ProfileMismatch as e:  # the store is of another crypto profile than the one asked for
+        print(f"refused: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

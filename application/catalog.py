@@ -17,7 +17,7 @@ from application.common import (
     Principal,
     Service,
 )
-from domain.base import Context
+from domain.base import Context, ledger_date
 from domain.catalog import SOURCE_INDEX_ID, CatalogEntry, SourceIndex, Version
 from domain.catalog_values import EntryContent, Review, ReviewDecision, ShareClass
 from domain.grant_reviews import GrantImpact, GrantReview, impact_of
@@ -151,7 +151,7 @@ class CatalogService(Service):
             index = self._index(ctx)
             before = e.current.content if e.current is not None else None
             live = [g.state for g in self.sharing.live_grants_on_entry(e.id)] if self.sharing and before else []
-            e.publish(ctx, published_on=published_on or ctx.at.date(),
+            e.publish(ctx, published_on=published_on or ledger_date(ctx.at),
                       existing_sources=index.sources_other_than(e.resource_code))
             index.claim(ctx, e)
             assert e.current is not None

@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-from domain.base import Context, LedgerAggregate
+from domain.base import Context, LedgerAggregate, ledger_date
 from domain.organizations import OFFICE_CODE, Level, Role
 from domain.rules import InvalidTransition, RuleViolation
 from domain.systems_values import (
@@ -33,7 +33,7 @@ from domain.systems_values import (
     duplicate_collections,
     validate_catalog,
 )
-from domain.time_axes import beijing_date, check_dated_correction, require_backdating_office
+from domain.time_axes import check_dated_correction, require_backdating_office
 
 S = SystemState
 
@@ -107,7 +107,7 @@ class InformationSystem(LedgerAggregate):
 
         def apply(self, s: InformationSystem) -> None:
             s.state, s.review_comment = S.APPROVED, self.comment
-            s.approved_on = beijing_date(self.timestamp)
+            s.approved_on = ledger_date(self.timestamp)
 
     class Rejected(LedgerAggregate.Event):
         TOPIC = "civic-ledger:InformationSystem.Rejected"

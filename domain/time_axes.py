@@ -7,23 +7,13 @@ correction carries its own, earlier, effective time as a field and names what it
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date
 
-from domain.base import Context
+from domain.base import Context, day_start, ledger_date
 from domain.organizations import OFFICE_CODE, Role
 from domain.rules import RuleViolation
 
-#: Dates of the Measures are Beijing dates (UTC+8): a dated correction takes effect at 00:00 there.
-BEIJING = timezone(timedelta(hours=8), "UTC+8")
-
-
-def day_start(day: date) -> datetime:
-    """The instant a Beijing date begins."""
-    return datetime.combine(day, time.min, BEIJING)
-
-
-def beijing_date(at: datetime) -> date:
-    return at.astimezone(BEIJING).date()
+__all__ = ["check_dated_correction", "day_start", "require_backdating_office"]
 
 
 def require_backdating_office(ctx: Context, what: str) -> None:
@@ -39,7 +29,7 @@ def check_dated_correction(ctx: Context, *, on: date, earliest: date, earliest_w
         raise RuleViolation("TIME-2", f"{what} is dated {on.isoformat()}, before {earliest_what} "
                             f"({earliest.isoformat()}); a correction never reaches before the fact it corrects.",
                             on=on.isoformat())
-    today = beijing_date(ctx.at)
+    today = ledger_date(ctx.at)
     if on > today or on >= recorded:
         raise RuleViolation("TIME-3", f"{what} is dated {on.isoformat()}; a correction only moves a fact earlier "
                             f"than recorded ({recorded.isoformat()}) and never past today ({today.isoformat()}).",

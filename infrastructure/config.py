@@ -35,6 +35,10 @@ class Settings:
     objection_deadline_days: int = 15
     signing_key: str | None = None
     sign_checkpoint_seconds: float = 3600.0
+    webhook_allow_hosts: str = ""
+    """Hosts, addresses and CIDR networks webhooks may reach besides global addresses (comma-separated)."""
+    crypto_profile: str | None = None
+    """`intl` or `sm`, asked for when the ledger is created; None: whatever the ledger recorded (intl for a new one)."""
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -52,6 +56,8 @@ class Settings:
             objection_deadline_days=int(env.get("CIVIC_LEDGER_OBJECTION_DEADLINE_DAYS", "15")),
             signing_key=env.get("CIVIC_LEDGER_SIGNING_KEY") or None,
             sign_checkpoint_seconds=float(env.get("CIVIC_LEDGER_SIGN_CHECKPOINT_SECONDS", "3600")),
+            webhook_allow_hosts=env.get("CIVIC_LEDGER_WEBHOOK_ALLOW_HOSTS", ""),
+            crypto_profile=crypto_profile(env.get("CIVIC_LEDGER_CRYPTO_PROFILE") or None),
         )
 
     @property
@@ -102,6 +108,19 @@ class Settings:
             if "schema" in query:
                 env["POSTGRES_SCHEMA"] = query["schema"]
         return env
+
+
+CRYPTO_PROFILES = ("intl", "sm")
+
+
+def crypto_profile(value: str | None) -> str | None:
+    """A valid profile name, or None (not asked for)."""
+    if value is None:
+        return None
+    name = value.strip().lower()
+    if name not in CRYPTO_PROFILES:
+        raise ValueError(f"CIVIC_LEDGER_CRYPTO_PROFILE must be one of {', '.join(CRYPTO_PROFILES)}, not {value!r}")
+    return name
 
 
 def sqlite_path(url: str) -> str:
