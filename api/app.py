@@ -41,8 +41,9 @@ from api.webhooks import WebhookController
 from application.common import ApplicationError
 from application.runtime import Runtime
 from domain.rules import InvalidTransition, OutOfRange, RuleViolation
-from infrastructure.recorders import LedgerTampered
+from infrastructure.recorders import LedgerTampered, StoreBusy
 from projections.queries import MalformedCursor
+from projections.runner import ViewStalled
 
 DESCRIPTION = (
     "Event-sourced governance ledger for the Shaanxi civil-affairs data regime "
@@ -76,6 +77,8 @@ def create_app(runtime: Runtime | None = None, *, background: bool = True) -> Li
         ApplicationError: problems.on_application,
         IntegrityError: problems.on_integrity,
         LedgerTampered: problems.on_tampered,
+        ViewStalled: problems.on_stalled,
+        StoreBusy: problems.on_busy,
         ValidationException: problems.on_validation,
         MalformedCursor: problems.on_cursor,
         OutOfRange: problems.on_out_of_range,

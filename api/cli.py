@@ -39,9 +39,40 @@ def cmd_serve(args: argparse.Namespace) -> int:
         else:
             print("demo data already present; create a token with `civic-ledger token create`", file=sys.stderr)
     app = create_app(rt)
-    uvicorn.run(app, host=args.host or settings.host, port=args.port or settings.port, log_level="info")
+    grace = settings.shutdown_grace_seconds
+    config = uvicorn.Config(app, host=args.host or settings.host, port=args.port or settings.port, log_level="info",
+                            timeout_graceful_shutdown=grace)
+    _bounded_server(config, hard_deadline=grace + 20.0).run()
     rt.close()
     return 0
+
+
+def _bounded_server(config, hard_deadline: float):  # noqa: ANN001, ANN202 - uvicorn is imported lazily
+    """uvicorn's server, with a last resort: once asked to stop, the process ends within `hard_deadline` seconds.
+
+    uvicorn cancels requests still running after `timeout_graceful_shutdown`, but a handler blocked in a
+    thread cannot be cancelled, and asyncio waits for that thread before the process may exit. The
+    store's timeouts end such a wait on their own; this timer covers anything they do not.
+    """
+    import os
+    import threading
+
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig, frame):  # noqa: ANN001, ANN202
+            if not self.should_exit:
+                def give_up() -> None:
+                    print(f"civic-ledger: shutdown took more than {hard_deadline:.0f} s; exiting now",
+                          file=sys.stderr, flush=True)
+                    os._exit(1)
+
+                timer = threading.Timer(hard_deadline, give_up)
+                timer.daemon = True
+                timer.start()
+            super().handle_exit(sig, frame)
+
+    return Server(config)
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -126,13 +157,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_rebuild(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from projections.runner import ViewStalled
+
     rt = _runtime()
     try:
         names = args.view or list(rt.projector.views)
+        unknown = [n for n in names if n not in rt.projector.views]
+        if unknown:
+            print(f"refused: no read model {unknown[0]!r}; the read models are {', '.join(rt.projector.views)}",
+                  file=sys.stderr)
+            return 2
         total = rt.ledger.max_position()
         with tqdm(total=total * len(names), unit="ev", desc="rebuild", file=sys.stderr) as bar:
             rt.projector.rebuild(names, progress=bar.update)
         print(json.dumps({"rebuilt": names, "position": total}))
+    except ViewStalled as stalled:
+        print(f"rebuild stopped: {stalled}", file=sys.stderr)
+        return 1
     finally:
         rt.close()
     return 0

@@ -13,8 +13,9 @@ from litestar.exceptions import HTTPException, ValidationException
 
 from application.common import ApplicationError
 from domain.rules import InvalidTransition, OutOfRange, RuleViolation
-from infrastructure.recorders import LedgerTampered
+from infrastructure.recorders import LedgerTampered, StoreBusy
 from projections.queries import MalformedCursor
+from projections.runner import ViewStalled
 
 log = logging.getLogger("civic_ledger.api")
 PROBLEM = "application/problem+json"
@@ -57,6 +58,23 @@ def on_tampered(request: Request[Any, Any, Any], exc: LedgerTampered) -> Respons
                    f"{exc.position}); it is neither used nor shown. An operator must run `civic-ledger verify`.",
                    type_="urn:civic-ledger:ledger-integrity", kind=exc.kind, position=exc.position,
                    originator_id=exc.originator_id, originator_version=exc.originator_version)
+def on_stalled(request: Request[Any, Any, Any], exc: ViewStalled) -> Response[Any]:
+    f = exc.failure
+    response = problem(503, "Read model stalled",
+                       f"The read model {f.view} is stopped at ledger position {f.position}; it is retried "
+                       "automatically and reported by /health. Retry after the time given.",
+                       type_="urn:civic-ledger:view-stalled", view=f.view, position=f.position,
+                       event_type=f.event_type)
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+def on_busy(request: Request[Any, Any, Any], exc: StoreBusy) -> Response[Any]:
+    log.warning("store busy: %s", exc)
+    response = problem(503, "Store busy", "The ledger did not take the write within its time limit; nothing was "
+                       "recorded. Retry shortly.", type_="urn:civic-ledger:store-busy")
+    response.headers["Retry-After"] = "1"
+    return response
 
 
 def on_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:

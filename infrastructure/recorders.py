@@ -10,25 +10,29 @@ event that `civic-ledger verify` would report: one at a position below 1, one at
 head that was never chained, one whose bytes, position or identity differ from its chain record, or a
 chained event that is no longer stored. Events after the chain's head (the projector's lag, normally
 well under a second) are not chained yet and are loaded. The check costs one indexed query and one
-SHA-256 per event loaded.
+hash per event loaded (SHA-256 or SM3, by the ledger's crypto profile).
+
+On PostgreSQL the events are inserted without psycopg's pipeline mode (see `LedgerPostgresRecorder`).
 """
 
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
 import msgspec
 import psycopg
+import psycopg.errors
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from eventsourcing.utils import retry
 from psycopg.sql import SQL, Identifier
 
-from infrastructure.verifier import canonical_bytes, chain_hash
+from infrastructure.verifier import INTL, Suite, canonical_bytes
 
 
 class IdempotencyRecord(msgspec.Struct, frozen=True):
@@ -113,10 +117,11 @@ def chain_records(cursor: Any, dialect: str, originator_id: UUID, gt: int | None
 
 
 def check_chained(originator_id: UUID, rows: Sequence[tuple[int, StoredEvent]],
-                  chain: Sequence[Sequence[Any]] | None, *, complete: bool) -> None:
+                  chain: Sequence[Sequence[Any]] | None, *, complete: bool, hashes: Suite = INTL) -> None:
     """Raises `LedgerTampered` unless every stored row is one the chain covers (or is after its head), and, when
     `rows` are all the events asked for (`complete`), every chained event of the range is among them.
-    `chain` is the rows of `_CHAIN_SQL` (None: no chain table yet, so only positions are checked)."""
+    `chain` is the rows of `_CHAIN_SQL` (None: no chain table yet, so only positions are checked); `hashes` is
+    the ledger's crypto profile's suite."""
     head = 0
     chained: dict[int, tuple[int, bytes, bytes]] = {}
     for head_, position, version, h, prev in chain or ():
@@ -137,7 +142,7 @@ def check_chained(originator_id: UUID, rows: Sequence[tuple[int, StoredEvent]],
         at, h, prev = record
         if at != position:
             raise LedgerTampered("reordered", position, originator_id, v, f"chained at position {at}")
-        if chain_hash(prev, canonical_bytes(position, originator_id, v, s.topic, bytes(s.state))) != h:
+        if hashes.chain_hash(prev, canonical_bytes(position, originator_id, v, s.topic, bytes(s.state))) != h:
             raise LedgerTampered("altered", position, originator_id, v,
                                  "its stored bytes differ from the bytes chained here")
     if complete and chained:
@@ -162,6 +167,9 @@ def _events_sql(base: str, placeholder: str, gt: int | None, lte: int | None, de
 
 
 class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
+    hashes: Suite = INTL
+    """The hash of the ledger's crypto profile, set by the ledger when it settles its profile."""
+
     def construct_create_table_statements(self) -> list[str]:
         return [*super().construct_create_table_statements(), IDEMPOTENCY_DDL, UNIQUE_KEYS_DDL]
 
@@ -186,15 +194,62 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
             c.execute(events_sql, [oid.hex, *params])
             rows = [(int(r["rowid"]), StoredEvent(originator_id=oid, originator_version=r["originator_version"],
                                                   topic=r["topic"], state=r["state"])) for r in c.fetchall()]
-        check_chained(oid, rows, chain, complete=limit is None)
+        check_chained(oid, rows, chain, complete=limit is None, hashes=self.hashes)
         return [s for _, s in rows]
 
 
+class StoreBusy(OperationalError):
+    """The store did not let a write through in bounded time (a lock or statement timeout): retry later."""
+
+
+# Errors after which the same insert may simply be tried again: the connection broke before the
+# transaction committed. A timeout is not one of them (waiting again would only double the wait).
+_RETRIES, _RETRY_WAIT = 3, 0.2
+
+
+def _timed_out(error: BaseException) -> bool:
+    cause = error.__cause__
+    return isinstance(cause, (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled))
+
+
 class LedgerPostgresRecorder(PostgresApplicationRecorder):
+    """Inserts events with one statement at a time instead of the library's pipeline.
+
+    psycopg 3.3's pipeline stops flushing once its command queue is empty, then waits for results:
+    a parameter bigger than the socket's send buffer (an event of a few MiB) is left half sent,
+    the server waits for the rest while holding the events table's EXCLUSIVE lock, and every other
+    writer queues behind it for ever. Sent outside a pipeline, psycopg flushes until libpq's buffer
+    is empty, whatever its size. The statements are the library's own, in its order.
+    """
+
+    hashes: Suite = INTL
+    """The hash of the ledger's crypto profile, set by the ledger when it settles its profile."""
+
     def __init__(self, datastore: Any, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
         self.sql_create_statements.append(SQL(IDEMPOTENCY_DDL))  # type: ignore[arg-type]
         self.sql_create_statements.append(SQL(UNIQUE_KEYS_DDL))  # type: ignore[arg-type]
+
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        attempt = 0
+        while True:
+            try:
+                return self._insert_once(stored_events, **kwargs)
+            except (InterfaceError, OperationalError) as e:
+                if _timed_out(e):
+                    raise StoreBusy(str(e)) from e
+                attempt += 1
+                if attempt >= _RETRIES:
+                    raise
+                time.sleep(_RETRY_WAIT * attempt)
+
+    def _insert_once(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
+            self._insert_events(curs, stored_events, **kwargs)
+            if not stored_events:
+                return None
+            self._insert_stored_events(curs, stored_events, **kwargs)
+            return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
 
     def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
         super()._insert_events(curs, stored_events, **kwargs)
@@ -219,5 +274,5 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
             rows = [(int(r["notification_id"]), StoredEvent(
                 originator_id=r["originator_id"], originator_version=r["originator_version"], topic=r["topic"],
                 state=bytes(r["state"]))) for r in curs.fetchall()]
-        check_chained(oid, rows, chain, complete=limit is None)
+        check_chained(oid, rows, chain, complete=limit is None, hashes=self.hashes)
         return [s for _, s in rows]

@@ -81,6 +81,7 @@ class Ledger(Application[UUID]):
     def _use_profile(self, profile: str) -> None:
         self.profile = profile
         self.suite = suite(profile)
+        self.recorder.hashes = self.suite  # type: ignore[attr-defined]  # the load-time chain check hashes so
         if self.settings.cipher_key:
             env = {"CIPHER_KEY": self.settings.cipher_key}
             self.mapper.cipher = SM4Cipher(env) if profile == "sm" else self.factory.cipher()
@@ -132,7 +133,7 @@ class Ledger(Application[UUID]):
             )
             for r in rows
         ]
-        check_chained(originator_id, stored, chain, complete=True)
+        check_chained(originator_id, stored, chain, complete=True, hashes=self.suite)
         return stored
 
     def position_of(self, originator_id: UUID, version: int) -> int | None:
