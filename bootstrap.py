@@ -21,7 +21,7 @@ from eventsourcing.application import AggregateNotFoundError
 from application.access_log import AccessLogService
 from application.callers import Callers
 from application.catalog import CatalogService
-from application.common import Clock, Principal, SystemClock
+from application.common import ApplicationError, Clock, Principal, SystemClock
 from application.compliance import ComplianceService
 from application.feeds import FeedService
 from application.history import HistoryService
@@ -56,8 +56,9 @@ from projections.queries import CatalogQueries, OrganizationQueries
 from projections.registry import all_views
 from projections.runner import Projector
 from projections.sharing_queries import SharingQueries
+from projections.state_changes import changes as state_changes
 from projections.systems_queries import SystemQueries
-from projections.timetravel import TimeTravel
+from projections.timetravel import Cut, TimeTravel
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +141,17 @@ class Runtime:
             grants_for=q.grants_for,
             grant_ids_for=fresh(q.grant_ids_for),
             due_for_expiry=fresh(q.due_for_expiry),
+            position_at=self._known_position,
+            view_position=lambda: self.projector.position("sharing"),
         )
+
+    def _known_position(self, at: datetime | None) -> int:
+        """The last ledger position recorded by `at` (the head for None)."""
+        head = self.ledger.max_position()
+        if at is None:
+            return head
+        self.projector.wait_for(head, "ledger_times", "ledger_corrections")
+        return self.timetravel.position_at(at)
 
     # -- background duties -------------------------------------------------------------------
 
@@ -273,11 +284,28 @@ class Runtime:
     # -- time --------------------------------------------------------------------------------
 
     def state_at(self, at: datetime) -> tuple[int, MemoryDb]:
-        """The ledger position recorded by `at`, and an in-memory replica of the read models there."""
-        check_calendar(at=at)
-        self.projector.wait_for(self.ledger.max_position(), "ledger_times")
-        position = self.timetravel.position_at(at)
-        return position, self.timetravel.replica(position)
+        """The state as at `at`, as known now: the position it is cut at and a replica of the read models."""
+        cut, db = self.state_as_of(at, None)
+        return cut.position, db
+
+    def state_as_of(self, at: datetime | None, as_known_at: datetime | None) -> tuple[Cut, MemoryDb]:
+        """The read models as at `at` (effective time), as known at `as_known_at` (recorded time); None is now."""
+        check_calendar(at=at, as_known_at=as_known_at)
+        self.projector.wait_for(self.ledger.max_position(), "ledger_times", "ledger_corrections")
+        now = self.clock.now()
+        cut = self.timetravel.cut(at or now, min(as_known_at or now, now))
+        return cut, self.timetravel.replica_for(cut)
+
+    def state_changes(self, at: datetime | None, known_from: datetime,
+                      known_to: datetime | None) -> dict[str, Any]:
+        """What the ledger learned between `known_from` and `known_to` (now) that changed its answer about `at`."""
+        check_calendar(at=at, known_from=known_from, known_to=known_to)
+        self.projector.wait_for(self.ledger.max_position(), "ledger_times", "ledger_corrections")
+        now = self.clock.now()
+        to = min(known_to or now, now)
+        if known_from > to:
+            raise ApplicationError("known_from comes before known_to (and neither after now).")
+        return state_changes(self.timetravel, at or now, known_from, to)
 
     def today(self) -> date:
         """Today in the ledger's calendar (Beijing)."""

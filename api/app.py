@@ -28,8 +28,13 @@ from api.maintenance import (
 )
 from api.metrics import RequestMetrics, metrics, metrics_middleware
 from api.organizations import OrganizationController
-from api.sharing import GrantController, GrantStatusController, ShareRequestController
-from api.state import state
+from api.sharing import (
+    GrantController,
+    GrantReviewController,
+    GrantStatusController,
+    ShareRequestController,
+)
+from api.state import state, state_changes
 from api.storable import refuse_unstorable
 from api.system import HistoryController, health
 from api.systems import SystemController
@@ -94,7 +99,7 @@ def create_app(runtime: Runtime | None = None, *, background: bool = True, sweep
     }
     return Litestar(
         route_handlers=[health, metrics, OrganizationController, CatalogController, ShareRequestController, GrantController,
-                        GrantStatusController, HistoryController, state, SystemController,
+                        GrantStatusController, GrantReviewController, HistoryController, state, state_changes, SystemController,
                         TicketController, ArchiveController, BatchController, ObjectionController,
                         EventController, WebhookController, AccessLogController, LedgerController, public_key,
                         ViolationController, ComplianceController],

@@ -12,7 +12,8 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
 from api.deps import answer, command, provide_principal, runtime_of, wait_for_position
-from api.params import AtQuery, Instant
+from api.params import AsKnownAtQuery, AtQuery, Instant
+from api.state import as_of
 from application.common import NotFound, Principal
 from domain.catalog_values import Check, EntryContent, Review, ReviewDecision
 from projections.queries import CatalogFilter, CatalogQueries
@@ -37,6 +38,14 @@ class ReviewBody(msgspec.Struct, forbid_unknown_fields=True):
 
 class PublishBody(msgspec.Struct, forbid_unknown_fields=True):
     published_on: date | None = None
+
+
+class EffectiveDateBody(msgspec.Struct, forbid_unknown_fields=True):
+    """The date a published version really took effect, earlier than recorded (TIME-1 … TIME-3)."""
+
+    version: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
+    effective_on: date
+    reason: str
 
 
 class AcceptDuplicateBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -73,14 +82,16 @@ class CatalogController(Controller):
         provider: FromQuery[str | None] = None, status: FromQuery[str | None] = None, share_class: FromQuery[str | None] = None,
         open_class: FromQuery[str | None] = None, item_code: FromQuery[str | None] = None, q: FromQuery[str | None] = None,
         overdue: FromQuery[bool | None] = None, limit: Limit = 50, cursor: FromQuery[str | None] = None,
-        at: AtQuery = None,
+        at: AtQuery = None, as_known_at: AsKnownAtQuery = None,
     ) -> Response[Any]:
-        """The current catalog, filtered and paged; with `at`, the catalog as it stood then (recorded time)."""
+        """The current catalog, filtered and paged; with `at` and/or `as_known_at`, the catalog as in force at `at`
+        as known at `as_known_at` (see `/state`)."""
         rt = runtime_of(request)
         queries, now = rt.catalog_queries, rt.now()
-        if at is not None:
-            position, replica = rt.state_at(at)
-            queries, now = CatalogQueries(replica, rt.settings.overdue_grace_days), at
+        cut: dict[str, Any] = {}
+        if at is not None or as_known_at is not None:
+            position, replica, cut = as_of(request, at, as_known_at)
+            queries, now = CatalogQueries(replica, rt.settings.overdue_grace_days), cut["at"]
         else:
             position = wait_for_position(request, "catalog")
         rows, next_cursor = queries.list(
@@ -88,7 +99,7 @@ class CatalogController(Controller):
                           item_code=item_code, q=q, overdue=overdue),
             viewer_org=_viewer(principal), now=now, limit=limit, cursor=cursor,
         )
-        return Response({"items": rows, "next_cursor": next_cursor, "position": position})
+        return Response({"items": rows, "next_cursor": next_cursor, **cut, "position": position})
 
     @get("/entries/{entry_id:uuid}", sync_to_thread=True)
     def get_entry(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], entry_id: FromPath[UUID]) -> Response[Any]:
@@ -103,17 +114,19 @@ class CatalogController(Controller):
     @get("/open", sync_to_thread=True)
     def open_catalog(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], limit: Limit = 50,
                      cursor: FromQuery[str | None] = None, q: FromQuery[str | None] = None,
-                     at: AtQuery = None) -> Response[Any]:
-        """The open-data catalog (OPEN-1): published entries whose open class is not `closed` (`at`: as it stood then)."""
+                     at: AtQuery = None, as_known_at: AsKnownAtQuery = None) -> Response[Any]:
+        """The open-data catalog (OPEN-1): published entries whose open class is not `closed` (`at`,
+        `as_known_at`: as in force then, as known then)."""
         rt = runtime_of(request)
         queries = rt.catalog_queries
-        if at is not None:
-            position, replica = rt.state_at(at)
+        cut: dict[str, Any] = {}
+        if at is not None or as_known_at is not None:
+            position, replica, cut = as_of(request, at, as_known_at)
             queries = CatalogQueries(replica, rt.settings.overdue_grace_days)
         else:
             position = wait_for_position(request, "catalog")
         rows, next_cursor = queries.open_catalog(limit=limit, cursor=cursor, q=q)
-        return Response({"items": rows, "next_cursor": next_cursor, "position": position})
+        return Response({"items": rows, "next_cursor": next_cursor, **cut, "position": position})
 
     @post("/entries", sync_to_thread=True, status_code=201)
     def draft(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], data: JSONBody[DraftBody]) -> Response[bytes]:
@@ -160,6 +173,23 @@ class CatalogController(Controller):
         body = data or PublishBody()
         return answer(rt.catalog.publish(principal, command(request, "catalog.publish", body), entry_id,
                                          published_on=body.published_on))
+
+    @get("/entries/{entry_id:uuid}/impact", sync_to_thread=True)
+    def impact(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+               entry_id: FromPath[UUID]) -> Response[Any]:
+        """The Office, before publishing the pending version: the live grants it would affect and how (fields
+        removed, share class tightened, delivery method withdrawn; not shareable suspends them, SHR-4)."""
+        rt = runtime_of(request)
+        return Response(rt.catalog.impact(principal, entry_id))
+
+    @post("/entries/{entry_id:uuid}/effective-date", sync_to_thread=True, status_code=200)
+    def correct_effective_date(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+                               entry_id: FromPath[UUID], data: JSONBody[EffectiveDateBody]) -> Response[bytes]:
+        """The Office dates a published version from when it really took effect (a correction, TIME-1 … TIME-3)."""
+        rt = runtime_of(request)
+        return answer(rt.catalog.correct_effective_date(principal, command(request, "catalog.correct_effective_date",
+                                                                           data), entry_id, version=data.version,
+                                                        effective_on=data.effective_on, reason=data.reason))
 
     @post("/entries/{entry_id:uuid}/revise", sync_to_thread=True, status_code=200)
     def revise(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], entry_id: FromPath[UUID],

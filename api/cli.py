@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 
 from api import cli_backup, cli_ledger
 from infrastructure.config import Settings, load_dotenv
@@ -269,20 +270,30 @@ def cmd_history(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_state(args: argparse.Namespace) -> int:
-    """Prints what the read models said at an instant: a summary, the published catalog, the grants in force,
-    the systems or the violations."""
-    from datetime import datetime
+def _instant(value: str | None, flag: str) -> datetime | None:
+    """An ISO-8601 instant with its offset, or None; a value without an offset names no instant."""
+    if value is None:
+        return None
+    at = datetime.fromisoformat(value)
+    if at.tzinfo is None:
+        raise ValueError(f"{flag} needs a time zone, e.g. 2025-03-31T23:59:59+08:00")
+    return at
 
+
+def cmd_state(args: argparse.Namespace) -> int:
+    """Prints the state as at `--at` (effective time), as known at `--as-known-at` (recorded time): a summary,
+    the published catalog, the grants in force, the systems or the violations."""
     from projections.state_queries import StateQueries
 
+    try:
+        asked_at, asked_known = _instant(args.at, "--at"), _instant(args.as_known_at, "--as-known-at")
+    except ValueError as bad:
+        print(bad, file=sys.stderr)
+        return 2
     rt = _runtime()
     try:
-        at = datetime.fromisoformat(args.at)
-        if at.tzinfo is None:
-            print("--at needs a time zone, e.g. 2025-03-31T23:59:59+08:00", file=sys.stderr)
-            return 2
-        position, db = rt.state_at(at)
+        cut, db = rt.state_as_of(asked_at, asked_known)
+        at, position = cut.at, cut.position
         q = StateQueries(db)
         if args.what == "catalog":
             rows = q.published_catalog()
@@ -293,9 +304,36 @@ def cmd_state(args: argparse.Namespace) -> int:
         elif args.what == "violations":
             rows = q.violations()
         else:
-            rows = [{"at": at.isoformat(), "position": position, **q.summary(at)}]
+            rows = [{"at": at.isoformat(), "as_known_at": cut.as_known_at.isoformat(), "position": position,
+                     "known_position": cut.known_position, "corrections": list(cut.corrections), **q.summary(at)}]
         for row in rows:
             print(json.dumps(row, ensure_ascii=False, default=str))
+    finally:
+        rt.close()
+    return 0
+
+
+def cmd_state_changes(args: argparse.Namespace) -> int:
+    """Prints, as JSON lines, what the ledger learned between two recorded instants that changed its answer about
+    `--at`: first each event learned, then each fact it changed, before and after."""
+    try:
+        at = _instant(args.at, "--at")
+        known_from, known_to = _instant(args.known_from, "--known-from"), _instant(args.known_to, "--known-to")
+    except ValueError as bad:
+        print(bad, file=sys.stderr)
+        return 2
+    assert known_from is not None
+    rt = _runtime()
+    try:
+        found = rt.state_changes(at, known_from, known_to)
+        before, after = found["before"], found["after"]
+        print(json.dumps({"at": before.at.isoformat(), "known_from": before.as_known_at.isoformat(),
+                          "known_to": after.as_known_at.isoformat(), "from_position": before.known_position,
+                          "to_position": after.known_position, "truncated": found["truncated"]}))
+        for row in found["learned"]:
+            print(json.dumps({"learned": row}, ensure_ascii=False, default=str))
+        for row in found["changed"]:
+            print(json.dumps({"changed": row}, ensure_ascii=False, default=str))
     finally:
         rt.close()
     return 0
@@ -387,10 +425,18 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--view", action="append", help="only this view (repeatable)")
     s.set_defaults(func=cmd_rebuild)
 
-    s = sub.add_parser("state", help="print the state at a past instant (JSON lines)")
-    s.add_argument("--at", required=True, help="ISO-8601 instant with a time zone")
+    s = sub.add_parser("state", help="print the state as at an instant, as known at another (JSON lines)")
+    s.add_argument("--at", help="effective time: what was in force (ISO-8601 with a time zone; default now)")
+    s.add_argument("--as-known-at", help="recorded time: what the ledger knew (ISO-8601 with a time zone; default now)")
     s.add_argument("--what", choices=("summary", "catalog", "grants", "systems", "violations"), default="summary")
     s.set_defaults(func=cmd_state)
+
+    s = sub.add_parser("state-changes", help="what the ledger learned between two instants that changed its "
+                       "answer about a third (JSON lines)")
+    s.add_argument("--at", help="effective time the question is about (ISO-8601 with a time zone; default now)")
+    s.add_argument("--known-from", required=True, help="recorded time of the first answer (ISO-8601 with a time zone)")
+    s.add_argument("--known-to", help="recorded time of the second answer (ISO-8601 with a time zone; default now)")
+    s.set_defaults(func=cmd_state_changes)
 
     s = sub.add_parser("sweep", help="record expiry of grants past their end")
     s.set_defaults(func=cmd_sweep)

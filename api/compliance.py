@@ -12,7 +12,8 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
 from api.deps import answer, command, provide_principal, runtime_of, wait_for_position
-from api.params import AtQuery, Instant
+from api.params import AsKnownAtQuery, AtQuery, Instant
+from api.state import as_of
 from application.common import Forbidden, NotFound, Principal
 from domain.compliance import Evidence, ViolationKind
 from projections.compliance import ComplianceQueries
@@ -59,16 +60,17 @@ def _org(p: Principal) -> str | None:
 DEPS = {"principal": Provide(provide_principal, sync_to_thread=False)}
 
 
-def _board(request: Request[Any, Any, Any], at: datetime | None,
-           *views: str) -> tuple[int, ComplianceQueries, datetime]:
-    """Today's board (caught up to the caller's position) and now, or its replica as it stood at `at`, and `at`."""
+def _board(request: Request[Any, Any, Any], at: datetime | None, as_known_at: datetime | None,
+           *views: str) -> tuple[int, ComplianceQueries, datetime, dict[str, Any]]:
+    """Today's board (caught up to the caller's position) and now, or its replica as in force at `at` as known at
+    `as_known_at`, `at`, and the fields naming that cut."""
     rt = runtime_of(request)
-    if at is None:
-        return wait_for_position(request, *views), rt.compliance_queries, rt.now()
-    position, replica = rt.state_at(at)
+    if at is None and as_known_at is None:
+        return wait_for_position(request, *views), rt.compliance_queries, rt.now(), {}
+    position, replica, cut = as_of(request, at, as_known_at)
     queries = ComplianceQueries(replica, rt.settings.overdue_grace_days,
                                 non_compliant_systems=SystemQueries(replica).compliance)
-    return position, queries, at
+    return position, queries, cut["at"], cut
 
 
 class ViolationController(Controller):
@@ -81,13 +83,13 @@ class ViolationController(Controller):
                         kind: FromQuery[str | None] = None, subject: FromQuery[str | None] = None,
                         status: FromQuery[str | None] = None, open: FromQuery[bool] = False,  # noqa: A002
                         limit: Limit = 50, cursor: FromQuery[str | None] = None,
-                        at: AtQuery = None) -> Response[Any]:
+                        at: AtQuery = None, as_known_at: AsKnownAtQuery = None) -> Response[Any]:
         """Newest first. The Office and auditors see every case; an organization its own, once confirmed.
-        With `at`, the cases as they stood then (recorded time)."""
-        position, queries, _ = _board(request, at, VIEW)
+        With `at` and/or `as_known_at`, the cases as they stood then, as known then."""
+        position, queries, _, cut = _board(request, at, as_known_at, VIEW)
         rows, nxt = queries.violations(org=_org(principal), kind=kind, subject=subject, status=status,
                                                      open_only=open, limit=limit, cursor=cursor)
-        return Response({"items": rows, "next_cursor": nxt, "position": position})
+        return Response({"items": rows, "next_cursor": nxt, **cut, "position": position})
 
     @post("/", sync_to_thread=True, status_code=201)
     def raise_violation(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
@@ -162,10 +164,12 @@ class ComplianceController(Controller):
 
     @get("/summary", sync_to_thread=True)
     def summary(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                org: FromQuery[str | None] = None, at: AtQuery = None) -> Response[Any]:
+                org: FromQuery[str | None] = None, at: AtQuery = None,
+                as_known_at: AsKnownAtQuery = None) -> Response[Any]:
         """Per organization: open violations, candidates, overdue entries and objections, non-compliant systems.
-        An organization sees only its own line. With `at`, the board as it stood then (overdue judged at `at`)."""
-        position, queries, now = _board(request, at, *SUMMARY_VIEWS)
+        An organization sees only its own line. With `at` and/or `as_known_at`, the board as it stood then, as
+        known then (overdue judged at `at`)."""
+        position, queries, now, cut = _board(request, at, as_known_at, *SUMMARY_VIEWS)
         if not principal.sees_everything:
             if org not in (None, principal.acting_for):
                 raise Forbidden(f"{principal.acting_for} sees its own compliance summary, not {org}'s.")
@@ -173,7 +177,7 @@ class ComplianceController(Controller):
         items = queries.summary(now=now, org=org)
         if not principal.sees_everything:  # candidates are the Office's work until confirmed
             items = [{k: v for k, v in i.items() if k != "candidates"} for i in items]
-        return Response({"items": items, "position": position})
+        return Response({"items": items, **cut, "position": position})
 
     @get("/organizations/{code:str}", sync_to_thread=True)
     def organization(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],

@@ -37,7 +37,13 @@ def instant_query(name: str | None = None) -> _WithOffset:
 
 
 AtQuery = Annotated[datetime | None, instant_query()]
-"""`at=`: an instant of recorded time (state at a date, history, grant status at a past instant)."""
+"""`at=`: an instant of effective time — what was in force then (state at a date, grant status at an instant)."""
+
+AsKnownAtQuery = Annotated[datetime | None, instant_query()]
+"""`as_known_at=`: an instant of recorded time — what the ledger knew then (now when left out)."""
+
+RecordedAtQuery = Annotated[datetime | None, instant_query()]
+"""`at=` on an object's timeline: an instant of recorded time — the object as its events stood then."""
 
 
 MAX_INT64 = 2**63 - 1

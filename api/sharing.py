@@ -19,13 +19,15 @@ from api.deps import (
     runtime_of,
     wait_for_position,
 )
-from api.params import AtQuery, Instant, OptionalPosition
+from api.params import AsKnownAtQuery, AtQuery, Instant, OptionalPosition
+from api.state import as_of
 from application.answer_proofs import grant_status_with_proof
-from application.common import ApplicationError, NotFound, Principal
+from application.common import ApplicationError, Forbidden, NotFound, Principal
 from domain.catalog_values import DeliveryMethod
+from domain.grant_reviews import ReviewOutcome
 from domain.organizations import Role
 from domain.sharing_values import RequestDecision, RequestedEntry, UsePlan
-from projections.sharing_queries import SharingQueries
+from projections.sharing_queries import ReviewQueries, SharingQueries
 
 Limit = Annotated[int, Parameter(ge=1, le=500, description="Page size")]
 
@@ -63,6 +65,21 @@ class ReasonBody(msgspec.Struct, forbid_unknown_fields=True):
     reason: str
 
 
+class CorrectableBody(msgspec.Struct, forbid_unknown_fields=True):
+    """A reason, and for the Office an earlier instant the suspension or revocation takes effect from (TIME-1)."""
+
+    reason: str
+    effective_at: Instant | None = None
+
+
+class ValidityBody(msgspec.Struct, forbid_unknown_fields=True):
+    """The validity a grant really had; within the recorded one, its changed ends past (TIME-2, TIME-3)."""
+
+    valid_from: Instant
+    valid_to: Instant
+    reason: str
+
+
 class StatusBody(msgspec.Struct, forbid_unknown_fields=True):
     holder: str
     entry_id: UUID
@@ -73,6 +90,7 @@ class StatusBody(msgspec.Struct, forbid_unknown_fields=True):
     record_use: bool = False
     proof: bool = False
     since: Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)] | None = None
+    as_known_at: Instant | None = None
 
 
 def _org(p: Principal) -> str | None:
@@ -153,19 +171,21 @@ class GrantController(Controller):
                     holder: FromQuery[str | None] = None, provider: FromQuery[str | None] = None,
                     entry_id: FromQuery[UUID | None] = None, status: FromQuery[str | None] = None,
                     limit: Limit = 50, cursor: FromQuery[str | None] = None,
-                    at: AtQuery = None) -> Response[Any]:
+                    at: AtQuery = None, as_known_at: AsKnownAtQuery = None) -> Response[Any]:
         """Grants by holder, provider, entry and status; others than the Office see grants they hold or provide.
-        With `at`, the grants as they stood then (recorded time)."""
+        With `at` and/or `as_known_at`, the grants as in force at `at`, as known at `as_known_at` (status
+        folded at `at`, back-dated corrections known by then included)."""
         rt = runtime_of(request)
         queries = rt.sharing_queries
-        if at is not None:
-            position, replica = rt.state_at(at)
+        cut: dict[str, Any] = {}
+        if at is not None or as_known_at is not None:
+            position, replica, cut = as_of(request, at, as_known_at)
             queries = SharingQueries(replica)
         else:
             position = wait_for_position(request, "sharing")
         rows, nxt = queries.grants(org=_org(principal), holder=holder, provider=provider,
                                               entry_id=entry_id, status=status, limit=limit, cursor=cursor)
-        return Response({"items": rows, "next_cursor": nxt, "position": position})
+        return Response({"items": rows, "next_cursor": nxt, **cut, "position": position})
 
     @get("/{grant_id:uuid}", sync_to_thread=True)
     def get_grant(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
@@ -179,10 +199,11 @@ class GrantController(Controller):
 
     @post("/{grant_id:uuid}/suspend", sync_to_thread=True, status_code=200)
     def suspend(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                grant_id: FromPath[UUID], data: JSONBody[ReasonBody]) -> Response[bytes]:
+                grant_id: FromPath[UUID], data: JSONBody[CorrectableBody]) -> Response[bytes]:
+        """Suspends now; the Office may give `effective_at`, an earlier instant it takes effect from."""
         rt = runtime_of(request)
         return answer(rt.sharing.suspend(principal, command(request, "grant.suspend", data), grant_id,
-                                         reason=data.reason))
+                                         reason=data.reason, effective_at=data.effective_at))
 
     @post("/{grant_id:uuid}/resume", sync_to_thread=True, status_code=200)
     def resume(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
@@ -192,10 +213,20 @@ class GrantController(Controller):
 
     @post("/{grant_id:uuid}/revoke", sync_to_thread=True, status_code=200)
     def revoke(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-               grant_id: FromPath[UUID], data: JSONBody[ReasonBody]) -> Response[bytes]:
+               grant_id: FromPath[UUID], data: JSONBody[CorrectableBody]) -> Response[bytes]:
+        """Revokes now, or with effect from an earlier `effective_at` (TIME-1 … TIME-3)."""
         rt = runtime_of(request)
         return answer(rt.sharing.revoke(principal, command(request, "grant.revoke", data), grant_id,
-                                        reason=data.reason))
+                                        reason=data.reason, effective_at=data.effective_at))
+
+    @post("/{grant_id:uuid}/validity", sync_to_thread=True, status_code=200)
+    def correct_validity(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+                         grant_id: FromPath[UUID], data: JSONBody[ValidityBody]) -> Response[bytes]:
+        """The Office corrects a validity recorded too wide (TIME-1 … TIME-3)."""
+        rt = runtime_of(request)
+        return answer(rt.sharing.correct_validity(principal, command(request, "grant.correct_validity", data),
+                                                  grant_id, valid_from=data.valid_from, valid_to=data.valid_to,
+                                                  reason=data.reason))
 
 
 class GrantStatusController(Controller):
@@ -206,16 +237,17 @@ class GrantStatusController(Controller):
     @get("/", sync_to_thread=True)
     def ask(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
             holder: FromQuery[str], entry_id: FromQuery[UUID], fields: FromQuery[list[str]], purpose: FromQuery[str],
-            method: FromQuery[str], at: AtQuery = None, proof: FromQuery[bool] = False,
-            since: OptionalPosition = None) -> Response[Any]:
-        """May `holder` receive `fields` of `entry_id` for `purpose` by `method` (now, or at a past instant)?
+            method: FromQuery[str], at: AtQuery = None, as_known_at: AsKnownAtQuery = None,
+            proof: FromQuery[bool] = False, since: OptionalPosition = None) -> Response[Any]:
+        """May `holder` receive `fields` of `entry_id` for `purpose` by `method` — as at `at` (effective time),
+        as known at `as_known_at` (recorded time), each now when left out?
         With `proof=true` the answer carries its proof: the events it rests on, each with its inclusion proof in
         a signed checkpoint (signed now if the latest does not cover them), for the offline verifier to
         re-derive the decision; `since=<tree size>` adds the consistency proof from a checkpoint the asker holds."""
         wanted = tuple(f for part in fields for f in part.split(",") if f)
         return self._answer(request, principal, StatusBody(holder=holder, entry_id=entry_id, fields=list(wanted),
                                                            purpose=purpose, method=method, at=at, proof=proof,
-                                                           since=since))
+                                                           since=since, as_known_at=as_known_at))
 
     @post("/", sync_to_thread=True, status_code=200)
     def ask_many(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
@@ -232,6 +264,8 @@ class GrantStatusController(Controller):
         if not (principal.sees_everything or Role.PLATFORM in principal.roles):
             rt.sharing.may_ask(principal, q.holder, rt.sharing_queries.provider_of(q.entry_id))
         if q.proof:
+            if q.as_known_at is not None:
+                raise ApplicationError("A proof is of the answer as known now; ask `as_known_at` without `proof`.")
             if q.record_use:
                 raise ApplicationError("A proof goes with a question; a recorded use is proved by "
                                        "/ledger/proofs/{position} of its event.")
@@ -240,8 +274,8 @@ class GrantStatusController(Controller):
                                                      method=q.method, at=q.at, since=q.since)
             return Response({**msgspec.to_builtins(answer), "proof": bundle})
         if q.record_use:
-            if q.at is not None:
-                raise ApplicationError("A use is recorded now; `at` goes with questions about the past only.")
+            if q.at is not None or q.as_known_at is not None:
+                raise ApplicationError("A use is recorded now; `at` and `as_known_at` go with questions only.")
             result, position = rt.sharing.use(principal, command(request, "grant.use", q), holder=q.holder,
                                                entry_id=q.entry_id, fields=tuple(q.fields), purpose=q.purpose,
                                                method=q.method)
@@ -249,10 +283,55 @@ class GrantStatusController(Controller):
             return Response(result, headers=headers)
         honour_min_position(request, "sharing")
         answer = rt.sharing.status(holder=q.holder, entry_id=q.entry_id, fields=tuple(q.fields), purpose=q.purpose,
-                                   method=q.method, at=q.at)
-        if q.at is not None:
+                                   method=q.method, at=q.at, as_known_at=q.as_known_at)
+        if q.at is not None or q.as_known_at is not None:
             return Response(answer)
         # The position the answer stands on at least (a consistency token): what this process knows the
         # grants view committed, with no extra round trip. Sent back as X-Min-Position, to this process or
         # another, it asks for an answer at least that fresh.
         return Response(answer, headers={"X-Ledger-Position": str(rt.projector.board.known("sharing"))})
+
+
+class CloseReviewBody(msgspec.Struct, forbid_unknown_fields=True):
+    """The Office's decision on a re-review: keep, suspend or revoke the grant, and why."""
+
+    decision: ReviewOutcome
+    comment: str
+
+
+class GrantReviewController(Controller):
+    """The Office's queue of grants to re-review after a revision of their catalog entry was published."""
+
+    path = "/grant-reviews"
+    tags = ["sharing"]
+    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}
+
+    @get("/", sync_to_thread=True)
+    def list_reviews(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+                     status: FromQuery[str | None] = None, grant_id: FromQuery[UUID | None] = None,
+                     entry_id: FromQuery[UUID | None] = None, limit: Limit = 50,
+                     cursor: FromQuery[str | None] = None) -> Response[Any]:
+        """Re-reviews (`status=open`: the queue), each with how the revision affected the grant."""
+        if not principal.sees_everything:
+            raise Forbidden("The re-review queue is the Office's (and auditors').")
+        position = wait_for_position(request, "sharing")
+        rows, nxt = ReviewQueries(runtime_of(request).ledger.db).reviews(
+            status=status, grant_id=grant_id, entry_id=entry_id, limit=limit, cursor=cursor)
+        return Response({"items": rows, "next_cursor": nxt, "position": position})
+
+    @get("/{review_id:uuid}", sync_to_thread=True)
+    def get_review(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+                   review_id: FromPath[UUID]) -> Response[Any]:
+        wait_for_position(request, "sharing")
+        row = ReviewQueries(runtime_of(request).ledger.db).review(review_id)
+        if row is None or not principal.sees_everything:
+            raise NotFound(f"No grant re-review {review_id}.")
+        return Response(row, headers={"ETag": f'"{row["version"]}"'})
+
+    @post("/{review_id:uuid}/close", sync_to_thread=True, status_code=200)
+    def close(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+              review_id: FromPath[UUID], data: JSONBody[CloseReviewBody]) -> Response[bytes]:
+        """The Office records its decision; `suspend` and `revoke` act on the grant in the same transaction."""
+        rt = runtime_of(request)
+        return answer(rt.sharing.close_review(principal, command(request, "grant_review.close", data), review_id,
+                                              decision=data.decision, comment=data.comment))

@@ -9,7 +9,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath
 
 from api.deps import provide_principal, runtime_of
-from api.params import AtQuery, Position
+from api.params import Position, RecordedAtQuery
 from application.common import Principal
 
 
@@ -46,9 +46,10 @@ class HistoryController(Controller):
 
     @get("/{kind:str}/{ident:str}", sync_to_thread=True)
     def timeline(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], kind: FromPath[str],
-                 ident: FromPath[str], at: AtQuery = None) -> Response[Any]:
+                 ident: FromPath[str], at: RecordedAtQuery = None) -> Response[Any]:
         """Every event of one object, in order, with actor, time, ledger position, rule context and the state
-        after it; with `at`, the object as it stood at that instant."""
+        after it; with `at` (recorded time: a timeline is the order things were recorded in), the object as its
+        events recorded by then left it."""
         rt = runtime_of(request)
         if at is not None:
             return Response(rt.history.at(principal, kind, ident, at))

@@ -12,7 +12,8 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter, QueryParameter
 
 from api.deps import answer, command, provide_principal, runtime_of, wait_for_position
-from api.params import AtQuery
+from api.params import AsKnownAtQuery, AtQuery
+from api.state import as_of
 from application.common import Forbidden, NotFound, Principal
 from domain.systems_values import (
     ChangeKind,
@@ -73,6 +74,13 @@ class DateBody(msgspec.Struct, forbid_unknown_fields=True):
     on: date | None = None
 
 
+class DateCorrectionBody(msgspec.Struct, forbid_unknown_fields=True):
+    """The date a go-live or shutdown really happened, earlier than recorded (TIME-1 … TIME-3)."""
+
+    on: date
+    reason: str
+
+
 class ChangeBody(msgspec.Struct, forbid_unknown_fields=True):
     """备案: a content change, upgrade, retrofit or shutdown, and whether it affects sharing (第十五条)."""
 
@@ -107,13 +115,15 @@ def _org(p: Principal) -> str | None:
     return None if p.sees_everything else p.acting_for
 
 
-def _queries(request: Request[Any, Any, Any], at: datetime | None) -> tuple[int, SystemQueries]:
-    """Today's systems read model (caught up to the caller's position), or its replica as it stood at `at`."""
+def _queries(request: Request[Any, Any, Any], at: datetime | None,
+             as_known_at: datetime | None = None) -> tuple[int, SystemQueries, dict[str, Any]]:
+    """Today's systems read model (caught up to the caller's position), or its replica as in force at `at`,
+    as known at `as_known_at`, with the fields naming that cut."""
     rt = runtime_of(request)
-    if at is None:
-        return wait_for_position(request, "systems"), rt.system_queries
-    position, replica = rt.state_at(at)
-    return position, SystemQueries(replica)
+    if at is None and as_known_at is None:
+        return wait_for_position(request, "systems"), rt.system_queries, {}
+    position, replica, cut = as_of(request, at, as_known_at)
+    return position, SystemQueries(replica), cut
 
 
 class SystemController(Controller):
@@ -128,22 +138,24 @@ class SystemController(Controller):
                      system_state: Annotated[str | None, QueryParameter(name="state")] = None,
                      owner: FromQuery[str | None] = None,
                      level: FromQuery[str | None] = None, limit: Limit = 50,
-                     cursor: FromQuery[str | None] = None, at: AtQuery = None) -> Response[Any]:
+                     cursor: FromQuery[str | None] = None, at: AtQuery = None,
+                     as_known_at: AsKnownAtQuery = None) -> Response[Any]:
         """Systems with state, owner, level, connections, last test and pending filings (others than the Office
-        see their organization's); with `at`, as they stood then (recorded time)."""
-        position, queries = _queries(request, at)
+        see their organization's); with `at` and/or `as_known_at`, as in force then, as known then."""
+        position, queries, cut = _queries(request, at, as_known_at)
         rows, nxt = queries.systems(org=_org(principal), state=system_state, owner=owner, level=level,
                                               limit=limit, cursor=cursor)
-        return Response({"items": rows, "next_cursor": nxt, "position": position})
+        return Response({"items": rows, "next_cursor": nxt, **cut, "position": position})
 
     @get("/compliance", sync_to_thread=True)
     def compliance(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], limit: Limit = 50,
-                   cursor: FromQuery[str | None] = None, at: AtQuery = None) -> Response[Any]:
+                   cursor: FromQuery[str | None] = None, at: AtQuery = None,
+                   as_known_at: AsKnownAtQuery = None) -> Response[Any]:
         """SYS-5 (第三十七条): proposed and live systems that fall short, each finding with its rule and article
-        (`at`: as they stood then)."""
-        position, queries = _queries(request, at)
+        (`at`, `as_known_at`: as in force then, as known then)."""
+        position, queries, cut = _queries(request, at, as_known_at)
         rows, nxt = queries.compliance(org=_org(principal), limit=limit, cursor=cursor)
-        return Response({"items": rows, "next_cursor": nxt, "position": position})
+        return Response({"items": rows, "next_cursor": nxt, **cut, "position": position})
 
     @get("/queue", sync_to_thread=True)
     def queue(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], limit: Limit = 50,
@@ -242,6 +254,22 @@ class SystemController(Controller):
         rt = runtime_of(request)
         body = data or DateBody()
         return answer(rt.systems.go_live(principal, command(request, "system.go_live", body), system_id, on=body.on))
+
+    @post("/{system_id:uuid}/go-live/correction", sync_to_thread=True, status_code=200)
+    def correct_go_live(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+                        system_id: FromPath[UUID], data: JSONBody[DateCorrectionBody]) -> Response[bytes]:
+        """The Office dates the go-live when it really happened, never before the approval (TIME-1 … TIME-3)."""
+        rt = runtime_of(request)
+        return answer(rt.systems.correct_go_live(principal, command(request, "system.correct_go_live", data),
+                                                 system_id, on=data.on, reason=data.reason))
+
+    @post("/{system_id:uuid}/shutdown/correction", sync_to_thread=True, status_code=200)
+    def correct_shutdown(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+                         system_id: FromPath[UUID], data: JSONBody[DateCorrectionBody]) -> Response[bytes]:
+        """The Office dates the shutdown when it really happened, never before the go-live (TIME-1 … TIME-3)."""
+        rt = runtime_of(request)
+        return answer(rt.systems.correct_shutdown(principal, command(request, "system.correct_shutdown", data),
+                                                  system_id, on=data.on, reason=data.reason))
 
     # -- change filings ---------------------------------------------------------------------------------
 

@@ -8,10 +8,19 @@ from uuid import UUID
 
 import msgspec
 
-from application.common import Command, CommandResult, ContextMaker, NotFound, Principal, Service
+from application.common import (
+    Command,
+    CommandResult,
+    ContextMaker,
+    Forbidden,
+    NotFound,
+    Principal,
+    Service,
+)
 from domain.base import Context, ledger_date
 from domain.catalog import SOURCE_INDEX_ID, CatalogEntry, SourceIndex, Version
 from domain.catalog_values import EntryContent, Review, ReviewDecision, ShareClass
+from domain.grant_reviews import GrantImpact, GrantReview, impact_of
 from domain.organizations import Organization, Role, organization_id
 from domain.rules import RuleViolation
 
@@ -58,6 +67,30 @@ def answer(e: CatalogEntry) -> EntryAnswer:
         status=e.status, version=e.version, current=_version(e.current), pending=_version(e.pending),
         last_updated=e.last_updated,
     )
+
+
+class ImpactRow(msgspec.Struct, frozen=True):
+    """One live grant a revision affects: how, and whether publication suspends it at once (SHR-4)."""
+
+    grant_id: UUID
+    holder: str
+    status: str
+    how: tuple[str, ...]
+    fields_removed: tuple[str, ...] = ()
+    share_class_from: str | None = None
+    share_class_to: str | None = None
+    method_withdrawn: str | None = None
+    suspended: bool = False
+
+
+class ImpactAnswer(msgspec.Struct, frozen=True):
+    entry_id: str
+    resource_code: str
+    current_version: int | None
+    pending_version: int | None
+    pending_state: str | None
+    at: datetime
+    grants: tuple[ImpactRow, ...]
 
 
 COMPILER = (Role.CATALOG_COMPILER,)
@@ -112,19 +145,32 @@ class CatalogService(Service):
         return self._on(p, cmd, entry, (Role.OFFICE_ADMIN,), act)
 
     def publish(self, p: Principal, cmd: Command, entry: UUID, *, published_on: date | None = None) -> CommandResult:
-        def decide(context: ContextMaker) -> tuple[list[CatalogEntry | SourceIndex | Grant], EntryAnswer]:
+        def decide(context: ContextMaker) -> tuple[list[CatalogEntry | SourceIndex | Grant | GrantReview], EntryAnswer]:
             ctx = context(self.actor(p, REVIEWER))
             e = self.get(CatalogEntry, entry, expected_version=cmd.expected_version)
             index = self._index(ctx)
+            before = e.current.content if e.current is not None else None
+            live = [g.state for g in self.sharing.live_grants_on_entry(e.id)] if self.sharing and before else []
             e.publish(ctx, published_on=published_on or ledger_date(ctx.at),
                       existing_sources=index.sources_other_than(e.resource_code))
             index.claim(ctx, e)
+            assert e.current is not None
             grants: list[Grant] = []
-            if e.current is not None and e.current.content.share_class == ShareClass.NOT_SHAREABLE:
+            if e.current.content.share_class == ShareClass.NOT_SHAREABLE:
                 grants = self._suspend_grants(ctx, e, f"{e.resource_code} v{e.current.number} is not shareable")
-            return [e, index, *grants], answer(e)
+            states = {g.grant_id: g for g in live}
+            reviews = [GrantReview.open(ctx, impact=i, grant=states[i.grant_id], entry_id=e.id,
+                                        resource_code=e.resource_code, entry_version=e.current.number)
+                       for i in impact_of(before, e.current.content, live, ctx.at)]
+            return [e, index, *grants, *reviews], answer(e)
 
         return self.execute(p, cmd, decide)
+
+    def correct_effective_date(self, p: Principal, cmd: Command, entry: UUID, *, version: int, effective_on: date,
+                               reason: str) -> CommandResult:
+        """Dates a published version from when it really took effect (TIME-1 … TIME-3)."""
+        return self._on(p, cmd, entry, (Role.OFFICE_ADMIN,), lambda e, ctx: e.correct_effective_date(
+            ctx, version=version, effective_on=effective_on, reason=reason))
 
     def revise(self, p: Principal, cmd: Command, entry: UUID, *, content: EntryContent) -> CommandResult:
         return self._on(p, cmd, entry, COMPILER, lambda e, ctx: e.revise(ctx, content=content))
@@ -144,6 +190,25 @@ class CatalogService(Service):
             return [e, index, *grants], answer(e)
 
         return self.execute(p, cmd, decide)
+
+    def impact(self, p: Principal, entry: UUID) -> ImpactAnswer:
+        """The live grants the entry's pending version would affect if published now, and how (the Office's)."""
+        if not p.is_office:
+            raise Forbidden("The impact of a catalog revision on live grants is the Office's to see.")
+        e = self.get(CatalogEntry, entry)
+        now = self.clock.now()
+        pending = e.pending
+        impacts: tuple[GrantImpact, ...] = ()
+        if pending is not None and e.current is not None and self.sharing is not None:
+            live = [g.state for g in self.sharing.live_grants_on_entry(e.id)]
+            impacts = impact_of(e.current.content, pending.content, live, now)
+        return ImpactAnswer(
+            entry_id=str(e.id), resource_code=e.resource_code,
+            current_version=e.current.number if e.current else None,
+            pending_version=pending.number if pending else None,
+            pending_state=str(pending.state) if pending else None, at=now,
+            grants=tuple(ImpactRow(how=i.how, **msgspec.structs.asdict(i)) for i in impacts),
+        )
 
     def load(self, entry: UUID) -> CatalogEntry:
         return self.get(CatalogEntry, entry)

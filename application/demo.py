@@ -29,6 +29,8 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec
+
 from application.common import Command, NotFound, Principal
 from application.demo_data import (
     COMMON_ITEMS,
@@ -59,8 +61,11 @@ from domain.catalog_values import (
     ShareClass,
     UpdateCycle,
 )
+from domain.grant_reviews import ReviewOutcome, review_id
 from domain.organizations import OFFICE_CODE, Level, Role
 
+#: The entry whose revision withdraws batch download in wave two, queueing its grants for re-review.
+WITHDRAWN = "610000-SHJZ-006"
 STATUSES = ("drafted", "submitted", "returned", "approved", "published", "revising", "retired")
 WAVE_GAP = timedelta(days=42)
 """How far a movable clock is advanced between publication and upkeep (longer than a monthly cycle plus grace)."""
@@ -89,6 +94,7 @@ def load_demo(rt: Wired) -> dict[str, Any]:
     sharing.load()
     maintenance = load_maintenance_demo(rt, loader.office)
     loader.upkeep_wave(published)
+    loader.withdraw_batch_download()
     sharing.expire()
     maintenance.late()
     load_systems_demo(rt, loader.office)
@@ -239,6 +245,31 @@ class _Loader:
             advance(days=WAVE_GAP.days)
         for e in published:
             self._upkeep(e)
+
+    def withdraw_batch_download(self) -> None:
+        """The relief standards stop being offered by batch download: the cities' grants on it are queued for
+        re-review by the publication, the Office dates the revision from its notice and decides the first re-review
+        (the rest stay in its queue)."""
+        e = next(x for x in ENTRIES if x.code == WITHDRAWN)
+        cat, eid = self.rt.catalog, entry_id(e.code)
+        online = msgspec.structs.replace(content(e), delivery_methods=(DeliveryMethod.ONLINE_QUERY,))
+        cat.revise(self._compiler(e), _cmd("catalog.revise"), eid, content=online)
+        cat.submit(self._compiler(e), _cmd("catalog.submit"), eid)
+        cat.review(self._reviewer(e), _cmd("catalog.review"), eid, review=_PASS, decision=ReviewDecision.APPROVE)
+        affected = [g.id for g in self.rt.sharing.live_grants_on_entry(eid)
+                    if g.spec.method == DeliveryMethod.BATCH_DOWNLOAD]
+        version = cat.load(eid).pending
+        cat.publish(self._publisher(e), _cmd("catalog.publish"), eid)
+        # the notice took effect three days before the revision was published: the Office dates it (TIME-1)
+        published = cat.load(eid).current
+        if published is not None and published.published_on is not None:
+            cat.correct_effective_date(self.office, _cmd("catalog.correct_effective_date"), eid,
+                                       version=published.number, effective_on=published.published_on - timedelta(days=3),
+                                       reason="依厅通知，停止批量下载自通知印发之日起执行。")
+        if affected and version is not None:
+            self.rt.sharing.close_review(self.office, _cmd("grant_review.close"), review_id(affected[0], version.number),
+                                         decision=ReviewOutcome.KEEP,
+                                         comment="该市已改用联机查询调取年度标准，现有授权保留至到期。")
 
     def _compiler(self, e: Entry) -> Principal:
         return self.people[e.org]["catalog_compiler"]

@@ -23,6 +23,7 @@ from application.common import (
 from domain.base import Actor, Cause, Context, check_calendar
 from domain.catalog import CatalogEntry
 from domain.catalog_values import DeliveryMethod
+from domain.grant_reviews import GrantImpact, GrantReview, ReviewOutcome
 from domain.grants import Grant, grant_states_from_events
 from domain.organizations import OFFICE_CODE, Organization, OrgKind, Role, organization_id
 from domain.sharing import ImplementationOrder, ShareRequest
@@ -30,6 +31,7 @@ from domain.sharing_values import (
     Decision,
     GrantKind,
     GrantState,
+    GrantStatus,
     PublishedEntry,
     RequestDecision,
     RequestedEntry,
@@ -100,6 +102,8 @@ class StatusAnswer(msgspec.Struct, frozen=True):
     kind: str | None = None
     reasons: tuple[Any, ...] = ()
     recorded_use: bool = False
+    as_known_at: datetime | None = None
+    position: int | None = None
 
 
 def request_answer(r: ShareRequest) -> RequestAnswer:
@@ -129,6 +133,10 @@ class SharingIndex(msgspec.Struct):
     grants_for: Callable[[str, UUID], list[GrantState]]
     grant_ids_for: Callable[[str, UUID], list[UUID]]
     due_for_expiry: Callable[[datetime], list[UUID]]
+    #: the last ledger position recorded by an instant (None: the head), for answers as known then
+    position_at: Callable[[datetime | None], int] | None = None
+    #: the position the grants read model stands on
+    view_position: Callable[[], int] | None = None
 
 
 class SharingService(Service):
@@ -224,8 +232,10 @@ class SharingService(Service):
 
     # -- grants --------------------------------------------------------------------------------
 
-    def suspend(self, p: Principal, cmd: Command, grant_id: UUID, *, reason: str) -> CommandResult:
-        return self._on_grant(p, cmd, grant_id, lambda g, ctx: g.suspend(ctx, reason))
+    def suspend(self, p: Principal, cmd: Command, grant_id: UUID, *, reason: str,
+                effective_at: datetime | None = None) -> CommandResult:
+        """Suspends now, or (the Office, TIME-1) with effect from an earlier instant."""
+        return self._on_grant(p, cmd, grant_id, lambda g, ctx: g.suspend(ctx, reason, effective_at=effective_at))
 
     def resume(self, p: Principal, cmd: Command, grant_id: UUID) -> CommandResult:
         def act(g: Grant, ctx: Context) -> None:
@@ -233,8 +243,17 @@ class SharingService(Service):
 
         return self._on_grant(p, cmd, grant_id, act)
 
-    def revoke(self, p: Principal, cmd: Command, grant_id: UUID, *, reason: str) -> CommandResult:
-        return self._on_grant(p, cmd, grant_id, lambda g, ctx: g.revoke(ctx, reason), roles=OFFICE)
+    def revoke(self, p: Principal, cmd: Command, grant_id: UUID, *, reason: str,
+               effective_at: datetime | None = None) -> CommandResult:
+        """Revokes now, or with effect from an earlier instant (TIME-1 … TIME-3)."""
+        return self._on_grant(p, cmd, grant_id, lambda g, ctx: g.revoke(ctx, reason, effective_at=effective_at),
+                              roles=OFFICE)
+
+    def correct_validity(self, p: Principal, cmd: Command, grant_id: UUID, *, valid_from: datetime,
+                         valid_to: datetime, reason: str) -> CommandResult:
+        """Corrects a validity recorded too wide (TIME-1 … TIME-3)."""
+        return self._on_grant(p, cmd, grant_id, lambda g, ctx: g.correct_validity(
+            ctx, valid_from=valid_from, valid_to=valid_to, reason=reason), roles=OFFICE)
 
     def _on_grant(self, p: Principal, cmd: Command, grant_id: UUID, act: Callable[[Grant, Context], None],
                   roles: tuple[Role, ...] = GRANT_KEEPERS) -> CommandResult:
@@ -248,6 +267,29 @@ class SharingService(Service):
 
     def load_grant(self, grant_id: UUID) -> Grant:
         return self.get(Grant, grant_id)
+
+    def live_grants_on_entry(self, entry_id: UUID) -> list[Grant]:
+        """The grants on an entry not ended (active or suspended), as the aggregates stand."""
+        return [self.get(Grant, gid) for gid in self.index.open_grant_ids_on_entry(entry_id)]
+
+    # -- re-review after a catalog revision -------------------------------------------------------
+
+    def close_review(self, p: Principal, cmd: Command, review: UUID, *, decision: ReviewOutcome | str,
+                     comment: str) -> CommandResult:
+        """The Office's decision on a re-review; suspending or revoking acts on the grant in the same transaction."""
+        def decide(context: ContextMaker) -> tuple[list[Any], ReviewAnswer]:
+            ctx = context(self.actor(p, OFFICE))
+            r = self.get(GrantReview, review, expected_version=cmd.expected_version)
+            outcome = r.close(ctx, decision=decision, comment=comment)
+            g = self.get(Grant, r.grant_id)
+            why = f"复核 {r.resource_code} v{r.entry_version}: {comment}"
+            if outcome == ReviewOutcome.SUSPEND and g.status_at(ctx.at) == GrantStatus.ACTIVE:
+                g.suspend(ctx, why)
+            elif outcome == ReviewOutcome.REVOKE and g.status_at(ctx.at) in (GrantStatus.ACTIVE, GrantStatus.SUSPENDED):
+                g.revoke(ctx, why)
+            return [r, g], review_answer(r)
+
+        return self.execute(p, cmd, decide)
 
     def grants_suspended_for_catalog(self, ctx: Context, entry_id: UUID, reason: str) -> list[Grant]:
         """The open grants on an entry, suspended because it was retired or became not shareable."""
@@ -288,39 +330,55 @@ class SharingService(Service):
         raise Forbidden("Only the platform, the Office, auditors, and the holder or provider concerned ask about a grant.")
 
     def status(self, *, holder: str, entry_id: UUID, fields: tuple[str, ...], purpose: str, method: str,
-               at: datetime | None = None) -> StatusAnswer:
-        """Judged from the active-grants read model; a past instant is judged from the grants' history."""
-        check_calendar(at=at)
+               at: datetime | None = None, as_known_at: datetime | None = None) -> StatusAnswer:
+        """USE-1 as at `at` (effective time), as known at `as_known_at` (recorded time); None is now for each.
+
+        Now and as known now: the active-grants read model. Otherwise the grants' events in the
+        ledger prefix recorded by `as_known_at`, folded at `at` (back-dated corrections included).
+        """
+        check_calendar(at=at, as_known_at=as_known_at)
         now = self.clock.now()
         when = at or now
-        if at is None or at >= now:
+        known_now = as_known_at is None or as_known_at >= now
+        known = now if known_now or as_known_at is None else as_known_at
+        position: int | None
+        if (at is None or at >= now) and known_now:
             states = self.index.grants_for(holder, entry_id)
+            position = self.index.view_position() if self.index.view_position else None
         else:
-            states = list(self._history_states(holder, entry_id, when).values())
+            position = self.index.position_at(None if known_now else known) if self.index.position_at else None
+            states = list(self._history_states(holder, entry_id, when, position).values())
         return _status_answer(evaluate(states, holder=holder, entry_id=entry_id, fields=fields, purpose=purpose,
-                                       method=method, at=when), holder, entry_id, fields, purpose, method, when)
+                                       method=method, at=when), holder, entry_id, fields, purpose, method, when,
+                              as_known_at=known, position=position)
 
     def status_from_events(self, *, holder: str, entry_id: UUID, fields: tuple[str, ...], purpose: str, method: str,
                            at: datetime | None = None) -> tuple[StatusAnswer, list[int]]:
         """The answer judged from the stored events of the holder's grants for the entry alone, and the
         positions of those events: what an answer that carries its proof rests on."""
         check_calendar(at=at)
-        when = at or self.clock.now()
+        now = self.clock.now()
+        when = at or now
         events: list[Any] = []
         positions: list[int] = []
         for gid in self.index.grant_ids_for(holder, entry_id):
             for position, stored in self.ledger.stored_events_of(gid):
                 events.append(self.ledger.mapper.to_domain_event(stored))
                 positions.append(position)
+        head = self.index.position_at(None) if self.index.position_at else None  # every event read is at or before
         states = grant_states_from_events(events, when)
         d = evaluate(states.values(), holder=holder, entry_id=entry_id, fields=fields, purpose=purpose, method=method,
                      at=when)
-        return _status_answer(d, holder, entry_id, fields, purpose, method, when), positions
+        return _status_answer(d, holder, entry_id, fields, purpose, method, when, as_known_at=now,
+                              position=head), positions
 
-    def _history_states(self, holder: str, entry_id: UUID, until: datetime) -> dict[UUID, GrantState]:
+    def _history_states(self, holder: str, entry_id: UUID, until: datetime,
+                        position: int | None = None) -> dict[UUID, GrantState]:
+        """The grants of `holder` on `entry_id` at effective instant `until`, from their events up to `position`."""
         events: list[Any] = []
         for gid in self.index.grant_ids_for(holder, entry_id):
-            events += [self.ledger.mapper.to_domain_event(s) for _, s in self.ledger.stored_events_of(gid)]
+            events += [self.ledger.mapper.to_domain_event(s) for p, s in self.ledger.stored_events_of(gid)
+                       if position is None or p <= position]
         return grant_states_from_events(events, until)
 
     def use(self, p: Principal, cmd: Command, *, holder: str, entry_id: UUID, fields: tuple[str, ...],
@@ -351,9 +409,31 @@ class SharingService(Service):
         raise VersionConflict("The grant was changed by concurrent accesses; ask again.")
 
 
+class ReviewAnswer(msgspec.Struct, frozen=True):
+    id: str
+    grant_id: str
+    entry_id: str
+    resource_code: str
+    entry_version: int
+    holder: str
+    status: str
+    decision: str | None
+    comment: str
+    impact: GrantImpact
+    version: int
+
+
+def review_answer(r: GrantReview) -> ReviewAnswer:
+    return ReviewAnswer(id=str(r.id), grant_id=str(r.grant_id), entry_id=str(r.entry_id),
+                        resource_code=r.resource_code, entry_version=r.entry_version, holder=r.holder,
+                        status=str(r.status), decision=str(r.decision) if r.decision else None, comment=r.comment,
+                        impact=r.impact, version=r.version)
+
+
 def _status_answer(d: Decision, holder: str, entry_id: UUID, fields: tuple[str, ...], purpose: str, method: str,
-                   at: datetime) -> StatusAnswer:
+                   at: datetime, *, as_known_at: datetime | None = None, position: int | None = None) -> StatusAnswer:
     return StatusAnswer(
         allowed=d.allowed, at=at, holder=holder, entry_id=entry_id, fields=fields, purpose=purpose, method=method,
         grant_id=d.grant_id, kind=str(d.kind) if d.kind else None, reasons=d.reasons,
+        as_known_at=as_known_at or at, position=position,
     )

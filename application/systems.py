@@ -190,6 +190,14 @@ class SystemsService(Service):
 
     # -- change filings ----------------------------------------------------------------------------
 
+    def correct_go_live(self, p: Principal, cmd: Command, system: UUID, *, on: date, reason: str) -> CommandResult:
+        """Dates the go-live when it really happened (TIME-1 … TIME-3)."""
+        return self._on(p, cmd, system, OFFICE, lambda s, ctx: s.correct_go_live(ctx, on=on, reason=reason))
+
+    def correct_shutdown(self, p: Principal, cmd: Command, system: UUID, *, on: date, reason: str) -> CommandResult:
+        """Dates the shutdown when it really happened (TIME-1 … TIME-3)."""
+        return self._on(p, cmd, system, OFFICE, lambda s, ctx: s.correct_shutdown(ctx, on=on, reason=reason))
+
     def file_change(self, p: Principal, cmd: Command, system: UUID, *, kind: ChangeKind | str, description: str,
                     affects_sharing: bool) -> CommandResult:
         return self._on(p, cmd, system, MANAGER, lambda s, ctx: s.file_change(

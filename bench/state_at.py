@@ -258,6 +258,7 @@ def fill(rt: Runtime, events: int) -> dict[str, float]:
     spent["write"] = time.perf_counter() - t_all - spent["checkpoints"]
     t0 = time.perf_counter()
     rt.projector.catch_up("ledger_times")  # what state_at reads to map an instant to a position
+    rt.projector.catch_up("ledger_corrections")  # and where the corrections a cut applies are
     spent["project"] = time.perf_counter() - t0
     spent["entries"], spent["grants"] = float(history.serial), float(len(history.grants))
     return spent

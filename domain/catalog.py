@@ -18,6 +18,7 @@ from domain.catalog_values import (
 )
 from domain.organizations import OFFICE_CODE, Level, Role
 from domain.rules import InvalidTransition, RuleViolation
+from domain.time_axes import check_dated_correction, require_backdating_office
 
 
 def entry_id(resource_code: str) -> UUID:
@@ -126,8 +127,24 @@ class CatalogEntry(LedgerAggregate):
             e.pending.state = VersionState.PUBLISHED
             e.pending.published_on = self.published_on
             e.current, e.pending = e.pending, None
+            e.published_events[self.version] = self.originator_version
             published = datetime.combine(self.published_on, time(), tzinfo=UTC)
             e.last_updated = max(e.last_updated, published) if e.last_updated else published
+
+    class EffectiveDateCorrected(LedgerAggregate.Event):
+        """A published version really took effect on `effective_on`, earlier than recorded (a correction)."""
+
+        TOPIC = "civic-ledger:CatalogEntry.EffectiveDateCorrected"
+        version: int
+        effective_on: date
+        reason: str
+        corrects: str
+        corrects_version: int
+
+        def apply(self, e: CatalogEntry) -> None:
+            for v in (*e.history, e.current):
+                if v is not None and v.number == self.version:
+                    v.published_on = self.effective_on
 
     class RevisionStarted(LedgerAggregate.Event):
         TOPIC = "civic-ledger:CatalogEntry.RevisionStarted"
@@ -168,6 +185,7 @@ class CatalogEntry(LedgerAggregate):
         self.history: list[Version] = []
         self.retired = False
         self.last_updated: datetime | None = None
+        self.published_events: dict[int, int] = {}
 
     # -- commands -------------------------------------------------------------------------
 
@@ -252,6 +270,27 @@ class CatalogEntry(LedgerAggregate):
                     item_code=code, existing_source=source,
                 )
         self._record(self.Published, ctx, version=pending.number, published_on=published_on, content=pending.content)
+
+    def correct_effective_date(self, ctx: Context, *, version: int, effective_on: date, reason: str) -> None:
+        """Dates a published version from when it really took effect (TIME-1 … TIME-3); never rewrites its publication."""
+        require_backdating_office(ctx, "dates a catalog revision before its publication")
+        published = [v for v in (*self.history, self.current) if v is not None and v.published_on is not None]
+        target = next((v for v in published if v.number == version), None)
+        if target is None or target.published_on is None:
+            raise InvalidTransition(f"Version {version} of {self.resource_code} was never published.")
+        check_calendar(effective_on=effective_on)
+        before = [v for v in published if v.number < version]
+        earliest = before[-1].published_on if before else target.published_on
+        assert earliest is not None
+        check_dated_correction(
+            ctx, on=effective_on, earliest=earliest, recorded=target.published_on,
+            earliest_what=f"version {before[-1].number}'s effective date" if before else "the entry's first publication",
+            what=f"Version {version} of {self.resource_code}",
+        )
+        if not reason.strip():
+            raise InvalidTransition("A correction states its reason.")
+        self._record(self.EffectiveDateCorrected, ctx, version=version, effective_on=effective_on, reason=reason,
+                     corrects="published_on", corrects_version=self.published_events.get(version, 0))
 
     def revise(self, ctx: Context, *, content: EntryContent) -> None:
         """Opens a new version of a published entry; the published one stays current (CAT-6)."""

@@ -9,7 +9,7 @@ from uuid import UUID
 
 import msgspec
 
-from domain.base import Context, LedgerAggregate
+from domain.base import Context, LedgerAggregate, check_calendar
 from domain.organizations import Role
 from domain.rules import InvalidTransition, RuleViolation
 from domain.sharing_values import (
@@ -23,6 +23,7 @@ from domain.sharing_values import (
     is_office,
     require_office,
 )
+from domain.time_axes import require_backdating_office
 
 if TYPE_CHECKING:
     from domain.sharing import ImplementationOrder
@@ -46,44 +47,80 @@ class Grant(LedgerAggregate):
         reason: str
 
         def apply(self, g: Grant) -> None:
-            g._set(GrantStatus.SUSPENDED, self.timestamp)
-            g.suspended_by_catalog = False
+            g._change(self)
 
     class SuspendedForCatalog(LedgerAggregate.Event):
         TOPIC = "civic-ledger:Grant.SuspendedForCatalog"
         reason: str
 
         def apply(self, g: Grant) -> None:
-            g._set(GrantStatus.SUSPENDED, self.timestamp)
-            g.suspended_by_catalog = True
+            g._change(self)
 
     class Resumed(LedgerAggregate.Event):
         TOPIC = "civic-ledger:Grant.Resumed"
 
         def apply(self, g: Grant) -> None:
-            g._set(GrantStatus.ACTIVE, self.timestamp)
-            g.suspended_by_catalog = False
+            g._change(self)
 
     class Revoked(LedgerAggregate.Event):
         TOPIC = "civic-ledger:Grant.Revoked"
         reason: str
 
         def apply(self, g: Grant) -> None:
-            g._set(GrantStatus.REVOKED, self.timestamp)
+            g._change(self)
 
     class Expired(LedgerAggregate.Event):
         TOPIC = "civic-ledger:Grant.Expired"
 
         def apply(self, g: Grant) -> None:
-            g._set(GrantStatus.EXPIRED, self.timestamp)
+            g._change(self)
 
     class Consumed(LedgerAggregate.Event):
         TOPIC = "civic-ledger:Grant.Consumed"
         at: datetime
 
         def apply(self, g: Grant) -> None:
-            g._set(GrantStatus.CONSUMED, self.timestamp)
-            g.consumed_at = self.at
+            g._change(self)
+
+    # -- corrections with an earlier effective time (TIME-1 … TIME-3); each names what it corrects
+
+    class SuspensionBackdated(LedgerAggregate.Event):
+        """The grant was suspended with effect from `effective_at`, learned later (a correction)."""
+
+        TOPIC = "civic-ledger:Grant.SuspensionBackdated"
+        effective_at: datetime
+        reason: str
+        corrects: str
+        corrects_version: int
+
+        def apply(self, g: Grant) -> None:
+            g._change(self)
+
+    class RevocationBackdated(LedgerAggregate.Event):
+        """The grant was revoked with effect from `effective_at`, learned later (a correction)."""
+
+        TOPIC = "civic-ledger:Grant.RevocationBackdated"
+        effective_at: datetime
+        reason: str
+        corrects: str
+        corrects_version: int
+
+        def apply(self, g: Grant) -> None:
+            g._change(self)
+
+    class ValidityCorrected(LedgerAggregate.Event):
+        """The grant's validity was recorded too wide: it really ran from `valid_from` to `valid_to`."""
+
+        TOPIC = "civic-ledger:Grant.ValidityCorrected"
+        valid_from: datetime
+        valid_to: datetime
+        reason: str
+        corrects: str
+        corrects_version: int
+
+        def apply(self, g: Grant) -> None:
+            g.spec = msgspec.structs.replace(g.spec, valid_from=self.valid_from, valid_to=self.valid_to)
+            g.validity_version = self.originator_version
 
     def __init__(self, spec: GrantSpec, **_: Any) -> None:
         self.spec = spec
@@ -91,10 +128,17 @@ class Grant(LedgerAggregate):
         self.status_since: datetime = self.created_on  # set by the library from the event's timestamp
         self.consumed_at: datetime | None = None
         self.suspended_by_catalog = False
+        self.changes: list[StatusChange] = []
+        self.validity_version = 1
 
-    def _set(self, status: GrantStatus, at: datetime) -> None:
-        self.status = status
-        self.status_since = at
+    def _change(self, e: LedgerAggregate.Event) -> None:
+        """Adds a status change to the grant's effective timeline and takes the status it leads to now."""
+        change = status_change(e, self.changes)
+        assert change is not None
+        self.changes.append(change)
+        f = fold(self.created_on, self.changes)
+        self.status, self.status_since, self.suspended_by_catalog = f.status, f.since, f.by_catalog
+        self.consumed_at = f.consumed_at
 
     @classmethod
     def create(
@@ -117,8 +161,16 @@ class Grant(LedgerAggregate):
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def suspend(self, ctx: Context, reason: str) -> None:
+    def suspend(self, ctx: Context, reason: str, *, effective_at: datetime | None = None) -> None:
+        """Suspends now, or with effect from an earlier instant (a back-dated correction, TIME-1 … TIME-3)."""
         self._require_office_or_provider(ctx, "suspended")
+        if effective_at is not None and effective_at != ctx.at:
+            at = self._check_backdating(ctx, effective_at, GrantStatus.ACTIVE)
+            if not reason.strip():
+                raise InvalidTransition("A suspension states its reason.")
+            self._record(self.SuspensionBackdated, ctx, effective_at=effective_at, reason=reason,
+                         corrects="status", corrects_version=at.version)
+            return
         self._require_status(ctx, GrantStatus.ACTIVE)
         if not reason.strip():
             raise InvalidTransition("A suspension states its reason.")
@@ -132,12 +184,45 @@ class Grant(LedgerAggregate):
             check_shareable(self.spec.entry_id, self.spec.fields, entry)
         self._record(self.Resumed, ctx)
 
-    def revoke(self, ctx: Context, reason: str) -> None:
+    def revoke(self, ctx: Context, reason: str, *, effective_at: datetime | None = None) -> None:
+        """Revokes now, or with effect from an earlier instant (a back-dated correction, TIME-1 … TIME-3)."""
         require_office(ctx, "revokes grants")
+        if effective_at is not None and effective_at != ctx.at:
+            at = self._check_backdating(ctx, effective_at, GrantStatus.ACTIVE, GrantStatus.SUSPENDED)
+            if not reason.strip():
+                raise InvalidTransition("A revocation states its reason.")
+            self._record(self.RevocationBackdated, ctx, effective_at=effective_at, reason=reason,
+                         corrects="status", corrects_version=at.version)
+            return
         self._require_status(ctx, GrantStatus.ACTIVE, GrantStatus.SUSPENDED)
         if not reason.strip():
             raise InvalidTransition("A revocation states its reason.")
         self._record(self.Revoked, ctx, reason=reason)
+
+    def correct_validity(self, ctx: Context, *, valid_from: datetime, valid_to: datetime, reason: str) -> None:
+        """Corrects a validity recorded too wide; the corrected period lies within it and its changed ends are past."""
+        require_backdating_office(ctx, "corrects a grant's validity")
+        if valid_from.tzinfo is None or valid_to.tzinfo is None or valid_to < valid_from:
+            raise InvalidTransition("A grant's validity is a timezone-aware period that ends after it starts.")
+        check_calendar(valid_from=valid_from, valid_to=valid_to)
+        old_from, old_to = self.spec.valid_from, self.spec.valid_to
+        changed = [name for name, new, old in (("valid_from", valid_from, old_from), ("valid_to", valid_to, old_to))
+                   if new != old]
+        if not changed:
+            raise InvalidTransition("The corrected validity is the one recorded; there is nothing to correct.")
+        if valid_from < old_from or valid_to > old_to:
+            raise RuleViolation(
+                "TIME-2", f"A correction never widens the validity it corrects ({old_from.isoformat()} to "
+                f"{old_to.isoformat()}); a longer period is a new request.", grant_id=str(self.id),
+            )
+        for name, new in (("valid_from", valid_from), ("valid_to", valid_to)):
+            if name in changed and new > ctx.at:
+                raise RuleViolation("TIME-3", f"The corrected {name} {new.isoformat()} is in the future; a correction "
+                                    "only dates what already happened.", field=name)
+        if not reason.strip():
+            raise InvalidTransition("A correction states its reason.")
+        self._record(self.ValidityCorrected, ctx, valid_from=valid_from, valid_to=valid_to, reason=reason,
+                     corrects=",".join(changed), corrects_version=self.validity_version)
 
     def expire(self, ctx: Context) -> None:
         """Recorded by the sweep once valid_to has passed; the status query never waits for it."""
@@ -167,6 +252,28 @@ class Grant(LedgerAggregate):
 
     # -- helpers ---------------------------------------------------------------------------
 
+    def _check_backdating(self, ctx: Context, effective_at: datetime, *allowed: GrantStatus) -> Folded:
+        """TIME-1 … TIME-3 for a status correction, then the grant's state at that instant as now known."""
+        require_backdating_office(ctx, "back-dates a grant's suspension or revocation")
+        if effective_at.tzinfo is None:
+            raise InvalidTransition("An effective time carries its offset.")
+        check_calendar(effective_at=effective_at)
+        if effective_at > ctx.at:
+            raise RuleViolation("TIME-3", f"{effective_at.isoformat()} is in the future; a correction only dates "
+                                "what already happened.", effective_at=effective_at.isoformat())
+        start = max(self.spec.valid_from, self.created_on)
+        if effective_at < start:
+            raise RuleViolation(
+                "TIME-2", f"Grant {self.id} was granted on {self.created_on.isoformat()}, valid from "
+                f"{self.spec.valid_from.isoformat()}; a correction takes effect no earlier than {start.isoformat()}.",
+                effective_at=effective_at.isoformat(),
+            )
+        then = fold(self.created_on, self.changes, at=effective_at)
+        status = GrantStatus.EXPIRED if then.status not in TERMINAL and effective_at > self.spec.valid_to else then.status
+        if status not in allowed:
+            raise InvalidTransition(f"At {effective_at.isoformat()} the grant was already {status}.")
+        return then
+
     def _require_office_or_provider(self, ctx: Context, what: str) -> None:
         provider = ctx.actor.acting_for == self.spec.provider and ctx.actor.role == Role.CATALOG_REVIEWER
         if not (is_office(ctx) or provider):
@@ -189,6 +296,74 @@ class Grant(LedgerAggregate):
         return GrantState.from_grant(self)
 
 
+class StatusChange(msgspec.Struct, frozen=True):
+    """One change of a grant's status on the effective-time axis; `seq` is its version (recorded order)."""
+
+    effective: datetime
+    seq: int
+    status: GrantStatus
+    by_catalog: bool = False
+    consumed_at: datetime | None = None
+    backdated: bool = False
+
+
+class Folded(msgspec.Struct, frozen=True):
+    status: GrantStatus
+    since: datetime
+    by_catalog: bool
+    consumed_at: datetime | None
+    version: int
+
+
+_STATUS_OF: dict[type[Any], GrantStatus] = {
+    Grant.Suspended: GrantStatus.SUSPENDED,
+    Grant.SuspendedForCatalog: GrantStatus.SUSPENDED,
+    Grant.SuspensionBackdated: GrantStatus.SUSPENDED,
+    Grant.Resumed: GrantStatus.ACTIVE,
+    Grant.Revoked: GrantStatus.REVOKED,
+    Grant.RevocationBackdated: GrantStatus.REVOKED,
+    Grant.Expired: GrantStatus.EXPIRED,
+    Grant.Consumed: GrantStatus.CONSUMED,
+}
+
+STATUS_EVENTS = tuple(_STATUS_OF)
+BACKDATED = (Grant.SuspensionBackdated, Grant.RevocationBackdated)
+
+
+def status_change(e: Any, earlier: Iterable[StatusChange]) -> StatusChange | None:
+    """The change a status event makes, at its effective instant (None for other events).
+
+    A correction takes effect at its `effective_at`; every other change when it was recorded, kept
+    in recorded order (never before an earlier ordinary change, whatever the clocks said).
+    """
+    status = _STATUS_OF.get(type(e))
+    if status is None:
+        return None
+    backdated = isinstance(e, BACKDATED)
+    effective = e.effective_at if backdated else max([e.timestamp, *(c.effective for c in earlier if not c.backdated)])
+    return StatusChange(effective=effective, seq=e.originator_version, status=status,
+                        by_catalog=isinstance(e, Grant.SuspendedForCatalog),
+                        consumed_at=e.at if isinstance(e, Grant.Consumed) else None, backdated=backdated)
+
+
+def fold(granted_at: datetime, changes: Iterable[StatusChange], at: datetime | None = None) -> Folded:
+    """A grant's status at effective instant `at` (None: after every change), from the changes known.
+
+    Changes count in effective order; an ended grant (revoked, expired, consumed) stays ended, so a
+    revocation back-dated before a later resumption or use is not undone by it.
+    """
+    state = Folded(GrantStatus.ACTIVE, granted_at, False, None, 1)
+    for c in sorted(changes, key=lambda c: (c.effective, c.seq)):
+        if at is not None and c.effective > at:
+            break
+        if state.status in TERMINAL:
+            break
+        # "suspended by the catalog" holds only while that suspension lasts (the read model's by_catalog)
+        state = Folded(c.status, c.effective, c.by_catalog and c.status == GrantStatus.SUSPENDED,
+                       c.consumed_at or state.consumed_at, c.seq)
+    return state
+
+
 def _granted(e: Grant.Granted) -> GrantState:
     s = e.spec
     return GrantState(
@@ -198,35 +373,38 @@ def _granted(e: Grant.Granted) -> GrantState:
     )
 
 
-_STATUS_OF: dict[type[Any], GrantStatus] = {
-    Grant.Suspended: GrantStatus.SUSPENDED,
-    Grant.SuspendedForCatalog: GrantStatus.SUSPENDED,
-    Grant.Resumed: GrantStatus.ACTIVE,
-    Grant.Revoked: GrantStatus.REVOKED,
-    Grant.Expired: GrantStatus.EXPIRED,
-    Grant.Consumed: GrantStatus.CONSUMED,
-}
+def grant_states_from_events(events: Iterable[Any], until: datetime,
+                             known: datetime | None = None) -> dict[UUID, GrantState]:
+    """The grants in force at effective instant `until`, as the given events (recorded by `known`) tell.
 
-
-def grant_states_from_events(events: Iterable[Any], until: datetime) -> dict[UUID, GrantState]:
-    """The grants as they stood at instant `until`, folded from their events in recorded order.
-
-    A status change counts from its event's timestamp; events of other aggregates are skipped.
-    Expiry by date needs no event: the status query compares valid_to with its instant.
+    Pass the events the ledger knew (its prefix up to a position); `known` further drops events
+    recorded after it. A grant exists from when it was granted; a status change counts from its
+    effective instant (a correction's `effective_at`, else when recorded); a validity correction
+    counts once known. Expiry by date needs no event: the status query compares valid_to with `until`.
     """
-    states: dict[UUID, GrantState] = {}
+    granted: dict[UUID, Grant.Granted] = {}
+    changes: dict[UUID, list[StatusChange]] = {}
+    validity: dict[UUID, tuple[datetime, datetime]] = {}
     for e in events:
-        if not isinstance(e, LedgerAggregate.Event) or e.timestamp > until:
+        if not isinstance(e, LedgerAggregate.Event) or (known is not None and e.timestamp > known):
             continue
         if isinstance(e, Grant.Granted):
-            states[e.originator_id] = _granted(e)
+            granted[e.originator_id] = e
+            changes[e.originator_id] = []
+        elif e.originator_id in granted:
+            if isinstance(e, Grant.ValidityCorrected):
+                validity[e.originator_id] = (e.valid_from, e.valid_to)
+                continue
+            c = status_change(e, changes[e.originator_id])
+            if c is not None:
+                changes[e.originator_id].append(c)
+    states: dict[UUID, GrantState] = {}
+    for gid, g in granted.items():
+        if g.timestamp > until:
             continue
-        status = _STATUS_OF.get(type(e))
-        before = states.get(e.originator_id)
-        if status is None or before is None:
-            continue
-        consumed_at = e.at if isinstance(e, Grant.Consumed) else before.consumed_at
-        states[e.originator_id] = msgspec.structs.replace(
-            before, status=status, status_since=e.timestamp, consumed_at=consumed_at,
-        )
+        f = fold(g.timestamp, changes[gid], at=until)
+        s = _granted(g)
+        vf, vt = validity.get(gid, (s.valid_from, s.valid_to))
+        states[gid] = msgspec.structs.replace(s, status=f.status, status_since=f.since, consumed_at=f.consumed_at,
+                                              valid_from=vf, valid_to=vt)
     return states

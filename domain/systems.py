@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-from domain.base import Context, LedgerAggregate
+from domain.base import Context, LedgerAggregate, ledger_date
 from domain.organizations import OFFICE_CODE, Level, Role
 from domain.rules import InvalidTransition, RuleViolation
 from domain.systems_values import (
@@ -33,6 +33,7 @@ from domain.systems_values import (
     duplicate_collections,
     validate_catalog,
 )
+from domain.time_axes import check_dated_correction, require_backdating_office
 
 S = SystemState
 
@@ -106,6 +107,7 @@ class InformationSystem(LedgerAggregate):
 
         def apply(self, s: InformationSystem) -> None:
             s.state, s.review_comment = S.APPROVED, self.comment
+            s.approved_on = ledger_date(self.timestamp)
 
     class Rejected(LedgerAggregate.Event):
         TOPIC = "civic-ledger:InformationSystem.Rejected"
@@ -135,6 +137,7 @@ class InformationSystem(LedgerAggregate):
 
         def apply(self, s: InformationSystem) -> None:
             s.state, s.live_since = S.LIVE, self.on
+            s.went_live_version = self.originator_version
 
     class ChangeFiled(LedgerAggregate.Event):
         TOPIC = "civic-ledger:InformationSystem.ChangeFiled"
@@ -202,6 +205,31 @@ class InformationSystem(LedgerAggregate):
 
         def apply(self, s: InformationSystem) -> None:
             s.state, s.decommissioned_on, s.flagged_entries = S.DECOMMISSIONED, self.on, self.entries_flagged
+            s.decommissioned_version = self.originator_version
+
+    class GoLiveDateCorrected(LedgerAggregate.Event):
+        """The system really went live on `on`, earlier than recorded (a correction)."""
+
+        TOPIC = "civic-ledger:InformationSystem.GoLiveDateCorrected"
+        on: date
+        reason: str
+        corrects: str
+        corrects_version: int
+
+        def apply(self, s: InformationSystem) -> None:
+            s.live_since = self.on
+
+    class ShutdownDateCorrected(LedgerAggregate.Event):
+        """The system was really shut down on `on`, earlier than recorded (a correction)."""
+
+        TOPIC = "civic-ledger:InformationSystem.ShutdownDateCorrected"
+        on: date
+        reason: str
+        corrects: str
+        corrects_version: int
+
+        def apply(self, s: InformationSystem) -> None:
+            s.decommissioned_on = self.on
 
     class RectificationOrdered(LedgerAggregate.Event):
         TOPIC = "civic-ledger:InformationSystem.RectificationOrdered"
@@ -240,6 +268,9 @@ class InformationSystem(LedgerAggregate):
         self.rectification: Rectification | None = None
         self.decommissioned_on: date | None = None
         self.flagged_entries: tuple[str, ...] = ()
+        self.approved_on: date | None = None
+        self.went_live_version = 0
+        self.decommissioned_version = 0
 
     # -- proposal and justification (第十一条, 第十二条, 第十四条) -----------------------------
 
@@ -343,6 +374,33 @@ class InformationSystem(LedgerAggregate):
         self._require_state(S.APPROVED)
         check_go_live(self.name, set(self.connections), self.last_test)
         self._record(self.WentLive, ctx, on=on)
+
+    # -- corrections of dates (TIME-1 … TIME-3) ------------------------------------------------
+
+    def correct_go_live(self, ctx: Context, *, on: date, reason: str) -> None:
+        """Dates the go-live when it really happened, never before the Office approved the system."""
+        require_backdating_office(ctx, "dates a system's go-live before it was recorded")
+        if not self.went_live_version or self.live_since is None or self.approved_on is None:
+            raise InvalidTransition(f"{self.name} has no recorded go-live to correct.")
+        check_dated_correction(ctx, on=on, earliest=self.approved_on, earliest_what="its approval",
+                               recorded=self.live_since, what=f"The go-live of {self.name}")
+        if not reason.strip():
+            raise InvalidTransition("A correction states its reason.")
+        self._record(self.GoLiveDateCorrected, ctx, on=on, reason=reason, corrects="live_since",
+                     corrects_version=self.went_live_version)
+
+    def correct_shutdown(self, ctx: Context, *, on: date, reason: str) -> None:
+        """Dates the shutdown when it really happened, never before the system went live."""
+        require_backdating_office(ctx, "dates a system's shutdown before it was recorded")
+        if self.state != S.DECOMMISSIONED or self.decommissioned_on is None:
+            raise InvalidTransition(f"{self.name} has no recorded shutdown to correct.")
+        earliest = self.live_since or self.decommissioned_on
+        check_dated_correction(ctx, on=on, earliest=earliest, earliest_what="its go-live",
+                               recorded=self.decommissioned_on, what=f"The shutdown of {self.name}")
+        if not reason.strip():
+            raise InvalidTransition("A correction states its reason.")
+        self._record(self.ShutdownDateCorrected, ctx, on=on, reason=reason, corrects="decommissioned_on",
+                     corrects_version=self.decommissioned_version)
 
     # -- change filings (第十五条) ---------------------------------------------------------
 

@@ -23,6 +23,7 @@ RULE_CONTEXT: dict[type, tuple[str, ...]] = {
     C.RevisionStarted: ("CAT-6",),
     C.DataRefreshed: ("CAT-7",),
     C.Retired: ("CAT-3",),
+    C.EffectiveDateCorrected: ("TIME-1", "TIME-2", "TIME-3"),
     S.SourcesClaimed: ("CAT-5",),
     S.SourcesReleased: ("CAT-5",),
 }
@@ -52,8 +53,19 @@ RULE_CONTEXT.update({
     G.Revoked: ("SHR-6", "USE-1"),
     G.Expired: ("USE-1",),
     G.Consumed: ("SHR-7", "USE-1"),
+    G.SuspensionBackdated: ("TIME-1", "TIME-2", "TIME-3", "USE-1"),
+    G.RevocationBackdated: ("TIME-1", "TIME-2", "TIME-3", "USE-1"),
+    G.ValidityCorrected: ("TIME-1", "TIME-2", "TIME-3", "USE-1"),
 })
 KINDS.update({cls.KIND: cls for cls in (ShareRequest, ImplementationOrder, Grant)})
+
+from domain.grant_reviews import GrantReview  # noqa: E402
+
+RULE_CONTEXT.update({
+    GrantReview.Opened: ("SHR-4", "SHR-5", "USE-1"),
+    GrantReview.Closed: ("SHR-6", "USE-1"),
+})
+KINDS.update({GrantReview.KIND: GrantReview})
 
 # -- maintenance (MNT, QLT) ---------------------------------------------------------------
 
@@ -101,6 +113,8 @@ RULE_CONTEXT.update({
     IS.ChangeImplemented: ("SYS-3",),
     IS.UnconfirmedChangeFound: ("SYS-3", "SYS-5"),
     IS.Decommissioned: ("SYS-3",),
+    IS.GoLiveDateCorrected: ("TIME-1", "TIME-2", "TIME-3", "SYS-4"),
+    IS.ShutdownDateCorrected: ("TIME-1", "TIME-2", "TIME-3", "SYS-3"),
     IS.RectificationOrdered: ("SYS-5",),
     IS.RectificationClosed: ("SYS-5",),
 })

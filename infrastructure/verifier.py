@@ -638,23 +638,45 @@ def _payload(event: dict[str, Any], cipher_key: bytes | None = None, profile: st
     return data
 
 
+_BACKDATED = {"SuspensionBackdated": "suspended", "RevocationBackdated": "revoked"}
+
+
 def grant_states(events: Sequence[tuple[dict[str, Any], dict[str, Any]]], until: datetime) -> dict[str, dict[str, Any]]:
-    """The grants as they stood at `until`, folded from (stored event, payload) pairs in position order: a
-    `Granted` event sets the grant up, a status event counts from its timestamp, later events are skipped."""
+    """The grants in force at `until`, folded from (stored event, payload) pairs: a `Granted` event recorded by
+    `until` sets the grant up; a status change counts from its effective instant (a back-dated correction's
+    `effective_at`, else when recorded, never before an earlier ordinary change), in effective order, and an
+    ended grant stays ended; a validity correction counts as soon as it is in the ledger."""
     states: dict[str, dict[str, Any]] = {}
+    changes: dict[str, list[tuple[datetime, int, str, bool]]] = {}
     for event, data in sorted(events, key=lambda pair: int(pair[0]["position"])):
         topic = event["topic"]
-        if not topic.startswith(_GRANT) or _instant(data["timestamp"]) > until:
+        if not topic.startswith(_GRANT):
             continue
         name, gid = topic[len(_GRANT):], str(UUID(event["originator_id"]))
         if name == "Granted":
+            if _instant(data["timestamp"]) > until:
+                continue
             spec = data["spec"]
             states[gid] = {"grant_id": gid, "holder": spec["holder"], "entry_id": str(UUID(spec["entry_id"])),
                            "fields": set(spec["fields"]), "purpose": spec["purpose"], "method": spec["method"],
                            "valid_from": _instant(spec["valid_from"]), "valid_to": _instant(spec["valid_to"]),
                            "kind": spec["kind"], "status": "active"}
-        elif name in _STATUS_AFTER and gid in states:
-            states[gid]["status"] = _STATUS_AFTER[name]
+            changes[gid] = []
+        elif gid not in states:
+            continue
+        elif name == "ValidityCorrected":
+            states[gid]["valid_from"], states[gid]["valid_to"] = _instant(data["valid_from"]), _instant(data["valid_to"])
+        elif name in _STATUS_AFTER or name in _BACKDATED:
+            backdated = name in _BACKDATED
+            recorded = [_instant(data["timestamp"])] + [c[0] for c in changes[gid] if not c[3]]
+            effective = _instant(data["effective_at"]) if backdated else max(recorded)
+            status = _BACKDATED[name] if backdated else _STATUS_AFTER[name]
+            changes[gid].append((effective, int(event["originator_version"]), status, backdated))
+    for gid, state in states.items():
+        for effective, _, status, _ in sorted(changes[gid]):
+            if effective > until or state["status"] in _TERMINAL:
+                break
+            state["status"] = status
     return states
 
 

@@ -35,7 +35,7 @@ class CatalogView(View):
     tables = ("catalog_entries", "catalog_items", "open_catalog")
     handles = (
         E.Drafted, E.DraftRevised, E.Submitted, E.Reviewed, E.DuplicateSourceAccepted,
-        E.Published, E.RevisionStarted, E.DataRefreshed, E.Retired,
+        E.Published, E.RevisionStarted, E.DataRefreshed, E.Retired, E.EffectiveDateCorrected,
     )
 
     def __init__(self) -> None:
@@ -110,6 +110,8 @@ class _Page:
         self.items: dict[str, dict[int, list[tuple[Any, ...]]]] = {}
         # entry -> its open_catalog row afterwards (None: no row)
         self.open: dict[str, tuple[Any, ...] | None] = {}
+        # entry -> the corrected effective date of its current version (open-catalog rows kept)
+        self.open_dates: dict[str, str] = {}
 
     def load(self, tx: Tx) -> None:
         """Fetches, in one query per chunk, the rows of the entries this page does not draft."""
@@ -183,6 +185,10 @@ class _Page:
         elif isinstance(event, E.DataRefreshed):
             last, as_of = row["last_updated"], event.as_of.astimezone(UTC).isoformat()
             changes = {"last_updated": max(last, as_of) if last else as_of}
+        elif isinstance(event, E.EffectiveDateCorrected):
+            if row["current_version"] == event.version:  # a superseded version's date shows in history only
+                changes = {"published_on": event.effective_on.isoformat()}
+                self.open_dates[eid] = event.effective_on.isoformat()
         elif isinstance(event, E.Retired):
             changes = {"pending_version": None, "pending_state": None, "pending_content": None,
                        "pending_review": None, "pending_compiler": None}
@@ -221,6 +227,8 @@ class _Page:
             "INSERT INTO open_catalog VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [r for r in self.open.values() if r is not None],
         )
+        tx.executemany("UPDATE open_catalog SET published_on = ? WHERE id = ?",
+                       [(day, eid) for eid, day in self.open_dates.items()])
 
 
 def _marks(values: Sequence[Any]) -> str:

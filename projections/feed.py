@@ -36,6 +36,7 @@ OWNERS: dict[str, Callable[[Any], Iterable[str]]] = {
     "share-request": lambda e: (e.requester,),
     "implementation-order": lambda e: (e.holder, *(g.provider for g in e.new_grants)),
     "grant": lambda e: (e.spec.holder, e.spec.provider),
+    "grant-review": lambda e: (e.holder, e.provider),
     "system": lambda e: (e.owner,),
     "maintenance-ticket": lambda e: (e.organization,),
     "batch-modification": lambda e: (e.division,),

@@ -12,9 +12,9 @@ from projections.maintenance import MaintenanceView
 from projections.organizations import OrganizationsView
 from projections.sharing import SharingView
 from projections.systems import SystemsView
-from projections.timetravel import LedgerTimesView
+from projections.timetravel import CorrectionsView, LedgerTimesView
 
 
 def all_views() -> list[View]:
-    return [OrganizationsView(), CatalogView(), SharingView(), MaintenanceView(), LedgerTimesView(), SystemsView(),
+    return [OrganizationsView(), CatalogView(), SharingView(), MaintenanceView(), LedgerTimesView(), CorrectionsView(), SystemsView(),
             AccessLogView(), LedgerChainView(), FeedView(), ComplianceView()]

@@ -9,19 +9,17 @@ from uuid import UUID
 import msgspec
 
 from domain.catalog_values import DeliveryMethod
-from domain.grants import Grant
+from domain.grant_reviews import GrantReview
+from domain.grants import STATUS_EVENTS, Grant, StatusChange, fold, status_change
 from domain.sharing import ImplementationOrder, ShareRequest
 from domain.sharing_values import GrantKind, GrantState, GrantStatus
 from infrastructure.sql import Tx
 from projections.base import View
 
-R, IO, G = ShareRequest, ImplementationOrder, Grant
+R, IO, G, GR = ShareRequest, ImplementationOrder, Grant, GrantReview
 _enc = msgspec.json.Encoder()
 
-_GRANT_STATUS = {
-    G.Suspended: "suspended", G.SuspendedForCatalog: "suspended", G.Resumed: "active",
-    G.Revoked: "revoked", G.Expired: "expired", G.Consumed: "consumed",
-}
+_CHANGES = msgspec.json.Decoder(list[StatusChange])
 
 
 def iso(value: datetime) -> str:
@@ -34,10 +32,10 @@ def _json(value: Any) -> str:
 
 class SharingView(View):
     name = "sharing"
-    version = 1
-    tables = ("share_requests", "implementation_orders", "grants")
+    version = 2  # 2: grant status folded on the effective-time axis; re-reviews after catalog revisions
+    tables = ("share_requests", "implementation_orders", "grants", "grant_reviews")
     handles = (R.Submitted, R.Approved, R.Rejected, R.Withdrawn, R.OrderIssued, IO.Issued,
-               G.Granted, *_GRANT_STATUS)
+               G.Granted, G.ValidityCorrected, *STATUS_EVENTS, GR.Opened, GR.Closed)
 
     def create(self, tx: Tx) -> None:
         tx.execute(
@@ -60,12 +58,21 @@ class SharingView(View):
             "method TEXT NOT NULL, valid_from TEXT NOT NULL, valid_to TEXT NOT NULL, kind TEXT NOT NULL, "
             "status TEXT NOT NULL, status_since TEXT NOT NULL, consumed_at TEXT, by_catalog INTEGER NOT NULL, "
             "order_id TEXT NOT NULL, request_id TEXT NOT NULL, granted_at TEXT NOT NULL, "
-            "version INTEGER NOT NULL, position BIGINT NOT NULL)"
+            "version INTEGER NOT NULL, position BIGINT NOT NULL, timeline TEXT NOT NULL)"
         )
         tx.execute("CREATE INDEX IF NOT EXISTS grants_holder_entry ON grants (holder, entry_id)")
         tx.execute("CREATE INDEX IF NOT EXISTS grants_provider ON grants (provider, status)")
         tx.execute("CREATE INDEX IF NOT EXISTS grants_entry ON grants (entry_id, status)")
         tx.execute("CREATE INDEX IF NOT EXISTS grants_due ON grants (status, valid_to)")
+        tx.execute(
+            "CREATE TABLE IF NOT EXISTS grant_reviews (id TEXT PRIMARY KEY, grant_id TEXT NOT NULL, "
+            "entry_id TEXT NOT NULL, resource_code TEXT NOT NULL, entry_version INTEGER NOT NULL, "
+            "holder TEXT NOT NULL, provider TEXT NOT NULL, how TEXT NOT NULL, impact TEXT NOT NULL, "
+            "status TEXT NOT NULL, decision TEXT, comment TEXT NOT NULL, opened_by TEXT NOT NULL, "
+            "opened_at TEXT NOT NULL, closed_by TEXT, closed_at TEXT, version INTEGER NOT NULL, "
+            "position BIGINT NOT NULL)"
+        )
+        tx.execute("CREATE INDEX IF NOT EXISTS grant_reviews_status ON grant_reviews (status, opened_at)")
 
     def apply(self, tx: Tx, event: Any, position: int) -> None:
         oid, ts, v = str(event.originator_id), iso(event.timestamp), event.originator_version
@@ -96,20 +103,47 @@ class SharingView(View):
         elif isinstance(event, G.Granted):
             s = event.spec
             tx.execute(
-                "INSERT INTO grants VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, NULL, 0, ?, ?, ?, ?, ?)",
+                "INSERT INTO grants VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, NULL, 0, ?, ?, ?, ?, ?, '[]')",
                 (oid, s.holder, s.provider, str(s.entry_id), s.resource_code, _json(sorted(s.fields)), s.purpose,
                  str(s.method), iso(s.valid_from), iso(s.valid_to), str(s.kind), ts, str(s.order_id),
                  str(s.request_id), ts, v, position),
             )
-        else:
-            status = _GRANT_STATUS[type(event)]
-            consumed = iso(event.at) if isinstance(event, G.Consumed) else None
-            by_catalog = 1 if isinstance(event, G.SuspendedForCatalog) else 0
+        elif isinstance(event, GR.Opened):
             tx.execute(
-                "UPDATE grants SET status = ?, status_since = ?, consumed_at = COALESCE(?, consumed_at), "
-                "by_catalog = ?, version = ?, position = ? WHERE id = ?",
-                (status, ts, consumed, by_catalog, v, position, oid),
+                "INSERT INTO grant_reviews VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', NULL, '', ?, ?, NULL, NULL, ?, ?)",
+                (oid, str(event.grant_id), str(event.entry_id), event.resource_code, event.entry_version,
+                 event.holder, event.provider, _json(event.impact.how), _json(event.impact), event.actor.person, ts,
+                 v, position),
             )
+        elif isinstance(event, GR.Closed):
+            tx.execute(
+                "UPDATE grant_reviews SET status = 'closed', decision = ?, comment = ?, closed_by = ?, closed_at = ?, "
+                "version = ?, position = ? WHERE id = ?",
+                (str(event.decision), event.comment, event.actor.person, ts, v, position, oid),
+            )
+        elif isinstance(event, G.ValidityCorrected):
+            tx.execute("UPDATE grants SET valid_from = ?, valid_to = ?, version = ?, position = ? WHERE id = ?",
+                       (iso(event.valid_from), iso(event.valid_to), v, position, oid))
+        else:
+            self._status(tx, oid, event, position)
+
+    @staticmethod
+    def _status(tx: Tx, oid: str, event: Any, position: int) -> None:
+        """Adds the change to the grant's effective timeline and stores the status it leads to."""
+        row = tx.execute("SELECT timeline, granted_at FROM grants WHERE id = ?", (oid,)).fetchone()
+        if row is None:  # a replica as at an instant before the grant (a correction of a later grant)
+            return
+        changes = _CHANGES.decode(row["timeline"])
+        change = status_change(event, changes)
+        assert change is not None
+        changes.append(change)
+        f = fold(datetime.fromisoformat(row["granted_at"]), changes)
+        tx.execute(
+            "UPDATE grants SET status = ?, status_since = ?, consumed_at = ?, by_catalog = ?, timeline = ?, "
+            "version = ?, position = ? WHERE id = ?",
+            (str(f.status), iso(f.since), iso(f.consumed_at) if f.consumed_at else None, int(f.by_catalog),
+             _json(changes), event.originator_version, position, oid),
+        )
 
     @staticmethod
     def _request(tx: Tx, oid: str, version: int, position: int, **changes: Any) -> None:

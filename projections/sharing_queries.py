@@ -142,3 +142,42 @@ def _request_row(row: dict[str, Any]) -> dict[str, Any]:
     out["entries"] = msgspec.json.decode(row["entries"])
     out["approved"] = msgspec.json.decode(row["approved"]) if row["approved"] else None
     return out
+
+
+_REVIEW_COLUMNS = ("id, grant_id, entry_id, resource_code, entry_version, holder, provider, how, impact, status, "
+                   "decision, comment, opened_by, opened_at, closed_by, closed_at, version")
+
+
+def _review_row(row: dict[str, Any]) -> dict[str, Any]:
+    return {**row, "how": msgspec.json.decode(row["how"]), "impact": msgspec.json.decode(row["impact"])}
+
+
+class ReviewQueries:
+    """The Office's re-review queue: live grants whose catalog entry a published revision changed."""
+
+    def __init__(self, db: Db) -> None:
+        self.db = db
+
+    def reviews(self, *, status: str | None = None, grant_id: UUID | None = None, entry_id: UUID | None = None,
+                limit: int = 50, cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        clauses, args = ["1 = 1"], []  # type: ignore[var-annotated]
+        for column, value in (("status", status), ("grant_id", grant_id), ("entry_id", entry_id)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                args.append(str(value))
+        if cursor:
+            clauses.append("id > ?")
+            args.append(decode_cursor(cursor))
+        rows = self.db.query(
+            f"SELECT {_REVIEW_COLUMNS} FROM grant_reviews WHERE {' AND '.join(clauses)} ORDER BY id LIMIT ?",
+            (*args, limit + 1))
+        more = len(rows) > limit
+        rows = [_review_row(r) for r in rows[:limit]]
+        return rows, (encode_cursor(rows[-1]["id"]) if more and rows else None)
+
+    def review(self, review_id: UUID) -> dict[str, Any] | None:
+        row = self.db.query_one(f"SELECT {_REVIEW_COLUMNS} FROM grant_reviews WHERE id = ?", (str(review_id),))
+        return None if row is None else _review_row(row)
+
+    def open_count(self) -> int:
+        return int(self.db.scalar("SELECT COUNT(*) FROM grant_reviews WHERE status = 'open'") or 0)

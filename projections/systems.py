@@ -32,7 +32,7 @@ class SystemsView(View):
         IS.Proposed, IS.RegisteredExisting, IS.CatalogRevised, IS.JustificationFiled, IS.DuplicateCollectionAccepted,
         IS.Approved, IS.Rejected, IS.Connected, IS.ComplianceTested, IS.WentLive, IS.ChangeFiled, IS.ChangeConfirmed,
         IS.ChangeDeclined, IS.ChangeImplemented, IS.UnconfirmedChangeFound, IS.Decommissioned,
-        IS.RectificationOrdered, IS.RectificationClosed,
+        IS.RectificationOrdered, IS.RectificationClosed, IS.GoLiveDateCorrected, IS.ShutdownDateCorrected,
     )
 
     def create(self, tx: Tx) -> None:
@@ -97,6 +97,10 @@ class SystemsView(View):
                     "last_test_findings": _json(e.test.findings)}
         if isinstance(e, IS.WentLive):
             return {"state": "live", "live_since": e.on.isoformat()}
+        if isinstance(e, IS.GoLiveDateCorrected):
+            return {"live_since": e.on.isoformat()}
+        if isinstance(e, IS.ShutdownDateCorrected):
+            return {}
         if isinstance(e, IS.Decommissioned):
             return {"state": "decommissioned", "flagged_entries": _json(e.entries_flagged)}
         if isinstance(e, IS.RectificationOrdered):

@@ -16,8 +16,11 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+import msgspec
 from eventsourcing.utils import get_topic
 
+from domain.catalog import CatalogEntry
+from domain.corrections import CORRECTIONS, effective_instant, moved_version
 from infrastructure.sql import MemoryDb, Tx
 from infrastructure.store import Ledger
 from projections.base import View
@@ -60,6 +63,43 @@ class LedgerTimesView(View):
         self._rows = []
 
 
+class Cut(msgspec.Struct, frozen=True):
+    """Where an answer "as at `at`, as known at `as_known_at`" stands.
+
+    `position` is the last event recorded by the earlier of the two instants: the prefix the
+    state is cut at. `known_position` is the last event recorded by `as_known_at`: corrections
+    recorded after the cut but by then, taking effect by `at`, are applied on top (`corrections`).
+    """
+
+    at: datetime
+    as_known_at: datetime
+    position: int
+    known_position: int
+    corrections: tuple[int, ...] = ()
+
+
+class CorrectionsView(View):
+    """Where the corrections are, and when each takes effect: a cut finds the few it needs by index."""
+
+    name = "ledger_corrections"
+    version = 1
+    tables = ("ledger_corrections",)
+    handles = CORRECTIONS
+    time_travel: ClassVar[bool] = False
+
+    def create(self, tx: Tx) -> None:
+        tx.execute(
+            "CREATE TABLE IF NOT EXISTS ledger_corrections (position BIGINT PRIMARY KEY, originator_id TEXT NOT NULL, "
+            "effective_at TEXT, moved_version INTEGER)"
+        )
+
+    def apply(self, tx: Tx, event: Any, position: int) -> None:
+        effective = effective_instant(event)
+        tx.execute("INSERT INTO ledger_corrections VALUES (?, ?, ?, ?)",
+                   (position, str(event.originator_id), effective.astimezone(UTC).isoformat() if effective else None,
+                    moved_version(event)))
+
+
 def signature(views: Iterable[View]) -> str:
     return hashlib.sha256(",".join(f"{v.name}@{v.version}" for v in views).encode()).hexdigest()[:16]
 
@@ -72,7 +112,7 @@ class TimeTravel:
         self.signature = signature(self.make_views())
         self.checkpoint_every = checkpoint_every
         self.page_size = page_size
-        self._cache: OrderedDict[int, MemoryDb] = OrderedDict()
+        self._cache: OrderedDict[Any, MemoryDb] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
         # A replica of a large ledger holds every read model in memory: build at most two at once, so
@@ -90,6 +130,72 @@ class TimeTravel:
             "SELECT MAX(position) FROM ledger_times WHERE recorded_at <= ?", (at.astimezone(UTC).isoformat(),)
         )
         return int(value or 0)
+
+    # -- both time axes ----------------------------------------------------------------------
+
+    def cut(self, at: datetime, as_known_at: datetime) -> Cut:
+        """The prefix to start from and the later corrections that change the answer about `at`."""
+        known = self.position_at(as_known_at)
+        position = min(self.position_at(min(at, as_known_at)), known)
+        chosen = tuple(p for p, _ in self._corrections(position, known, at))
+        return Cut(at=at, as_known_at=as_known_at, position=position, known_position=known, corrections=chosen)
+
+    def corrections_between(self, after: int, until: int, at: datetime | None = None) -> list[tuple[int, Any]]:
+        """The corrections recorded after position `after` and up to `until` (taking effect by `at`, if given)."""
+        sql = "SELECT position FROM ledger_corrections WHERE position > ? AND position <= ?"
+        args: tuple[Any, ...] = (after, until)
+        if at is not None:
+            sql += " AND (effective_at IS NULL OR effective_at <= ?)"
+            args += (at.astimezone(UTC).isoformat(),)
+        out = []
+        for row in self.ledger.db.query(sql + " ORDER BY position", args):
+            position = int(row["position"])
+            [n] = self.ledger.recorder.select_notifications(start=position, limit=1, inclusive_of_start=True)
+            out.append((position, self.ledger.mapper.to_domain_event(n)))
+        return out
+
+    def _corrections(self, after: int, until: int, at: datetime) -> list[tuple[int, Any]]:
+        """The corrections in (after, until] taking effect by `at`, and the events whose effect they move there."""
+        chosen: dict[int, Any] = {}
+        for position, e in self.corrections_between(after, until, at):
+            chosen[position] = e
+            moved = moved_version(e)
+            if moved is not None:
+                for p, stored in self.ledger.stored_events_of(e.originator_id):
+                    if stored.originator_version == moved and after < p <= until:
+                        chosen[p] = self.ledger.mapper.to_domain_event(stored)
+        return sorted(chosen.items(), key=lambda pe: pe[0])
+
+    def corrections_after(self, cut: Cut) -> list[tuple[int, Any]]:
+        """The events a cut applies on top of its prefix: its corrections and the events they move."""
+        return self._corrections(cut.position, cut.known_position, cut.at) if cut.corrections else []
+
+    def replica_for(self, cut: Cut) -> MemoryDb:
+        """The read models as at `cut.at`, as known at `cut.as_known_at` (cached)."""
+        if not cut.corrections:
+            return self.replica(cut.position)
+        key = (cut.position, cut.known_position, cut.at.astimezone(UTC).isoformat())
+        db = self._cached(key)
+        if db is not None:
+            return db
+        db = MemoryDb(self.replica(cut.position).serialize())
+        events = self._corrections(cut.position, cut.known_position, cut.at)
+        views = [v for v in self.make_views() if not v.all_topics]
+        with db.write() as tx:
+            for v in views:
+                v.begin_page(tx)
+                for position, e in events:
+                    if isinstance(e, CatalogEntry.Event) and tx.scalar(
+                            "SELECT COUNT(*) FROM catalog_entries WHERE id = ?", (str(e.originator_id),)) == 0:
+                        continue  # an entry drafted after the cut has nothing there to correct
+                    if v.wants(get_topic(type(e))):
+                        v.apply(tx, e, position)
+                v.end_page(tx)
+        with self._lock:
+            self._cache[key] = db
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return db
 
     # -- replicas ----------------------------------------------------------------------------
 
@@ -114,11 +220,11 @@ class TimeTravel:
                 self._gates.pop(position, None)
         return db
 
-    def _cached(self, position: int) -> MemoryDb | None:
+    def _cached(self, key: Any) -> MemoryDb | None:
         with self._lock:
-            if position in self._cache:
-                self._cache.move_to_end(position)
-                return self._cache[position]
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
         return None
 
     def full_replay(self, position: int) -> MemoryDb:
