@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from eventsourcing.persistence import IntegrityError
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig
@@ -79,8 +79,11 @@ def create_app(runtime: Runtime | None = None, *, background: bool = True) -> Li
         route_handlers=[health, metrics, OrganizationController, CatalogController, ShareRequestController, GrantController,
                         GrantStatusController, HistoryController, state, SystemController,
                         TicketController, ArchiveController, BatchController, ObjectionController,
-                        EventController, WebhookController, AccessLogController, LedgerController, public_key,
-                        ViolationController, ComplianceController],
+                        EventController, WebhookController, LedgerController, public_key,
+                        ViolationController, ComplianceController,
+                        # the platform's access-log batches (up to 10,000 records) get their own, larger limit
+                        Router(path="/", route_handlers=[AccessLogController],
+                               request_max_body_size=rt.settings.max_batch_bytes)],
         state=State({"runtime": rt, "metrics": RequestMetrics()}),
         middleware=[metrics_middleware],
         before_request=refuse_unstorable,
@@ -90,5 +93,5 @@ def create_app(runtime: Runtime | None = None, *, background: bool = True) -> Li
             title="civic-ledger", version="0.1.0", description=DESCRIPTION, path="/schema",
             render_plugins=[JsonRenderPlugin(), SwaggerRenderPlugin()],
         ),
-        request_max_body_size=32 * 1024 * 1024,
+        request_max_body_size=rt.settings.max_command_bytes,
     )

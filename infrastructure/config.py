@@ -35,6 +35,8 @@ class Settings:
     objection_deadline_days: int = 15
     signing_key: str | None = None
     sign_checkpoint_seconds: float = 3600.0
+    max_command_bytes: int = 256 * 1024
+    max_batch_bytes: int = 8 * 1024 * 1024
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -52,6 +54,8 @@ class Settings:
             objection_deadline_days=int(env.get("CIVIC_LEDGER_OBJECTION_DEADLINE_DAYS", "15")),
             signing_key=env.get("CIVIC_LEDGER_SIGNING_KEY") or None,
             sign_checkpoint_seconds=float(env.get("CIVIC_LEDGER_SIGN_CHECKPOINT_SECONDS", "3600")),
+            max_command_bytes=int(env.get("CIVIC_LEDGER_MAX_COMMAND_BYTES", str(256 * 1024))),
+            max_batch_bytes=int(env.get("CIVIC_LEDGER_MAX_BATCH_BYTES", str(8 * 1024 * 1024))),
         )
 
     @property
