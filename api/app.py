@@ -26,6 +26,7 @@ from api.maintenance import (
     TicketController,
 )
 from api.metrics import RequestMetrics, metrics, metrics_middleware
+from api.openapi import tighten
 from api.organizations import OrganizationController
 from api.sharing import GrantController, GrantStatusController, ShareRequestController
 from api.state import state
@@ -75,7 +76,7 @@ def create_app(runtime: Runtime | None = None, *, background: bool = True) -> Li
         HTTPException: problems.on_http,
         Exception: problems.on_unexpected,
     }
-    return Litestar(
+    app = Litestar(
         route_handlers=[health, metrics, OrganizationController, CatalogController, ShareRequestController, GrantController,
                         GrantStatusController, HistoryController, state, SystemController,
                         TicketController, ArchiveController, BatchController, ObjectionController,
@@ -95,3 +96,5 @@ def create_app(runtime: Runtime | None = None, *, background: bool = True) -> Li
         ),
         request_max_body_size=rt.settings.max_command_bytes,
     )
+    tighten(app)
+    return app
