@@ -1,6 +1,7 @@
 """The edge contract, enforced before any handler runs (see docs/decisions/0009-edge-contract.md).
 
-- A body is JSON only under a JSON media type (`application/json` or `…+json`): 415 otherwise.
+- A body is JSON only under a JSON media type (`application/json` or `…+json`): 415 otherwise
+  (a route that declares no JSON body may read a form; its fields obey the text rule below).
 - A body is read under the route's size limit (413 as soon as the bytes streamed pass it, with or
   without a Content-Length) and decoded strictly into the handler's type: no string is taken for
   a number, every msgspec constraint of the type applies, and nesting is bounded by the type (a
@@ -86,6 +87,11 @@ def is_json(content_type: str | None) -> bool:
     return bool(_JSON_MEDIA.match(media))
 
 
+def _is_form(content_type: str | None) -> bool:
+    media = (content_type or "").partition(";")[0].strip().lower()
+    return media in ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
 def _has_body(request: Request[Any, Any, Any]) -> bool:
     length = request.headers.get("content-length")
     return (length is not None and length.strip() not in ("", "0")) or "transfer-encoding" in request.headers
@@ -123,12 +129,24 @@ async def refuse_unstorable(request: Request[Any, Any, Any]) -> None:
         raise Unstorable(errors)
     if request.method not in _BODY_METHODS:
         return
-    if not is_json(request.headers.get("content-type")):
-        if _has_body(request):
-            raise UnsupportedMediaType("A request body is JSON, sent as application/json (or a +json type).")
-        return
-    raw = await request.body()  # under the route's size limit: 413 past it, however the body is framed
     field = request.route_handler.parsed_data_field
+    content_type = request.headers.get("content-type")
+    if not is_json(content_type):
+        if not _has_body(request):
+            return
+        if field is None and _is_form(content_type):
+            # a route that declares no JSON body and reads a form itself (the web console): its fields
+            # are held to the same text rule, and Litestar keeps the parsed form for the handler
+            form = await request.form()
+            for name, value in form.multi_items():
+                message = _text_error(name) or (_text_error(value) if isinstance(value, str) else None)
+                if message:
+                    errors.append({"field": _shown(name), "message": message})
+            if errors:
+                raise Unstorable(errors)
+            return
+        raise UnsupportedMediaType("A request body is JSON, sent as application/json (or a +json type).")
+    raw = await request.body()  # under the route's size limit: 413 past it, however the body is framed
     if not raw or field is None:
         return
     try:

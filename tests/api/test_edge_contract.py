@@ -65,6 +65,13 @@ def test_a_body_is_json_only_under_a_json_media_type(office, compiler, runtime):
     assert office.post("/catalog/entries/00000000-0000-4000-8000-000000000001/submit").status_code in (403, 404)
 
 
+def test_a_form_reaches_only_a_route_that_declares_no_json_body_and_holds_no_nul(office):
+    submit = "/catalog/entries/00000000-0000-4000-8000-000000000001/submit"
+    _problem(office.post(submit, data={"note": "a\u0000b"}), 400, "note")
+    assert office.post(submit, data={"note": "ok"}).status_code in (403, 404)
+    _problem(office.post("/organizations", data=_org_body("div-form")), 415)
+
+
 def test_nul_is_refused_at_any_depth_and_in_the_query_and_path(office, compiler, runtime):
     head = runtime.ledger.max_position()
     body_ = entry_body("SX-DEEP")
@@ -165,7 +172,10 @@ def test_an_access_log_batch_has_the_larger_limit(server, runtime, admin, clock)
     r = platform.post("/access-logs", json=body(*records))
     assert r.status_code == 200, r.text[:300]
     assert len(json.dumps(body(*records), default=str)) > 256 * 1024
-    huge = {"records": [{**msgspec.to_builtins(records[0]), "purpose": "p" * 200}] * 40_000}
+    # fewer records than a batch may hold, but more bytes than its limit (8 MiB)
+    wide = {**msgspec.to_builtins(records[0]), "fields": [f"FIELD_{i:05}" for i in range(100)]}
+    huge = {"records": [wide] * 7_000}
+    assert len(json.dumps(huge)) > 8 * 1024 * 1024
     _problem(platform.post("/access-logs", json=huge), 413)
 
 
