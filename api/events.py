@@ -10,7 +10,7 @@ import msgspec
 from litestar import Controller, Request, Response, get
 from litestar.concurrency import sync_to_thread
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, Parameter, QueryParameter
+from litestar.params import Parameter, PathParameter, QueryParameter
 from litestar.response import ServerSentEvent
 from litestar.response.sse import ServerSentEventMessage
 
@@ -70,7 +70,7 @@ class EventController(Controller):
         return Response({"items": items})
 
     @get("/types/{name:str}", sync_to_thread=False)
-    def schema(self, name: FromPath[str]) -> Response[Any]:
+    def schema(self, name: Annotated[str, PathParameter(max_length=200)]) -> Response[Any]:
         """The JSON Schema of one type's `data`."""
         t = catalogue().by_name.get(name)
         if t is None:

@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.api.test_catalog_api import org, token
+from tests.api.test_edge_contract import assert_every_view_caught_up
 
 SECONDS = int(os.environ.get("CIVIC_LEDGER_FUZZ_SECONDS", "120"))
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
@@ -48,9 +48,4 @@ def test_no_generated_request_gets_a_server_error_and_every_view_catches_up(serv
             failures.append(f"--- {name} token (exit {run.returncode}) ---\n{run.stdout[-20000:]}\n{run.stderr[-5000:]}")
     assert not failures, "\n".join(failures)
     # every view catches up with what the run recorded, and health says so
-    deadline = time.monotonic() + 120
-    health = server.client().get("/health").json()
-    while set(health["projection_lag"].values()) != {0} and time.monotonic() < deadline:
-        runtime.projector.wait_for(health["position"])
-        health = server.client().get("/health").json()
-    assert health["status"] == "ok" and set(health["projection_lag"].values()) == {0}, health
+    assert_every_view_caught_up(server, runtime)
