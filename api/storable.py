@@ -20,6 +20,7 @@ from typing import Any
 
 import msgspec
 from litestar import Request
+from litestar.enums import RequestEncodingType
 from litestar.exceptions import HTTPException, ValidationException
 
 from application.common import ApplicationError
@@ -92,6 +93,11 @@ def _is_form(content_type: str | None) -> bool:
     return media in ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
+def _declares_form(field: Any) -> bool:
+    media = getattr(getattr(field, "kwarg_definition", None), "media_type", None)
+    return media in (RequestEncodingType.URL_ENCODED, RequestEncodingType.MULTI_PART)
+
+
 def _has_body(request: Request[Any, Any, Any]) -> bool:
     length = request.headers.get("content-length")
     return (length is not None and length.strip() not in ("", "0")) or "transfer-encoding" in request.headers
@@ -134,9 +140,9 @@ async def refuse_unstorable(request: Request[Any, Any, Any]) -> None:
     if not is_json(content_type):
         if not _has_body(request):
             return
-        if field is None and _is_form(content_type):
-            # a route that declares no JSON body and reads a form itself (the web console): its fields
-            # are held to the same text rule, and Litestar keeps the parsed form for the handler
+        if _is_form(content_type) and (field is None or _declares_form(field)):
+            # a route that declares no JSON body and reads a form (the web console): its fields are
+            # held to the same text rule, and Litestar keeps the parsed form for the handler
             form = await request.form()
             for name, value in form.multi_items():
                 message = _text_error(name) or (_text_error(value) if isinstance(value, str) else None)
