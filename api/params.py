@@ -48,6 +48,8 @@ MAX_INT64 = limits.MAX_INT64
 Position = Annotated[int, QueryParameter(ge=0, le=MAX_INT64, description="A ledger position, size or version (0 … 2^63-1)")]
 """A whole-number query parameter the stores compare with their 64-bit integers."""
 
+PositionPath = Annotated[int, PathParameter(ge=0, le=MAX_INT64, description="A ledger position or size (0 … 2^63-1)")]
+
 OptionalPosition = Annotated[int | None, QueryParameter(ge=0, le=MAX_INT64,
                                                         description="A ledger position, size or version (0 … 2^63-1)")]
 
