@@ -29,7 +29,8 @@ def _fuzz(server, bearer: str, seconds: int, report: Path) -> subprocess.Complet
                "--exclude-path", "/events/stream",
                "--request-timeout", "30", "--suppress-health-check", "all",
                "--report", "junit", "--report-junit-path", str(report)]
-    return subprocess.run(command, capture_output=True, text=True, timeout=seconds + 300,
+    # run in the test's directory: schemathesis keeps a cache where it runs
+    return subprocess.run(command, capture_output=True, text=True, timeout=seconds + 300, cwd=report.parent,
                           env={**os.environ, "NO_COLOR": "1", "SCHEMATHESIS_TELEMETRY": "false"})
 
 
