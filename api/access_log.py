@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import msgspec
@@ -12,11 +12,12 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
 from api.deps import POSITION_HEADER, command, provide_principal, runtime_of, wait_for_position
-from api.params import Instant, instant_query
+from api.params import CursorQuery, Instant, OrgQuery, instant_query, plain
 from application.access_log import TooLarge
-from application.common import ApplicationError, Forbidden, Principal
-from domain.access_log import MAX_BATCH, Access, window_start
+from application.common import Forbidden, Principal
+from domain.access_log import Access, Outcome, window_start
 from domain.base import check_calendar
+from domain.limits import MAX_BATCH, ItemCodeList, OrgCode, RecordCount, ShortText, Token
 from domain.organizations import Role
 from projections.access_log_queries import AccessLogFilter
 
@@ -26,20 +27,20 @@ Limit = Annotated[int, Parameter(ge=1, le=1000, description="Page size")]
 class AccessBody(msgspec.Struct, forbid_unknown_fields=True):
     """One delivery: `request_id` is the platform's id of it, stored once ever."""
 
-    request_id: str
-    holder: str
-    provider: str
+    request_id: Token
+    holder: OrgCode
+    provider: OrgCode
     entry_id: UUID
-    fields: list[str]
-    purpose: str
-    method: str
-    record_count: int
+    fields: ItemCodeList
+    purpose: ShortText
+    method: ShortText
+    record_count: RecordCount
     accessed_at: Instant
     grant_id: UUID | None = None
 
 
 class BatchBody(msgspec.Struct, forbid_unknown_fields=True):
-    records: list[AccessBody]
+    records: Annotated[list[AccessBody], msgspec.Meta(max_length=MAX_BATCH, description="At most 10,000 records.")]
 
 
 
@@ -58,8 +59,11 @@ class AccessLogController(Controller):
                            fields=tuple(r.fields), purpose=r.purpose, method=r.method, record_count=r.record_count,
                            accessed_at=r.accessed_at, grant_id=r.grant_id) for r in data.records]
         rt = runtime_of(request)
-        result, position = rt.access_log.record(principal, command(request, "access_log.record", data), accesses)
+        result, position, replayed = rt.access_log.record_or_replay(
+            principal, command(request, "access_log.record", data), accesses)
         headers = {POSITION_HEADER: str(position)} if position else {}
+        if replayed:
+            headers["Idempotent-Replayed"] = "true"
         if result.batch_id is None:  # every record was a duplicate: nothing new was accepted
             return Response(result, headers=headers)
         # signed with the ledger's key (第二十二条); none where no signing key is configured, as for checkpoints
@@ -68,7 +72,7 @@ class AccessLogController(Controller):
 
     @get("/receipts", sync_to_thread=True)
     def receipts(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                 side: FromQuery[str], org: FromQuery[str | None] = None,
+                 side: FromQuery[Literal["provider", "holder"]], org: OrgQuery = None,
                  after: Annotated[int, Parameter(ge=0, le=2**63 - 1)] = 0, limit: Limit = 50) -> Response[Any]:
         """The signed receipts of the batches that hold the caller's records as provider or holder
         (`side=provider|holder`; the Office and auditors name `org`), oldest first: each with those records in
@@ -88,36 +92,32 @@ class AccessLogController(Controller):
 
     @get("/", sync_to_thread=True)
     def list_records(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                     provider: FromQuery[str | None] = None, holder: FromQuery[str | None] = None,
-                     user: FromQuery[str | None] = None, entry_id: FromQuery[UUID | None] = None,
-                     grant_id: FromQuery[UUID | None] = None, outcome: FromQuery[str | None] = None,
+                     provider: OrgQuery = None, holder: OrgQuery = None,
+                     user: OrgQuery = None, entry_id: FromQuery[UUID | None] = None,
+                     grant_id: FromQuery[UUID | None] = None, outcome: FromQuery[Outcome | None] = None,
                      from_: Annotated[datetime | None, instant_query("from")] = None,
                      to: Annotated[datetime | None, instant_query()] = None, limit: Limit = 50,
-                     cursor: FromQuery[str | None] = None) -> Response[Any]:
+                     cursor: CursorQuery = None) -> Response[Any]:
         """Records of the last three years, newest first; others than the Office and auditors see the records
         of data they provide or accesses they made (LOG-2). `user` is a synonym of `holder`."""
         rt = runtime_of(request)
         org = rt.access_log.scope_of(principal)
-        if outcome is not None and outcome not in ("allowed", "denied"):
-            raise ApplicationError("outcome is allowed or denied.")
         position = wait_for_position(request, "access_log")
         f = AccessLogFilter(provider=provider, holder=holder or user, entry_id=entry_id, grant_id=grant_id,
-                            outcome=outcome, start=from_, end=to)
+                            outcome=plain(outcome), start=from_, end=to)
         rows, nxt = rt.access_log_queries.records(org=org, since=window_start(rt.now()), f=f, limit=limit,
                                                   cursor=cursor)
         return Response({"items": rows, "next_cursor": nxt, "position": position})
 
     @get("/daily", sync_to_thread=True)
     def daily(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-              org: FromQuery[str | None] = None, side: FromQuery[str | None] = None,
+              org: OrgQuery = None, side: FromQuery[Literal["provider", "holder"] | None] = None,
               entry_id: FromQuery[UUID | None] = None,
               from_: Annotated[datetime | None, instant_query("from")] = None,
               to: Annotated[datetime | None, instant_query()] = None) -> Response[Any]:
         """Allowed and denied counts per day (Beijing), organization (as `provider` or `holder`) and entry."""
         rt = runtime_of(request)
         scope = rt.access_log.scope_of(principal)
-        if side is not None and side not in ("provider", "holder"):
-            raise ApplicationError("side is provider or holder.")
         check_calendar(**{"from": from_, "to": to})
         position = wait_for_position(request, "access_log")
         since = window_start(rt.now())

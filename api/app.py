@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from eventsourcing.persistence import IntegrityError
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig
@@ -27,6 +27,7 @@ from api.maintenance import (
     TicketController,
 )
 from api.metrics import RequestMetrics, metrics, metrics_middleware
+from api.openapi import tighten
 from api.organizations import OrganizationController
 from api.sharing import (
     GrantController,
@@ -97,12 +98,15 @@ def create_app(runtime: Runtime | None = None, *, background: bool = True, sweep
         HTTPException: problems.on_http,
         Exception: problems.on_unexpected,
     }
-    return Litestar(
+    app = Litestar(
         route_handlers=[health, metrics, OrganizationController, CatalogController, ShareRequestController, GrantController,
                         GrantStatusController, GrantReviewController, HistoryController, state, state_changes, SystemController,
                         TicketController, ArchiveController, BatchController, ObjectionController,
-                        EventController, WebhookController, AccessLogController, LedgerController, public_key,
-                        ViolationController, ComplianceController],
+                        EventController, WebhookController, LedgerController, public_key,
+                        ViolationController, ComplianceController,
+                        # the platform's access-log batches (up to 10,000 records) get their own, larger limit
+                        Router(path="/", route_handlers=[AccessLogController],
+                               request_max_body_size=rt.settings.max_batch_bytes)],
         state=State({"runtime": rt, "metrics": RequestMetrics()}),
         middleware=[metrics_middleware],
         before_request=refuse_unstorable,
@@ -112,8 +116,10 @@ def create_app(runtime: Runtime | None = None, *, background: bool = True, sweep
             title="civic-ledger", version="0.1.0", description=DESCRIPTION, path="/schema",
             render_plugins=[JsonRenderPlugin(), SwaggerRenderPlugin()],
         ),
-        request_max_body_size=32 * 1024 * 1024,
+        request_max_body_size=rt.settings.max_command_bytes,
     )
+    tighten(app)
+    return app
 
 
 def serve_app() -> Litestar:

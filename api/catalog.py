@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import msgspec
@@ -12,17 +12,27 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
 from api.deps import answer, command, provide_principal, runtime_of, wait_for_position
-from api.params import AsKnownAtQuery, AtQuery, Instant
+from api.params import (
+    AsKnownAtQuery,
+    AtQuery,
+    CodeQuery,
+    CursorQuery,
+    Instant,
+    OrgQuery,
+    TextQuery,
+    plain,
+)
 from api.state import as_of
 from application.common import NotFound, Principal
-from domain.catalog_values import Check, EntryContent, Review, ReviewDecision
+from domain.catalog_values import Check, EntryContent, OpenClass, Review, ReviewDecision, ShareClass
+from domain.limits import Code, OrgCode, Text
 from projections.queries import CatalogFilter, CatalogQueries
 
 
 class DraftBody(msgspec.Struct, forbid_unknown_fields=True):
-    resource_code: str
+    resource_code: Code
     content: EntryContent
-    provider: str | None = None
+    provider: OrgCode | None = None
 
 
 class ContentBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -45,11 +55,11 @@ class EffectiveDateBody(msgspec.Struct, forbid_unknown_fields=True):
 
     version: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
     effective_on: date
-    reason: str
+    reason: Text
 
 
 class AcceptDuplicateBody(msgspec.Struct, forbid_unknown_fields=True):
-    item_code: str
+    item_code: Code
 
 
 class RefreshBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -57,7 +67,7 @@ class RefreshBody(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class RetireBody(msgspec.Struct, forbid_unknown_fields=True):
-    reason: str
+    reason: Text
 
 
 class EmptyBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -65,6 +75,8 @@ class EmptyBody(msgspec.Struct, forbid_unknown_fields=True):
 
 
 Limit = Annotated[int, Parameter(ge=1, le=500, description="Page size")]
+EntryStatus = Literal["drafted", "submitted", "returned", "approved", "published", "revising", "retired"]
+"""The status an entry is listed under (`published` and `revising` both have a version in force)."""
 
 
 def _viewer(p: Principal) -> str | None:
@@ -79,9 +91,10 @@ class CatalogController(Controller):
     @get("/entries", sync_to_thread=True)
     def list_entries(
         self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-        provider: FromQuery[str | None] = None, status: FromQuery[str | None] = None, share_class: FromQuery[str | None] = None,
-        open_class: FromQuery[str | None] = None, item_code: FromQuery[str | None] = None, q: FromQuery[str | None] = None,
-        overdue: FromQuery[bool | None] = None, limit: Limit = 50, cursor: FromQuery[str | None] = None,
+        provider: OrgQuery = None, status: FromQuery[EntryStatus | None] = None,
+        share_class: FromQuery[ShareClass | None] = None, open_class: FromQuery[OpenClass | None] = None,
+        item_code: CodeQuery = None, q: TextQuery = None,
+        overdue: FromQuery[bool | None] = None, limit: Limit = 50, cursor: CursorQuery = None,
         at: AtQuery = None, as_known_at: AsKnownAtQuery = None,
     ) -> Response[Any]:
         """The current catalog, filtered and paged; with `at` and/or `as_known_at`, the catalog as in force at `at`
@@ -95,7 +108,8 @@ class CatalogController(Controller):
         else:
             position = wait_for_position(request, "catalog")
         rows, next_cursor = queries.list(
-            CatalogFilter(provider=provider, status=status, share_class=share_class, open_class=open_class,
+            CatalogFilter(provider=provider, status=plain(status), share_class=plain(share_class),
+                          open_class=plain(open_class),
                           item_code=item_code, q=q, overdue=overdue),
             viewer_org=_viewer(principal), now=now, limit=limit, cursor=cursor,
         )
@@ -113,7 +127,7 @@ class CatalogController(Controller):
 
     @get("/open", sync_to_thread=True)
     def open_catalog(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], limit: Limit = 50,
-                     cursor: FromQuery[str | None] = None, q: FromQuery[str | None] = None,
+                     cursor: CursorQuery = None, q: TextQuery = None,
                      at: AtQuery = None, as_known_at: AsKnownAtQuery = None) -> Response[Any]:
         """The open-data catalog (OPEN-1): published entries whose open class is not `closed` (`at`,
         `as_known_at`: as in force then, as known then)."""

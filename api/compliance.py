@@ -12,10 +12,11 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
 from api.deps import answer, command, provide_principal, runtime_of, wait_for_position
-from api.params import AsKnownAtQuery, AtQuery, Instant
+from api.params import AsKnownAtQuery, AtQuery, CursorQuery, Instant, OrgPath, OrgQuery, plain
 from api.state import as_of
 from application.common import Forbidden, NotFound, Principal
-from domain.compliance import Evidence, ViolationKind
+from domain.compliance import Evidence, ViolationKind, ViolationStatus
+from domain.limits import MAX_ITEMS, LongText, OrgCode, ShortText, Text
 from projections.compliance import ComplianceQueries
 from projections.systems_queries import SystemQueries
 
@@ -28,29 +29,29 @@ class RaiseBody(msgspec.Struct, forbid_unknown_fields=True):
     """违规情形 the Office records directly: the case, the organization, the evidence (event ids, log record ids …)."""
 
     kind: ViolationKind
-    subject: str
-    summary: str
-    evidence: list[Evidence]
-    key: str = ""
+    subject: OrgCode
+    summary: Text
+    evidence: Annotated[list[Evidence], msgspec.Meta(max_length=MAX_ITEMS)]
+    key: ShortText = ""
 
 
 class CommentBody(msgspec.Struct, forbid_unknown_fields=True):
-    comment: str = ""
+    comment: Text = ""
 
 
 class ReasonBody(msgspec.Struct, forbid_unknown_fields=True):
-    reason: str
+    reason: Text
 
 
 class NoticeBody(msgspec.Struct, forbid_unknown_fields=True):
     """整改通知: what is to be rectified, by when."""
 
     deadline: Instant
-    requirements: str
+    requirements: Text
 
 
 class ReportBody(msgspec.Struct, forbid_unknown_fields=True):
-    report: str
+    report: LongText
 
 
 def _org(p: Principal) -> str | None:
@@ -80,14 +81,14 @@ class ViolationController(Controller):
 
     @get("/", sync_to_thread=True)
     def list_violations(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                        kind: FromQuery[str | None] = None, subject: FromQuery[str | None] = None,
-                        status: FromQuery[str | None] = None, open: FromQuery[bool] = False,  # noqa: A002
-                        limit: Limit = 50, cursor: FromQuery[str | None] = None,
+                        kind: FromQuery[ViolationKind | None] = None, subject: OrgQuery = None,
+                        status: FromQuery[ViolationStatus | None] = None, open: FromQuery[bool] = False,  # noqa: A002
+                        limit: Limit = 50, cursor: CursorQuery = None,
                         at: AtQuery = None, as_known_at: AsKnownAtQuery = None) -> Response[Any]:
         """Newest first. The Office and auditors see every case; an organization its own, once confirmed.
         With `at` and/or `as_known_at`, the cases as they stood then, as known then."""
         position, queries, _, cut = _board(request, at, as_known_at, VIEW)
-        rows, nxt = queries.violations(org=_org(principal), kind=kind, subject=subject, status=status,
+        rows, nxt = queries.violations(org=_org(principal), kind=plain(kind), subject=subject, status=plain(status),
                                                      open_only=open, limit=limit, cursor=cursor)
         return Response({"items": rows, "next_cursor": nxt, **cut, "position": position})
 
@@ -164,7 +165,7 @@ class ComplianceController(Controller):
 
     @get("/summary", sync_to_thread=True)
     def summary(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                org: FromQuery[str | None] = None, at: AtQuery = None,
+                org: OrgQuery = None, at: AtQuery = None,
                 as_known_at: AsKnownAtQuery = None) -> Response[Any]:
         """Per organization: open violations, candidates, overdue entries and objections, non-compliant systems.
         An organization sees only its own line. With `at` and/or `as_known_at`, the board as it stood then, as
@@ -181,7 +182,7 @@ class ComplianceController(Controller):
 
     @get("/organizations/{code:str}", sync_to_thread=True)
     def organization(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                     code: FromPath[str], limit: Limit = 50) -> Response[Any]:
+                     code: OrgPath, limit: Limit = 50) -> Response[Any]:
         """One organization's line of the board, with its open violations."""
         rt = runtime_of(request)
         if not (principal.sees_everything or principal.acting_for == code):

@@ -10,21 +10,21 @@ import msgspec
 from litestar import Controller, Request, Response, get
 from litestar.concurrency import sync_to_thread
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, Parameter, QueryParameter
+from litestar.params import Parameter, PathParameter, QueryParameter
 from litestar.response import ServerSentEvent
 from litestar.response.sse import ServerSentEventMessage
 
 from api.deps import provide_principal, runtime_of
-from api.params import MAX_INT64
-from application.common import ApplicationError, NotFound, Principal
+from api.params import MAX_INT64, position_of
+from application.common import NotFound, Principal
 from application.feeds import FeedService, Filter, Scope
 from infrastructure.cloudevents import catalogue, data_schema
 from projections.feed import OWNERS
 
 Limit = Annotated[int, Parameter(ge=1, le=500, description="Page size")]
 After = Annotated[int, Parameter(ge=0, le=MAX_INT64, description="Cursor: the ledger position after which to read")]
-Types = Annotated[list[str] | None, QueryParameter(name="type", description="Event types to keep (repeat or comma-separate)")]
-Subject = Annotated[str | None, Parameter(description="Only this object's events, e.g. grant/<uuid>")]
+Types = Annotated[list[str] | None, QueryParameter(name="type", max_items=100, description="Event types to keep (repeat or comma-separate)")]
+Subject = Annotated[str | None, Parameter(max_length=200, description="Only this object's events, e.g. grant/<uuid>")]
 
 STREAM_PAGE = 100
 """Positions per stream page; their payloads are loaded `FeedService.chunk_bytes` at a time."""
@@ -56,11 +56,9 @@ class EventController(Controller):
                      types: Types = None, subject: Subject = None) -> ServerSentEvent:
         """Live Server-Sent Events (`id` = ledger position); resume with `Last-Event-ID`. Comments are heartbeats."""
         rt = runtime_of(request)
-        last = request.headers.get("last-event-id")
+        last = position_of(request.headers.get("last-event-id"), "Last-Event-ID")
         if last is not None:
-            if not last.strip().isdigit():
-                raise ApplicationError("Last-Event-ID is the ledger position of the last event received.")
-            after = int(last.strip())
+            after = last
         f = _filter(rt.feeds, types, subject)
         return ServerSentEvent(follow(rt.feeds, Scope.of(principal), f, after, rt.feeds.heartbeat_seconds))
 
@@ -72,7 +70,7 @@ class EventController(Controller):
         return Response({"items": items})
 
     @get("/types/{name:str}", sync_to_thread=False)
-    def schema(self, name: FromPath[str]) -> Response[Any]:
+    def schema(self, name: Annotated[str, PathParameter(max_length=200)]) -> Response[Any]:
         """The JSON Schema of one type's `data`."""
         t = catalogue().by_name.get(name)
         if t is None:

@@ -6,10 +6,10 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, Parameter
+from litestar.params import Parameter
 
 from api.deps import provide_principal, runtime_of
-from api.params import OptionalPosition
+from api.params import OptionalPosition, PositionPath
 from application.common import Principal
 
 Limit = Annotated[int, Parameter(ge=1, le=500, description="Page size")]
@@ -40,12 +40,12 @@ class LedgerController(Controller):
 
     @get("/checkpoints/{tree_size:int}", sync_to_thread=True)
     def get_checkpoint(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                       tree_size: FromPath[int]) -> Response[Any]:
+                       tree_size: PositionPath) -> Response[Any]:
         """One signed tree head by its size: the file an auditor keeps as `checkpoint.json`."""
         return Response(runtime_of(request).integrity.checkpoint_of(tree_size))
 
     @get("/proofs/{position:int}", sync_to_thread=True)
-    def proof(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], position: FromPath[int],
+    def proof(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], position: PositionPath,
               checkpoint: OptionalPosition = None, since: OptionalPosition = None) -> Response[Any]:
         """A proof file for the event at `position`: the event as stored, its inclusion proof in the checkpoint of
         size `checkpoint` (default the latest), and with `since=<size>` the consistency proof from that older

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import msgspec
@@ -19,11 +19,20 @@ from api.deps import (
     runtime_of,
     wait_for_position,
 )
-from api.params import Instant
+from api.params import CursorQuery, Instant, TextQuery, plain
 from application.common import NOBODY, Forbidden, NotFound, Principal
 from application.maintenance import RecordedRefusal
-from domain.maintenance_values import Attempt, Change, Decision, Method, Recheck
-from domain.objections import Answer
+from domain.limits import MAX_BATCH, MAX_ITEMS, ItemCodeList, RecordCount, ShortText, Text
+from domain.maintenance_values import (
+    Attempt,
+    BatchStatus,
+    Change,
+    Decision,
+    Method,
+    Recheck,
+    TicketStatus,
+)
+from domain.objections import Answer, ObjectionStatus
 from domain.organizations import Role
 
 Limit = Annotated[int, Parameter(ge=1, le=500, description="Page size")]
@@ -34,75 +43,75 @@ class DeclareBody(msgspec.Struct, forbid_unknown_fields=True):
     """数据维护申报: the change as the source system describes it — references and digests, never the data."""
 
     entry_id: UUID
-    fields: list[str]
-    record_count: int
-    before_digest: str
-    description: str
+    fields: ItemCodeList
+    record_count: RecordCount
+    before_digest: ShortText
+    description: Text
     method: Method
-    reason: str
-    record_refs: list[str] = []
-    system: str = ""
-    responsible: str = ""
+    reason: Text
+    record_refs: Annotated[list[ShortText], msgspec.Meta(max_length=MAX_BATCH)] = []
+    system: ShortText = ""
+    responsible: ShortText = ""
 
 
 class CommentBody(msgspec.Struct, forbid_unknown_fields=True):
-    comment: str = ""
+    comment: Text = ""
 
 
 class ReasonBody(msgspec.Struct, forbid_unknown_fields=True):
-    reason: str
+    reason: Text
 
 
 class ApplyBody(msgspec.Struct, forbid_unknown_fields=True):
     applied_at: Instant
-    after_digest: str
+    after_digest: ShortText
     method: Method | None = None
-    note: str = ""
+    note: Text = ""
 
 
 class RecheckBody(msgspec.Struct, forbid_unknown_fields=True):
     outcome: Recheck
-    observed_digest: str
-    comment: str = ""
+    observed_digest: ShortText
+    comment: Text = ""
 
 
 class BatchBody(msgspec.Struct, forbid_unknown_fields=True):
     """批量修改申请: one system, entries of the division, an estimated (ceiling) record count and a window."""
 
-    system: str
-    entries: list[UUID]
-    estimated_records: int
+    system: ShortText
+    entries: Annotated[list[UUID], msgspec.Meta(max_length=MAX_ITEMS)]
+    estimated_records: RecordCount
     window_from: Instant
     window_to: Instant
-    reason: str
-    description: str
+    reason: Text
+    description: Text
 
 
 class BatchReviewBody(msgspec.Struct, forbid_unknown_fields=True):
     decision: Decision
-    operator: str = ""
-    operator_org: str = ""
-    reason: str = ""
+    operator: ShortText = ""
+    operator_org: ShortText = ""
+    reason: Text = ""
 
 
 class ExecutionBody(msgspec.Struct, forbid_unknown_fields=True):
-    system: str
-    entries: list[UUID]
-    record_count: int
-    session: str = ""
-    note: str = ""
+    system: ShortText
+    entries: Annotated[list[UUID], msgspec.Meta(max_length=MAX_ITEMS)]
+    record_count: RecordCount
+    session: ShortText = ""
+    note: Text = ""
 
 
 class ObjectionBody(msgspec.Struct, forbid_unknown_fields=True):
     grant_id: UUID
-    fields: list[str]
-    description: str
+    fields: ItemCodeList
+    description: Text
 
 
 class ObjectionAnswerBody(msgspec.Struct, forbid_unknown_fields=True):
     decision: Answer
     ticket_id: UUID | None = None
-    reason: str = ""
+    reason: Text = ""
 
 
 def _org(p: Principal) -> str | None:
@@ -141,19 +150,19 @@ class TicketController(Controller):
 
     @get("/", sync_to_thread=True)
     def list_tickets(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                     status: FromQuery[str | None] = None, system: FromQuery[str | None] = None,
+                     status: FromQuery[TicketStatus | None] = None, system: TextQuery = None,
                      entry_id: FromQuery[UUID | None] = None, limit: Limit = 50,
-                     cursor: FromQuery[str | None] = None) -> Response[Any]:
+                     cursor: CursorQuery = None) -> Response[Any]:
         wait_for_position(request, VIEW)
         rows, nxt = runtime_of(request).maintenance_queries.tickets(
-            org=_org(principal), status=status, system=system, entry_id=str(entry_id) if entry_id else None,
+            org=_org(principal), status=plain(status), system=system, entry_id=str(entry_id) if entry_id else None,
             limit=limit, cursor=cursor)
         return _page(request, rows, nxt)
 
     @get("/queue", sync_to_thread=True)
     def queue(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-              role: FromQuery[str | None] = None, limit: Limit = 50,
-              cursor: FromQuery[str | None] = None) -> Response[Any]:
+              role: FromQuery[Literal["approver", "maintainer", "verifier"] | None] = None, limit: Limit = 50,
+              cursor: CursorQuery = None) -> Response[Any]:
         """What awaits the caller: `approver` — approval; `maintainer` — applying; `verifier` — a re-check it may do."""
         chosen = role or next((r for r in (Role.APPROVER, Role.VERIFIER, Role.MAINTAINER) if r in principal.roles), "")
         if chosen not in principal.roles:
@@ -210,8 +219,8 @@ class ArchiveController(Controller):
 
     @get("/", sync_to_thread=True)
     def archive(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                system: FromQuery[str | None] = None, entry_id: FromQuery[UUID | None] = None, limit: Limit = 100,
-                cursor: FromQuery[str | None] = None) -> Response[Any]:
+                system: TextQuery = None, entry_id: FromQuery[UUID | None] = None, limit: Limit = 100,
+                cursor: CursorQuery = None) -> Response[Any]:
         """维护档案: every step of every change of a system or an entry, in ledger order (第三十一条)."""
         wait_for_position(request, VIEW)
         rows, nxt = runtime_of(request).maintenance_queries.archive(
@@ -237,16 +246,16 @@ class BatchController(Controller):
 
     @get("/", sync_to_thread=True)
     def list_batches(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                     status: FromQuery[str | None] = None, limit: Limit = 50,
-                     cursor: FromQuery[str | None] = None) -> Response[Any]:
+                     status: FromQuery[BatchStatus | None] = None, limit: Limit = 50,
+                     cursor: CursorQuery = None) -> Response[Any]:
         wait_for_position(request, VIEW)
-        rows, nxt = runtime_of(request).maintenance_queries.batches(org=_org(principal), status=status, limit=limit,
+        rows, nxt = runtime_of(request).maintenance_queries.batches(org=_org(principal), status=plain(status), limit=limit,
                                                                     cursor=cursor)
         return _page(request, rows, nxt)
 
     @get("/queue", sync_to_thread=True)
     def queue(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], limit: Limit = 50,
-              cursor: FromQuery[str | None] = None) -> Response[Any]:
+              cursor: CursorQuery = None) -> Response[Any]:
         """The Office: requests to review. An operator: batches it was designated for whose window is not over."""
         rt = runtime_of(request)
         wait_for_position(request, VIEW)
@@ -258,7 +267,7 @@ class BatchController(Controller):
 
     @get("/refused", sync_to_thread=True)
     def refused(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], limit: Limit = 50,
-                cursor: FromQuery[str | None] = None) -> Response[Any]:
+                cursor: CursorQuery = None) -> Response[Any]:
         """Executions refused under MNT-2, each recorded: the violation candidates of 第三十二条."""
         wait_for_position(request, VIEW)
         rows, nxt = runtime_of(request).maintenance_queries.refused_executions(org=_org(principal), limit=limit,
@@ -317,15 +326,16 @@ class ObjectionController(Controller):
 
     @get("/", sync_to_thread=True)
     def list_objections(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                        status: FromQuery[str | None] = None, overdue: FromQuery[bool | None] = None,
-                        role: FromQuery[str | None] = None, limit: Limit = 50,
-                        cursor: FromQuery[str | None] = None) -> Response[Any]:
+                        status: FromQuery[ObjectionStatus | None] = None, overdue: FromQuery[bool | None] = None,
+                        role: FromQuery[Literal["provider", "objector"] | None] = None, limit: Limit = 50,
+                        cursor: CursorQuery = None) -> Response[Any]:
         """By deadline; `role=provider&status=open` is the queue to answer, `overdue=true` the list feeding VIO-2."""
-        return _objections(request, principal, status=status, overdue=overdue, role=role, limit=limit, cursor=cursor)
+        return _objections(request, principal, status=plain(status), overdue=overdue, role=role, limit=limit,
+                           cursor=cursor)
 
     @get("/overdue", sync_to_thread=True)
     def overdue(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], limit: Limit = 50,
-                cursor: FromQuery[str | None] = None) -> Response[Any]:
+                cursor: CursorQuery = None) -> Response[Any]:
         """Open objections past their deadline (第三十八条(二), VIO-2)."""
         return _objections(request, principal, overdue=True, limit=limit, cursor=cursor)
 

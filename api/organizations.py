@@ -11,29 +11,31 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
 from api.deps import answer, command, provide_principal, runtime_of, wait_for_position
+from api.params import CursorQuery, OrgPath, PersonPath, plain
 from application.common import NotFound, Principal
 from application.organizations import answer as org_answer
+from domain.limits import OrgCode, PersonName, ShortText, Text
 from domain.organizations import Level, OrgKind, Role
 
 
 class RegisterBody(msgspec.Struct, forbid_unknown_fields=True):
-    code: str
-    name: str
+    code: OrgCode
+    name: ShortText
     kind: OrgKind
     level: Level
-    parent: str | None = None
+    parent: OrgCode | None = None
 
 
 class MemberBody(msgspec.Struct, forbid_unknown_fields=True):
-    person: str
+    person: PersonName
     role: Role
 
 
 class AuthorisationBody(msgspec.Struct, forbid_unknown_fields=True):
-    serves: str
+    serves: OrgCode
     valid_from: date
     valid_to: date
-    scope: str
+    scope: Text
 
 
 class OrganizationController(Controller):
@@ -42,12 +44,12 @@ class OrganizationController(Controller):
     dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}
 
     @get("/", sync_to_thread=True)
-    def list_organizations(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], kind: FromQuery[str | None] = None,
+    def list_organizations(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], kind: FromQuery[OrgKind | None] = None,
                            limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
-                           cursor: FromQuery[str | None] = None) -> Response[Any]:
+                           cursor: CursorQuery = None) -> Response[Any]:
         rt = runtime_of(request)
         position = wait_for_position(request, "organizations")
-        rows, next_cursor = rt.organization_queries.list(kind=kind, limit=limit, cursor=cursor)
+        rows, next_cursor = rt.organization_queries.list(kind=plain(kind), limit=limit, cursor=cursor)
         return Response({"items": rows, "next_cursor": next_cursor, "position": position})
 
     @post("/", sync_to_thread=True, status_code=201)
@@ -60,7 +62,7 @@ class OrganizationController(Controller):
         return answer(result, location=f"/organizations/{data.code}")
 
     @get("/{code:str}", sync_to_thread=True)
-    def get_organization(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], code: FromPath[str]) -> Response[Any]:
+    def get_organization(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], code: OrgPath) -> Response[Any]:
         rt = runtime_of(request)
         org = rt.organizations.find(code)
         if org is None:
@@ -71,7 +73,7 @@ class OrganizationController(Controller):
         return Response(body, headers={"ETag": f'"{org.version}"'})
 
     @get("/{code:str}/members", sync_to_thread=True)
-    def members(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], code: FromPath[str]) -> Response[Any]:
+    def members(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], code: OrgPath) -> Response[Any]:
         rt = runtime_of(request)
         wait_for_position(request, "organizations")
         if not (principal.sees_everything or principal.acting_for == code):
@@ -79,7 +81,7 @@ class OrganizationController(Controller):
         return Response({"items": rt.organization_queries.members(code), "next_cursor": None})
 
     @post("/{code:str}/members", sync_to_thread=True, status_code=200)
-    def assign(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], code: FromPath[str],
+    def assign(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], code: OrgPath,
                data: JSONBody[MemberBody]) -> Response[bytes]:
         """Assigns a designated role to a person of the organization (ORG-1)."""
         rt = runtime_of(request)
@@ -87,14 +89,14 @@ class OrganizationController(Controller):
                                                    code=code, person=data.person, role=data.role))
 
     @delete("/{code:str}/members/{person:str}/roles/{role:str}", sync_to_thread=True, status_code=200)
-    def revoke(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], code: FromPath[str], person: FromPath[str],
+    def revoke(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], code: OrgPath, person: PersonPath,
                role: FromPath[Role]) -> Response[bytes]:
         rt = runtime_of(request)
         return answer(rt.organizations.revoke_role(principal, command(request, "organization.revoke_role"),
                                                    code=code, person=person, role=role))
 
     @post("/{code:str}/authorisations", sync_to_thread=True, status_code=200)
-    def authorise(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], code: FromPath[str],
+    def authorise(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], code: OrgPath,
                   data: JSONBody[AuthorisationBody]) -> Response[bytes]:
         """Records a dated authorisation of a service unit by the organization it serves (ORG-2)."""
         rt = runtime_of(request)

@@ -150,11 +150,19 @@ def collect_errors(raw: bytes, typ: Any) -> list[dict[str, Any]]:
         data = msgspec.json.decode(raw)
     except msgspec.DecodeError as e:
         return [{"field": "", "message": f"The body is not valid JSON: {e}"}]
+    except RecursionError:
+        return [{"field": "", "message": "The body is nested deeper than its type allows."}]
+    typ = _unwrap(typ)
+    if data is None:
+        return [{"field": "", "message": "The body must be a JSON object."}]
     if not (isinstance(typ, type) and issubclass(typ, msgspec.Struct)):
         return [{"field": "", "message": "The body does not match the expected type."}]
     if not isinstance(data, dict):
         return [{"field": "", "message": "The body must be a JSON object."}]
-    return _struct_errors(data, typ, "") or _walk(data, typ, "")
+    try:
+        return _struct_errors(data, typ, "") or _walk(data, typ, "")
+    except RecursionError:
+        return [{"field": "", "message": "The body is nested deeper than its type allows."}]
 
 
 def _walk(value: Any, typ: Any, path: str) -> list[dict[str, Any]]:

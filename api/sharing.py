@@ -9,7 +9,7 @@ from uuid import UUID
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, JSONBody, Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter, QueryParameter
 
 from api.deps import (
     answer,
@@ -19,14 +19,31 @@ from api.deps import (
     runtime_of,
     wait_for_position,
 )
-from api.params import AsKnownAtQuery, AtQuery, Instant, OptionalPosition
+from api.params import (
+    AsKnownAtQuery,
+    AtQuery,
+    CursorQuery,
+    Instant,
+    OptionalPosition,
+    OrgQuery,
+    constrained,
+    plain,
+)
 from api.state import as_of
 from application.answer_proofs import grant_status_with_proof
 from application.common import ApplicationError, Forbidden, NotFound, Principal
 from domain.catalog_values import DeliveryMethod
 from domain.grant_reviews import ReviewOutcome
+from domain.limits import MAX_ITEMS, ItemCodeList, OrgCode, ShortText, Text
 from domain.organizations import Role
-from domain.sharing_values import RequestDecision, RequestedEntry, UsePlan
+from domain.rules import OutOfRange
+from domain.sharing_values import (
+    GrantStatus,
+    RequestDecision,
+    RequestedEntry,
+    RequestStatus,
+    UsePlan,
+)
 from projections.sharing_queries import ReviewQueries, SharingQueries
 
 Limit = Annotated[int, Parameter(ge=1, le=500, description="Page size")]
@@ -34,16 +51,16 @@ Limit = Annotated[int, Parameter(ge=1, le=500, description="Page size")]
 
 class AskedEntry(msgspec.Struct, forbid_unknown_fields=True):
     entry_id: UUID
-    fields: list[str]
+    fields: ItemCodeList
 
 
 class RequestBody(msgspec.Struct, forbid_unknown_fields=True):
     """共享申请书 (附件1)."""
 
-    scenario: str
-    reason: str
-    entries: list[AskedEntry]
-    purpose: str
+    scenario: ShortText
+    reason: Text
+    entries: Annotated[list[AskedEntry], msgspec.Meta(max_length=MAX_ITEMS)]
+    purpose: ShortText
     valid_from: date
     valid_to: date
     delivery_method: DeliveryMethod
@@ -51,24 +68,24 @@ class RequestBody(msgspec.Struct, forbid_unknown_fields=True):
 
 class ReviewBody(msgspec.Struct, forbid_unknown_fields=True):
     decision: RequestDecision
-    fields: dict[UUID, list[str]] | None = None
-    reason: str = ""
+    fields: Annotated[dict[UUID, ItemCodeList], msgspec.Meta(max_length=MAX_ITEMS)] | None = None
+    reason: Text = ""
 
 
 class OrderBody(msgspec.Struct, forbid_unknown_fields=True):
     """共享实施单 (附件2): per entry from another department, its import, storage and use plan (SHR-8)."""
 
-    plans: dict[UUID, UsePlan] = {}
+    plans: Annotated[dict[UUID, UsePlan], msgspec.Meta(max_length=MAX_ITEMS)] = {}
 
 
 class ReasonBody(msgspec.Struct, forbid_unknown_fields=True):
-    reason: str
+    reason: Text
 
 
 class CorrectableBody(msgspec.Struct, forbid_unknown_fields=True):
     """A reason, and for the Office an earlier instant the suspension or revocation takes effect from (TIME-1)."""
 
-    reason: str
+    reason: Text
     effective_at: Instant | None = None
 
 
@@ -77,15 +94,15 @@ class ValidityBody(msgspec.Struct, forbid_unknown_fields=True):
 
     valid_from: Instant
     valid_to: Instant
-    reason: str
+    reason: Text
 
 
 class StatusBody(msgspec.Struct, forbid_unknown_fields=True):
-    holder: str
+    holder: OrgCode
     entry_id: UUID
-    fields: list[str]
-    purpose: str
-    method: str
+    fields: ItemCodeList
+    purpose: ShortText
+    method: ShortText
     at: Instant | None = None
     record_use: bool = False
     proof: bool = False
@@ -117,12 +134,12 @@ class ShareRequestController(Controller):
 
     @get("/", sync_to_thread=True)
     def list_requests(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                      status: FromQuery[str | None] = None, limit: Limit = 50,
-                      cursor: FromQuery[str | None] = None) -> Response[Any]:
+                      status: FromQuery[RequestStatus | None] = None, limit: Limit = 50,
+                      cursor: CursorQuery = None) -> Response[Any]:
         """Requests with their status; the Office's review queue is `?status=submitted`."""
         rt = runtime_of(request)
         position = wait_for_position(request, "sharing")
-        rows, nxt = rt.sharing_queries.requests(org=_org(principal), status=status, limit=limit, cursor=cursor)
+        rows, nxt = rt.sharing_queries.requests(org=_org(principal), status=plain(status), limit=limit, cursor=cursor)
         return Response({"items": rows, "next_cursor": nxt, "position": position})
 
     @get("/{request_id:uuid}", sync_to_thread=True)
@@ -168,9 +185,9 @@ class GrantController(Controller):
 
     @get("/", sync_to_thread=True)
     def list_grants(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                    holder: FromQuery[str | None] = None, provider: FromQuery[str | None] = None,
-                    entry_id: FromQuery[UUID | None] = None, status: FromQuery[str | None] = None,
-                    limit: Limit = 50, cursor: FromQuery[str | None] = None,
+                    holder: OrgQuery = None, provider: OrgQuery = None,
+                    entry_id: FromQuery[UUID | None] = None, status: FromQuery[GrantStatus | None] = None,
+                    limit: Limit = 50, cursor: CursorQuery = None,
                     at: AtQuery = None, as_known_at: AsKnownAtQuery = None) -> Response[Any]:
         """Grants by holder, provider, entry and status; others than the Office see grants they hold or provide.
         With `at` and/or `as_known_at`, the grants as in force at `at`, as known at `as_known_at` (status
@@ -184,7 +201,7 @@ class GrantController(Controller):
         else:
             position = wait_for_position(request, "sharing")
         rows, nxt = queries.grants(org=_org(principal), holder=holder, provider=provider,
-                                              entry_id=entry_id, status=status, limit=limit, cursor=cursor)
+                                              entry_id=entry_id, status=plain(status), limit=limit, cursor=cursor)
         return Response({"items": rows, "next_cursor": nxt, **cut, "position": position})
 
     @get("/{grant_id:uuid}", sync_to_thread=True)
@@ -236,18 +253,25 @@ class GrantStatusController(Controller):
 
     @get("/", sync_to_thread=True)
     def ask(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-            holder: FromQuery[str], entry_id: FromQuery[UUID], fields: FromQuery[list[str]], purpose: FromQuery[str],
-            method: FromQuery[str], at: AtQuery = None, as_known_at: AsKnownAtQuery = None,
+            holder: Annotated[str, constrained(OrgCode)], entry_id: FromQuery[UUID],
+            fields: Annotated[list[str], QueryParameter(max_items=MAX_ITEMS)],
+            purpose: Annotated[str, constrained(ShortText)], method: Annotated[str, constrained(ShortText)],
+            at: AtQuery = None, as_known_at: AsKnownAtQuery = None,
             proof: FromQuery[bool] = False, since: OptionalPosition = None) -> Response[Any]:
         """May `holder` receive `fields` of `entry_id` for `purpose` by `method` — as at `at` (effective time),
         as known at `as_known_at` (recorded time), each now when left out?
         With `proof=true` the answer carries its proof: the events it rests on, each with its inclusion proof in
         a signed checkpoint (signed now if the latest does not cover them), for the offline verifier to
         re-derive the decision; `since=<tree size>` adds the consistency proof from a checkpoint the asker holds."""
-        wanted = tuple(f for part in fields for f in part.split(",") if f)
-        return self._answer(request, principal, StatusBody(holder=holder, entry_id=entry_id, fields=list(wanted),
-                                                           purpose=purpose, method=method, at=at, proof=proof,
-                                                           since=since, as_known_at=as_known_at))
+        wanted = [f for part in fields for f in part.split(",") if f]
+        # the same checks as the body's: the Struct's constraints apply to the query too
+        try:
+            asked = msgspec.convert({"holder": holder, "entry_id": str(entry_id), "fields": wanted, "purpose": purpose,
+                                     "method": method}, StatusBody)
+        except msgspec.ValidationError as e:
+            raise OutOfRange("fields", str(e)) from None
+        return self._answer(request, principal, msgspec.structs.replace(asked, at=at, as_known_at=as_known_at,
+                                                                        proof=proof, since=since))
 
     @post("/", sync_to_thread=True, status_code=200)
     def ask_many(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
@@ -276,10 +300,12 @@ class GrantStatusController(Controller):
         if q.record_use:
             if q.at is not None or q.as_known_at is not None:
                 raise ApplicationError("A use is recorded now; `at` and `as_known_at` go with questions only.")
-            result, position = rt.sharing.use(principal, command(request, "grant.use", q), holder=q.holder,
-                                               entry_id=q.entry_id, fields=tuple(q.fields), purpose=q.purpose,
-                                               method=q.method)
+            result, position, replayed = rt.sharing.use_or_replay(
+                principal, command(request, "grant.use", q), holder=q.holder, entry_id=q.entry_id,
+                fields=tuple(q.fields), purpose=q.purpose, method=q.method)
             headers = {"X-Ledger-Position": str(position)} if position else {}
+            if replayed:
+                headers["Idempotent-Replayed"] = "true"
             return Response(result, headers=headers)
         honour_min_position(request, "sharing")
         answer = rt.sharing.status(holder=q.holder, entry_id=q.entry_id, fields=tuple(q.fields), purpose=q.purpose,
@@ -296,7 +322,7 @@ class CloseReviewBody(msgspec.Struct, forbid_unknown_fields=True):
     """The Office's decision on a re-review: keep, suspend or revoke the grant, and why."""
 
     decision: ReviewOutcome
-    comment: str
+    comment: Text
 
 
 class GrantReviewController(Controller):

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath
+from litestar.params import PathParameter
 
 from api.deps import provide_principal, runtime_of
 from api.params import Position, RecordedAtQuery
 from application.common import Principal
+
+Kind = Annotated[str, PathParameter(max_length=64, description="The kind of object, e.g. grant")]
+Ident = Annotated[str, PathParameter(max_length=200, description="The object's id (or code)")]
 
 
 @get("/health", sync_to_thread=True, tags=["operations"])
@@ -45,8 +48,8 @@ class HistoryController(Controller):
     dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}
 
     @get("/{kind:str}/{ident:str}", sync_to_thread=True)
-    def timeline(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], kind: FromPath[str],
-                 ident: FromPath[str], at: RecordedAtQuery = None) -> Response[Any]:
+    def timeline(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], kind: Kind,
+                 ident: Ident, at: RecordedAtQuery = None) -> Response[Any]:
         """Every event of one object, in order, with actor, time, ledger position, rule context and the state
         after it; with `at` (recorded time: a timeline is the order things were recorded in), the object as its
         events recorded by then left it."""
@@ -57,8 +60,8 @@ class HistoryController(Controller):
         return Response({"kind": kind, "id": ident, "events": events})
 
     @get("/{kind:str}/{ident:str}/diff", sync_to_thread=True)
-    def diff(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], kind: FromPath[str],
-             ident: FromPath[str], from_version: Position, to_version: Position) -> Response[Any]:
+    def diff(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], kind: Kind,
+             ident: Ident, from_version: Position, to_version: Position) -> Response[Any]:
         """What changed in the object between two of its versions (`?from_version=1&to_version=4`)."""
         rt = runtime_of(request)
         return Response(rt.history.diff(principal, kind, ident, from_version, to_version))

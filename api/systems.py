@@ -12,9 +12,11 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter, QueryParameter
 
 from api.deps import answer, command, provide_principal, runtime_of, wait_for_position
-from api.params import AsKnownAtQuery, AtQuery
+from api.params import AsKnownAtQuery, AtQuery, CursorQuery, OrgQuery, plain
 from api.state import as_of
 from application.common import Forbidden, NotFound, Principal
+from domain.limits import MAX_ITEMS, Code, OrgCode, ShortText, SmallNumber, Text
+from domain.organizations import Level
 from domain.systems_values import (
     ChangeKind,
     ConstructionPlan,
@@ -22,51 +24,54 @@ from domain.systems_values import (
     Platform,
     ProjectEntry,
     SystemDecision,
+    SystemState,
 )
 from projections.systems_queries import SystemQueries
 
 Limit = Annotated[int, Parameter(ge=1, le=500, description="Page size")]
+ProjectCatalog = Annotated[list[ProjectEntry], msgspec.Meta(max_length=MAX_ITEMS)]
+Filing = Annotated[int, Parameter(ge=0, le=1_000_000, description="The filing's number")]
 
 
 class ProposeBody(msgspec.Struct, forbid_unknown_fields=True):
     """建设方案 and 项目数据资源目录: the proposal a system manager sends to the Office."""
 
-    name: str
+    name: ShortText
     plan: ConstructionPlan
-    catalog: list[ProjectEntry] = []
+    catalog: ProjectCatalog = []
 
 
 class ExistingBody(msgspec.Struct, forbid_unknown_fields=True):
     """A system already in operation (存量系统), registered by the Office."""
 
-    owner: str
-    name: str
+    owner: OrgCode
+    name: ShortText
     plan: ConstructionPlan
     in_operation_since: date
-    catalog: list[ProjectEntry] = []
+    catalog: ProjectCatalog = []
 
 
 class CatalogBody(msgspec.Struct, forbid_unknown_fields=True):
-    catalog: list[ProjectEntry]
+    catalog: ProjectCatalog
 
 
 class AcceptBody(msgspec.Struct, forbid_unknown_fields=True):
-    item_code: str
+    item_code: Code
 
 
 class ReviewBody(msgspec.Struct, forbid_unknown_fields=True):
     decision: SystemDecision
-    comment: str = ""
+    comment: Text = ""
 
 
 class ConnectionBody(msgspec.Struct, forbid_unknown_fields=True):
     platform: Platform
-    reference: str
+    reference: ShortText
 
 
 class TestBody(msgspec.Struct, forbid_unknown_fields=True):
     passed: bool
-    findings: list[str] = []
+    findings: Annotated[list[Text], msgspec.Meta(max_length=100)] = []
     tested_on: date | None = None
 
 
@@ -78,37 +83,37 @@ class DateCorrectionBody(msgspec.Struct, forbid_unknown_fields=True):
     """The date a go-live or shutdown really happened, earlier than recorded (TIME-1 … TIME-3)."""
 
     on: date
-    reason: str
+    reason: Text
 
 
 class ChangeBody(msgspec.Struct, forbid_unknown_fields=True):
     """备案: a content change, upgrade, retrofit or shutdown, and whether it affects sharing (第十五条)."""
 
     kind: ChangeKind
-    description: str
+    description: Text
     affects_sharing: bool
 
 
 class CommentBody(msgspec.Struct, forbid_unknown_fields=True):
-    comment: str = ""
+    comment: Text = ""
 
 
 class ReasonBody(msgspec.Struct, forbid_unknown_fields=True):
-    reason: str
+    reason: Text
 
 
 class UnconfirmedBody(msgspec.Struct, forbid_unknown_fields=True):
     """A change the Office found implemented without filing or confirmation: a filed one, or a new one."""
 
-    evidence: str
-    filing: int | None = None
+    evidence: Text
+    filing: SmallNumber | None = None
     kind: ChangeKind = ChangeKind.CONTENT_CHANGE
-    description: str = ""
+    description: Text = ""
 
 
 class RectificationBody(msgspec.Struct, forbid_unknown_fields=True):
     deadline: date
-    comment: str = ""
+    comment: Text = ""
 
 
 def _org(p: Principal) -> str | None:
@@ -135,21 +140,21 @@ class SystemController(Controller):
 
     @get("/", sync_to_thread=True)
     def list_systems(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                     system_state: Annotated[str | None, QueryParameter(name="state")] = None,
-                     owner: FromQuery[str | None] = None,
-                     level: FromQuery[str | None] = None, limit: Limit = 50,
-                     cursor: FromQuery[str | None] = None, at: AtQuery = None,
+                     system_state: Annotated[SystemState | None, QueryParameter(name="state")] = None,
+                     owner: OrgQuery = None,
+                     level: FromQuery[Level | None] = None, limit: Limit = 50,
+                     cursor: CursorQuery = None, at: AtQuery = None,
                      as_known_at: AsKnownAtQuery = None) -> Response[Any]:
         """Systems with state, owner, level, connections, last test and pending filings (others than the Office
         see their organization's); with `at` and/or `as_known_at`, as in force then, as known then."""
         position, queries, cut = _queries(request, at, as_known_at)
-        rows, nxt = queries.systems(org=_org(principal), state=system_state, owner=owner, level=level,
+        rows, nxt = queries.systems(org=_org(principal), state=plain(system_state), owner=owner, level=plain(level),
                                               limit=limit, cursor=cursor)
         return Response({"items": rows, "next_cursor": nxt, **cut, "position": position})
 
     @get("/compliance", sync_to_thread=True)
     def compliance(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], limit: Limit = 50,
-                   cursor: FromQuery[str | None] = None, at: AtQuery = None,
+                   cursor: CursorQuery = None, at: AtQuery = None,
                    as_known_at: AsKnownAtQuery = None) -> Response[Any]:
         """SYS-5 (第三十七条): proposed and live systems that fall short, each finding with its rule and article
         (`at`, `as_known_at`: as in force then, as known then)."""
@@ -159,7 +164,7 @@ class SystemController(Controller):
 
     @get("/queue", sync_to_thread=True)
     def queue(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], limit: Limit = 50,
-              cursor: FromQuery[str | None] = None) -> Response[Any]:
+              cursor: CursorQuery = None) -> Response[Any]:
         """The Office's queue: justifications to review, duplicates to accept, changes to confirm, tests to run."""
         if not principal.sees_everything:
             raise Forbidden("The review queue is the Office's (and auditors').")
@@ -292,7 +297,7 @@ class SystemController(Controller):
 
     @post("/{system_id:uuid}/changes/{filing:int}/confirm", sync_to_thread=True, status_code=200)
     def confirm_change(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                       system_id: FromPath[UUID], filing: FromPath[int],
+                       system_id: FromPath[UUID], filing: Filing,
                        data: JSONBody[CommentBody | None] = None) -> Response[bytes]:
         rt = runtime_of(request)
         body = data or CommentBody()
@@ -301,14 +306,14 @@ class SystemController(Controller):
 
     @post("/{system_id:uuid}/changes/{filing:int}/decline", sync_to_thread=True, status_code=200)
     def decline_change(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                       system_id: FromPath[UUID], filing: FromPath[int], data: JSONBody[ReasonBody]) -> Response[bytes]:
+                       system_id: FromPath[UUID], filing: Filing, data: JSONBody[ReasonBody]) -> Response[bytes]:
         rt = runtime_of(request)
         return answer(rt.systems.decline_change(principal, command(request, "system.decline_change", data),
                                                 system_id, filing, reason=data.reason))
 
     @post("/{system_id:uuid}/changes/{filing:int}/implement", sync_to_thread=True, status_code=200)
     def implement_change(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                         system_id: FromPath[UUID], filing: FromPath[int],
+                         system_id: FromPath[UUID], filing: Filing,
                          data: JSONBody[DateBody | None] = None) -> Response[bytes]:
         """Refused for a provincial change that affects sharing until the Office confirms it (SYS-3, 第十五条);
         a shutdown decommissions the system and lists the grants on its flagged entries."""

@@ -7,11 +7,13 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, JSONBody, Parameter
+from litestar.params import JSONBody, Parameter
 
-from api.deps import provide_principal, runtime_of
-from api.params import Position
+from api.deps import command, provide_principal, runtime_of
+from api.params import Position as PositionQuery
+from api.params import TokenPath
 from application.common import Principal
+from domain.limits import Position, ShortText, Url
 
 Limit = Annotated[int, Parameter(ge=1, le=500, description="Page size")]
 
@@ -19,14 +21,14 @@ Limit = Annotated[int, Parameter(ge=1, le=500, description="Page size")]
 class WebhookBody(msgspec.Struct, forbid_unknown_fields=True):
     """An endpoint and the event types it wants (none: every event the organization may see)."""
 
-    url: str
-    types: list[str] = []
-    after: int | None = None
+    url: Url
+    types: Annotated[list[ShortText], msgspec.Meta(max_length=100)] = []
+    after: Position | None = None
     """Deliver events after this ledger position; by default only events recorded from now on."""
 
 
 class ResumeBody(msgspec.Struct, forbid_unknown_fields=True):
-    after: int | None = None
+    after: Position | None = None
     """Replay: restart deliveries after this position instead of where they stopped."""
 
 
@@ -39,8 +41,13 @@ class WebhookController(Controller):
     def register(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
                  data: JSONBody[WebhookBody]) -> Response[Any]:
         """Registers an endpoint for the caller's organization; the answer holds the signing secret, once."""
-        sub = runtime_of(request).webhooks.register(principal, url=data.url, types=data.types, after=data.after,
-                                                    idempotency_key=request.headers.get("idempotency-key"))
+        hooks = runtime_of(request).webhooks
+        key = command(request, "webhook.register", data).idempotency_key  # checks the key's shape
+        earlier = hooks.registered_under(principal, key) if key else None
+        if earlier is not None:
+            return Response(earlier, status_code=201, headers={"Location": f"/webhooks/{earlier.id}",
+                                                               "Idempotent-Replayed": "true"})
+        sub = hooks.register(principal, url=data.url, types=data.types, after=data.after, idempotency_key=key)
         return Response(sub, status_code=201, headers={"Location": f"/webhooks/{sub.id}"})
 
     @get("/", sync_to_thread=True)
@@ -49,23 +56,23 @@ class WebhookController(Controller):
 
     @get("/{sid:str}", sync_to_thread=True)
     def get_webhook(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                    sid: FromPath[str]) -> Response[Any]:
+                    sid: TokenPath) -> Response[Any]:
         return Response(runtime_of(request).webhooks.get(principal, sid))
 
     @get("/{sid:str}/deliveries", sync_to_thread=True)
     def deliveries(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                   sid: FromPath[str], after: Position = 0, limit: Limit = 100) -> Response[Any]:
+                   sid: TokenPath, after: PositionQuery = 0, limit: Limit = 100) -> Response[Any]:
         """Every attempt, oldest first: position, event id, status code or error, duration."""
         items = runtime_of(request).webhooks.deliveries(principal, sid, after, limit)
         return Response({"items": items, "next": items[-1].seq if items else after})
 
     @post("/{sid:str}/pause", sync_to_thread=True, status_code=200)
     def pause(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-              sid: FromPath[str]) -> Response[Any]:
+              sid: TokenPath) -> Response[Any]:
         return Response(runtime_of(request).webhooks.pause(principal, sid))
 
     @post("/{sid:str}/resume", sync_to_thread=True, status_code=200)
-    def resume(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], sid: FromPath[str],
+    def resume(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], sid: TokenPath,
                data: JSONBody[ResumeBody | None] = None) -> Response[Any]:
         """Resumes a paused endpoint at once; `after` replays from a position."""
         body = data or ResumeBody()
@@ -73,5 +80,5 @@ class WebhookController(Controller):
 
     @delete("/{sid:str}", sync_to_thread=True, status_code=204)
     def remove(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-               sid: FromPath[str]) -> None:
+               sid: TokenPath) -> None:
         runtime_of(request).webhooks.delete(principal, sid)

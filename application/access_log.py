@@ -21,7 +21,6 @@ from application.common import (
     VersionConflict,
 )
 from domain.access_log import (
-    MAX_BATCH,
     Access,
     AccessLogBatch,
     AccessRecord,
@@ -31,6 +30,7 @@ from domain.access_log import (
 )
 from domain.base import Cause, Context
 from domain.grants import Grant
+from domain.limits import MAX_BATCH
 from domain.organizations import Role
 from domain.rules import InvalidTransition
 from infrastructure.recorders import IdempotencyRecord
@@ -82,6 +82,12 @@ class AccessLogService(Service):
 
     def record(self, p: Principal, cmd: Command, accesses: Sequence[Access]) -> tuple[BatchAnswer, int | None]:
         """Stores the batch atomically, each request id once ever; answers every record's outcome."""
+        answer, position, _ = self.record_or_replay(p, cmd, accesses)
+        return answer, position
+
+    def record_or_replay(self, p: Principal, cmd: Command,
+                         accesses: Sequence[Access]) -> tuple[BatchAnswer, int | None, bool]:
+        """As `record`, and says whether the answer is the replay of an earlier request with the same key."""
         if len(accesses) > MAX_BATCH:
             raise TooLarge(f"A batch holds at most {MAX_BATCH} records, not {len(accesses)}.")
         actor = self.actor(p, (Role.PLATFORM,))
@@ -89,7 +95,7 @@ class AccessLogService(Service):
         if cmd.idempotency_key:
             earlier = self._replay(scope, cmd)
             if earlier is not None:
-                return msgspec.json.decode(earlier.body, type=BatchAnswer), earlier.position
+                return msgspec.json.decode(earlier.body, type=BatchAnswer), earlier.position, True
         for attempt in (1, 2):
             ctx = Context(actor=actor, at=self.clock.now(),
                           cause=Cause(command=cmd.name, idempotency_key=cmd.idempotency_key, request_id=cmd.request_id))
@@ -99,7 +105,7 @@ class AccessLogService(Service):
                 record = IdempotencyRecord(scope=scope, key=cmd.idempotency_key, fingerprint=cmd.fingerprint,
                                            status=200, body=_enc.encode(answer), created_at=ctx.at.isoformat())
             if batch is None:
-                return answer, None
+                return answer, None, False
             try:
                 recordings = self.ledger.save(batch, *grants, idempotency=record,
                                               unique_keys=(SCOPE, [r.request_id for r in batch.records]))
@@ -107,14 +113,14 @@ class AccessLogService(Service):
                 if cmd.idempotency_key:
                     earlier = self._replay(scope, cmd)
                     if earlier is not None:
-                        return msgspec.json.decode(earlier.body, type=BatchAnswer), earlier.position
+                        return msgspec.json.decode(earlier.body, type=BatchAnswer), earlier.position, True
                 if attempt == 2:
                     raise VersionConflict("Concurrent writes kept conflicting with this batch; send it again.") from None
                 continue  # a concurrent duplicate or use of a grant: judge again against what is stored now
             position = recordings[-1].notification.id if recordings else None
             if self.on_saved and position:
                 self.on_saved(position)
-            return answer, position
+            return answer, position, False
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _decide(self, ctx: Context, accesses: Sequence[Access]) -> tuple[AccessLogBatch | None, list[Grant], BatchAnswer]:

@@ -383,7 +383,14 @@ class SharingService(Service):
 
     def use(self, p: Principal, cmd: Command, *, holder: str, entry_id: UUID, fields: tuple[str, ...],
             purpose: str, method: str) -> tuple[StatusAnswer, int | None]:
-        """Checks an access now against the grants themselves and records it: a single-use grant is consumed.
+        """Checks an access now against the grants themselves and records it: a single-use grant is consumed."""
+        answer, position, _ = self.use_or_replay(p, cmd, holder=holder, entry_id=entry_id, fields=fields,
+                                                 purpose=purpose, method=method)
+        return answer, position
+
+    def use_or_replay(self, p: Principal, cmd: Command, *, holder: str, entry_id: UUID, fields: tuple[str, ...],
+                      purpose: str, method: str) -> tuple[StatusAnswer, int | None, bool]:
+        """As `use`, and says whether the answer replays an earlier request with the same idempotency key.
 
         Judged from the aggregates, not the read model, so two racing uses of one single-use
         grant cannot both be allowed: the second loses on the grant's version and is judged again.
@@ -405,7 +412,7 @@ class SharingService(Service):
                 result = self.execute(p, cmd, decide)
             except VersionConflict:
                 continue
-            return msgspec.json.decode(result.body, type=StatusAnswer), result.position
+            return msgspec.json.decode(result.body, type=StatusAnswer), result.position, result.replayed
         raise VersionConflict("The grant was changed by concurrent accesses; ask again.")
 
 

@@ -174,6 +174,13 @@ class WebhookService:
                  datetime.now(UTC).isoformat(), idempotency_key))
         return msgspec.structs.replace(self.get(p, sid), secret=secret)
 
+    def registered_under(self, p: Principal, idempotency_key: str) -> Subscription | None:
+        """The subscription an earlier registration with this idempotency key made, secret included (a replay)."""
+        row = self.ledger.db.query_one(
+            f"SELECT {_COLUMNS}, secret FROM webhook_subscriptions WHERE organization = ? AND idempotency_key = ?",
+            (p.organization, idempotency_key))
+        return None if row is None else msgspec.structs.replace(_sub(row), secret=row["secret"])
+
     def _own(self, p: Principal, sid: str) -> dict[str, Any]:
         row = self.ledger.db.query_one(f"SELECT {_COLUMNS} FROM webhook_subscriptions WHERE id = ?", (sid,))
         if row is None or not (p.sees_everything or row["organization"] == _org(p)):

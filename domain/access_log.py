@@ -13,6 +13,15 @@ import msgspec
 
 from domain.base import Context, LedgerAggregate, check_calendar
 from domain.grants import Grant, grant_states_from_events
+from domain.limits import (
+    MAX_BATCH,
+    MAX_RECORD_COUNT,
+    ItemCodes,
+    OrgCode,
+    RecordCount,
+    ShortText,
+    Token,
+)
 from domain.organizations import Role
 from domain.rules import InvalidTransition, RuleViolation
 from domain.sharing_values import (
@@ -25,7 +34,6 @@ from domain.sharing_values import (
     evaluate,
 )
 
-MAX_BATCH = 10_000
 RETENTION_YEARS = 3
 
 
@@ -40,14 +48,14 @@ class Outcome(enum.StrEnum):
 class Access(msgspec.Struct, frozen=True):
     """One delivery as the platform reports it, before it is judged."""
 
-    request_id: str
-    holder: str
-    provider: str
+    request_id: Token
+    holder: OrgCode
+    provider: OrgCode
     entry_id: UUID
-    fields: tuple[str, ...]
-    purpose: str
-    method: str
-    record_count: int
+    fields: ItemCodes
+    purpose: ShortText
+    method: ShortText
+    record_count: RecordCount
     accessed_at: datetime
     grant_id: UUID | None = None
 
@@ -63,7 +71,7 @@ class AccessRecord(msgspec.Struct, frozen=True):
     fields: tuple[str, ...]
     purpose: str
     method: str
-    record_count: int
+    record_count: RecordCount
     accessed_at: datetime
     outcome: Outcome
     reasons: tuple[Reason, ...] = ()
@@ -115,8 +123,8 @@ def check_accesses(accesses: Sequence[Access | AccessRecord], now: datetime) -> 
         if a.accessed_at > now:
             raise InvalidTransition(f"{where}: the time of access {a.accessed_at.isoformat()} is in the future.",
                                     index=i)
-        if a.record_count < 0:
-            raise InvalidTransition(f"{where}: the record count is not negative.", index=i)
+        if not 0 <= a.record_count <= MAX_RECORD_COUNT:
+            raise InvalidTransition(f"{where}: the record count is between 0 and {MAX_RECORD_COUNT:,}.", index=i)
         if not a.fields:
             raise InvalidTransition(f"{where}: an access names at least one field.", index=i)
 

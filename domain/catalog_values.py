@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import enum
 from datetime import timedelta
+from typing import Annotated
 
 import msgspec
 
+from domain.limits import MAX_ITEMS, Code, LongText, ShortText, Text
 from domain.rules import InvalidTransition, RuleViolation
 
 
@@ -57,30 +59,30 @@ CYCLE_PERIOD: dict[UpdateCycle, timedelta] = {
 class DataItem(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """数据项: one field of a data resource."""
 
-    code: str
-    name: str
-    type: str
-    description: str = ""
+    code: Code
+    name: ShortText
+    type: ShortText
+    description: Text = ""
     sensitivity: Sensitivity = Sensitivity.INTERNAL
-    duplicate_justification: str | None = None
+    duplicate_justification: Text | None = None
 
 
 class EntryContent(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """What a version of an entry says: the catalog's core metadata."""
 
-    name: str
-    summary: str
-    category: str
-    format: str
-    data_items: tuple[DataItem, ...]
+    name: ShortText
+    summary: LongText
+    category: ShortText
+    format: ShortText
+    data_items: Annotated[tuple[DataItem, ...], msgspec.Meta(max_length=MAX_ITEMS)]
     share_class: ShareClass
     open_class: OpenClass
-    delivery_methods: tuple[DeliveryMethod, ...]
+    delivery_methods: Annotated[tuple[DeliveryMethod, ...], msgspec.Meta(max_length=len(DeliveryMethod))]
     update_cycle: UpdateCycle
-    source_system: str
-    share_conditions: str | None = None
-    legal_basis: str | None = None
-    open_conditions: str | None = None
+    source_system: ShortText
+    share_conditions: Text | None = None
+    legal_basis: Text | None = None
+    open_conditions: Text | None = None
 
     def item_codes(self) -> tuple[str, ...]:
         return tuple(i.code for i in self.data_items)
@@ -109,7 +111,7 @@ class EntryContent(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 class Check(msgspec.Struct, frozen=True):
     passed: bool
-    comment: str = ""
+    comment: Text = ""
 
 
 class Review(msgspec.Struct, frozen=True):

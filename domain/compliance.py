@@ -10,6 +10,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 import msgspec
 
 from domain.base import Context, LedgerAggregate, check_calendar
+from domain.limits import Position, ShortText
 from domain.organizations import OFFICE_CODE, Role
 from domain.rules import InvalidTransition, RuleViolation
 
@@ -36,8 +37,8 @@ class Evidence(msgspec.Struct, frozen=True):
     """One piece of evidence: an event (aggregate id:version), a log record (request id), an entry, objection or system."""
 
     kind: EvidenceKind
-    ref: str
-    position: int | None = None
+    ref: ShortText
+    position: Position | None = None
 
 
 class ViolationStatus(enum.StrEnum):

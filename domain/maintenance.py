@@ -7,6 +7,7 @@ from datetime import datetime
 from uuid import UUID
 
 from domain.base import Actor, Context, LedgerAggregate
+from domain.limits import RecordCount, check
 from domain.maintenance_values import (
     Attempt,
     BatchScope,
@@ -130,6 +131,7 @@ class MaintenanceTicket(LedgerAggregate):
         if unknown:
             raise RuleViolation("MNT-1", f"Entry {entry.resource_code} has no data items {', '.join(unknown)}.",
                                 fields=unknown)
+        check(change.record_count, RecordCount, "record_count")
         if change.record_count < max(1, len(change.record_refs)):
             raise RuleViolation("MNT-1", "The record count covers at least one record and every reference named.")
         try:
@@ -294,6 +296,7 @@ class BatchModification(LedgerAggregate):
         lacking = missing(system=scope.system, entries=scope.entries, reason=reason, description=description)
         if lacking:
             raise RuleViolation("MNT-2", f"The request does not state its {', '.join(lacking)}.", missing=lacking)
+        check(scope.estimated_records, RecordCount, "estimated_records")
         if scope.estimated_records < 1:
             raise RuleViolation("MNT-2", "The scope states how many records the batch will change (at least one).")
         others = [str(e.entry_id) for e in scope.entries
@@ -356,6 +359,7 @@ class BatchModification(LedgerAggregate):
 
     def execute(self, ctx: Context, attempt: Attempt) -> None:
         """Records an execution within scope and window, or refuses it under MNT-2 (see `refuse`)."""
+        check(attempt.record_count, RecordCount, "record_count")
         if attempt.record_count < 1 or not attempt.entry_ids:
             raise InvalidTransition("An execution names the entries it touches and changes at least one record.")
         check_no_personal_data(note=attempt.note, session=attempt.session)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import enum
 import re
 from datetime import datetime
+from typing import Annotated
 from uuid import UUID
 
 import msgspec
 
 from domain.base import Context, check_calendar
+from domain.limits import MAX_BATCH, MAX_ITEMS, ItemCodes, RecordCount, ShortText, Text
 from domain.rules import InvalidTransition, RuleViolation
 
 
@@ -64,11 +66,11 @@ class Change(msgspec.Struct, frozen=True):
     ledger never holds the personal data being corrected.
     """
 
-    fields: tuple[str, ...]
-    record_count: int
-    before_digest: str
-    description: str
-    record_refs: tuple[str, ...] = ()
+    fields: ItemCodes
+    record_count: RecordCount
+    before_digest: ShortText
+    description: Text
+    record_refs: Annotated[tuple[ShortText, ...], msgspec.Meta(max_length=MAX_BATCH)] = ()
 
 
 class ScopeEntry(msgspec.Struct, frozen=True):
@@ -79,9 +81,9 @@ class ScopeEntry(msgspec.Struct, frozen=True):
 class BatchScope(msgspec.Struct, frozen=True):
     """What a batch modification may touch: one system, some entries, a ceiling of records, a window."""
 
-    system: str
-    entries: tuple[ScopeEntry, ...]
-    estimated_records: int
+    system: ShortText
+    entries: Annotated[tuple[ScopeEntry, ...], msgspec.Meta(max_length=MAX_ITEMS)]
+    estimated_records: RecordCount
     window_from: datetime
     window_to: datetime
 
@@ -92,11 +94,11 @@ class BatchScope(msgspec.Struct, frozen=True):
 class Attempt(msgspec.Struct, frozen=True):
     """One execution through the bastion host, as the operator declares it when it starts."""
 
-    system: str
-    entry_ids: tuple[UUID, ...]
-    record_count: int
-    session: str = ""
-    note: str = ""
+    system: ShortText
+    entry_ids: Annotated[tuple[UUID, ...], msgspec.Meta(max_length=MAX_ITEMS)]
+    record_count: RecordCount
+    session: ShortText = ""
+    note: Text = ""
 
 
 # -- checks ---------------------------------------------------------------------------------

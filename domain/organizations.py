@@ -10,6 +10,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 import msgspec
 
 from domain.base import Context, LedgerAggregate, check_calendar
+from domain.limits import OrgCode, PersonName, ShortText, check
 from domain.rules import InvalidTransition, RuleViolation
 
 OFFICE_CODE = "office"
@@ -138,6 +139,10 @@ class Organization(LedgerAggregate):
             raise InvalidTransition(f"The Office is registered under the code {OFFICE_CODE!r}.")
         if not code.strip() or not name.strip():
             raise InvalidTransition("An organization needs a code and a name.")
+        check(code, OrgCode, "code")
+        check(name, ShortText, "name")
+        if parent is not None:
+            check(parent, OrgCode, "parent")
         return cls._start(
             cls.Registered, ctx, id=organization_id(code),
             code=code, name=name, kind=kind, level=level, parent=parent,
@@ -147,6 +152,7 @@ class Organization(LedgerAggregate):
         _require_office(ctx)
         if not person.strip():
             raise InvalidTransition("A member needs a name.")
+        check(person, PersonName, "person")
         if role in self.members.get(person, set()):
             return
         if role == Role.OFFICE_ADMIN and self.code != OFFICE_CODE:

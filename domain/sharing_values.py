@@ -13,6 +13,7 @@ import msgspec
 from domain.base import BEIJING as BEIJING  # re-exported: the sharing modules import it from here
 from domain.base import Context
 from domain.catalog_values import DeliveryMethod, ShareClass
+from domain.limits import Text
 from domain.organizations import OFFICE_CODE, OrgKind, Role
 from domain.rules import RULES, InvalidTransition, RuleViolation
 
@@ -99,9 +100,9 @@ class PublishedEntry(msgspec.Struct, frozen=True):
 class UsePlan(msgspec.Struct, frozen=True):
     """导入、存储和使用方案: how data from another department is imported, stored and used (SHR-8)."""
 
-    import_plan: str
-    storage_plan: str
-    use_plan: str
+    import_plan: Text
+    storage_plan: Text
+    use_plan: Text
 
     def missing(self) -> tuple[str, ...]:
         parts = (("import_plan", self.import_plan), ("storage_plan", self.storage_plan), ("use_plan", self.use_plan))

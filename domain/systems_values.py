@@ -5,9 +5,11 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from datetime import date
+from typing import Annotated
 
 import msgspec
 
+from domain.limits import MAX_ITEMS, Code, ItemCodes, LongText, ShortText, Text
 from domain.rules import RULES, InvalidTransition, RuleViolation
 
 
@@ -52,9 +54,9 @@ class SystemDecision(enum.StrEnum):
 class ConstructionPlan(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """建设方案: the construction plan sent to the Office with the proposal (第十一条)."""
 
-    title: str
-    summary: str
-    document: str = ""
+    title: ShortText
+    summary: LongText
+    document: ShortText = ""
     """A reference to the plan document (file number or archive id)."""
 
     def missing(self) -> tuple[str, ...]:
@@ -64,9 +66,9 @@ class ConstructionPlan(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class ProjectEntry(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """One entry of the project data resource catalog (项目数据资源目录, 第十二条): what the system will collect."""
 
-    resource_code: str
-    name: str
-    item_codes: tuple[str, ...]
+    resource_code: Code
+    name: ShortText
+    item_codes: ItemCodes
     existing: bool = False
     """True when the entry is already in the owner's catalog; False for an entry to be compiled."""
 
@@ -101,14 +103,14 @@ JUSTIFICATION_PARTS = (
 class Justification(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """采集论证: the seven parts of 第十一条, and why any datum held elsewhere is collected again (第十四条)."""
 
-    necessity: str
-    feasibility: str
-    relation_to_existing: str
-    sharing_fit: str
-    mechanism: str
-    catalog: str
-    funding: str
-    duplicate_reasons: dict[str, str] = {}
+    necessity: LongText
+    feasibility: LongText
+    relation_to_existing: LongText
+    sharing_fit: LongText
+    mechanism: LongText
+    catalog: LongText
+    funding: LongText
+    duplicate_reasons: Annotated[dict[Code, Text], msgspec.Meta(max_length=MAX_ITEMS)] = {}
     """Data item code -> why it is collected although another organization already provides it."""
 
     def missing(self) -> tuple[str, ...]:

@@ -45,6 +45,8 @@ class Settings:
     postgres_lock_timeout: int = 5
     postgres_idle_in_transaction_timeout: int = 5
     shutdown_grace_seconds: float = 10.0
+    max_command_bytes: int = 256 * 1024
+    max_batch_bytes: int = 8 * 1024 * 1024
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -70,6 +72,8 @@ class Settings:
             postgres_lock_timeout=_seconds(env, "CIVIC_LEDGER_POSTGRES_LOCK_TIMEOUT", 5),
             postgres_idle_in_transaction_timeout=_seconds(env, "CIVIC_LEDGER_POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT", 5),
             shutdown_grace_seconds=float(env.get("CIVIC_LEDGER_SHUTDOWN_GRACE_SECONDS", "10")),
+            max_command_bytes=int(env.get("CIVIC_LEDGER_MAX_COMMAND_BYTES", str(256 * 1024))),
+            max_batch_bytes=int(env.get("CIVIC_LEDGER_MAX_BATCH_BYTES", str(8 * 1024 * 1024))),
         )
 
     @property

@@ -26,7 +26,7 @@ def dump(rt) -> dict[str, list[tuple[Any, ...]]]:
 
 def random_history(rt, admin, seed: int, n: int = 25, prefix: str = "") -> None:
     rng = random.Random(seed)
-    divs = [Division(rt, admin, f"div-{prefix}{i}") for i in range(3)]
+    divs = [Division(rt, admin, f"div-{prefix.lower()}{i}") for i in range(3)]  # codes are lower case
     for i in range(n):
         d = rng.choice(divs)
         share = rng.choice(list(ShareClass))
