@@ -17,6 +17,7 @@ from api import problems
 from api.access_log import AccessLogController
 from api.catalog import CatalogController
 from api.compliance import ComplianceController, ViolationController
+from api.console import console_handlers, template_config
 from api.events import EventController
 from api.ledger import LedgerController, public_key
 from api.maintenance import (
@@ -80,7 +81,7 @@ def create_app(runtime: Runtime | None = None, *, background: bool = True) -> Li
                         GrantStatusController, HistoryController, state, SystemController,
                         TicketController, ArchiveController, BatchController, ObjectionController,
                         EventController, WebhookController, AccessLogController, LedgerController, public_key,
-                        ViolationController, ComplianceController],
+                        ViolationController, ComplianceController, *console_handlers()],
         state=State({"runtime": rt, "metrics": RequestMetrics()}),
         middleware=[metrics_middleware],
         before_request=refuse_unstorable,
@@ -91,4 +92,5 @@ def create_app(runtime: Runtime | None = None, *, background: bool = True) -> Li
             render_plugins=[JsonRenderPlugin(), SwaggerRenderPlugin()],
         ),
         request_max_body_size=32 * 1024 * 1024,
+        template_config=template_config,
     )
