@@ -4,6 +4,7 @@ This module imports nothing from the project (only the standard library and `cry
 auditor can copy this one file to another machine and run it:
 
     python verifier.py --public-key ledger.pub --checkpoint checkpoint.json --proof proof.json
+    python verifier.py --bundle civic-ledger-proof-42.json     # the console's one-file download
 
 Definitions (see docs/integrity.md): the canonical bytes of a stored event; the event's hash, which
 chains it to the one before (SHA-256(previous hash || canonical bytes)); and a Merkle tree over the
@@ -32,6 +33,9 @@ GENESIS = bytes(32)
 """The `previous hash` of the first chained event."""
 CHECKPOINT_HEADER = "civic-ledger checkpoint v1"
 PROOF_FORMAT = "civic-ledger-proof/1"
+BUNDLE_FORMAT = "civic-ledger-bundle/1"
+"""One file: {"format", "public_key" (PEM), "proof" (a proof file)}; its key is only as good as the
+auditor's own copy, so the key id is printed to compare, and --public-key makes it a hard check."""
 
 _HEAD = struct.Struct(">Q16sQI")
 
@@ -237,11 +241,17 @@ def _hexes(items: Sequence[str]) -> list[bytes]:
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="civic-ledger verify-proof",
                                 description="Verify a civic-ledger checkpoint and proof offline.")
-    p.add_argument("--public-key", required=True, help="the ledger's public key (PEM, or raw base64/hex)")
+    p.add_argument("--public-key", help="the ledger's public key (PEM, or raw base64/hex); with --bundle, the key the "
+                                        "bundle's must equal")
+    p.add_argument("--bundle", help="a proof bundle (JSON: proof and public key) downloaded from the console")
     p.add_argument("--checkpoint", help="a checkpoint (signed tree head, JSON) the auditor holds")
     p.add_argument("--proof", help="a proof file (JSON) from /ledger/proofs/{position} or `civic-ledger proof`")
     args = p.parse_args(argv)
+    if args.bundle is None and args.public_key is None:
+        p.error("give --public-key (or --bundle)")
     try:
+        if args.bundle is not None:
+            return _check_bundle(json.loads(Path(args.bundle).read_text("utf-8")), args.public_key, args.checkpoint)
         key = load_public_key(Path(args.public_key).read_bytes())
         trusted = json.loads(Path(args.checkpoint).read_text("utf-8")) if args.checkpoint else None
         if args.proof:
@@ -256,6 +266,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"FAILED: {e}", file=sys.stderr)
         return 1
     print(json.dumps({"verified": True, **summary}, ensure_ascii=False))
+    return 0
+
+
+def _check_bundle(doc: dict[str, Any], key_file: str | None, checkpoint_file: str | None) -> int:
+    if doc.get("format") != BUNDLE_FORMAT:
+        raise VerificationError(f"not a {BUNDLE_FORMAT} file")
+    key = load_public_key(doc["public_key"])
+    if key_file is not None and key_id(load_public_key(Path(key_file).read_bytes())) != key_id(key):
+        raise VerificationError("the bundle's public key is not the one given with --public-key")
+    trusted = json.loads(Path(checkpoint_file).read_text("utf-8")) if checkpoint_file else None
+    summary = verify_bundle(doc["proof"], key, trusted)
+    print(json.dumps({"verified": True, **summary, "public_key_checked": key_file is not None},
+                     ensure_ascii=False))
     return 0
 
 

@@ -16,6 +16,7 @@ from litestar import Request, Response, get, post
 from litestar.concurrency import sync_to_thread
 from litestar.datastructures import Cookie
 from litestar.exceptions import HTTPException
+from litestar.params import FromPath
 from litestar.response import Redirect, ServerSentEvent, Template
 from litestar.response.sse import ServerSentEventMessage
 
@@ -118,7 +119,7 @@ async def board(request: Request[Any, Any, Any]) -> Template:
 
 
 @get("/compliance/{violation_id:str}")
-async def case(request: Request[Any, Any, Any], violation_id: str) -> Template:
+async def case(request: Request[Any, Any, Any], violation_id: FromPath[str]) -> Template:
     p = await page(request)
     return await _case(p, violation_id)
 
@@ -133,7 +134,7 @@ async def _case(p: Page, violation_id: str, *, error: str = "", problem: dict[st
 
 
 @post("/compliance/{violation_id:str}/{action:str}", status_code=303)
-async def act(request: Request[Any, Any, Any], violation_id: str, action: str) -> Response[Any]:
+async def act(request: Request[Any, Any, Any], violation_id: FromPath[str], action: FromPath[str]) -> Response[Any]:
     """One action on a case: the form's version goes as If-Match and its key as Idempotency-Key."""
     p = await page(request)
     form = await form_of(p)
@@ -240,7 +241,7 @@ def _job(request: Request[Any, Any, Any], p: Page, job_id: str) -> VerifyJob:
 
 
 @get("/integrity/verify/{job_id:str}")
-async def verify_page(request: Request[Any, Any, Any], job_id: str) -> Template:
+async def verify_page(request: Request[Any, Any, Any], job_id: FromPath[str]) -> Template:
     p = await page(request)
     job = _job(request, p, job_id)
     checkpoints = await inproc.get(request, p.token, "/ledger/checkpoints", limit=5)
@@ -250,7 +251,7 @@ async def verify_page(request: Request[Any, Any, Any], job_id: str) -> Template:
 
 
 @get("/integrity/verify/{job_id:str}/progress")
-async def verify_progress(request: Request[Any, Any, Any], job_id: str) -> Response[Any]:
+async def verify_progress(request: Request[Any, Any, Any], job_id: FromPath[str]) -> Response[Any]:
     p = await page(request)
     job = _job(request, p, job_id)
     return Response({"done": job.done, "total": job.total, "finished": job.report is not None},

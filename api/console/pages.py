@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from litestar import Request, get
+from litestar.params import FromPath
 from litestar.response import Stream, Template
 
 from api.console import inproc
@@ -100,7 +101,7 @@ async def catalog(request: Request[Any, Any, Any]) -> Template:
 
 
 @get("/catalog/{entry_id:str}")
-async def entry(request: Request[Any, Any, Any], entry_id: str) -> Template:
+async def entry(request: Request[Any, Any, Any], entry_id: FromPath[str]) -> Template:
     p = await page(request)
     row = await inproc.get(request, p.token, f"/catalog/entries/{entry_id}")
     diff = content_diff((row.get("current") or {}), (row.get("pending") or {}).get("content") or {}) \
@@ -109,28 +110,35 @@ async def entry(request: Request[Any, Any, Any], entry_id: str) -> Template:
     history_diff = None
     if versions["from_version"] and versions["to_version"]:
         history_diff = await inproc.get(request, p.token, f"/history/catalog-entry/{entry_id}/diff", **versions)
+        history_diff["changes"] = [c for ch in history_diff["changes"]
+                                   for c in changes({ch["field"]: ch["before"]}, {ch["field"]: ch["after"]})]
     return p.render("entry.html", row=row, diff=diff, versions=versions, history_diff=history_diff)
 
 
 def content_diff(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
     """Field by field, what the pending version changes in the published one (data items by code)."""
-    out: list[dict[str, Any]] = []
-    for key in sorted(set(before) | set(after)):
-        a, b = before.get(key), after.get(key)
-        if key == "data_items":
-            old = {i["code"]: i for i in a or []}
-            new = {i["code"]: i for i in b or []}
-            for code in sorted(set(old) | set(new)):
-                if old.get(code) != new.get(code):
-                    out.append({"field": f"data_items[{code}]", "before": _item(old.get(code)),
-                                "after": _item(new.get(code))})
-        elif a != b:
-            out.append({"field": key, "before": a, "after": b})
-    return out
+    return changes(before, after)
 
 
-def _item(i: dict[str, Any] | None) -> str | None:
-    return None if i is None else f"{i['name']} ({i['type']}, {i['sensitivity']})"
+def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested state as leaf paths (`pending.content.name`, `data_items[SSWR_XM].name`), so a change names its field."""
+    if isinstance(value, dict) and value:
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            out.update(flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    if isinstance(value, list) and value and all(isinstance(i, dict) for i in value):
+        out = {}
+        for n, i in enumerate(value):
+            out.update(flatten(i, f"{prefix}[{i.get('code', n)}]"))
+        return out
+    return {prefix: value}
+
+
+def changes(before: dict[str, Any], after: dict[str, Any], skip: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    a, b = flatten(before), flatten(after)
+    return [{"field": k, "before": a.get(k), "after": b.get(k)}
+            for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k) and k not in skip]
 
 
 # -- timeline ------------------------------------------------------------------------------
@@ -145,7 +153,7 @@ async def timeline_form(request: Request[Any, Any, Any]) -> Template:
 
 
 @get("/timeline/{kind:str}/{ident:str}")
-async def timeline(request: Request[Any, Any, Any], kind: str, ident: str) -> Template:
+async def timeline(request: Request[Any, Any, Any], kind: FromPath[str], ident: FromPath[str]) -> Template:
     return await _timeline(await page(request), kind, ident)
 
 
@@ -154,9 +162,7 @@ async def _timeline(p: Page, kind: str, ident: str) -> Template:
     items, before = [], None
     for e in answer["events"]:
         state = e.get("state") or {}
-        changed = [] if before is None else [
-            {"field": k, "before": before.get(k), "after": state.get(k)}
-            for k in sorted(set(before) | set(state)) if before.get(k) != state.get(k) and k != "version"]
+        changed = [] if before is None else changes(before, state, skip=("version",))
         items.append({**e, "changed": changed, "created": before is None})
         before = state
     start = max(0, int(p.request.query_params.get("start", "0") or 0))
