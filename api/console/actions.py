@@ -160,7 +160,7 @@ async def act(request: Request[Any, Any, Any], violation_id: FromPath[str], acti
     answer = await inproc.call(request, p.token, "POST", f"/violations/{violation_id}/{action}", body=body,
                                headers=headers)
     if answer.ok:
-        return redirect(p.url(f"/compliance/{violation_id}", done=action))
+        return redirect(p.url(f"/compliance/{violation_id}", done=action, seen=answer.headers.get("x-ledger-position")))
     refused = inproc.refusal(answer)
     return await _case(p, violation_id, error=p.words.refusal(refused.status, refused.problem),
                        problem=refused.problem, status=refused.status)

@@ -57,6 +57,9 @@ async def call(request: Request[Any, Any, Any], token: str, method: str, path: s
                     (b"accept", b"application/json"), (b"x-request-id", b"console")]
     if body is not None:
         sent_headers += [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+    seen = request.query_params.get("seen")
+    if seen and seen.isdigit() and len(seen) < 19:  # read your own write: the position it was recorded at
+        sent_headers.append((b"x-min-position", seen.encode()))
     for k, v in (headers or {}).items():
         sent_headers.append((k.lower().encode("latin-1"), v.encode("latin-1")))
     outer = request.scope

@@ -65,7 +65,7 @@ def parse_local(value: str | None) -> datetime | None:
 
 
 def local_input(dt: datetime | None) -> str:
-    return dt.astimezone(BEIJING).strftime("%Y-%m-%dT%H:%M") if dt else ""
+    return dt.astimezone(BEIJING).strftime("%Y-%m-%dT%H:%M:%S") if dt else ""
 
 
 def _env() -> Environment:
