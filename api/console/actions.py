@@ -21,6 +21,7 @@ from litestar.response import Redirect, ServerSentEvent, Template
 from litestar.response.sse import ServerSentEventMessage
 
 from api.console import inproc
+from api.console.i18n import EVENTS_ZH
 from api.console.session import SESSION_SECONDS
 from api.console.web import (
     LOGIN_COOKIE,
@@ -42,6 +43,7 @@ from api.events import follow
 from application.feeds import ALL, Scope
 
 PAGE = 25
+FEED_WINDOW = 100
 
 # -- sign-in -------------------------------------------------------------------------------
 
@@ -282,10 +284,14 @@ async def bundle(request: Request[Any, Any, Any]) -> Response[Any]:
 async def feed(request: Request[Any, Any, Any]) -> Template:
     p = await page(request)
     head = (await inproc.get(request, p.token, "/health"))["position"]
-    after = max(0, int(request.query_params.get("after", "0") or 0)) or max(0, head - 200)
-    answer = await inproc.get(request, p.token, "/events", after=after, limit=100)
-    events = list(reversed(answer["events"]))[:PAGE]
-    return p.render("feed.html", events=events, horizon=answer["horizon"], next=answer["next"])
+    raw = request.query_params.get("after", "")
+    after = min(int(raw), head) if raw.isdigit() and len(raw) < 19 else max(0, head - FEED_WINDOW)
+    answer = await inproc.get(request, p.token, "/events", after=after, limit=FEED_WINDOW)
+    events = list(reversed(answer["events"]))
+    earlier = max(0, after - FEED_WINDOW) if after > 0 else None
+    labels = EVENTS_ZH if p.words.zh else {}
+    return p.render("feed.html", events=events, horizon=answer["horizon"], labels=labels, earlier=earlier,
+                    latest=bool(raw))
 
 
 RECHECK_SECONDS = 5.0

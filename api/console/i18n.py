@@ -6,6 +6,7 @@ language; the API's own detail (English, the record's language) is shown beside 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 LANGS = ("zh-CN", "en")
@@ -237,6 +238,8 @@ _T: dict[str, tuple[str, str]] = {
     "fd.lead": ("您有权查看的事件，发生时即显示（服务器推送事件）。", "The events you may see, as they happen (Server-Sent Events)."),
     "fd.waiting": ("等待新事件……", "Waiting for events…"),
     "fd.recent": ("最近事件", "Recent events"),
+    "fd.latest": ("最新事件", "Latest events"),
+    "fd.earlier": ("更早的事件", "Earlier events"),
     "fd.type": ("类型", "Type"),
     "fd.subject": ("对象", "Subject"),
     "fd.nojs": ("未启用脚本时，请刷新本页查看最新事件。", "Without scripts, reload this page for the latest events."),
@@ -264,6 +267,7 @@ ENUMS: dict[str, dict[str, tuple[str, str]]] = {
                "online_query": ("联机查询", "online query"), "batch_download": ("批量下载", "batch download")},
     "cycle": {"realtime": ("实时", "real time"), "daily": ("每日", "daily"), "weekly": ("每周", "weekly"),
               "monthly": ("每月", "monthly"), "quarterly": ("每季度", "quarterly"), "yearly": ("每年", "yearly")},
+    "grant_kind": {"reusable": ("可复用授权", "reusable"), "single_use": ("按次授权", "single use")},
     "outcome": {"allowed": ("允许", "allowed"), "denied": ("拒绝", "denied")},
     "vio": {"VIO-1": ("VIO-1 目录未按要求编制或更新", "VIO-1 catalog not compiled or updated"),
             "VIO-2": ("VIO-2 数据不一致未及时校核", "VIO-2 inconsistent data not checked"),
@@ -279,6 +283,79 @@ ENUMS: dict[str, dict[str, tuple[str, str]]] = {
     "sensitivity": {"public": ("公开", "public"), "internal": ("内部", "internal"), "sensitive": ("敏感", "sensitive")},
     "break": {"altered": ("篡改", "an altered event"), "missing": ("缺失", "a missing event"),
               "inserted": ("插入", "an inserted event"), "reordered": ("顺序错乱", "reordered events")},
+}
+
+EVENTS_ZH: dict[str, str] = {
+    "accepted": "已验收",
+    "applied": "已实施",
+    "approved": "已批准",
+    "candidate_raised": "发现疑似违规",
+    "catalog_revised": "项目目录已修订",
+    "change_confirmed": "变更已确认",
+    "change_declined": "变更未获确认",
+    "change_filed": "变更已备案",
+    "change_implemented": "变更已实施",
+    "compliance_tested": "已完成符合性测试",
+    "confirmed": "已确认",
+    "connected": "已接入平台",
+    "consumed": "已使用",
+    "data_refreshed": "数据已更新",
+    "declared": "已申报",
+    "decommissioned": "已下线",
+    "dismissed": "不予认定",
+    "draft_revised": "草稿已修改",
+    "drafted": "已起草",
+    "duplicate_collection_accepted": "重复采集理由已认可",
+    "duplicate_source_accepted": "重复数据源已认可",
+    "escalated": "已升级处理",
+    "executed": "已执行",
+    "execution_refused": "执行被拒绝",
+    "expired": "已过期",
+    "granted": "已授权",
+    "issued": "已下发",
+    "justification_filed": "已提交论证",
+    "notice_issued": "已下发整改通知",
+    "opened": "已立案",
+    "order_issued": "已下发实施单",
+    "proposed": "已申报",
+    "published": "已发布",
+    "raised": "已提出",
+    "recorded": "已记录",
+    "rectification_closed": "整改已结束",
+    "rectification_ordered": "已责令整改",
+    "rectification_reported": "已报告整改",
+    "registered": "已登记",
+    "registered_existing": "已登记（存量）",
+    "rejected": "已驳回",
+    "requested": "已申请",
+    "resumed": "已恢复",
+    "retired": "已停用",
+    "reviewed": "已审核",
+    "revision_started": "开始修订",
+    "revoked": "已撤销",
+    "role_assigned": "已授予角色",
+    "role_revoked": "已收回角色",
+    "sent_back": "已退回",
+    "service_authorisation_withdrawn": "服务授权已撤回",
+    "service_authorised": "已授权服务单位",
+    "sources_claimed": "已登记数据源",
+    "sources_released": "已释放数据源",
+    "submitted": "已提交",
+    "suspended": "已暂停",
+    "suspended_for_catalog": "因目录变化暂停",
+    "unconfirmed_change_found": "发现未确认的变更",
+    "verified": "已复核",
+    "went_live": "已上线",
+    "withdrawn": "已撤回",
+}
+"""Event names by their last word (`catalog.entry.drafted`, `Drafted`), in Chinese."""
+
+ROLES: dict[str, tuple[str, str]] = {
+    "office_admin": ("办公室管理员", "Office admin"), "catalog_compiler": ("编目人", "catalog compiler"),
+    "catalog_reviewer": ("目录审核人", "catalog reviewer"), "system_manager": ("系统管理员", "system manager"),
+    "requester": ("申请人", "requester"), "maintainer": ("维护人", "maintainer"), "approver": ("审批人", "approver"),
+    "verifier": ("复核人", "verifier"), "operator": ("操作员", "operator"), "platform": ("交换平台", "platform"),
+    "auditor": ("审计人员", "auditor"), "integrator": ("集成方", "integrator"),
 }
 
 RULES_ZH: dict[str, str] = {
@@ -356,6 +433,18 @@ class Words:
             return "—"
         pair = ENUMS.get(group, {}).get(str(value))
         return pair[self._i] if pair else str(value)
+
+    def event(self, name: str) -> str:
+        """An event's name for people: `已起草` for `Drafted` or `….catalog.entry.drafted`; English as recorded."""
+        last = name.rsplit(".", 1)[-1]
+        snake = re.sub(r"(?<!^)(?=[A-Z])", "_", last).lower()
+        if self.zh:
+            return EVENTS_ZH.get(snake, name)
+        return snake.replace("_", " ")
+
+    def role(self, role: str | None) -> str:
+        pair = ROLES.get(str(role))
+        return pair[self._i] if pair else str(role or "")
 
     def rule(self, rule_id: str, article: str | None = None) -> str:
         """`SHR-3 第二十三条：…` — the id and article as the API gives them, the sentence in this language."""

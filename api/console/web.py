@@ -126,7 +126,7 @@ class Page:
 
     def render(self, name: str, status: int = 200, **context: Any) -> Template:
         w = self.words
-        ctx = {"page": self, "t": w.t, "enum": w.enum, "rule": w.rule, "w": w, "lang": w.lang,
+        ctx = {"page": self, "t": w.t, "enum": w.enum, "rule": w.rule, "event": w.event, "role": w.role, "w": w, "lang": w.lang,
                "principal": self.principal, "csrf": self.csrf, "url": self.url, "here": self.here,
                "rules_zh": RULES_ZH, **context}
         return Template(name, context=ctx, status_code=status, headers=SECURITY_HEADERS,

@@ -27,8 +27,9 @@ def main() -> int:
         rt.integrity.create_checkpoint()
         entry = rt.catalog_queries.list(_filter(status="revising"), viewer_org=None, now=rt.now(), limit=1)[0][0]
         grant = rt.sharing_queries.grants(org=None, status="active", limit=1)[0][0]
+        case = rt.compliance_queries.violations(org=None, status="candidate", limit=1)[0][0]
         with LiveServer(rt) as live, browser() as b:
-            page = b.new_page(viewport={"width": 1366, "height": 900}, device_scale_factor=1)
+            page = b.new_page(viewport={"width": 1366, "height": 900}, device_scale_factor=1, locale="zh-CN")
             sign_in(page, live.url, token)
             shots = {
                 "overview": "/console/",
@@ -40,6 +41,7 @@ def main() -> int:
                           f"&fields={','.join(grant['fields'])}&purpose={grant['purpose']}&method={grant['method']}"),
                 "access-log": "/console/access-log",
                 "compliance": "/console/compliance",
+                "case": f"/console/compliance/{case['id']}",
                 "integrity": "/console/integrity",
                 "feed": "/console/feed",
             }

@@ -6,6 +6,7 @@ One walk per store through every task of the console, as a person does it, in Ch
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -23,6 +24,8 @@ from tests.console.browser import browser, chromium_path, sign_in
 from tests.console.conftest import Console, candidates
 from tests.support import cmd
 
+if chromium_path() is None and os.environ.get("REQUIRE_BROWSER") == "1":
+    pytest.fail("REQUIRE_BROWSER=1 but no chromium is on the path", pytrace=False)
 pytestmark = pytest.mark.skipif(chromium_path() is None, reason="no chromium (apt-get install chromium)")
 VERIFIER = Path(__file__).resolve().parents[2] / "infrastructure" / "verifier.py"
 TIMEOUT_MS = 15_000

@@ -10,6 +10,8 @@
     var status = document.getElementById("feed-status");
     var source = new EventSource(table.getAttribute("data-stream"));
     var base = table.getAttribute("data-timeline");
+    var labels = {};
+    try { labels = JSON.parse(table.getAttribute("data-labels") || "{}"); } catch (e) { labels = {}; }
     status.textContent = status.getAttribute("data-waiting");
     source.onmessage = function (msg) {
       var ce;
@@ -17,7 +19,9 @@
       var row = document.createElement("tr");
       row.className = "fresh";
       var when = ce.time ? new Date(ce.time) : null;
-      var cells = [String(ce.ledgerposition), when ? beijing(when) : "", ce.type || ""];
+      var type = ce.type || "";
+      var last = type.split(".").pop();
+      var cells = [String(ce.ledgerposition), when ? beijing(when) : "", (labels[last] ? labels[last] + " " : "") + type.split(".").slice(-2).join(".")];
       cells.forEach(function (text) {
         var td = document.createElement("td");
         td.textContent = text;
