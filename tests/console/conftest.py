@@ -1,4 +1,8 @@
-"""A live server over the demo data on each store, with the Office's token and a department's."""
+"""A live server over the demo data on each store, with the Office's token and a department's.
+
+The demo is loaded once per test module and store (`backend` is module-scoped here): the tests
+of a module share its server, so each asks for fresh tokens and picks its own cases.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from application.demo import load_demo
 from application.runtime import Runtime
 from infrastructure.config import Settings
 from tests.api.conftest import LiveServer
+from tests.conftest import database_url
 
 
 @dataclass
@@ -29,10 +34,15 @@ class Console:
         return self.live.url
 
 
-@pytest.fixture
-def console(settings: Settings) -> Iterator[Console]:
-    rt = Runtime(settings)  # the real clock: the demo's history ends now
-    try:
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="module")
+def console(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
+    rt = Runtime(Settings(database_url=database_url(backend, tmp_path_factory.mktemp("console"))))
+    try:  # the real clock: the demo's history ends now
         token = load_demo(rt)["admin_token"]
         rt.projector.catch_up_all()
         dept = rt.compliance_queries.violations(org=None, status="candidate", limit=1)[0][0]["subject"]
@@ -41,6 +51,12 @@ def console(settings: Settings) -> Iterator[Console]:
             yield Console(live, rt, token, dept, dept_token)
     finally:
         rt.close()
+
+
+@pytest.fixture
+def dept_token(console: Console) -> str:
+    """A fresh token of the department's staff (a test may revoke it)."""
+    return console.rt.issue_token(org=console.dept, person="console-dept-staff", roles=("system_manager",))
 
 
 def signed_in(console: Console, token: str) -> httpx.Client:

@@ -78,14 +78,14 @@ def test_a_form_post_without_its_csrf_token_is_refused(console: Console) -> None
     assert console.rt.compliance_queries.violation(vid)["status"] == "candidate"
 
 
-def test_another_organizations_objects_are_not_reachable_by_url(console: Console) -> None:
+def test_another_organizations_objects_are_not_reachable_by_url(console: Console, dept_token: str) -> None:
     rt = console.rt
     other_case = next(v for v in candidates(rt, 50) if v["subject"] != console.dept)
     grants, _ = rt.sharing_queries.grants(org=None, limit=500)
     other_grant = next(g for g in grants if console.dept not in (g["holder"], g["provider"]))
     entries, _ = rt.catalog_queries.list(_filter(status="drafted"), viewer_org=None, now=rt.now(), limit=50)
     other_draft = next(e for e in entries if e["provider"] != console.dept)
-    with closing(signed_in(console, console.dept_token)) as c:
+    with closing(signed_in(console, dept_token)) as c:
         for path in [f"/console/compliance/{other_case['id']}", f"/console/timeline/grant/{other_grant['id']}",
                      f"/console/catalog/{other_draft['id']}", f"/console/timeline/catalog-entry/{other_draft['id']}",
                      f"/console/timeline/organization/{other_case['subject']}"]:
@@ -100,14 +100,14 @@ def test_another_organizations_objects_are_not_reachable_by_url(console: Console
             assert console.dept in line
         # the same as the API answers this caller
         api = httpx.get(console.url + f"/violations/{other_case['id']}",
-                        headers={"Authorization": f"Bearer {console.dept_token}"})
+                        headers={"Authorization": f"Bearer {dept_token}"})
         assert api.status_code == 404
 
 
-def test_a_revoked_tokens_session_ends(console: Console) -> None:
-    with closing(signed_in(console, console.dept_token)) as c:
+def test_a_revoked_tokens_session_ends(console: Console, dept_token: str) -> None:
+    with closing(signed_in(console, dept_token)) as c:
         assert c.get("/console/catalog").status_code == 200
-        token_id = console.rt.tokens.id_of(console.dept_token)
+        token_id = console.rt.tokens.id_of(dept_token)
         assert token_id and console.rt.revoke_token(token_id)
         r = c.get("/console/catalog")
         assert r.status_code == 303 and "why=ended" in r.headers["location"]
