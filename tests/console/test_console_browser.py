@@ -53,6 +53,11 @@ def test_a_day_at_the_console(console: Console, tmp_path: Path) -> None:
         assert page.locator("html").get_attribute("lang") == "zh-CN"
         assert page.locator("h1").inner_text() == "概览"
         assert "待办事项" in page.content() and "台账头部" in page.content()
+        page.keyboard.press("Tab")  # by keyboard: the first stop skips to the content
+        assert page.evaluate("document.activeElement.textContent") == "跳到正文"
+        page.keyboard.press("Enter")
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.closest('main') !== null")
 
         # search the catalog in Chinese, open an entry and its timeline
         page.click("nav >> text=资源目录")

@@ -146,6 +146,10 @@ def test_english_by_switch_and_cookie(console: Console) -> None:
         assert 'lang="en"' in r.text and "Overview" in r.text and "概览" not in r.text.split("<main")[1]
         again = c.get("/console/catalog")  # the cookie keeps the choice
         assert 'lang="en"' in again.text and "Catalog" in again.text
+        refused = c.get("/console/grants/check", params={
+            "holder": "nobody", "entry_id": "00000000-0000-0000-0000-000000000000", "fields": "X", "purpose": "p",
+            "method": "interface"})
+        assert "USE-1 第二十六条: Access is allowed only with an active grant" in refused.text
         back = c.get("/console/catalog?lang=zh-CN")
         assert "数据资源目录" in back.text
 
