@@ -157,7 +157,9 @@ async def page(request: Request[Any, Any, Any]) -> Page:
     if principal is None:  # the token was revoked (or its person lost every role): the session ends with it
         await sync_to_thread(sessions.close, cookie)
         raise SignInNeeded("ended")
-    return Page(request, token, principal)
+    p = Page(request, token, principal)
+    request.state.console_page = p  # an error page later in this request keeps the caller's frame
+    return p
 
 
 async def form_of(p: Page) -> dict[str, str]:
@@ -190,14 +192,18 @@ def on_sign_in(request: Request[Any, Any, Any], exc: SignInNeeded) -> Response[A
     return resp
 
 
+def _page_or_anonymous(request: Request[Any, Any, Any]) -> Page:
+    return getattr(request.state, "console_page", None) or Page(request, None, None)
+
+
 def on_refused(request: Request[Any, Any, Any], exc: Refused) -> Response[Any]:
-    p = Page(request, None, None)
+    p = _page_or_anonymous(request)
     return p.render("error.html", status=exc.status, message=p.words.refusal(exc.status, exc.problem),
                     problem=exc.problem)
 
 
 def on_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
-    p = Page(request, None, None)
+    p = _page_or_anonymous(request)
     w = p.words
     if exc.status_code == 403 and exc.detail == "csrf":
         message = w.t("csrf.bad")

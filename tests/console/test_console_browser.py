@@ -158,6 +158,12 @@ def test_a_day_at_the_console(console: Console, tmp_path: Path) -> None:
         (offline / "tampered.json").write_text(json.dumps(doc), "utf-8")
         bad = _verify(offline, "tampered.json")
         assert bad.returncode == 1 and "FAILED" in bad.stderr
+        (offline / "ours.pem").write_text(rt.integrity.public_key_pem(), "utf-8")  # the auditor's own copy
+        checked = _verify(offline, "bundle.json", "--public-key", "ours.pem")
+        assert checked.returncode == 0 and json.loads(checked.stdout)["public_key_checked"] is True
+        (offline / "other.pem").write_text(_other_key_pem(), "utf-8")
+        foreign = _verify(offline, "bundle.json", "--public-key", "other.pem")
+        assert foreign.returncode == 1 and "not the one given" in foreign.stderr
 
         # the live feed: a new event arrives without a reload
         page.click("nav >> text=实时动态")
@@ -190,9 +196,16 @@ def test_a_day_at_the_console(console: Console, tmp_path: Path) -> None:
         ctx.close()
 
 
-def _verify(where: Path, name: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "verifier.py", "--bundle", name], cwd=where, capture_output=True,
+def _verify(where: Path, name: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "verifier.py", "--bundle", name, *extra], cwd=where, capture_output=True,
                           text=True, timeout=60)
+
+
+def _other_key_pem() -> str:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    return Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
 
 
 def _post_form(page: Any, action: str, fields: dict[str, str]) -> None:

@@ -158,3 +158,20 @@ def _filter(**kw: str):  # type: ignore[no-untyped-def]
     from projections.queries import CatalogFilter
 
     return CatalogFilter(**kw)
+
+
+def test_a_form_sent_twice_records_once(console: Console) -> None:
+    """The form's idempotency key goes as Idempotency-Key: a double submit is the API's replay."""
+    rt = console.rt
+    vid = candidates(rt, 8)[-1]["id"]
+    with closing(signed_in(console, console.office_token)) as c:
+        html = c.get(f"/console/compliance/{vid}").text
+        form = {"_csrf": csrf_of(html), "version": re.search(r'name="version" value="(\d+)"', html).group(1),
+                "key": re.search(r'name="key" value="([^"]+-confirm)"', html).group(1), "comment": "一次"}
+        first = c.post(f"/console/compliance/{vid}/confirm", data=form)
+        again = c.post(f"/console/compliance/{vid}/confirm", data=form)
+        assert first.status_code == again.status_code == 303
+        assert "done=confirm" in again.headers["location"]
+    confirmed = [e for e in rt.history.timeline(rt.principal(console.office_token), "violation", vid)
+                 if e.type == "Confirmed"]
+    assert len(confirmed) == 1
