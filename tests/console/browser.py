@@ -18,14 +18,16 @@ def chromium_path() -> str | None:
 
 
 @contextmanager
-def browser() -> Iterator[Any]:
+def browser(lang: str | None = None) -> Iterator[Any]:
+    """`lang` sets the browser's own language (it formats the date inputs), e.g. zh-CN."""
     from playwright.sync_api import sync_playwright
 
     path = chromium_path()
     if path is None:
         raise RuntimeError("no chromium on PATH (apt-get install chromium)")
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=path, args=ARGS, headless=True, timeout=30_000)
+        args = ARGS + ([f"--lang={lang}"] if lang else [])
+        b = pw.chromium.launch(executable_path=path, args=args, headless=True, timeout=30_000)
         try:
             yield b
         finally:

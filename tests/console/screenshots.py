@@ -28,7 +28,7 @@ def main() -> int:
         entry = rt.catalog_queries.list(_filter(status="revising"), viewer_org=None, now=rt.now(), limit=1)[0][0]
         grant = rt.sharing_queries.grants(org=None, status="active", limit=1)[0][0]
         case = rt.compliance_queries.violations(org=None, status="candidate", limit=1)[0][0]
-        with LiveServer(rt) as live, browser() as b:
+        with LiveServer(rt) as live, browser(lang="zh-CN") as b:
             page = b.new_page(viewport={"width": 1366, "height": 900}, device_scale_factor=1, locale="zh-CN")
             sign_in(page, live.url, token)
             shots = {
@@ -36,7 +36,7 @@ def main() -> int:
                 "catalog": "/console/catalog?q=%E4%BD%8E%E4%BF%9D",
                 "entry": f"/console/catalog/{entry['id']}",
                 "timeline": f"/console/timeline/catalog-entry/{entry['id']}",
-                "state": "/console/state?at=" + rt.now().astimezone(_bj()).strftime("%Y-%m-%dT%H:%M") + "&show=grants",
+                "state": "/console/state?at=" + rt.now().astimezone(_bj()).strftime("%Y-%m-%dT%H:%M:%S") + "&show=grants",
                 "grant": (f"/console/grants/check?holder={grant['holder']}&entry_id={grant['entry_id']}"
                           f"&fields={','.join(grant['fields'])}&purpose={grant['purpose']}&method={grant['method']}"),
                 "access-log": "/console/access-log",
