@@ -128,6 +128,7 @@ _T: dict[str, tuple[str, str]] = {
     "cat.legal": ("不予共享依据", "Legal basis"),
     "cat.empty": ("没有符合条件的目录条目。", "No entry matches."),
     "cat.compare": ("比较版本", "Compare versions"),
+    "cat.grants": ("该条目的授权", "Grants on this entry"),
     "cat.from": ("自版本", "From version"),
     "cat.to": ("至版本", "To version"),
     # timeline

@@ -10,6 +10,7 @@ import contextlib
 from collections import defaultdict
 from datetime import timedelta
 from typing import Any
+from uuid import UUID
 
 from litestar import Request, get
 from litestar.params import FromPath
@@ -217,8 +218,16 @@ async def grant_check(request: Request[Any, Any, Any]) -> Template:
     grants = None
     if answer is None and not error:
         grants = await _try(p, "/grants", limit=PAGE, cursor=request.query_params.get("cursor") or None,
-                            status="active")
+                            status="active", entry_id=_uuid(f["entry_id"]), holder=f["holder"])
     return p.render("grant.html", f=f, answer=answer, error=error, grants=grants)
+
+
+def _uuid(value: str | None) -> str | None:
+    """An id as the API's filter takes it; anything else filters nothing (the form shows it back)."""
+    try:
+        return str(UUID(value)) if value else None
+    except ValueError:
+        return None
 
 
 # -- access log ----------------------------------------------------------------------------
