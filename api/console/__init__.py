@@ -26,7 +26,8 @@ __all__ = ["console_handlers", "template_config"]
 
 @get("/", include_in_schema=False)
 async def root(request: Request[Any, Any, Any]) -> Redirect:
-    return Redirect(path=f"{PREFIX}/", status_code=302)
+    query = request.url.query
+    return Redirect(path=f"{PREFIX}/" + (f"?{query}" if query else ""), status_code=302)
 
 
 def console_handlers() -> list[Any]:

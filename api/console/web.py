@@ -186,7 +186,10 @@ def on_sign_in(request: Request[Any, Any, Any], exc: SignInNeeded) -> Response[A
     if "text/event-stream" in accept or request.url.path.endswith((".csv", ".jsonl", "/stream", "/bundle")):
         return Response("sign-in needed", status_code=401, media_type="text/plain", headers=SECURITY_HEADERS)
     nxt = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    resp = redirect(f"{PREFIX}/login?" + urlencode({"next": nxt, "why": exc.reason}))
+    params = {"next": nxt, "why": exc.reason}
+    if request.query_params.get("lang") in LANGS:
+        params["lang"] = request.query_params["lang"]
+    resp = redirect(f"{PREFIX}/login?" + urlencode(params))
     if exc.reason == "ended":
         resp.delete_cookie(SESSION_COOKIE, path=PREFIX)
     return resp

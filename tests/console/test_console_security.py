@@ -38,6 +38,8 @@ def test_nothing_is_readable_without_a_session(console: Console) -> None:
 def test_root_redirects_to_the_console(console: Console) -> None:
     r = httpx.get(console.url + "/", follow_redirects=False)
     assert r.status_code in (301, 302, 307, 308) and r.headers["location"] == "/console/"
+    login = httpx.get(console.url + "/?lang=en", follow_redirects=True)  # the switch survives the way in
+    assert login.url.path == "/console/login" and 'lang="en"' in login.text and "Sign in" in login.text
 
 
 def test_the_session_cookie_is_httponly_strict_and_expires(console: Console) -> None:
