@@ -30,6 +30,8 @@ def main() -> int:
         case = rt.compliance_queries.violations(org=None, status="candidate", limit=1)[0][0]
         with LiveServer(rt) as live, browser(lang="zh-CN") as b:
             page = b.new_page(viewport={"width": 1366, "height": 900}, device_scale_factor=1, locale="zh-CN")
+            page.goto(live.url + "/")
+            page.screenshot(path=str(OUT / "login.png"), full_page=False)
             sign_in(page, live.url, token)
             shots = {
                 "overview": "/console/",
