@@ -9,14 +9,15 @@ from uuid import UUID
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromQuery, JSONBody, Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
 from api.deps import POSITION_HEADER, command, provide_principal, runtime_of, wait_for_position
 from api.params import Instant, instant_query
 from application.access_log import TooLarge
-from application.common import ApplicationError, Principal
+from application.common import ApplicationError, Forbidden, Principal
 from domain.access_log import MAX_BATCH, Access, window_start
 from domain.base import check_calendar
+from domain.organizations import Role
 from projections.access_log_queries import AccessLogFilter
 
 Limit = Annotated[int, Parameter(ge=1, le=1000, description="Page size")]
@@ -59,7 +60,31 @@ class AccessLogController(Controller):
         rt = runtime_of(request)
         result, position = rt.access_log.record(principal, command(request, "access_log.record", data), accesses)
         headers = {POSITION_HEADER: str(position)} if position else {}
-        return Response(result, headers=headers)
+        if result.batch_id is None:  # every record was a duplicate: nothing new was accepted
+            return Response(result, headers=headers)
+        # signed with the ledger's key (第二十二条); none where no signing key is configured, as for checkpoints
+        receipt = rt.receipts.bundle(UUID(result.batch_id)) if rt.integrity.public_key() is not None else None
+        return Response({**msgspec.to_builtins(result), "receipt": receipt}, headers=headers)
+
+    @get("/receipts", sync_to_thread=True)
+    def receipts(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+                 side: FromQuery[str], org: FromQuery[str | None] = None,
+                 after: Annotated[int, Parameter(ge=0, le=2**63 - 1)] = 0, limit: Limit = 50) -> Response[Any]:
+        """The signed receipts of the batches that hold the caller's records as provider or holder
+        (`side=provider|holder`; the Office and auditors name `org`), oldest first: each with those records in
+        clear, the others as hashes, and the batch's inclusion proof once a checkpoint covers it. Page with
+        `after=` from `next_after`."""
+        wait_for_position(request, "access_log")
+        return Response(runtime_of(request).receipts.for_party(principal, side=side, org=org, after=after,
+                                                               limit=limit))
+
+    @get("/receipts/{batch_id:uuid}", sync_to_thread=True)
+    def receipt(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+                batch_id: FromPath[UUID]) -> Response[Any]:
+        """One batch's receipt with all its records: the platform that sent it, the Office and auditors."""
+        if not (principal.sees_everything or Role.PLATFORM in principal.roles):
+            raise Forbidden("Only the platform, the Office and auditors read a whole batch's receipt.")
+        return Response(runtime_of(request).receipts.bundle(batch_id))
 
     @get("/", sync_to_thread=True)
     def list_records(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],

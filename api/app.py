@@ -37,7 +37,9 @@ from api.webhooks import WebhookController
 from application.common import ApplicationError
 from application.runtime import Runtime
 from domain.rules import InvalidTransition, OutOfRange, RuleViolation
+from infrastructure.recorders import LedgerTampered, StoreBusy
 from projections.queries import MalformedCursor
+from projections.runner import ViewStalled
 
 DESCRIPTION = (
     "Event-sourced governance ledger for the Shaanxi civil-affairs data regime "
@@ -70,6 +72,9 @@ def create_app(runtime: Runtime | None = None, *, background: bool = True) -> Li
         InvalidTransition: problems.on_transition,
         ApplicationError: problems.on_application,
         IntegrityError: problems.on_integrity,
+        LedgerTampered: problems.on_tampered,
+        ViewStalled: problems.on_stalled,
+        StoreBusy: problems.on_busy,
         ValidationException: problems.on_validation,
         MalformedCursor: problems.on_cursor,
         OutOfRange: problems.on_out_of_range,

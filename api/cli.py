@@ -38,13 +38,57 @@ def cmd_serve(args: argparse.Namespace) -> int:
         else:
             print("demo data already present; create a token with `civic-ledger token create`", file=sys.stderr)
     app = create_app(rt)
-    uvicorn.run(app, host=args.host or settings.host, port=args.port or settings.port, log_level="info")
+    grace = settings.shutdown_grace_seconds
+    config = uvicorn.Config(app, host=args.host or settings.host, port=args.port or settings.port, log_level="info",
+                            timeout_graceful_shutdown=grace)
+    _bounded_server(config, hard_deadline=grace + 20.0).run()
     rt.close()
     return 0
 
 
+def _bounded_server(config, hard_deadline: float):  # noqa: ANN001, ANN202 - uvicorn is imported lazily
+    """uvicorn's server, with a last resort: once asked to stop, the process ends within `hard_deadline` seconds.
+
+    uvicorn cancels requests still running after `timeout_graceful_shutdown`, but a handler blocked in a
+    thread cannot be cancelled, and asyncio waits for that thread before the process may exit. The
+    store's timeouts end such a wait on their own; this timer covers anything they do not.
+    """
+    import os
+    import threading
+
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig, frame):  # noqa: ANN001, ANN202
+            if not self.should_exit:
+                def give_up() -> None:
+                    print(f"civic-ledger: shutdown took more than {hard_deadline:.0f} s; exiting now",
+                          file=sys.stderr, flush=True)
+                    os._exit(1)
+
+                timer = threading.Timer(hard_deadline, give_up)
+                timer.daemon = True
+                timer.start()
+            super().handle_exit(sig, frame)
+
+    return Server(config)
+
+
 def cmd_init(args: argparse.Namespace) -> int:
-    rt = _runtime()
+    import dataclasses
+
+    from application.runtime import Runtime
+    from infrastructure.store import ProfileMismatch
+
+    settings = Settings.from_env()
+    if args.crypto:
+        settings = dataclasses.replace(settings, crypto_profile=args.crypto)
+    try:
+        rt = Runtime(settings)
+    except ProfileMismatch as e:
+        print(f"refused: {e}", file=sys.stderr)
+        return 2
+    print(f"crypto profile: {rt.ledger.profile}", file=sys.stderr)
     try:
         created, token = rt.init(admin=args.admin)
         print("Office registered." if created else "Office already registered; new admin token issued.")
@@ -112,13 +156,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_rebuild(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from projections.runner import ViewStalled
+
     rt = _runtime()
     try:
         names = args.view or list(rt.projector.views)
+        unknown = [n for n in names if n not in rt.projector.views]
+        if unknown:
+            print(f"refused: no read model {unknown[0]!r}; the read models are {', '.join(rt.projector.views)}",
+                  file=sys.stderr)
+            return 2
         total = rt.ledger.max_position()
         with tqdm(total=total * len(names), unit="ev", desc="rebuild", file=sys.stderr) as bar:
             rt.projector.rebuild(names, progress=bar.update)
         print(json.dumps({"rebuilt": names, "position": total}))
+    except ViewStalled as stalled:
+        print(f"rebuild stopped: {stalled}", file=sys.stderr)
+        return 1
     finally:
         rt.close()
     return 0
@@ -128,6 +182,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     import msgspec
 
     from application.common import NotFound, Principal
+    from infrastructure.recorders import LedgerTampered
 
     rt = _runtime()
     try:
@@ -136,6 +191,9 @@ def cmd_history(args: argparse.Namespace) -> int:
             events = rt.history.timeline(auditor, args.kind, args.id)
         except NotFound as e:
             print(e.detail, file=sys.stderr)
+            return 1
+        except LedgerTampered as e:
+            print(f"refused: {e}", file=sys.stderr)
             return 1
         for ev in events:
             print(f"#{ev.position:<7} v{ev.version:<3} {ev.time}  {ev.type:<26} "
@@ -233,6 +291,9 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("init", help="register the Office and print its first admin token")
     s.add_argument("--admin", default="office-admin")
+    s.add_argument("--crypto", choices=("intl", "sm"),
+                   help="the crypto profile, chosen once when the ledger is created: intl (SHA-256, Ed25519, AES-GCM; "
+                        "the default) or sm (SM3, SM2, SM4); default CIVIC_LEDGER_CRYPTO_PROFILE")
     s.set_defaults(func=cmd_init)
 
     t = sub.add_parser("token", help="manage API tokens").add_subparsers(dest="token_command", required=True)
@@ -288,7 +349,13 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     load_dotenv()
     args = parser().parse_args(argv)
-    return int(args.func(args))
+    from infrastructure.store import ProfileMismatch
+
+    try:
+        return int(args.func(args))
+    except ProfileMismatch as e:  # the store is of another crypto profile than the one asked for
+        print(f"refused: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -104,6 +104,8 @@ def cmd_verify_proof(args: argparse.Namespace) -> int:
         argv += ["--checkpoint", args.checkpoint]
     if args.proof:
         argv += ["--proof", args.proof]
+    if args.cipher_key:
+        argv += ["--cipher-key", args.cipher_key]
     return main(argv)
 
 
@@ -132,4 +134,5 @@ def add_commands(sub: Any) -> None:
     s.add_argument("--public-key", required=True)
     s.add_argument("--checkpoint")
     s.add_argument("--proof")
+    s.add_argument("--cipher-key", help="the payload key (base64), to re-derive an answer from encrypted payloads")
     s.set_defaults(func=cmd_verify_proof)

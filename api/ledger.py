@@ -23,8 +23,8 @@ class LedgerController(Controller):
     @get("/checkpoints", sync_to_thread=True)
     def list_checkpoints(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
                          limit: Limit = 50, before: OptionalPosition = None) -> Response[Any]:
-        """Signed tree heads, newest first (size, root hash, last position, chain hash, time, key id, Ed25519
-        signature); page with `before=<tree_size>` from `next_before`."""
+        """Signed tree heads, newest first (size, root hash, last position, chain hash, time, key id, signature,
+        crypto profile: Ed25519 under intl, SM2 under sm); page with `before=<tree_size>` from `next_before`."""
         items = runtime_of(request).integrity.checkpoints(limit=limit, before=before)
         nxt = items[-1].tree_size if len(items) == limit and items[-1].tree_size > 0 else None
         return Response({"items": items, "next_before": nxt})
@@ -62,6 +62,6 @@ class LedgerController(Controller):
 
 @get("/ledger/public-key", sync_to_thread=True, tags=["integrity"], media_type="application/x-pem-file")
 def public_key(request: Request[Any, Any, Any]) -> Response[str]:
-    """The Ed25519 public key that signs checkpoints (PEM); no token needed. Auditors should also obtain it
-    out of band and compare."""
+    """The public key that signs checkpoints and receipts (PEM: Ed25519 under intl, SM2 under sm); no token
+    needed. Auditors should also obtain it out of band and compare."""
     return Response(runtime_of(request).integrity.public_key_pem(), media_type="application/x-pem-file")

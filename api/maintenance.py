@@ -20,7 +20,7 @@ from api.deps import (
     wait_for_position,
 )
 from api.params import Instant
-from application.common import Forbidden, NotFound, Principal
+from application.common import NOBODY, Forbidden, NotFound, Principal
 from application.maintenance import RecordedRefusal
 from domain.maintenance_values import Attempt, Change, Decision, Method, Recheck
 from domain.objections import Answer
@@ -250,7 +250,8 @@ class BatchController(Controller):
         """The Office: requests to review. An operator: batches it was designated for whose window is not over."""
         rt = runtime_of(request)
         wait_for_position(request, VIEW)
-        rows, nxt = rt.maintenance_queries.batch_queue(person=principal.person, org=principal.organization,
+        org = principal.organization if principal.roles else NOBODY  # a person without roles has no queue
+        rows, nxt = rt.maintenance_queries.batch_queue(person=principal.person, org=org,
                                                        office=principal.is_office, now=rt.now(), limit=limit,
                                                        cursor=cursor)
         return _page(request, rows, nxt)

@@ -2,7 +2,8 @@
 
 Requests are counted by method, route template (never the raw path, so ids do not multiply the
 series) and status, with a latency histogram per route; the ledger's head, each read model's
-position and lag, and webhook subscriptions by status are read at scrape time.
+position, lag and whether it is stalled (with its failed attempts), and webhook subscriptions by
+status are read at scrape time.
 """
 
 from __future__ import annotations
@@ -100,6 +101,14 @@ def metrics(request: Request[Any, Any, Any], principal: NamedDependency[Principa
            "# TYPE civic_ledger_projection_lag_events gauge"]
     positions = {name: rt.projector.position(name) for name in rt.projector.views}
     out += [f'civic_ledger_projection_lag_events{{view="{v}"}} {head - p}' for v, p in sorted(positions.items())]
+    stalled = {f.view: f for f in rt.projector.failures()}
+    out += ["# HELP civic_ledger_projection_stalled 1 while a read model is stopped at an event it cannot apply.",
+            "# TYPE civic_ledger_projection_stalled gauge"]
+    out += [f'civic_ledger_projection_stalled{{view="{v}"}} {int(v in stalled)}' for v in sorted(positions)]
+    out += ["# HELP civic_ledger_projection_failed_attempts Failed attempts at the event a read model is stopped at.",
+            "# TYPE civic_ledger_projection_failed_attempts gauge"]
+    out += [f'civic_ledger_projection_failed_attempts{{view="{v}"}} {stalled[v].attempts if v in stalled else 0}'
+            for v in sorted(positions)]
     out += ["# HELP civic_ledger_webhook_subscriptions Webhook subscriptions by status.",
             "# TYPE civic_ledger_webhook_subscriptions gauge"]
     out += [f'civic_ledger_webhook_subscriptions{{status="{r["status"]}"}} {r["n"]}' for r in rt.ledger.db.query(

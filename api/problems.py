@@ -13,7 +13,9 @@ from litestar.exceptions import HTTPException, ValidationException
 
 from application.common import ApplicationError
 from domain.rules import InvalidTransition, OutOfRange, RuleViolation
+from infrastructure.recorders import LedgerTampered, StoreBusy
 from projections.queries import MalformedCursor
+from projections.runner import ViewStalled
 
 log = logging.getLogger("civic_ledger.api")
 PROBLEM = "application/problem+json"
@@ -44,6 +46,35 @@ def on_application(request: Request[Any, Any, Any], exc: ApplicationError) -> Re
 
 def on_integrity(request: Request[Any, Any, Any], exc: IntegrityError) -> Response[Any]:
     return problem(409, "Conflict", "The object already exists or was changed by another write; reload and retry.")
+
+
+def on_tampered(request: Request[Any, Any, Any], exc: LedgerTampered) -> Response[Any]:
+    """An object whose stored events include a row the hash chain does not cover is never loaded or shown: 409,
+    since the stored state conflicts with the ledger's own record of it; a retry gets the same answer until an
+    operator has run `civic-ledger verify` and repaired the store."""
+    log.error("refused to load %s: %s", exc.originator_id, exc)
+    return problem(409, "The ledger's record of this object is not intact",
+                   f"A stored event of this object is not covered by the ledger's hash chain ({exc.kind} at position "
+                   f"{exc.position}); it is neither used nor shown. An operator must run `civic-ledger verify`.",
+                   type_="urn:civic-ledger:ledger-integrity", kind=exc.kind, position=exc.position,
+                   originator_id=exc.originator_id, originator_version=exc.originator_version)
+def on_stalled(request: Request[Any, Any, Any], exc: ViewStalled) -> Response[Any]:
+    f = exc.failure
+    response = problem(503, "Read model stalled",
+                       f"The read model {f.view} is stopped at ledger position {f.position}; it is retried "
+                       "automatically and reported by /health. Retry after the time given.",
+                       type_="urn:civic-ledger:view-stalled", view=f.view, position=f.position,
+                       event_type=f.event_type)
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+def on_busy(request: Request[Any, Any, Any], exc: StoreBusy) -> Response[Any]:
+    log.warning("store busy: %s", exc)
+    response = problem(503, "Store busy", "The ledger did not take the write within its time limit; nothing was "
+                       "recorded. Retry shortly.", type_="urn:civic-ledger:store-busy")
+    response.headers["Retry-After"] = "1"
+    return response
 
 
 def on_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:

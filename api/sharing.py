@@ -19,7 +19,8 @@ from api.deps import (
     runtime_of,
     wait_for_position,
 )
-from api.params import AtQuery, Instant
+from api.params import AtQuery, Instant, OptionalPosition
+from application.answer_proofs import grant_status_with_proof
 from application.common import ApplicationError, NotFound, Principal
 from domain.catalog_values import DeliveryMethod
 from domain.organizations import Role
@@ -70,6 +71,8 @@ class StatusBody(msgspec.Struct, forbid_unknown_fields=True):
     method: str
     at: Instant | None = None
     record_use: bool = False
+    proof: bool = False
+    since: Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)] | None = None
 
 
 def _org(p: Principal) -> str | None:
@@ -203,11 +206,16 @@ class GrantStatusController(Controller):
     @get("/", sync_to_thread=True)
     def ask(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
             holder: FromQuery[str], entry_id: FromQuery[UUID], fields: FromQuery[list[str]], purpose: FromQuery[str],
-            method: FromQuery[str], at: AtQuery = None) -> Response[Any]:
-        """May `holder` receive `fields` of `entry_id` for `purpose` by `method` (now, or at a past instant)?"""
+            method: FromQuery[str], at: AtQuery = None, proof: FromQuery[bool] = False,
+            since: OptionalPosition = None) -> Response[Any]:
+        """May `holder` receive `fields` of `entry_id` for `purpose` by `method` (now, or at a past instant)?
+        With `proof=true` the answer carries its proof: the events it rests on, each with its inclusion proof in
+        a signed checkpoint (signed now if the latest does not cover them), for the offline verifier to
+        re-derive the decision; `since=<tree size>` adds the consistency proof from a checkpoint the asker holds."""
         wanted = tuple(f for part in fields for f in part.split(",") if f)
         return self._answer(request, principal, StatusBody(holder=holder, entry_id=entry_id, fields=list(wanted),
-                                                           purpose=purpose, method=method, at=at))
+                                                           purpose=purpose, method=method, at=at, proof=proof,
+                                                           since=since))
 
     @post("/", sync_to_thread=True, status_code=200)
     def ask_many(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
@@ -223,6 +231,14 @@ class GrantStatusController(Controller):
             raise ApplicationError("Name at least one field.")
         if not (principal.sees_everything or Role.PLATFORM in principal.roles):
             rt.sharing.may_ask(principal, q.holder, rt.sharing_queries.provider_of(q.entry_id))
+        if q.proof:
+            if q.record_use:
+                raise ApplicationError("A proof goes with a question; a recorded use is proved by "
+                                       "/ledger/proofs/{position} of its event.")
+            answer, bundle = grant_status_with_proof(rt.sharing, rt.integrity, rt.ledger, holder=q.holder,
+                                                     entry_id=q.entry_id, fields=tuple(q.fields), purpose=q.purpose,
+                                                     method=q.method, at=q.at, since=q.since)
+            return Response({**msgspec.to_builtins(answer), "proof": bundle})
         if q.record_use:
             if q.at is not None:
                 raise ApplicationError("A use is recorded now; `at` goes with questions about the past only.")

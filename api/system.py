@@ -15,15 +15,23 @@ from application.common import Principal
 
 @get("/health", sync_to_thread=True, tags=["operations"])
 def health(request: Request[Any, Any, Any]) -> Response[Any]:
-    """Store reachable and projection lag (events not yet applied per read model); no token needed."""
+    """Store reachable and projection lag (events not yet applied per read model); no token needed.
+
+    503 `"status": "degraded"` while a read model is stopped at an event it cannot apply: `stalled`
+    names each such view, the position, the event's type and the error."""
     rt = runtime_of(request)
     try:
         head = rt.ledger.max_position()
         lag = rt.projector.lag()
+        stalled = rt.projector.failures()
     except Exception as e:  # the store is down: say so, do not crash
         return Response({"status": "unavailable", "store": "unreachable", "detail": type(e).__name__},
                         status_code=503)
-    return Response({"status": "ok", "store": rt.ledger.backend, "position": head, "projection_lag": lag})
+    body: dict[str, Any] = {"status": "ok", "store": rt.ledger.backend, "position": head, "projection_lag": lag}
+    if stalled:
+        body.update(status="degraded", stalled=[f.public() for f in stalled])
+        return Response(body, status_code=503)
+    return Response(body)
 
 
 class HistoryController(Controller):

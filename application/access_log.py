@@ -218,10 +218,10 @@ class AccessLogService(Service):
 
     def scope_of(self, p: Principal) -> str | None:
         """None for the Office and auditors (everything); else the organization whose records the caller sees."""
+        if p.roles and not p.reads_access_log:
+            raise Forbidden("The platform writes the access log; reading it is for the organizations concerned.")
         if p.sees_everything:
             return None
-        if Role.PLATFORM in p.roles and len(p.roles) == 1:
-            raise Forbidden("The platform writes the access log; reading it is for the organizations concerned.")
         return p.acting_for
 
     def archive(self, *, before: date, out: Path, by: str = "civic-ledger") -> ArchiveResult:

@@ -13,16 +13,30 @@ same cipher key reads them). A full backup adds the tables no replay can rebuild
 hashes), idempotency records, unique keys, signed checkpoints, archive records, webhook
 subscriptions and their delivery logs, the monitors' positions. Read models are never copied:
 they are rebuilt from the events. A restore goes into an empty store only, of either backend,
-and checks the trailer's checksum before it writes anything and the chain head after.
+and checks the whole file before it writes anything.
+
+The trailer is signed with the ledger's Ed25519 key (`infrastructure.signing`): the signature covers
+the SHA-256 of every line before the trailer, the event count and the chain head, so an editor of
+the file cannot recompute it the way they could recompute a checksum. A restore reads the file
+twice: the first pass decodes every line, checks the side tables' columns against the target's
+schema, recomputes the hash chain over the events and checks the counts, the checksum and the
+signature (against `--public-key` or the target's configured key); the second pass writes it all
+in one transaction and checks the checksum again before committing. Anything refused leaves the
+target as empty as it was. A file whose signature does not verify is restored only with an
+explicit override and a reason, which is recorded in `restore_overrides` and printed.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
+import getpass
 import hashlib
 import json
 import os
-from collections.abc import Iterator
+import sqlite3
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -30,16 +44,37 @@ from typing import IO, Any
 from uuid import UUID
 
 import msgspec
+import psycopg
+from eventsourcing.persistence import PersistenceError, StoredEvent
 
 from application.common import ApplicationError
 from application.runtime import Runtime
+from infrastructure.signing import SigningKeyMissing, load_signer
+from infrastructure.store import Ledger
+from infrastructure.verifier import (
+    GENESIS,
+    VerificationError,
+    canonical_bytes,
+    key_id,
+    profile_of_key,
+    suite,
+    verify_signature,
+)
 
 FORMAT_VERSION = 1
 # Tables that hold facts the events do not: a restore without them would lose tokens, retries'
 # first answers, signed tree heads, archive records and webhook subscriptions.
 SIDE_TABLES = ("api_tokens", "idempotency_keys", "ledger_unique_keys", "ledger_checkpoints",
-               "access_log_archives", "webhook_subscriptions", "webhook_deliveries", "monitor_positions")
+               "access_log_archives", "webhook_subscriptions", "webhook_deliveries", "monitor_positions",
+               "restore_overrides")
 PAGE = 2000
+SIGNED_HEADER = "civic-ledger backup v1"
+# Every restore of a file whose signature did not verify, restored anyway on the operator's word.
+OVERRIDES_DDL = (
+    "CREATE TABLE IF NOT EXISTS restore_overrides (restored_at TEXT NOT NULL, operator TEXT NOT NULL, "
+    "reason TEXT NOT NULL, file TEXT NOT NULL, sha256 TEXT NOT NULL, kind TEXT NOT NULL, position BIGINT NOT NULL, "
+    "events BIGINT NOT NULL, signature TEXT NOT NULL)"
+)
 
 
 class BackupError(ApplicationError):
@@ -54,6 +89,24 @@ class BackupSummary(msgspec.Struct, frozen=True):
     rows: dict[str, int]
     chain_head: str | None
     sha256: str
+    signed_by: str | None = None
+    """The key id of the key that signed the file (backup) or whose signature was checked (restore)."""
+    override: dict[str, Any] | None = None
+    """A restore of a file whose signature did not verify: the recorded override."""
+
+
+ALGORITHMS = {"intl": "ed25519", "sm": "sm2"}
+"""The trailer's signature algorithm by crypto profile (the ledger's key signs it)."""
+
+
+def signed_message(sha256: str, events: int, chain_head: str | None) -> bytes:
+    """The exact bytes the trailer's signature covers, each line ending in `\\n`."""
+    return (f"{SIGNED_HEADER}\nsha256 {sha256}\nevents {events}\nchain {chain_head or 'none'}\n").encode()
+
+
+def ensure_tables(ledger: Ledger) -> None:
+    with ledger.db.write() as tx:
+        tx.execute(OVERRIDES_DDL)
 
 
 def _cell(value: Any) -> Any:
@@ -87,6 +140,11 @@ class _Writer:
 def backup(rt: Runtime, out: Path, *, events_only: bool = False) -> BackupSummary:
     """Writes the store to `out` (which must not exist) from one snapshot; readable by the owner only."""
     ledger = rt.ledger
+    ensure_tables(ledger)
+    try:
+        key: Any = load_signer(rt.settings, ledger.profile)
+    except SigningKeyMissing:
+        key = None  # written unsigned: a restore of it needs the operator's explicit override
     position = ledger.max_position()
     rt.projector.catch_up("ledger_chain", position)
     kind = "events" if events_only else "full"
@@ -96,7 +154,8 @@ def backup(rt: Runtime, out: Path, *, events_only: bool = False) -> BackupSummar
     with os.fdopen(fd, "wb") as f, ledger.db.snapshot() as tx:
         w = _Writer(f)
         w.line({"civic_ledger_backup": FORMAT_VERSION, "kind": kind, "position": position,
-                "created_at": datetime.now(UTC).isoformat(), "source": ledger.backend})
+                "created_at": datetime.now(UTC).isoformat(), "source": ledger.backend,
+                "crypto_profile": ledger.profile})
         col, table, after = ledger.position_column, ledger.events_table, 0
         while True:
             page = tx.execute(
@@ -119,87 +178,331 @@ def backup(rt: Runtime, out: Path, *, events_only: bool = False) -> BackupSummar
                           (position,)).fetchone()
         chain_head = bytes(head["hash"]).hex() if head else None
         sha = w.digest.hexdigest()
-        w.line({"end": {"events": events, "rows": counts, "chain_head": chain_head, "sha256": sha}})
+        signature = None if key is None else {
+            "algorithm": ALGORITHMS[ledger.profile], "key_id": key_id(key.public_key()),
+            "value": base64.b64encode(key.sign(signed_message(sha, events, chain_head))).decode("ascii")}
+        w.line({"end": {"events": events, "rows": counts, "chain_head": chain_head, "sha256": sha,
+                        "signature": signature}})
     return BackupSummary(file=str(out), kind=kind, position=position, events=events, rows=counts,
-                         chain_head=chain_head, sha256=sha)
+                         chain_head=chain_head, sha256=sha, signed_by=None if signature is None else signature["key_id"])
 
 
-def _lines(src: Path) -> Iterator[tuple[bytes, Any]]:
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split())
+
+
+def _lines(src: Path) -> Iterator[tuple[int, bytes, Any]]:
     with src.open("rb") as f:
         for number, raw in enumerate(f, start=1):
             try:
-                yield raw, json.loads(raw)
-            except ValueError as e:
-                raise BackupError(f"{src}: line {number} is not JSON ({e}).") from e
+                yield number, raw, json.loads(raw)
+            except ValueError as e:  # not JSON, or not UTF-8
+                raise BackupError(f"{src}: line {number} is not JSON ({_one_line(e)}).") from None
 
 
-def check(src: Path) -> dict[str, Any]:
-    """Reads the whole file once: its header, and its trailer checked against the lines before it."""
+def _header_profile(src: Path) -> str:
+    """The crypto profile the backup's header names (files made before profiles: intl)."""
+    for _, _, obj in _lines(src):
+        profile = obj.get("crypto_profile") if isinstance(obj, dict) else None
+        if profile in (None, "intl", "sm"):
+            return str(profile or "intl")
+        raise BackupError(f"{src}: line 1 names an unknown crypto profile {str(profile)[:40]!r}.")
+    raise BackupError(f"{src} is empty.")
+
+
+def _b64(value: Any, where: str) -> bytes:
+    if not isinstance(value, str):
+        raise BackupError(f"{where} is not base64 text.")
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise BackupError(f"{where} is not valid base64.") from None
+
+
+def _int(value: Any, least: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and least <= value < 1 << 63
+
+
+def _event(obj: dict[str, Any], where: str) -> tuple[int, UUID, int, str, bytes]:
+    e = obj.get("e")
+    if set(obj) != {"e"} or not isinstance(e, list) or len(e) != 5:
+        raise BackupError(f"{where} is not an event line [position, originator_id, version, topic, state].")
+    position, oid, version, topic, state = e
+    if not _int(position, 1):
+        raise BackupError(f"{where}: the position {position!r} is not a whole number from 1.")
+    if not isinstance(oid, str):
+        raise BackupError(f"{where}: the originator id is not a UUID.")
+    try:
+        uuid = UUID(oid)
+    except ValueError:
+        raise BackupError(f"{where}: the originator id {oid[:40]!r} is not a UUID.") from None
+    if not _int(version, 1):
+        raise BackupError(f"{where}: the version {version!r} is not a whole number from 1.")
+    if not isinstance(topic, str) or not topic or "\x00" in topic:
+        raise BackupError(f"{where}: the topic is not a name.")
+    return position, uuid, version, topic, _b64(state, f"{where}: the state")
+
+
+def _row(obj: dict[str, Any], where: str, columns: dict[str, set[str]] | None) -> tuple[str, dict[str, Any]]:
+    """A side-table row, its values decoded; with `columns`, every column name must be one of its table's."""
+    name, row = obj.get("t"), obj.get("r")
+    if set(obj) != {"t", "r"} or not isinstance(name, str) or not isinstance(row, dict) or not row:
+        raise BackupError(f"{where} is not a table row {{\"t\": table, \"r\": {{column: value}}}}.")
+    if name not in SIDE_TABLES:
+        raise BackupError(f"{where}: unknown table {name[:60]!r}.")
+    foreign = [] if columns is None else sorted(c for c in row if c not in columns[name])
+    if foreign:
+        raise BackupError(f"{where}: {name} has no column {foreign[0][:60]!r} in this store's schema.")
+    values: dict[str, Any] = {}
+    for c, v in row.items():
+        if isinstance(v, dict):
+            if set(v) != {"$b64"}:
+                raise BackupError(f"{where}: the value of {name}.{c} is not a scalar.")
+            values[c] = _b64(v["$b64"], f"{where}: {name}.{c}")
+        elif isinstance(v, list):
+            raise BackupError(f"{where}: the value of {name}.{c} is not a scalar.")
+        else:
+            values[c] = v
+    return name, values
+
+
+@dataclass
+class _Plan:
+    """What the first pass found: the file's header and trailer, and what its lines add up to."""
+
+    header: dict[str, Any]
+    end: dict[str, Any]
+    sha256: str
+    events: int = 0
+    rows: dict[str, int] = field(default_factory=dict)
+    chain_head: str | None = None
+
+
+def _columns(ledger: Ledger) -> dict[str, set[str]]:
+    """The side tables' column names in the target store's schema."""
+    out: dict[str, set[str]] = {}
+    for name in SIDE_TABLES:
+        if ledger.backend == "sqlite":
+            out[name] = {r["name"] for r in ledger.db.query(f"PRAGMA table_info({name})")}
+        else:
+            out[name] = {r["column_name"] for r in ledger.db.query(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+                "AND table_schema = current_schema()", (name,))}
+    return out
+
+
+def inspect(src: Path, columns: dict[str, set[str]] | None, decode: Callable[[StoredEvent], Any] | None = None) -> _Plan:
+    """The first pass: every line decoded and checked, the chain recomputed over the events, nothing written.
+    `decode` (the target's mapper) must read every event, so the read models can be rebuilt from them."""
     digest, header, end = hashlib.sha256(), None, None
-    for raw, obj in _lines(src):
+    events, last, running = 0, 0, GENESIS
+    hashes = suite(None)
+    undecodable: str | None = None  # reported after the checksum: a damaged file is named damaged first
+    rows: dict[str, int] = {}
+    for number, raw, obj in _lines(src):
+        where = f"{src}: line {number}"
         if end is not None:
             raise BackupError(f"{src}: lines follow the trailer.")
         if header is None:
             if not isinstance(obj, dict) or obj.get("civic_ledger_backup") != FORMAT_VERSION:
                 raise BackupError(f"{src} is not a civic-ledger backup of format {FORMAT_VERSION}.")
+            if obj.get("kind") not in ("full", "events") or not _int(obj.get("position"), 0):
+                raise BackupError(f"{where}: the header has no valid kind and position.")
+            try:
+                hashes = suite(obj.get("crypto_profile"))
+            except VerificationError as e:
+                raise BackupError(f"{where}: {e}") from None
             header = obj
-        elif isinstance(obj, dict) and "end" in obj:
+        elif not isinstance(obj, dict):
+            raise BackupError(f"{where} is not a JSON object.")
+        elif "end" in obj:
             end = obj["end"]
+            if set(obj) != {"end"} or not isinstance(end, dict):
+                raise BackupError(f"{where}: the trailer is malformed.")
             continue
+        elif "e" in obj:
+            p, oid, version, topic, state = _event(obj, where)
+            if p <= last or p > header["position"]:
+                raise BackupError(f"{where}: position {p} is out of order or past the header's {header['position']}.")
+            running = hashes.chain_hash(running, canonical_bytes(p, oid, version, topic, state))
+            if decode is not None and undecodable is None:
+                try:
+                    decode(StoredEvent(originator_id=oid, originator_version=version, topic=topic, state=state))
+                except Exception as e:  # noqa: BLE001 - whatever the mapper, topic or cipher says, as one line
+                    undecodable = (f"{where}: the event at position {p} does not decode in this store (a cipher key "
+                                   f"or a version of civic-ledger it needs?): {type(e).__name__}: {_one_line(e)[:200]}")
+            last, events = p, events + 1
+        elif "t" in obj:
+            if header["kind"] != "full":
+                raise BackupError(f"{where}: an export of events holds no table rows.")
+            name, _ = _row(obj, where, columns)
+            rows[name] = rows.get(name, 0) + 1
+        else:
+            raise BackupError(f"{where} is neither an event, a table row nor the trailer.")
         digest.update(raw)
     if header is None or end is None:
         raise BackupError(f"{src} ends before its trailer: the file is incomplete.")
-    if digest.hexdigest() != end.get("sha256"):
+    plan = _Plan(header=header, end=end, sha256=digest.hexdigest(), events=events, rows=rows,
+                 chain_head=running.hex() if events else None)
+    if plan.sha256 != end.get("sha256"):
         raise BackupError(f"{src} does not match its checksum: the file was altered or damaged.")
-    return {**header, **end}
+    if events != end.get("events") or {k: v for k, v in rows.items() if v} != {
+            k: v for k, v in (end.get("rows") or {}).items() if v}:
+        raise BackupError(f"{src} holds {events} events and rows {rows}; its trailer says {end.get('events')} and "
+                          f"{end.get('rows')}.")
+    if events and last != header["position"]:
+        raise BackupError(f"{src} ends at position {last}; its header says {header['position']}.")
+    if plan.chain_head != end.get("chain_head"):
+        raise BackupError(f"The events of {src} hash to the chain head {plan.chain_head}, the trailer's is "
+                          f"{end.get('chain_head')}: events were altered after they were chained.")
+    if undecodable is not None:
+        raise BackupError(undecodable)
+    return plan
 
 
-def restore(rt: Runtime, src: Path) -> BackupSummary:
-    """Loads `src` into this empty store, rebuilds the read models and checks the chain head."""
-    meta = check(src)
+def check(src: Path) -> dict[str, Any]:
+    """Reads the whole file once: its header, and its trailer checked against the lines before it."""
+    plan = inspect(src, None)
+    return {**plan.header, **plan.end}
+
+
+def signature_problem(plan: _Plan, trusted: Any | None) -> str | None:
+    """Why the file's signature does not vouch for it, or None when it verifies with the trusted key."""
+    sig = plan.end.get("signature")
+    if not sig:
+        return "the backup is not signed"
+    if trusted is None:
+        return "no trusted public key to check its signature (configure the signing key or pass --public-key)"
+    wanted = ALGORITHMS[profile_of_key(trusted)]
+    if not isinstance(sig, dict) or sig.get("algorithm") != wanted:
+        return f"its signature is not an {wanted} signature like the trusted key's"
+    if sig.get("key_id") != key_id(trusted):
+        return f"it is signed by key {str(sig.get('key_id'))[:32]}, not by the trusted key {key_id(trusted)}"
+    try:
+        value = base64.b64decode(str(sig.get("value")), validate=True)
+        if not verify_signature(trusted, value, signed_message(plan.sha256, plan.events, plan.chain_head)):
+            raise ValueError("bad signature")
+    except (binascii.Error, ValueError):
+        return f"its signature does not verify with the trusted key {key_id(trusted)}"
+    return None
+
+
+def restore(rt: Runtime, src: Path, *, public_key: Any | None = None,
+            accept_unsigned: str | None = None, operator: str | None = None) -> BackupSummary:
+    """Loads `src` into this empty store after checking all of it, then rebuilds the read models.
+
+    The signature is checked against `public_key`, else the store's own signing key. `accept_unsigned`, a
+    reason, restores a file whose signature does not verify; the override is recorded and returned."""
     ledger = rt.ledger
-    if ledger.max_position() != 0:
+    ensure_tables(ledger)
+    _check_empty(rt)
+    before = ledger.profile
+    ledger.adopt_profile(_header_profile(src))  # the store is empty: it takes the backup's crypto profile
+    rt.integrity.forget_key()
+    try:
+        plan = inspect(src, _columns(ledger), ledger.mapper.to_domain_event)
+    except BackupError:
+        _take_back(rt, before)
+        raise
+    trusted = public_key if public_key is not None else rt.integrity.public_key()
+    problem = signature_problem(plan, trusted)
+    if problem is not None and not (accept_unsigned and accept_unsigned.strip()):
+        _take_back(rt, before)
+        raise BackupError(f"{src} is refused: {problem}; restoring it anyway needs --accept-unsigned --reason "
+                          "\"...\" (recorded in the ledger).")
+    sqlite = ledger.backend == "sqlite"
+    col, table = ledger.position_column, ledger.events_table
+    counts: dict[str, int] = {}
+    events, batch, number = 0, list[tuple[Any, ...]](), 0
+    override: dict[str, Any] | None = None
+    try:
+        with ledger.db.write() as tx:
+            def flush() -> None:
+                tx.executemany(f"INSERT INTO {table} ({col}, originator_id, originator_version, topic, state) "
+                               "VALUES (?, ?, ?, ?, ?)", batch)
+                batch.clear()
+
+            digest = hashlib.sha256()
+            for number, raw, obj in _lines(src):
+                where = f"{src}: line {number}"
+                if not isinstance(obj, dict):
+                    raise BackupError(f"{src} changed while it was restored; nothing was written.")
+                if "end" in obj or "civic_ledger_backup" in obj:
+                    if "civic_ledger_backup" in obj:
+                        digest.update(raw)
+                    continue
+                digest.update(raw)
+                if "e" in obj:
+                    p, oid, version, topic, state = _event(obj, where)
+                    batch.append((p, oid.hex if sqlite else oid, version, topic, state))
+                    events += 1
+                    if len(batch) >= PAGE:
+                        flush()
+                elif "t" in obj:
+                    name, row = _row(obj, where, None)  # its columns were checked by the first pass
+                    cols = list(row)
+                    tx.execute(f"INSERT INTO {name} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
+                               [row[c] for c in cols])
+                    counts[name] = counts.get(name, 0) + 1
+            flush()
+            if digest.hexdigest() != plan.sha256 or events != plan.events:
+                raise BackupError(f"{src} changed while it was restored; nothing was written.")
+            if problem is not None:
+                override = {"restored_at": datetime.now(UTC).isoformat(), "operator": operator or _operator(),
+                            "reason": str(accept_unsigned).strip(), "file": str(src), "sha256": plan.sha256,
+                            "kind": str(plan.header["kind"]), "position": int(plan.header["position"]),
+                            "events": events, "signature": problem}
+                tx.execute(f"INSERT INTO restore_overrides ({', '.join(override)}) "
+                           f"VALUES ({', '.join('?' for _ in override)})", list(override.values()))
+            if not sqlite and events:
+                tx.execute(f"SELECT setval(pg_get_serial_sequence('{table}', '{col}'), ?)", (plan.header["position"],))
+    except BackupError:
+        _take_back(rt, before)
+        raise
+    except (sqlite3.Error, psycopg.Error, PersistenceError) as e:
+        _take_back(rt, before)
+        raise BackupError(f"{src}: the store refused line {number}, so nothing was written: {_one_line(e)}") from None
+    rt.forget_callers()
+    try:
+        rt.projector.catch_up_all()
+    except Exception as e:  # noqa: BLE001 - the events are in; say so in one line rather than a traceback
+        raise BackupError(f"Restored {events} events, but rebuilding the read models failed "
+                          f"({type(e).__name__}: {_one_line(e)[:200]}); fix the cause and run `civic-ledger rebuild`.") from None
+    head = ledger.db.query_one("SELECT hash FROM ledger_chain ORDER BY position DESC LIMIT 1")
+    chain_head = bytes(head["hash"]).hex() if head else None
+    if chain_head != plan.chain_head:  # checked before writing; this is the store agreeing with the check
+        raise BackupError(f"The restored chain ends in {chain_head}, the backup's in {plan.chain_head} "
+                          "(run `civic-ledger verify`).")
+    sig = plan.end.get("signature")
+    return BackupSummary(file=str(src), kind=str(plan.header["kind"]), position=int(plan.header["position"]),
+                         events=events, rows=counts, chain_head=chain_head, sha256=plan.sha256,
+                         signed_by=sig.get("key_id") if problem is None and isinstance(sig, dict) else None,
+                         override=override)
+
+
+def _take_back(rt: Runtime, profile: str) -> None:
+    """A refused restore leaves the empty store with the crypto profile it had."""
+    rt.ledger.adopt_profile(profile)
+    rt.integrity.forget_key()
+
+
+def _operator() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no user name in this environment
+        return "unknown"
+
+
+def _check_empty(rt: Runtime) -> None:
+    ledger = rt.ledger
+    if ledger.max_position() != 0 or ledger.db.scalar(
+            f"SELECT COUNT(*) FROM {ledger.events_table}"):
         raise BackupError("A backup is restored into an empty store only; this one holds events.")
     for name in SIDE_TABLES:
         if ledger.db.scalar(f"SELECT COUNT(*) FROM {name}"):
             raise BackupError(f"A backup is restored into an empty store only; {name} is not empty.")
-    sqlite = ledger.backend == "sqlite"
-    col, table = ledger.position_column, ledger.events_table
-    counts: dict[str, int] = {}
-    events, batch = 0, list[tuple[Any, ...]]()
-    with ledger.db.write() as tx:
-        def flush() -> None:
-            tx.executemany(f"INSERT INTO {table} ({col}, originator_id, originator_version, topic, state) "
-                           "VALUES (?, ?, ?, ?, ?)", batch)
-            batch.clear()
-
-        for _, obj in _lines(src):
-            if "e" in obj:
-                p, oid, version, topic, state = obj["e"]
-                batch.append((p, UUID(oid).hex if sqlite else UUID(oid), version, topic, base64.b64decode(state)))
-                events += 1
-                if len(batch) >= PAGE:
-                    flush()
-            elif "t" in obj:
-                name, row = obj["t"], obj["r"]
-                if name not in SIDE_TABLES:
-                    raise BackupError(f"{src}: unknown table {name!r}.")
-                cols = list(row)
-                tx.execute(f"INSERT INTO {name} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
-                           [_uncell(row[c]) for c in cols])
-                counts[name] = counts.get(name, 0) + 1
-        flush()
-        if not sqlite and events:
-            tx.execute(f"SELECT setval(pg_get_serial_sequence('{table}', '{col}'), ?)", (meta["position"],))
-    if events != meta["events"] or ledger.max_position() != (meta["position"] if events else 0):
-        raise BackupError(f"Restored {events} events up to {ledger.max_position()}; the file says {meta['events']} "
-                          f"up to {meta['position']}.")
-    rt.forget_callers()
-    rt.projector.catch_up_all()
-    head = ledger.db.query_one("SELECT hash FROM ledger_chain ORDER BY position DESC LIMIT 1")
-    chain_head = bytes(head["hash"]).hex() if head else None
-    if chain_head != meta.get("chain_head"):
-        raise BackupError(f"The restored chain ends in {chain_head}, the backup's in {meta.get('chain_head')}: "
-                          "the events were altered after they were chained (run `civic-ledger verify`).")
-    return BackupSummary(file=str(src), kind=str(meta["kind"]), position=int(meta["position"]), events=events,
-                         rows=counts, chain_head=chain_head, sha256=str(meta["sha256"]))
+    moved = sorted(name for name in rt.projector.views if rt.projector.position(name))
+    if moved or ledger.db.scalar("SELECT COUNT(*) FROM ledger_chain"):
+        raise BackupError("A backup is restored into an empty store only; its read models hold positions "
+                          f"({', '.join(moved) or 'ledger_chain'}): rebuild them or start from a new store.")

@@ -9,7 +9,7 @@ from uuid import UUID
 import msgspec
 
 from application.common import Command, CommandResult, ContextMaker, NotFound, Principal, Service
-from domain.base import Context
+from domain.base import Context, ledger_date
 from domain.catalog import SOURCE_INDEX_ID, CatalogEntry, SourceIndex, Version
 from domain.catalog_values import EntryContent, Review, ReviewDecision, ShareClass
 from domain.organizations import Organization, Role, organization_id
@@ -116,7 +116,7 @@ class CatalogService(Service):
             ctx = context(self.actor(p, REVIEWER))
             e = self.get(CatalogEntry, entry, expected_version=cmd.expected_version)
             index = self._index(ctx)
-            e.publish(ctx, published_on=published_on or ctx.at.date(),
+            e.publish(ctx, published_on=published_on or ledger_date(ctx.at),
                       existing_sources=index.sources_other_than(e.resource_code))
             index.claim(ctx, e)
             grants: list[Grant] = []

@@ -12,13 +12,17 @@ import msgspec
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
-from domain.base import Actor, Cause, Context, LedgerAggregate
+from domain.base import Actor, Cause, Context, LedgerAggregate, ledger_date
 from domain.organizations import OFFICE_CODE, Organization, Role, organization_id
 from domain.rules import RuleViolation
 from infrastructure.recorders import IdempotencyRecord
 from infrastructure.store import Ledger
 
 T = TypeVar("T", bound=LedgerAggregate)
+
+
+NOBODY = ""
+"""The scope of a caller with no designated role: no organization's code is empty, so it matches no row."""
 
 
 class Principal(msgspec.Struct, frozen=True):
@@ -35,11 +39,24 @@ class Principal(msgspec.Struct, frozen=True):
 
     @property
     def sees_everything(self) -> bool:
-        return self.organization == OFFICE_CODE or Role.AUDITOR in self.roles
+        """The Office's people and auditors read everything; the platform's account alone does not (it writes
+        the access log and asks grant questions), nor does a person whose roles were all revoked."""
+        if Role.AUDITOR in self.roles:
+            return True
+        return self.organization == OFFICE_CODE and bool(self.roles - {Role.PLATFORM})
 
     @property
     def acting_for(self) -> str:
+        """The organization the caller acts and reads for; NOBODY once the person holds no designated role
+        (such a caller reads only what every authenticated caller reads: the published catalog)."""
+        if not self.roles:
+            return NOBODY
         return self.on_behalf_of or self.organization
+
+    @property
+    def reads_access_log(self) -> bool:
+        """The platform's account records the log; it reads it only through another role it holds."""
+        return bool(self.roles - {Role.PLATFORM})
 
 
 class Clock(Protocol):
@@ -137,7 +154,7 @@ class Service:
             )
         if p.on_behalf_of:
             org = self.get(Organization, organization_id(p.organization))
-            org.check_acts_for(p.on_behalf_of, self.clock.now().date())
+            org.check_acts_for(p.on_behalf_of, ledger_date(self.clock.now()))
         return Actor(person=p.person, organization=p.organization, role=role, on_behalf_of=p.on_behalf_of)
 
     # -- aggregates ----------------------------------------------------------------------

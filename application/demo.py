@@ -45,6 +45,7 @@ from application.demo_sharing import SharingLoader, sharing_summary
 from application.demo_systems import load_systems_demo, systems_summary
 from application.demo_traffic import load_demo_traffic
 from application.runtime import Runtime
+from domain.base import ledger_date
 from domain.catalog import CatalogEntry, entry_id
 from domain.catalog_values import (
     Check,
@@ -274,7 +275,7 @@ class _Loader:
             return False
         # Publication dates are effective dates six weeks back, so that under the real clock the
         # entries nobody refreshes in wave two are overdue at once (CAT-7).
-        cat.publish(self._publisher(e), _cmd("catalog.publish"), eid, published_on=(self.rt.now() - WAVE_GAP).date())
+        cat.publish(self._publisher(e), _cmd("catalog.publish"), eid, published_on=ledger_date(self.rt.now() - WAVE_GAP))
         return True
 
     def _upkeep(self, e: Entry) -> None:

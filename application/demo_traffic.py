@@ -19,6 +19,7 @@ from application.common import Command
 from application.demo_sharing import PLATFORM
 from application.runtime import Runtime
 from domain.access_log import Access
+from domain.base import ledger_date
 
 BATCH = 1000
 
@@ -34,7 +35,7 @@ def load_demo_traffic(rt: Runtime, *, records: int = 2000, seed: int = 22) -> di
     if not grants:
         return {"access_records": 0}
     now = rt.now()
-    day = now.date().isoformat()
+    day = ledger_date(now).isoformat()
     accesses: list[Access] = []
     holders = sorted({g["holder"] for g in grants})
     for i in range(records):

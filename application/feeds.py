@@ -12,14 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
 
 import msgspec
 from eventsourcing.persistence import StoredEvent
 
-from application.common import ApplicationError, Principal
+from application.common import NOBODY, ApplicationError, Principal
 from infrastructure.cloudevents import catalogue, envelope, public_data
 from infrastructure.store import Ledger
 from projections.feed import EVERYONE
@@ -32,10 +32,15 @@ class Scope(msgspec.Struct, frozen=True):
     """Whose events a reader may see: one organization's, or (org None) all of them."""
 
     org: str | None = None
+    access_log: bool = True
+    """False for the platform's account: it writes the access log and reads none of it, in no feed either."""
 
     @classmethod
     def of(cls, p: Principal) -> Scope:
-        return cls(None if p.sees_everything else p.organization)
+        if p.sees_everything:
+            return cls(None)
+        # a person without roles reads the public events only (NOBODY is in no audience)
+        return cls(p.organization if p.roles else NOBODY, access_log=p.reads_access_log)
 
 
 class Filter(msgspec.Struct, frozen=True):
@@ -62,6 +67,8 @@ class FeedService:
         self.heartbeat_seconds = 15.0
         self.chunk_bytes = 1 << 20
         """Stored bytes of events a stream loads at once (a single larger event is loaded alone)."""
+        self.receipt_of: Callable[[UUID, str | None], dict[str, Any] | None] | None = None
+        """The signed receipt of an access-log batch as a reader may see it (set by the runtime; 第二十二条)."""
 
     # -- the horizon -----------------------------------------------------------------------
 
@@ -103,6 +110,9 @@ class FeedService:
         if f.subject:
             where.append("e.subject = ?")
             params.append(f.subject)
+        if not scope.access_log:
+            where.append("e.subject NOT LIKE ?")
+            params.append("access-log/%")
         if scope.org is None:
             sql = f"SELECT e.position FROM feed_events e WHERE {' AND '.join(where)} ORDER BY e.position LIMIT ?"
         else:
@@ -158,7 +168,13 @@ class FeedService:
                                  state=bytes(r["state"]))
             event = self.ledger.mapper.to_domain_event(stored)
             pos = int(r["position"])
-            out.append(envelope(event, pos, hashes.get(pos), data=redact(event, scope)))
+            data = redact(event, scope)
+            if self.receipt_of is not None and hasattr(event, "records"):
+                data = public_data(event) if data is None else data
+                receipt = self.receipt_of(event.originator_id, scope.org)
+                if receipt is not None:
+                    data["receipt"] = receipt
+            out.append(envelope(event, pos, hashes.get(pos), data=data))
         return out
 
 

@@ -34,6 +34,23 @@ class TimelineEvent(msgspec.Struct, frozen=True):
     state: dict[str, Any] | None = None
 
 
+#: The events of a published entry every organization may read (the feed's PUBLIC_CATALOG).
+PUBLIC_EVENTS = (CatalogEntry.Published, CatalogEntry.DataRefreshed, CatalogEntry.Retired)
+_PERSONAL = ("compiler", "compilers", "reviewer", "review")
+
+
+def _public_item(item: TimelineEvent, entry: CatalogEntry) -> TimelineEvent:
+    """A public event of an entry as another organization reads it: no person, no pending version, no review."""
+    state = state_of(entry)
+    state.pop("pending", None)
+    state.pop("history", None)
+    state["status"] = "retired" if entry.retired else "published"
+    if isinstance(state.get("current"), dict):
+        state["current"] = {k: v for k, v in state["current"].items() if k not in _PERSONAL}
+    actor = {k: v for k, v in item.actor.items() if k != "person"}
+    return msgspec.structs.replace(item, actor=actor, cause={"command": item.cause.get("command")}, state=state)
+
+
 class Change(msgspec.Struct, frozen=True):
     field: str
     before: Any
@@ -85,10 +102,15 @@ class HistoryService:
         events: list[tuple[int, Any]] = [(pos, self.ledger.mapper.to_domain_event(s)) for pos, s in stored]
         if not self._may_see(p, kind, events):
             raise NotFound(f"No {kind} {ident} visible to the caller.")
+        outside = kind == "catalog-entry" and not p.sees_everything and events[0][1].provider != p.acting_for
         items: list[TimelineEvent] = []
         aggregate: Any = None
         for pos, e in events:
             aggregate = e.mutate(aggregate)
+            if outside:  # another organization reads the published entry only, as in the feed
+                if isinstance(e, PUBLIC_EVENTS) and aggregate.current is not None:
+                    items.append(_public_item(self._item(pos, e), aggregate))
+                continue
             items.append(msgspec.structs.replace(self._item(pos, e), state=state_of(aggregate)))
         return items
 

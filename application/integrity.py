@@ -1,7 +1,8 @@
 """Integrity of the ledger (AUD-1): signed checkpoints over the hash chain, proofs, and the full walk.
 
 A checkpoint is a signed tree head: the size of the Merkle tree over the chained events, its root,
-the last position it covers, the chain hash there, the time and an Ed25519 signature. Each new
+the last position it covers, the chain hash there, the time, the ledger's crypto profile and a
+signature by the ledger's key (Ed25519 under intl, SM2 under sm). Each new
 checkpoint extends the previous one (its root is computed from the previous checkpoint's frontier),
 so the list is append-only by construction, and any two can be linked by a consistency proof.
 """
@@ -16,19 +17,19 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from application.common import ApplicationError, Clock, Forbidden, NotFound, Principal
 from application.ledger_verify import VerifyReport, walk
 from infrastructure.merkle import Frontier, consistency_path, inclusion_path
 from infrastructure.signing import (
+    Signer,
     SigningKeyMissing,
     ensure_signing_key,
-    load_signing_key,
+    load_signer,
     public_pem,
 )
 from infrastructure.store import Ledger
-from infrastructure.verifier import GENESIS, PROOF_FORMAT, key_id, leaf_hash, signed_message
+from infrastructure.verifier import GENESIS, PROOF_FORMAT, Suite, key_id, signed_message
 from projections.runner import Projector
 
 CHECKPOINTS_DDL = (
@@ -40,7 +41,9 @@ CHAIN_VIEW = "ledger_chain"
 
 
 class Checkpoint(msgspec.Struct, frozen=True):
-    """A signed tree head; `signature` (base64) covers the lines of `verifier.signed_message`."""
+    """A signed tree head; `signature` (base64) covers the lines of `verifier.signed_message`. `profile` is the
+    ledger's crypto profile (one per store, so it is not a column; the sm signature covers it, and an intl one
+    is an Ed25519 signature, which no SM2 key makes)."""
 
     tree_size: int
     root_hash: str
@@ -49,6 +52,7 @@ class Checkpoint(msgspec.Struct, frozen=True):
     timestamp: str
     key_id: str
     signature: str
+    profile: str = "intl"
 
 
 class IntegrityService:
@@ -56,26 +60,42 @@ class IntegrityService:
         self.ledger = ledger
         self.projector = projector
         self.clock = clock
-        self._key: Ed25519PrivateKey | None = None
+        self._key: Signer | None = None
         with ledger.db.write() as tx:
             tx.execute(CHECKPOINTS_DDL)
+
+    @property
+    def profile(self) -> str:
+        return self.ledger.profile
+
+    @property
+    def hashes(self) -> Suite:
+        return self.ledger.suite
 
     # -- key -------------------------------------------------------------------------------
 
     def ensure_key(self) -> str | None:
         """Generates the signing key file when none is configured or present (`civic-ledger init`)."""
-        made = ensure_signing_key(self.ledger.settings)
+        made = ensure_signing_key(self.ledger.settings, self.ledger.profile)
         return None if made is None else str(made)
 
-    def signing_key(self) -> Ed25519PrivateKey:
+    def signing_key(self) -> Signer:
         if self._key is None:
             try:
-                self._key = load_signing_key(self.ledger.settings)
-            except SigningKeyMissing as e:
+                self._key = load_signer(self.ledger.settings, self.ledger.profile)
+            except (SigningKeyMissing, ValueError) as e:
                 raise ApplicationError(str(e)) from None
         return self._key
 
-    def public_key(self) -> Ed25519PublicKey | None:
+    def forget_key(self) -> None:
+        """Drops the loaded key, so the next use loads the one of the ledger's current profile."""
+        self._key = None
+
+    def sign(self, message: bytes) -> str:
+        """The ledger key's signature of `message`, base64 (checkpoints, receipts)."""
+        return base64.b64encode(self.signing_key().sign(message)).decode("ascii")
+
+    def public_key(self) -> Any | None:
         try:
             return self.signing_key().public_key()
         except ApplicationError:
@@ -91,7 +111,7 @@ class IntegrityService:
         where, args = ("", ()) if before is None else (" WHERE tree_size < ?", (before,))
         rows = self.ledger.db.query(
             f"SELECT * FROM ledger_checkpoints{where} ORDER BY tree_size DESC LIMIT ?", (*args, limit))
-        return [_checkpoint(r) for r in rows]
+        return [_checkpoint(r, self.profile) for r in rows]
 
     def checkpoint_of(self, size: int | None = None) -> Checkpoint:
         """The checkpoint of this tree size, or the latest."""
@@ -102,7 +122,7 @@ class IntegrityService:
         if row is None:
             raise NotFound("No checkpoint yet; create one first." if size is None else
                            f"No checkpoint of tree size {size}.")
-        return _checkpoint(row)
+        return _checkpoint(row, self.profile)
 
     def create_checkpoint(self, p: Principal | None = None) -> tuple[Checkpoint, bool]:
         """Signs the current head of the chain; returns (checkpoint, created). None is the CLI (the operator)."""
@@ -115,14 +135,15 @@ class IntegrityService:
         size = 0 if head is None else int(head["seq"]) + 1
         last = db.query_one("SELECT * FROM ledger_checkpoints ORDER BY tree_size DESC LIMIT 1")
         if last is not None and int(last["tree_size"]) == size:
-            return _checkpoint(last), False
-        frontier = Frontier() if last is None else Frontier.load(json.loads(last["frontier"]))
+            return _checkpoint(last, self.profile), False
+        hashes = self.hashes
+        frontier = Frontier(hashes=hashes) if last is None else Frontier.load(json.loads(last["frontier"]), hashes)
         if last is not None and frontier.root().hex() != last["root_hash"]:
             raise ApplicationError("The stored frontier of the latest checkpoint does not match its signed root; "
                                    "run `civic-ledger verify`.")
-        hashes = db.query("SELECT hash FROM ledger_chain WHERE seq >= ? AND seq < ? ORDER BY seq",
-                          (frontier.size, size))
-        frontier.extend(leaf_hash(bytes(r["hash"])) for r in hashes)
+        rows = db.query("SELECT hash FROM ledger_chain WHERE seq >= ? AND seq < ? ORDER BY seq",
+                        (frontier.size, size))
+        frontier.extend(hashes.leaf_hash(bytes(r["hash"])) for r in rows)
         if frontier.size != size:
             raise ApplicationError("The chain has holes in its sequence; run `civic-ledger verify`.")
         fields: dict[str, Any] = {
@@ -132,7 +153,8 @@ class IntegrityService:
             "timestamp": self.clock.now().isoformat(),
             "key_id": key_id(key.public_key()),
         }
-        fields["signature"] = base64.b64encode(key.sign(signed_message(fields))).decode("ascii")
+        fields["signature"] = base64.b64encode(key.sign(signed_message({**fields, "profile": self.profile}))
+                                               ).decode("ascii")
         with db.write() as tx:
             tx.execute("INSERT INTO ledger_checkpoints (tree_size, root_hash, last_position, chain_hash, timestamp, "
                        "key_id, signature, frontier) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tree_size) DO NOTHING",
@@ -168,22 +190,68 @@ class IntegrityService:
         if seq >= head.tree_size:
             raise ApplicationError(f"Position {position} is not covered by the checkpoint of size {head.tree_size}; "
                                    "create a newer checkpoint.")
-        leaves = [leaf_hash(bytes(r["hash"])) for r in db.query(
+        leaves = [self.hashes.leaf_hash(bytes(r["hash"])) for r in db.query(
             "SELECT hash FROM ledger_chain WHERE seq < ? ORDER BY seq", (head.tree_size,))]
         event = self.stored_event(position)
         if event is None:
             raise NotFound(f"The event chained at position {position} is not in the store; run `civic-ledger verify`.")
         bundle: dict[str, Any] = {
             "format": PROOF_FORMAT, "checkpoint": msgspec.to_builtins(head), "event": event,
-            "prev_hash": bytes(chained["prev_hash"]).hex(), "leaf_index": seq, "inclusion": [h.hex() for h in inclusion_path(seq, leaves)],
+            "prev_hash": bytes(chained["prev_hash"]).hex(), "leaf_index": seq, "inclusion": [h.hex() for h in inclusion_path(seq, leaves, self.hashes)],
         }
         if since is not None:
             older = self.checkpoint_of(since)
             if older.tree_size > head.tree_size:
                 raise ApplicationError("`since` must name a checkpoint no larger than the proof's checkpoint.")
             bundle["consistency"] = {"from": msgspec.to_builtins(older),
-                                     "path": [h.hex() for h in consistency_path(older.tree_size, leaves)]}
+                                     "path": [h.hex() for h in consistency_path(older.tree_size, leaves, self.hashes)]}
         return bundle
+
+    def prove_events(self, positions: list[int], since: int | None = None
+                     ) -> tuple[Checkpoint, list[dict[str, Any]], dict[str, Any] | None]:
+        """Inclusion proofs of several events in one checkpoint: the latest, or, when it does not cover them
+        all yet, a new one signed now (as `POST /ledger/checkpoints` would; an answer about now should not
+        wait up to an hour for the background signing). With `since`, also the consistency proof from that
+        older checkpoint to this one."""
+        self.projector.catch_up(CHAIN_VIEW)
+        db = self.ledger.db
+        chained: dict[int, tuple[int, bytes]] = {}
+        for position in sorted(set(positions)):
+            row = db.query_one("SELECT seq, prev_hash FROM ledger_chain WHERE position = ?", (position,))
+            if row is None:
+                raise NotFound(f"No chained event at position {position}.")
+            chained[position] = (int(row["seq"]), bytes(row["prev_hash"]))
+        latest = self.checkpoints(limit=1)
+        needed = max((seq for seq, _ in chained.values()), default=-1) + 1
+        head = latest[0] if latest and latest[0].tree_size >= needed else self.create_checkpoint()[0]
+        leaves = [self.hashes.leaf_hash(bytes(r["hash"])) for r in db.query(
+            "SELECT hash FROM ledger_chain WHERE seq < ? ORDER BY seq", (head.tree_size,))]
+        out = []
+        for position, (seq, prev) in chained.items():
+            event = self.stored_event(position)
+            if event is None:
+                raise NotFound(f"The event chained at position {position} is not in the store; run `civic-ledger "
+                               "verify`.")
+            out.append({"event": event, "prev_hash": prev.hex(), "leaf_index": seq,
+                        "inclusion": [h.hex() for h in inclusion_path(seq, leaves, self.hashes)]})
+        consistency = None
+        if since is not None:
+            older = self.checkpoint_of(since)
+            if older.tree_size > head.tree_size:
+                raise ApplicationError("`since` must name a checkpoint no larger than the proof's checkpoint.")
+            consistency = {"from": msgspec.to_builtins(older),
+                           "path": [h.hex() for h in consistency_path(older.tree_size, leaves, self.hashes)]}
+        return head, out, consistency
+
+    def inclusion_of(self, seq: int) -> tuple[Checkpoint, list[str]] | None:
+        """The inclusion path of the chain's `seq`-th event in the latest checkpoint, or None if none covers it."""
+        latest = self.checkpoints(limit=1)
+        if not latest or latest[0].tree_size <= seq:
+            return None
+        head = latest[0]
+        leaves = [self.hashes.leaf_hash(bytes(r["hash"])) for r in self.ledger.db.query(
+            "SELECT hash FROM ledger_chain WHERE seq < ? ORDER BY seq", (head.tree_size,))]
+        return head, [h.hex() for h in inclusion_path(seq, leaves, self.hashes)]
 
     def stored_event(self, position: int) -> dict[str, Any] | None:
         """The event at a position exactly as stored (state in base64)."""
@@ -211,7 +279,7 @@ class IntegrityService:
         return walk(self.ledger, checkpoints, self.public_key(), progress=progress)
 
 
-def _checkpoint(row: dict[str, Any]) -> Checkpoint:
+def _checkpoint(row: dict[str, Any], profile: str) -> Checkpoint:
     return Checkpoint(tree_size=int(row["tree_size"]), root_hash=row["root_hash"],
                       last_position=int(row["last_position"]), chain_hash=row["chain_hash"],
-                      timestamp=row["timestamp"], key_id=row["key_id"], signature=row["signature"])
+                      timestamp=row["timestamp"], key_id=row["key_id"], signature=row["signature"], profile=profile)

@@ -6,12 +6,12 @@ position (after an earlier break, the record's own previous hash is used, so one
 break); each record must link to the one before it; and the Merkle root over the recomputed hashes
 must equal every signed checkpoint at its size. A break is classified as altered, missing,
 inserted or reordered (found by the event's identity elsewhere), or as a break of the chain's own
-records or of a checkpoint.
+records or of a checkpoint. Rows at positions below 1 (which the notification log never returns) are
+read apart and reported as inserted, as is any row the chain skipped, before its first record too.
 """
 
 from __future__ import annotations
 
-import hashlib
 import struct
 import time
 from collections import deque
@@ -22,14 +22,12 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from psycopg.rows import tuple_row
 
 from infrastructure.merkle import Frontier
 from infrastructure.sql import Tx
 from infrastructure.store import Ledger
 from infrastructure.verifier import (
-    EMPTY_ROOT,
     GENESIS,
     VerificationError,
     verify_checkpoint,
@@ -75,7 +73,7 @@ class _Walk:
         self.breaks: list[Break] = []
         self.count = 0
         self.pending = sorted(checkpoints, key=lambda c: int(c["tree_size"]))
-        self.frontier = Frontier()
+        self.frontier = Frontier(hashes=ledger.suite)
 
     def add(self, kind: str, position: int, oid: str | None, version: int | None, detail: str) -> None:
         self.count += 1
@@ -187,7 +185,7 @@ def _pages(ledger: Ledger, head: int, span: int, workers: int = 2, ahead: int = 
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def walk(ledger: Ledger, checkpoints: list[dict[str, Any]], public_key: Ed25519PublicKey | None,
+def walk(ledger: Ledger, checkpoints: list[dict[str, Any]], public_key: Any | None,
          progress: Callable[[int], None] | None = None, page: int = 5000) -> VerifyReport:
     """Checks the whole store; `checkpoints` are signed tree heads as dicts (any order)."""
     t0 = time.perf_counter()
@@ -199,10 +197,10 @@ def walk(ledger: Ledger, checkpoints: list[dict[str, Any]], public_key: Ed25519P
             except VerificationError as e:
                 w.add("checkpoint", int(cp["last_position"]), None, None, str(e))
     while w.pending and int(w.pending[0]["tree_size"]) == 0:
-        if w.pending.pop(0)["root_hash"] != EMPTY_ROOT.hex():
+        if w.pending.pop(0)["root_hash"] != ledger.suite.empty_root.hex():
             w.add("checkpoint", 0, None, None, "the empty checkpoint has a wrong root")
     sqlite = ledger.backend == "sqlite"
-    sha, head_pack, len_pack = hashlib.sha256, _HEAD.pack, _LEN.pack
+    sha, head_pack, len_pack = ledger.suite.new, _HEAD.pack, _LEN.pack  # the profile's hash (SHA-256 or SM3)
     topics: dict[str, bytes] = {}
     frontier = w.frontier
     subtrees = frontier.hashes
@@ -210,6 +208,13 @@ def walk(ledger: Ledger, checkpoints: list[dict[str, Any]], public_key: Ed25519P
     prev, running, seq, events, chained = GENESIS, GENESIS, 0, 0, 0
     end = 1 << 63  # past any position
     head = int(ledger.db.scalar("SELECT MAX(position) FROM ledger_chain") or 0)
+    # rows below position 1 are never read by the projector (the log starts after 0), so never chained
+    for r in ledger.db.query(f"SELECT {w.col} AS p, originator_id, originator_version FROM {w.table} "
+                             f"WHERE {w.col} < 1 ORDER BY {w.col}"):
+        raw = r["originator_id"]
+        w.add("inserted", int(r["p"]), raw if isinstance(raw, str) else raw.hex, int(r["originator_version"]),
+              "an event stored at a position no event of the ledger takes (they start at 1): never chained, and "
+              "outside the log the read models follow")
     # PostgreSQL answers two readers at once; SQLite's reads gain nothing from a second thread
     for chain, store in _pages(ledger, head, page, workers=2 if ledger.backend == "postgres" else 1):
         i = j = 0

@@ -27,7 +27,7 @@ from eventsourcing.utils import get_topic
 
 from application.common import Service
 from domain.access_log import AccessLogBatch, AccessRecord, Outcome
-from domain.base import Actor, Cause, Context
+from domain.base import Actor, Cause, Context, ledger_date
 from domain.catalog_values import CYCLE_PERIOD, UpdateCycle
 from domain.compliance import Evidence, EvidenceKind, Violation, ViolationKind, violation_id
 from domain.grants import Grant
@@ -159,9 +159,9 @@ class MonitorService(Service):
                 last = datetime.fromisoformat(row["last_updated"])
                 due = last + CYCLE_PERIOD[UpdateCycle(row["update_cycle"])]
                 yield Candidate(
-                    kind=ViolationKind.CATALOG, subject=row["provider"], key=f"entry:{row['id']}:{due.date()}",
+                    kind=ViolationKind.CATALOG, subject=row["provider"], key=f"entry:{row['id']}:{ledger_date(due)}",
                     summary=f"Entry {row['resource_code']} ({row['update_cycle']}) was due for update by "
-                    f"{due.date().isoformat()} and was last updated {last.date().isoformat()} (CAT-7).",
+                    f"{ledger_date(due).isoformat()} and was last updated {ledger_date(last).isoformat()} (CAT-7).",
                     evidence=(Evidence(kind=EvidenceKind.ENTRY, ref=str(row["id"])),))
             if cursor is None:
                 return

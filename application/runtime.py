@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import msgspec
@@ -22,13 +22,15 @@ from application.integrity import IntegrityService
 from application.maintenance import MaintenanceService
 from application.monitors import MonitorService
 from application.organizations import OrganizationService
+from application.receipts import ReceiptService
 from application.sharing import SharingIndex, SharingService
 from application.systems import FreshGrants, SystemsService
 from application.webhooks import WebhookService
-from domain.base import Actor, Cause, Context, check_calendar
+from domain.base import Actor, Cause, Context, check_calendar, ledger_date
 from domain.organizations import OFFICE_CODE, Level, Organization, OrgKind, Role, organization_id
 from domain.rules import RuleViolation
 from infrastructure.config import Settings
+from infrastructure.egress import EgressPolicy
 from infrastructure.sql import MemoryDb
 from infrastructure.store import Ledger
 from infrastructure.tokens import TokenStore
@@ -72,8 +74,11 @@ class Runtime:
                                            queries=self.access_log_queries)
         self.timetravel = TimeTravel(self.ledger, all_views, checkpoint_every=self.settings.state_checkpoint_every)
         self.integrity = IntegrityService(self.ledger, self.projector, self.clock)
+        self.receipts = ReceiptService(self.ledger, self.integrity, self.projector, self.clock)
         self.feeds = FeedService(self.ledger, self.projector)
-        self.webhooks = WebhookService(self.ledger, self.feeds)
+        self.feeds.receipt_of = self.receipts.for_reader  # access-log events carry their receipt (第二十二条)
+        self.webhooks = WebhookService(self.ledger, self.feeds,
+                                       egress=EgressPolicy.parse(self.settings.webhook_allow_hosts))
         self.compliance = ComplianceService(self.ledger, self.clock, nudge)
         self.compliance_queries = ComplianceQueries(self.ledger.db, self.settings.overdue_grace_days,
                                                     non_compliant_systems=self.system_queries.compliance)
@@ -209,7 +214,7 @@ class Runtime:
         if on_behalf_of is None:
             return base
         try:
-            org.check_acts_for(on_behalf_of, self.clock.now().date())
+            org.check_acts_for(on_behalf_of, ledger_date(self.clock.now()))
         except RuleViolation as refused:
             raise RuleForbidden(refused) from None
         return msgspec.structs.replace(base, on_behalf_of=on_behalf_of)
@@ -230,7 +235,8 @@ class Runtime:
         return position, self.timetravel.replica(position)
 
     def today(self) -> date:
-        return self.clock.now().astimezone(UTC).date()
+        """Today in the ledger's calendar (Beijing)."""
+        return ledger_date(self.clock.now())
 
     def now(self) -> datetime:
         return self.clock.now()

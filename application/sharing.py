@@ -300,6 +300,23 @@ class SharingService(Service):
         return _status_answer(evaluate(states, holder=holder, entry_id=entry_id, fields=fields, purpose=purpose,
                                        method=method, at=when), holder, entry_id, fields, purpose, method, when)
 
+    def status_from_events(self, *, holder: str, entry_id: UUID, fields: tuple[str, ...], purpose: str, method: str,
+                           at: datetime | None = None) -> tuple[StatusAnswer, list[int]]:
+        """The answer judged from the stored events of the holder's grants for the entry alone, and the
+        positions of those events: what an answer that carries its proof rests on."""
+        check_calendar(at=at)
+        when = at or self.clock.now()
+        events: list[Any] = []
+        positions: list[int] = []
+        for gid in self.index.grant_ids_for(holder, entry_id):
+            for position, stored in self.ledger.stored_events_of(gid):
+                events.append(self.ledger.mapper.to_domain_event(stored))
+                positions.append(position)
+        states = grant_states_from_events(events, when)
+        d = evaluate(states.values(), holder=holder, entry_id=entry_id, fields=fields, purpose=purpose, method=method,
+                     at=when)
+        return _status_answer(d, holder, entry_id, fields, purpose, method, when), positions
+
     def _history_states(self, holder: str, entry_id: UUID, until: datetime) -> dict[UUID, GrantState]:
         events: list[Any] = []
         for gid in self.index.grant_ids_for(holder, entry_id):

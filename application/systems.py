@@ -10,7 +10,7 @@ from uuid import UUID, uuid4
 import msgspec
 
 from application.common import Command, CommandResult, ContextMaker, NotFound, Principal, Service
-from domain.base import Context
+from domain.base import Context, ledger_date
 from domain.catalog import SOURCE_INDEX_ID, CatalogEntry, SourceIndex, entry_id
 from domain.organizations import Organization, Role, organization_id
 from domain.rules import InvalidTransition, RuleViolation
@@ -183,10 +183,10 @@ class SystemsService(Service):
     def record_test(self, p: Principal, cmd: Command, system: UUID, *, passed: bool, findings: tuple[str, ...],
                     tested_on: date | None = None) -> CommandResult:
         return self._on(p, cmd, system, OFFICE, lambda s, ctx: s.record_test(
-            ctx, passed=passed, findings=findings, tested_on=tested_on or ctx.at.date()))
+            ctx, passed=passed, findings=findings, tested_on=tested_on or ledger_date(ctx.at)))
 
     def go_live(self, p: Principal, cmd: Command, system: UUID, *, on: date | None = None) -> CommandResult:
-        return self._on(p, cmd, system, MANAGER_OR_OFFICE, lambda s, ctx: s.go_live(ctx, on=on or ctx.at.date()))
+        return self._on(p, cmd, system, MANAGER_OR_OFFICE, lambda s, ctx: s.go_live(ctx, on=on or ledger_date(ctx.at)))
 
     # -- change filings ----------------------------------------------------------------------------
 
@@ -217,7 +217,7 @@ class SystemsService(Service):
             ctx = context(self.actor(p, MANAGER))
             s = self.get(InformationSystem, system, expected_version=cmd.expected_version)
             flagged = self._entries_in_catalog(s.catalog)
-            s.implement_change(ctx, filing=filing, on=on or ctx.at.date(), entries_to_flag=flagged)
+            s.implement_change(ctx, filing=filing, on=on or ledger_date(ctx.at), entries_to_flag=flagged)
             grants = self._affected_grants(s.flagged_entries) if s.state == "decommissioned" else ()
             return [s], answer(s, filing=filing, affected_grants=grants)
 

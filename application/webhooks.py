@@ -6,16 +6,30 @@ one event at a time per subscription and advances the cursor only on a 2xx answe
 are in order and at least once (a receiver de-duplicates on `webhook-id`). Failures back off
 exponentially; after failing for the whole retry window the subscription is paused, and can be
 resumed, from where it stopped or from any position (replay).
+
+A delivery run holds a claim on its subscription (`lease_until`), so at most one attempt per
+subscription is ever in flight, across processes. The claim is short and bounded by what is in
+flight: before each attempt it is renewed to cover that attempt's whole time limit (`timeout`, which
+a watchdog enforces) plus a margin, and once the attempt is over it is cut back to a few seconds. A
+process that dies leaves a claim that lapses within one attempt's limit, so another (or the
+restarted) process resumes promptly. Renewals compare-and-swap the exact value the run wrote, so a
+run that lost its claim never sends again.
+
+Every destination is checked against the egress policy (infrastructure.egress) when a subscription
+is made and again at every attempt, and the connection goes to the address that was checked.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import http.client
 import logging
 import secrets
+import socket
+import ssl
 import threading
 import time
 import uuid
@@ -27,9 +41,10 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from application.common import ApplicationError, Forbidden, NotFound, Principal
+from application.common import NOBODY, ApplicationError, Forbidden, NotFound, Principal
 from application.feeds import FeedService, Filter, Scope
 from domain.organizations import Role
+from infrastructure.egress import EgressPolicy, EgressRefused
 from infrastructure.store import Ledger
 
 log = logging.getLogger(__name__)
@@ -93,20 +108,30 @@ def verify(secret: str, headers: dict[str, str], body: bytes, tolerance: float =
     return any(hmac.compare_digest(expected, s.encode()) for s in headers.get("webhook-signature", "").split())
 
 
+def _org(p: Principal) -> str:
+    """The organization whose subscriptions the caller manages; none once the person holds no role."""
+    return p.organization if p.roles else NOBODY
+
+
 class WebhookService:
-    def __init__(self, ledger: Ledger, feeds: FeedService) -> None:
+    def __init__(self, ledger: Ledger, feeds: FeedService, egress: EgressPolicy | None = None) -> None:
         self.ledger = ledger
         self.feeds = feeds
+        self.egress = egress or EgressPolicy()
+        """Where deliveries may go: global addresses, plus what CIVIC_LEDGER_WEBHOOK_ALLOW_HOSTS allows."""
         self.base_delay = 5.0  # seconds before the first retry; doubles each failure
         self.max_delay = 3600.0
         self.retry_window = 86_400.0  # a subscription failing this long (and at least min_failures times) pauses
         self.min_failures = 3
         self.timeout = 10.0
         self.idle_seconds = 0.5
-        self.lease_seconds = 120.0
+        self.claim_margin = 2.0
+        """Seconds a claim outlasts an attempt's time limit (writing its record, clock skew between processes)."""
+        self.between_seconds = 2.0
+        """How long a claim is held between attempts (the run's own reads and writes)."""
         self.batch = 50
         self.clock: Callable[[], float] = time.time
-        """The retry schedule's clock in seconds (back-off and the pause window); leases use the wall clock."""
+        """The retry schedule's clock in seconds (back-off and the pause window); claims use the wall clock."""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pool: ThreadPoolExecutor | None = None
@@ -125,6 +150,12 @@ class WebhookService:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ApplicationError("A webhook URL is an absolute http or https URL.")
+        try:
+            self.egress.check(parts.hostname, _port(url))
+        except EgressRefused as refused:
+            raise ApplicationError(f"The webhook URL is refused: {refused}.", field="url") from None
+        except ValueError:  # a port that is not a number or out of range
+            raise ApplicationError("A webhook URL is an absolute http or https URL.") from None
         f = self.feeds.check(Filter(types=tuple(types)))
         if idempotency_key:
             row = self.ledger.db.query_one(
@@ -145,7 +176,7 @@ class WebhookService:
 
     def _own(self, p: Principal, sid: str) -> dict[str, Any]:
         row = self.ledger.db.query_one(f"SELECT {_COLUMNS} FROM webhook_subscriptions WHERE id = ?", (sid,))
-        if row is None or not (p.sees_everything or row["organization"] == p.organization):
+        if row is None or not (p.sees_everything or row["organization"] == _org(p)):
             raise NotFound(f"No webhook {sid}.")
         return row
 
@@ -157,7 +188,7 @@ class WebhookService:
             rows = self.ledger.db.query(f"SELECT {_COLUMNS} FROM webhook_subscriptions ORDER BY created_at, id")
         else:
             rows = self.ledger.db.query(f"SELECT {_COLUMNS} FROM webhook_subscriptions WHERE organization = ? "
-                                        "ORDER BY created_at, id", (p.organization,))
+                                        "ORDER BY created_at, id", (_org(p),))
         return [_sub(r) for r in rows]
 
     def deliveries(self, p: Principal, sid: str, after: int = 0, limit: int = 100) -> list[Delivery]:
@@ -252,19 +283,32 @@ class WebhookService:
     def deliver(self, sid: str, horizon: int) -> None:
         """Sends the subscription's pending events in order until it is caught up or an attempt fails."""
         now = time.time()
-        with self.ledger.db.write() as tx:  # a lease, so two server processes never send the same subscription
+        claim = _Claim(sid, _until(now + self.between_seconds))
+        with self.ledger.db.write() as tx:  # a claim, so two server processes never send the same subscription
             tx.execute("UPDATE webhook_subscriptions SET lease_until = ? WHERE id = ? AND status = 'active' "
-                       "AND lease_until <= ?", (now + self.lease_seconds, sid, now))
+                       "AND lease_until <= ?", (claim.until, sid, now))
             if tx.raw.rowcount != 1:
                 return
         try:
-            self._send_pending(sid, horizon)
+            self._send_pending(claim, horizon)
         finally:
-            with self.ledger.db.write() as tx:
-                tx.execute("UPDATE webhook_subscriptions SET lease_until = 0 WHERE id = ?", (sid,))
+            with self.ledger.db.write() as tx:  # only the claim this run holds; another may have taken it over
+                tx.execute("UPDATE webhook_subscriptions SET lease_until = 0 WHERE id = ? AND lease_until = ?",
+                           (sid, claim.until))
 
-    def _send_pending(self, sid: str, horizon: int) -> None:
-        row = self.ledger.db.query_one("SELECT * FROM webhook_subscriptions WHERE id = ?", (sid,))
+    def _hold(self, claim: _Claim, seconds: float) -> bool:
+        """Moves the claim to `seconds` from now if this run still holds it (compare-and-swap on its value)."""
+        until = _until(time.time() + seconds)
+        with self.ledger.db.write() as tx:
+            tx.execute("UPDATE webhook_subscriptions SET lease_until = ? WHERE id = ? AND lease_until = ?",
+                       (until, claim.sid, claim.until))
+            if tx.raw.rowcount != 1:
+                return False
+        claim.until = until
+        return True
+
+    def _send_pending(self, claim: _Claim, horizon: int) -> None:
+        row = self.ledger.db.query_one("SELECT * FROM webhook_subscriptions WHERE id = ?", (claim.sid,))
         if row is None:
             return
         scope = Scope(None if row["sees_all"] else row["organization"])
@@ -275,27 +319,37 @@ class WebhookService:
         while not self._stop.is_set():
             page = self.feeds.page(scope, cursor, self.batch, f, horizon)
             for ce in page.events:
+                # the claim covers the whole attempt; a run that lost it sends nothing more
+                if not self._hold(claim, self.timeout + self.claim_margin):
+                    return
                 ok = self._attempt(row, ce, failures + 1)
+                if not self._hold(claim, self.between_seconds):
+                    return
                 if not ok:
                     self._failed(row, failures + 1, streak)
                     return
                 cursor, failures, streak = int(ce["ledgerposition"]), 0, None
-                if not self._advance(row, cursor):
+                if not self._advance(row, cursor, claim):
                     return
             if page.next > cursor:
                 cursor = page.next
-                if not self._advance(row, cursor):
+                if not self._advance(row, cursor, claim):
                     return
             if len(page.events) < self.batch:
                 return
 
-    def _advance(self, row: dict[str, Any], cursor: int) -> bool:
-        """Moves the cursor unless the owner paused, resumed or replayed meanwhile (then this run stops)."""
+    def _advance(self, row: dict[str, Any], cursor: int, claim: _Claim) -> bool:
+        """Moves the cursor unless the owner paused, resumed or replayed meanwhile, or the claim was lost
+        (then this run stops)."""
+        until = _until(time.time() + self.between_seconds)
         with self.ledger.db.write() as tx:
             tx.execute("UPDATE webhook_subscriptions SET cursor = ?, failures = 0, first_failure_at = NULL, "
-                       "lease_until = ? WHERE id = ? AND generation = ?",
-                       (cursor, time.time() + self.lease_seconds, row["id"], row["generation"]))
-            return bool(tx.raw.rowcount == 1)
+                       "lease_until = ? WHERE id = ? AND generation = ? AND lease_until = ?",
+                       (cursor, until, row["id"], row["generation"], claim.until))
+            if tx.raw.rowcount != 1:
+                return False
+        claim.until = until
+        return True
 
     def _failed(self, row: dict[str, Any], failures: int, streak: float | None) -> None:
         """Records a failed attempt; `streak` is when the current run of consecutive failures began (None: now)."""
@@ -320,8 +374,10 @@ class WebhookService:
         started = time.perf_counter()
         status, error = None, None
         try:
-            status = post(row["url"], body, headers, self.timeout)
-        except (OSError, http.client.HTTPException) as e:
+            status = post(row["url"], body, headers, self.timeout, self.egress)
+        except EgressRefused as e:  # checked again at every attempt: what a name resolves to can change
+            error = f"refused: {e}"[:500]
+        except (OSError, http.client.HTTPException, ValueError) as e:
             error = f"{type(e).__name__}: {e}"[:500]
         ok = status is not None and 200 <= status < 300
         if status is not None and not ok:
@@ -336,11 +392,58 @@ class WebhookService:
         return ok
 
 
-def post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
-    """One POST without following redirects; returns the status code."""
+class _Claim:
+    """The claim a delivery run holds: its subscription and the exact `lease_until` value it wrote."""
+
+    def __init__(self, sid: str, until: float) -> None:
+        self.sid, self.until = sid, until
+
+
+def _until(at: float) -> float:
+    # A run takes a claim only once the previous one lapsed, so its values are later than any other run's;
+    # the random microseconds are a second guard that no two runs ever write the same value.
+    return round(at, 3) + secrets.randbelow(1000) / 1_000_000
+
+
+def _port(url: str) -> int:
     parts = urlsplit(url)
-    cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    conn = cls(parts.hostname or "", parts.port, timeout=timeout)
+    return parts.port or (443 if parts.scheme == "https" else 80)
+
+
+class _Pinned(http.client.HTTPConnection):
+    """An HTTP connection to the address the egress policy checked, not to whatever the name resolves to next."""
+
+    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self.address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self.address, self.port), self.timeout)
+
+
+class _PinnedTLS(http.client.HTTPSConnection):
+    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self.address = address
+
+    def connect(self) -> None:
+        raw = socket.create_connection((self.address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(raw, server_hostname=self.host)  # type: ignore[attr-defined]
+
+
+def post(url: str, body: bytes, headers: dict[str, str], timeout: float, egress: EgressPolicy | None = None) -> int:
+    """One POST, to an address the policy allows, without following redirects, within `timeout` seconds in all.
+
+    The socket timeout bounds each read; a watchdog bounds the whole attempt, so a receiver that trickles
+    its answer cannot keep an attempt (and the subscription's claim) open past the limit."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "", _port(url)
+    address = (egress or EgressPolicy()).check(host, port)[0]
+    cls = _PinnedTLS if parts.scheme == "https" else _Pinned
+    conn = cls(host, port, address, timeout)
+    watchdog = threading.Timer(timeout, _cut, (conn,))
+    watchdog.daemon = True
+    watchdog.start()
     try:
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         conn.request("POST", path, body=body, headers=headers)
@@ -348,7 +451,16 @@ def post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
         response.read()
         return int(response.status)
     finally:
+        watchdog.cancel()
         conn.close()
+
+
+def _cut(conn: http.client.HTTPConnection) -> None:
+    """Ends an attempt that ran out of time: shutting the socket down wakes a blocked read."""
+    sock = conn.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 def _sub(row: dict[str, Any]) -> Subscription:

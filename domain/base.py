@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
@@ -15,6 +15,26 @@ from domain.rules import OutOfRange
 #: day and time-zone arithmetic done with them (UTC+8 periods, grace days) never leaves Python's.
 EARLIEST = date(1900, 1, 1)
 LATEST = date(9998, 12, 31)
+
+
+#: The ledger's calendar runs on Beijing time (UTC+8, no daylight saving): every date derived from an
+#: instant (a publication date, a grant's days, an access-log day, a deadline) is its date there.
+BEIJING = timezone(timedelta(hours=8), "UTC+8")
+
+
+def ledger_date(instant: datetime) -> date:
+    """The calendar date of an instant in the ledger's calendar (Beijing): 02:35+08:00 is that day, not the one before."""
+    return instant.astimezone(BEIJING).date()
+
+
+def day_start(day: date) -> datetime:
+    """00:00 of a calendar date in the ledger's calendar (Beijing)."""
+    return datetime.combine(day, time.min, BEIJING)
+
+
+def day_end(day: date) -> datetime:
+    """The last microsecond of a calendar date in the ledger's calendar (Beijing)."""
+    return datetime.combine(day, time.max, BEIJING)
 
 
 def check_calendar(**values: date | datetime | None) -> None:

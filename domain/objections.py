@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from domain.base import Context, LedgerAggregate
+from domain.base import Context, LedgerAggregate, day_end, ledger_date
 from domain.maintenance import MaintenanceTicket
 from domain.maintenance_values import TicketStatus, check_no_personal_data, missing, require
 from domain.organizations import Role
@@ -15,6 +15,11 @@ from domain.sharing_values import GrantState
 
 RAISERS = (Role.REQUESTER, Role.MAINTAINER)
 ANSWERERS = (Role.MAINTAINER, Role.APPROVER, Role.VERIFIER)
+
+
+def answer_by(raised_at: datetime, days: int) -> datetime:
+    """The end of the `days`-th calendar day (Beijing) after the day an objection was raised (QLT-1)."""
+    return day_end(ledger_date(raised_at) + timedelta(days=days)).astimezone(UTC)
 
 
 class ObjectionStatus(enum.StrEnum):
@@ -106,7 +111,7 @@ class Objection(LedgerAggregate):
         return cls._start(
             cls.Raised, ctx, id=id, objector=grant.holder, provider=grant.provider, grant_id=grant.grant_id,
             entry_id=grant.entry_id, resource_code=grant.resource_code, fields=tuple(dict.fromkeys(fields)),
-            description=description, deadline=ctx.at + timedelta(days=deadline_days),
+            description=description, deadline=answer_by(ctx.at, deadline_days),
         )
 
     def confirm(self, ctx: Context, *, ticket: MaintenanceTicket, comment: str = "") -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 import msgspec
 
+from domain.base import BEIJING as BEIJING  # re-exported: the sharing modules import it from here
 from domain.base import Context
 from domain.catalog_values import DeliveryMethod, ShareClass
 from domain.organizations import OFFICE_CODE, OrgKind, Role
@@ -18,9 +19,8 @@ from domain.rules import RULES, InvalidTransition, RuleViolation
 if TYPE_CHECKING:
     from domain.grants import Grant
 
-#: Dates of the Measures are Beijing dates; a grant's validity runs from the start of its first
-#: day to the end of its last day there (UTC+8), kept as UTC instants.
-BEIJING = timezone(timedelta(hours=8), "UTC+8")
+#: Dates of the Measures are Beijing dates (domain.base.BEIJING, the ledger's calendar); a grant's
+#: validity runs from the start of its first day to the end of its last day there, kept as UTC instants.
 
 
 def effective_period(valid_from: date, valid_to: date) -> tuple[datetime, datetime]:

@@ -35,6 +35,14 @@ class Settings:
     objection_deadline_days: int = 15
     signing_key: str | None = None
     sign_checkpoint_seconds: float = 3600.0
+    webhook_allow_hosts: str = ""
+    """Hosts, addresses and CIDR networks webhooks may reach besides global addresses (comma-separated)."""
+    crypto_profile: str | None = None
+    """`intl` or `sm`, asked for when the ledger is created; None: whatever the ledger recorded (intl for a new one)."""
+    postgres_statement_timeout: int = 30
+    postgres_lock_timeout: int = 5
+    postgres_idle_in_transaction_timeout: int = 5
+    shutdown_grace_seconds: float = 10.0
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -52,6 +60,12 @@ class Settings:
             objection_deadline_days=int(env.get("CIVIC_LEDGER_OBJECTION_DEADLINE_DAYS", "15")),
             signing_key=env.get("CIVIC_LEDGER_SIGNING_KEY") or None,
             sign_checkpoint_seconds=float(env.get("CIVIC_LEDGER_SIGN_CHECKPOINT_SECONDS", "3600")),
+            webhook_allow_hosts=env.get("CIVIC_LEDGER_WEBHOOK_ALLOW_HOSTS", ""),
+            crypto_profile=crypto_profile(env.get("CIVIC_LEDGER_CRYPTO_PROFILE") or None),
+            postgres_statement_timeout=_seconds(env, "CIVIC_LEDGER_POSTGRES_STATEMENT_TIMEOUT", 30),
+            postgres_lock_timeout=_seconds(env, "CIVIC_LEDGER_POSTGRES_LOCK_TIMEOUT", 5),
+            postgres_idle_in_transaction_timeout=_seconds(env, "CIVIC_LEDGER_POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT", 5),
+            shutdown_grace_seconds=float(env.get("CIVIC_LEDGER_SHUTDOWN_GRACE_SECONDS", "10")),
         )
 
     @property
@@ -86,7 +100,7 @@ class Settings:
         else:
             u = urlparse(self.database_url)
             env.update(
-                PERSISTENCE_MODULE="eventsourcing.postgres",
+                PERSISTENCE_MODULE="infrastructure.pgsession:LedgerPostgresFactory",
                 POSTGRES_DBNAME=unquote(u.path.lstrip("/")) or "postgres",
                 POSTGRES_HOST=u.hostname or "localhost",
                 POSTGRES_PORT=str(u.port or 5432),
@@ -94,7 +108,12 @@ class Settings:
                 POSTGRES_PASSWORD=unquote(u.password or ""),
                 POSTGRES_POOL_SIZE="5",
                 POSTGRES_MAX_OVERFLOW="10",
-                POSTGRES_LOCK_TIMEOUT="5",
+                # The library's own SET LOCAL before its LOCK TABLE, and the session's settings (pgsession).
+                POSTGRES_LOCK_TIMEOUT=str(self.postgres_lock_timeout),
+                POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT=str(self.postgres_idle_in_transaction_timeout),
+                CIVIC_LEDGER_PG_STATEMENT_TIMEOUT=str(self.postgres_statement_timeout),
+                CIVIC_LEDGER_PG_LOCK_TIMEOUT=str(self.postgres_lock_timeout),
+                CIVIC_LEDGER_PG_IDLE_IN_TRANSACTION_TIMEOUT=str(self.postgres_idle_in_transaction_timeout),
                 POSTGRES_PRE_PING=env_flag("CIVIC_LEDGER_POSTGRES_PRE_PING"),
                 APPLICATION_RECORDER_TOPIC="infrastructure.recorders:LedgerPostgresRecorder",
             )
@@ -102,6 +121,25 @@ class Settings:
             if "schema" in query:
                 env["POSTGRES_SCHEMA"] = query["schema"]
         return env
+
+
+CRYPTO_PROFILES = ("intl", "sm")
+
+
+def crypto_profile(value: str | None) -> str | None:
+    """A valid profile name, or None (not asked for)."""
+    if value is None:
+        return None
+    name = value.strip().lower()
+    if name not in CRYPTO_PROFILES:
+        raise ValueError(f"CIVIC_LEDGER_CRYPTO_PROFILE must be one of {', '.join(CRYPTO_PROFILES)}, not {value!r}")
+    return name
+def _seconds(env: dict[str, str], name: str, default: int) -> int:
+    """A timeout in whole seconds (0: none); anything else is a configuration error that names the variable."""
+    raw = env.get(name, str(default)).strip()
+    if not raw.isdigit():
+        raise ValueError(f"{name} is a whole number of seconds (0 for no limit), not {raw!r}")
+    return int(raw)
 
 
 def sqlite_path(url: str) -> str:

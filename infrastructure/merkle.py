@@ -7,9 +7,10 @@ so the verifier stays a single file an auditor can copy.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from hashlib import sha256
 
-from infrastructure.verifier import EMPTY_ROOT, node_hash
+from infrastructure.verifier import INTL, Suite
+
+# Every function takes the profile's hashes (`hashes`, SHA-256 by default, as before profiles existed).
 
 
 def _split(n: int) -> int:
@@ -17,24 +18,24 @@ def _split(n: int) -> int:
     return 1 << ((n - 1).bit_length() - 1)
 
 
-def root(leaves: Sequence[bytes]) -> bytes:
+def root(leaves: Sequence[bytes], hashes: Suite = INTL) -> bytes:
     """MTH(D[n]) over leaf hashes."""
     if not leaves:
-        return EMPTY_ROOT
-    frontier = Frontier()
+        return hashes.empty_root
+    frontier = Frontier(hashes=hashes)
     frontier.extend(leaves)
     return frontier.root()
 
 
-def _mth(leaves: Sequence[bytes], lo: int, hi: int) -> bytes:
+def _mth(leaves: Sequence[bytes], lo: int, hi: int, hashes: Suite) -> bytes:
     n = hi - lo
     if n == 1:
         return leaves[lo]
     k = _split(n)
-    return node_hash(_mth(leaves, lo, lo + k), _mth(leaves, lo + k, hi))
+    return hashes.node_hash(_mth(leaves, lo, lo + k, hashes), _mth(leaves, lo + k, hi, hashes))
 
 
-def inclusion_path(index: int, leaves: Sequence[bytes]) -> list[bytes]:
+def inclusion_path(index: int, leaves: Sequence[bytes], hashes: Suite = INTL) -> list[bytes]:
     """PATH(m, D[n]): the audit path of leaf `index` in the tree over all `leaves`."""
     if not 0 <= index < len(leaves):
         raise IndexError(f"leaf {index} is outside a tree of size {len(leaves)}")
@@ -43,16 +44,16 @@ def inclusion_path(index: int, leaves: Sequence[bytes]) -> list[bytes]:
     while hi - lo > 1:
         k = _split(hi - lo)
         if m < k:
-            path.append(_mth(leaves, lo + k, hi))
+            path.append(_mth(leaves, lo + k, hi, hashes))
             hi = lo + k
         else:
-            path.append(_mth(leaves, lo, lo + k))
+            path.append(_mth(leaves, lo, lo + k, hashes))
             lo, m = lo + k, m - k
     path.reverse()
     return path
 
 
-def consistency_path(first: int, leaves: Sequence[bytes]) -> list[bytes]:
+def consistency_path(first: int, leaves: Sequence[bytes], hashes: Suite = INTL) -> list[bytes]:
     """PROOF(m, D[n]): shows the tree over `leaves` extends the tree over its first `first` leaves."""
     n = len(leaves)
     if not 0 <= first <= n:
@@ -64,13 +65,13 @@ def consistency_path(first: int, leaves: Sequence[bytes]) -> list[bytes]:
     while m != hi - lo:
         k = _split(hi - lo)
         if m <= k:
-            path.append(_mth(leaves, lo + k, hi))
+            path.append(_mth(leaves, lo + k, hi, hashes))
             hi = lo + k
         else:
-            path.append(_mth(leaves, lo, lo + k))
+            path.append(_mth(leaves, lo, lo + k, hashes))
             lo, m, whole = lo + k, m - k, False
     if not whole:
-        path.append(_mth(leaves, lo, hi))
+        path.append(_mth(leaves, lo, hi, hashes))
     path.reverse()
     return path
 
@@ -81,7 +82,8 @@ class Frontier:
     The subtrees' sizes are the set bits of `size`, largest first, so only their hashes are kept.
     """
 
-    def __init__(self, nodes: Iterable[tuple[int, bytes]] = ()) -> None:
+    def __init__(self, nodes: Iterable[tuple[int, bytes]] = (), hashes: Suite = INTL) -> None:
+        self.suite = hashes
         listed = list(nodes)
         self.hashes: list[bytes] = [h for _, h in listed]
         self.size = sum(n for n, _ in listed)
@@ -92,9 +94,9 @@ class Frontier:
         return [1 << b for b in range(self.size.bit_length() - 1, -1, -1) if self.size >> b & 1]
 
     def append(self, leaf: bytes) -> None:
-        n, h, hashes = self.size, leaf, self.hashes
+        n, h, hashes, node = self.size, leaf, self.hashes, self.suite.node_hash
         while n & 1:
-            h = sha256(b"\x01" + hashes.pop() + h).digest()
+            h = node(hashes.pop(), h)
             n >>= 1
         hashes.append(h)
         self.size += 1
@@ -105,10 +107,10 @@ class Frontier:
 
     def root(self) -> bytes:
         if not self.hashes:
-            return EMPTY_ROOT
+            return self.suite.empty_root
         r = self.hashes[-1]
         for h in reversed(self.hashes[:-1]):
-            r = node_hash(h, r)
+            r = self.suite.node_hash(h, r)
         return r
 
     @property
@@ -119,5 +121,5 @@ class Frontier:
         return [[n, h.hex()] for n, h in self.nodes]
 
     @classmethod
-    def load(cls, data: Iterable[Sequence[object]]) -> Frontier:
-        return cls((int(str(n)), bytes.fromhex(str(h))) for n, h in data)
+    def load(cls, data: Iterable[Sequence[object]], hashes: Suite = INTL) -> Frontier:
+        return cls(((int(str(n)), bytes.fromhex(str(h))) for n, h in data), hashes)

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import os
 from functools import cache
 from typing import Any
 
 import msgspec
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers import Cipher as _BlockCipher
+from cryptography.hazmat.primitives.ciphers import algorithms, modes
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import Mapper, MapperDeserialisationError, StoredEvent, Transcoder
+from eventsourcing.persistence import (
+    Cipher,
+    Mapper,
+    MapperDeserialisationError,
+    StoredEvent,
+    Transcoder,
+)
 from eventsourcing.utils import get_topic, resolve_topic
 
 _encoder = msgspec.json.Encoder(order="deterministic")
@@ -82,3 +93,41 @@ class MsgspecMapper(Mapper[Any]):
                 f"Failed to decode stored event {stored_event.topic} "
                 f"{stored_event.originator_id} v{stored_event.originator_version}: {e}"
             ) from e
+
+
+class SM4Cipher(Cipher):
+    """Payload encryption at rest under the sm profile: SM4 (GB/T 32907-2016) in GCM mode, through OpenSSL.
+
+    The layout is AESCipher's (12-byte nonce || 16-byte tag || ciphertext), so the two differ only in the
+    block cipher; GCM authenticates what it decrypts, as AES-GCM does (see docs/decisions/0013). The key is
+    `CIPHER_KEY`: 16 bytes in base64.
+    """
+
+    def __init__(self, environment: Any) -> None:
+        encoded = environment.get("CIPHER_KEY")
+        if not encoded:
+            raise OSError("'CIPHER_KEY' not in env")
+        key = base64.b64decode(encoded.encode("utf-8"))
+        if len(key) != 16:
+            raise ValueError(f"an SM4 key is 16 bytes (base64 of 16 bytes), not {len(key)}")
+        self.key = key
+
+    @staticmethod
+    def create_key() -> str:
+        return base64.b64encode(os.urandom(16)).decode("utf-8")
+
+    def encrypt(self, plaintext: bytes) -> bytes:
+        nonce = os.urandom(12)
+        enc = _BlockCipher(algorithms.SM4(self.key), modes.GCM(nonce)).encryptor()
+        body = enc.update(plaintext) + enc.finalize()
+        return nonce + enc.tag + body
+
+    def decrypt(self, ciphertext: bytes) -> bytes:
+        nonce, tag, body = ciphertext[:12], ciphertext[12:28], ciphertext[28:]
+        if len(nonce) != 12 or len(tag) != 16:
+            raise ValueError("Damaged cipher text: too short for SM4-GCM")
+        dec = _BlockCipher(algorithms.SM4(self.key), modes.GCM(nonce, tag)).decryptor()
+        try:
+            return dec.update(body) + dec.finalize()
+        except InvalidTag as e:
+            raise ValueError("Damaged cipher text: the SM4-GCM tag does not match") from e

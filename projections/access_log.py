@@ -46,10 +46,18 @@ def row_of(r: AccessRecord, batch_id: str, recorded_at: str, position: int) -> t
 
 
 INSERT = f"INSERT INTO access_log ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})"
+# The sum of record counts of a day can pass any 64-bit integer (each record may hold up to 2^63-1):
+# PostgreSQL keeps it as NUMERIC, whose + is exact and unbounded; SQLite, whose integers stop at 2^63-1
+# (and whose + past that turns into an inexact REAL), keeps it as decimal text summed in Python.
 UPSERT_DAILY = (
     "INSERT INTO access_log_daily (day, org, side, entry_id, allowed, denied, records) VALUES (?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (day, org, side, entry_id) DO UPDATE SET allowed = access_log_daily.allowed + excluded.allowed, "
     "denied = access_log_daily.denied + excluded.denied, records = access_log_daily.records + excluded.records"
+)
+PUT_DAILY = (
+    "INSERT INTO access_log_daily (day, org, side, entry_id, allowed, denied, records) VALUES (?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (day, org, side, entry_id) DO UPDATE SET allowed = excluded.allowed, denied = excluded.denied, "
+    "records = excluded.records"
 )
 
 
@@ -57,7 +65,7 @@ class AccessLogView(View):
     """Rows older than the latest archive's cut-off are not restored on a rebuild: the ledger keeps them."""
 
     name = "access_log"
-    version = 1
+    version = 2  # 2: access_log_daily.records cannot overflow (NUMERIC / decimal text)
     tables = ("access_log", "access_log_daily")
     handles = (AccessLogBatch.Recorded,)
     time_travel = False  # state at a date covers catalog, grants and systems; the log is already dated
@@ -82,9 +90,10 @@ class AccessLogView(View):
                            ("grant", "grant_id, accessed_at"),
                            ("time", "accessed_at, request_id")):
             tx.execute(f"CREATE INDEX IF NOT EXISTS access_log_{name} ON access_log ({cols})")
+        records = "NUMERIC" if tx.dialect == "postgres" else "TEXT"
         tx.execute(
             "CREATE TABLE IF NOT EXISTS access_log_daily (day TEXT NOT NULL, org TEXT NOT NULL, side TEXT NOT NULL, "
-            "entry_id TEXT NOT NULL, allowed BIGINT NOT NULL, denied BIGINT NOT NULL, records BIGINT NOT NULL, "
+            f"entry_id TEXT NOT NULL, allowed BIGINT NOT NULL, denied BIGINT NOT NULL, records {records} NOT NULL, "
             "PRIMARY KEY (day, org, side, entry_id))"
         )
         tx.execute("CREATE INDEX IF NOT EXISTS access_log_daily_org ON access_log_daily (org, day)")
@@ -117,6 +126,20 @@ class AccessLogView(View):
                     copy.write_row(row)
         else:
             tx.executemany(INSERT, self._rows)
-        tx.executemany(UPSERT_DAILY, [(*k, *v) for k, v in sorted(self._daily.items())])
+        daily = sorted(self._daily.items())
+        if tx.dialect == "postgres":
+            tx.executemany(UPSERT_DAILY, [(*k, *v) for k, v in daily])
+        else:
+            tx.executemany(PUT_DAILY, [(*k, *_add(_stored(tx, k), v)) for k, v in daily])
         self._rows.clear()
         self._daily.clear()
+
+
+def _stored(tx: Tx, key: tuple[str, str, str, str]) -> tuple[int, int, int]:
+    row = tx.execute("SELECT allowed, denied, records FROM access_log_daily WHERE day = ? AND org = ? AND side = ? "
+                     "AND entry_id = ?", key).fetchone()
+    return (0, 0, 0) if row is None else (int(row["allowed"]), int(row["denied"]), int(row["records"]))
+
+
+def _add(stored: tuple[int, int, int], page: list[int]) -> tuple[int, int, str]:
+    return stored[0] + page[0], stored[1] + page[1], str(stored[2] + page[2])

@@ -86,10 +86,12 @@ class AccessLogQueries:
             if value is not None:
                 clauses.append(f"{column} = ?")
                 args.append(str(value))
-        return self.db.query(
+        rows = self.db.query(
             "SELECT day, org, side, entry_id, allowed, denied, records FROM access_log_daily "
             f"WHERE {' AND '.join(clauses)} ORDER BY day, org, side, entry_id", args,
         )
+        # records is NUMERIC (PostgreSQL) or decimal text (SQLite) so that no sum overflows: a whole number here
+        return [{**r, "records": int(r["records"])} for r in rows]
 
     def outcomes(self, request_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """The stored records of these request ids (to answer a re-sent batch)."""

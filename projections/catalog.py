@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date
 from typing import Any
 
 import msgspec
 
+from domain.base import day_start
 from domain.catalog import CatalogEntry
 from domain.catalog_values import EntryContent, OpenClass, ReviewDecision
 from infrastructure.sql import Tx
@@ -23,9 +24,14 @@ def search_text(content: EntryContent, resource_code: str) -> str:
     return " ".join(parts).lower()
 
 
+#: The events of a published entry every organization may see (as the feed's PUBLIC_CATALOG): the public
+#: version and time of an entry move with these only, so a pending revision shows nowhere outside its provider.
+PUBLIC_EVENTS = (E.Published, E.DataRefreshed, E.Retired)
+
+
 class CatalogView(View):
     name = "catalog"
-    version = 1
+    version = 2  # 2: public_version / public_modified_at; last_updated from 00:00 Beijing of published_on
     tables = ("catalog_entries", "catalog_items", "open_catalog")
     handles = (
         E.Drafted, E.DraftRevised, E.Submitted, E.Reviewed, E.DuplicateSourceAccepted,
@@ -46,7 +52,9 @@ class CatalogView(View):
             "pending_version INTEGER, pending_state TEXT, pending_content TEXT, pending_compiler TEXT, "
             "pending_review TEXT, accepted_duplicates TEXT, "
             "last_updated TEXT, search_text TEXT NOT NULL, version INTEGER NOT NULL, "
-            "created_at TEXT NOT NULL, modified_at TEXT NOT NULL, position BIGINT NOT NULL)"
+            "created_at TEXT NOT NULL, modified_at TEXT NOT NULL, position BIGINT NOT NULL, "
+            # what other organizations see of a published entry: the version and time of its last public event
+            "public_version INTEGER, public_modified_at TEXT)"
         )
         tx.execute("CREATE INDEX IF NOT EXISTS catalog_entries_provider ON catalog_entries (provider, status)")
         tx.execute("CREATE INDEX IF NOT EXISTS catalog_entries_status ON catalog_entries (status, share_class)")
@@ -128,6 +136,7 @@ class _Page:
                 "accepted_duplicates": "{}", "last_updated": None,
                 "search_text": search_text(c, event.resource_code), "version": event.originator_version,
                 "created_at": ts, "modified_at": ts, "position": position,
+                "public_version": None, "public_modified_at": None,
             }
             self._items(eid, event.provider, c, published=0)
             return
@@ -182,6 +191,8 @@ class _Page:
         merged = {**row, **changes}
         merged["status"] = _status(merged, retired=isinstance(event, E.Retired) or row["status"] == "retired")
         merged.update(version=event.originator_version, modified_at=ts, position=position)
+        if isinstance(event, PUBLIC_EVENTS) and merged["current_version"] is not None:
+            merged.update(public_version=event.originator_version, public_modified_at=ts)
         self.rows[eid] = merged
 
     def _items(self, eid: str, provider: str, content: EntryContent, *, published: int) -> None:
@@ -220,7 +231,7 @@ _COLUMNS = (
     "id", "resource_code", "provider", "provider_level", "status", "name", "share_class", "open_class",
     "update_cycle", "current_version", "current_content", "published_on", "pending_version", "pending_state",
     "pending_content", "pending_compiler", "pending_review", "accepted_duplicates", "last_updated",
-    "search_text", "version", "created_at", "modified_at", "position",
+    "search_text", "version", "created_at", "modified_at", "position", "public_version", "public_modified_at",
 )
 _UPSERT = (
     f"INSERT INTO catalog_entries ({', '.join(_COLUMNS)}) VALUES ({_marks(_COLUMNS)}) "
@@ -234,7 +245,8 @@ def _chunks(values: list[str]) -> list[list[str]]:
 
 
 def _day_start(day: date) -> str:
-    return datetime.combine(day, time(), tzinfo=UTC).isoformat()
+    """00:00 of a publication date in the ledger's calendar (Beijing), as the UTC instant stored."""
+    return day_start(day).astimezone(UTC).isoformat()
 
 
 def _json(value: Any) -> str:

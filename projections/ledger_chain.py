@@ -1,6 +1,7 @@
 """The hash chain over the stored events (AUD-1): one row per chained event, in notification order.
 
-Each row holds the event's identity and its hash SHA-256(previous hash || canonical bytes) (the
+Each row holds the event's identity and its hash H(previous hash || canonical bytes), H the hash of
+the ledger's crypto profile (SHA-256 for intl, SM3 for sm, read from `ledger_settings`) (the
 Merkle tree's leaves are derived from these hashes), computed from the bytes as stored (encrypted ones included), so checking
 it needs no cipher key. Consecutive existing events are linked: a position
 the store never used (a rolled-back PostgreSQL sequence value) is no break, while a chained position
@@ -12,7 +13,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from infrastructure.sql import Tx
-from infrastructure.verifier import GENESIS, canonical_bytes, chain_hash
+from infrastructure.verifier import GENESIS, INTL, canonical_bytes, suite
 from projections.base import View
 
 CHAIN_DDL = (
@@ -44,6 +45,7 @@ class LedgerChainView(View):
         self._rows: list[tuple[Any, ...]] = []
         self._seq = 0
         self._prev = GENESIS
+        self._suite = INTL
 
     def create(self, tx: Tx) -> None:
         tx.execute(ddl(tx, CHAIN_DDL))
@@ -51,6 +53,8 @@ class LedgerChainView(View):
 
     def begin_page(self, tx: Tx) -> None:
         self._rows = []
+        profile = tx.execute("SELECT value FROM ledger_settings WHERE name = 'crypto_profile'").fetchone()
+        self._suite = suite(None if profile is None else profile["value"])
         last = tx.execute("SELECT seq, hash FROM ledger_chain ORDER BY position DESC LIMIT 1").fetchone()
         if last is None:
             self._seq, self._prev = 0, GENESIS
@@ -61,7 +65,7 @@ class LedgerChainView(View):
         """`event` is the stored notification (the view wants raw records)."""
         data = canonical_bytes(position, event.originator_id, event.originator_version, event.topic,
                                bytes(event.state))
-        h = chain_hash(self._prev, data)
+        h = self._suite.chain_hash(self._prev, data)
         self._rows.append((position, self._seq, event.originator_id.hex, event.originator_version,
                            h, self._prev))
         self._prev = h

@@ -74,6 +74,31 @@ _LIST_COLUMNS = (
     "id, resource_code, name, provider, provider_level, status, share_class, open_class, update_cycle, "
     "current_version, pending_version, pending_state, published_on, last_updated, version, modified_at"
 )
+_LIST = tuple(_LIST_COLUMNS.split(", "))
+# What an organization other than the provider reads of an entry: the published version only. A pending
+# revision's state, number and content, its compiler and reviewer, and the version and time its events
+# moved, all stay with the provider (and the Office and auditors), as in the feed.
+_OUTSIDE = {
+    "status": "CASE WHEN status = 'revising' THEN 'published' ELSE status END",
+    "pending_version": "NULL", "pending_state": "NULL", "pending_content": "NULL", "pending_compiler": "NULL",
+    "pending_review": "NULL", "accepted_duplicates": "NULL",
+    "version": "COALESCE(public_version, version)", "modified_at": "COALESCE(public_modified_at, modified_at)",
+}
+_DETAIL = (*_LIST, "current_content", "pending_content", "pending_compiler", "pending_review", "accepted_duplicates")
+
+
+def _scoped(columns: tuple[str, ...], viewer_org: str | None) -> tuple[str, list[Any]]:
+    """The select list as the viewer may read it: the provider's own rows whole, others' as published."""
+    if viewer_org is None:
+        return ", ".join(columns), []
+    out, params = [], []
+    for c in columns:
+        if c in _OUTSIDE:
+            out.append(f"CASE WHEN provider = ? THEN {c} ELSE {_OUTSIDE[c]} END AS {c}")
+            params.append(viewer_org)
+        else:
+            out.append(c)
+    return ", ".join(out), params
 
 
 class CatalogQueries:
@@ -90,14 +115,26 @@ class CatalogQueries:
              cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
         where, params = self._visibility(viewer_org)
         clauses, args = [where], list(params)
-        for column in ("provider", "status", "share_class", "open_class"):
+        for column in ("provider", "share_class", "open_class"):
             value = getattr(f, column)
             if value is not None:
                 clauses.append(f"{column} = ?")
                 args.append(value)
+        if f.status == "published":  # the published version is in force, whether or not a revision is pending
+            clauses.append("status IN ('published', 'revising')")
+        elif f.status == "revising" and viewer_org is not None:  # others' revisions are not theirs to see
+            clauses.append("status = 'revising' AND provider = ?")
+            args.append(viewer_org)
+        elif f.status is not None:
+            clauses.append("status = ?")
+            args.append(f.status)
         if f.item_code:
-            clauses.append("id IN (SELECT entry_id FROM catalog_items WHERE code = ?)")
-            args.append(f.item_code)
+            if viewer_org is None:
+                clauses.append("id IN (SELECT entry_id FROM catalog_items WHERE code = ?)")
+                args.append(f.item_code)
+            else:  # the items of a pending version are the provider's own
+                clauses.append("id IN (SELECT entry_id FROM catalog_items WHERE code = ? AND (published = 1 OR provider = ?))")
+                args += [f.item_code, viewer_org]
         if f.q:
             clauses.append("search_text LIKE ?")
             args.append("%" + f.q.lower().replace("%", "").replace("_", "") + "%")
@@ -112,10 +149,11 @@ class CatalogQueries:
         if cursor:
             clauses.append("resource_code > ?")
             args.append(decode_cursor(cursor))
+        select, select_args = _scoped(_LIST, viewer_org)
         rows = self.db.query(
-            f"SELECT {_LIST_COLUMNS} FROM catalog_entries WHERE {' AND '.join(clauses)} "
+            f"SELECT {select} FROM catalog_entries WHERE {' AND '.join(clauses)} "
             "ORDER BY resource_code LIMIT ?",
-            (*args, limit + 1),
+            (*select_args, *args, limit + 1),
         )
         more = len(rows) > limit
         rows = rows[:limit]
@@ -125,10 +163,12 @@ class CatalogQueries:
 
     def get(self, entry_id: str, *, viewer_org: str | None, now: datetime) -> dict[str, Any] | None:
         where, params = self._visibility(viewer_org)
-        row = self.db.query_one(f"SELECT * FROM catalog_entries WHERE id = ? AND {where}", (entry_id, *params))
+        select, select_args = _scoped(_DETAIL, viewer_org)
+        row = self.db.query_one(f"SELECT {select} FROM catalog_entries WHERE id = ? AND {where}",
+                                (*select_args, entry_id, *params))
         if row is None:
             return None
-        out = {k: row[k] for k in _LIST_COLUMNS.split(", ")}
+        out = {k: row[k] for k in _LIST}
         out["overdue"] = _is_overdue(row, overdue_cutoffs(now, self.grace_days))
         out["current"] = _decode(row["current_content"])
         out["pending"] = None if row["pending_version"] is None else {

@@ -4,15 +4,29 @@ Each page of events is applied to a view in one transaction together with the vi
 record (the library's tracking recorder), so a crash never double-applies or skips an event.
 SQLite has no live subscription: a background thread polls, every writer nudges it, and a reader
 that names a position it must see catches the view up itself before answering.
+
+A view that cannot apply an event is stalled, loudly: the events before it are applied, the failure
+(view, position, event type, error) is kept for /health and /metrics, retries back off
+exponentially, the other views go on, and a reader that needs the view gets `ViewStalled` (503).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
 
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import (
+    IntegrityError,
+    InterfaceError,
+    Notification,
+    OperationalError,
+    Tracking,
+)
 
 from infrastructure.sql import Tx
 from infrastructure.store import Ledger
@@ -21,6 +35,58 @@ from projections.base import View
 log = logging.getLogger(__name__)
 
 SCHEMA_DDL = "CREATE TABLE IF NOT EXISTS view_schemas (name TEXT PRIMARY KEY, version INTEGER NOT NULL)"
+
+# Errors of the store itself (unreachable, a timeout): the next round retries; they are no fault of the event.
+_TRANSIENT = (InterfaceError, OperationalError)
+
+
+@dataclass(frozen=True)
+class ViewFailure:
+    """Why a view stopped: the first event it could not apply."""
+
+    view: str
+    position: int
+    event_type: str
+    error: str
+    since: str
+    attempts: int
+    retry_at: float  # time.monotonic() of the next attempt
+
+    def retry_in(self) -> float:
+        return max(0.0, self.retry_at - time.monotonic())
+
+    def public(self) -> dict[str, Any]:
+        return {"view": self.view, "position": self.position, "event_type": self.event_type, "error": self.error,
+                "since": self.since, "attempts": self.attempts, "retry_in_seconds": round(self.retry_in(), 1)}
+
+
+class ViewStalled(Exception):  # noqa: N818 - a state, not a programming error
+    """A read needs a view that is stopped at an event it cannot apply; try again after `retry_after` seconds."""
+
+    def __init__(self, failure: ViewFailure) -> None:
+        super().__init__(f"The read model {failure.view} is stopped at position {failure.position} "
+                         f"({failure.event_type}): {failure.error}")
+        self.failure = failure
+        self.retry_after = max(1, int(failure.retry_in() + 0.999))
+
+
+def _summary(error: Exception) -> str:
+    """The error's class and first line, short: /health is public, and a driver's DETAIL lines may quote row values."""
+    first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    text = f"{type(error).__name__}: {first}" if first else type(error).__name__
+    return text if len(text) <= 300 else text[:299] + "…"
+
+
+def _no_statement_timeout(tx: Tx) -> None:
+    """A page of a view may take long (a rebuild page of millions of access-log rows, one COPY) and holds
+    no lock a writer of the ledger waits for: the session's statement timeout is lifted for it alone.
+    The idle-in-transaction and lock timeouts still apply."""
+    if tx.dialect == "postgres":
+        tx.execute("SET LOCAL statement_timeout = 0")
+
+
+def _event_type(event: Any, n: Notification) -> str:
+    return n.topic if isinstance(event, Notification) else type(event).__qualname__
 
 
 class Projector:
@@ -33,6 +99,9 @@ class Projector:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._failures: dict[str, ViewFailure] = {}
+        self.retry_first_seconds = 1.0
+        self.retry_max_seconds = 60.0
         self.setup()
 
     # -- schema ----------------------------------------------------------------------------
@@ -72,51 +141,149 @@ class Projector:
     # -- processing ------------------------------------------------------------------------
 
     def catch_up(self, name: str, until: int | None = None, progress: Callable[[int], None] | None = None) -> int:
-        """Applies pending events to one view, page by page; returns the view's position."""
+        """Applies pending events to one view, page by page; returns the view's position.
+
+        Raises `ViewStalled` while the view is stopped at an event and its next attempt is not due."""
         view = self.views[name]
         with self._locks[name]:
+            failed = self._failures.get(name)
+            if failed is not None and failed.retry_in() > 0 and not self._moved_past(failed):
+                raise ViewStalled(failed)
             while True:
                 start = self.position(name)
                 if until is not None and start >= until:
-                    return start
+                    return self._healthy(name, start)
                 # Only the view's own topics are read (a view never decodes, or holds in memory, events it
                 # ignores). Positions up to the head read here are all committed (commit order is position
                 # order), so when fewer than a page match, the view is current up to that head.
                 head = self.ledger.max_position()
                 if start >= head:
-                    return start
+                    return self._healthy(name, start)
                 limit = self.page_size if not view.all_topics else max(1, self.page_size // 5)
                 notifications = self.ledger.recorder.select_notifications(
                     start=start, limit=limit, stop=head, topics=view.topic_names, inclusive_of_start=False
                 )
                 reached = notifications[-1].id if len(notifications) == limit else head
-                lost_race = False
                 try:
-                    with self.ledger.db.write() as tx:
-                        view.begin_page(tx)
-                        for n in notifications:
-                            if view.wants(n.topic):
-                                view.apply(tx, n if view.wants_raw else self.ledger.mapper.to_domain_event(n), n.id)
-                        view.end_page(tx)
-                        try:
-                            self.tracking._insert_tracking(  # type: ignore[attr-defined]
-                                tx.raw, Tracking(view.tracking_name, reached)
-                            )
-                        except IntegrityError:
-                            lost_race = True
-                            raise
-                except IntegrityError:
-                    if not lost_race:
-                        raise  # a fault of the view itself: never mistake it for a page applied elsewhere
+                    applied = self._apply(view, notifications, reached)
+                except _TRANSIENT:
+                    raise
+                except Exception:
+                    # Which event? One transaction per event finds it, and keeps every event before it.
+                    applied = self._one_by_one(view, notifications, reached)
+                if not applied:
                     # Another process applied this page first; its tracking record won.
                     log.debug("view %s: page after %s already applied elsewhere", name, start)
                     continue
                 if progress is not None:
                     progress(reached - start)
 
+    def _apply(self, view: View, notifications: Sequence[Notification], reached: int) -> bool:
+        """One transaction: the events and the view's tracking record; False when another process was first."""
+        lost_race = False
+        try:
+            with self.ledger.db.write() as tx:
+                _no_statement_timeout(tx)
+                view.begin_page(tx)
+                for n in notifications:
+                    if view.wants(n.topic):
+                        view.apply(tx, n if view.wants_raw else self.ledger.mapper.to_domain_event(n), n.id)
+                view.end_page(tx)
+                try:
+                    self.tracking._insert_tracking(  # type: ignore[attr-defined]
+                        tx.raw, Tracking(view.tracking_name, reached)
+                    )
+                except IntegrityError:
+                    lost_race = True
+                    raise
+        except IntegrityError:
+            if not lost_race:
+                raise  # a fault of the view itself: never mistake it for a page applied elsewhere
+            return False
+        return True
+
+    def _one_by_one(self, view: View, notifications: Sequence[Notification], reached: int) -> bool:
+        for n in notifications:
+            event: Any = n
+            try:
+                if not view.wants_raw:
+                    event = self.ledger.mapper.to_domain_event(n)
+                if not self._apply_one(view, n, event):
+                    return False
+            except _TRANSIENT:
+                raise
+            except Exception as e:
+                raise ViewStalled(self._stalled(view.name, n, event, e)) from e
+        if notifications and notifications[-1].id == reached:
+            return True
+        return self._apply(view, (), reached)
+
+    def _apply_one(self, view: View, n: Notification, event: Any) -> bool:
+        lost_race = False
+        try:
+            with self.ledger.db.write() as tx:
+                _no_statement_timeout(tx)
+                view.begin_page(tx)
+                if view.wants(n.topic):
+                    view.apply(tx, event, n.id)
+                view.end_page(tx)
+                try:
+                    self.tracking._insert_tracking(tx.raw, Tracking(view.tracking_name, n.id))  # type: ignore[attr-defined]
+                except IntegrityError:
+                    lost_race = True
+                    raise
+        except IntegrityError:
+            if not lost_race:
+                raise
+            return False
+        return True
+
+    # -- failures --------------------------------------------------------------------------
+
+    def _stalled(self, name: str, n: Notification, event: Any, error: Exception) -> ViewFailure:
+        before = self._failures.get(name)
+        attempts = 1 if before is None or before.position != n.id else before.attempts + 1
+        delay = min(self.retry_max_seconds, self.retry_first_seconds * 2 ** (attempts - 1))
+        failure = ViewFailure(
+            view=name, position=n.id, event_type=_event_type(event, n), error=_summary(error),
+            since=before.since if before is not None and before.position == n.id else datetime.now(UTC).isoformat(),
+            attempts=attempts, retry_at=time.monotonic() + delay,
+        )
+        self._failures[name] = failure
+        if attempts == 1:
+            log.error("read model %s stopped at position %s (%s): %s", name, n.id, failure.event_type, failure.error)
+        else:
+            log.warning("read model %s still stopped at position %s (attempt %s, next in %.0f s)",
+                        name, n.id, attempts, delay)
+        return failure
+
+    def _moved_past(self, failure: ViewFailure) -> bool:
+        """True when the view got past its failed event elsewhere (a rebuild, another process)."""
+        return self.position(failure.view) >= failure.position
+
+    def _healthy(self, name: str, position: int) -> int:
+        failed = self._failures.get(name)
+        if failed is not None and position >= failed.position:
+            self._failures.pop(name, None)
+        return position
+
+    def failures(self) -> list[ViewFailure]:
+        """The views stopped at an event, now; one that has moved past its event since is forgotten."""
+        out = []
+        for name, failure in sorted(self._failures.items()):
+            if self._moved_past(failure):
+                self._failures.pop(name, None)
+            else:
+                out.append(replace(failure))
+        return out
+
     def catch_up_all(self, until: int | None = None) -> None:
+        """Every view in turn; a stalled view does not hold back the others (it is reported, not raised)."""
         for name in self.views:
-            self.catch_up(name, until)
+            try:
+                self.catch_up(name, until)
+            except ViewStalled:
+                continue
 
     def wait_for(self, position: int | None, *names: str) -> None:
         """Read-your-writes: brings the named views (or all) to at least `position`."""
@@ -134,6 +301,7 @@ class Projector:
                 view = self.views[name]
                 self._reset(tx, view)
                 view.create(tx)
+                self._failures.pop(name, None)
         for name in chosen:
             self.catch_up(name, progress=progress)
 

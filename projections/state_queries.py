@@ -35,9 +35,11 @@ class StateQueries:
         mine = viewer is not None
         one: tuple[str, ...] = (viewer,) if viewer is not None else ()
         two = one * 2
+        # another organization's revision is not the viewer's to see: its entry counts as published
         catalog = self._counts(
-            "SELECT status AS k, COUNT(*) AS n FROM catalog_entries"
-            f"{' WHERE provider = ? OR current_version IS NOT NULL' if mine else ''} GROUP BY status", one)
+            "SELECT CASE WHEN provider = ? OR status <> 'revising' THEN status ELSE 'published' END AS k, "
+            "COUNT(*) AS n FROM catalog_entries WHERE provider = ? OR current_version IS NOT NULL GROUP BY 1",
+            two) if mine else self._counts("SELECT status AS k, COUNT(*) AS n FROM catalog_entries GROUP BY status")
         held = " AND (holder = ? OR provider = ?)" if mine else ""
         grants = self._counts(f"SELECT status AS k, COUNT(*) AS n FROM grants WHERE 1 = 1{held} GROUP BY status", two)
         in_force = self.db.scalar(f"SELECT COUNT(*) FROM grants WHERE {_IN_FORCE}{held}",

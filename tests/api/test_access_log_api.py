@@ -70,3 +70,36 @@ def test_the_cli_refuses_to_archive_young_records(settings, tmp_path):
     old = cli(settings, "access-log", "archive", "--before", "2001-01-01", "--out", str(tmp_path / "b.jsonl"))
     assert old.returncode == 0, old.stderr
     assert '"archived": 0' in old.stdout
+
+
+def test_the_platform_gets_a_receipt_and_the_provider_and_user_theirs(server, runtime, admin, clock):
+    from infrastructure.verifier import load_public_key, verify_receipt
+
+    w = World(runtime, admin, clock)
+    platform = server.client(token(runtime, "office", "交换平台", "platform"))
+    elder = server.client(token(runtime, "div-elder", "老龄处查询员", "requester"))
+    provider = server.client(token(runtime, "div-relief", "救助处审核员", "catalog_reviewer"))
+    key = load_public_key(server.client(token(runtime, "office", "审计员", "auditor")).get("/ledger/public-key").text)
+
+    posted = platform.post("/access-logs", json=body(w.access("div-elder"), w.access("div-welfare")))
+    assert posted.status_code == 200, posted.text
+    receipt = posted.json()["receipt"]
+    assert receipt["receipt"]["batch_id"] == posted.json()["batch_id"] and len(receipt["records"]) == 2
+    assert not verify_receipt(receipt, key)["included"]
+    again = platform.get(f"/access-logs/receipts/{posted.json()['batch_id']}")
+    assert again.status_code == 200 and again.json()["receipt"] == receipt["receipt"]
+    assert elder.get(f"/access-logs/receipts/{posted.json()['batch_id']}").status_code == 403
+
+    assert server.client(admin_token_of(runtime)).post("/ledger/checkpoints").status_code == 201
+    pos = posted.headers["x-ledger-position"]
+    mine = elder.get("/access-logs/receipts", params={"side": "holder", "min_position": pos}).json()["items"]
+    assert [r["record"]["holder"] for r in mine[0]["records"]] == ["div-elder"]
+    assert verify_receipt(mine[0], key)["included"]
+    theirs = provider.get("/access-logs/receipts", params={"side": "provider"}).json()["items"]
+    assert len(theirs[0]["records"]) == 2 and verify_receipt(theirs[0], key)["included"]
+    assert elder.get("/access-logs/receipts", params={"side": "provider", "org": "div-relief"}).status_code == 403
+    assert elder.get("/access-logs/receipts", params={"side": "both"}).status_code == 400
+
+
+def admin_token_of(runtime) -> str:  # noqa: ANN001
+    return runtime.init(admin="office-admin")[1]

@@ -3,15 +3,23 @@ use; signed, in order."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import msgspec
 import pytest
 
 from tests.api.test_catalog_api import org, token
 from tests.api.test_sharing_api import published_entry, request_body
-from tests.api.test_webhooks_api import Receiver, fast, wait_until
+from tests.api.test_webhooks_api import LOOPBACK, Receiver, fast, wait_until
 from tests.support import items
 
 TYPE = "cn.gov.shaanxi.mz.access.log.recorded"
+
+
+@pytest.fixture
+def settings(settings):
+    """The receivers are on this machine: the configuration allows loopback for these tests."""
+    return dataclasses.replace(settings, webhook_allow_hosts=LOOPBACK)
 
 
 @pytest.fixture
@@ -69,6 +77,15 @@ def test_a_provider_is_pushed_only_the_records_about_its_data(server, runtime, a
     assert positions == sorted(positions)
     pushed = [[r["request_id"] for r in e["data"]["records"]] for e in receiver.received]
     assert pushed == batches  # only the records about div-relief's data, in order
+    # each push carries the batch's signed receipt, with div-relief's records only (第二十二条)
+    from infrastructure.verifier import load_public_key, verify_receipt
+
+    key = load_public_key(office.get("/ledger/public-key").text)
+    for e, mine_ids in zip(receiver.received, batches, strict=True):
+        receipt = e["data"]["receipt"]
+        assert [r["record"]["request_id"] for r in receipt["records"]] == mine_ids
+        assert [r["index"] for r in receipt["records"]] == [0, 2]
+        assert verify_receipt(receipt, key)["records"] == 4
 
 
 def test_a_holder_is_pushed_only_the_records_about_its_own_use(server, runtime, admin_token, receiver, clock):

@@ -83,8 +83,13 @@ def test_backup_and_restore_commands(settings, tmp_path):
     assert json.loads(made.stdout)["events"] >= 2
     again = cli(settings, "backup", "--out", str(out))
     assert again.returncode == 2 and "never overwrites" in again.stderr
-    elsewhere = Settings(database_url=f"sqlite:///{tmp_path}/restored.sqlite3")
-    loaded = cli(elsewhere, "restore", str(out))
+    assert json.loads(made.stdout)["signed_by"]
+    elsewhere = Settings(database_url=f"sqlite:///{tmp_path}/elsewhere/restored.sqlite3")
+    unknown = cli(elsewhere, "restore", str(out))  # the new store has no key of its own: which key to trust?
+    assert unknown.returncode == 1 and "no trusted public key" in unknown.stderr
+    pub = tmp_path / "ledger.pub"
+    pub.write_text(cli(settings, "public-key").stdout)
+    loaded = cli(elsewhere, "restore", str(out), "--public-key", str(pub))
     assert loaded.returncode == 0, loaded.stderr
     assert json.loads(loaded.stdout)["chain_head"] == json.loads(made.stdout)["chain_head"]
     twice = cli(elsewhere, "import", str(out))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import msgspec
+import pytest
 
 from domain.catalog_values import ShareClass
 from tests.api.test_catalog_api import PASS, entry_body, org, token
@@ -138,3 +139,37 @@ def test_retiring_an_entry_suspends_its_grants(server, runtime, admin_token):
     assert resumed.status_code == 422 and resumed.json()["rule"] == "SHR-4"
     body = msgspec.json.decode(office.get(f"/history/grant/{gid}").content)
     assert [e["type"] for e in body["events"]] == ["Granted", "SuspendedForCatalog"]
+
+
+def test_grant_status_with_proof_true_carries_a_proof_the_offline_verifier_re_derives(server, runtime, admin_token):
+    from infrastructure.verifier import VerificationError, load_public_key, verify_answer
+
+    office = server.client(admin_token)
+    org(office, "div-relief")
+    org(office, "div-elder")
+    eid = published_entry(server, runtime, office)
+    requester = server.client(token(runtime, "div-elder", "周敏", "requester"))
+    rid = requester.post("/share-requests", json=request_body(eid, ["DB_ID", "DB_NAME"])).json()["id"]
+    assert office.post(f"/share-requests/{rid}/review", json={"decision": "approve"}).status_code == 200
+    [gid] = office.post(f"/share-requests/{rid}/orders").json()["new_grants"]
+    platform = server.client(token(runtime, "office", "交换平台", "platform"))
+    ask = {"holder": "div-elder", "entry_id": eid, "fields": "DB_NAME", "purpose": "高龄津贴资格核对",
+           "method": "interface"}
+    plain = platform.get("/grant-status", params=ask)
+    assert plain.status_code == 200 and "proof" not in plain.json()
+    r = platform.get("/grant-status", params={**ask, "proof": "true"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["allowed"] and body["grant_id"] == gid
+    key = load_public_key(server.client(admin_token).get("/ledger/public-key").text)
+    assert verify_answer(body["proof"], key)["decision"]["grant_id"] == gid
+    kept = body["proof"]["checkpoint"]
+    body["proof"]["answer"]["allowed"] = False
+    with pytest.raises(VerificationError):
+        verify_answer(body["proof"], key)
+    office.post(f"/grants/{gid}/suspend", json={"reason": "核查"})
+    later = platform.get("/grant-status", params={**ask, "proof": "true", "since": kept["tree_size"]}).json()
+    assert not later["allowed"]
+    assert verify_answer(later["proof"], key, kept)["consistent_with"] == kept["tree_size"]
+    posted = platform.post("/grant-status", json={**ask, "fields": ["DB_NAME"], "proof": True, "record_use": True})
+    assert posted.status_code == 400 and "proof goes with a question" in posted.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import threading
@@ -16,8 +17,11 @@ from application.common import Principal
 from application.feeds import Scope
 from application.runtime import Runtime
 from application.webhooks import sign, verify
+from infrastructure.config import Settings
 from tests.api.conftest import LiveServer
 from tests.support import member, register
+
+LOOPBACK = "127.0.0.0/8, ::1"
 
 
 class Receiver:
@@ -67,6 +71,12 @@ class Receiver:
     def close(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """These tests deliver to receivers on this machine: the configuration allows loopback for them."""
+    return dataclasses.replace(settings, webhook_allow_hosts=LOOPBACK)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import pytest
 
 from application.common import Forbidden, Principal
 from application.maintenance import RecordedRefusal
+from domain.base import day_end, ledger_date
 from domain.catalog_values import ReviewDecision
 from domain.maintenance import BatchModification
 from domain.maintenance_values import Attempt, Change
@@ -152,7 +153,9 @@ def test_objections_answered_in_time_and_overdue(world, runtime, clock):
                               description="区划代码与户籍地不符").aggregate_id
     second = m.raise_objection(world.requester, cmd(), grant_id=gid, fields=("DB_NAME",),
                                description="姓名用字不一致").aggregate_id
-    assert m.load_objection(first).deadline == m.load_objection(first).created_on + timedelta(days=15)
+    # 15 calendar days: to the end of the 15th day after the day raised, in the ledger's calendar (Beijing)
+    raised_on = ledger_date(m.load_objection(first).created_on)
+    assert m.load_objection(first).deadline == day_end(raised_on + timedelta(days=15))
     tid = world.declare()
     clock.advance(days=3)
     m.answer_objection(world.approver, cmd(), first, decision="confirm", ticket_id=tid, reason="已申报更正")

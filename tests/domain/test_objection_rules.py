@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import NAMESPACE_URL, uuid5
 
 import pytest
 
+from domain.base import BEIJING, day_end, ledger_date
 from domain.catalog_values import ShareClass
 from domain.maintenance import MaintenanceTicket
 from domain.objections import Objection, ObjectionStatus
@@ -21,7 +22,7 @@ OBJECTION_ID = uuid5(NAMESPACE_URL, "test:objection:1")
 # The grant's entry is the one the maintenance givens' tickets maintain (SX-MZ-001 of DIV).
 ENTRY = published_entry("SX-MZ-001", ShareClass.UNCONDITIONAL, ("DB_ID", "DB_NAME", "DB_AREA"))
 GRANT = grant(spec(ENTRY)).state
-DEADLINE = T0 + timedelta(days=15)
+DEADLINE = day_end(ledger_date(T0) + timedelta(days=15))
 
 
 def lodge(by: Any = REQUESTER, **overrides: Any) -> Objection:
@@ -43,10 +44,20 @@ def objection(*later: Any) -> Objection:
 
 def test_the_holder_raises_an_objection_with_a_deadline() -> None:
     o = lodge(fields=("DB_AREA", "DB_NAME", "DB_AREA"))
+    # 15 calendar days in the ledger's calendar: to the end of the 15th Beijing day after the day raised
     then(o, event(O.Raised, by=REQUESTER, objector=GRANT.holder, provider=DIV, fields=("DB_AREA", "DB_NAME"),
-                  deadline=T0 + timedelta(days=15)))
+                  deadline=day_end(ledger_date(T0) + timedelta(days=15))))
     assert o.status == ObjectionStatus.OPEN
-    assert lodge(deadline_days=5).deadline == T0 + timedelta(days=5)
+    assert lodge(deadline_days=5).deadline == day_end(ledger_date(T0) + timedelta(days=5))
+
+
+def test_the_deadline_counts_beijing_days_whatever_the_utc_date() -> None:
+    """Raised at 01:30 Beijing on 3 March (17:30 UTC on 2 March), 5 days run to the end of 8 March, Beijing."""
+    late = datetime(2026, 3, 2, 17, 30, tzinfo=UTC)
+    o = O.lodge(ctx(REQUESTER, at=late), id=OBJECTION_ID, grant=GRANT, fields=("DB_AREA",),
+                description="接收的区划代码与户籍地不符", deadline_days=5)
+    assert o.deadline == datetime(2026, 3, 8, 23, 59, 59, 999999, tzinfo=BEIJING)
+    assert o.deadline.astimezone(UTC) == datetime(2026, 3, 8, 15, 59, 59, 999999, tzinfo=UTC)
 
 
 def test_the_provider_confirms_and_links_the_correcting_ticket() -> None:

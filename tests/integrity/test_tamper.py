@@ -3,13 +3,20 @@ proofs made before the tamper no longer hold after it (AUD-1), on SQLite and Pos
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import pytest
 
 from application.common import NotFound
 from application.runtime import Runtime
+from domain.organizations import OFFICE_CODE, Organization, Role, organization_id
+from infrastructure.recorders import LedgerTampered
 from infrastructure.verifier import VerificationError, verify_bundle
-from tests.integrity.conftest import ADMIN, Store, public_key, trusted
-from tests.support import register
+from tests.integrity.conftest import ADMIN, Store, forged_office_admin, public_key, trusted
+from tests.support import cmd, register
 
 
 def first_break(rt: Runtime) -> tuple[str, int]:
@@ -120,3 +127,179 @@ def test_events_not_yet_chained_are_counted_not_reported(ledger: Runtime, store:
     report = ledger.integrity.verify(catch_up=False)
     assert report.ok and report.unchained == 1
     assert ledger.integrity.verify().chained == 9
+
+
+# -- rows the chain never covered: below position 1, before its first record, and the write model ------------
+
+
+def office_events(rt: Runtime) -> int:
+    return rt.ledger.repository.get(organization_id(OFFICE_CODE)).version
+
+
+@pytest.mark.parametrize("position", [0, -7], ids=["zero", "negative"])
+def test_a_forged_event_below_position_one_is_reported_inserted_and_never_loaded(ledger: Runtime, store: Store,
+                                                                                position: int):
+    version = office_events(ledger)
+    forged = forged_office_admin(ledger)
+    assert forged.originator_version == version + 1
+    before = ledger.ledger.max_position()
+    store.insert_stored(position, forged)
+
+    report = ledger.integrity.verify()
+    assert not report.ok and report.first_break is not None
+    b = report.first_break
+    assert (b.kind, b.position) == ("inserted", position)
+    assert (b.originator_id, b.originator_version) == (str(organization_id(OFFICE_CODE)), version + 1)
+    # the write model refuses the aggregate instead of using the forged role
+    with pytest.raises(LedgerTampered) as refused:
+        ledger.ledger.repository.get(organization_id(OFFICE_CODE))
+    assert (refused.value.kind, refused.value.position) == ("inserted", position)
+    with pytest.raises(LedgerTampered):
+        ledger.organizations.assign_role(ADMIN, cmd(), code=OFFICE_CODE, person="clerk", role=Role.AUDITOR)
+    assert ledger.ledger.max_position() == before
+    # the timeline does not present it as genuine
+    with pytest.raises(LedgerTampered):
+        ledger.history.timeline(ADMIN, "organization", OFFICE_CODE)
+    # a token for the intruder resolves to no caller with the forged role
+    _, planted = ledger.tokens.create(person="intruder", organization=OFFICE_CODE, roles=("office_admin",))
+    with pytest.raises(LedgerTampered):
+        ledger.principal(planted)
+    # removing the row restores the ledger: nothing of it was used
+    store.sql("DELETE FROM {table} WHERE {col} = ?", (position,))
+    assert ledger.integrity.verify().ok
+    assert office_events(ledger) == version
+
+
+def test_a_cached_aggregate_is_refused_too_when_a_forged_event_follows_it(ledger: Runtime, store: Store):
+    office_events(ledger)  # the Office is in the aggregate cache now; a load fast-forwards it
+    store.insert_stored(0, forged_office_admin(ledger))
+    with pytest.raises(LedgerTampered):
+        ledger.ledger.repository.get(organization_id(OFFICE_CODE))
+
+
+def test_an_event_before_the_first_chained_position_is_reported_inserted(runtime: Runtime):
+    # position 1 is gone before it is chained (as a rolled-back PostgreSQL sequence value leaves a hole), so the
+    # chain starts at 2
+    store = Store(runtime)
+    store.insert(None)
+    assert store.positions() == [1]
+    runtime.init(admin=ADMIN.person)
+    register(runtime, ADMIN, "div-0")
+    store.delete(1)
+    runtime.integrity.create_checkpoint()
+    assert runtime.integrity.verify().ok and store.positions()[0] == 2
+
+    store.insert_stored(1, forged_office_admin(runtime))
+    assert first_break(runtime) == ("inserted", 1)
+    with pytest.raises(LedgerTampered) as refused:
+        runtime.ledger.repository.get(organization_id(OFFICE_CODE))
+    assert (refused.value.kind, refused.value.position) == ("inserted", 1)
+
+
+def test_a_forged_event_in_a_gap_of_the_chain_is_refused_by_the_write_model(ledger: Runtime, store: Store):
+    store.insert(None)
+    gap = store.positions()[-1]
+    register(ledger, ADMIN, "div-late")
+    store.delete(gap)
+    ledger.integrity.verify()  # chains div-late past the gap
+    store.insert_stored(gap, forged_office_admin(ledger))
+    assert first_break(ledger) == ("inserted", gap)
+    with pytest.raises(LedgerTampered) as refused:
+        ledger.ledger.repository.get(organization_id(OFFICE_CODE))
+    assert refused.value.position == gap
+
+
+def test_the_write_model_refuses_an_altered_or_deleted_event_of_an_aggregate(ledger: Runtime, store: Store):
+    office = organization_id(OFFICE_CODE)
+    positions = [p for p, _ in ledger.ledger.stored_events_of(office)]
+    store.flip_byte(positions[-1])
+    # a process that loaded the Office before the tamper holds it from the genuine bytes; a fresh one refuses it
+    restarted = Runtime(ledger.settings)
+    try:
+        with pytest.raises(LedgerTampered) as altered:
+            restarted.ledger.repository.get(office)
+        assert (altered.value.kind, altered.value.position) == ("altered", positions[-1])
+        store.delete(positions[-1])
+        with pytest.raises(LedgerTampered) as missing:
+            restarted.ledger.repository.get(office)
+        assert (missing.value.kind, missing.value.position) == ("missing", positions[-1])
+    finally:
+        restarted.close()
+
+
+def test_events_recorded_after_the_chain_head_load_before_they_are_chained(ledger: Runtime, store: Store):
+    head = int(ledger.ledger.db.scalar("SELECT MAX(position) FROM ledger_chain"))
+    ledger.organizations.assign_role(ADMIN, cmd(), code=OFFICE_CODE, person="clerk", role=Role.AUDITOR)
+    assert ledger.ledger.max_position() > head  # not chained yet: the projector has not run
+    office: Organization = ledger.ledger.repository.get(organization_id(OFFICE_CODE))
+    assert office.holds("clerk", Role.AUDITOR)
+
+
+def test_verify_cli_names_a_row_at_position_zero(ledger: Runtime, store: Store):
+    store.insert_stored(0, forged_office_admin(ledger))
+    settings = ledger.settings
+    env = {**os.environ, "CIVIC_LEDGER_DATABASE_URL": settings.database_url,
+           "CIVIC_LEDGER_SIGNING_KEY": str(settings.signing_key)}
+    done = subprocess.run([sys.executable, "-m", "api.cli", "verify", "--quiet"], env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 1, done.stderr
+    assert json.loads(done.stdout)["first_break"]["kind"] == "inserted"
+    assert "first break at position 0: inserted" in done.stderr
+
+
+def test_over_http_verify_names_the_row_and_history_and_writes_are_refused(ledger: Runtime, store: Store):
+    from tests.api.conftest import LiveServer
+
+    register(ledger, ADMIN, "div-audit")
+    auditor_token = ledger.issue_token(org="div-audit", person="审计员", roles=("auditor",))
+    _, office_token = ledger.tokens.create(person=ADMIN.person, organization=OFFICE_CODE, roles=("office_admin",))
+    store.insert_stored(0, forged_office_admin(ledger))
+    with LiveServer(ledger) as server:
+        auditor = server.client(auditor_token)
+        body = auditor.get("/ledger/verify").json()
+        assert body["ok"] is False
+        assert (body["first_break"]["kind"], body["first_break"]["position"]) == ("inserted", 0)
+        history = auditor.get(f"/history/organization/{OFFICE_CODE}")
+        assert history.status_code == 409, history.text
+        assert history.headers["content-type"].startswith("application/problem+json")
+        assert history.json()["type"] == "urn:civic-ledger:ledger-integrity"
+        assert (history.json()["kind"], history.json()["position"]) == ("inserted", 0)
+        office = server.client(office_token)  # the Office's own organization is the tampered one
+        refused = office.post(f"/organizations/{OFFICE_CODE}/members",
+                              json={"person": "clerk", "role": "auditor"})
+        assert refused.status_code == 409 and refused.json()["position"] == 0
+        assert auditor.get("/organizations/div-audit").status_code == 200  # other objects are served
+
+
+def test_a_store_without_a_chain_table_still_loads_but_refuses_rows_below_one(settings, clock):
+    """A bare ledger (no projector, so no `ledger_chain` yet) loads its aggregates; position 0 is refused anyway."""
+    from domain.base import Actor, Cause, Context
+    from domain.organizations import Level, OrgKind
+    from infrastructure.store import Ledger
+
+    ledger, fresh = Ledger(settings), None
+    try:
+        tables = ("SELECT name FROM sqlite_master WHERE type = 'table'" if ledger.backend == "sqlite" else
+                  "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema()")
+        assert "ledger_chain" not in {r["name"] for r in ledger.db.query(tables)}
+        ctx = Context(actor=Actor("office-admin", OFFICE_CODE, Role.OFFICE_ADMIN), at=clock.now(), cause=Cause("t"))
+        office = Organization.register(ctx, code=OFFICE_CODE, name="办公室", kind=OrgKind.OFFICE,
+                                       level=Level.PROVINCE, parent=None)
+        ledger.save(office)
+        assert ledger.repository.get(office.id).version == 1
+        office.assign_role(ctx, person="intruder", role=Role.OFFICE_ADMIN)
+        [event] = office.collect_events()
+        stored = ledger.mapper.to_stored_event(event)
+        oid = stored.originator_id.hex if ledger.backend == "sqlite" else stored.originator_id
+        with ledger.db.write() as tx:
+            tx.execute(f"INSERT INTO {ledger.events_table} ({ledger.position_column}, originator_id, "
+                       "originator_version, topic, state) VALUES (?, ?, ?, ?, ?)",
+                       (0, oid, stored.originator_version, stored.topic, stored.state))
+        fresh = Ledger(settings)  # nothing cached
+        with pytest.raises(LedgerTampered) as refused:
+            fresh.repository.get(office.id)
+        assert (refused.value.kind, refused.value.position) == ("inserted", 0)
+    finally:
+        ledger.close()
+        if fresh is not None:
+            fresh.close()
