@@ -21,7 +21,7 @@ from litestar.response import Redirect, ServerSentEvent, Template
 from litestar.response.sse import ServerSentEventMessage
 
 from api.console import inproc
-from api.console.i18n import EVENTS_ZH
+from api.console.i18n import EVENTS_ZH, Words
 from api.console.session import SESSION_SECONDS
 from api.console.web import (
     LOGIN_COOKIE,
@@ -84,8 +84,6 @@ async def login(request: Request[Any, Any, Any]) -> Response[Any]:
     token = str(data.get("token", "")).strip()
     principal = await sync_to_thread(runtime_of(request).principal, token) if 0 < len(token) <= 200 else None
     if principal is None:
-        from api.console.i18n import Words
-
         return _login_page(request, message=Words(lang_of(request)).t("login.bad"), status=401)
     cookie = await sync_to_thread(sessions.open, token)
     resp: Response[Any] = redirect(_safe_next(str(data.get("next", ""))))
