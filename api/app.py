@@ -18,6 +18,7 @@ from api import problems
 from api.access_log import AccessLogController
 from api.catalog import CatalogController
 from api.compliance import ComplianceController, ViolationController
+from api.console import console_handlers, template_config
 from api.events import EventController
 from api.ledger import LedgerController, public_key
 from api.maintenance import (
@@ -103,7 +104,7 @@ def create_app(runtime: Runtime | None = None, *, background: bool = True, sweep
                         GrantStatusController, GrantReviewController, HistoryController, state, state_changes, SystemController,
                         TicketController, ArchiveController, BatchController, ObjectionController,
                         EventController, WebhookController, LedgerController, public_key,
-                        ViolationController, ComplianceController,
+                        ViolationController, ComplianceController, *console_handlers(),
                         # the platform's access-log batches (up to 10,000 records) get their own, larger limit
                         Router(path="/", route_handlers=[AccessLogController],
                                request_max_body_size=rt.settings.max_batch_bytes)],
@@ -117,6 +118,7 @@ def create_app(runtime: Runtime | None = None, *, background: bool = True, sweep
             render_plugins=[JsonRenderPlugin(), SwaggerRenderPlugin()],
         ),
         request_max_body_size=rt.settings.max_command_bytes,
+        template_config=template_config,
     )
     tighten(app)
     return app

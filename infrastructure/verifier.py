@@ -5,6 +5,7 @@ profile's Ed25519 signatures, `cryptography`), so an auditor can copy this one f
 machine and run it:
 
     python verifier.py --public-key ledger.pub --checkpoint checkpoint.json --proof proof.json
+    python verifier.py --bundle civic-ledger-proof-42.json     # the console's one-file download
 
 Definitions (see docs/integrity.md): the canonical bytes of a stored event; the event's hash, which
 chains it to the one before (H(previous hash || canonical bytes)); and a Merkle tree over the event
@@ -51,6 +52,9 @@ CHECKPOINT_HEADER = "civic-ledger checkpoint v1"
 CHECKPOINT_HEADER_V2 = "civic-ledger checkpoint v2"
 """The first line of the signed bytes of a checkpoint of any other profile (they name the profile)."""
 PROOF_FORMAT = "civic-ledger-proof/1"
+BUNDLE_FORMAT = "civic-ledger-bundle/1"
+"""One file: {"format", "public_key" (PEM), "proof" (a proof file)}; its key is only as good as the
+auditor's own copy, so the key id is printed to compare, and --public-key makes it a hard check."""
 PROFILES = ("intl", "sm")
 DEFAULT_PROFILE = "intl"
 
@@ -862,7 +866,9 @@ def _hexes(items: Sequence[str]) -> list[bytes]:
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="civic-ledger verify-proof",
                                 description="Verify a civic-ledger checkpoint and proof offline.")
-    p.add_argument("--public-key", required=True, help="the ledger's public key (PEM, or raw base64/hex)")
+    p.add_argument("--public-key", help="the ledger's public key (PEM, or raw base64/hex); with --bundle, the key the "
+                                        "bundle's must equal")
+    p.add_argument("--bundle", help="a proof bundle (JSON: proof and public key) downloaded from the console")
     p.add_argument("--checkpoint", help="a checkpoint (signed tree head, JSON) the auditor holds")
     p.add_argument("--cipher-key", help="the ledger's payload key (base64), to re-derive an answer from payloads "
                                         "encrypted at rest (needs `cryptography`)")
@@ -870,7 +876,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                                    "proof`), an answer with its proof (/grant-status?proof=true) or an access-log "
                                    "receipt (/access-logs/receipts); told apart by their `format`")
     args = p.parse_args(argv)
+    if args.bundle is None and args.public_key is None:
+        p.error("give --public-key (or --bundle)")
     try:
+        if args.bundle is not None:
+            return _check_bundle(json.loads(Path(args.bundle).read_text("utf-8")), args.public_key, args.checkpoint)
         key = load_public_key(Path(args.public_key).read_bytes())
         trusted = json.loads(Path(args.checkpoint).read_text("utf-8")) if args.checkpoint else None
         if args.proof:
@@ -892,6 +902,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"FAILED: {e}", file=sys.stderr)
         return 1
     print(json.dumps({"verified": True, **summary}, ensure_ascii=False))
+    return 0
+
+
+def _check_bundle(doc: dict[str, Any], key_file: str | None, checkpoint_file: str | None) -> int:
+    if doc.get("format") != BUNDLE_FORMAT:
+        raise VerificationError(f"not a {BUNDLE_FORMAT} file")
+    key = load_public_key(doc["public_key"])
+    if key_file is not None and key_id(load_public_key(Path(key_file).read_bytes())) != key_id(key):
+        raise VerificationError("the bundle's public key is not the one given with --public-key")
+    trusted = json.loads(Path(checkpoint_file).read_text("utf-8")) if checkpoint_file else None
+    proof = doc["proof"]
+    check = {PROOF_FORMAT: verify_bundle, ANSWER_FORMAT: verify_answer,
+             RECEIPT_FORMAT: verify_receipt}.get(proof.get("format"))
+    if check is None:
+        raise VerificationError(f"unknown proof format {proof.get('format')!r}")
+    summary = check(proof, key, trusted)
+    print(json.dumps({"verified": True, **summary, "public_key_checked": key_file is not None},
+                     ensure_ascii=False))
     return 0
 
 
