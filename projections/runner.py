@@ -222,6 +222,10 @@ class Projector:
                 except _TRANSIENT:
                     raise
                 except Exception:
+                    if self.position(name) > start:
+                        # Another process committed this page meanwhile: its rows, already there, refused ours
+                        # (a unique key) before the tracking record could. Not a fault of the view.
+                        continue
                     # Which event? One transaction per event finds it, and keeps every event before it.
                     applied = self._one_by_one(view, notifications, reached)
                 if not applied:
@@ -273,6 +277,8 @@ class Projector:
             except _TRANSIENT:
                 raise
             except Exception as e:
+                if self.position(view.name) >= n.id:
+                    return False  # applied by another process meanwhile (see catch_up)
                 raise ViewStalled(self._stalled(view.name, n, event, e)) from e
         if notifications and notifications[-1].id == reached:
             return True

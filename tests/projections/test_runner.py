@@ -47,3 +47,51 @@ def test_two_projectors_on_one_view_apply_each_event_once(runtime, admin):
     first.catch_up("organizations")  # its page is already applied: skipped, not applied twice
     rows = runtime.ledger.db.query("SELECT organization, person, role FROM organization_members ORDER BY 1, 2, 3")
     assert len(rows) == len({tuple(r.values()) for r in rows}) == 5
+
+
+def test_two_processes_projecting_one_view_at_once_neither_stalls(settings, clock):
+    """Two runtimes (as two processes would) catch one view up at the same moment, page by page: the one whose
+    page the other committed first meets rows already there (a unique key), and skips the page instead of
+    taking it for a fault of the view."""
+    import threading
+
+    from application.common import Principal
+    from bootstrap import Runtime
+    from tests.support import register
+
+    writer = Runtime(settings, clock=clock)
+    writer.init(admin="office-admin")
+    office = Principal(person="office-admin", organization="office", roles=frozenset({"office_admin"}))
+    for i in range(60):
+        register(writer, office, f"div-{i:03d}")
+    head = writer.ledger.max_position()
+    racers = [Runtime(settings, clock=clock) for _ in range(2)]
+    try:
+        for rt in racers:
+            rt.projector.page_size = 3
+        with writer.ledger.db.write() as tx:  # both start from nothing
+            writer.projector._reset(tx, writer.projector.views["organizations"])
+            writer.projector.views["organizations"].create(tx)
+        errors: list[BaseException] = []
+        gate = threading.Barrier(2)
+
+        def race(rt: Runtime) -> None:
+            try:
+                gate.wait()
+                rt.projector.catch_up("organizations")
+            except BaseException as e:  # reported below
+                errors.append(e)
+
+        threads = [threading.Thread(target=race, args=(rt,)) for rt in racers]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        assert errors == []
+        assert all(rt.projector.position("organizations") == head for rt in racers)
+        assert not any(rt.projector.failures() for rt in racers)
+        assert writer.ledger.db.scalar("SELECT COUNT(*) FROM organizations") == 61
+    finally:
+        for rt in racers:
+            rt.close()
+        writer.close()
