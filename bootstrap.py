@@ -12,10 +12,12 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
+import psycopg
 from eventsourcing.application import AggregateNotFoundError
 
 from application.access_log import AccessLogService
@@ -44,8 +46,9 @@ from infrastructure.election import (
     Election,
     active_worker,
     candidates,
+    lock_key,
 )
-from infrastructure.pg_channel import CALLERS, Listener
+from infrastructure.pg_channel import CALLERS, Listener, conninfo, process_name
 from infrastructure.sql import MemoryDb
 from infrastructure.store import Ledger
 from infrastructure.tokens import TokenStore
@@ -61,6 +64,7 @@ from projections.systems_queries import SystemQueries
 from projections.timetravel import Cut, TimeTravel
 
 log = logging.getLogger(__name__)
+SETUP_LOCK = 1  # the second key of the advisory lock taken while a process creates its tables
 
 
 class Runtime:
@@ -76,6 +80,10 @@ class Runtime:
         self.settings = settings or Settings.from_env()
         self.clock = clock or SystemClock()
         self.role = role
+        with schema_lock(self.settings):
+            self._wire()
+
+    def _wire(self) -> None:
         self.ledger = Ledger(self.settings)
         self.projector = Projector(self.ledger, all_views())
         self.projector.max_wait = self.settings.min_position_wait_seconds
@@ -115,8 +123,8 @@ class Runtime:
         self.monitors = MonitorService(self.ledger, self.clock, nudge, projector=self.projector,
                                        catalog=self.catalog_queries, maintenance=self.maintenance_queries)
         self.duties = Duties(self)
-        self.election: Election = (AdvisoryLockElection(self.settings, role) if self.ledger.backend == "postgres"
-                                   else AlwaysLeader())
+        self.election: Election = (AdvisoryLockElection(self.settings, self.role)
+                                   if self.ledger.backend == "postgres" else AlwaysLeader())
         self.listener: Listener | None = None
         self.background = False
         self.started_at = time.time()
@@ -313,6 +321,19 @@ class Runtime:
 
     def now(self) -> datetime:
         return self.clock.now()
+
+
+@contextmanager
+def schema_lock(settings: Settings) -> Iterator[None]:
+    """On PostgreSQL, one process at a time creates its tables (CREATE … IF NOT EXISTS is not safe against
+    another session doing the same at that moment): processes started together on an empty database
+    take turns; on SQLite the file's write lock already serialises them."""
+    if settings.backend != "postgres":
+        yield
+        return
+    with psycopg.connect(**conninfo(settings, process_name("setup", "any"))) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s, %s)", (lock_key(settings)[0], SETUP_LOCK))
+        yield
 
 
 class Duties:

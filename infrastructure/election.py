@@ -32,7 +32,9 @@ _HOLDS = ("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND
           "AND classid = %s AND objid = %s AND objsubid = 2 AND granted)")
 _ACTIVE = ("SELECT a.pid AS backend_pid, a.application_name, a.backend_start FROM pg_locks l "
            "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.classid = %s "
-           "AND l.objid = %s AND l.objsubid = 2 AND l.granted")
+           "AND l.objid = %s AND l.objsubid = 2 AND l.granted "
+           # pg_locks lists every database's locks: only this database's election counts
+           "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())")
 _CANDIDATES = "SELECT COUNT(*) FROM pg_stat_activity WHERE application_name LIKE %s AND datname = current_database()"
 
 

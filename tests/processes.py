@@ -99,7 +99,9 @@ def lock_holder_pid(url: str) -> int | None:
     with psycopg.connect(url, autocommit=True) as conn:
         row = conn.execute(
             "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-            "WHERE l.locktype = 'advisory' AND l.classid = 17228 AND l.objsubid = 2 AND l.granted").fetchone()
+            "WHERE l.locktype = 'advisory' AND l.classid = 17228 AND l.objsubid = 2 AND l.granted "
+            "AND a.application_name LIKE 'civic-ledger:election:%' "
+            "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())").fetchone()
     if row is None:
         return None
     return int(row[0].rsplit(":", 1)[1])

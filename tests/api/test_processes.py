@@ -166,9 +166,10 @@ def test_serve_with_two_workers_answers_from_both_and_one_of_them_runs_the_dutie
         import signal
         os.kill(holder, signal.SIGKILL)
         killed = time.monotonic()
-        [other] = set(seen) - {holder}
-        wait_until(lambda: lock_holder_pid(pg.database_url) == other, timeout=10)
-        assert time.monotonic() - killed < 5
+        # The other process (or the one started in place of the killed one) is elected within 5 s.
+        taken = wait_until(lambda: lock_holder_pid(pg.database_url) not in (None, holder)
+                           and lock_holder_pid(pg.database_url), timeout=10)
+        assert time.monotonic() - killed < 5 and taken != holder
         fresh: set[int] = set()
 
         def respawned() -> bool:  # the server started a process in place of the killed one
