@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from api.cli import main
+from domain.limits import MAX_RECORD_COUNT
 from domain.organizations import Organization
 from projections.organizations import OrganizationsView
 from tests.api.conftest import LiveServer
@@ -20,31 +21,34 @@ from tests.api.test_catalog_api import org
 from tests.application.access_log_world import World
 from tests.support import cmd
 
-INT64_MAX = 2**63 - 1
+TOP = MAX_RECORD_COUNT  # the edge and the domain refuse more (decision 9); the view's sums are exact past any column
 BOUND = 30.0  # seconds: liveness bound for a view to settle
 
 
-def test_two_records_at_the_64_bit_maximum_are_summed_exactly_by_the_daily_view(runtime, admin, clock, server,
-                                                                                  admin_token):
+def test_records_at_the_declared_maximum_are_summed_exactly_by_the_daily_view(runtime, admin, clock, server,
+                                                                              admin_token):
+    """Reproduction 3 of issue 11 recorded two counts of 2^63-1; the domain now refuses counts past 10^9, and the
+    daily view sums exactly (NUMERIC / exact decimal text) whatever the total."""
     world = World(runtime, admin, clock)
     at = clock.now() - timedelta(minutes=5)
     answer, position = runtime.access_log.record(world.platform, cmd(), [
-        world.access(record_count=INT64_MAX, at=at), world.access(record_count=INT64_MAX, at=at)])
+        world.access(record_count=TOP, at=at), world.access(record_count=TOP, at=at),
+        world.access(record_count=TOP, at=at)])
     assert position
     with server.client(admin_token) as office:
         daily = office.get("/access-logs/daily", params={"side": "provider"},
                            headers={"X-Min-Position": str(position)})
         assert daily.status_code == 200, daily.text
         (row,) = [r for r in daily.json()["items"] if r["org"] == "div-relief"]
-        assert row["records"] == 2 * INT64_MAX and row["allowed"] == 2
+        assert row["records"] == 3 * TOP and row["allowed"] == 3
         listed = office.get("/access-logs", headers={"X-Min-Position": str(position)})
-        assert listed.status_code == 200 and len(listed.json()["items"]) == 2
+        assert listed.status_code == 200 and len(listed.json()["items"]) == 3
         health = office.get("/health")
         assert health.status_code == 200 and health.json()["status"] == "ok", health.text
     # ...and a rebuild gives the same exact sum
     runtime.projector.rebuild(["access_log"])
     rows = runtime.access_log_queries.daily(org="div-relief", since=at - timedelta(days=1), side="provider")
-    assert [r["records"] for r in rows] == [2 * INT64_MAX]
+    assert [r["records"] for r in rows] == [3 * TOP]
 
 
 class BrittleOrganizations(OrganizationsView):
