@@ -25,7 +25,7 @@ After = Annotated[int, Parameter(ge=0, le=MAX_INT64, description="Cursor: the le
 Types = Annotated[list[str] | None, QueryParameter(name="type", description="Event types to keep (repeat or comma-separate)")]
 Subject = Annotated[str | None, Parameter(description="Only this object's events, e.g. grant/<uuid>")]
 
-STREAM_PAGE = 500
+STREAM_PAGE = 100
 """Positions per stream page; their payloads are loaded `FeedService.chunk_bytes` at a time."""
 _SEP = b"\r\n"
 
