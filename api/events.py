@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-import msgspec
 from litestar import Controller, Request, Response, get
 from litestar.concurrency import sync_to_thread
 from litestar.di import NamedDependency, Provide
@@ -28,7 +27,20 @@ Subject = Annotated[str | None, Parameter(max_length=200, description="Only this
 
 STREAM_PAGE = 100
 """Positions per stream page; their payloads are loaded `FeedService.chunk_bytes` at a time."""
-_json = msgspec.json.Encoder()
+_SEP = b"\r\n"
+
+
+class EncodedEvents(ServerSentEventMessage):
+    """Several SSE events framed at once, byte for byte as one `ServerSentEventMessage(id=position, data=json)`
+    each would be (`id: P`, `data: JSON`, blank line; a JSON text from msgspec holds no line break, so it is one
+    data line), handed to the server in one write instead of one per event."""
+
+    def __init__(self, events: list[tuple[int, bytes]]) -> None:
+        super().__init__(data=None)
+        self.events = events
+
+    def encode(self) -> bytes:
+        return b"".join(b"id: %d\r\ndata: %b\r\n\r\n" % (pos, data) for pos, data in self.events)
 
 
 def _filter(feeds: FeedService, types: list[str] | None, subject: str | None) -> Filter:
@@ -83,8 +95,8 @@ async def follow(feeds: FeedService, scope: Scope, f: Filter, after: int,
     """Pages up to the horizon, then waits for it to move; a heartbeat whenever nothing was sent for `heartbeat` s.
 
     Memory per client is bounded: a page is at most STREAM_PAGE positions (integers), and event
-    payloads are loaded `feeds.chunk_bytes` of stored events at a time (one larger event alone).
-    Each message is handed to the server and awaited before the next is produced; the server's
+    payloads are loaded, encoded and sent `feeds.chunk_bytes` of stored events at a time (one larger
+    event alone), each such run as one message of its events. Each message is handed to the server and awaited before the next is produced; the server's
     send waits while the socket's write buffer is above its high-water mark, so a client that
     stops reading stops this generator instead of letting events pile up in memory.
     """
@@ -94,12 +106,13 @@ async def follow(feeds: FeedService, scope: Scope, f: Filter, after: int,
     yield ServerSentEventMessage(data=None, comment="civic-ledger events", retry=2000)
     sent = loop.time()
     while True:
-        positions, cursor = await sync_to_thread(feeds.stream_page, scope, cursor, STREAM_PAGE, f, horizon)
-        for chunk in await sync_to_thread(feeds.chunks, positions, feeds.chunk_bytes):
-            for ce in await sync_to_thread(feeds.events_at, chunk, scope):
-                yield ServerSentEventMessage(id=ce["ledgerposition"], data=_json.encode(ce).decode())
+        chunks, cursor, count = await sync_to_thread(feeds.stream_plan, scope, cursor, STREAM_PAGE, f, horizon)
+        for chunk in chunks:
+            events = await sync_to_thread(feeds.encoded_at, chunk, scope)
+            if events:
+                yield EncodedEvents(events)
                 sent = loop.time()
-        if len(positions) == STREAM_PAGE:
+        if count == STREAM_PAGE:
             continue
         # Traffic this client may not see moves the horizon without sending it anything; the
         # heartbeat is due by the time since the last byte, not since the horizon last moved.

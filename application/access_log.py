@@ -128,6 +128,8 @@ class AccessLogService(Service):
             check_accesses(accesses, ctx.at)
         except InvalidTransition as e:
             raise ApplicationError(e.detail, **e.context) from None
+        # the entries and the grants are read from their views, brought to the head together (one read of it)
+        self.projector.wait_for(self.ledger.max_position(), "catalog", "sharing")
         self._check_entries(accesses)
         stored = self.stored_request_ids([a.request_id for a in accesses])
         fresh = [a for a in accesses if a.request_id not in stored]
@@ -156,7 +158,6 @@ class AccessLogService(Service):
 
     def _check_entries(self, accesses: Sequence[Access]) -> None:
         """Every record names a catalog entry and that entry's provider (the provider is who sees it, LOG-2)."""
-        self.projector.wait_for(self.ledger.max_position(), "catalog")
         providers = self.queries.entry_providers(a.entry_id for a in accesses)
         for i, a in enumerate(accesses):
             known = providers.get(a.entry_id)
@@ -184,7 +185,6 @@ class AccessLogService(Service):
 
     def _grant_history(self, pairs: set[tuple[str, UUID]]) -> tuple[dict[tuple[str, UUID], list[Any]], Callable[[UUID], Grant | None], dict[UUID, Grant]]:
         """Each pair's grant events (decoded once per grant version, then cached) and a loader of the grants."""
-        self.projector.wait_for(self.ledger.max_position(), "sharing")
         ids = self.queries.grant_ids_for_pairs(pairs)
         current = {gid: version for gs in ids.values() for gid, version in gs}
         missing = sorted(g for g, v in current.items() if self._events.get(g, (0, []))[0] != v)

@@ -26,6 +26,7 @@ from projections.feed import EVERYONE
 from projections.runner import Projector
 
 MAX_LIMIT = 500
+_json = msgspec.json.Encoder()
 
 
 class Scope(msgspec.Struct, frozen=True):
@@ -146,6 +147,18 @@ class FeedService:
         """The positions of the next stream page (no payloads) and the cursor after it."""
         positions = self._positions(scope, after, horizon, limit, f)
         return positions, positions[-1] if len(positions) == limit else max(after, horizon)
+
+    def stream_plan(self, scope: Scope, after: int, limit: int, f: Filter,
+                    horizon: int) -> tuple[list[list[int]], int, int]:
+        """The next stream page as runs of positions of at most `chunk_bytes` of stored events, the cursor after
+        it, and how many positions it holds (one call, so a stream crosses to a worker thread once per page)."""
+        positions, cursor = self.stream_page(scope, after, limit, f, horizon)
+        return self.chunks(positions, self.chunk_bytes), cursor, len(positions)
+
+    def encoded_at(self, positions: Sequence[int], scope: Scope) -> list[tuple[int, bytes]]:
+        """(position, the CloudEvent as JSON bytes) for each event at these positions, as the scope may see it:
+        the encoding runs in the caller's worker thread too, not on the stream's event loop."""
+        return [(int(ce["ledgerposition"]), _json.encode(ce)) for ce in self.events_at(positions, scope)]
 
     def events_at(self, positions: Sequence[int], scope: Scope) -> list[dict[str, Any]]:
         """The CloudEvents at these positions, as the scope may see them (access logs cut to its records)."""

@@ -157,15 +157,32 @@ def _rows(tx: Tx, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
 Page = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]
 
 
+def _canonical_sql(col: str) -> str:
+    """PostgreSQL builds each event's canonical bytes itself (`canonical_bytes`, field for field: big-endian
+    u64 position, the 16 bytes of the UUID, u64 version, u32 length and UTF-8 topic, u32 length and state),
+    so a row arrives as one bytea: no UUID, text or tuple of five to decode per event, and the concatenation
+    runs in the server's process, beside the hashing."""
+    topic = "convert_to(topic, 'UTF8')"
+    return (f"int8send({col}) || uuid_send(originator_id) || int8send(originator_version) || "
+            f"int4send(octet_length({topic})) || {topic} || int4send(octet_length(state)) || state")
+
+
 def _page(ledger: Ledger, after: int, upto: int) -> Page:
-    """(chain records, stored events) with positions in (after, upto]."""
+    """(chain records, stored events) with positions in (after, upto]; a stored event is (position,
+    canonical bytes) on PostgreSQL and (position, originator id, version, topic, state) on SQLite."""
     col, table = ledger.position_column, ledger.events_table
+    fields = _canonical_sql(col) if ledger.backend == "postgres" else "originator_id, originator_version, topic, state"
     with ledger.db.read() as tx:
         chain = _rows(tx, "SELECT position, seq, hash, prev_hash FROM ledger_chain WHERE position > ? "
                           "AND position <= ? ORDER BY position", (after, upto))
-        store = _rows(tx, f"SELECT {col}, originator_id, originator_version, topic, state FROM {table} "
+        store = _rows(tx, f"SELECT {col}, {fields} FROM {table} "
                           f"WHERE {col} > ? AND {col} <= ? ORDER BY {col}", (after, upto))
     return chain, store
+
+
+def _identity(data: bytes) -> tuple[str, int]:
+    """The originator id (hex) and version inside canonical bytes (read only when there is a break)."""
+    return data[8:24].hex(), int.from_bytes(data[24:32], "big")
 
 
 def _pages(ledger: Ledger, head: int, span: int, workers: int = 2, ahead: int = 4) -> Iterator[Page]:
@@ -225,12 +242,14 @@ def walk(ledger: Ledger, checkpoints: list[dict[str, Any]], public_key: Any | No
             cpos = c[0] if c is not None else end
             spos = s[0] if s is not None else end
             if s is not None and spos <= cpos:
-                _, raw_oid, s_ver, topic, state = s
-                oid = bytes.fromhex(raw_oid) if sqlite else raw_oid.bytes
-                t = topics.get(topic)
-                if t is None:
-                    t = topics[topic] = topic.encode("utf-8")
-                data = head_pack(spos, oid, s_ver, len(t)) + t + len_pack(len(state)) + state
+                if sqlite:
+                    _, raw_oid, s_ver, topic, state = s
+                    t = topics.get(topic)
+                    if t is None:
+                        t = topics[topic] = topic.encode("utf-8")
+                    data = head_pack(spos, bytes.fromhex(raw_oid), s_ver, len(t)) + t + len_pack(len(state)) + state
+                else:
+                    data = s[1]
                 before = running
                 running = sha(before + data).digest()
                 # Frontier.append, inlined: merge the perfect subtrees the new leaf completes
@@ -257,15 +276,15 @@ def walk(ledger: Ledger, checkpoints: list[dict[str, Any]], public_key: Any | No
                     w.missing(cpos)
                 elif c_prev == before:  # the usual case: the store's own chain is the recorded one
                     if running != c_hash:
-                        w.differs(cpos, oid.hex(), s_ver)
+                        w.differs(cpos, *_identity(data))
                 elif sha(c_prev + data).digest() != c_hash:  # after an earlier break: judge this event alone
-                    w.differs(cpos, oid.hex(), s_ver)
+                    w.differs(cpos, *_identity(data))
                 prev = c_hash
                 seq += 1
                 chained += 1
                 i += 1
             elif s is not None and spos < cpos:
-                w.inserted(spos, oid.hex(), s_ver, head)
+                w.inserted(spos, *_identity(data), head)
         if progress is not None:
             progress(ns)
     for cp in w.pending:

@@ -52,7 +52,7 @@ TITLE = "Access log (LOG-1, LOG-2)"
 BATCH = 1_000
 ENTRIES, HOLDERS = 10, 20
 PURPOSE = "高龄津贴资格核对"
-RATE_AIM, RATIO_AIM, P99_AIM_MS = 10_000.0, 0.3, 50.0
+RATE_AIM, RATIO_AIM, P99_AIM_MS = 20_000.0, 0.5, 50.0  # issue 14: judged, stored and projected
 PLATFORM = Principal(person="交换平台", organization=OFFICE_CODE, roles=frozenset({"platform"}))
 
 
@@ -145,10 +145,10 @@ def ingest(rt: Runtime, total: int, out: Outcome) -> None:
     copy_rate, copy_s = raw_copy(rt, entries, total, now)
     rate, both = total / record_s, total / (record_s + project_s)
     out.rows.append(Row(f"ingestion records/s, {total:,} in batches of {BATCH:,} (judged and stored)", rate, "rec/s",
-                        "raw COPY", copy_rate, "rec/s", rate / copy_rate, f">= {RATIO_AIM} and >= 10,000 rec/s",
-                        rate / copy_rate >= RATIO_AIM and rate >= RATE_AIM))
+                        "raw COPY", copy_rate, "rec/s", rate / copy_rate))
     out.rows.append(Row("… and projected into the access-log view, same process", both, "rec/s",
-                        "raw COPY", copy_rate, "rec/s", both / copy_rate))
+                        "raw COPY", copy_rate, "rec/s", both / copy_rate,
+                        f">= {RATIO_AIM} and >= {RATE_AIM:,.0f} rec/s", both / copy_rate >= RATIO_AIM and both >= RATE_AIM))
     out.notes.append(
         f"Ingestion: {total:,} records in {record_s + project_s:.1f} s — {record_s:.1f} s judging and storing "
         f"({total / record_s:,.0f} rec/s), {project_s:.1f} s projecting ({total / project_s:,.0f} rec/s); "

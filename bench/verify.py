@@ -27,6 +27,7 @@ from infrastructure.verifier import GENESIS, Suite, canonical_bytes, suite
 NAME = "verify"
 TITLE = "Verify speed of the hash chain"
 AIM = 100_000.0
+RATIO_AIM = 0.5  # issue 14: verify at half the speed of the bare hashing loop over the same bytes, or better
 
 
 @contextmanager
@@ -96,7 +97,8 @@ def _measure(store: str, rt: Runtime, events: int, out: Outcome) -> None:
         metric=f"{store}{PROFILE_LABEL[profile]}: verify (whole store: chain, Merkle leaves, checkpoint roots)",
         figure=rate, unit="events/s",
         baseline_name=f"bare {HASH_LABEL[profile]} chain loop over the same bytes in memory ({store})", baseline=base,
-        baseline_unit="events/s", ratio=rate / base, aim=f">= {AIM:,.0f} events/s", met=rate >= AIM,
+        baseline_unit="events/s", ratio=rate / base, aim=f">= {AIM:,.0f} events/s and ratio >= {RATIO_AIM}",
+        met=rate >= AIM and rate / base >= RATIO_AIM,
     ))
     size = sum(len(d) for d in datas) / len(datas)
     out.notes.append(
@@ -119,8 +121,8 @@ def run(opts: Options) -> Outcome:
             with _runtime("sqlite", opts, work, profile) as rt:
                 _measure("SQLite", rt, events, out)
     out.notes.append(
-        "The aim is absolute (the issue's 100,000 events/s); the ratio says how close the walk comes to the "
-        "cost of the hashing alone. On top of the baseline's one hash per event, verify reads the store "
+        "The aims are the earlier absolute 100,000 events/s and issue 14's ratio of 0.5: how close the walk "
+        "comes to the cost of the hashing alone. On top of the baseline's one hash per event, verify reads the store "
         "and the chain records, builds the canonical bytes, hashes each Merkle leaf and the frontier's nodes "
         "(small inputs), and compares every hash with its record."
     )

@@ -95,9 +95,15 @@ def subject_of(kind: str, originator_id: UUID) -> str:
     return f"{kind}/{originator_id}"
 
 
+@cache
+def _data_fields(cls: type) -> tuple[str, ...]:
+    """The names of a class's fields that go in `data`, in declaration order (looked up once per class)."""
+    return tuple(f.name for f in dataclasses.fields(cls) if f.name not in ENVELOPE_FIELDS)
+
+
 def public_data(event: Any) -> dict[str, Any]:
     """The event's own fields as plain JSON values, with the acting organization and role."""
-    fields = {f.name: getattr(event, f.name) for f in dataclasses.fields(event) if f.name not in ENVELOPE_FIELDS}
+    fields = {name: getattr(event, name) for name in _data_fields(type(event))}
     actor: Actor = event.actor
     fields["actor"] = EventActor(actor.organization, str(actor.role), actor.on_behalf_of)
     out: dict[str, Any] = msgspec.to_builtins(fields, str_keys=True, order="deterministic")

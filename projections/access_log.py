@@ -54,6 +54,14 @@ UPSERT_DAILY = (
     "ON CONFLICT (day, org, side, entry_id) DO UPDATE SET allowed = access_log_daily.allowed + excluded.allowed, "
     "denied = access_log_daily.denied + excluded.denied, records = access_log_daily.records + excluded.records"
 )
+# PostgreSQL: the page's daily counts in one statement, as arrays (the page's keys are distinct, so no row is
+# touched twice); the record sums go as decimal text, exact at any size.
+UPSERT_DAILY_ARRAYS = (
+    "INSERT INTO access_log_daily (day, org, side, entry_id, allowed, denied, records) "
+    "SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::numeric[]) "
+    "ON CONFLICT (day, org, side, entry_id) DO UPDATE SET allowed = access_log_daily.allowed + excluded.allowed, "
+    "denied = access_log_daily.denied + excluded.denied, records = access_log_daily.records + excluded.records"
+)
 PUT_DAILY = (
     "INSERT INTO access_log_daily (day, org, side, entry_id, allowed, denied, records) VALUES (?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (day, org, side, entry_id) DO UPDATE SET allowed = excluded.allowed, denied = excluded.denied, "
@@ -128,7 +136,9 @@ class AccessLogView(View):
             tx.executemany(INSERT, self._rows)
         daily = sorted(self._daily.items())
         if tx.dialect == "postgres":
-            tx.executemany(UPSERT_DAILY, [(*k, *v) for k, v in daily])
+            if daily:
+                columns = list(zip(*((*k, *v) for k, v in daily), strict=True))
+                tx.execute(UPSERT_DAILY_ARRAYS, (*(list(c) for c in columns[:6]), [str(v) for v in columns[6]]))
         else:
             tx.executemany(PUT_DAILY, [(*k, *_add(_stored(tx, k), v)) for k, v in daily])
         self._rows.clear()

@@ -59,7 +59,7 @@ def test_a_client_that_stops_reading_stops_its_stream_and_payloads_load_in_bound
             assert block, "the server closed the stream"
             raw += block
         assert [int(x) for x in re.findall(rb"\nid: (\d+)\r\n", raw)] == list(range(1, head + 1))
-        # Catching up went in pages of up to 100 events, each loaded chunk_bytes of stored events at a time.
+        # Catching up went in pages of up to STREAM_PAGE events, each loaded chunk_bytes of stored events at a time.
         assert max(stored for stored, _ in loads) <= feeds.chunk_bytes < sum(stored for stored, _ in loads)
     finally:
         sock.close()

@@ -153,3 +153,20 @@ def test_a_request_id_already_stored_rolls_the_whole_save_back(runtime, world):
     with pytest.raises(IntegrityError):
         runtime.ledger.save(batch, unique_keys=("access-log", [r.request_id for r in batch.records]))
     assert runtime.ledger.max_position() == head
+
+
+def test_daily_counts_add_up_across_pages_past_64_bits(runtime, world):
+    """The per-day counts are summed in each page and added to the stored ones (PostgreSQL: one statement per
+    page): two records of the largest count in one page, then a third in a later page, on both stores."""
+    big = 2**63 - 1
+    at = world.clock.now() - timedelta(minutes=5)
+    first = [world.access("div-elder", at=at, record_count=big), world.access("div-elder", at=at, record_count=big),
+             world.access("xa-nobody", at=at, record_count=3)]
+    runtime.access_log.record(world.platform, cmd(), first)
+    runtime.projector.catch_up_all()
+    runtime.access_log.record(world.platform, cmd(), [world.access("div-elder", at=at, record_count=big)])
+    runtime.projector.catch_up_all()
+    rows = {(r["org"], r["side"]): (int(r["allowed"]), int(r["denied"]), int(r["records"])) for r in
+            runtime.ledger.db.query("SELECT org, side, allowed, denied, records FROM access_log_daily")}
+    assert rows == {("div-elder", "holder"): (3, 0, 3 * big), ("xa-nobody", "holder"): (0, 1, 3),
+                    ("div-relief", "provider"): (3, 1, 3 * big + 3)}
