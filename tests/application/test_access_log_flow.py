@@ -12,6 +12,7 @@ from eventsourcing.persistence import IntegrityError
 from application.common import ApplicationError, Forbidden
 from domain.access_log import AccessLogBatch, judge
 from domain.base import Cause, Context
+from domain.limits import MAX_RECORD_COUNT
 from domain.rules import RuleViolation
 from projections.access_log_archive import archives
 from projections.access_log_queries import AccessLogFilter
@@ -155,10 +156,11 @@ def test_a_request_id_already_stored_rolls_the_whole_save_back(runtime, world):
     assert runtime.ledger.max_position() == head
 
 
-def test_daily_counts_add_up_across_pages_past_64_bits(runtime, world):
+def test_daily_counts_add_up_across_pages_past_32_bits(runtime, world):
     """The per-day counts are summed in each page and added to the stored ones (PostgreSQL: one statement per
-    page): two records of the largest count in one page, then a third in a later page, on both stores."""
-    big = 2**63 - 1
+    page): two records of the largest count the edge and the domain take (decision 9) in one page, then a third
+    in a later page, on both stores; the sums are exact past any integer column (decision 10)."""
+    big = MAX_RECORD_COUNT
     at = world.clock.now() - timedelta(minutes=5)
     first = [world.access("div-elder", at=at, record_count=big), world.access("div-elder", at=at, record_count=big),
              world.access("xa-nobody", at=at, record_count=3)]
