@@ -286,7 +286,11 @@ class GrantStatusController(Controller):
         if not q.fields:
             raise ApplicationError("Name at least one field.")
         if not (principal.sees_everything or Role.PLATFORM in principal.roles):
-            rt.sharing.may_ask(principal, q.holder, rt.sharing_queries.provider_of(q.entry_id))
+            provider = rt.sharing_queries.provider_of(q.entry_id)
+            if provider is None:  # an entry published a moment ago: the catalog view may not hold it yet
+                rt.projector.wait_for(rt.ledger.max_position(), "catalog")
+                provider = rt.sharing_queries.provider_of(q.entry_id)
+            rt.sharing.may_ask(principal, q.holder, provider)
         if q.proof:
             if q.as_known_at is not None:
                 raise ApplicationError("A proof is of the answer as known now; ask `as_known_at` without `proof`.")
