@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import msgspec
-import pytest
 
 from domain.catalog_values import DeliveryMethod, ShareClass
-from infrastructure.config import Settings
 from tests.api.test_catalog_api import PASS, org, token
 from tests.api.test_sharing_api import published_entry, request_body
-from tests.conftest import database_url
+
+# issue 13's done-when: end to end on both stores and both crypto profiles (the fixtures parametrize it)
+from tests.integrity.conftest import profile, settings  # noqa: F401
 from tests.support import content, items
 
 
@@ -31,17 +29,6 @@ def revise(server, runtime, office, eid: str, **over) -> None:
     assert comp.post(f"/catalog/entries/{eid}/submit").status_code == 200
     assert rev.post(f"/catalog/entries/{eid}/review", json=PASS).status_code == 200
 
-
-@pytest.fixture(params=["intl", "sm"])
-def profile(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture
-def settings(backend: str, profile: str, tmp_path: Path) -> Settings:
-    """Issue 13's "done when" asks this end to end on both stores and both crypto profiles."""
-    return Settings(database_url=database_url(backend, tmp_path), signing_key=str(tmp_path / "signing-key.pem"),
-                    crypto_profile=profile)
 
 
 def test_impact_listed_before_publication_and_re_reviews_queued_after(server, runtime, admin_token):

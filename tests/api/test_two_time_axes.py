@@ -8,32 +8,22 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
-from infrastructure.config import Settings
 from tests.api.test_catalog_api import org, token
 from tests.api.test_cli import cli
 from tests.api.test_sharing_api import published_entry
-from tests.conftest import TestClock, database_url
+from tests.conftest import TestClock
+
+# issue 13's done-when: end to end on both stores and both crypto profiles (the fixtures parametrize it)
+from tests.integrity.conftest import profile, settings  # noqa: F401
 
 CST = "+08:00"
 JAN_10 = datetime.fromisoformat(f"2026-01-10T09:00:00{CST}")
 JAN_20 = datetime.fromisoformat(f"2026-01-20T12:00:00{CST}")
 FEB_15 = datetime.fromisoformat(f"2026-02-15T12:00:00{CST}")
 
-
-@pytest.fixture(params=["intl", "sm"])
-def profile(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture
-def settings(backend: str, profile: str, tmp_path: Path) -> Settings:
-    """Issue 13's "done when" asks this end to end on both stores and both crypto profiles."""
-    return Settings(database_url=database_url(backend, tmp_path), signing_key=str(tmp_path / "signing-key.pem"),
-                    crypto_profile=profile)
 
 
 @pytest.fixture
@@ -48,7 +38,7 @@ def body(eid: str) -> dict:
 
 
 def test_a_back_dated_revocation_changes_january_as_known_in_march_not_as_known_in_february(
-        server, runtime, admin_token, clock, settings):
+        server, runtime, admin_token, clock, settings):  # noqa: F811 (the imported fixture)
     office = server.client(admin_token)
     org(office, "div-relief")
     org(office, "div-elder")
