@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from litestar import Controller, Request, Response, get
 from litestar.concurrency import sync_to_thread
@@ -17,7 +18,7 @@ from api.deps import provide_principal, runtime_of
 from api.params import MAX_INT64, position_of
 from application.common import NotFound, Principal
 from application.feeds import FeedService, Filter, Scope
-from infrastructure.cloudevents import catalogue, data_schema
+from infrastructure.cloudevents import BATCH_MEDIA_TYPE, catalogue, data_schema
 from projections.feed import OWNERS
 
 Limit = Annotated[int, Parameter(ge=1, le=500, description="Page size")]
@@ -58,10 +59,18 @@ class EventController(Controller):
                     limit: Limit = 100, types: Types = None, subject: Subject = None) -> Response[Any]:
         """CloudEvents after a position, in ledger order, that the caller's organization may see.
 
-        Follow `next` as the next `after`; a short page means the caller has reached the horizon."""
+        Follow `next` as the next `after`; a short page means the caller has reached the horizon. With
+        `Accept: application/cloudevents-batch+json` the page is a CloudEvents batch (a JSON array of the
+        events) and the cursor travels in headers: `X-Ledger-Next` and a `Link` with `rel="next"`."""
         feeds = runtime_of(request).feeds
         page = feeds.page(Scope.of(principal), after, limit, _filter(feeds, types, subject))
-        return Response(page, headers={"X-Ledger-Position": str(page.horizon)})
+        headers = {"X-Ledger-Position": str(page.horizon)}
+        if request.accept.best_match(["application/json", BATCH_MEDIA_TYPE]) == BATCH_MEDIA_TYPE:
+            query = [(k, v) for k, v in request.query_params.multi_items() if k != "after"]
+            link = f"{request.url.path}?{urlencode([*query, ('after', str(page.next))])}"
+            headers.update({"X-Ledger-Next": str(page.next), "Link": f'<{link}>; rel="next"', "Vary": "Accept"})
+            return Response(page.events, headers=headers, media_type=BATCH_MEDIA_TYPE)
+        return Response(page, headers={**headers, "Vary": "Accept"})
 
     @get("/stream")
     async def stream(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], after: After = 0,

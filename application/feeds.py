@@ -68,6 +68,8 @@ class FeedService:
         self.heartbeat_seconds = 15.0
         self.chunk_bytes = 1 << 20
         """Stored bytes of events a stream loads at once (a single larger event is loaded alone)."""
+        self.source = ledger.settings.public_base_url
+        """The CloudEvents `source` of every event: the service's public base URL (an absolute URI)."""
         self.receipt_of: Callable[[UUID, str | None], dict[str, Any] | None] | None = None
         """The signed receipt of an access-log batch as a reader may see it (set by the runtime; 第二十二条)."""
 
@@ -187,7 +189,7 @@ class FeedService:
                 receipt = self.receipt_of(event.originator_id, scope.org)
                 if receipt is not None:
                     data["receipt"] = receipt
-            out.append(envelope(event, pos, hashes.get(pos), data=data))
+            out.append(envelope(event, pos, hashes.get(pos), data=data, source=self.source))
         return out
 
 

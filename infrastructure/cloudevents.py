@@ -4,6 +4,11 @@ A type name is `cn.gov.shaanxi.mz.<aggregate kind, dots for dashes>.<event in sn
 `cn.gov.shaanxi.mz.catalog.entry.published`. The schema version of a type is the event class's
 `class_version`; stored events of an older version are upcast by the mapper before they get here,
 so `data` always has the shape of the current version named by `dataschema`.
+
+`source` is an absolute URI: the service's public base URL (CIVIC_LEDGER_PUBLIC_BASE_URL), given to
+the envelope by the feed. `dataschema` is a URN in the project's own namespace (`urn:civic-ledger:`,
+the namespace of its problem types too), so it names the schema the same way on every deployment;
+`GET /events/types/{type}` serves the schema whose `$id` it is.
 """
 
 from __future__ import annotations
@@ -22,9 +27,12 @@ from eventsourcing.utils import get_topic
 from domain.base import Actor
 
 PREFIX = "cn.gov.shaanxi.mz"
-SOURCE = "/civic-ledger"
+DEFAULT_SOURCE = "http://localhost:8000"
+"""The source of a feed that is given none (the local server's base URL); deployments configure theirs."""
 SPEC_VERSION = "1.0"
-SCHEMA_URN = "urn:cn.gov.shaanxi.mz:civic-ledger:schema"
+SCHEMA_URN = "urn:civic-ledger:schema"
+BATCH_MEDIA_TYPE = "application/cloudevents-batch+json"
+EVENT_MEDIA_TYPE = "application/cloudevents+json"
 # Fields every event has that are carried by the envelope (or withheld) rather than in `data`.
 ENVELOPE_FIELDS = frozenset({"originator_id", "originator_version", "timestamp", "actor", "cause", "originator_topic"})
 
@@ -111,13 +119,13 @@ def public_data(event: Any) -> dict[str, Any]:
 
 
 def envelope(event: Any, position: int, ledger_hash: str | None = None,
-             data: dict[str, Any] | None = None) -> dict[str, Any]:
+             data: dict[str, Any] | None = None, source: str = DEFAULT_SOURCE) -> dict[str, Any]:
     """The structured-mode CloudEvent of one ledger event (`data` may be given to redact it for a reader)."""
     t = catalogue().of(event)
     ce: dict[str, Any] = {
         "specversion": SPEC_VERSION,
         "id": f"{event.originator_id}:{event.originator_version}",
-        "source": SOURCE,
+        "source": source,
         "type": t.name,
         "subject": subject_of(t.kind, event.originator_id),
         "time": event.timestamp.isoformat(),

@@ -39,6 +39,9 @@ class Settings:
     min_position_wait_seconds: float = 10.0
     webhook_allow_hosts: str = ""
     """Hosts, addresses and CIDR networks webhooks may reach besides global addresses (comma-separated)."""
+    public_base_url: str = "http://localhost:8000"
+    """The service's public base URL: the CloudEvents `source` of its feeds and the origin of its signed-note
+    checkpoints (an absolute http or https URL; a trailing slash is dropped)."""
     crypto_profile: str | None = None
     """`intl` or `sm`, asked for when the ledger is created; None: whatever the ledger recorded (intl for a new one)."""
     postgres_statement_timeout: int = 30
@@ -67,6 +70,7 @@ class Settings:
             sweep_seconds=float(env.get("CIVIC_LEDGER_SWEEP_SECONDS", "60")),
             min_position_wait_seconds=float(env.get("CIVIC_LEDGER_MIN_POSITION_WAIT_SECONDS", "10")),
             webhook_allow_hosts=env.get("CIVIC_LEDGER_WEBHOOK_ALLOW_HOSTS", ""),
+            public_base_url=public_base_url(env.get("CIVIC_LEDGER_PUBLIC_BASE_URL") or "http://localhost:8000"),
             crypto_profile=crypto_profile(env.get("CIVIC_LEDGER_CRYPTO_PROFILE") or None),
             postgres_statement_timeout=_seconds(env, "CIVIC_LEDGER_POSTGRES_STATEMENT_TIMEOUT", 30),
             postgres_lock_timeout=_seconds(env, "CIVIC_LEDGER_POSTGRES_LOCK_TIMEOUT", 5),
@@ -142,6 +146,18 @@ def crypto_profile(value: str | None) -> str | None:
     if name not in CRYPTO_PROFILES:
         raise ValueError(f"CIVIC_LEDGER_CRYPTO_PROFILE must be one of {', '.join(CRYPTO_PROFILES)}, not {value!r}")
     return name
+
+
+def public_base_url(value: str) -> str:
+    """An absolute http(s) URL without query, fragment or trailing slash; else a configuration error."""
+    url = value.strip().rstrip("/")
+    u = urlparse(url)
+    if u.scheme not in ("http", "https") or not u.hostname or u.query or u.fragment or u.params:
+        raise ValueError("CIVIC_LEDGER_PUBLIC_BASE_URL is an absolute http or https URL without query or "
+                         f"fragment (e.g. https://ledger.example.org), not {value!r}")
+    return url
+
+
 def _seconds(env: dict[str, str], name: str, default: int) -> int:
     """A timeout in whole seconds (0: none); anything else is a configuration error that names the variable."""
     raw = env.get(name, str(default)).strip()

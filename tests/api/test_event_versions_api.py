@@ -94,7 +94,7 @@ def test_an_event_stored_at_version_1_is_delivered_as_the_current_version(
     assert [e["id"] for e in page["events"]] == [f"{oid}:2", f"{oid}:3"]
     assert [(e["data"]["name"], e["data"]["language"]) for e in page["events"]] == [
         ("民政厅", "zh-CN"), ("Civil Affairs", "en")]
-    assert {e["dataschema"] for e in page["events"]} == {f"urn:cn.gov.shaanxi.mz:civic-ledger:schema:{RENAMED}:2"}
+    assert {e["dataschema"] for e in page["events"]} == {f"urn:civic-ledger:schema:{RENAMED}:2"}
     assert types[RENAMED]["version"] == 2
     assert "language" in schema["required"]
     # The stored bytes were not rewritten: the old event is still version 1 in the store.

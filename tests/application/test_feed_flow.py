@@ -42,7 +42,7 @@ def test_the_office_reads_every_event_once_in_ledger_order_as_cloudevents(runtim
     assert positions == sorted(positions) and len(set(positions)) == len(positions)
     assert len(events) == runtime.ledger.max_position()  # every stored event, none skipped
     first = events[0]
-    assert first["specversion"] == "1.0" and first["source"] == "/civic-ledger"
+    assert first["specversion"] == "1.0" and first["source"] == runtime.ledger.settings.public_base_url
     assert first["type"] == "cn.gov.shaanxi.mz.organization.registered"
     assert first["id"].endswith(":1") and first["subject"].startswith("organization/")
     assert first["data"]["code"] == "office" and "person" not in first["data"]["actor"]
