@@ -4,8 +4,15 @@ A subscription is configuration, not a fact of the regulation, so it lives in pl
 the ledger. Its cursor is the last position delivered (or skipped as not wanted); the worker sends
 one event at a time per subscription and advances the cursor only on a 2xx answer, so deliveries
 are in order and at least once (a receiver de-duplicates on `webhook-id`). Failures back off
-exponentially; after failing for the whole retry window the subscription is paused, and can be
+exponentially with jitter (each delay drawn between half and all of the doubled one, so endpoints
+that failed together do not retry together); a `Retry-After` on a 429 or 503 answer sets the delay
+instead. After failing for the whole retry window the subscription is paused; an endpoint that
+answers 410 Gone is disabled at once (status `disabled`, the reason recorded). Either can be
 resumed, from where it stopped or from any position (replay).
+
+Messages are signed with the `standardwebhooks` package (Standard Webhooks: `webhook-id`,
+`webhook-timestamp`, `webhook-signature` = `v1,<base64 HMAC-SHA256>`), and sent with httpx
+(infrastructure.webhook_http).
 
 A delivery run holds a claim on its subscription (`lease_until`), so at most one attempt per
 subscription is ever in flight, across processes. The claim is short and bounded by what is in
@@ -22,14 +29,9 @@ is made and again at every attempt, and the connection goes to the address that 
 from __future__ import annotations
 
 import base64
-import contextlib
-import hashlib
-import hmac
-import http.client
 import logging
+import random
 import secrets
-import socket
-import ssl
 import threading
 import time
 import uuid
@@ -40,12 +42,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import msgspec
+from standardwebhooks import Webhook
 
 from application.common import NOBODY, ApplicationError, Forbidden, NotFound, Principal
 from application.feeds import FeedService, Filter, Scope
 from domain.organizations import Role
 from infrastructure.egress import EgressPolicy, EgressRefused
 from infrastructure.store import Ledger
+from infrastructure.webhook_http import TRANSPORT_ERRORS, Answer, WebhookClient
 
 log = logging.getLogger(__name__)
 _json = msgspec.json.Encoder()
@@ -92,20 +96,17 @@ class Delivery(msgspec.Struct, frozen=True):
     duration_ms: float
 
 
-def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
-    """The Standard Webhooks signature: base64 HMAC-SHA256 over `id.timestamp.body`, keyed by the secret's bytes."""
-    key = base64.b64decode(secret.removeprefix("whsec_"))
-    mac = hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(mac).decode()
+def signed_headers(secret: str, msg_id: str, body: bytes, at: float) -> dict[str, str]:
+    """The Standard Webhooks headers of one message, signed by the `standardwebhooks` package."""
+    when = datetime.fromtimestamp(int(at), UTC)
+    return {"webhook-id": msg_id, "webhook-timestamp": str(int(at)),
+            "webhook-signature": Webhook(secret).sign(msg_id, when, body.decode("utf-8"))}
 
 
-def verify(secret: str, headers: dict[str, str], body: bytes, tolerance: float = 300.0) -> bool:
-    """What a receiver checks: a `v1` signature matches and the timestamp is recent."""
-    msg_id, ts = headers.get("webhook-id", ""), headers.get("webhook-timestamp", "")
-    if not ts.isdigit() or abs(time.time() - int(ts)) > tolerance:
-        return False
-    expected = sign(secret, msg_id, int(ts), body).encode()
-    return any(hmac.compare_digest(expected, s.encode()) for s in headers.get("webhook-signature", "").split())
+RETRY_AFTER_STATUSES = frozenset({429, 503})
+"""Answers whose `Retry-After` sets the next attempt (Standard Webhooks: honour it)."""
+GONE = 410
+"""The endpoint is gone for good: the subscription is disabled instead of retried."""
 
 
 def _org(p: Principal) -> str:
@@ -121,6 +122,12 @@ class WebhookService:
         """Where deliveries may go: global addresses, plus what CIVIC_LEDGER_WEBHOOK_ALLOW_HOSTS allows."""
         self.base_delay = 5.0  # seconds before the first retry; doubles each failure
         self.max_delay = 3600.0
+        self.jitter = 0.5
+        """Each back-off delay is drawn between (1 - jitter) and all of the doubled delay."""
+        self.max_retry_after = 86_400.0
+        """The longest `Retry-After` honoured (a longer one waits this long)."""
+        self.rng = random.Random()
+        self.http = WebhookClient()
         self.retry_window = 86_400.0  # a subscription failing this long (and at least min_failures times) pauses
         self.min_failures = 3
         self.timeout = 10.0
@@ -329,11 +336,11 @@ class WebhookService:
                 # the claim covers the whole attempt; a run that lost it sends nothing more
                 if not self._hold(claim, self.timeout + self.claim_margin):
                     return
-                ok = self._attempt(row, ce, failures + 1)
+                answer = self._attempt(row, ce, failures + 1)
                 if not self._hold(claim, self.between_seconds):
                     return
-                if not ok:
-                    self._failed(row, failures + 1, streak)
+                if not _ok(answer):
+                    self._failed(row, failures + 1, streak, answer)
                     return
                 cursor, failures, streak = int(ce["ledgerposition"]), 0, None
                 if not self._advance(row, cursor, claim):
@@ -358,35 +365,47 @@ class WebhookService:
         claim.until = until
         return True
 
-    def _failed(self, row: dict[str, Any], failures: int, streak: float | None) -> None:
-        """Records a failed attempt; `streak` is when the current run of consecutive failures began (None: now)."""
+    def _failed(self, row: dict[str, Any], failures: int, streak: float | None, answer: Answer | None) -> None:
+        """Records a failed attempt; `streak` is when the current run of consecutive failures began (None: now).
+
+        410 disables the subscription; `Retry-After` on 429/503 sets the delay; else a jittered back-off."""
         now = self.clock()
         first = now if streak is None else float(streak)
-        delay = min(self.base_delay * 2 ** (failures - 1), self.max_delay)
-        pause = failures >= self.min_failures and now - first >= self.retry_window
+        status, reason = "active", None
+        if answer is not None and answer.status == GONE:
+            status = "disabled"
+            reason = f"disabled: the endpoint answered 410 Gone at {datetime.fromtimestamp(now, UTC).isoformat()}"
+        elif failures >= self.min_failures and now - first >= self.retry_window:
+            status = "paused"
+            reason = f"failing since {datetime.fromtimestamp(first, UTC).isoformat()} ({failures} attempts)"
         with self.ledger.db.write() as tx:
             tx.execute(
                 "UPDATE webhook_subscriptions SET failures = ?, first_failure_at = ?, next_attempt_at = ?, "
                 "status = ?, paused_reason = ? WHERE id = ? AND generation = ?",
-                (failures, first, now + delay, "paused" if pause else "active",
-                 f"failing since {datetime.fromtimestamp(first, UTC).isoformat()} ({failures} attempts)"
-                 if pause else None, row["id"], row["generation"]))
+                (failures, first, now + self.delay(failures, answer), status, reason, row["id"], row["generation"]))
 
-    def _attempt(self, row: dict[str, Any], ce: dict[str, Any], attempt: int) -> bool:
+    def delay(self, failures: int, answer: Answer | None) -> float:
+        """Seconds before the next attempt: what the receiver asked for on 429/503, else the jittered back-off."""
+        if answer is not None and answer.status in RETRY_AFTER_STATUSES and answer.retry_after is not None:
+            return min(answer.retry_after, self.max_retry_after)
+        full = min(self.base_delay * 2 ** (failures - 1), self.max_delay)
+        return full * (1.0 - self.jitter * self.rng.random())
+
+    def _attempt(self, row: dict[str, Any], ce: dict[str, Any], attempt: int) -> Answer | None:
+        """One signed POST of one event, recorded; the receiver's answer, or None when none came."""
         body = _json.encode(ce)
-        ts = int(time.time())
-        headers = {"content-type": "application/cloudevents+json", "webhook-id": ce["id"],
-                   "webhook-timestamp": str(ts), "webhook-signature": sign(row["secret"], ce["id"], ts, body),
-                   "user-agent": "civic-ledger-webhooks/1"}
+        headers = {"content-type": "application/cloudevents+json", "user-agent": "civic-ledger-webhooks/1",
+                   **signed_headers(row["secret"], ce["id"], body, time.time())}
         started = time.perf_counter()
-        status, error = None, None
+        answer, error = None, None
         try:
-            status = post(row["url"], body, headers, self.timeout, self.egress)
+            answer = self.http.post(row["url"], body, headers, self.timeout, self.egress)
         except EgressRefused as e:  # checked again at every attempt: what a name resolves to can change
             error = f"refused: {e}"[:500]
-        except (OSError, http.client.HTTPException, ValueError) as e:
+        except TRANSPORT_ERRORS as e:
             error = f"{type(e).__name__}: {e}"[:500]
-        ok = status is not None and 200 <= status < 300
+        status = None if answer is None else answer.status
+        ok = _ok(answer)
         if status is not None and not ok:
             error = f"HTTP {status}"
         with self.ledger.db.write() as tx:
@@ -396,7 +415,11 @@ class WebhookService:
                        "status_code, ok, error, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        (row["id"], seq, ce["ledgerposition"], ce["id"], attempt, datetime.now(UTC).isoformat(),
                         status, int(ok), error, round((time.perf_counter() - started) * 1000, 2)))
-        return ok
+        return answer
+
+
+def _ok(answer: Answer | None) -> bool:
+    return answer is not None and 200 <= answer.status < 300
 
 
 class _Claim:
@@ -415,59 +438,6 @@ def _until(at: float) -> float:
 def _port(url: str) -> int:
     parts = urlsplit(url)
     return parts.port or (443 if parts.scheme == "https" else 80)
-
-
-class _Pinned(http.client.HTTPConnection):
-    """An HTTP connection to the address the egress policy checked, not to whatever the name resolves to next."""
-
-    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout)
-        self.address = address
-
-    def connect(self) -> None:
-        self.sock = socket.create_connection((self.address, self.port), self.timeout)
-
-
-class _PinnedTLS(http.client.HTTPSConnection):
-    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
-        self.address = address
-
-    def connect(self) -> None:
-        raw = socket.create_connection((self.address, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(raw, server_hostname=self.host)  # type: ignore[attr-defined]
-
-
-def post(url: str, body: bytes, headers: dict[str, str], timeout: float, egress: EgressPolicy | None = None) -> int:
-    """One POST, to an address the policy allows, without following redirects, within `timeout` seconds in all.
-
-    The socket timeout bounds each read; a watchdog bounds the whole attempt, so a receiver that trickles
-    its answer cannot keep an attempt (and the subscription's claim) open past the limit."""
-    parts = urlsplit(url)
-    host, port = parts.hostname or "", _port(url)
-    address = (egress or EgressPolicy()).check(host, port)[0]
-    cls = _PinnedTLS if parts.scheme == "https" else _Pinned
-    conn = cls(host, port, address, timeout)
-    watchdog = threading.Timer(timeout, _cut, (conn,))
-    watchdog.daemon = True
-    watchdog.start()
-    try:
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        conn.request("POST", path, body=body, headers=headers)
-        response = conn.getresponse()
-        response.read()
-        return int(response.status)
-    finally:
-        watchdog.cancel()
-        conn.close()
-
-
-def _cut(conn: http.client.HTTPConnection) -> None:
-    """Ends an attempt that ran out of time: shutting the socket down wakes a blocked read."""
-    sock = conn.sock
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
 
 
 def _sub(row: dict[str, Any]) -> Subscription:

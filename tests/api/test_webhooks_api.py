@@ -1,4 +1,6 @@
-"""Webhooks to a real local receiver that fails at random: every event arrives, in order, signed, across a restart."""
+"""Webhooks to a real local receiver that fails at random: every event arrives, in order, signed, across a restart.
+
+The receiver checks every signature with the `standardwebhooks` package, as an integrator would."""
 
 from __future__ import annotations
 
@@ -12,10 +14,11 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from standardwebhooks import Webhook, WebhookVerificationError
 
 from application.common import Principal
 from application.feeds import Scope
-from application.webhooks import sign, verify
+from application.webhooks import signed_headers
 from bootstrap import Runtime
 from infrastructure.config import Settings
 from tests.api.conftest import LiveServer
@@ -27,7 +30,8 @@ LOOPBACK = "127.0.0.0/8, ::1"
 class Receiver:
     """An HTTP endpoint that refuses (500) or drops the connection with probability `fail`, else records.
 
-    `plan` scripts the next answers instead: True accepts, False refuses with 500."""
+    `plan` scripts the next answers instead: True accepts, False refuses with 500, a number answers that
+    status, and (status, headers) answers that status with those headers."""
 
     def __init__(self, fail: float = 0.0, seed: int = 7) -> None:
         self.fail, self.rng = fail, random.Random(seed)
@@ -44,8 +48,12 @@ class Receiver:
                 outer.attempts += 1
                 planned = outer.plan.pop(0) if outer.plan else None
                 roll = outer.rng.random() if planned is None else 1.0
-                if planned is False:
-                    self.send_response(500)
+                if planned is not None and planned is not True:
+                    status, extra = (500, {}) if planned is False else \
+                        (planned, {}) if isinstance(planned, int) else planned
+                    self.send_response(status)
+                    for name, value in extra.items():
+                        self.send_header(name, value)
                     self.end_headers()
                     return
                 if roll < outer.fail / 2:
@@ -55,7 +63,9 @@ class Receiver:
                     self.send_response(500)
                     self.end_headers()
                     return
-                if not verify(outer.secret, {k.lower(): v for k, v in self.headers.items()}, body):
+                try:
+                    Webhook(outer.secret).verify(body, dict(self.headers.items()))
+                except WebhookVerificationError:
                     outer.bad_signatures += 1
                 outer.received.append(json.loads(body))
                 self.send_response(204)
@@ -101,12 +111,17 @@ def wait_until(check: Callable[[], bool], seconds: float = 30) -> None:
 
 def test_signature_is_standard_webhooks_hmac_over_id_timestamp_and_body():
     secret = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-    ts = int(time.time())
-    headers = {"webhook-id": "msg_1", "webhook-timestamp": str(ts), "webhook-signature": sign(secret, "msg_1", ts, b"{}")}
-    assert verify(secret, headers, b"{}")
-    assert not verify(secret, headers, b'{"x":1}')
-    assert not verify(secret, {**headers, "webhook-id": "msg_2"}, b"{}")
-    assert not verify(secret, {**headers, "webhook-timestamp": str(ts - 3600)}, b"{}")
+    now = time.time()
+    headers = signed_headers(secret, "msg_1", b"{}", now)
+    assert headers["webhook-timestamp"] == str(int(now)) and headers["webhook-signature"].startswith("v1,")
+    hook = Webhook(secret)
+    assert hook.verify(b"{}", headers) == {}
+    for body, changed in ((b'{"x":1}', {}), (b"{}", {"webhook-id": "msg_2"}),
+                          (b"{}", {"webhook-timestamp": str(int(now) - 3600)})):
+        with pytest.raises(WebhookVerificationError):
+            hook.verify(body, {**headers, **changed})
+    with pytest.raises(WebhookVerificationError):
+        Webhook("whsec_" + "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB").verify(b"{}", headers)  # another secret
 
 
 def test_random_failures_and_a_restart_lose_nothing_and_keep_order(settings, clock, receiver):
@@ -235,3 +250,68 @@ def test_a_flapping_endpoint_pauses_only_after_a_whole_window_of_continuous_fail
         assert started - datetime.fromtimestamp(old_streak["first_failure_at"], UTC) >= timedelta(hours=2)
     finally:
         flapping.close()
+
+
+def test_an_endpoint_that_answers_410_is_disabled_and_says_so(runtime, server, admin, admin_token):
+    hooks = fast(runtime).webhooks
+    gone = Receiver()
+    try:
+        with server.client(admin_token) as c:
+            made = c.post("/webhooks", json={"url": gone.url, "types": ["cn.gov.shaanxi.mz.organization.registered"],
+                                             "after": 0}).json()
+            sid = made["id"]
+            gone.plan, gone.secret = [410], made["secret"]
+            hooks.deliver(sid, runtime.feeds.refresh())
+            shown = c.get(f"/webhooks/{sid}").json()
+            assert shown["status"] == "disabled" and "410 Gone" in shown["paused_reason"]
+            assert shown["cursor"] == 0 and gone.received == []
+            log = c.get(f"/webhooks/{sid}/deliveries").json()["items"]
+            assert [(d["ok"], d["status_code"]) for d in log] == [(False, 410)]
+            runtime.start_background()  # the worker runs, and events come
+            register(runtime, admin, "div-x")
+            wait_until(lambda: hooks._thread is not None)  # elected: the delivery worker runs its rounds
+            time.sleep(0.5)
+            assert gone.attempts == 1  # a disabled endpoint gets nothing more
+            assert c.post(f"/webhooks/{sid}/resume").json()["status"] == "active"  # the owner turns it back on
+            wait_until(lambda: len(gone.received) == 2)
+            assert [e["data"]["code"] for e in gone.received] == ["office", "div-x"] and gone.bad_signatures == 0
+    finally:
+        gone.close()
+
+
+def test_retry_after_on_429_and_503_sets_the_next_attempt(runtime, clock, admin):
+    hooks = runtime.webhooks
+    hooks.clock = lambda: clock.now().timestamp()
+    busy = Receiver()
+    try:
+        made = hooks.register(admin, url=busy.url, types=["cn.gov.shaanxi.mz.organization.registered"], after=0)
+        busy.secret = made.secret or ""
+
+        def attempt(answer: object) -> float:
+            busy.plan = [answer]
+            before = hooks.clock()
+            hooks.deliver(made.id, runtime.feeds.refresh())
+            assert busy.plan == []
+            row = runtime.ledger.db.query_one("SELECT * FROM webhook_subscriptions WHERE id = ?", (made.id,))
+            return float(row["next_attempt_at"]) - before
+
+        assert attempt((429, {"Retry-After": "120"})) == pytest.approx(120, abs=1)
+        later = datetime.fromtimestamp(time.time() + 600, UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
+        assert attempt((503, {"Retry-After": later})) == pytest.approx(600, abs=3)  # an HTTP date
+        assert attempt((503, {"Retry-After": "999999999"})) == pytest.approx(hooks.max_retry_after, abs=1)
+        # elsewhere (or unreadable) it is the back-off: at most the doubled delay, at least half of it
+        waited = attempt((500, {"Retry-After": "120"}))
+        assert hooks.base_delay * 2 ** 3 * (1 - hooks.jitter) <= waited <= hooks.base_delay * 2 ** 3
+        assert busy.received == []
+    finally:
+        busy.close()
+
+
+def test_the_back_off_is_jittered_between_half_and_all_of_the_doubled_delay(runtime):
+    hooks = runtime.webhooks
+    hooks.base_delay, hooks.max_delay = 5.0, 3600.0
+    for failures in (1, 2, 5, 20):
+        full = min(5.0 * 2 ** (failures - 1), 3600.0)
+        draws = [hooks.delay(failures, None) for _ in range(200)]
+        assert all(full / 2 <= d <= full for d in draws)
+        assert len(set(draws)) > 150  # spread, not one value: endpoints that failed together retry apart
