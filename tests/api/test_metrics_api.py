@@ -44,3 +44,23 @@ def test_metrics_are_for_the_office_and_auditors(server, runtime, admin_token):
     assert refused.status_code == 403 and refused.headers["content-type"].startswith("application/problem+json")
     auditor = server.client(token(runtime, "office", "审计员", "auditor"))
     assert auditor.get("/metrics").status_code == 200
+
+
+def test_the_exposition_is_prometheus_text_that_the_client_library_parses(server, runtime, admin_token):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    office = server.client(admin_token)
+    org(office, "div-relief")
+    r = office.get("/metrics")
+    assert r.headers["content-type"].startswith("text/plain; version=0.0.4")
+    families = {f.name: f for f in text_string_to_metric_families(r.text)}
+    assert families["civic_ledger_http_requests"].type == "counter"
+    assert families["civic_ledger_http_request_duration_seconds"].type == "histogram"
+    assert families["civic_ledger_ledger_position"].type == "gauge"
+    assert families["civic_ledger_process_terms"].type == "counter"
+    assert {s.labels["view"] for s in families["civic_ledger_projection_lag_events"].samples} == \
+        set(runtime.projector.views)
+    assert not any(name.endswith("_created") for f in families.values() for name in (s.name for s in f.samples))
+    openmetrics = office.get("/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"})
+    assert openmetrics.headers["content-type"].startswith("application/openmetrics-text")
+    assert openmetrics.text.rstrip().endswith("# EOF")
