@@ -13,6 +13,12 @@ from api.params import OptionalPosition, PositionPath
 from application.common import Principal
 
 Limit = Annotated[int, Parameter(ge=1, le=500, description="Page size")]
+NOTE_MEDIA_TYPE = "text/plain; charset=utf-8"
+"""A checkpoint as a C2SP signed note (c2sp.org/tlog-checkpoint)."""
+
+
+def _wants_note(request: Request[Any, Any, Any]) -> bool:
+    return request.accept.best_match(["application/json", "text/plain"]) == "text/plain"
 
 
 class LedgerController(Controller):
@@ -41,8 +47,19 @@ class LedgerController(Controller):
     @get("/checkpoints/{tree_size:int}", sync_to_thread=True)
     def get_checkpoint(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
                        tree_size: PositionPath) -> Response[Any]:
-        """One signed tree head by its size: the file an auditor keeps as `checkpoint.json`."""
-        return Response(runtime_of(request).integrity.checkpoint_of(tree_size))
+        """One signed tree head by its size: the file an auditor keeps as `checkpoint.json`. With
+        `Accept: text/plain`, the same tree head as a C2SP signed-note checkpoint (origin, size, base64 root)."""
+        integrity = runtime_of(request).integrity
+        if _wants_note(request):
+            return Response(integrity.checkpoint_note(tree_size), media_type=NOTE_MEDIA_TYPE,
+                            headers={"Vary": "Accept"})
+        return Response(integrity.checkpoint_of(tree_size), headers={"Vary": "Accept"})
+
+    @get("/checkpoint", sync_to_thread=True, media_type=NOTE_MEDIA_TYPE)
+    def checkpoint_note(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal]) -> Response[str]:
+        """The latest signed tree head as a C2SP signed-note checkpoint (c2sp.org/tlog-checkpoint), for
+        transparency-log tools: origin line, tree size, base64 root hash, blank line, `— <origin> <signature>`."""
+        return Response(runtime_of(request).integrity.checkpoint_note(), media_type=NOTE_MEDIA_TYPE)
 
     @get("/proofs/{position:int}", sync_to_thread=True)
     def proof(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], position: PositionPath,

@@ -21,6 +21,7 @@ import msgspec
 from application.common import ApplicationError, Clock, Forbidden, NotFound, Principal
 from application.ledger_verify import VerifyReport, walk
 from infrastructure.merkle import Frontier, consistency_path, inclusion_path
+from infrastructure.signed_note import note_text, origin_of, signed_note
 from infrastructure.signing import (
     Signer,
     SigningKeyMissing,
@@ -29,7 +30,15 @@ from infrastructure.signing import (
     public_pem,
 )
 from infrastructure.store import Ledger
-from infrastructure.verifier import GENESIS, PROOF_FORMAT, Suite, key_id, signed_message
+from infrastructure.verifier import (
+    GENESIS,
+    PROOF_FORMAT,
+    Suite,
+    VerificationError,
+    key_id,
+    signed_message,
+    verify_checkpoint,
+)
 from projections.runner import Projector
 
 CHECKPOINTS_DDL = (
@@ -53,6 +62,13 @@ class Checkpoint(msgspec.Struct, frozen=True):
     key_id: str
     signature: str
     profile: str = "intl"
+
+
+class CheckpointNotIntact(ApplicationError):
+    """A stored checkpoint whose own signature does not verify under the ledger's key: it is not re-signed."""
+
+    status = 409
+    title = "The stored checkpoint is not intact"
 
 
 class IntegrityService:
@@ -123,6 +139,28 @@ class IntegrityService:
             raise NotFound("No checkpoint yet; create one first." if size is None else
                            f"No checkpoint of tree size {size}.")
         return _checkpoint(row, self.profile)
+
+    @property
+    def origin(self) -> str:
+        """The log's origin line in its signed notes (and the key's name there): the public base URL, no scheme."""
+        return origin_of(self.ledger.settings.public_base_url)
+
+    def checkpoint_note(self, size: int | None = None) -> str:
+        """The checkpoint of this tree size (or the latest) as a C2SP signed note (c2sp.org/tlog-checkpoint).
+
+        The note's signature is made now, over the note's text, and only for a stored checkpoint whose own
+        signature (made when it was created) verifies under the ledger's key, so a tree head altered in the
+        store is refused instead of signed again."""
+        cp = self.checkpoint_of(size)
+        key = self.signing_key()
+        public = key.public_key()
+        try:
+            verify_checkpoint(msgspec.to_builtins(cp), public)
+        except VerificationError as e:
+            raise CheckpointNotIntact(f"The stored checkpoint of size {cp.tree_size} does not verify ({e}); "
+                                      "run `civic-ledger verify`.", tree_size=cp.tree_size) from None
+        text = note_text(self.origin, cp.tree_size, bytes.fromhex(cp.root_hash))
+        return signed_note(text, self.origin, public, key.sign(text))
 
     def create_checkpoint(self, p: Principal | None = None, *,
                           unless_signed_within: float | None = None) -> tuple[Checkpoint, bool]:
