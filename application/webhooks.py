@@ -388,7 +388,7 @@ class WebhookService:
         """Seconds before the next attempt: what the receiver asked for on 429/503, else the jittered back-off."""
         if answer is not None and answer.status in RETRY_AFTER_STATUSES and answer.retry_after is not None:
             return min(answer.retry_after, self.max_retry_after)
-        full = min(self.base_delay * 2 ** (failures - 1), self.max_delay)
+        full = min(self.base_delay * 2.0 ** min(failures - 1, 64), self.max_delay)  # capped: no float overflow
         return full * (1.0 - self.jitter * self.rng.random())
 
     def _attempt(self, row: dict[str, Any], ce: dict[str, Any], attempt: int) -> Answer | None:
