@@ -19,6 +19,7 @@ attempt may last:
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 import typing
@@ -92,18 +93,19 @@ class PinnedBackend(httpcore.SyncBackend):
 class PinnedTransport(httpx.HTTPTransport):
     """httpx's own transport over a connection pool that uses the pinned backend and keeps nothing alive."""
 
-    def __init__(self) -> None:
+    def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
         super().__init__(retries=0)
         # httpx takes no network backend of its own; the pool it builds is replaced by one that has ours.
-        self._pool = httpcore.ConnectionPool(ssl_context=httpx.create_ssl_context(), max_keepalive_connections=0,
-                                             retries=0, network_backend=PinnedBackend())
+        self._pool = httpcore.ConnectionPool(ssl_context=ssl_context or httpx.create_ssl_context(),
+                                             max_keepalive_connections=0, retries=0, network_backend=PinnedBackend())
 
 
 class WebhookClient:
     """One httpx client for a process's webhook attempts (thread-safe; each attempt is a new connection)."""
 
-    def __init__(self) -> None:
-        self.client = httpx.Client(transport=PinnedTransport(), trust_env=False, follow_redirects=False)
+    def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
+        """`ssl_context`: the certificates trusted for https receivers (default: the system's and certifi's)."""
+        self.client = httpx.Client(transport=PinnedTransport(ssl_context), trust_env=False, follow_redirects=False)
 
     def post(self, url: str, body: bytes, headers: dict[str, str], timeout: float,
              egress: EgressPolicy | None = None) -> Answer:

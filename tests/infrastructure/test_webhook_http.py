@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 
@@ -85,3 +86,91 @@ def test_retry_after_reads_seconds_and_http_dates():
     assert retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412480.0 - 60) == pytest.approx(60.0)
     assert retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # a date in the past: now
     assert retry_after(None) is None and retry_after("soon") is None and retry_after("-5") is None
+
+
+def _certificate(tmp_path, name: str) -> tuple[str, str]:
+    """A self-signed certificate for `name` (its own trust anchor) and its key, as PEM files."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / f"{name}.crt", tmp_path / f"{name}.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return str(cert_path), str(key_path)
+
+
+class TLSReceiver:
+    """An https endpoint on the loopback (IPv4 and IPv6, whatever `localhost` resolves to first) answering 204."""
+
+    def __init__(self, cert: str, key: str) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        outer = self
+        self.hosts: list[str] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                self.rfile.read(int(self.headers["content-length"]))
+                outer.hosts.append(self.headers["host"])
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        class DualStack(ThreadingHTTPServer):
+            address_family = socket.AF_INET6
+
+            def server_bind(self) -> None:
+                self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+                super().server_bind()
+
+        self.httpd = DualStack(("::", 0), Handler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_https_goes_to_the_pinned_address_and_checks_the_certificate_against_the_urls_host(tmp_path):
+    """The socket goes to the address the policy checked, yet TLS (SNI, the certificate's name) and `Host` use the
+    URL's host name: the certificate names `localhost` only, not the address connected to, and it is accepted;
+    a trusted certificate for another name is refused."""
+    cert, key = _certificate(tmp_path, "localhost")
+    stranger_cert, stranger_key = _certificate(tmp_path, "hooks.example.org")
+    receiver, impostor = TLSReceiver(cert, key), TLSReceiver(stranger_cert, stranger_key)
+    allow = EgressPolicy.parse("localhost")
+    trusting = ssl.create_default_context(cafile=cert)
+    trusting.load_verify_locations(cafile=stranger_cert)
+    client = WebhookClient(trusting)
+    try:
+        answer = client.post(f"https://localhost:{receiver.port}/hook", b"{}", {}, timeout=5.0, egress=allow)
+        assert answer.status == 204 and receiver.hosts == [f"localhost:{receiver.port}"]
+        with pytest.raises(httpx.ConnectError, match="Hostname mismatch"):
+            client.post(f"https://localhost:{impostor.port}/hook", b"{}", {}, timeout=5.0, egress=allow)
+        with pytest.raises(EgressRefused):  # and the policy still decides first
+            client.post(f"https://localhost:{receiver.port}/hook", b"{}", {}, timeout=5.0, egress=EgressPolicy())
+        assert len(receiver.hosts) == 1 and impostor.hosts == []
+    finally:
+        client.close()
+        receiver.close()
+        impostor.close()
