@@ -17,17 +17,11 @@ from infrastructure.verifier import GENESIS, INTL, canonical_bytes, suite
 from projections.base import View
 
 CHAIN_DDL = (
-    "CREATE TABLE IF NOT EXISTS ledger_chain (position BIGINT PRIMARY KEY, seq BIGINT NOT NULL UNIQUE, "
-    "originator_id TEXT NOT NULL, originator_version BIGINT NOT NULL, hash BYTEA NOT NULL, "
-    "prev_hash BYTEA NOT NULL)"
+    "CREATE TABLE IF NOT EXISTS ledger_chain (position {rowid}, seq BIGINT NOT NULL UNIQUE, "
+    "originator_id TEXT NOT NULL, originator_version BIGINT NOT NULL, hash {blob} NOT NULL, "
+    "prev_hash {blob} NOT NULL)"
 )
-
-
-def ddl(tx: Tx, statement: str) -> str:
-    """On SQLite the position is the table's rowid (INTEGER PRIMARY KEY), so the walk in order reads one b-tree."""
-    if tx.dialect != "sqlite":
-        return statement
-    return statement.replace("BYTEA", "BLOB").replace("position BIGINT PRIMARY KEY", "position INTEGER PRIMARY KEY")
+"""On SQLite the position is the table's rowid, so the walk in order reads one b-tree."""
 
 
 class LedgerChainView(View):
@@ -48,7 +42,7 @@ class LedgerChainView(View):
         self._suite = INTL
 
     def create(self, tx: Tx) -> None:
-        tx.execute(ddl(tx, CHAIN_DDL))
+        tx.ddl(CHAIN_DDL)
         tx.execute("CREATE INDEX IF NOT EXISTS ledger_chain_event ON ledger_chain (originator_id, originator_version)")
 
     def begin_page(self, tx: Tx) -> None:
