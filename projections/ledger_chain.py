@@ -24,6 +24,16 @@ CHAIN_DDL = (
 """On SQLite the position is the table's rowid, so the walk in order reads one b-tree."""
 
 
+def head_hash(tx: Tx, upto: int | None = None) -> bytes | None:
+    """The hash of the last chained event (at or before `upto`), None while nothing is chained."""
+    if upto is None:
+        row = tx.execute("SELECT hash FROM ledger_chain ORDER BY position DESC LIMIT 1").fetchone()
+    else:
+        row = tx.execute("SELECT hash FROM ledger_chain WHERE position <= ? ORDER BY position DESC LIMIT 1",
+                         (upto,)).fetchone()
+    return None if row is None else bytes(row["hash"])
+
+
 class LedgerChainView(View):
     """账本哈希链: the chain of stored events, kept by the projector in the ledger's database."""
 
