@@ -20,7 +20,7 @@ from uuid import UUID
 
 from psycopg.rows import tuple_row
 
-from infrastructure.sql import Tx
+from infrastructure.sql import Tx, adapt
 
 _FIELDS = "originator_id, originator_version, topic, state"
 _FIRST = itemgetter(0)
@@ -123,7 +123,7 @@ def _tuples(tx: Tx, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
     if tx.dialect == "postgres":
         cur = tx.raw
         cur.row_factory = tuple_row
-        cur.execute(tx._sql(sql), params, binary=True)
+        cur.execute(adapt(sql, "postgres"), params, binary=True)
         return cur.fetchall()  # type: ignore[no-any-return]
     cur = tx.raw.sqlite_cursor
     cur.row_factory = None
