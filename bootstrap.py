@@ -21,6 +21,7 @@ import psycopg
 from eventsourcing.application import AggregateNotFoundError
 
 from application.access_log import AccessLogService
+from application.backup import LedgerParts
 from application.callers import Callers
 from application.catalog import CatalogService
 from application.common import ApplicationError, Clock, Principal, SystemClock
@@ -272,6 +273,11 @@ class Runtime:
     def principal(self, token: str, on_behalf_of: str | None = None) -> Principal | None:
         """The caller a token stands for (see `application.callers`)."""
         return self.callers.principal(token, on_behalf_of)
+
+    def backup_parts(self) -> LedgerParts:
+        """The parts of this runtime a backup reads and a restore writes (`application.backup`)."""
+        return LedgerParts(ledger=self.ledger, projector=self.projector, integrity=self.integrity,
+                           forget_callers=self.forget_callers)
 
     def forget_callers(self, _position: int | None = None) -> None:
         """A token, role or authorisation changed: this process forgets its callers now, the others when

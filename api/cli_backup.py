@@ -17,7 +17,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
     rt = _runtime()
     try:
-        done = backup(rt, Path(args.out), events_only=args.events_only)
+        done = backup(rt.backup_parts(), Path(args.out), events_only=args.events_only)
     except FileExistsError:
         print(f"{args.out} exists; a backup never overwrites a file.", file=sys.stderr)
         return 2
@@ -55,7 +55,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
             return 2
     rt = _runtime()
     try:
-        done = restore(rt, Path(args.file), public_key=key,
+        done = restore(rt.backup_parts(), Path(args.file), public_key=key,
                        accept_unsigned=args.reason if args.accept_unsigned else None)
     except BackupError as e:
         print(f"civic-ledger: refused: {' '.join(str(e).split())}", file=sys.stderr)

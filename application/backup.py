@@ -48,7 +48,8 @@ import psycopg
 from eventsourcing.persistence import PersistenceError, StoredEvent
 
 from application.common import ApplicationError
-from application.wired import Wired
+from application.integrity import IntegrityService
+from infrastructure import event_rows, side_tables
 from infrastructure.signing import SigningKeyMissing, load_signer
 from infrastructure.store import Ledger
 from infrastructure.verifier import (
@@ -60,6 +61,8 @@ from infrastructure.verifier import (
     suite,
     verify_signature,
 )
+from projections import ledger_chain
+from projections.runner import Projector
 
 FORMAT_VERSION = 1
 # Tables that hold facts the events do not: a restore without them would lose tokens, retries'
@@ -69,12 +72,18 @@ SIDE_TABLES = ("api_tokens", "idempotency_keys", "ledger_unique_keys", "ledger_c
                "restore_overrides")
 PAGE = 2000
 SIGNED_HEADER = "civic-ledger backup v1"
-# Every restore of a file whose signature did not verify, restored anyway on the operator's word.
-OVERRIDES_DDL = (
-    "CREATE TABLE IF NOT EXISTS restore_overrides (restored_at TEXT NOT NULL, operator TEXT NOT NULL, "
-    "reason TEXT NOT NULL, file TEXT NOT NULL, sha256 TEXT NOT NULL, kind TEXT NOT NULL, position BIGINT NOT NULL, "
-    "events BIGINT NOT NULL, signature TEXT NOT NULL)"
-)
+
+
+@dataclass(frozen=True)
+class LedgerParts:
+    """What a backup reads and a restore writes: the store, the projector that keeps its chain and read
+    models, the integrity service that holds the signing key, and how the process forgets its cached
+    callers once a restore brings tokens in."""
+
+    ledger: Ledger
+    projector: Projector
+    integrity: IntegrityService
+    forget_callers: Callable[[], object]
 
 
 class BackupError(ApplicationError):
@@ -105,8 +114,7 @@ def signed_message(sha256: str, events: int, chain_head: str | None) -> bytes:
 
 
 def ensure_tables(ledger: Ledger) -> None:
-    with ledger.db.write() as tx:
-        tx.execute(OVERRIDES_DDL)
+    side_tables.create(ledger.db, side_tables.RESTORE_OVERRIDES)
 
 
 def _cell(value: Any) -> Any:
@@ -137,16 +145,16 @@ class _Writer:
         self.out.write(data)
 
 
-def backup(rt: Wired, out: Path, *, events_only: bool = False) -> BackupSummary:
+def backup(parts: LedgerParts, out: Path, *, events_only: bool = False) -> BackupSummary:
     """Writes the store to `out` (which must not exist) from one snapshot; readable by the owner only."""
-    ledger = rt.ledger
+    ledger = parts.ledger
     ensure_tables(ledger)
     try:
-        key: Any = load_signer(rt.settings, ledger.profile)
+        key: Any = load_signer(ledger.settings, ledger.profile)
     except SigningKeyMissing:
         key = None  # written unsigned: a restore of it needs the operator's explicit override
     position = ledger.max_position()
-    rt.projector.catch_up("ledger_chain", position)
+    parts.projector.catch_up("ledger_chain", position)
     kind = "events" if events_only else "full"
     counts: dict[str, int] = {}
     events = 0
@@ -156,27 +164,24 @@ def backup(rt: Wired, out: Path, *, events_only: bool = False) -> BackupSummary:
         w.line({"civic_ledger_backup": FORMAT_VERSION, "kind": kind, "position": position,
                 "created_at": datetime.now(UTC).isoformat(), "source": ledger.backend,
                 "crypto_profile": ledger.profile})
-        col, table, after = ledger.position_column, ledger.events_table, 0
+        after = 0
         while True:
-            page = tx.execute(
-                f"SELECT {col} AS p, originator_id, originator_version, topic, state FROM {table} "
-                f"WHERE {col} > ? AND {col} <= ? ORDER BY {col} LIMIT {PAGE}", (after, position)).fetchall()
+            page = event_rows.page_after(tx, ledger, after, position, PAGE)
             if not page:
                 break
             for r in page:
-                w.line({"e": [int(r["p"]), str(UUID(str(r["originator_id"]))), int(r["originator_version"]),
+                w.line({"e": [int(r["position"]), str(UUID(str(r["originator_id"]))), int(r["originator_version"]),
                               r["topic"], base64.b64encode(bytes(r["state"])).decode("ascii")]})
             events += len(page)
-            after = int(page[-1]["p"])
+            after = int(page[-1]["position"])
         if not events_only:
             for name in SIDE_TABLES:
-                rows = tx.execute(f"SELECT * FROM {name}").fetchall()
+                rows = side_tables.rows_of(tx, name)
                 for r in rows:
                     w.line({"t": name, "r": {k: _cell(v) for k, v in r.items()}})
                 counts[name] = len(rows)
-        head = tx.execute("SELECT hash FROM ledger_chain WHERE position <= ? ORDER BY position DESC LIMIT 1",
-                          (position,)).fetchone()
-        chain_head = bytes(head["hash"]).hex() if head else None
+        head = ledger_chain.head_hash(tx, position)
+        chain_head = None if head is None else head.hex()
         sha = w.digest.hexdigest()
         signature = None if key is None else {
             "algorithm": ALGORITHMS[ledger.profile], "key_id": key_id(key.public_key()),
@@ -281,15 +286,7 @@ class _Plan:
 
 def _columns(ledger: Ledger) -> dict[str, set[str]]:
     """The side tables' column names in the target store's schema."""
-    out: dict[str, set[str]] = {}
-    for name in SIDE_TABLES:
-        if ledger.backend == "sqlite":
-            out[name] = {r["name"] for r in ledger.db.query(f"PRAGMA table_info({name})")}
-        else:
-            out[name] = {r["column_name"] for r in ledger.db.query(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
-                "AND table_schema = current_schema()", (name,))}
-    return out
+    return {name: side_tables.columns_of(ledger.db, name) for name in SIDE_TABLES}
 
 
 def inspect(src: Path, columns: dict[str, set[str]] | None, decode: Callable[[StoredEvent], Any] | None = None) -> _Plan:
@@ -388,39 +385,36 @@ def signature_problem(plan: _Plan, trusted: Any | None) -> str | None:
     return None
 
 
-def restore(rt: Wired, src: Path, *, public_key: Any | None = None,
+def restore(parts: LedgerParts, src: Path, *, public_key: Any | None = None,
             accept_unsigned: str | None = None, operator: str | None = None) -> BackupSummary:
     """Loads `src` into this empty store after checking all of it, then rebuilds the read models.
 
     The signature is checked against `public_key`, else the store's own signing key. `accept_unsigned`, a
     reason, restores a file whose signature does not verify; the override is recorded and returned."""
-    ledger = rt.ledger
+    ledger = parts.ledger
     ensure_tables(ledger)
-    _check_empty(rt)
+    _check_empty(parts)
     before = ledger.profile
     ledger.adopt_profile(_header_profile(src))  # the store is empty: it takes the backup's crypto profile
-    rt.integrity.forget_key()
+    parts.integrity.forget_key()
     try:
         plan = inspect(src, _columns(ledger), ledger.mapper.to_domain_event)
     except BackupError:
-        _take_back(rt, before)
+        _take_back(parts, before)
         raise
-    trusted = public_key if public_key is not None else rt.integrity.public_key()
+    trusted = public_key if public_key is not None else parts.integrity.public_key()
     problem = signature_problem(plan, trusted)
     if problem is not None and not (accept_unsigned and accept_unsigned.strip()):
-        _take_back(rt, before)
+        _take_back(parts, before)
         raise BackupError(f"{src} is refused: {problem}; restoring it anyway needs --accept-unsigned --reason "
                           "\"...\" (recorded in the ledger).")
-    sqlite = ledger.backend == "sqlite"
-    col, table = ledger.position_column, ledger.events_table
     counts: dict[str, int] = {}
-    events, batch, number = 0, list[tuple[Any, ...]](), 0
+    events, batch, number = 0, list[tuple[int, UUID, int, str, bytes]](), 0
     override: dict[str, Any] | None = None
     try:
         with ledger.db.write() as tx:
             def flush() -> None:
-                tx.executemany(f"INSERT INTO {table} ({col}, originator_id, originator_version, topic, state) "
-                               "VALUES (?, ?, ?, ?, ?)", batch)
+                event_rows.insert_at(tx, ledger, batch)
                 batch.clear()
 
             digest = hashlib.sha256()
@@ -435,15 +429,13 @@ def restore(rt: Wired, src: Path, *, public_key: Any | None = None,
                 digest.update(raw)
                 if "e" in obj:
                     p, oid, version, topic, state = _event(obj, where)
-                    batch.append((p, oid.hex if sqlite else oid, version, topic, state))
+                    batch.append((p, oid, version, topic, state))
                     events += 1
                     if len(batch) >= PAGE:
                         flush()
                 elif "t" in obj:
                     name, row = _row(obj, where, None)  # its columns were checked by the first pass
-                    cols = list(row)
-                    tx.execute(f"INSERT INTO {name} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
-                               [row[c] for c in cols])
+                    side_tables.insert_row(tx, name, row)
                     counts[name] = counts.get(name, 0) + 1
             flush()
             if digest.hexdigest() != plan.sha256 or events != plan.events:
@@ -453,24 +445,24 @@ def restore(rt: Wired, src: Path, *, public_key: Any | None = None,
                             "reason": str(accept_unsigned).strip(), "file": str(src), "sha256": plan.sha256,
                             "kind": str(plan.header["kind"]), "position": int(plan.header["position"]),
                             "events": events, "signature": problem}
-                tx.execute(f"INSERT INTO restore_overrides ({', '.join(override)}) "
-                           f"VALUES ({', '.join('?' for _ in override)})", list(override.values()))
-            if not sqlite and events:
-                tx.execute(f"SELECT setval(pg_get_serial_sequence('{table}', '{col}'), ?)", (plan.header["position"],))
+                side_tables.insert_row(tx, "restore_overrides", override)
+            if events:
+                event_rows.continue_after(tx, ledger, int(plan.header["position"]))
     except BackupError:
-        _take_back(rt, before)
+        _take_back(parts, before)
         raise
     except (sqlite3.Error, psycopg.Error, PersistenceError) as e:
-        _take_back(rt, before)
+        _take_back(parts, before)
         raise BackupError(f"{src}: the store refused line {number}, so nothing was written: {_one_line(e)}") from None
-    rt.forget_callers()
+    parts.forget_callers()
     try:
-        rt.projector.catch_up_all()
+        parts.projector.catch_up_all()
     except Exception as e:  # noqa: BLE001 - the events are in; say so in one line rather than a traceback
         raise BackupError(f"Restored {events} events, but rebuilding the read models failed "
                           f"({type(e).__name__}: {_one_line(e)[:200]}); fix the cause and run `civic-ledger rebuild`.") from None
-    head = ledger.db.query_one("SELECT hash FROM ledger_chain ORDER BY position DESC LIMIT 1")
-    chain_head = bytes(head["hash"]).hex() if head else None
+    with ledger.db.read() as tx:
+        head = ledger_chain.head_hash(tx)
+    chain_head = None if head is None else head.hex()
     if chain_head != plan.chain_head:  # checked before writing; this is the store agreeing with the check
         raise BackupError(f"The restored chain ends in {chain_head}, the backup's in {plan.chain_head} "
                           "(run `civic-ledger verify`).")
@@ -481,10 +473,10 @@ def restore(rt: Wired, src: Path, *, public_key: Any | None = None,
                          override=override)
 
 
-def _take_back(rt: Wired, profile: str) -> None:
+def _take_back(parts: LedgerParts, profile: str) -> None:
     """A refused restore leaves the empty store with the crypto profile it had."""
-    rt.ledger.adopt_profile(profile)
-    rt.integrity.forget_key()
+    parts.ledger.adopt_profile(profile)
+    parts.integrity.forget_key()
 
 
 def _operator() -> str:
@@ -494,15 +486,16 @@ def _operator() -> str:
         return "unknown"
 
 
-def _check_empty(rt: Wired) -> None:
-    ledger = rt.ledger
-    if ledger.max_position() != 0 or ledger.db.scalar(
-            f"SELECT COUNT(*) FROM {ledger.events_table}"):
+def _check_empty(parts: LedgerParts) -> None:
+    ledger = parts.ledger
+    if ledger.max_position() != 0 or event_rows.count_events(ledger):
         raise BackupError("A backup is restored into an empty store only; this one holds events.")
     for name in SIDE_TABLES:
-        if ledger.db.scalar(f"SELECT COUNT(*) FROM {name}"):
+        if side_tables.count_rows(ledger.db, name):
             raise BackupError(f"A backup is restored into an empty store only; {name} is not empty.")
-    moved = sorted(name for name in rt.projector.views if rt.projector.position(name))
-    if moved or ledger.db.scalar("SELECT COUNT(*) FROM ledger_chain"):
+    moved = sorted(name for name in parts.projector.views if parts.projector.position(name))
+    with ledger.db.read() as tx:
+        chained = ledger_chain.head_hash(tx) is not None
+    if moved or chained:
         raise BackupError("A backup is restored into an empty store only; its read models hold positions "
                           f"({', '.join(moved) or 'ledger_chain'}): rebuild them or start from a new store.")

@@ -20,6 +20,7 @@ import msgspec
 from eventsourcing.persistence import StoredEvent
 
 from application.common import NOBODY, ApplicationError, Principal
+from infrastructure import event_rows
 from infrastructure.cloudevents import catalogue, envelope, public_data
 from infrastructure.store import Ledger
 from projections.feed import EVERYONE
@@ -129,10 +130,7 @@ class FeedService:
         """Splits positions into runs whose stored events add up to at most `max_bytes` (a bigger one goes alone)."""
         if not positions:
             return []
-        col, table = self.ledger.position_column, self.ledger.events_table
-        sizes = {int(r["position"]): int(r["size"]) for r in self.ledger.db.query(
-            f"SELECT {col} AS position, LENGTH(state) AS size FROM {table} "
-            f"WHERE {col} IN ({', '.join('?' for _ in positions)})", tuple(positions))}
+        sizes = event_rows.state_sizes(self.ledger, positions)
         out: list[list[int]] = [[]]
         held = 0
         for pos in positions:
@@ -167,10 +165,7 @@ class FeedService:
         if not positions:
             return []
         marks = ", ".join("?" for _ in positions)
-        col, table = self.ledger.position_column, self.ledger.events_table
-        rows = self.ledger.db.query(
-            f"SELECT {col} AS position, originator_id, originator_version, topic, state FROM {table} "
-            f"WHERE {col} IN ({marks}) ORDER BY {col}", tuple(positions))
+        rows = event_rows.events_at(self.ledger, positions)
         hashes: dict[int, str] = {}
         if self.chained:
             hashes = {int(r["position"]): bytes(r["hash"]).hex() for r in self.ledger.db.query(

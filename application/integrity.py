@@ -20,6 +20,7 @@ import msgspec
 
 from application.common import ApplicationError, Clock, Forbidden, NotFound, Principal
 from application.ledger_verify import VerifyReport, walk
+from infrastructure import event_rows, side_tables
 from infrastructure.merkle import Frontier, consistency_path, inclusion_path
 from infrastructure.signed_note import note_text, origin_of, signed_note
 from infrastructure.signing import (
@@ -41,11 +42,6 @@ from infrastructure.verifier import (
 )
 from projections.runner import Projector
 
-CHECKPOINTS_DDL = (
-    "CREATE TABLE IF NOT EXISTS ledger_checkpoints (tree_size BIGINT PRIMARY KEY, root_hash TEXT NOT NULL, "
-    "last_position BIGINT NOT NULL, chain_hash TEXT NOT NULL, timestamp TEXT NOT NULL, key_id TEXT NOT NULL, "
-    "signature TEXT NOT NULL, frontier TEXT NOT NULL)"
-)
 CHAIN_VIEW = "ledger_chain"
 
 
@@ -77,8 +73,7 @@ class IntegrityService:
         self.projector = projector
         self.clock = clock
         self._key: Signer | None = None
-        with ledger.db.write() as tx:
-            tx.execute(CHECKPOINTS_DDL)
+        side_tables.create(ledger.db, side_tables.CHECKPOINTS)
 
     @property
     def profile(self) -> str:
@@ -307,10 +302,7 @@ class IntegrityService:
 
     def stored_event(self, position: int) -> dict[str, Any] | None:
         """The event at a position exactly as stored (state in base64)."""
-        col, table = self.ledger.position_column, self.ledger.events_table
-        row = self.ledger.db.query_one(
-            f"SELECT {col} AS position, originator_id, originator_version, topic, state FROM {table} "
-            f"WHERE {col} = ?", (position,))
+        row = event_rows.event_at(self.ledger, position)
         if row is None:
             return None
         oid = row["originator_id"]

@@ -15,17 +15,16 @@ from __future__ import annotations
 import struct
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import islice
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import msgspec
-from psycopg.rows import tuple_row
 
+from infrastructure import event_rows
 from infrastructure.merkle import Frontier
-from infrastructure.sql import Tx
 from infrastructure.store import Ledger
 from infrastructure.verifier import (
     GENESIS,
@@ -86,10 +85,7 @@ class _Walk:
         return None if v is None else int(v)
 
     def stored_at(self, oid_hex: str, version: int) -> int | None:
-        oid: Any = oid_hex if self.ledger.backend == "sqlite" else UUID(oid_hex)
-        v = self.ledger.db.scalar(f"SELECT {self.col} FROM {self.table} WHERE originator_id = ? "
-                                  "AND originator_version = ?", (oid, version))
-        return None if v is None else int(v)
+        return event_rows.position_of(self.ledger, oid_hex, version)
 
     def check(self, cp: dict[str, Any], position: int) -> None:
         size = int(cp["tree_size"])
@@ -141,43 +137,18 @@ class _Walk:
                      f"(head {head})")
 
 
-def _rows(tx: Tx, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-    """Plain tuples, and bytea in binary on PostgreSQL (text would double the bytes and hex-decode them)."""
-    if tx.dialect == "postgres":
-        cur = tx.raw
-        cur.row_factory = tuple_row
-        cur.execute(sql.replace("?", "%s"), params, binary=True)
-        return cur.fetchall()  # type: ignore[no-any-return]
-    cur = tx.raw.sqlite_cursor
-    cur.row_factory = None
-    cur.execute(sql, params)
-    return cur.fetchall()  # type: ignore[no-any-return]
-
-
 Page = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]
+"""(chain records, stored events) of one range of positions, as `event_rows.chain_and_store` reads them."""
 
 
-def _canonical_sql(col: str) -> str:
-    """PostgreSQL builds each event's canonical bytes itself (`canonical_bytes`, field for field: big-endian
-    u64 position, the 16 bytes of the UUID, u64 version, u32 length and UTF-8 topic, u32 length and state),
-    so a row arrives as one bytea: no UUID, text or tuple of five to decode per event, and the concatenation
-    runs in the server's process, beside the hashing."""
-    topic = "convert_to(topic, 'UTF8')"
-    return (f"int8send({col}) || uuid_send(originator_id) || int8send(originator_version) || "
-            f"int4send(octet_length({topic})) || {topic} || int4send(octet_length(state)) || state")
+class _Hashed(NamedTuple):
+    """A range whose events the store's server hashed on its chain records (`event_rows.chain_hashed`)."""
 
-
-def _page(ledger: Ledger, after: int, upto: int) -> Page:
-    """(chain records, stored events) with positions in (after, upto]; a stored event is (position,
-    canonical bytes) on PostgreSQL and (position, originator id, version, topic, state) on SQLite."""
-    col, table = ledger.position_column, ledger.events_table
-    fields = _canonical_sql(col) if ledger.backend == "postgres" else "originator_id, originator_version, topic, state"
-    with ledger.db.read() as tx:
-        chain = _rows(tx, "SELECT position, seq, hash, prev_hash FROM ledger_chain WHERE position > ? "
-                          "AND position <= ? ORDER BY position", (after, upto))
-        store = _rows(tx, f"SELECT {col}, {fields} FROM {table} "
-                          f"WHERE {col} > ? AND {col} <= ? ORDER BY {col}", (after, upto))
-    return chain, store
+    rows: list[tuple[Any, ...]]
+    chain: int
+    store: int
+    after: int
+    upto: int
 
 
 def _identity(data: bytes) -> tuple[str, int]:
@@ -185,18 +156,27 @@ def _identity(data: bytes) -> tuple[str, int]:
     return data[8:24].hex(), int.from_bytes(data[24:32], "big")
 
 
-def _pages(ledger: Ledger, head: int, span: int, workers: int = 2, ahead: int = 4) -> Iterator[Page]:
+def _pages(ledger: Ledger, head: int, span: int, hashed: list[str | None], workers: int = 2,
+           ahead: int = 4) -> Iterator[Page | _Hashed]:
     """Consecutive ranges of positions up to the chain's head, in order, read by a few threads ahead of the
-    hashing (the database wait releases the GIL, and ranges are independent of each other)."""
+    hashing (the database wait releases the GIL, and ranges are independent of each other). While
+    `hashed[0]` names a hash the server computes, a range is read hashed; the walk clears it after a break."""
+
+    def read(after: int, upto: int) -> Page | _Hashed:
+        algorithm = hashed[0]
+        if algorithm is None:
+            return event_rows.chain_and_store(ledger, after, upto)
+        return _Hashed(*event_rows.chain_hashed(ledger, algorithm, after, upto), after, upto)
+
     ranges = iter([(a, min(a + span, head)) for a in range(0, head, span)])
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="verify-reader")
     try:
-        window: deque[Future[Page]] = deque(pool.submit(_page, ledger, a, b) for a, b in islice(ranges, ahead))
+        window: deque[Future[Page | _Hashed]] = deque(pool.submit(read, a, b) for a, b in islice(ranges, ahead))
         while window:
             page = window.popleft().result()
             nxt = next(ranges, None)
             if nxt is not None:
-                window.append(pool.submit(_page, ledger, *nxt))
+                window.append(pool.submit(read, *nxt))
             yield page
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
@@ -226,14 +206,88 @@ def walk(ledger: Ledger, checkpoints: list[dict[str, Any]], public_key: Any | No
     end = 1 << 63  # past any position
     head = int(ledger.db.scalar("SELECT MAX(position) FROM ledger_chain") or 0)
     # rows below position 1 are never read by the projector (the log starts after 0), so never chained
-    for r in ledger.db.query(f"SELECT {w.col} AS p, originator_id, originator_version FROM {w.table} "
-                             f"WHERE {w.col} < 1 ORDER BY {w.col}"):
-        raw = r["originator_id"]
-        w.add("inserted", int(r["p"]), raw if isinstance(raw, str) else raw.hex, int(r["originator_version"]),
+    for p, oid_hex, version in event_rows.below_one(ledger):
+        w.add("inserted", p, oid_hex, version,
               "an event stored at a position no event of the ledger takes (they start at 1): never chained, and "
               "outside the log the read models follow")
+
+    def grow(hashes: Sequence[bytes], positions: Sequence[int]) -> None:
+        """Frontier.extend over the leaves of these chain hashes, inlined, checking each checkpoint it reaches."""
+        nonlocal next_cp
+        pop, push, size = subtrees.pop, subtrees.append, frontier.size
+        for k, leaf in enumerate([sha(b"\x00" + h).digest() for h in hashes]):
+            n = size
+            while n & 1:  # merge the perfect subtrees the new leaf completes
+                leaf = sha(b"\x01" + pop() + leaf).digest()
+                n >>= 1
+            push(leaf)
+            size += 1
+            if size == next_cp:
+                frontier.size = size
+                while w.pending and int(w.pending[0]["tree_size"]) == size:
+                    w.check(w.pending.pop(0), positions[k])
+                next_cp = int(w.pending[0]["tree_size"]) if w.pending else -1
+        frontier.size = size
+
+    def hashes_of(prevs: Sequence[bytes], store: list[tuple[Any, ...]]) -> list[bytes]:
+        """H(previous hash || canonical bytes) of each stored event on the given previous hashes. The state is
+        fed to the hash as it came from the row, not copied into one buffer first."""
+        fromhex, out = bytes.fromhex, list[bytes]()
+        push = out.append
+        if sqlite:
+            for c_prev, (spos, raw_oid, s_ver, topic, state) in zip(prevs, store, strict=True):
+                t = topics.get(topic)
+                if t is None:
+                    t = topics[topic] = topic.encode("utf-8")
+                h = sha(c_prev + head_pack(spos, fromhex(raw_oid), s_ver, len(t)) + t + len_pack(len(state)))
+                h.update(state)
+                push(h.digest())
+        else:
+            for c_prev, s in zip(prevs, store, strict=True):
+                h = sha(c_prev)
+                h.update(s[1])
+                push(h.digest())
+        return out
+
+    # The common page holds the same positions in the store and the chain, every record linked to the one
+    # before, every event hashing to its record: then the store's own chain is the recorded one, and the
+    # page is judged with whole-list comparisons and its Merkle leaves taken from the records. Only a page
+    # that is not so (a break, or the pages after one) goes through the merge below, event by event. Each
+    # event's check is H(record's previous hash || its bytes) = record's hash, so on PostgreSQL with SHA-256
+    # the server computes it beside the bytes and sends 32 bytes instead of the event (decision 0021).
+    hashed = [event_rows.hashing_in_store(ledger, ledger.profile)]
     # PostgreSQL answers two readers at once; SQLite's reads gain nothing from a second thread
-    for chain, store in _pages(ledger, head, page, workers=2 if ledger.backend == "postgres" else 1):
+    for got in _pages(ledger, head, page, hashed, workers=2 if ledger.backend == "postgres" else 1):
+        if isinstance(got, _Hashed):
+            rows, n = got.rows, len(got.rows)
+            if n == got.chain == got.store:
+                if n == 0:
+                    continue
+                positions, seqs, hashes, prevs, computed = zip(*rows, strict=True)
+                if (prevs[0] == prev == running and seqs == tuple(range(seq, seq + n))
+                        and prevs[1:] == hashes[:-1] and computed == hashes):
+                    grow(hashes, positions)
+                    prev = running = hashes[-1]
+                    seq, events, chained = seq + n, events + n, chained + n
+                    if progress is not None:
+                        progress(n)
+                    continue
+            hashed[0] = None  # something to classify: from here on the walk reads the bytes and hashes them
+            chain, store = event_rows.chain_and_store(ledger, got.after, got.upto)
+        else:
+            chain, store = got
+        if chain and len(chain) == len(store):
+            positions, seqs, hashes, prevs = zip(*chain, strict=True)
+            if (prevs[0] == prev == running and positions == tuple(s[0] for s in store)
+                    and seqs == tuple(range(seq, seq + len(chain))) and prevs[1:] == hashes[:-1]
+                    and hashes_of(prevs, store) == list(hashes)):
+                grow(hashes, positions)
+                prev = running = hashes[-1]
+                n = len(chain)
+                seq, events, chained = seq + n, events + n, chained + n
+                if progress is not None:
+                    progress(n)
+                continue
         i = j = 0
         nc, ns = len(chain), len(store)
         while i < nc or j < ns:
@@ -290,7 +344,7 @@ def walk(ledger: Ledger, checkpoints: list[dict[str, Any]], public_key: Any | No
     for cp in w.pending:
         w.add("checkpoint", int(cp["last_position"]), None, None,
               f"the checkpoint of size {cp['tree_size']} covers more events than the store holds ({w.frontier.size})")
-    unchained = int(ledger.db.scalar(f"SELECT COUNT(*) FROM {w.table} WHERE {w.col} > ?", (head,)) or 0)
+    unchained = event_rows.count_events(ledger, after=head)
     if progress is not None and unchained:
         progress(unchained)
     w.breaks.sort(key=lambda b: (b.position, b.kind in ("checkpoint", "chain")))

@@ -33,6 +33,7 @@ from domain.compliance import Evidence, EvidenceKind, Violation, ViolationKind, 
 from domain.grants import Grant
 from domain.maintenance import BatchModification
 from domain.organizations import OFFICE_CODE, Role
+from infrastructure import side_tables
 from projections.maintenance_queries import MaintenanceQueries
 from projections.queries import CatalogFilter, CatalogQueries
 from projections.runner import Projector
@@ -40,7 +41,6 @@ from projections.runner import Projector
 NAME = "compliance"
 MONITOR = f"monitor:{NAME}"
 DENIALS = frozenset({"no_grant", "other_purpose", "field_not_granted"})
-_DDL = "CREATE TABLE IF NOT EXISTS monitor_positions (name TEXT PRIMARY KEY, position BIGINT NOT NULL)"
 _TOPICS = (get_topic(AccessLogBatch.Recorded), get_topic(BatchModification.ExecutionRefused))
 
 
@@ -73,12 +73,10 @@ class MonitorService(Service):
         self.catalog = catalog
         self.maintenance = maintenance
         self.page_size = page_size
-        with self.ledger.db.write() as tx:
-            tx.execute(_DDL)
+        side_tables.create(self.ledger.db, side_tables.MONITOR_POSITIONS)
 
     def position(self) -> int:
-        value = self.ledger.db.scalar("SELECT position FROM monitor_positions WHERE name = ?", (NAME,))
-        return int(value or 0)
+        return side_tables.monitor_position(self.ledger.db, NAME)
 
     def run(self, now: datetime | None = None) -> MonitorRun:
         """Scans the ledger since the last run, then the read models at `now`; raises what is new."""
@@ -213,6 +211,4 @@ class MonitorService(Service):
         return self.ledger.position_of(vid, 1) is not None
 
     def _advance(self, position: int) -> None:
-        with self.ledger.db.write() as tx:
-            tx.execute("INSERT INTO monitor_positions (name, position) VALUES (?, ?) ON CONFLICT (name) "
-                       "DO UPDATE SET position = excluded.position", (NAME, position))
+        side_tables.set_monitor_position(self.ledger.db, NAME, position)

@@ -24,12 +24,11 @@ import msgspec
 from application.common import ApplicationError, Clock, Forbidden, NotFound, Principal
 from application.integrity import CHAIN_VIEW, IntegrityService
 from domain.organizations import Role
+from infrastructure import side_tables
 from infrastructure.store import Ledger
 from infrastructure.verifier import RECEIPT_FORMAT, key_id, receipt_message, record_hash
 from projections.runner import Projector
 
-RECEIPTS_DDL = ("CREATE TABLE IF NOT EXISTS access_log_receipts (batch_id TEXT PRIMARY KEY, position BIGINT NOT NULL, "
-                "receipt TEXT NOT NULL)")
 SWEEP_SECONDS = 60
 SIDES = ("provider", "holder")
 
@@ -40,8 +39,7 @@ class ReceiptService:
         self.integrity = integrity
         self.projector = projector
         self.clock = clock
-        with ledger.db.write() as tx:
-            tx.execute(RECEIPTS_DDL)
+        side_tables.create(ledger.db, side_tables.RECEIPTS)
 
     # -- issuing ---------------------------------------------------------------------------
 

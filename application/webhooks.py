@@ -47,6 +47,7 @@ from standardwebhooks import Webhook
 from application.common import NOBODY, ApplicationError, Forbidden, NotFound, Principal
 from application.feeds import FeedService, Filter, Scope
 from domain.organizations import Role
+from infrastructure import side_tables
 from infrastructure.egress import EgressPolicy, EgressRefused
 from infrastructure.store import Ledger
 from infrastructure.webhook_http import TRANSPORT_ERRORS, Answer, WebhookClient
@@ -54,19 +55,7 @@ from infrastructure.webhook_http import TRANSPORT_ERRORS, Answer, WebhookClient
 log = logging.getLogger(__name__)
 _json = msgspec.json.Encoder()
 
-DDL = (
-    "CREATE TABLE IF NOT EXISTS webhook_subscriptions (id TEXT PRIMARY KEY, organization TEXT NOT NULL, "
-    "sees_all INTEGER NOT NULL, url TEXT NOT NULL, types TEXT NOT NULL, secret TEXT NOT NULL, "
-    "status TEXT NOT NULL, cursor BIGINT NOT NULL, failures INTEGER NOT NULL, first_failure_at DOUBLE PRECISION, "
-    "next_attempt_at DOUBLE PRECISION NOT NULL, lease_until DOUBLE PRECISION NOT NULL, paused_reason TEXT, "
-    "created_by TEXT NOT NULL, created_at TEXT NOT NULL, idempotency_key TEXT, generation INTEGER NOT NULL)",
-    "CREATE UNIQUE INDEX IF NOT EXISTS webhook_subscriptions_key ON webhook_subscriptions (organization, "
-    "idempotency_key)",
-    "CREATE TABLE IF NOT EXISTS webhook_deliveries (subscription_id TEXT NOT NULL, seq BIGINT NOT NULL, "
-    "position BIGINT NOT NULL, event_id TEXT NOT NULL, attempt INTEGER NOT NULL, at TEXT NOT NULL, "
-    "status_code INTEGER, ok INTEGER NOT NULL, error TEXT, duration_ms DOUBLE PRECISION NOT NULL, "
-    "PRIMARY KEY (subscription_id, seq))",
-)
+DDL = side_tables.WEBHOOKS
 _COLUMNS = "id, organization, sees_all, url, types, status, cursor, failures, paused_reason, created_at"
 
 

@@ -2,8 +2,9 @@
 
 The log is filled with real catalog lifecycles (as for the rebuild benchmark), chained by the
 projector and covered by a signed checkpoint. `verify` then reads every stored event and its chain
-record page by page, recomputes the canonical bytes, the chain hash and the Merkle leaf, and checks
-the checkpoint's root. The baseline holds the same canonical bytes in memory and computes only the
+record page by page, recomputes the canonical bytes and the chain hash (on PostgreSQL with SHA-256
+the server hashes them beside the rows, decision 0021) and the Merkle leaf, and checks the
+checkpoint's root. The baseline holds the same canonical bytes in memory and computes only the
 chain hash, H(previous || bytes), in a plain loop: the ratio is what reading, merging and the
 other checks cost on top of the hashing itself. Both crypto profiles are measured: intl (H = SHA-256,
 an Ed25519 checkpoint) and sm (H = SM3 through OpenSSL, an SM2 checkpoint), each against a bare loop

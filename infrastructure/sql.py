@@ -2,16 +2,122 @@
 
 Read models live in the event store's own database, reached through the library's datastore, so a
 view's rows and its tracking record can share one transaction.
+
+A statement is written once, with `?` for each parameter, and adapted to the dialect by `adapt`:
+on PostgreSQL each placeholder becomes `%s` and each `%` becomes `%%` (psycopg reads both), while
+a `?` inside a string literal, a quoted identifier, a dollar-quoted body or a comment stays as it
+is, and so do the jsonb operators `?|` and `?&`. The jsonb key-exists operator `?` itself is
+written `??`. Column types that differ by dialect are named in DDL as `{blob}` or `{rowid}` and
+filled in by `ddl` (`TYPES`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any
 
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
+
+DIALECTS = ("sqlite", "postgres")
+TYPES: dict[str, dict[str, str]] = {
+    "sqlite": {"blob": "BLOB", "rowid": "INTEGER PRIMARY KEY"},
+    "postgres": {"blob": "BYTEA", "rowid": "BIGINT PRIMARY KEY"},
+}
+"""The column types whose names differ by dialect, as `ddl` fills them in: `{blob}` for bytes, `{rowid}`
+for a 64-bit integer key (on SQLite, INTEGER PRIMARY KEY makes the column the table's rowid, so a walk
+in key order reads one b-tree)."""
+
+
+def ddl(statement: str, dialect: str) -> str:
+    """A DDL statement with its `{blob}` and `{rowid}` types named for the dialect (other braces, as in a default of
+    '{}', are left alone)."""
+    for name, sql_type in TYPES[dialect].items():
+        statement = statement.replace("{" + name + "}", sql_type)
+    return statement
+
+
+def adapt(sql: str, dialect: str) -> str:
+    """The statement as the dialect's driver reads it (see the module's docstring)."""
+    if dialect == "sqlite":
+        return sql
+    if dialect != "postgres":  # pragma: no cover - configuration error
+        raise ValueError(f"unknown dialect {dialect!r}")
+    return _to_pyformat(sql)
+
+
+_QUOTES = {"'": "'", '"': '"'}
+
+
+@lru_cache(maxsize=4096)
+def _to_pyformat(sql: str) -> str:
+    out: list[str] = []
+    i, n = 0, len(sql)
+    while i < n:
+        ch = sql[i]
+        if ch in _QUOTES:  # 'literal' (E'..\'..' too) or "identifier"; a doubled quote stays inside
+            escapes = ch == "'" and i > 0 and sql[i - 1] in ("e", "E") and (i < 2 or not (sql[i - 2].isalnum()
+                                                                               or sql[i - 2] == "_"))
+            j = i + 1
+            while j < n:
+                if escapes and sql[j] == "\\":
+                    j += 2
+                    continue
+                if sql[j] == ch:
+                    if j + 1 < n and sql[j + 1] == ch:
+                        j += 2
+                        continue
+                    break
+                j += 1
+            out.append(sql[i:j + 1].replace("%", "%%"))
+            i = j + 1
+        elif ch == "-" and sql.startswith("--", i):
+            j = sql.find("\n", i)
+            j = n if j < 0 else j
+            out.append(sql[i:j].replace("%", "%%"))
+            i = j
+        elif ch == "/" and sql.startswith("/*", i):
+            j = sql.find("*/", i + 2)
+            j = n if j < 0 else j + 2
+            out.append(sql[i:j].replace("%", "%%"))
+            i = j
+        elif ch == "$" and (tag := _dollar_tag(sql, i)) is not None:
+            j = sql.find(tag, i + len(tag))
+            j = n if j < 0 else j + len(tag)
+            out.append(sql[i:j].replace("%", "%%"))
+            i = j
+        elif ch == "?":
+            nxt = sql[i + 1] if i + 1 < n else ""
+            if nxt == "?":  # the jsonb key-exists operator, written ?? because ? alone is a parameter
+                out.append("?")
+                i += 2
+            elif nxt and nxt in "|&":  # the jsonb operators ?| and ?&
+                out.append("?" + nxt)
+                i += 2
+            else:
+                out.append("%s")
+                i += 1
+        elif ch == "%":
+            out.append("%%")
+            i += 1
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
+def _dollar_tag(sql: str, i: int) -> str | None:
+    """The opening tag of a dollar-quoted string at `i` ($$ or $name$), or None ($1 is a parameter)."""
+    if i > 0 and (sql[i - 1].isalnum() or sql[i - 1] in "_$"):
+        return None  # part of an identifier such as a$b
+    j = i + 1
+    while j < len(sql) and (sql[j].isalnum() or sql[j] == "_"):
+        j += 1
+    if j < len(sql) and sql[j] == "$" and not sql[i + 1:j][:1].isdigit():
+        return sql[i:j + 1]
+    return None
 
 
 class Tx:
@@ -23,7 +129,11 @@ class Tx:
         self.raw = cursor
 
     def _sql(self, sql: str) -> str:
-        return sql.replace("?", "%s") if self.dialect == "postgres" else sql
+        return adapt(sql, self.dialect)
+
+    def ddl(self, statement: str) -> Tx:
+        """Runs a DDL statement with its dialect's types filled in (`TYPES`)."""
+        return self.execute(ddl(statement, self.dialect))
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Tx:
         self._c.execute(self._sql(sql), tuple(params))

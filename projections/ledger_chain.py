@@ -17,17 +17,21 @@ from infrastructure.verifier import GENESIS, INTL, canonical_bytes, suite
 from projections.base import View
 
 CHAIN_DDL = (
-    "CREATE TABLE IF NOT EXISTS ledger_chain (position BIGINT PRIMARY KEY, seq BIGINT NOT NULL UNIQUE, "
-    "originator_id TEXT NOT NULL, originator_version BIGINT NOT NULL, hash BYTEA NOT NULL, "
-    "prev_hash BYTEA NOT NULL)"
+    "CREATE TABLE IF NOT EXISTS ledger_chain (position {rowid}, seq BIGINT NOT NULL UNIQUE, "
+    "originator_id TEXT NOT NULL, originator_version BIGINT NOT NULL, hash {blob} NOT NULL, "
+    "prev_hash {blob} NOT NULL)"
 )
+"""On SQLite the position is the table's rowid, so the walk in order reads one b-tree."""
 
 
-def ddl(tx: Tx, statement: str) -> str:
-    """On SQLite the position is the table's rowid (INTEGER PRIMARY KEY), so the walk in order reads one b-tree."""
-    if tx.dialect != "sqlite":
-        return statement
-    return statement.replace("BYTEA", "BLOB").replace("position BIGINT PRIMARY KEY", "position INTEGER PRIMARY KEY")
+def head_hash(tx: Tx, upto: int | None = None) -> bytes | None:
+    """The hash of the last chained event (at or before `upto`), None while nothing is chained."""
+    if upto is None:
+        row = tx.execute("SELECT hash FROM ledger_chain ORDER BY position DESC LIMIT 1").fetchone()
+    else:
+        row = tx.execute("SELECT hash FROM ledger_chain WHERE position <= ? ORDER BY position DESC LIMIT 1",
+                         (upto,)).fetchone()
+    return None if row is None else bytes(row["hash"])
 
 
 class LedgerChainView(View):
@@ -48,7 +52,7 @@ class LedgerChainView(View):
         self._suite = INTL
 
     def create(self, tx: Tx) -> None:
-        tx.execute(ddl(tx, CHAIN_DDL))
+        tx.ddl(CHAIN_DDL)
         tx.execute("CREATE INDEX IF NOT EXISTS ledger_chain_event ON ledger_chain (originator_id, originator_version)")
 
     def begin_page(self, tx: Tx) -> None:

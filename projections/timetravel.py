@@ -27,7 +27,7 @@ from projections.base import View
 
 CHECKPOINTS_DDL = (
     "CREATE TABLE IF NOT EXISTS state_checkpoints (signature TEXT NOT NULL, position BIGINT NOT NULL, "
-    "created_at TEXT NOT NULL, size INTEGER NOT NULL, payload BYTEA NOT NULL, PRIMARY KEY (signature, position))"
+    "created_at TEXT NOT NULL, size INTEGER NOT NULL, payload {blob} NOT NULL, PRIMARY KEY (signature, position))"
 )
 
 
@@ -120,7 +120,7 @@ class TimeTravel:
         self._builds = threading.BoundedSemaphore(max_builds)
         self._gates: dict[int, threading.Lock] = {}
         with ledger.db.write() as tx:
-            tx.execute(CHECKPOINTS_DDL if ledger.backend == "postgres" else CHECKPOINTS_DDL.replace("BYTEA", "BLOB"))
+            tx.ddl(CHECKPOINTS_DDL)
 
     # -- instants and positions --------------------------------------------------------------
 

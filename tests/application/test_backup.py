@@ -69,11 +69,11 @@ def demo(runtime: Runtime) -> dict[str, Any]:
 
 def test_a_full_backup_restores_the_same_ledger_tokens_and_read_models_on_the_other_store(runtime, demo, other,
                                                                                          tmp_path):
-    done = backup(runtime, tmp_path / "backup.jsonl")
+    done = backup(runtime.backup_parts(), tmp_path / "backup.jsonl")
     assert done.events == runtime.ledger.max_position() and done.rows["api_tokens"] >= 1
     assert done.rows["ledger_checkpoints"] == 1 and done.rows["ledger_unique_keys"] > 0
 
-    restored = restore(other, tmp_path / "backup.jsonl")
+    restored = restore(other.backup_parts(), tmp_path / "backup.jsonl")
     assert restored.events == done.events and restored.chain_head == done.chain_head is not None
     assert events(other) == events(runtime)                       # byte for byte, at the same positions
     assert dump(other, VIEW_TABLES) == dump(runtime, VIEW_TABLES)   # the read models rebuilt from them
@@ -90,11 +90,11 @@ def test_a_full_backup_restores_the_same_ledger_tokens_and_read_models_on_the_ot
 
 
 def test_an_export_holds_the_events_only_and_imports_into_an_empty_store(runtime, demo, other, tmp_path):
-    done = backup(runtime, tmp_path / "events.jsonl", events_only=True)
+    done = backup(runtime.backup_parts(), tmp_path / "events.jsonl", events_only=True)
     assert done.kind == "events" and done.rows == {}
     lines = (tmp_path / "events.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(lines) == done.events + 2 and all('"e":' in line for line in lines[1:-1])
-    restore(other, tmp_path / "events.jsonl")
+    restore(other.backup_parts(), tmp_path / "events.jsonl")
     assert events(other) == events(runtime)
     assert dump(other, ("catalog_entries", "grants")) == dump(runtime, ("catalog_entries", "grants"))
     assert other.ledger.db.scalar("SELECT COUNT(*) FROM api_tokens") == 0
@@ -114,30 +114,30 @@ def small(runtime: Runtime) -> Runtime:
 def test_a_damaged_backup_is_refused_before_anything_is_written(small, other, tmp_path):
     runtime = small
     path = tmp_path / "backup.jsonl"
-    backup(runtime, path)
+    backup(runtime.backup_parts(), path)
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
     event = json.loads(lines[5])
     event["e"][3] = "civic-ledger:Organization.Forged"
     lines[5] = json.dumps(event) + "\n"
     path.write_text("".join(lines), encoding="utf-8")
     with pytest.raises(BackupError, match="checksum"):
-        restore(other, path)
+        restore(other.backup_parts(), path)
     assert other.ledger.max_position() == 0
     path.write_text("".join(lines[:-1]), encoding="utf-8")          # cut before its trailer
     with pytest.raises(BackupError, match="incomplete"):
-        restore(other, path)
+        restore(other.backup_parts(), path)
     assert other.ledger.max_position() == 0
 
 
 def test_a_backup_goes_into_an_empty_store_only_and_never_overwrites_a_file(small, tmp_path):
     runtime = small
     path = tmp_path / "backup.jsonl"
-    backup(runtime, path)
+    backup(runtime.backup_parts(), path)
     with pytest.raises(FileExistsError):
-        backup(runtime, path)
+        backup(runtime.backup_parts(), path)
     before = runtime.ledger.max_position()
     with pytest.raises(BackupError, match="empty store"):
-        restore(runtime, path)
+        restore(runtime.backup_parts(), path)
     assert runtime.ledger.max_position() == before
     assert path.stat().st_mode & 0o077 == 0                         # tokens' hashes and webhook secrets inside
 
@@ -190,27 +190,27 @@ def altered(path: Path) -> list[dict[str, Any]]:
 
 def test_an_altered_event_with_its_checksum_recomputed_is_refused_and_the_target_stays_empty(small, other, tmp_path):
     good = tmp_path / "backup.jsonl"
-    backup(small, good)
+    backup(small.backup_parts(), good)
     forged = tmp_path / "forged.jsonl"
     forged.write_bytes(good.read_bytes())
     rewrite(forged, altered(good))
     with pytest.raises(BackupError, match="chain head"):
-        restore(other, forged)
+        restore(other.backup_parts(), forged)
     assert_empty(other)
     rewrite(forged, altered(good), chain=True)  # the editor recomputes the chain head as well
     with pytest.raises(BackupError, match="signature does not verify"):
-        restore(other, forged)
+        restore(other.backup_parts(), forged)
     assert_empty(other)
 
-    done = restore(other, good)                                    # the genuine file still goes in
+    done = restore(other.backup_parts(), good)                                    # the genuine file still goes in
     assert done.events == small.ledger.max_position() and done.override is None
-    assert done.signed_by is not None and done.signed_by == backup(small, tmp_path / "again.jsonl").signed_by
+    assert done.signed_by is not None and done.signed_by == backup(small.backup_parts(), tmp_path / "again.jsonl").signed_by
     assert events(other) == events(small) and other.integrity.verify().ok
 
 
 def test_a_planted_token_row_is_refused_even_with_every_checksum_recomputed(small, other, tmp_path):
     path = tmp_path / "backup.jsonl"
-    backup(small, path)
+    backup(small.backup_parts(), path)
     lines = lines_of(path)
     token_row = next(obj for obj in lines if obj.get("t") == "api_tokens")
     planted = {"t": "api_tokens", "r": {**token_row["r"], "token_hash": "0" * 64, "token_id": "planted",
@@ -219,40 +219,40 @@ def test_a_planted_token_row_is_refused_even_with_every_checksum_recomputed(smal
     lines[-1]["end"]["rows"]["api_tokens"] += 1
     rewrite(path, lines, chain=True)
     with pytest.raises(BackupError, match="signature does not verify"):
-        restore(other, path)
+        restore(other.backup_parts(), path)
     assert_empty(other)
 
 
 def test_a_file_signed_by_another_key_needs_that_key_named(small, other, tmp_path):
     path = tmp_path / "backup.jsonl"
-    backup(small, path)
+    backup(small.backup_parts(), path)
     stranger = Ed25519PrivateKey.generate().public_key()
     with pytest.raises(BackupError, match="not by the trusted key"):
-        restore(other, path, public_key=stranger)
+        restore(other.backup_parts(), path, public_key=stranger)
     assert_empty(other)
-    done = restore(other, path, public_key=small.integrity.signing_key().public_key())
+    done = restore(other.backup_parts(), path, public_key=small.integrity.signing_key().public_key())
     assert done.override is None and events(other) == events(small)
 
 
 def test_an_unsigned_file_is_restored_only_with_a_recorded_override(small, other, tmp_path):
     path = tmp_path / "backup.jsonl"
-    backup(small, path)
+    backup(small.backup_parts(), path)
     lines = lines_of(path)
     lines[-1]["end"]["signature"] = None
     rewrite(path, lines)
     with pytest.raises(BackupError, match="not signed.*--accept-unsigned"):
-        restore(other, path)
+        restore(other.backup_parts(), path)
     assert_empty(other)
     with pytest.raises(BackupError, match="not signed"):
-        restore(other, path, accept_unsigned="  ")             # a blank reason is no override
+        restore(other.backup_parts(), path, accept_unsigned="  ")             # a blank reason is no override
     assert_empty(other)
-    done = restore(other, path, accept_unsigned="the only copy after the disk failure (ticket 42)", operator="ops")
+    done = restore(other.backup_parts(), path, accept_unsigned="the only copy after the disk failure (ticket 42)", operator="ops")
     assert done.override is not None and done.override["signature"] == "the backup is not signed"
     rows = other.ledger.db.query("SELECT operator, reason, sha256, events FROM restore_overrides")
     assert rows == [{"operator": "ops", "reason": "the only copy after the disk failure (ticket 42)",
                      "sha256": done.sha256, "events": done.events}]
     assert events(other) == events(small)
-    again = backup(other, tmp_path / "after.jsonl")                # the record goes on in every later backup
+    again = backup(other.backup_parts(), tmp_path / "after.jsonl")                # the record goes on in every later backup
     assert again.rows["restore_overrides"] == 1
 
 
@@ -273,7 +273,7 @@ def one_line_refusal(done: subprocess.CompletedProcess[str], *needles: str) -> N
 
 def test_every_refusal_of_the_restore_command_is_one_line_and_leaves_the_store_empty(small, other, tmp_path):
     path = tmp_path / "backup.jsonl"
-    backup(small, path)
+    backup(small.backup_parts(), path)
     good = lines_of(path)
 
     foreign = [dict(obj) for obj in good]
@@ -307,7 +307,7 @@ def test_every_refusal_of_the_restore_command_is_one_line_and_leaves_the_store_e
 
 def test_the_override_is_printed_by_the_restore_command(small, other, tmp_path):
     path = tmp_path / "backup.jsonl"
-    backup(small, path)
+    backup(small.backup_parts(), path)
     lines = lines_of(path)
     lines[-1]["end"]["signature"] = None
     rewrite(path, lines)
@@ -322,7 +322,7 @@ def test_the_override_is_printed_by_the_restore_command(small, other, tmp_path):
 def test_a_row_the_store_refuses_rolls_the_whole_restore_back(small, other, tmp_path):
     """Even a file signed by the ledger's own key: a duplicate event fails in the store's transaction, one line."""
     path = tmp_path / "backup.jsonl"
-    backup(small, path)
+    backup(small.backup_parts(), path)
     lines = lines_of(path)
     evs = [i for i, obj in enumerate(lines) if "e" in obj]
     last = lines[evs[-1]]["e"]
@@ -331,7 +331,7 @@ def test_a_row_the_store_refuses_rolls_the_whole_restore_back(small, other, tmp_
     lines[-1]["end"]["events"] += 1
     rewrite(path, lines, chain=True, sign=small.integrity.signing_key())
     with pytest.raises(BackupError, match="the store refused line") as refused:
-        restore(other, path)
+        restore(other.backup_parts(), path)
     assert "\n" not in str(refused.value)
     assert_empty(other)
     other.init(admin="office-admin")  # on PostgreSQL the position sequence did not move: the next event takes 1
@@ -349,7 +349,7 @@ def test_an_encrypted_backup_is_refused_by_a_store_without_the_cipher_key_before
     try:
         office = source.principal(source.init(admin="office-admin")[1])
         register(source, office, "div-relief", name="社会救助处")
-        backup(source, tmp_path / "backup.jsonl")
+        backup(source.backup_parts(), tmp_path / "backup.jsonl")
     finally:
         source.close()
     target = "postgres" if settings.backend == "sqlite" else "sqlite"
@@ -357,14 +357,14 @@ def test_an_encrypted_backup_is_refused_by_a_store_without_the_cipher_key_before
     rt = Runtime(plain, clock=TestClock())
     try:
         with pytest.raises(BackupError, match="does not decode in this store") as refused:
-            restore(rt, tmp_path / "backup.jsonl")
+            restore(rt.backup_parts(), tmp_path / "backup.jsonl")
         assert "line 2" in str(refused.value)
         assert_empty(rt)
     finally:
         rt.close()
     keyed = Runtime(dataclasses.replace(plain, cipher_key=secret.cipher_key), clock=TestClock())
     try:
-        assert restore(keyed, tmp_path / "backup.jsonl").events == 3
+        assert restore(keyed.backup_parts(), tmp_path / "backup.jsonl").events == 3
         assert keyed.ledger.db.scalar("SELECT name FROM organizations WHERE code = 'div-relief'") == "社会救助处"
     finally:
         keyed.close()

@@ -317,11 +317,11 @@ def test_a_backup_of_an_sm_ledger_restores_as_sm_on_either_store(ledger: Runtime
     from application.backup import backup, restore
 
     out = tmp_path / "ledger.backup"
-    backup(ledger, out)
+    backup(ledger.backup_parts(), out)
     target = Settings(database_url=f"sqlite:///{tmp_path}/restored.sqlite3", signing_key=ledger.settings.signing_key)
     rt = Runtime(target, clock=clock)  # a new store, of the default profile until the restore
     try:
-        restore(rt, out)
+        restore(rt.backup_parts(), out)
         assert rt.ledger.profile == rt.ledger.recorded_profile() == profile
         assert rt.integrity.verify().ok
     finally:

@@ -1,0 +1,192 @@
+"""Reads and writes of the event store's own table, by name, for the code that must see stored rows.
+
+The library reads and writes events through its recorder; a few use cases need the rows themselves:
+the backup copies them byte for byte and the restore puts them back at their positions, `verify`
+walks them beside the hash chain, the integrity service and the feeds read single events by
+position. Their SQL lives here, written once for both stores: the position is the `rowid` on
+SQLite and `notification_id` on PostgreSQL, and an originator id is hex text on SQLite and a UUID
+on PostgreSQL.
+
+A row comes back as a dict of `position`, `originator_id`, `originator_version`, `topic`, `state`
+unless a function says otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from operator import itemgetter
+from typing import Any
+from uuid import UUID
+
+from psycopg.rows import tuple_row
+
+from infrastructure.sql import Tx, adapt
+
+_FIELDS = "originator_id, originator_version, topic, state"
+_FIRST = itemgetter(0)
+
+
+def _names(ledger: Any) -> tuple[str, str]:
+    return ledger.position_column, ledger.events_table
+
+
+def _oid(ledger: Any, originator_id: UUID | str) -> Any:
+    """An originator id as the store's column holds it."""
+    uuid = originator_id if isinstance(originator_id, UUID) else UUID(originator_id)
+    return uuid.hex if ledger.backend == "sqlite" else uuid
+
+
+# -- single events and counts ----------------------------------------------------------------
+
+
+def event_at(ledger: Any, position: int) -> dict[str, Any] | None:
+    col, table = _names(ledger)
+    return ledger.db.query_one(f"SELECT {col} AS position, {_FIELDS} FROM {table} WHERE {col} = ?", (position,))
+
+
+def events_at(ledger: Any, positions: Sequence[int]) -> list[dict[str, Any]]:
+    """The stored events at these positions, in position order."""
+    if not positions:
+        return []
+    col, table = _names(ledger)
+    return ledger.db.query(f"SELECT {col} AS position, {_FIELDS} FROM {table} "
+                           f"WHERE {col} IN ({', '.join('?' for _ in positions)}) ORDER BY {col}", tuple(positions))
+
+
+def state_sizes(ledger: Any, positions: Sequence[int]) -> dict[int, int]:
+    """The length of each stored state at these positions (absent positions are left out)."""
+    if not positions:
+        return {}
+    col, table = _names(ledger)
+    return {int(r["position"]): int(r["size"]) for r in ledger.db.query(
+        f"SELECT {col} AS position, LENGTH(state) AS size FROM {table} "
+        f"WHERE {col} IN ({', '.join('?' for _ in positions)})", tuple(positions))}
+
+
+def position_of(ledger: Any, originator_id: UUID | str, version: int) -> int | None:
+    col, table = _names(ledger)
+    v = ledger.db.scalar(f"SELECT {col} FROM {table} WHERE originator_id = ? AND originator_version = ?",
+                         (_oid(ledger, originator_id), version))
+    return None if v is None else int(v)
+
+
+def count_events(ledger: Any, after: int | None = None) -> int:
+    """How many rows the table holds (after a position, when given)."""
+    col, table = _names(ledger)
+    if after is None:
+        return int(ledger.db.scalar(f"SELECT COUNT(*) FROM {table}") or 0)
+    return int(ledger.db.scalar(f"SELECT COUNT(*) FROM {table} WHERE {col} > ?", (after,)) or 0)
+
+
+def below_one(ledger: Any) -> list[tuple[int, str, int]]:
+    """(position, originator id as hex, version) of every row at a position below 1, where no event of the
+    ledger is ever stored (the notification log starts after 0)."""
+    col, table = _names(ledger)
+    out = []
+    for r in ledger.db.query(f"SELECT {col} AS p, originator_id, originator_version FROM {table} "
+                             f"WHERE {col} < 1 ORDER BY {col}"):
+        raw = r["originator_id"]
+        out.append((int(r["p"]), raw if isinstance(raw, str) else raw.hex, int(r["originator_version"])))
+    return out
+
+
+# -- the backup's copy and the restore -------------------------------------------------------
+
+
+def page_after(tx: Tx, ledger: Any, after: int, upto: int, limit: int) -> list[dict[str, Any]]:
+    """Up to `limit` rows with positions in (after, upto], in order, inside the caller's transaction."""
+    col, table = _names(ledger)
+    return tx.execute(f"SELECT {col} AS position, {_FIELDS} FROM {table} WHERE {col} > ? AND {col} <= ? "
+                      f"ORDER BY {col} LIMIT {int(limit)}", (after, upto)).fetchall()
+
+
+def insert_at(tx: Tx, ledger: Any, rows: Sequence[tuple[int, UUID, int, str, bytes]]) -> None:
+    """Stores events at the given positions, as (position, originator id, version, topic, state)."""
+    col, table = _names(ledger)
+    tx.executemany(f"INSERT INTO {table} ({col}, {_FIELDS}) VALUES (?, ?, ?, ?, ?)",
+                   [(p, _oid(ledger, oid), v, topic, state) for p, oid, v, topic, state in rows])
+
+
+def continue_after(tx: Tx, ledger: Any, position: int) -> None:
+    """The next event the library stores takes a position after `position` (PostgreSQL's sequence; SQLite's
+    rowid follows the table's largest on its own)."""
+    if ledger.backend == "postgres":
+        col, table = _names(ledger)
+        tx.execute(f"SELECT setval(pg_get_serial_sequence('{table}', '{col}'), ?)", (position,))
+
+
+# -- the verify walk -------------------------------------------------------------------------
+
+
+def _tuples(tx: Tx, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    """Plain tuples, and bytea in binary on PostgreSQL (text would double the bytes and hex-decode them)."""
+    if tx.dialect == "postgres":
+        cur = tx.raw
+        cur.row_factory = tuple_row
+        cur.execute(adapt(sql, "postgres"), params, binary=True)
+        return cur.fetchall()  # type: ignore[no-any-return]
+    cur = tx.raw.sqlite_cursor
+    cur.row_factory = None
+    cur.execute(sql, params)
+    return cur.fetchall()  # type: ignore[no-any-return]
+
+
+def _canonical_sql(col: str, alias: str = "") -> str:
+    """PostgreSQL builds each event's canonical bytes itself (`canonical_bytes`, field for field: big-endian
+    u64 position, the 16 bytes of the UUID, u64 version, u32 length and UTF-8 topic, u32 length and state),
+    so a row arrives as one bytea: no UUID, text or tuple of five to decode per event, and the concatenation
+    runs in the server's process, beside the hashing."""
+    a = f"{alias}." if alias else ""
+    topic = f"convert_to({a}topic, 'UTF8')"
+    return (f"int8send({a}{col}) || uuid_send({a}originator_id) || int8send({a}originator_version) || "
+            f"int4send(octet_length({topic})) || {topic} || int4send(octet_length({a}state)) || {a}state")
+
+
+ChainRows = list[tuple[Any, ...]]
+
+
+def chain_and_store(ledger: Any, after: int, upto: int) -> tuple[ChainRows, ChainRows]:
+    """(chain records, stored events) with positions in (after, upto], each in position order: a chain record
+    is (position, seq, hash, prev_hash); a stored event is (position, canonical bytes) on PostgreSQL and
+    (position, originator id, version, topic, state) on SQLite.
+
+    The rows are sorted here, not by the server: a page of wide rows sorted by PostgreSQL spills to disk
+    when the planner, misled by the statistics of a growing table, picks a bitmap scan."""
+    col, table = _names(ledger)
+    fields = _canonical_sql(col) if ledger.backend == "postgres" else _FIELDS
+    with ledger.db.read() as tx:
+        chain = _tuples(tx, "SELECT position, seq, hash, prev_hash FROM ledger_chain WHERE position > ? "
+                            "AND position <= ?", (after, upto))
+        store = _tuples(tx, f"SELECT {col}, {fields} FROM {table} WHERE {col} > ? AND {col} <= ?", (after, upto))
+    chain.sort(key=_FIRST)
+    store.sort(key=_FIRST)
+    return chain, store
+
+
+def chain_hashed(ledger: Any, algorithm: str, after: int, upto: int) -> tuple[ChainRows, int, int]:
+    """PostgreSQL only: the chain records in (after, upto] joined to the stored event at the same position, each
+    as (position, seq, hash, prev_hash, H(prev_hash || canonical bytes of the stored event)) in position order,
+    the hash computed by the server's own `algorithm` (sha256); and how many chain records and stored events
+    the range holds, so a caller can tell a one-to-one page from one with a missing or an inserted event."""
+    if ledger.backend != "postgres" or algorithm != "sha256":
+        raise ValueError("the server hashes only SHA-256 on PostgreSQL")
+    col, table = _names(ledger)
+    with ledger.db.read() as tx:
+        counts = _tuples(tx, f"SELECT (SELECT COUNT(*) FROM ledger_chain WHERE position > ? AND position <= ?), "
+                             f"(SELECT COUNT(*) FROM {table} WHERE {col} > ? AND {col} <= ?)",
+                         (after, upto, after, upto))[0]
+        rows = _tuples(tx, f"SELECT c.position, c.seq, c.hash, c.prev_hash, "
+                           f"pg_catalog.sha256(c.prev_hash || {_canonical_sql(col, 'e')}) "
+                           f"FROM ledger_chain c JOIN {table} e ON e.{col} = c.position "
+                           "WHERE c.position > ? AND c.position <= ?", (after, upto))
+    rows.sort(key=_FIRST)
+    return rows, int(counts[0]), int(counts[1])
+
+
+def hashing_in_store(ledger: Any, profile: str) -> str | None:
+    """The hash the store's server computes for a profile, or None when the walk hashes in Python."""
+    return "sha256" if ledger.backend == "postgres" and profile == "intl" else None
+
+
+__all__ = ["below_one", "chain_and_store", "chain_hashed", "continue_after", "count_events", "event_at",
+           "events_at", "hashing_in_store", "insert_at", "page_after", "position_of", "state_sizes"]
