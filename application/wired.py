@@ -1,4 +1,4 @@
-"""The running parts that the demo loader and the backup take: what the composition root wires.
+"""The running parts that the backup takes: what the composition root wires.
 
 Nothing in `application/` imports the composition root (`bootstrap`); code here that needs the
 whole set of services names this protocol instead, and the root's `Runtime` satisfies it.
