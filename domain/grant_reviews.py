@@ -18,8 +18,9 @@ import msgspec
 
 from domain.base import Context, LedgerAggregate
 from domain.catalog_values import EntryContent, ShareClass
+from domain.grant_status import GrantState
 from domain.rules import InvalidTransition
-from domain.sharing_values import GrantState, GrantStatus, require_office
+from domain.sharing_values import GrantStatus, require_office
 
 #: How strictly each share class shares: a revision moving an entry up this order tightens it.
 _STRICTNESS = {ShareClass.UNCONDITIONAL: 0, ShareClass.RESTRICTED: 1, ShareClass.NOT_SHAREABLE: 2}

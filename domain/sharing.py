@@ -9,13 +9,12 @@ from uuid import UUID
 
 from domain.base import Context, LedgerAggregate, check_calendar
 from domain.catalog_values import DeliveryMethod, ShareClass
-from domain.grants import Grant, grant_states_from_events
+from domain.grant_status import GrantState
 from domain.organizations import OrgKind, Role
 from domain.rules import InvalidTransition, RuleViolation
 from domain.sharing_values import (
     GrantKind,
     GrantSpec,
-    GrantState,
     GrantStatus,
     PublishedEntry,
     RequestDecision,
@@ -31,7 +30,7 @@ from domain.sharing_values import (
     require_office,
 )
 
-__all__ = ["REQUESTER_KINDS", "Grant", "ImplementationOrder", "ShareRequest", "grant_states_from_events"]
+__all__ = ["REQUESTER_KINDS", "ImplementationOrder", "ShareRequest"]
 
 #: Who may apply for shared data (第二十三条); municipal governments are named apart (SHR-3).
 REQUESTER_KINDS = frozenset({
