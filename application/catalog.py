@@ -95,7 +95,8 @@ class ImpactAnswer(msgspec.Struct, frozen=True):
 
 
 COMPILER = (Role.CATALOG_COMPILER,)
-REVIEWER = (Role.CATALOG_REVIEWER, Role.OFFICE_ADMIN)
+#: A caller holding both acts as the Office, which reviews, publishes and retires any entry (decision 0018).
+REVIEWER = (Role.OFFICE_ADMIN, Role.CATALOG_REVIEWER)
 
 
 class CatalogService(Service):

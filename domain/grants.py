@@ -12,7 +12,7 @@ from uuid import UUID
 import msgspec
 
 from domain.base import Context, LedgerAggregate, check_calendar
-from domain.organizations import Role
+from domain.organizations import Role, is_office, require_office
 from domain.rules import InvalidTransition, RuleViolation
 from domain.sharing_values import (
     TERMINAL,
@@ -21,8 +21,6 @@ from domain.sharing_values import (
     GrantStatus,
     PublishedEntry,
     check_shareable,
-    is_office,
-    require_office,
     status_on,
 )
 from domain.time_axes import require_backdating_office
@@ -144,7 +142,7 @@ class Grant(LedgerAggregate):
         cls, ctx: Context, *, spec: GrantSpec, id: UUID, decided: Collection[GrantSpec] | None = None,  # noqa: A002
     ) -> Grant:
         """Creates a grant as its implementation order decided it; `decided` are the order's new grants."""
-        require_office(ctx, "issues implementation orders and the grants they create")
+        require_office(ctx, "SHR-6", "issues implementation orders and the grants they create")
         if id != spec.grant_id:
             raise InvalidTransition(f"Grant {spec.grant_id} is created under its own id, not {id}.")
         if decided is not None and spec not in decided:
@@ -186,7 +184,7 @@ class Grant(LedgerAggregate):
 
     def revoke(self, ctx: Context, reason: str, *, effective_at: datetime | None = None) -> None:
         """Revokes now, or with effect from an earlier instant (a back-dated correction, TIME-1 … TIME-3)."""
-        require_office(ctx, "revokes grants")
+        require_office(ctx, "SHR-6", "revokes grants")
         if effective_at is not None and effective_at != ctx.at:
             at = self._check_backdating(ctx, effective_at, GrantStatus.ACTIVE, GrantStatus.SUSPENDED)
             if not reason.strip():

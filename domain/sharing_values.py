@@ -10,10 +10,10 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 import msgspec
 
-from domain.base import BEIJING, Context
+from domain.base import BEIJING
 from domain.catalog_values import DeliveryMethod, ShareClass
 from domain.limits import Text
-from domain.organizations import OFFICE_CODE, OrgKind, Role
+from domain.organizations import OrgKind
 from domain.rules import InvalidTransition, RuleViolation
 
 #: Dates of the Measures are Beijing dates (domain.base.BEIJING, the ledger's calendar); a grant's
@@ -142,15 +142,6 @@ class ReusedGrant(msgspec.Struct, frozen=True):
 
 
 # -- checks shared by the sharing aggregates ---------------------------------------------
-
-def is_office(ctx: Context) -> bool:
-    return ctx.actor.organization == OFFICE_CODE and ctx.actor.role == Role.OFFICE_ADMIN
-
-
-def require_office(ctx: Context, what: str) -> None:
-    if not is_office(ctx):
-        raise RuleViolation("SHR-6", f"Only the Office (office_admin) {what}.")
-
 
 def check_shareable(entry_id: UUID, fields: tuple[str, ...], pe: PublishedEntry | None) -> PublishedEntry:
     """SHR-4 and SHR-5 for one entry against the catalog as it now stands."""
