@@ -16,8 +16,8 @@ from infrastructure.config import Settings, load_dotenv
 def _runtime(demo: bool = False, role: str = "standalone"):  # noqa: ANN202 - imported lazily so `--help` stays fast
     from bootstrap import Runtime
 
-    if demo:  # the demo's history is spread over past weeks (see application.demo.DemoClock)
-        from application.demo import DemoClock
+    if demo:  # the demo's history is spread over past weeks (see demo.loader.DemoClock)
+        from demo.loader import DemoClock
 
         return Runtime(Settings.from_env(), clock=DemoClock(), role=role)
     return Runtime(Settings.from_env(), role=role)
@@ -28,9 +28,25 @@ SQLITE_ONE_PROCESS = ("the embedded SQLite store is served by one process, which
                       "Set CIVIC_LEDGER_DATABASE_URL to a PostgreSQL database to run several.")
 
 
-def _load_demo(rt) -> None:  # noqa: ANN001
-    from application.demo import load_demo
+def demo_parts(rt):  # noqa: ANN001, ANN201 - the runtime is imported lazily
+    """The parts of a runtime the demo loader is given: its use-case services, the store and the first admin."""
+    from demo.parts import DemoParts, Services, Store
 
+    services = Services(organizations=rt.organizations, catalog=rt.catalog, sharing=rt.sharing, systems=rt.systems,
+                        maintenance=rt.maintenance, access_log=rt.access_log, monitors=rt.monitors)
+    store = Store(ledger=rt.ledger, projector=rt.projector, sharing_queries=rt.sharing_queries,
+                  system_queries=rt.system_queries, maintenance_queries=rt.maintenance_queries, clock=rt.clock)
+    return DemoParts(services=services, store=store, first_admin=rt.init)
+
+
+def load_demo(rt) -> dict:  # noqa: ANN001
+    """Loads the demo data set into the runtime's ledger once (see `demo.loader.load_demo`)."""
+    from demo.loader import load_demo as load
+
+    return load(demo_parts(rt))
+
+
+def _load_demo(rt) -> None:  # noqa: ANN001
     summary = load_demo(rt)
     if summary.get("admin_token"):
         print(f"demo loaded: {summary['entries']} catalog entries; Office admin token:", file=sys.stderr)
@@ -204,8 +220,6 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from application.demo import load_demo
-
     rt = _runtime(demo=True)
     try:
         summary = load_demo(rt)

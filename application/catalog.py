@@ -21,6 +21,7 @@ from domain.base import Context, ledger_date
 from domain.catalog import SOURCE_INDEX_ID, CatalogEntry, SourceIndex, Version
 from domain.catalog_values import EntryContent, Review, ReviewDecision, ShareClass
 from domain.grant_reviews import GrantImpact, GrantReview, impact_of
+from domain.grant_status import GrantState
 from domain.organizations import Organization, Role, organization_id
 from domain.rules import RuleViolation
 
@@ -94,7 +95,8 @@ class ImpactAnswer(msgspec.Struct, frozen=True):
 
 
 COMPILER = (Role.CATALOG_COMPILER,)
-REVIEWER = (Role.CATALOG_REVIEWER, Role.OFFICE_ADMIN)
+#: A caller holding both acts as the Office, which reviews, publishes and retires any entry (decision 0018).
+REVIEWER = (Role.OFFICE_ADMIN, Role.CATALOG_REVIEWER)
 
 
 class CatalogService(Service):
@@ -150,7 +152,7 @@ class CatalogService(Service):
             e = self.get(CatalogEntry, entry, expected_version=cmd.expected_version)
             index = self._index(ctx)
             before = e.current.content if e.current is not None else None
-            live = [g.state for g in self.sharing.live_grants_on_entry(e.id)] if self.sharing and before else []
+            live = [GrantState.from_grant(g) for g in self.sharing.live_grants_on_entry(e.id)] if self.sharing and before else []
             e.publish(ctx, published_on=published_on or ledger_date(ctx.at),
                       existing_sources=index.sources_other_than(e.resource_code))
             index.claim(ctx, e)
@@ -200,7 +202,7 @@ class CatalogService(Service):
         pending = e.pending
         impacts: tuple[GrantImpact, ...] = ()
         if pending is not None and e.current is not None and self.sharing is not None:
-            live = [g.state for g in self.sharing.live_grants_on_entry(e.id)]
+            live = [GrantState.from_grant(g) for g in self.sharing.live_grants_on_entry(e.id)]
             impacts = impact_of(e.current.content, pending.content, live, now)
         return ImpactAnswer(
             entry_id=str(e.id), resource_code=e.resource_code,

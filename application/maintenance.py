@@ -11,6 +11,7 @@ import msgspec
 
 from application.common import Command, CommandResult, ContextMaker, NotFound, Principal, Service
 from domain.catalog import CatalogEntry
+from domain.grant_status import GrantState
 from domain.grants import Grant
 from domain.maintenance import BatchModification, MaintenanceTicket
 from domain.maintenance_values import (
@@ -265,7 +266,7 @@ class MaintenanceService(Service):
         def decide(context: ContextMaker) -> tuple[list[Objection], ObjectionAnswer]:
             ctx = context(self.actor(p, RAISERS))
             grant = self.load_grant(grant_id)
-            o = Objection.lodge(ctx, grant=grant.state, fields=fields, description=description,
+            o = Objection.lodge(ctx, grant=GrantState.from_grant(grant), fields=fields, description=description,
                                 deadline_days=self.deadline_days, id=uuid4())
             return [o], objection_answer(o)
 

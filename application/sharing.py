@@ -24,20 +24,18 @@ from domain.base import Actor, Cause, Context, check_calendar
 from domain.catalog import CatalogEntry
 from domain.catalog_values import DeliveryMethod
 from domain.grant_reviews import GrantImpact, GrantReview, ReviewOutcome
-from domain.grants import Grant, grant_states_from_events
+from domain.grant_status import Decision, GrantState, evaluate, grant_states_from_events
+from domain.grants import Grant
 from domain.organizations import OFFICE_CODE, Organization, OrgKind, Role, organization_id
 from domain.sharing import ImplementationOrder, ShareRequest
 from domain.sharing_values import (
-    Decision,
     GrantKind,
-    GrantState,
     GrantStatus,
     PublishedEntry,
     RequestDecision,
     RequestedEntry,
     Scenario,
     UsePlan,
-    evaluate,
 )
 
 OFFICE = (Role.OFFICE_ADMIN,)
@@ -116,7 +114,7 @@ def request_answer(r: ShareRequest) -> RequestAnswer:
 
 
 def grant_answer(g: Grant) -> GrantAnswer:
-    s = g.state
+    s = GrantState.from_grant(g)
     return GrantAnswer(
         id=str(g.id), holder=s.holder, provider=s.provider, entry_id=str(s.entry_id), resource_code=s.resource_code,
         fields=tuple(sorted(s.fields)), purpose=s.purpose, method=str(s.method), valid_from=s.valid_from,
@@ -214,12 +212,12 @@ class SharingService(Service):
             ctx = context(self.actor(p, OFFICE))
             r = self.get(ShareRequest, request_id, expected_version=cmd.expected_version)
             entry_ids = [e.entry_id for e in r.approved]
-            existing = [self.get(Grant, g).state for g in self.index.reusable_grant_ids(r.requester, entry_ids)]
+            existing = [GrantState.from_grant(self.get(Grant, g)) for g in self.index.reusable_grant_ids(r.requester, entry_ids)]
             order = ImplementationOrder.issue(
                 ctx, request=r, catalog=self.published(entry_ids), plans=dict(plans or {}),
                 existing_reusable=existing, id=uuid4(),
             )
-            grants = [Grant.create(ctx, spec=s, id=s.grant_id, order=order) for s in order.new_grants]
+            grants = [Grant.create(ctx, spec=s, id=s.grant_id, decided=order.new_grants) for s in order.new_grants]
             r.record_order(ctx, order_id=order.id)
             answer = OrderAnswer(
                 id=str(order.id), request_id=str(r.id), holder=order.holder,
@@ -398,7 +396,7 @@ class SharingService(Service):
         def decide(context: ContextMaker) -> tuple[list[Grant], StatusAnswer]:
             ctx = context(self.actor(p, (Role.PLATFORM, Role.OFFICE_ADMIN)))
             grants = [self.get(Grant, gid) for gid in self.index.grant_ids_for(holder, entry_id)]
-            d = evaluate([g.state for g in grants], holder=holder, entry_id=entry_id, fields=fields,
+            d = evaluate([GrantState.from_grant(g) for g in grants], holder=holder, entry_id=entry_id, fields=fields,
                          purpose=purpose, method=method, at=ctx.at)
             answer = _status_answer(d, holder, entry_id, fields, purpose, method, ctx.at)
             if d.allowed and d.kind == GrantKind.SINGLE_USE:

@@ -11,8 +11,9 @@ from uuid import UUID
 
 import msgspec
 
-from domain.base import Context, LedgerAggregate, check_calendar
-from domain.grants import Grant, grant_states_from_events
+from domain.base import BEIJING, Context, LedgerAggregate, check_calendar
+from domain.grant_status import GrantState, Reason, evaluate, grant_states_from_events
+from domain.grants import Grant
 from domain.limits import (
     MAX_BATCH,
     MAX_RECORD_COUNT,
@@ -24,15 +25,7 @@ from domain.limits import (
 )
 from domain.organizations import Role
 from domain.rules import InvalidTransition, RuleViolation
-from domain.sharing_values import (
-    BEIJING,
-    TERMINAL,
-    GrantKind,
-    GrantState,
-    GrantStatus,
-    Reason,
-    evaluate,
-)
+from domain.sharing_values import TERMINAL, GrantKind, GrantStatus
 
 RETENTION_YEARS = 3
 

@@ -16,7 +16,7 @@ from domain.catalog_values import (
     ReviewDecision,
     VersionState,
 )
-from domain.organizations import OFFICE_CODE, Level, Role
+from domain.organizations import Level, Role, is_office
 from domain.rules import InvalidTransition, RuleViolation
 from domain.time_axes import check_dated_correction, require_backdating_office
 
@@ -46,10 +46,6 @@ class Version(msgspec.Struct):
     def compiled_by(self, person: str) -> None:
         if person and person not in self.compilers:
             self.compilers = (*self.compilers, person)
-
-
-def _is_office(ctx: Context) -> bool:
-    return ctx.actor.organization == OFFICE_CODE and ctx.actor.role in (Role.OFFICE_ADMIN, Role.CATALOG_REVIEWER)
 
 
 class CatalogEntry(LedgerAggregate):
@@ -226,7 +222,7 @@ class CatalogEntry(LedgerAggregate):
     def review(self, ctx: Context, *, review: Review, decision: ReviewDecision) -> None:
         pending = self._pending_in(VersionState.SUBMITTED)
         is_provider_reviewer = ctx.actor.acting_for == self.provider and ctx.actor.role == Role.CATALOG_REVIEWER
-        if not (is_provider_reviewer or _is_office(ctx)):
+        if not (is_provider_reviewer or is_office(ctx)):
             raise RuleViolation("CAT-2", "Entries are reviewed by a designated catalog reviewer of the provider, or by the Office.")
         if ctx.actor.person in pending.compilers:
             raise RuleViolation("CAT-2", f"{ctx.actor.person} compiled version {pending.number} and may not review it.")
@@ -239,7 +235,7 @@ class CatalogEntry(LedgerAggregate):
 
     def accept_duplicate_source(self, ctx: Context, *, item_code: str, existing_source: str) -> None:
         pending = self._pending_in(VersionState.SUBMITTED, VersionState.APPROVED)
-        if not (ctx.actor.organization == OFFICE_CODE and ctx.actor.role == Role.OFFICE_ADMIN):
+        if not is_office(ctx):
             raise RuleViolation("CAT-5", "Only the Office accepts a justification for collecting a datum again.")
         item = next((i for i in pending.content.data_items if i.code == item_code), None)
         if item is None:
@@ -257,9 +253,9 @@ class CatalogEntry(LedgerAggregate):
             state = pending.state if pending else "none"
             raise RuleViolation("CAT-1", f"Only an approved version whose review passed all three checks is published (pending version: {state}).")
         if self.provider_level == Level.PROVINCE:
-            if not (ctx.actor.organization == OFFICE_CODE and ctx.actor.role == Role.OFFICE_ADMIN):
+            if not is_office(ctx):
                 raise RuleViolation("CAT-3", "Provincial-level entries are published by the Office only.")
-        elif not (_is_office(ctx) or (ctx.actor.acting_for == self.provider and ctx.actor.role == Role.CATALOG_REVIEWER)):
+        elif not (is_office(ctx) or (ctx.actor.acting_for == self.provider and ctx.actor.role == Role.CATALOG_REVIEWER)):
             raise RuleViolation("CAT-2", "Entries are published by the provider's designated reviewer or by the Office.")
         for code in pending.content.item_codes():
             source = existing_sources.get(code)
@@ -305,7 +301,7 @@ class CatalogEntry(LedgerAggregate):
     def record_refresh(self, ctx: Context, *, as_of: datetime) -> None:
         if self.current is None or self.retired:
             raise InvalidTransition("Only a published entry records data updates.")
-        if ctx.actor.acting_for != self.provider and ctx.actor.organization != OFFICE_CODE:
+        if ctx.actor.acting_for != self.provider and not is_office(ctx):
             raise RuleViolation("CAT-2", "Data updates are recorded by the provider.")
         check_calendar(as_of=as_of)
         self._record(self.DataRefreshed, ctx, as_of=as_of)
@@ -315,7 +311,7 @@ class CatalogEntry(LedgerAggregate):
             raise InvalidTransition("The entry is already retired.")
         if not reason.strip():
             raise InvalidTransition("Retiring an entry states a reason.")
-        office = ctx.actor.organization == OFFICE_CODE and ctx.actor.role == Role.OFFICE_ADMIN
+        office = is_office(ctx)
         if self.provider_level == Level.PROVINCE and self.current is not None and not office:
             raise RuleViolation("CAT-3", "A published provincial entry is retired by the Office only.")
         if not (office or (ctx.actor.acting_for == self.provider and ctx.actor.role == Role.CATALOG_REVIEWER)):

@@ -11,7 +11,7 @@ import msgspec
 
 from domain.base import Context, LedgerAggregate, check_calendar
 from domain.limits import Position, ShortText
-from domain.organizations import OFFICE_CODE, Role
+from domain.organizations import Role, is_office
 from domain.rules import InvalidTransition, RuleViolation
 
 
@@ -73,7 +73,7 @@ def violation_id(kind: ViolationKind | str, subject: str, key: str) -> UUID:
 
 
 def _office(ctx: Context, kind: ViolationKind, what: str) -> None:
-    if ctx.actor.organization != OFFICE_CODE or ctx.actor.role != Role.OFFICE_ADMIN:
+    if not is_office(ctx):
         raise RuleViolation(str(kind), f"Only the Office (office_admin) {what}; {ctx.actor.person} acts as "
                             f"{ctx.actor.role} of {ctx.actor.organization}.")
 

@@ -18,8 +18,10 @@ import msgspec
 
 from domain.base import Context, LedgerAggregate
 from domain.catalog_values import EntryContent, ShareClass
+from domain.grant_status import GrantState
+from domain.organizations import require_office
 from domain.rules import InvalidTransition
-from domain.sharing_values import GrantState, GrantStatus, require_office
+from domain.sharing_values import GrantStatus
 
 #: How strictly each share class shares: a revision moving an entry up this order tightens it.
 _STRICTNESS = {ShareClass.UNCONDITIONAL: 0, ShareClass.RESTRICTED: 1, ShareClass.NOT_SHAREABLE: 2}
@@ -133,7 +135,7 @@ class GrantReview(LedgerAggregate):
 
     def close(self, ctx: Context, *, decision: ReviewOutcome | str, comment: str) -> ReviewOutcome:
         """The Office decides (SHR-6): keep the grant, suspend it or revoke it; the caller acts on the grant."""
-        require_office(ctx, "re-reviews grants after a catalog revision")
+        require_office(ctx, "SHR-6", "re-reviews grants after a catalog revision")
         if self.status != ReviewStatus.OPEN:
             raise InvalidTransition(f"This re-review was already closed ({self.decision}).")
         try:

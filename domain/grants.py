@@ -1,32 +1,29 @@
-"""共享授权: the grants implementation orders create, their lifecycle, and their states from history (USE-1)."""
+"""共享授权: the grants implementation orders create, their lifecycle and their status on the effective-time axis.
+
+What a grant allows (USE-1) is decided in `domain.grant_status`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
 import msgspec
 
 from domain.base import Context, LedgerAggregate, check_calendar
-from domain.organizations import Role
+from domain.organizations import Role, is_office, require_office
 from domain.rules import InvalidTransition, RuleViolation
 from domain.sharing_values import (
     TERMINAL,
     GrantKind,
     GrantSpec,
-    GrantState,
     GrantStatus,
     PublishedEntry,
     check_shareable,
-    is_office,
-    require_office,
+    status_on,
 )
 from domain.time_axes import require_backdating_office
-
-if TYPE_CHECKING:
-    from domain.sharing import ImplementationOrder
 
 
 class Grant(LedgerAggregate):
@@ -142,13 +139,14 @@ class Grant(LedgerAggregate):
 
     @classmethod
     def create(
-        cls, ctx: Context, *, spec: GrantSpec, id: UUID, order: ImplementationOrder | None = None,  # noqa: A002
+        cls, ctx: Context, *, spec: GrantSpec, id: UUID, decided: Collection[GrantSpec] | None = None,  # noqa: A002
     ) -> Grant:
-        require_office(ctx, "issues implementation orders and the grants they create")
+        """Creates a grant as its implementation order decided it; `decided` are the order's new grants."""
+        require_office(ctx, "SHR-6", "issues implementation orders and the grants they create")
         if id != spec.grant_id:
             raise InvalidTransition(f"Grant {spec.grant_id} is created under its own id, not {id}.")
-        if order is not None and spec not in order.new_grants:
-            raise InvalidTransition(f"Order {order.id} did not decide grant {spec.grant_id}.")
+        if decided is not None and spec not in decided:
+            raise InvalidTransition(f"Order {spec.order_id} did not decide grant {spec.grant_id}.")
         wider = tuple(f for f in spec.fields if f not in spec.approved_fields)
         if wider:
             raise RuleViolation("SHR-5", f"A grant holds no field beyond those approved: {', '.join(wider)}.",
@@ -186,7 +184,7 @@ class Grant(LedgerAggregate):
 
     def revoke(self, ctx: Context, reason: str, *, effective_at: datetime | None = None) -> None:
         """Revokes now, or with effect from an earlier instant (a back-dated correction, TIME-1 … TIME-3)."""
-        require_office(ctx, "revokes grants")
+        require_office(ctx, "SHR-6", "revokes grants")
         if effective_at is not None and effective_at != ctx.at:
             at = self._check_backdating(ctx, effective_at, GrantStatus.ACTIVE, GrantStatus.SUSPENDED)
             if not reason.strip():
@@ -288,12 +286,7 @@ class Grant(LedgerAggregate):
             raise InvalidTransition(f"This needs a grant that is {' or '.join(allowed)}; it is {now}.")
 
     def status_at(self, at: datetime) -> GrantStatus:
-        return self.state.status_at(at)
-
-    @property
-    def state(self) -> GrantState:
-        """This grant as the status query sees it (USE-1)."""
-        return GrantState.from_grant(self)
+        return status_on(self.status, self.spec.valid_to, at)
 
 
 class StatusChange(msgspec.Struct, frozen=True):
@@ -362,49 +355,3 @@ def fold(granted_at: datetime, changes: Iterable[StatusChange], at: datetime | N
         state = Folded(c.status, c.effective, c.by_catalog and c.status == GrantStatus.SUSPENDED,
                        c.consumed_at or state.consumed_at, c.seq)
     return state
-
-
-def _granted(e: Grant.Granted) -> GrantState:
-    s = e.spec
-    return GrantState(
-        grant_id=e.originator_id, holder=s.holder, entry_id=s.entry_id, fields=frozenset(s.fields), purpose=s.purpose,
-        method=s.method, valid_from=s.valid_from, valid_to=s.valid_to, kind=s.kind, status=GrantStatus.ACTIVE,
-        status_since=e.timestamp, provider=s.provider, resource_code=s.resource_code,
-    )
-
-
-def grant_states_from_events(events: Iterable[Any], until: datetime,
-                             known: datetime | None = None) -> dict[UUID, GrantState]:
-    """The grants in force at effective instant `until`, as the given events (recorded by `known`) tell.
-
-    Pass the events the ledger knew (its prefix up to a position); `known` further drops events
-    recorded after it. A grant exists from when it was granted; a status change counts from its
-    effective instant (a correction's `effective_at`, else when recorded); a validity correction
-    counts once known. Expiry by date needs no event: the status query compares valid_to with `until`.
-    """
-    granted: dict[UUID, Grant.Granted] = {}
-    changes: dict[UUID, list[StatusChange]] = {}
-    validity: dict[UUID, tuple[datetime, datetime]] = {}
-    for e in events:
-        if not isinstance(e, LedgerAggregate.Event) or (known is not None and e.timestamp > known):
-            continue
-        if isinstance(e, Grant.Granted):
-            granted[e.originator_id] = e
-            changes[e.originator_id] = []
-        elif e.originator_id in granted:
-            if isinstance(e, Grant.ValidityCorrected):
-                validity[e.originator_id] = (e.valid_from, e.valid_to)
-                continue
-            c = status_change(e, changes[e.originator_id])
-            if c is not None:
-                changes[e.originator_id].append(c)
-    states: dict[UUID, GrantState] = {}
-    for gid, g in granted.items():
-        if g.timestamp > until:
-            continue
-        f = fold(g.timestamp, changes[gid], at=until)
-        s = _granted(g)
-        vf, vt = validity.get(gid, (s.valid_from, s.valid_to))
-        states[gid] = msgspec.structs.replace(s, status=f.status, status_since=f.since, consumed_at=f.consumed_at,
-                                              valid_from=vf, valid_to=vt)
-    return states

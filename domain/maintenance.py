@@ -25,7 +25,7 @@ from domain.maintenance_values import (
     missing,
     require,
 )
-from domain.organizations import OFFICE_CODE, OrgKind, Role
+from domain.organizations import OrgKind, Role, is_office
 from domain.rules import InvalidTransition, RuleViolation
 
 
@@ -320,7 +320,7 @@ class BatchModification(LedgerAggregate):
     def review(self, ctx: Context, *, decision: Decision | str, operator: str = "", operator_org: str = "",
                reason: str = "") -> None:
         """The Office approves, designating the operator (指定人员), or rejects with a reason."""
-        if ctx.actor.organization != OFFICE_CODE or ctx.actor.role != Role.OFFICE_ADMIN:
+        if not is_office(ctx):
             raise RuleViolation("MNT-2", "Only the Office (office_admin) approves batch modifications.")
         if self.status != BatchStatus.REQUESTED:
             raise InvalidTransition(f"Only a requested batch modification is reviewed; this one is {self.status}.")

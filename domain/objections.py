@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from domain.base import Context, LedgerAggregate, day_end, ledger_date
+from domain.grant_status import GrantState
 from domain.maintenance import MaintenanceTicket
 from domain.maintenance_values import TicketStatus, check_no_personal_data, missing, require
 from domain.organizations import Role
 from domain.rules import InvalidTransition, RuleViolation
-from domain.sharing_values import GrantState
 
 RAISERS = (Role.REQUESTER, Role.MAINTAINER)
 ANSWERERS = (Role.MAINTAINER, Role.APPROVER, Role.VERIFIER)

@@ -14,7 +14,6 @@ from domain.limits import OrgCode, PersonName, ShortText, check
 from domain.rules import InvalidTransition, RuleViolation
 
 OFFICE_CODE = "office"
-OFFICE_ROLE = "office_admin"
 
 
 class OrgKind(enum.StrEnum):
@@ -63,9 +62,26 @@ def organization_id(code: str) -> UUID:
     return uuid5(NAMESPACE_URL, f"civic-ledger:organization:{code}")
 
 
-def _require_office(ctx: Context) -> None:
-    if ctx.actor.organization != OFFICE_CODE or ctx.actor.role != OFFICE_ROLE:
-        raise RuleViolation("ORG-1", "Only the Office (office_admin) registers organizations and assigns roles.")
+# -- the Office -----------------------------------------------------------------------------------
+# "The Office" as an actor is one thing everywhere (SPEC, roles: `office_admin` (the Office)): a
+# person of the Office's organization acting in its role office_admin. Another role held in the
+# Office (its catalog reviewer, its auditor, the exchange platform's account) is not the Office.
+
+
+def is_office_role(organization: str, role: str) -> bool:
+    """True when acting for `organization` in `role` is acting as the Office."""
+    return organization == OFFICE_CODE and role == Role.OFFICE_ADMIN
+
+
+def is_office(ctx: Context) -> bool:
+    """True when the command is made by the Office."""
+    return is_office_role(ctx.actor.organization, ctx.actor.role)
+
+
+def require_office(ctx: Context, rule: str, what: str) -> None:
+    """Refuses, citing `rule`, a command that only the Office makes."""
+    if not is_office(ctx):
+        raise RuleViolation(rule, f"Only the Office (office_admin) {what}.")
 
 
 class Organization(LedgerAggregate):
@@ -134,7 +150,7 @@ class Organization(LedgerAggregate):
         cls, ctx: Context, *, code: str, name: str, kind: OrgKind, level: Level, parent: str | None
     ) -> Organization:
         if kind != OrgKind.OFFICE:
-            _require_office(ctx)
+            require_office(ctx, "ORG-1", "registers organizations and assigns roles")
         elif code != OFFICE_CODE:
             raise InvalidTransition(f"The Office is registered under the code {OFFICE_CODE!r}.")
         if not code.strip() or not name.strip():
@@ -149,7 +165,7 @@ class Organization(LedgerAggregate):
         )
 
     def assign_role(self, ctx: Context, *, person: str, role: Role) -> None:
-        _require_office(ctx)
+        require_office(ctx, "ORG-1", "registers organizations and assigns roles")
         if not person.strip():
             raise InvalidTransition("A member needs a name.")
         check(person, PersonName, "person")
@@ -160,7 +176,7 @@ class Organization(LedgerAggregate):
         self._record(self.RoleAssigned, ctx, person=person, role=role)
 
     def revoke_role(self, ctx: Context, *, person: str, role: Role) -> None:
-        _require_office(ctx)
+        require_office(ctx, "ORG-1", "registers organizations and assigns roles")
         if role not in self.members.get(person, set()):
             raise InvalidTransition(f"{person} does not hold the role {role} in {self.code}.")
         self._record(self.RoleRevoked, ctx, person=person, role=role)
@@ -169,7 +185,7 @@ class Organization(LedgerAggregate):
         """Records the dated authorisation under which this service unit acts (ORG-2)."""
         if self.kind != OrgKind.SERVICE_UNIT:
             raise RuleViolation("ORG-2", "Only a service unit receives an authorisation to act for another organization.")
-        if ctx.actor.organization not in (serves, OFFICE_CODE):
+        if ctx.actor.organization != serves and not is_office(ctx):
             raise RuleViolation("ORG-2", "An authorisation is given by the organization served (or the Office).")
         check_calendar(valid_from=valid_from, valid_to=valid_to)
         if valid_to < valid_from:
@@ -180,7 +196,7 @@ class Organization(LedgerAggregate):
         )
 
     def withdraw_service(self, ctx: Context, *, serves: str, effective: date) -> None:
-        if ctx.actor.organization not in (serves, OFFICE_CODE):
+        if ctx.actor.organization != serves and not is_office(ctx):
             raise RuleViolation("ORG-2", "An authorisation is withdrawn by the organization served (or the Office).")
         check_calendar(effective=effective)
         if not any(a.serves == serves for a in self.authorisations):

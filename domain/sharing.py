@@ -9,13 +9,12 @@ from uuid import UUID
 
 from domain.base import Context, LedgerAggregate, check_calendar
 from domain.catalog_values import DeliveryMethod, ShareClass
-from domain.grants import Grant, grant_states_from_events
-from domain.organizations import OrgKind, Role
+from domain.grant_status import GrantState
+from domain.organizations import OrgKind, Role, require_office
 from domain.rules import InvalidTransition, RuleViolation
 from domain.sharing_values import (
     GrantKind,
     GrantSpec,
-    GrantState,
     GrantStatus,
     PublishedEntry,
     RequestDecision,
@@ -28,10 +27,9 @@ from domain.sharing_values import (
     check_shareable,
     effective_period,
     grant_id,
-    require_office,
 )
 
-__all__ = ["REQUESTER_KINDS", "Grant", "ImplementationOrder", "ShareRequest", "grant_states_from_events"]
+__all__ = ["REQUESTER_KINDS", "ImplementationOrder", "ShareRequest"]
 
 #: Who may apply for shared data (第二十三条); municipal governments are named apart (SHR-3).
 REQUESTER_KINDS = frozenset({
@@ -199,7 +197,7 @@ class ShareRequest(LedgerAggregate):
         reason: str = "",
     ) -> None:
         """Approves (narrowing fields per entry if the Office wishes; an empty tuple drops an entry) or rejects."""
-        require_office(ctx, "reviews share requests")
+        require_office(ctx, "SHR-6", "reviews share requests")
         if self.status != RequestStatus.SUBMITTED:
             raise InvalidTransition(f"Only a submitted request is reviewed; this one is {self.status}.")
         if decision not in tuple(RequestDecision):
@@ -237,7 +235,7 @@ class ShareRequest(LedgerAggregate):
 
     def record_order(self, ctx: Context, *, order_id: UUID) -> None:
         """Marks the approved request as implemented by its order, so it is implemented once."""
-        require_office(ctx, "issues implementation orders")
+        require_office(ctx, "SHR-6", "issues implementation orders")
         if self.status != RequestStatus.APPROVED:
             raise InvalidTransition(f"Only an approved request gets an implementation order; this one is {self.status}.")
         self._record(self.OrderIssued, ctx, order_id=order_id)
@@ -285,7 +283,7 @@ class ImplementationOrder(LedgerAggregate):
         plans: Mapping[UUID, UsePlan], existing_reusable: Iterable[GrantState] = (), id: UUID,  # noqa: A002
     ) -> ImplementationOrder:
         """Decides the grants: single-use per entry for restricted data, reuse or a reusable grant otherwise."""
-        require_office(ctx, "issues implementation orders")
+        require_office(ctx, "SHR-6", "issues implementation orders")
         if request.status != RequestStatus.APPROVED:
             raise InvalidTransition(f"Only an approved request is implemented; this one is {request.status}.")
         valid_from, valid_to = effective_period(request.valid_from, request.valid_to)

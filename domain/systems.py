@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from domain.base import Context, LedgerAggregate, ledger_date
-from domain.organizations import OFFICE_CODE, Level, Role
+from domain.organizations import Level, Role, is_office, require_office
 from domain.rules import InvalidTransition, RuleViolation
 from domain.systems_values import (
     ChangeKind,
@@ -36,15 +36,6 @@ from domain.systems_values import (
 from domain.time_axes import check_dated_correction, require_backdating_office
 
 S = SystemState
-
-
-def _is_office(ctx: Context) -> bool:
-    return ctx.actor.organization == OFFICE_CODE and ctx.actor.role == Role.OFFICE_ADMIN
-
-
-def _require_office(ctx: Context, rule_id: str, what: str) -> None:
-    if not _is_office(ctx):
-        raise RuleViolation(rule_id, f"Only the Office (office_admin) {what}.")
 
 
 class InformationSystem(LedgerAggregate):
@@ -296,7 +287,7 @@ class InformationSystem(LedgerAggregate):
         plan: ConstructionPlan, catalog: tuple[ProjectEntry, ...], in_operation_since: date,
     ) -> InformationSystem:
         """Records a system that was running before the ledger; SYS-5 judges it like any live system."""
-        _require_office(ctx, "SYS-5", "registers systems already in operation")
+        require_office(ctx, "SYS-5", "registers systems already in operation")
         if not name.strip():
             raise InvalidTransition("A system needs a name.")
         validate_catalog(catalog)
@@ -323,7 +314,7 @@ class InformationSystem(LedgerAggregate):
         self._record(self.JustificationFiled, ctx, justification=justification, duplicates=tuple(duplicates))
 
     def accept_duplicate(self, ctx: Context, *, item_code: str) -> None:
-        _require_office(ctx, "CAT-5", "accepts collecting a datum held elsewhere")
+        require_office(ctx, "CAT-5", "accepts collecting a datum held elsewhere")
         self._require_state(S.JUSTIFIED)
         d = self.duplicates.get(item_code)
         if d is None:
@@ -334,7 +325,7 @@ class InformationSystem(LedgerAggregate):
 
     def review(self, ctx: Context, *, decision: SystemDecision | str, comment: str = "",
                existing_sources: Mapping[str, ExistingSource]) -> None:
-        _require_office(ctx, "SYS-1", "reviews system proposals")
+        require_office(ctx, "SYS-1", "reviews system proposals")
         self._require_state(S.JUSTIFIED)
         if decision not in tuple(SystemDecision):
             raise InvalidTransition(f"A review approves or rejects, not {decision!r}.")
@@ -362,7 +353,7 @@ class InformationSystem(LedgerAggregate):
         self._record(self.Connected, ctx, platform=which, reference=reference)
 
     def record_test(self, ctx: Context, *, passed: bool, findings: tuple[str, ...], tested_on: date) -> None:
-        _require_office(ctx, "SYS-4", "records catalog compliance tests")
+        require_office(ctx, "SYS-4", "records catalog compliance tests")
         self._require_state(S.APPROVED, S.LIVE)
         kept = tuple(f for f in findings if f.strip())
         if not passed and not kept:
@@ -421,12 +412,12 @@ class InformationSystem(LedgerAggregate):
         return number
 
     def confirm_change(self, ctx: Context, *, filing: int, comment: str = "") -> None:
-        _require_office(ctx, "SYS-3", "confirms filed changes")
+        require_office(ctx, "SYS-3", "confirms filed changes")
         f = self._filing(filing, FilingState.FILED, FilingState.IMPLEMENTED_UNCONFIRMED)
         self._record(self.ChangeConfirmed, ctx, filing=f.number, comment=comment)
 
     def decline_change(self, ctx: Context, *, filing: int, reason: str) -> None:
-        _require_office(ctx, "SYS-3", "declines filed changes")
+        require_office(ctx, "SYS-3", "declines filed changes")
         f = self._filing(filing, FilingState.FILED)
         if not reason.strip():
             raise InvalidTransition("Declining a change states the reason.")
@@ -451,7 +442,7 @@ class InformationSystem(LedgerAggregate):
     def record_unconfirmed_change(self, ctx: Context, *, kind: ChangeKind | str, description: str, evidence: str,
                                   filing: int | None = None) -> int:
         """The Office records a change found implemented without filing or confirmation (SYS-3, for SYS-5)."""
-        _require_office(ctx, "SYS-5", "records changes found implemented without confirmation")
+        require_office(ctx, "SYS-5", "records changes found implemented without confirmation")
         self._require_state(S.LIVE)
         if not evidence.strip():
             raise InvalidTransition("A finding states its evidence.")
@@ -489,7 +480,7 @@ class InformationSystem(LedgerAggregate):
         return compliance_findings(self.facts)
 
     def order_rectification(self, ctx: Context, *, deadline: date, comment: str = "") -> None:
-        _require_office(ctx, "SYS-5", "orders rectification")
+        require_office(ctx, "SYS-5", "orders rectification")
         found = self.findings()
         if not found:
             raise InvalidTransition(f"{self.name} meets its rules; there is nothing to rectify.")
@@ -499,7 +490,7 @@ class InformationSystem(LedgerAggregate):
                      deadline=deadline, comment=comment)
 
     def close_rectification(self, ctx: Context, *, comment: str = "") -> None:
-        _require_office(ctx, "SYS-5", "closes rectifications")
+        require_office(ctx, "SYS-5", "closes rectifications")
         if self.rectification is None:
             raise InvalidTransition("No rectification is open.")
         left = self.findings()
@@ -511,7 +502,7 @@ class InformationSystem(LedgerAggregate):
     # -- helpers ------------------------------------------------------------------------------
 
     def _require_manager(self, ctx: Context, rule_id: str, what: str, *, office_too: bool = False) -> None:
-        if office_too and _is_office(ctx):
+        if office_too and is_office(ctx):
             return
         if ctx.actor.acting_for != self.owner or ctx.actor.role != Role.SYSTEM_MANAGER:
             raise RuleViolation(rule_id, f"A designated system manager of {self.owner} {what}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 
 from domain.base import Context, day_start, ledger_date
-from domain.organizations import OFFICE_CODE, Role
+from domain.organizations import is_office
 from domain.rules import RuleViolation
 
 __all__ = ["check_dated_correction", "day_start", "require_backdating_office"]
@@ -18,7 +18,7 @@ __all__ = ["check_dated_correction", "day_start", "require_backdating_office"]
 
 def require_backdating_office(ctx: Context, what: str) -> None:
     """TIME-1: only the Office (office_admin) dates a fact before the moment it is recorded."""
-    if not (ctx.actor.organization == OFFICE_CODE and ctx.actor.role == Role.OFFICE_ADMIN):
+    if not is_office(ctx):
         raise RuleViolation("TIME-1", f"Only the Office (office_admin) {what}; others record facts as they happen.")
 
 

@@ -36,7 +36,8 @@ def rules_of(event: object) -> tuple[str, ...]:
 
 # -- sharing (SHR, USE) -------------------------------------------------------------------
 
-from domain.sharing import Grant, ImplementationOrder, ShareRequest  # noqa: E402
+from domain.grants import Grant  # noqa: E402
+from domain.sharing import ImplementationOrder, ShareRequest  # noqa: E402
 
 R, IO, G = ShareRequest, ImplementationOrder, Grant
 RULE_CONTEXT.update({

@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 
 from domain.access_log import AccessLogBatch, AccessRecord, Outcome
-from domain.sharing_values import BEIJING
+from domain.base import BEIJING
 from infrastructure.sql import Tx
 from projections.base import View
 

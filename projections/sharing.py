@@ -10,9 +10,10 @@ import msgspec
 
 from domain.catalog_values import DeliveryMethod
 from domain.grant_reviews import GrantReview
+from domain.grant_status import GrantState
 from domain.grants import STATUS_EVENTS, Grant, StatusChange, fold, status_change
 from domain.sharing import ImplementationOrder, ShareRequest
-from domain.sharing_values import GrantKind, GrantState, GrantStatus
+from domain.sharing_values import GrantKind, GrantStatus
 from infrastructure.sql import Tx
 from projections.base import View
 

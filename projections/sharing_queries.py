@@ -9,7 +9,7 @@ from uuid import UUID
 
 import msgspec
 
-from domain.sharing_values import GrantState
+from domain.grant_status import GrantState
 from infrastructure.sql import Db
 from projections.queries import decode_cursor, encode_cursor
 from projections.sharing import grant_state, iso

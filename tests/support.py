@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from datetime import date, timedelta
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import msgspec
@@ -23,6 +24,7 @@ from domain.catalog_values import (
     UpdateCycle,
 )
 from domain.organizations import Level, OrgKind, Role
+from domain.sharing_values import RequestedEntry
 
 _keys = itertools.count(1)
 
@@ -88,3 +90,30 @@ class Division:
         rt.catalog.submit(self.compiler, cmd(), eid)
         rt.catalog.review(self.reviewer, cmd(), eid, review=PASS, decision=ReviewDecision.APPROVE)
         rt.catalog.publish(self.admin, cmd(), eid)
+
+
+class Granted(NamedTuple):
+    """What `grant_to_div_elder` made: the provider, its entry, the grant and the USE-1 question it allows."""
+
+    provider: Division
+    entry_id: UUID
+    grant_id: UUID
+    ask: dict[str, Any]
+
+
+def grant_to_div_elder(rt: Runtime, admin: Principal, today: date, *, days: int = 30,
+                       fields: tuple[str, ...] = ("DB_NAME",)) -> Granted:
+    """div-relief publishes SX-1; div-elder's requester asks for `fields` of it from `today` for `days` days
+    (internal sharing, purpose 核对, by interface), and the Office approves and orders it: one reusable grant.
+    The question asks for DB_NAME."""
+    provider = Division(rt, admin, "div-relief")
+    eid = provider.publish("SX-1")
+    register(rt, admin, "div-elder")
+    requester = member(rt, admin, "div-elder", "周敏", Role.REQUESTER)
+    r = rt.sharing.submit(requester, cmd(), scenario="internal_sharing", reason="核对", purpose="核对",
+                          entries=(RequestedEntry(entry_id=eid, resource_code="", fields=fields),),
+                          valid_from=today, valid_to=today + timedelta(days=days), delivery_method="interface")
+    rt.sharing.review(admin, cmd(), r.aggregate_id, decision="approve")
+    [gid] = msgspec.json.decode(rt.sharing.issue_order(admin, cmd(), r.aggregate_id).body)["new_grants"]
+    ask = {"holder": "div-elder", "entry_id": eid, "fields": ("DB_NAME",), "purpose": "核对", "method": "interface"}
+    return Granted(provider=provider, entry_id=eid, grant_id=UUID(gid), ask=ask)

@@ -140,7 +140,7 @@ def test_service_unit_acts_only_within_its_dated_authorisation(server, runtime, 
 
 
 def test_the_demo_catalog_is_served_to_token_holders_only(server, runtime):
-    from application.demo import load_demo
+    from api.cli import load_demo
 
     summary = load_demo(runtime)
     pos = str(runtime.ledger.max_position())

@@ -57,7 +57,7 @@ def test_init_and_token_create_print_working_tokens(settings, clock):
 
 
 def test_state_at_prints_the_published_catalog_of_a_past_date(settings, clock):
-    from application.demo import load_demo
+    from api.cli import load_demo
 
     rt = Runtime(settings, clock=clock)
     try:

@@ -17,8 +17,8 @@ from uuid import UUID
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from api.cli import load_demo
 from application.backup import SIDE_TABLES, BackupError, backup, restore, signed_message
-from application.demo import load_demo
 from bootstrap import Runtime
 from domain.organizations import organization_id
 from infrastructure.config import Settings

@@ -10,7 +10,7 @@ from application.common import IdempotencyMismatch, VersionConflict
 from domain.catalog_values import ReviewDecision
 from domain.rules import RuleViolation
 from projections.queries import CatalogFilter
-from tests.support import PASS, Division, cmd, content, items
+from tests.support import PASS, Division, cmd, content, items, member
 
 
 def publish_new(rt, admin, div, code="SX-MZ-001", **over) -> UUID:
@@ -67,3 +67,18 @@ def test_a_resource_code_is_catalogued_once(runtime, admin):
     with pytest.raises(VersionConflict) as taken:
         runtime.catalog.draft(div.compiler, cmd(), resource_code="SX-1", content=content(name="另一个"))
     assert "already exists" in taken.value.detail
+
+
+def test_an_office_person_holding_office_admin_and_catalog_reviewer_acts_as_the_office(runtime, admin):
+    """Such a caller reviews, publishes and retires as office_admin, so a provincial entry is theirs to publish
+    (CAT-3); with catalog_reviewer picked first it was refused that, yet counted as the Office elsewhere."""
+    div = Division(runtime, admin)
+    both = member(runtime, admin, "office", "office-both", "catalog_reviewer", "office_admin")
+    eid = runtime.catalog.draft(div.compiler, cmd(), resource_code="SX-MZ-009", content=content()).aggregate_id
+    runtime.catalog.submit(div.compiler, cmd(), eid)
+    runtime.catalog.review(both, cmd(), eid, review=PASS, decision=ReviewDecision.APPROVE)
+    runtime.catalog.publish(both, cmd(), eid)
+    runtime.catalog.retire(both, cmd(), eid, reason="停止采集")
+    events = runtime.history.timeline(admin, "catalog-entry", str(eid))
+    assert [(e.type, e.actor["role"]) for e in events if e.type in ("Reviewed", "Published", "Retired")] == [
+        ("Reviewed", "office_admin"), ("Published", "office_admin"), ("Retired", "office_admin")]

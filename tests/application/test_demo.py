@@ -8,10 +8,11 @@ from uuid import UUID
 
 import pytest
 
+from api.cli import load_demo
 from application.common import Principal
-from application.demo import STATUSES, demo_entry, load_demo
-from application.demo_data import DEMO_ADMIN, ENTRIES, ORGANIZATIONS
 from bootstrap import Runtime
+from demo.data import DEMO_ADMIN, ENTRIES, ORGANIZATIONS
+from demo.loader import STATUSES, demo_entry
 from domain.catalog_values import DeliveryMethod, OpenClass, ShareClass, UpdateCycle
 from domain.grants import Grant
 from domain.organizations import Level, OrgKind
@@ -42,7 +43,7 @@ def test_demo_fills_every_status_class_cycle_and_method(runtime, demo):
     assert {r["share_class"] for r in entries} == {str(c) for c in ShareClass}
     assert {r["open_class"] for r in entries} == {str(c) for c in OpenClass}
     assert {r["update_cycle"] for r in entries} == {str(c) for c in UpdateCycle}
-    versions = [demo_entry(runtime, e.code) for e in ENTRIES]
+    versions = [demo_entry(runtime.catalog, e.code) for e in ENTRIES]
     offered = {m for entry in versions for m in (entry.current or entry.pending).content.delivery_methods}
     assert offered == set(DeliveryMethod)
 
@@ -66,7 +67,7 @@ def test_demo_registers_the_regime(runtime, demo):
 
 def test_demo_respects_review_and_publication_rules(runtime, demo):
     for e in ENTRIES:
-        entry = demo_entry(runtime, e.code)
+        entry = demo_entry(runtime.catalog, e.code)
         for v in (entry.current, entry.pending, *entry.history):
             if v is not None and v.reviewer is not None:
                 assert v.reviewer != v.compiler, e.code  # CAT-2
@@ -80,7 +81,7 @@ def test_demo_respects_review_and_publication_rules(runtime, demo):
 
 
 def test_demo_holds_a_duplicate_source_the_office_accepted(runtime, demo):
-    city = demo_entry(runtime, "610100-SHJZ-001")
+    city = demo_entry(runtime.catalog, "610100-SHJZ-001")
     assert city.status == "published"
     assert city.current is not None and city.current.accepted_duplicates == {"DBDX_JTBH": "610000-SHJZ-001"}
     both = {r["resource_code"] for r in rows(runtime, item_code="DBDX_JTBH", status="published")}
@@ -173,7 +174,7 @@ def test_demo_grants_a_few_hundred_within_their_approvals(runtime, demo):
         approved = {e.entry_id: set(e.fields) for e in r.approved}
         assert set(s.fields) <= approved[s.entry_id], g.id  # SHR-5
         assert (s.holder, s.purpose, s.method) == (r.requester, r.purpose, r.delivery_method)
-        share = demo_entry(runtime, s.resource_code).current.content.share_class
+        share = demo_entry(runtime.catalog, s.resource_code).current.content.share_class
         assert share != ShareClass.NOT_SHAREABLE  # SHR-4
         assert s.kind == (GrantKind.SINGLE_USE if share == ShareClass.RESTRICTED else GrantKind.REUSABLE)  # SHR-7
         if KIND_OF[s.provider] == PD:  # SHR-8

@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from domain.catalog_values import ReviewDecision, ShareClass
-from domain.grants import grant_states_from_events
+from domain.grant_status import evaluate, grant_states_from_events
 from domain.organizations import Role
 from domain.rules import DomainError
-from domain.sharing_values import RequestedEntry, evaluate
+from domain.sharing_values import RequestedEntry
 from tests.support import PASS, Division, cmd, content, items, member, register
 
 PURPOSES = ("低保核对", "养老补贴发放")

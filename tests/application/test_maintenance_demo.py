@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from api.cli import demo_parts, load_demo
 from application.common import Principal
-from application.demo import load_demo
-from application.demo_data import DEMO_ADMIN
-from application.demo_maintenance import maintenance_summary
+from demo.data import DEMO_ADMIN
+from demo.maintenance import maintenance_summary
 from domain.maintenance_values import BatchStatus, TicketStatus
 
 OFFICE = Principal(person=DEMO_ADMIN, organization="office", roles=frozenset({"office_admin"}))
@@ -14,7 +14,7 @@ OFFICE = Principal(person=DEMO_ADMIN, organization="office", roles=frozenset({"o
 def test_maintenance_demo_has_every_state(runtime, clock):
     """`load_demo` loads the maintenance phase between the catalog's waves and its late part after the gap."""
     load_demo(runtime)
-    s = maintenance_summary(runtime)
+    s = maintenance_summary(demo_parts(runtime).store)
     assert set(s["tickets_by_status"]) == {str(t) for t in TicketStatus}
     assert set(s["batches_by_status"]) == {str(b) for b in BatchStatus}
     assert s["refused_executions"] == 1

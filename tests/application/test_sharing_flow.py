@@ -5,29 +5,16 @@ from __future__ import annotations
 from datetime import timedelta
 from uuid import UUID
 
-import msgspec
-
 from domain.catalog_values import ReviewDecision, ShareClass
-from domain.organizations import Role
-from domain.sharing_values import GrantStatus, RequestedEntry
-from tests.support import PASS, Division, cmd, content, member, register
+from domain.sharing_values import GrantStatus
+from tests.support import PASS, Division, cmd, content, grant_to_div_elder
 
 
 def test_a_grant_expires_exactly_and_the_sweep_records_it(runtime, admin, clock):
-    provider = Division(runtime, admin, "div-relief")
-    eid = provider.publish("SX-1")
-    register(runtime, admin, "div-elder")
-    requester = member(runtime, admin, "div-elder", "周敏", Role.REQUESTER)
-    today = clock.now().date()
-    r = runtime.sharing.submit(requester, cmd(), scenario="internal_sharing", reason="核对", purpose="核对",
-                               entries=(RequestedEntry(entry_id=eid, resource_code="", fields=("DB_NAME",)),),
-                               valid_from=today, valid_to=today + timedelta(days=2), delivery_method="interface")
-    runtime.sharing.review(admin, cmd(), r.aggregate_id, decision="approve")
-    [gid] = msgspec.json.decode(runtime.sharing.issue_order(admin, cmd(), r.aggregate_id).body)["new_grants"]
+    _, _, gid, ask = grant_to_div_elder(runtime, admin, clock.now().date(), days=2)
     runtime.projector.catch_up_all()
-    ask = {"holder": "div-elder", "entry_id": eid, "fields": ("DB_NAME",), "purpose": "核对", "method": "interface"}
     assert runtime.sharing.status(**ask).allowed
-    end = runtime.sharing.load_grant(UUID(gid)).spec.valid_to
+    end = runtime.sharing.load_grant(gid).spec.valid_to
     clock.set(end - timedelta(seconds=1))
     assert runtime.sharing.status(**ask).allowed
     clock.set(end + timedelta(seconds=1))
@@ -36,22 +23,11 @@ def test_a_grant_expires_exactly_and_the_sweep_records_it(runtime, admin, clock)
     assert runtime.sharing.expire_due() == 1
     assert runtime.sharing.expire_due() == 0
     runtime.projector.catch_up_all()
-    assert runtime.sharing_queries.grant(UUID(gid))["status"] == "expired"
+    assert runtime.sharing_queries.grant(gid)["status"] == "expired"
 
 
 def _published_with_a_grant(rt, admin, clock) -> tuple[Division, UUID, UUID, dict]:
-    provider = Division(rt, admin, "div-relief")
-    eid = provider.publish("SX-1")
-    register(rt, admin, "div-elder")
-    requester = member(rt, admin, "div-elder", "周敏", Role.REQUESTER)
-    today = clock.now().date()
-    r = rt.sharing.submit(requester, cmd(), scenario="internal_sharing", reason="核对", purpose="核对",
-                          entries=(RequestedEntry(entry_id=eid, resource_code="", fields=("DB_NAME",)),),
-                          valid_from=today, valid_to=today + timedelta(days=30), delivery_method="interface")
-    rt.sharing.review(admin, cmd(), r.aggregate_id, decision="approve")
-    [gid] = msgspec.json.decode(rt.sharing.issue_order(admin, cmd(), r.aggregate_id).body)["new_grants"]
-    ask = {"holder": "div-elder", "entry_id": eid, "fields": ("DB_NAME",), "purpose": "核对", "method": "interface"}
-    return provider, eid, UUID(gid), ask
+    return grant_to_div_elder(rt, admin, clock.now().date())
 
 
 def _republish(rt, admin, provider: Division, eid: UUID, **reclassified) -> None:

@@ -249,14 +249,15 @@ def test_an_item_the_owner_publishes_itself_is_no_duplicate_even_if_others_recol
 
 
 def test_the_demo_has_systems_in_every_state_and_loads_once(runtime):
-    from application.demo import load_demo
-    from application.demo_systems import load_systems_demo
+    from api.cli import demo_parts, load_demo
+    from demo.systems import load_systems_demo
 
     load_demo(runtime)
-    summary = load_systems_demo(runtime)
+    parts = demo_parts(runtime)
+    summary = load_systems_demo(parts.services, parts.store)
     assert set(summary["systems_by_state"]) == {"proposed", "justified", "rejected", "approved", "live",
                                                 "decommissioned"}
-    assert load_systems_demo(runtime) == summary
+    assert load_systems_demo(parts.services, parts.store) == summary
     runtime.projector.catch_up_all()
     tasks = {t["task"] for t in runtime.system_queries.office_queue()[0]}
     assert tasks == {"review_justification", "confirm_change", "compliance_test"}

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from application.demo import load_demo
+from api.cli import load_demo
 from bootstrap import Runtime
 from infrastructure.config import Settings
 from tests.api.conftest import LiveServer

@@ -10,7 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from application.demo import load_demo
+from api.cli import load_demo
 from bootstrap import Runtime
 from infrastructure.config import Settings
 from tests.api.conftest import LiveServer

@@ -11,8 +11,9 @@ from eventsourcing.utils import get_topic
 from domain.base import Cause, LedgerAggregate
 from domain.catalog import entry_id
 from domain.catalog_values import DeliveryMethod, ShareClass
+from domain.grants import Grant
 from domain.organizations import OFFICE_CODE, OrgKind, Role
-from domain.sharing import Grant, ShareRequest
+from domain.sharing import ShareRequest
 from domain.sharing_values import (
     GrantKind,
     GrantSpec,

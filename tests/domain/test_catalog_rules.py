@@ -223,8 +223,42 @@ def test_cat2_review_by_someone_not_designated_is_refused(who: Any) -> None:
 
 def test_cat2_the_office_reviews_any_provider() -> None:
     e = entry(drafted(), submitted())
-    e.review(ctx(OFFICE_REVIEWER), review=PASS, decision=APPROVE)
-    then(e, event(CatalogEntry.Reviewed, by=OFFICE_REVIEWER, decision=APPROVE))
+    e.review(ctx(OFFICE_ADMIN), review=PASS, decision=APPROVE)
+    then(e, event(CatalogEntry.Reviewed, by=OFFICE_ADMIN, decision=APPROVE))
+
+
+# -- "the Office" is its office_admin in every catalog check (decision 0018) ---------------------
+
+def test_the_office_reviews_publishes_and_retires_another_providers_entry() -> None:
+    e = entry(drafted(provider=CITY, level=Level.CITY, by=CITY_COMPILER), submitted(by=CITY_COMPILER))
+    e.review(ctx(OFFICE_ADMIN), review=PASS, decision=APPROVE)
+    publish(e, OFFICE_ADMIN)
+    e.retire(ctx(OFFICE_ADMIN), reason="停止采集")
+    then(e, event(CatalogEntry.Reviewed, by=OFFICE_ADMIN), event(CatalogEntry.Published, by=OFFICE_ADMIN),
+         event(CatalogEntry.Retired, by=OFFICE_ADMIN))
+
+
+@pytest.mark.parametrize("act", ["review", "publish", "retire", "record_refresh"])
+def test_an_office_member_without_office_admin_is_not_the_office_for_another_providers_entry(act: str) -> None:
+    """The Office's catalog reviewer once counted as the Office to review and publish a city entry, yet
+    not to retire it; any member of the Office could record its data refresh. The Office is office_admin."""
+    city = {"provider": CITY, "level": Level.CITY, "by": CITY_COMPILER}
+    if act == "review":
+        e = entry(drafted(**city), submitted(by=CITY_COMPILER))
+        with refused("CAT-2", e):
+            e.review(ctx(OFFICE_REVIEWER), review=PASS, decision=APPROVE)
+    elif act == "publish":
+        e = entry(*approved(**city))
+        with refused("CAT-2", e):
+            publish(e, OFFICE_REVIEWER)
+    elif act == "retire":
+        e = entry(*live(**city))
+        with refused("CAT-2", e):
+            e.retire(ctx(OFFICE_REVIEWER), reason="停止采集")
+    else:
+        e = entry(*live(**city))
+        with refused("CAT-2", e):
+            e.record_refresh(ctx(OFFICE_REVIEWER), as_of=T0)
 
 
 def test_cat2_city_reviewer_publishes_a_city_entry() -> None:

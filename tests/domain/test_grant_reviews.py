@@ -8,14 +8,15 @@ import msgspec
 
 from domain.catalog_values import DeliveryMethod, ShareClass
 from domain.grant_reviews import GrantReview, ReviewOutcome, ReviewStatus, impact_of, review_id
+from domain.grant_status import GrantState
 from domain.sharing_values import GrantStatus
 from tests.domain.given import OFFICE_ADMIN, T0, ctx, event, invalid, refused, then
 from tests.domain.given_sharing import PROVIDER_REVIEWER, VALID_TO, grant, spec
 from tests.support import content, items
 
 BEFORE = content(data_items=items("DB_ID", "DB_NAME", "DB_AREA"))
-NAMES = grant(spec(fields=("DB_NAME",))).state
-AREAS = grant(spec(fields=("DB_AREA",), holder="div-other")).state
+NAMES = GrantState.from_grant(grant(spec(fields=("DB_NAME",))))
+AREAS = GrantState.from_grant(grant(spec(fields=("DB_AREA",), holder="div-other")))
 
 
 def revised(**over) -> object:  # noqa: ANN003

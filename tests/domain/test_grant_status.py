@@ -14,9 +14,10 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from domain.catalog_values import DeliveryMethod, ShareClass
+from domain.grant_status import Decision, GrantState, evaluate, grant_states_from_events, refusals
+from domain.grants import Grant
 from domain.rules import DomainError
-from domain.sharing import Grant, grant_states_from_events
-from domain.sharing_values import Decision, GrantKind, GrantState, GrantStatus, evaluate, refusals
+from domain.sharing_values import GrantKind, GrantStatus
 from tests.domain.given import (
     OFFICE_ADMIN,
     OTHER_REVIEWER,
@@ -213,92 +214,92 @@ def test_a_catalog_suspension_of_an_ended_grant_records_nothing() -> None:
 # -- USE-1: the grant-status decision ---------------------------------------------------------
 
 def test_use1_an_active_grant_covering_everything_allows_the_access() -> None:
-    d = ask(grant().state)
+    d = ask(GrantState.from_grant(grant()))
     assert d == Decision(allowed=True, grant_id=spec().grant_id, kind=GrantKind.REUSABLE)
 
 
 def test_use1_no_grant_for_the_holder_and_entry() -> None:
-    state = grant().state
+    state = GrantState.from_grant(grant())
     assert codes(ask(state, holder="xa-bureau")) == ["no_grant"]  # USE-2: never a proxy for another org
     assert codes(ask(state, entry_id=LIMITED.entry_id)) == ["no_grant"]
     assert codes(ask()) == ["no_grant"]
 
 
 def test_use1_expired_by_date_without_a_sweep_event() -> None:
-    state = grant().state
+    state = GrantState.from_grant(grant())
     assert ask(state, at=VALID_TO).allowed
     assert codes(ask(state, at=AFTER)) == ["expired"]
 
 
 def test_use1_expired_by_the_sweep() -> None:
-    swept = grant(spec(), past(Grant.Expired, OFFICE_ADMIN), start=AFTER).state
+    swept = GrantState.from_grant(grant(spec(), past(Grant.Expired, OFFICE_ADMIN), start=AFTER))
     assert codes(ask(swept, at=AFTER)) == ["expired"]
     assert codes(ask(swept, at=T0)) == ["expired"]  # the recorded status is taken as given
 
 
 def test_use1_not_yet_valid() -> None:
-    state = grant().state
+    state = GrantState.from_grant(grant())
     assert ask(state, at=VALID_FROM).allowed
     assert codes(ask(state, at=VALID_FROM - timedelta(microseconds=1))) == ["not_yet_valid"]
 
 
 def test_use1_suspended() -> None:
-    assert codes(ask(grant(spec(), suspended()).state)) == ["suspended"]
-    assert codes(ask(grant(spec(), for_catalog()).state)) == ["suspended"]
+    assert codes(ask(GrantState.from_grant(grant(spec(), suspended())))) == ["suspended"]
+    assert codes(ask(GrantState.from_grant(grant(spec(), for_catalog())))) == ["suspended"]
 
 
 def test_use1_revoked() -> None:
-    assert codes(ask(grant(spec(), past(Grant.Revoked, OFFICE_ADMIN, reason="x")).state)) == ["revoked"]
+    assert codes(ask(GrantState.from_grant(grant(spec(), past(Grant.Revoked, OFFICE_ADMIN, reason="x"))))) == ["revoked"]
 
 
 def test_use1_consumed_single_use() -> None:
     g = grant(SINGLE)
     query = dict(entry_id=LIMITED.entry_id, fields=("R_ID",))
-    assert ask(g.state, **query) == Decision(allowed=True, grant_id=SINGLE.grant_id, kind=GrantKind.SINGLE_USE)
+    assert ask(GrantState.from_grant(g), **query) == Decision(allowed=True, grant_id=SINGLE.grant_id, kind=GrantKind.SINGLE_USE)
     g.consume(ctx(PLATFORM), T0)
-    assert codes(ask(g.state, **query)) == ["consumed"]
+    assert codes(ask(GrantState.from_grant(g), **query)) == ["consumed"]
 
 
 def test_use1_a_field_not_granted_is_named() -> None:
-    narrow = grant(spec(fields=("DB_ID",))).state
+    narrow = GrantState.from_grant(grant(spec(fields=("DB_ID",))))
     d = ask(narrow, fields=("DB_ID", "DB_NAME", "DB_AREA"))
     assert codes(d) == ["field_not_granted"] and d.reasons[0].fields == ("DB_NAME", "DB_AREA")
 
 
 def test_use1_another_purpose() -> None:
-    assert codes(ask(grant().state, purpose="商业营销")) == ["other_purpose"]
+    assert codes(ask(GrantState.from_grant(grant()), purpose="商业营销")) == ["other_purpose"]
 
 
 def test_use1_another_delivery_method() -> None:
-    assert codes(ask(grant().state, method=QUERY)) == ["other_method"]
-    assert codes(ask(grant().state, method="carrier_pigeon")) == ["other_method"]
+    assert codes(ask(GrantState.from_grant(grant()), method=QUERY)) == ["other_method"]
+    assert codes(ask(GrantState.from_grant(grant()), method="carrier_pigeon")) == ["other_method"]
 
 
 def test_use1_every_reason_is_given() -> None:
     g = grant(spec(fields=("DB_ID",)), suspended())
-    d = ask(g.state, at=AFTER, fields=("DB_ID", "DB_NAME"), purpose="其他", method=QUERY)
+    d = ask(GrantState.from_grant(g), at=AFTER, fields=("DB_ID", "DB_NAME"), purpose="其他", method=QUERY)
     assert codes(d) == ["expired", "suspended", "field_not_granted", "other_purpose", "other_method"]
     assert {r.grant_id for r in d.reasons} == {g.id}
 
 
 def test_use1_reasons_of_every_grant_of_the_holder_for_the_entry() -> None:
-    narrow = grant(spec(fields=("DB_ID",))).state
-    other = grant(spec(purpose="其他用途", order_id=order(7))).state
+    narrow = GrantState.from_grant(grant(spec(fields=("DB_ID",))))
+    other = GrantState.from_grant(grant(spec(purpose="其他用途", order_id=order(7))))
     assert codes(ask(narrow, other)) == ["field_not_granted", "other_purpose"]
 
 
 def test_use1_one_grant_that_covers_is_enough_and_reusable_is_preferred() -> None:
-    single = grant(spec(kind=GrantKind.SINGLE_USE, order_id=order(1), valid_to=VALID_TO - timedelta(days=1))).state
-    reusable = grant().state
-    revoked = grant(spec(order_id=order(2)),
-                    past(Grant.Revoked, OFFICE_ADMIN, reason="x")).state
+    single = GrantState.from_grant(grant(spec(kind=GrantKind.SINGLE_USE, order_id=order(1), valid_to=VALID_TO - timedelta(days=1))))
+    reusable = GrantState.from_grant(grant())
+    revoked = GrantState.from_grant(grant(spec(order_id=order(2)),
+                                          past(Grant.Revoked, OFFICE_ADMIN, reason="x")))
     d = ask(single, revoked, reusable)
     assert d.allowed and d.grant_id == reusable.grant_id and d.reasons == ()
     assert ask(single, revoked).grant_id == single.grant_id
 
 
 def test_status_at_reports_expiry_by_date() -> None:
-    state = grant().state
+    state = GrantState.from_grant(grant())
     assert state.status_at(VALID_TO) == GrantStatus.ACTIVE and state.status_at(AFTER) == GrantStatus.EXPIRED
 
 
@@ -313,7 +314,7 @@ def test_grant_states_from_events_count_each_change_from_its_timestamp() -> None
     at = {h: grant_states_from_events(events, T0 + timedelta(hours=h)) for h in (0, 1, 2, 3, 4)}
     assert grant_states_from_events(events, T0 - timedelta(seconds=1)) == {}
     assert [at[h][g.id].status for h in (0, 1, 2, 3, 4)] == ["active", "suspended", "active", "active", "consumed"]
-    assert at[4][g.id] == g.state and at[4][g.id].consumed_at == T0 + timedelta(hours=3)
+    assert at[4][g.id] == GrantState.from_grant(g) and at[4][g.id].consumed_at == T0 + timedelta(hours=3)
 
 
 # -- property: history agrees with live commands at every instant -----------------------------
@@ -398,7 +399,7 @@ def test_use1_history_agrees_with_live_commands_at_any_instant(
     everything = run(specs, cmds)
     events = [e for g in everything for e in g.collect_events()]
     from_history = grant_states_from_events(events, t)
-    live = {g.id: g.state for g in run(specs, cmds, until=t)}
+    live = {g.id: GrantState.from_grant(g) for g in run(specs, cmds, until=t)}
     assert from_history == live
 
     query = dict(holder=holder, entry_id=OPEN.entry_id, fields=tuple(sorted(fields)), purpose=purpose,

@@ -10,10 +10,11 @@ import msgspec
 import pytest
 
 from domain.catalog_values import ShareClass
-from domain.sharing import Grant, ImplementationOrder, ShareRequest
+from domain.grant_status import GrantState
+from domain.grants import Grant
+from domain.sharing import ImplementationOrder, ShareRequest
 from domain.sharing_values import (
     GrantKind,
-    GrantState,
     GrantStatus,
     RequestStatus,
     ReusedGrant,
@@ -210,10 +211,10 @@ def test_shr7_a_mixed_order_reuses_one_entry_and_grants_the_others() -> None:
 
 def test_shr7_grants_are_created_as_the_order_decided() -> None:
     order = issue(approved_request(asked(OPEN), asked(LIMITED)))
-    grants = [Grant.create(ctx(OFFICE_ADMIN), spec=s, id=s.grant_id, order=order) for s in order.new_grants]
+    grants = [Grant.create(ctx(OFFICE_ADMIN), spec=s, id=s.grant_id, decided=order.new_grants) for s in order.new_grants]
     for g, s in zip(grants, order.new_grants, strict=True):
         then(g, event(Grant.Granted, by=OFFICE_ADMIN, spec=s))
-        assert g.status == GrantStatus.ACTIVE and g.state.kind == s.kind
+        assert g.status == GrantStatus.ACTIVE and GrantState.from_grant(g).kind == s.kind
 
 
 @pytest.mark.parametrize("broken", [
@@ -234,7 +235,7 @@ def test_a_grant_the_order_did_not_decide_is_not_created() -> None:
     order = issue(approved_request(asked(OPEN)))
     other = spec(LIMITED)
     with invalid():
-        Grant.create(ctx(OFFICE_ADMIN), spec=other, id=other.grant_id, order=order)
+        Grant.create(ctx(OFFICE_ADMIN), spec=other, id=other.grant_id, decided=order.new_grants)
 
 
 # -- SHR-8: another department's data states its import, storage and use plan ---------------------------

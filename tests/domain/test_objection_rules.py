@@ -10,6 +10,7 @@ import pytest
 
 from domain.base import BEIJING, day_end, ledger_date
 from domain.catalog_values import ShareClass
+from domain.grant_status import GrantState
 from domain.maintenance import MaintenanceTicket
 from domain.objections import Objection, ObjectionStatus
 from domain.organizations import Role
@@ -21,7 +22,7 @@ O = Objection  # noqa: E741
 OBJECTION_ID = uuid5(NAMESPACE_URL, "test:objection:1")
 # The grant's entry is the one the maintenance givens' tickets maintain (SX-MZ-001 of DIV).
 ENTRY = published_entry("SX-MZ-001", ShareClass.UNCONDITIONAL, ("DB_ID", "DB_NAME", "DB_AREA"))
-GRANT = grant(spec(ENTRY)).state
+GRANT = GrantState.from_grant(grant(spec(ENTRY)))
 DEADLINE = day_end(ledger_date(T0) + timedelta(days=15))
 
 
@@ -87,7 +88,7 @@ def test_qlt1_only_the_holder_of_the_grant_objects(who: Any) -> None:
 
 
 def test_qlt1_an_objection_concerns_fields_the_grant_delivered() -> None:
-    narrow = grant(spec(ENTRY, fields=("DB_NAME",))).state
+    narrow = GrantState.from_grant(grant(spec(ENTRY, fields=("DB_NAME",))))
     with refused("QLT-1") as info:
         lodge(grant=narrow, fields=("DB_NAME", "DB_AREA"))
     assert info.value.context["fields"] == ["DB_AREA"]

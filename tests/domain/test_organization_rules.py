@@ -142,6 +142,16 @@ def test_org2_authorisation_granted_by_a_third_organization_is_refused() -> None
         unit.authorise_service(ctx(OTHER_REVIEWER), serves=DIV, valid_from=JAN_1, valid_to=DEC_31, scope="运维")
 
 
+def test_org2_an_office_member_without_office_admin_does_not_authorise_for_another_organization() -> None:
+    """"(or the Office)" is the Office's office_admin, as everywhere (decision 0018), not any member of it."""
+    unit = service_unit()
+    with refused("ORG-2", unit):
+        unit.authorise_service(ctx(OFFICE_REVIEWER), serves=DIV, valid_from=JAN_1, valid_to=DEC_31, scope="运维")
+    unit = service_unit(authorised())
+    with refused("ORG-2", unit):
+        unit.withdraw_service(ctx(OFFICE_REVIEWER), serves=DIV, effective=JUN_30)
+
+
 def test_authorisation_ending_before_it_starts_is_an_invalid_transition() -> None:
     unit = service_unit()
     with invalid(unit):

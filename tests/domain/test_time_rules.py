@@ -12,8 +12,8 @@ from uuid import NAMESPACE_URL, uuid5
 import pytest
 
 from domain.catalog import CatalogEntry
-from domain.grants import fold, grant_states_from_events
-from domain.sharing import Grant
+from domain.grant_status import grant_states_from_events
+from domain.grants import Grant, fold
 from domain.sharing_values import GrantStatus
 from domain.systems import InformationSystem
 from tests.domain.given import (

@@ -11,9 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
-from datetime import timedelta
 from pathlib import Path
-from uuid import UUID
 
 import msgspec
 import pytest
@@ -21,28 +19,16 @@ import pytest
 import infrastructure.verifier
 from application.answer_proofs import grant_status_with_proof
 from bootstrap import Runtime
-from domain.organizations import Role
-from domain.sharing_values import RequestedEntry
 from infrastructure.verifier import VerificationError, verify_answer
 from tests.integrity.conftest import ADMIN, public_key, trusted
-from tests.support import Division, cmd, member, register
+from tests.support import cmd, grant_to_div_elder
 
 
 @pytest.fixture
 def world(ledger: Runtime, clock):
     """A published entry, a 30-day grant of two of its fields to div-elder, and the question about it."""
-    provider = Division(ledger, ADMIN, "div-relief")
-    eid = provider.publish("SX-1")
-    register(ledger, ADMIN, "div-elder")
-    requester = member(ledger, ADMIN, "div-elder", "周敏", Role.REQUESTER)
-    today = clock.now().date()
-    r = ledger.sharing.submit(requester, cmd(), scenario="internal_sharing", reason="核对", purpose="核对",
-                              entries=(RequestedEntry(entry_id=eid, resource_code="", fields=("DB_ID", "DB_NAME")),),
-                              valid_from=today, valid_to=today + timedelta(days=30), delivery_method="interface")
-    ledger.sharing.review(ADMIN, cmd(), r.aggregate_id, decision="approve")
-    [gid] = msgspec.json.decode(ledger.sharing.issue_order(ADMIN, cmd(), r.aggregate_id).body)["new_grants"]
-    ask = {"holder": "div-elder", "entry_id": eid, "fields": ("DB_NAME",), "purpose": "核对", "method": "interface"}
-    return ledger, UUID(gid), ask
+    _, _, gid, ask = grant_to_div_elder(ledger, ADMIN, clock.now().date(), fields=("DB_ID", "DB_NAME"))
+    return ledger, gid, ask
 
 
 def prove(rt: Runtime, **ask):  # noqa: ANN003, ANN201
@@ -150,18 +136,8 @@ def test_on_an_encrypted_ledger_the_answer_is_re_derived_with_the_cipher_key(set
     rt = Runtime(dataclasses.replace(settings, cipher_key=secret), clock=clock)
     try:
         rt.init(admin=ADMIN.person)
-        provider = Division(rt, ADMIN, "div-relief")
-        eid = provider.publish("SX-1")
-        register(rt, ADMIN, "div-elder")
-        requester = member(rt, ADMIN, "div-elder", "周敏", Role.REQUESTER)
-        today = clock.now().date()
-        r = rt.sharing.submit(requester, cmd(), scenario="internal_sharing", reason="核对", purpose="核对",
-                              entries=(RequestedEntry(entry_id=eid, resource_code="", fields=("DB_NAME",)),),
-                              valid_from=today, valid_to=today + timedelta(days=30), delivery_method="interface")
-        rt.sharing.review(ADMIN, cmd(), r.aggregate_id, decision="approve")
-        rt.sharing.issue_order(ADMIN, cmd(), r.aggregate_id)
-        answer, bundle = prove(rt, holder="div-elder", entry_id=eid, fields=("DB_NAME",), purpose="核对",
-                               method="interface")
+        ask = grant_to_div_elder(rt, ADMIN, clock.now().date()).ask
+        answer, bundle = prove(rt, **ask)
         assert answer.allowed
         with pytest.raises(VerificationError, match="--cipher-key"):
             verify_answer(bundle, public_key(rt))

@@ -1,5 +1,5 @@
 """The offline verifier's USE-1 (folding grant events and deciding, re-written in infrastructure/verifier.py)
-gives the same decision as the ledger's (domain.grants and domain.sharing_values) over random histories and
+gives the same decision as the ledger's (domain.grants and domain.grant_status) over random histories and
 questions: the stored bytes of real grant events go in, the service's decision comes out."""
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from hypothesis import strategies as st
 
 from domain.base import Actor, Cause, Context
 from domain.catalog_values import DeliveryMethod
-from domain.grants import Grant, grant_states_from_events
+from domain.grant_status import evaluate, grant_states_from_events
+from domain.grants import Grant
 from domain.organizations import Role
-from domain.sharing_values import GrantKind, GrantSpec, evaluate
+from domain.sharing_values import GrantKind, GrantSpec
 from infrastructure.transcoding import encode_state
 from infrastructure.verifier import grant_states, use1
 

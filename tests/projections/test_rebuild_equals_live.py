@@ -12,9 +12,9 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
+from api.cli import load_demo
 from application.common import Principal
-from application.demo import load_demo
-from application.demo_data import DEMO_ADMIN
+from demo.data import DEMO_ADMIN
 from domain.compliance import Evidence, EvidenceKind, ViolationKind
 from domain.organizations import OFFICE_CODE, Role
 from projections.access_log import AccessLogView

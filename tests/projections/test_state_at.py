@@ -18,11 +18,12 @@ from uuid import UUID
 import msgspec
 import pytest
 
+from domain.base import BEIJING
 from domain.catalog_values import OpenClass, ReviewDecision
 from domain.compliance import Evidence, EvidenceKind, ViolationKind
 from domain.organizations import Role
 from domain.rules import DomainError
-from domain.sharing_values import BEIJING, RequestedEntry
+from domain.sharing_values import RequestedEntry
 from domain.systems_values import ChangeKind, ConstructionPlan, Justification, ProjectEntry
 from infrastructure.sql import MemoryDb
 from projections.registry import all_views

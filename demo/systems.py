@@ -29,7 +29,7 @@ from typing import Any
 from uuid import UUID
 
 from application.common import Command, NotFound, Principal
-from application.wired import Wired
+from demo.parts import Services, Store
 from domain.catalog import entry_id
 from domain.organizations import OFFICE_CODE, Role
 from domain.systems_values import ConstructionPlan, Justification, ProjectEntry
@@ -98,15 +98,15 @@ def _justification(p: Plan, duplicate: str | None) -> Justification:
 
 
 class _SystemsLoader:
-    def __init__(self, rt: Wired, office: Principal) -> None:
-        self.rt, self.office = rt, office
+    def __init__(self, services: Services, store: Store, office: Principal) -> None:
+        self.services, self.store, self.office = services, store, office
 
     def cmd(self, p: Plan, step: str) -> Command:
         return Command(name=f"system.{step}", idempotency_key=f"demo-system:{p.key}:{step}",
                        request_id="civic-ledger demo")
 
     def manager(self, p: Plan) -> Principal:
-        self.rt.organizations.assign_role(self.office, Command(name="organization.assign_role"), code=p.owner,
+        self.services.organizations.assign_role(self.office, Command(name="organization.assign_role"), code=p.owner,
                                           person=p.manager, role=Role.SYSTEM_MANAGER)
         return Principal(person=p.manager, organization=p.owner, roles=frozenset({Role.SYSTEM_MANAGER}))
 
@@ -115,7 +115,7 @@ class _SystemsLoader:
         if p.borrows is None:
             return None
         try:
-            current = self.rt.catalog.load(entry_id(p.borrows)).current
+            current = self.services.catalog.load(entry_id(p.borrows)).current
         except NotFound:
             return None
         return current.content.item_codes()[-1] if current is not None else None
@@ -124,7 +124,7 @@ class _SystemsLoader:
         out = []
         for code in p.existing:
             try:
-                e = self.rt.catalog.load(entry_id(code))
+                e = self.services.catalog.load(entry_id(code))
             except NotFound:
                 continue
             version = e.current or e.pending
@@ -137,7 +137,7 @@ class _SystemsLoader:
         return tuple(out)
 
     def load(self, p: Plan) -> UUID:
-        systems, office, manager = self.rt.systems, self.office, self.manager(p)
+        systems, office, manager = self.services.systems, self.office, self.manager(p)
         duplicate = self.borrowed(p)
         catalog = self.catalog(p, duplicate)
         if p.stage in ("legacy", "unconfirmed", "decommissioned"):
@@ -181,20 +181,20 @@ class _SystemsLoader:
 
     def _connect(self, p: Plan, manager: Principal, sid: UUID) -> None:
         n = SYSTEMS.index(p) + 1
-        self.rt.systems.connect(manager, self.cmd(p, "connect_exchange"), sid, platform="exchange",
+        self.services.systems.connect(manager, self.cmd(p, "connect_exchange"), sid, platform="exchange",
                                 reference=f"SXMZ-JH-{n:04d}")
-        self.rt.systems.connect(manager, self.cmd(p, "connect_integration"), sid, platform="integration",
+        self.services.systems.connect(manager, self.cmd(p, "connect_integration"), sid, platform="integration",
                                 reference=f"SXMZ-YT-{n:04d}")
 
     def _legacy(self, p: Plan, manager: Principal, catalog: tuple[ProjectEntry, ...]) -> UUID:
-        systems, office = self.rt.systems, self.office
+        systems, office = self.services.systems, self.office
         sid = systems.register_existing(office, self.cmd(p, "register"), owner=p.owner, name=p.name, plan=PLANS[p.key],
                                         catalog=catalog,
                                         in_operation_since=p.since).aggregate_id
         assert sid is not None
         if p.stage == "legacy":
             systems.order_rectification(office, self.cmd(p, "rectify"), sid,
-                                        deadline=self.rt.today() + timedelta(days=90),
+                                        deadline=self.store.today() + timedelta(days=90),
                                         comment="限期接入共享交换平台和民政一体化平台并通过目录合规性检测，整改期间暂停运维经费。")
             return sid
         self._connect(p, manager, sid)
@@ -211,19 +211,19 @@ class _SystemsLoader:
         return sid
 
 
-def load_systems_demo(rt: Wired, office: Principal | None = None) -> dict[str, Any]:
+def load_systems_demo(services: Services, store: Store, office: Principal | None = None) -> dict[str, Any]:
     """Loads the demo systems (once) as the Office `office` and the owners' system managers; returns their states."""
     office = office or Principal(person=DEMO_ADMIN, organization=OFFICE_CODE, roles=frozenset({Role.OFFICE_ADMIN}))
-    loader = _SystemsLoader(rt, office)
+    loader = _SystemsLoader(services, store, office)
     for p in SYSTEMS:
         loader.load(p)
-    return systems_summary(rt)
+    return systems_summary(store)
 
 
-def systems_summary(rt: Wired) -> dict[str, Any]:
+def systems_summary(store: Store) -> dict[str, Any]:
     """The systems of the ledger by state, and how many SYS-5 lists (from the read model, caught up first)."""
-    rt.projector.catch_up("systems")
-    rows = rt.ledger.db.query("SELECT state, COUNT(*) AS n FROM systems GROUP BY state ORDER BY state")
-    flagged, _ = rt.system_queries.compliance(org=None, limit=500)
+    store.projector.catch_up("systems")
+    rows = store.ledger.db.query("SELECT state, COUNT(*) AS n FROM systems GROUP BY state ORDER BY state")
+    flagged, _ = store.system_queries.compliance(org=None, limit=500)
     return {"systems": sum(int(r["n"]) for r in rows), "systems_by_state": {r["state"]: int(r["n"]) for r in rows},
             "systems_non_compliant": len(flagged)}

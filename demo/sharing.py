@@ -29,13 +29,13 @@ from uuid import UUID
 import msgspec
 
 from application.common import Command, Principal
-from application.wired import Wired
+from demo.parts import Services, Store
+from domain.base import BEIJING
 from domain.catalog import entry_id
 from domain.catalog_values import DataItem, DeliveryMethod, Sensitivity
 from domain.organizations import OFFICE_CODE, Role
 from domain.sharing import ImplementationOrder, ShareRequest
 from domain.sharing_values import (
-    BEIJING,
     GrantKind,
     GrantStatus,
     RequestDecision,
@@ -241,15 +241,15 @@ def _cmd(name: str) -> Command:
 
 
 class SharingLoader:
-    def __init__(self, rt: Wired, office: Principal, people: dict[str, dict[str, Principal]],
+    def __init__(self, services: Services, store: Store, office: Principal, people: dict[str, dict[str, Principal]],
                  providers: dict[str, str]) -> None:
-        self.rt = rt
+        self.services = services
         self.office = office
         self.people = people
         self.providers = providers
         self.grants: dict[tuple[str, str], UUID] = {}
         self.asks = {a.key: a for a in ASKS}
-        today = rt.now().astimezone(BEIJING).date()
+        today = store.now().astimezone(BEIJING).date()
         self.period = (today, date(today.year + 1, 12, 31))
         self.short_period = (today, today + SHORT)
 
@@ -261,15 +261,15 @@ class SharingLoader:
 
     def expire(self) -> int:
         """Records the ends of the grants whose period has passed (none under the wall clock at load)."""
-        return self.rt.sharing.expire_due()
+        return self.services.sharing.expire_due()
 
     def _items(self, code: str) -> tuple[DataItem, ...]:
-        current = self.rt.catalog.load(entry_id(code)).current
+        current = self.services.catalog.load(entry_id(code)).current
         assert current is not None, code
         return current.content.data_items
 
     def _ask(self, a: Ask) -> None:
-        sharing, office, cmd = self.rt.sharing, self.office, _cmd
+        sharing, office, cmd = self.services.sharing, self.office, _cmd
         requester = self.people[a.requester]["requester"]
         codes = [c for c in a.entries if self.providers[c] != a.requester]
         items = {c: self._items(c) for c in codes}
@@ -311,7 +311,7 @@ class SharingLoader:
         )
 
     def _step(self, s: Step) -> None:
-        sharing, gid = self.rt.sharing, self.grants[(s.ask, s.code)]
+        sharing, gid = self.services.sharing, self.grants[(s.ask, s.code)]
         if s.by == "office":
             who = self.office
         elif s.by == "provider":
@@ -332,26 +332,26 @@ class SharingLoader:
                 raise RuntimeError(f"demo: the use of grant {gid} was not recorded: {answer}")
 
 
-def sharing_summary(rt: Wired) -> dict[str, Any]:
+def sharing_summary(services: Services, store: Store) -> dict[str, Any]:
     """Requests by status and scenario, grants by status (as of now) and kind, read from the aggregates."""
-    rt.projector.wait_for(rt.ledger.max_position(), "sharing")
+    store.projector.wait_for(store.ledger.max_position(), "sharing")
     requests, cursor = [], None
     while True:
-        page, cursor = rt.sharing_queries.requests(org=None, limit=500, cursor=cursor)
-        requests += [rt.sharing.get(ShareRequest, UUID(r["id"])) for r in page]
+        page, cursor = store.sharing_queries.requests(org=None, limit=500, cursor=cursor)
+        requests += [services.sharing.get(ShareRequest, UUID(r["id"])) for r in page]
         if cursor is None:
             break
-    now = rt.now()
+    now = store.now()
     grants: Counter[str] = Counter()
     kinds: Counter[str] = Counter()
     reused = 0
     for r in requests:
         if r.order_id is None:
             continue
-        order = rt.sharing.get(ImplementationOrder, r.order_id)
+        order = services.sharing.get(ImplementationOrder, r.order_id)
         reused += len(order.reused)
         for spec in order.new_grants:
-            grants[rt.sharing.load_grant(spec.grant_id).status_at(now)] += 1
+            grants[services.sharing.load_grant(spec.grant_id).status_at(now)] += 1
             kinds[spec.kind] += 1
     by_status = Counter(str(r.status) for r in requests)
     by_scenario = Counter(str(r.scenario) for r in requests)

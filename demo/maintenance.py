@@ -25,7 +25,7 @@ from uuid import UUID
 
 from application.common import Command, Principal
 from application.maintenance import RecordedRefusal
-from application.wired import Wired
+from demo.parts import Services, Store
 from domain.catalog import entry_id
 from domain.maintenance_values import Attempt, Change, EntryFacts
 from domain.organizations import Role
@@ -57,10 +57,10 @@ def _cmd(name: str) -> Command:
 
 
 class MaintenanceLoader:
-    def __init__(self, rt: Wired, office: Principal) -> None:
-        self.rt = rt
+    def __init__(self, services: Services, store: Store, office: Principal) -> None:
+        self.services, self.store = services, store
         self.office = office
-        self.m = rt.maintenance
+        self.m = services.maintenance
         self.people: dict[str, dict[str, Principal]] = {}
         self.tickets: dict[str, list[UUID]] = {}
 
@@ -84,7 +84,7 @@ class MaintenanceLoader:
     def _staff(self) -> None:
         for org, members in STAFF.items():
             for person, role in members:
-                self.rt.organizations.assign_role(self.office, _cmd("organization.assign_role"), code=org,
+                self.services.organizations.assign_role(self.office, _cmd("organization.assign_role"), code=org,
                                                   person=person, role=role)
                 self.people.setdefault(org, {})[role] = Principal(person=person, organization=org,
                                                                   roles=frozenset({role}))
@@ -114,7 +114,7 @@ class MaintenanceLoader:
             return tid
         maintainer, verifier = self._who(org, Role.MAINTAINER), self._who(org, Role.VERIFIER)
         first = _digest(f"after:{n}:1") if state in ("resent", "sent_back") else _digest(f"after:{n}")
-        self.m.apply(maintainer, _cmd("maintenance.apply"), tid, applied_at=self.rt.now(), after_digest=first,
+        self.m.apply(maintainer, _cmd("maintenance.apply"), tid, applied_at=self.store.now(), after_digest=first,
                      note="通过系统维护功能逐条更正")
         if state == "applied":
             return tid
@@ -124,7 +124,7 @@ class MaintenanceLoader:
             if state == "sent_back":
                 return tid
             first = _digest(f"after:{n}")
-            self.m.apply(maintainer, _cmd("maintenance.apply"), tid, applied_at=self.rt.now(), after_digest=first,
+            self.m.apply(maintainer, _cmd("maintenance.apply"), tid, applied_at=self.store.now(), after_digest=first,
                          note="补正遗漏记录")
         self.m.recheck(verifier, _cmd("maintenance.recheck"), tid, outcome="verify", observed_digest=first,
                        comment="复核一致")
@@ -133,7 +133,7 @@ class MaintenanceLoader:
     # -- batch modifications (MNT-2) -------------------------------------------------------------
 
     def _batches(self) -> None:
-        now, maintainer = self.rt.now(), self._who(REL, Role.MAINTAINER)
+        now, maintainer = self.store.now(), self._who(REL, Role.MAINTAINER)
         facts = self.m.entry_facts(entry_id("610000-SHJZ-001"))
 
         def request(start: timedelta, hours: int, count: int, reason: str) -> UUID:
@@ -169,13 +169,13 @@ class MaintenanceLoader:
     # -- objections (QLT-1) --------------------------------------------------------------------------
 
     def _grants(self, provider: str) -> list[tuple[UUID, str, tuple[str, ...]]]:
-        self.rt.projector.wait_for(self.rt.ledger.max_position(), "sharing")
-        rows, _ = self.rt.sharing_queries.grants(org=None, provider=provider, limit=500)
+        self.store.projector.wait_for(self.store.ledger.max_position(), "sharing")
+        rows, _ = self.store.sharing_queries.grants(org=None, provider=provider, limit=500)
         chosen = [r for r in rows if r["resource_code"] in self.tickets]
         return [(UUID(r["id"]), r["holder"], tuple(r["fields"])) for r in chosen]
 
     def _requester(self, org: str) -> Principal:
-        o = self.rt.organizations.find(org)
+        o = self.services.organizations.find(org)
         assert o is not None
         person = next(p for p, roles in sorted(o.members.items()) if Role.REQUESTER in roles)
         return Principal(person=person, organization=org, roles=frozenset({Role.REQUESTER}))
@@ -193,30 +193,30 @@ class MaintenanceLoader:
         ids = [self._object(gid, holder, fields[-1:], text) for (gid, holder, fields), text in zip(granted, texts, strict=False)]
         if len(ids) < 2:
             return
-        code = self.rt.maintenance.load_objection(ids[0]).resource_code
+        code = self.services.maintenance.load_objection(ids[0]).resource_code
         self.m.answer_objection(self._who(REL, Role.APPROVER), _cmd("objection.answer"), ids[0], decision="confirm",
                                 ticket_id=self.tickets[code][0], reason="已核实，按维护单更正")
         self.m.answer_objection(self._who(REL, Role.VERIFIER), _cmd("objection.answer"), ids[1], decision="reject",
                                 reason="经与源系统核对一致，差异系接收方本地数据未更新")
 
 
-def load_maintenance_demo(rt: Wired, office: Principal) -> MaintenanceLoader:
+def load_maintenance_demo(services: Services, store: Store, office: Principal) -> MaintenanceLoader:
     """Loads the first phase (between the catalog's waves); call `.late()` on the result after the wave gap."""
-    loader = MaintenanceLoader(rt, office)
+    loader = MaintenanceLoader(services, store, office)
     loader.load()
     return loader
 
 
-def maintenance_summary(rt: Wired) -> dict[str, Any]:
+def maintenance_summary(store: Store) -> dict[str, Any]:
     """Tickets, batches and objections by state, and refused executions, from the read model."""
-    rt.projector.wait_for(rt.ledger.max_position(), "maintenance")
-    db, now = rt.ledger.db, rt.now()
+    store.projector.wait_for(store.ledger.max_position(), "maintenance")
+    db, now = store.ledger.db, store.now()
 
     def count(table: str) -> dict[str, int]:
         return {r["status"]: int(r["n"]) for r in db.query(f"SELECT status, COUNT(*) AS n FROM {table} GROUP BY status")}
 
     objections = Counter(count("objections"))
-    overdue, _ = rt.maintenance_queries.objections(org=None, now=now, overdue=True, limit=500)
+    overdue, _ = store.maintenance_queries.objections(org=None, now=now, overdue=True, limit=500)
     refused = db.scalar("SELECT COUNT(*) FROM batch_executions WHERE outcome = 'refused'")
     return {"tickets_by_status": count("maintenance_tickets"), "batches_by_status": count("batch_modifications"),
             "refused_executions": int(refused or 0), "objections_by_status": dict(objections),

@@ -16,7 +16,7 @@ current), then revises and retires. So the stale entries are overdue as soon as 
 under the wall clock as well as under a test's clock (which the demo also moves forward by the same
 six weeks between the waves when it can).
 
-Sharing (`application.demo_sharing`) is loaded between the waves: departments request published
+Sharing (`demo.sharing`) is loaded between the waves: departments request published
 entries, the Office reviews and issues implementation orders, and grants are suspended, resumed,
 revoked and used. Wave two then retires entries some grants depend on (which suspends those
 grants), and a last sweep records the grants whose period the clock has passed.
@@ -31,8 +31,9 @@ from typing import Any
 
 import msgspec
 
+from application.catalog import CatalogService
 from application.common import Command, NotFound, Principal
-from application.demo_data import (
+from demo.data import (
     COMMON_ITEMS,
     DEMO_ADMIN,
     DEMO_MARKER,
@@ -42,11 +43,11 @@ from application.demo_data import (
     SERVICE_AUTHORISATION,
     Entry,
 )
-from application.demo_maintenance import load_maintenance_demo, maintenance_summary
-from application.demo_sharing import SharingLoader, sharing_summary
-from application.demo_systems import load_systems_demo, systems_summary
-from application.demo_traffic import load_demo_traffic
-from application.wired import Wired
+from demo.maintenance import load_maintenance_demo, maintenance_summary
+from demo.parts import DemoParts, Services, Store
+from demo.sharing import SharingLoader, sharing_summary
+from demo.systems import load_systems_demo, systems_summary
+from demo.traffic import load_demo_traffic
 from domain.base import ledger_date
 from domain.catalog import CatalogEntry, entry_id
 from domain.catalog_values import (
@@ -81,46 +82,47 @@ _PASS = Review(
 )
 
 
-def load_demo(rt: Wired) -> dict[str, Any]:
+def load_demo(parts: DemoParts) -> dict[str, Any]:
     """Loads the demo once; returns counts, entries by status, and the new Office admin token (None if already loaded)."""
-    if rt.organizations.find(DEMO_MARKER) is not None:
-        _release(rt)
-        return summary(rt, admin_token=None)
-    _, token = rt.init(admin=DEMO_ADMIN)
-    loader = _Loader(rt)
+    services, store = parts.services, parts.store
+    if services.organizations.find(DEMO_MARKER) is not None:
+        _release(store)
+        return summary(services, store, admin_token=None)
+    _, token = parts.first_admin(admin=DEMO_ADMIN)
+    loader = _Loader(services, store)
     loader.organizations()
     published = loader.publish_wave()
-    sharing = SharingLoader(rt, loader.office, loader.people, {e.code: e.org for e in ENTRIES})
+    sharing = SharingLoader(services, store, loader.office, loader.people, {e.code: e.org for e in ENTRIES})
     sharing.load()
-    maintenance = load_maintenance_demo(rt, loader.office)
+    maintenance = load_maintenance_demo(services, store, loader.office)
     loader.upkeep_wave(published)
     loader.withdraw_batch_download()
     sharing.expire()
     maintenance.late()
-    load_systems_demo(rt, loader.office)
-    _release(rt)  # the demo's history is in the past; today's traffic is recorded now
-    load_demo_traffic(rt)
-    rt.monitors.run(rt.now())  # the day's denied accesses, overdue entries and objections become candidates
-    return summary(rt, admin_token=token)
+    load_systems_demo(services, store, loader.office)
+    _release(store)  # the demo's history is in the past; today's traffic is recorded now
+    load_demo_traffic(services, store)
+    services.monitors.run(store.now())  # the day's denied accesses, overdue entries and objections become candidates
+    return summary(services, store, admin_token=token)
 
 
-def summary(rt: Wired, *, admin_token: str | None) -> dict[str, Any]:
+def summary(services: Services, store: Store, *, admin_token: str | None) -> dict[str, Any]:
     """What of the demo is in the ledger, read from the aggregates themselves."""
-    orgs = sum(1 for code in (OFFICE_CODE, *(o.code for o in ORGANIZATIONS)) if rt.organizations.find(code))
+    orgs = sum(1 for code in (OFFICE_CODE, *(o.code for o in ORGANIZATIONS)) if services.organizations.find(code))
     counts: Counter[str] = Counter()
     for e in ENTRIES:
         try:
-            counts[rt.catalog.load(entry_id(e.code)).status] += 1
+            counts[services.catalog.load(entry_id(e.code)).status] += 1
         except NotFound:
             continue
     by_status = {s: counts[s] for s in STATUSES if counts[s]}
     return {"organizations": orgs, "entries": sum(counts.values()), "by_status": by_status,
-            **sharing_summary(rt), **maintenance_summary(rt), **systems_summary(rt), **traffic_summary(rt),
-            "admin_token": admin_token}
+            **sharing_summary(services, store), **maintenance_summary(store), **systems_summary(store),
+            **traffic_summary(store), "admin_token": admin_token}
 
 
-def _release(rt: Wired) -> None:
-    release = getattr(rt.clock, "release", None)
+def _release(store: Store) -> None:
+    release = getattr(store.clock, "release", None)
     if callable(release):
         release()
 
@@ -149,12 +151,12 @@ class DemoClock:
             self._back = timedelta(0)
 
 
-def traffic_summary(rt: Wired) -> dict[str, Any]:
+def traffic_summary(store: Store) -> dict[str, Any]:
     """The access log's records by outcome (the demo's day of traffic)."""
-    rt.projector.wait_for(rt.ledger.max_position(), "access_log")
-    rows = rt.ledger.db.query("SELECT outcome, COUNT(*) AS n FROM access_log GROUP BY outcome ORDER BY outcome")
-    rt.projector.wait_for(rt.ledger.max_position(), "compliance")
-    cases = rt.ledger.db.query("SELECT kind, COUNT(*) AS n FROM violations GROUP BY kind ORDER BY kind")
+    store.projector.wait_for(store.ledger.max_position(), "access_log")
+    rows = store.ledger.db.query("SELECT outcome, COUNT(*) AS n FROM access_log GROUP BY outcome ORDER BY outcome")
+    store.projector.wait_for(store.ledger.max_position(), "compliance")
+    cases = store.ledger.db.query("SELECT kind, COUNT(*) AS n FROM violations GROUP BY kind ORDER BY kind")
     return {"access_log_by_outcome": {r["outcome"]: int(r["n"]) for r in rows},
             "violation_candidates_by_kind": {r["kind"]: int(r["n"]) for r in cases}}
 
@@ -207,8 +209,8 @@ def _cmd(name: str) -> Command:
 
 
 class _Loader:
-    def __init__(self, rt: Wired) -> None:
-        self.rt = rt
+    def __init__(self, services: Services, store: Store) -> None:
+        self.services, self.store = services, store
         self.office = Principal(person=DEMO_ADMIN, organization=OFFICE_CODE, roles=frozenset({Role.OFFICE_ADMIN}))
         self.people: dict[str, dict[str, Principal]] = {}
         self.levels: dict[str, Level] = {}
@@ -216,7 +218,7 @@ class _Loader:
     # -- organizations --------------------------------------------------------------------
 
     def organizations(self) -> None:
-        orgs = self.rt.organizations
+        orgs = self.services.organizations
         for person, role in OFFICE_MEMBERS:
             orgs.assign_role(self.office, _cmd("organization.assign_role"), code=OFFICE_CODE, person=person, role=Role(role))
         for o in ORGANIZATIONS:
@@ -240,7 +242,7 @@ class _Loader:
 
     def upkeep_wave(self, published: list[Entry]) -> None:
         """Wave two, six weeks later when the clock can be moved: refreshes, revisions and retirements."""
-        advance = getattr(self.rt.clock, "advance", None)
+        advance = getattr(self.store.clock, "advance", None)
         if callable(advance):
             advance(days=WAVE_GAP.days)
         for e in published:
@@ -251,12 +253,12 @@ class _Loader:
         re-review by the publication, the Office dates the revision from its notice and decides the first re-review
         (the rest stay in its queue)."""
         e = next(x for x in ENTRIES if x.code == WITHDRAWN)
-        cat, eid = self.rt.catalog, entry_id(e.code)
+        cat, eid = self.services.catalog, entry_id(e.code)
         online = msgspec.structs.replace(content(e), delivery_methods=(DeliveryMethod.ONLINE_QUERY,))
         cat.revise(self._compiler(e), _cmd("catalog.revise"), eid, content=online)
         cat.submit(self._compiler(e), _cmd("catalog.submit"), eid)
         cat.review(self._reviewer(e), _cmd("catalog.review"), eid, review=_PASS, decision=ReviewDecision.APPROVE)
-        affected = [g.id for g in self.rt.sharing.live_grants_on_entry(eid)
+        affected = [g.id for g in self.services.sharing.live_grants_on_entry(eid)
                     if g.spec.method == DeliveryMethod.BATCH_DOWNLOAD]
         version = cat.load(eid).pending
         cat.publish(self._publisher(e), _cmd("catalog.publish"), eid)
@@ -267,7 +269,7 @@ class _Loader:
                                        version=published.number, effective_on=published.published_on - timedelta(days=3),
                                        reason="依厅通知，停止批量下载自通知印发之日起执行。")
         if affected and version is not None:
-            self.rt.sharing.close_review(self.office, _cmd("grant_review.close"), review_id(affected[0], version.number),
+            self.services.sharing.close_review(self.office, _cmd("grant_review.close"), review_id(affected[0], version.number),
                                          decision=ReviewOutcome.KEEP,
                                          comment="该市已改用联机查询调取年度标准，现有授权保留至到期。")
 
@@ -283,7 +285,7 @@ class _Loader:
 
     def _compile(self, e: Entry) -> bool:
         """Wave one: takes the entry as far as its flow goes before publication; True if it was published."""
-        cat, compiler, reviewer = self.rt.catalog, self._compiler(e), self._reviewer(e)
+        cat, compiler, reviewer = self.services.catalog, self._compiler(e), self._reviewer(e)
         eid = cat.draft(compiler, _cmd("catalog.draft"), resource_code=e.code, content=content(e)).aggregate_id
         assert eid is not None
         if e.flow == "drafted":
@@ -306,18 +308,18 @@ class _Loader:
             return False
         # Publication dates are effective dates six weeks back, so that under the real clock the
         # entries nobody refreshes in wave two are overdue at once (CAT-7).
-        cat.publish(self._publisher(e), _cmd("catalog.publish"), eid, published_on=ledger_date(self.rt.now() - WAVE_GAP))
+        cat.publish(self._publisher(e), _cmd("catalog.publish"), eid, published_on=ledger_date(self.store.now() - WAVE_GAP))
         return True
 
     def _upkeep(self, e: Entry) -> None:
         """Wave two: providers refresh what they keep current, open new versions, retire what is replaced."""
-        cat, eid = self.rt.catalog, entry_id(e.code)
+        cat, eid = self.services.catalog, entry_id(e.code)
         if e.flow == "retired":
             assert e.reason is not None
             cat.retire(self._publisher(e), _cmd("catalog.retire"), eid, reason=e.reason)
             return
         if e.flow != "stale":
-            cat.record_refresh(self._compiler(e), _cmd("catalog.refresh"), eid, as_of=self.rt.now())
+            cat.record_refresh(self._compiler(e), _cmd("catalog.refresh"), eid, as_of=self.store.now())
         if e.flow == "revising":
             compiler, reviewer = self._compiler(e), self._reviewer(e)
             cat.revise(compiler, _cmd("catalog.revise"), eid, content=content(e, extra=e.extra))
@@ -327,6 +329,6 @@ class _Loader:
                 cat.review(reviewer, _cmd("catalog.review"), eid, review=_PASS, decision=ReviewDecision.APPROVE)
 
 
-def demo_entry(rt: Wired, resource_code: str) -> CatalogEntry:
+def demo_entry(catalog: CatalogService, resource_code: str) -> CatalogEntry:
     """One demo entry by its resource code (for tests and walk-throughs)."""
-    return rt.catalog.load(entry_id(resource_code))
+    return catalog.load(entry_id(resource_code))

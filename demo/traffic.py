@@ -16,25 +16,25 @@ from uuid import UUID
 import msgspec
 
 from application.common import Command
-from application.demo_sharing import PLATFORM
-from application.wired import Wired
+from demo.parts import Services, Store
+from demo.sharing import PLATFORM
 from domain.access_log import Access
 from domain.base import ledger_date
 
 BATCH = 1000
 
 
-def load_demo_traffic(rt: Wired, *, records: int = 2000, seed: int = 22) -> dict[str, Any]:
+def load_demo_traffic(services: Services, store: Store, *, records: int = 2000, seed: int = 22) -> dict[str, Any]:
     """Posts `records` deliveries spread over the 24 hours before now, in batches of 1,000."""
     rng = random.Random(seed)
-    rt.projector.wait_for(rt.ledger.max_position(), "sharing")
-    grants = rt.ledger.db.query(
+    store.projector.wait_for(store.ledger.max_position(), "sharing")
+    grants = store.ledger.db.query(
         "SELECT id, holder, provider, entry_id, fields, purpose, method, valid_from FROM grants "
         "WHERE status = 'active' AND kind = 'reusable' ORDER BY id"
     )
     if not grants:
         return {"access_records": 0}
-    now = rt.now()
+    now = store.now()
     day = ledger_date(now).isoformat()
     accesses: list[Access] = []
     holders = sorted({g["holder"] for g in grants})
@@ -62,8 +62,8 @@ def load_demo_traffic(rt: Wired, *, records: int = 2000, seed: int = 22) -> dict
         ))
     allowed = denied = 0
     for start in range(0, len(accesses), BATCH):
-        answer, _ = rt.access_log.record(PLATFORM, Command(name="access_log.record", fingerprint=""),
-                                         accesses[start:start + BATCH])
+        answer, _ = services.access_log.record(PLATFORM, Command(name="access_log.record", fingerprint=""),
+                                               accesses[start:start + BATCH])
         allowed += answer.allowed
         denied += answer.denied
     return {"access_records": allowed + denied, "access_allowed": allowed, "access_denied": denied}

@@ -1,6 +1,6 @@
 """The raw demo data set: organizations of the Shaanxi civil-affairs regime, their members, and catalog entries.
 
-Plain values only; `application.demo` turns them into commands. Person names are fictitious.
+Plain values only; `demo.loader` turns them into commands. Person names are fictitious.
 Data item codes are `{prefix}_{suffix}` in pinyin initials, unique per entry so that one datum has
 one source (CAT-5); a token of the form `=CODE:名称` reuses another entry's code on purpose.
 """
