@@ -134,7 +134,7 @@ class _Page:
                 "share_class": str(c.share_class), "open_class": str(c.open_class),
                 "update_cycle": str(c.update_cycle), "current_version": None, "current_content": None,
                 "published_on": None, "pending_version": 1, "pending_state": "drafted",
-                "pending_content": _json(c), "pending_compiler": event.actor.person, "pending_review": None,
+                "pending_content": c, "pending_compiler": event.actor.person, "pending_review": None,
                 "accepted_duplicates": "{}", "last_updated": None,
                 "search_text": search_text(c, event.resource_code), "version": event.originator_version,
                 "created_at": ts, "modified_at": ts, "position": position,
@@ -146,7 +146,7 @@ class _Page:
         assert row is not None, f"catalog view has no entry {eid}"
         changes: dict[str, Any] = {}
         if isinstance(event, E.DraftRevised):
-            changes = {"pending_content": _json(event.content), "pending_state": "drafted", "accepted_duplicates": "{}",
+            changes = {"pending_content": event.content, "pending_state": "drafted", "accepted_duplicates": "{}",
                        "pending_review": None}
             if row["current_version"] is None:
                 changes.update(_summary(event.content, row["resource_code"]))
@@ -163,8 +163,9 @@ class _Page:
             changes = {"accepted_duplicates": _json(accepted)}
         elif isinstance(event, E.Published):
             c = event.content
+            encoded = _json(c)
             changes = {
-                "current_version": event.version, "current_content": _json(c),
+                "current_version": event.version, "current_content": encoded,
                 "published_on": event.published_on.isoformat(), "pending_version": None, "pending_state": None,
                 "pending_content": None, "pending_compiler": None, "pending_review": None,
                 "accepted_duplicates": "{}", **_summary(c, row["resource_code"]),
@@ -176,10 +177,10 @@ class _Page:
             self.open[eid] = None
             if c.open_class != OpenClass.CLOSED:
                 self.open[eid] = (eid, row["resource_code"], c.name, row["provider"], str(c.open_class),
-                                  c.open_conditions, str(c.update_cycle), event.published_on.isoformat(), _json(c))
+                                  c.open_conditions, str(c.update_cycle), event.published_on.isoformat(), encoded)
         elif isinstance(event, E.RevisionStarted):
             changes = {"pending_version": event.version, "pending_state": "drafted",
-                       "pending_content": _json(event.content), "pending_compiler": event.actor.person,
+                       "pending_content": event.content, "pending_compiler": event.actor.person,
                        "pending_review": None, "accepted_duplicates": "{}"}
             self._items(eid, row["provider"], event.content, published=0)
         elif isinstance(event, E.DataRefreshed):
@@ -209,7 +210,8 @@ class _Page:
     def write(self, tx: Tx) -> None:
         """Upserts the touched entries and replaces their items and open-catalog rows."""
         # every row held was drafted or loaded for an event of this page, so every one has changed
-        tx.executemany(_UPSERT, [tuple(r[c] for c in _COLUMNS) for r in self.rows.values()])
+        # a pending content is kept as the value until here: a page encodes only the last one of an entry
+        tx.executemany(_UPSERT, [tuple(_text(r[c]) for c in _COLUMNS) for r in self.rows.values()])
         whole = [eid for eid, sets in self.items.items() if len(sets) == 2]
         for chunk in _chunks(whole):
             tx.execute(f"DELETE FROM catalog_items WHERE entry_id IN ({_marks(chunk)})", chunk)
@@ -259,6 +261,10 @@ def _day_start(day: date) -> str:
 
 def _json(value: Any) -> str:
     return _enc.encode(value).decode("utf-8")
+
+
+def _text(value: Any) -> Any:
+    return _json(value) if isinstance(value, EntryContent) else value
 
 
 def _summary(c: EntryContent, resource_code: str) -> dict[str, Any]:
