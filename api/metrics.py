@@ -2,7 +2,7 @@
 
 Requests are counted by method, route template (never the raw path, so ids do not multiply the
 series) and status, with a latency histogram per route; the ledger's head, each read model's
-position, lag and whether it is stalled (with its failed attempts), and webhook subscriptions by
+position, lag and whether it is stalled (with its failed attempts) or being rebuilt (with its progress), and webhook subscriptions by
 status are read at scrape time.
 """
 
@@ -109,6 +109,16 @@ def metrics(request: Request[Any, Any, Any], principal: NamedDependency[Principa
             "# TYPE civic_ledger_projection_failed_attempts gauge"]
     out += [f'civic_ledger_projection_failed_attempts{{view="{v}"}} {stalled[v].attempts if v in stalled else 0}'
             for v in sorted(positions)]
+    building = {b["view"]: b for b in rt.projector.rebuilds()}
+    out += ["# HELP civic_ledger_projection_rebuilding 1 while a read model is being rebuilt beside its live tables.",
+            "# TYPE civic_ledger_projection_rebuilding gauge"]
+    out += [f'civic_ledger_projection_rebuilding{{view="{v}"}} {int(v in building)}' for v in sorted(positions)]
+    out += ["# HELP civic_ledger_projection_rebuild_progress Position a rebuild has reached over the ledger head (0..1).",
+            "# TYPE civic_ledger_projection_rebuild_progress gauge"]
+    out += [f'civic_ledger_projection_rebuild_progress{{view="{v}"}} {b["progress"]}' for v, b in sorted(building.items())]
+    out += ["# HELP civic_ledger_projection_rebuild_position Position a rebuild has reached.",
+            "# TYPE civic_ledger_projection_rebuild_position gauge"]
+    out += [f'civic_ledger_projection_rebuild_position{{view="{v}"}} {b["position"]}' for v, b in sorted(building.items())]
     out += ["# HELP civic_ledger_webhook_subscriptions Webhook subscriptions by status.",
             "# TYPE civic_ledger_webhook_subscriptions gauge"]
     out += [f'civic_ledger_webhook_subscriptions{{status="{r["status"]}"}} {r["n"]}' for r in rt.ledger.db.query(

@@ -6,7 +6,8 @@ view's rows and its tracking record can share one transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import re
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -45,6 +46,43 @@ class Tx:
         if row is None:
             return None
         return row[0] if self.dialect == "sqlite" else next(iter(dict(row).values()))
+
+    def copy(self, sql: str) -> Any:
+        """PostgreSQL's COPY on this transaction's cursor (a context manager yielding the copy)."""
+        return self._c.copy(self._sql(sql))
+
+    def renamed(self, tables: Mapping[str, str], index_suffix: str = "") -> Tx:
+        """The same transaction with some table names replaced in every statement, and `index_suffix` added
+        to the name of every index it creates: a view's code builds its tables under other names this way."""
+        return RenamedTx(self._c, self.dialect, tables, index_suffix) if tables or index_suffix else self
+
+
+_CREATE_INDEX = re.compile(r"(CREATE\s+(?:UNIQUE\s+)?INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?)(\w+)", re.IGNORECASE)
+
+
+class RenamedTx(Tx):
+    """A `Tx` that rewrites table names (whole identifiers only) and the names of the indexes it creates."""
+
+    def __init__(self, cursor: Any, dialect: str, tables: Mapping[str, str], index_suffix: str) -> None:
+        super().__init__(cursor, dialect)
+        self._tables = dict(tables)
+        self._index_suffix = index_suffix
+        self._names = (re.compile(r"\b(" + "|".join(re.escape(t) for t in sorted(tables, key=len, reverse=True))
+                                  + r")\b") if tables else None)
+        self._cache: dict[str, str] = {}
+
+    def _sql(self, sql: str) -> str:
+        out = self._cache.get(sql)
+        if out is None:
+            out = sql
+            if self._index_suffix:
+                out = _CREATE_INDEX.sub(lambda m: m.group(1) + m.group(2) + self._index_suffix, out)
+            if self._names is not None:
+                out = self._names.sub(lambda m: self._tables[m.group(1)], out)
+            out = super()._sql(out)
+            if len(self._cache) < 4096:
+                self._cache[sql] = out
+        return out
 
 
 class Db:
