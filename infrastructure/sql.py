@@ -14,6 +14,10 @@ from typing import Any
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 
+_COPY_FROM = 20  # rows; below this an executemany is as fast as COPY's set-up
+_PLAIN_INSERT = re.compile(r"\s*INSERT\s+INTO\s+(\w+)\s*(?:\(([\w\s,]+)\))?\s*VALUES\s*\(\s*\?(?:\s*,\s*\?)*\s*\)\s*$",
+                           re.IGNORECASE)
+
 
 class Tx:
     """A cursor in a transaction; SQL is written once with `?` and adapted to the dialect."""
@@ -31,8 +35,21 @@ class Tx:
         return self
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        if rows:
-            self._c.executemany(self._sql(sql), [tuple(r) for r in rows])
+        """One statement over many rows. On PostgreSQL a plain INSERT of many rows (placeholders only, no
+        ON CONFLICT) goes as one COPY instead: the same rows, the same failure on a duplicate key, but one
+        stream instead of a statement per row."""
+        if not rows:
+            return
+        if self.dialect == "postgres" and len(rows) >= _COPY_FROM:
+            plain = _PLAIN_INSERT.match(sql)
+            if plain is not None:
+                table, columns = plain.group(1), plain.group(2)
+                target = f"{table} ({columns})" if columns else table
+                with self.copy(f"COPY {target} FROM STDIN") as copy:
+                    for r in rows:
+                        copy.write_row(r)
+                return
+        self._c.executemany(self._sql(sql), [tuple(r) for r in rows])
 
     def fetchall(self) -> list[dict[str, Any]]:
         return [dict(r) for r in self._c.fetchall()]
