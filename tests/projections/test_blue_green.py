@@ -74,6 +74,7 @@ def test_readers_never_see_a_view_empty_or_partial_during_a_rebuild(runtime, adm
     partial = [s for s in seen if any(s[t] != expected[t] for t in s)]
     assert partial == []
     assert all(generation(runtime, v.name) == 1 for v in all_views()), "every view was swapped"
+    assert runtime.projector.rebuilds() == []
     assert counts(runtime, tables) == expected
 
 
@@ -168,6 +169,10 @@ def test_a_rebuild_killed_in_a_page_leaves_the_live_view_and_resumes_on_restart(
     stopped = runtime.projector.build_position("catalog")
     assert stopped is not None and 0 < stopped < head, "the build's committed pages stay, the open one is gone"
     assert rows(runtime, CATALOG) == expected and runtime.projector.position("catalog") == head
+    # what /health and /metrics show of it meanwhile
+    [shown] = runtime.projector.rebuilds()
+    assert (shown["view"], shown["position"], shown["head"]) == ("catalog", stopped, head)
+    assert shown["progress"] == round(stopped / head, 4)
 
     restarted = Runtime(settings, clock=clock)  # a restart finds the build and finishes it
     try:
