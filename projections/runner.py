@@ -25,6 +25,7 @@ a reader in another process waits for that notification (`Board`), bounded by `m
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import threading
 import time
@@ -401,13 +402,22 @@ class Projector:
         return True
 
     def _fold(self, tx: Tx, view: View, notifications: Sequence[Notification], events: Sequence[Any] | None = None) -> None:
-        view.begin_page(tx)
-        for i, n in enumerate(notifications):
-            if view.wants(n.topic):
-                event = events[i] if events is not None else (
-                    n if view.wants_raw else self.ledger.mapper.to_domain_event(n))
-                view.apply(tx, event, n.id)
-        view.end_page(tx)
+        # A page allocates many small objects that all live to its end (decoded events, rows): the cyclic
+        # collector would walk them again and again for nothing (half of a 100,000-event catalog rebuild's
+        # time in the profile). It waits for the end of the page; reference counts free what the page made.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            view.begin_page(tx)
+            for i, n in enumerate(notifications):
+                if view.wants(n.topic):
+                    event = events[i] if events is not None else (
+                        n if view.wants_raw else self.ledger.mapper.to_domain_event(n))
+                    view.apply(tx, event, n.id)
+            view.end_page(tx)
+        finally:
+            if collecting:
+                gc.enable()
 
     def _one_by_one(self, view: View, notifications: Sequence[Notification], reached: int,
                     build: Build | None = None, start: int | None = None) -> bool:
