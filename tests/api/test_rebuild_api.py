@@ -23,6 +23,7 @@ def test_health_and_metrics_show_a_rebuild_and_the_catalog_answers_whole(runtime
     seen: list[int] = []
     errors: list[BaseException] = []
     done = threading.Event()
+    read = threading.Condition()
 
     def reader() -> None:
         with server.client(admin_token) as c:
@@ -30,7 +31,9 @@ def test_health_and_metrics_show_a_rebuild_and_the_catalog_answers_whole(runtime
                 try:
                     r = c.get("/catalog/entries", params={"limit": 100})
                     assert r.status_code == 200, r.text
-                    seen.append(len(r.json()["items"]))
+                    with read:
+                        seen.append(len(r.json()["items"]))
+                        read.notify_all()
                 except BaseException as e:  # noqa: BLE001 - any failure is a reader left without its view
                     errors.append(e)
                     return
@@ -39,6 +42,11 @@ def test_health_and_metrics_show_a_rebuild_and_the_catalog_answers_whole(runtime
     metrics: list[str] = []
 
     def progress(n: int) -> None:
+        # each page of the build waits for a read (bounded), so reads interleave with the build even on a
+        # loaded machine where the reader's thread would otherwise start after a short build is over
+        with read:
+            before = len(seen)
+            read.wait_for(lambda: len(seen) > before or bool(errors), timeout=5)
         if n and not shown:  # the first page of the build has committed: look at it from outside
             health = client.get("/health")
             assert health.status_code == 200
@@ -53,7 +61,7 @@ def test_health_and_metrics_show_a_rebuild_and_the_catalog_answers_whole(runtime
         done.set()
         thread.join()
     assert errors == []
-    assert seen and set(seen) == {15}, "a reader saw the catalog empty or partial"
+    assert len(seen) >= 2 and set(seen) == {15}, f"a reader saw the catalog empty or partial: {seen}"
     [build] = shown[0]["rebuilding"]
     assert build["view"] == "catalog" and 0 < build["position"] < build["head"] == runtime.ledger.max_position()
     assert shown[0]["status"] == "ok"
