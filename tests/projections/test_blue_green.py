@@ -204,3 +204,43 @@ def test_a_build_left_by_a_killed_run_is_finished_by_the_next_catch_up(runtime, 
         assert rows(restarted, CATALOG) == expected
     finally:
         restarted.close()
+
+
+def test_a_swap_never_moves_the_live_view_back_past_pages_it_applied_meanwhile(runtime, admin):
+    """The live view (another process's projector) commits pages after the build read its last events and
+    before the swap's transaction: the swap must not put the live position, or the rows, back to the head
+    it read; it reads again and swaps in a shadow that holds those events too."""
+    random_history(runtime, admin, seed=12, n=6)
+    runtime.projector.catch_up_all()
+    raced: list[int] = []
+
+    class Racing(Projector):
+        swapping = False
+
+        def _index(self, view: Any, build: Any) -> None:
+            super()._index(view, build)
+            if not raced:  # events the swap reads itself, before its transaction
+                random_history(runtime, admin, seed=14, n=1, prefix="Q")
+
+        def _swap(self, view: Any, build: Any, progress: Any) -> None:
+            self.swapping = True
+            try:
+                super()._swap(view, build, progress)
+            finally:
+                self.swapping = False
+
+        def _page(self, view: Any, start: int, head: int, build: Any = None) -> Any:
+            out = super()._page(view, start, head, build)
+            if self.swapping and not raced:  # between the swap's read of the head and its transaction
+                random_history(runtime, admin, seed=13, n=3, prefix="R")
+                raced.append(runtime.projector.catch_up("catalog"))
+            return out
+
+    projector = Racing(runtime.ledger, [CatalogView()], page_size=4)
+    projector.rebuild(["catalog"])
+    assert raced and raced[0] == runtime.ledger.max_position()
+    assert projector.position("catalog") == runtime.ledger.max_position()
+    live = rows(runtime, CATALOG)
+    assert len(live["catalog_entries"]) == 10, "the entries written during the swap are in the swapped-in view"
+    runtime.projector.rebuild(["catalog"])  # a quiet rebuild of the same log gives the same rows
+    assert rows(runtime, CATALOG) == live
