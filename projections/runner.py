@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -136,6 +137,25 @@ class Build:
     def tx(self, tx: Tx, view: View) -> Tx:
         """The transaction as the view's code sees it while building: its tables under their shadow names."""
         return tx.renamed({t: t + SHADOW for t in view.tables}, _index_suffix(self.generation))
+
+
+_SECONDARY_INDEX = re.compile(r"\s*CREATE\s+INDEX\b", re.IGNORECASE)
+
+
+class _WithoutIndexes:
+    """A view's `create` as a build starts it: tables (and unique keys) only, no secondary index."""
+
+    def __init__(self, tx: Tx) -> None:
+        self._tx = tx
+        self.dialect = tx.dialect
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        if _SECONDARY_INDEX.match(sql):
+            return self
+        return self._tx.execute(sql, params)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._tx, name)
 
 
 class _Moved(Exception):
@@ -263,7 +283,7 @@ class Projector:
         build = Build(view.name, view.version, self._generation(tx, view.name) + 1, datetime.now(UTC).isoformat())
         shadow = build.tx(tx, view)
         view.drop(shadow)
-        view.create(shadow)
+        view.create(_WithoutIndexes(shadow))  # type: ignore[arg-type]  # made once the bulk is in (_index)
         tx.execute(f"DELETE FROM {self._tracking_table} WHERE application_name = ?", (build.tracking_name,))
         tx.execute("INSERT INTO view_builds (name, generation, building, started_at) VALUES (?, ?, ?, ?) "
                    "ON CONFLICT (name) DO UPDATE SET building = excluded.building, started_at = excluded.started_at",
@@ -477,6 +497,7 @@ class Projector:
                 self._advance(view, None, progress, build, stop)
                 if stop is not None and stop.is_set():
                     return
+                self._index(view, build)
                 try:
                     with self._locks[name]:
                         self._swap(view, build, progress)
@@ -490,6 +511,15 @@ class Projector:
                 self._builds.pop(name, None)
                 self._auto.discard(name)
         self._healthy(name, self.position(name))
+
+    def _index(self, view: View, build: Build) -> None:
+        """The shadow tables' secondary indexes, made once most rows are in (a sorted build of each index,
+        not one insertion per row); the view's statements say IF NOT EXISTS, so a resumed build makes only
+        the ones missing."""
+        with self.ledger.db.write() as tx:
+            _no_statement_timeout(tx)
+            self._guard(tx, build)
+            view.create(build.tx(tx, view))
 
     def _swap(self, view: View, build: Build, progress: Callable[[int], None] | None) -> None:
         """One transaction: the events since the shadow's last page, then the shadow tables and position
