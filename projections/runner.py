@@ -40,11 +40,11 @@ from eventsourcing.persistence import (
     InterfaceError,
     Notification,
     OperationalError,
-    Tracking,
 )
 
 from infrastructure.sql import Tx
 from infrastructure.store import Ledger
+from infrastructure.tracking import record_position
 from projections.base import View
 
 log = logging.getLogger(__name__)
@@ -407,9 +407,8 @@ class Projector:
                     return False
                 self._fold(tx if build is None else build.tx(tx, view), view, notifications)
                 try:
-                    self.tracking._insert_tracking(  # type: ignore[attr-defined]
-                        tx.raw, Tracking(view.tracking_name if build is None else build.tracking_name, reached)
-                    )
+                    record_position(self.tracking, tx, view.tracking_name if build is None else build.tracking_name,
+                                    reached)
                 except IntegrityError:
                     lost_race = True
                     raise
@@ -472,8 +471,8 @@ class Projector:
                     return False
                 self._fold(tx if build is None else build.tx(tx, view), view, (n,), (event,))
                 try:
-                    self.tracking._insert_tracking(  # type: ignore[attr-defined]
-                        tx.raw, Tracking(view.tracking_name if build is None else build.tracking_name, n.id))
+                    record_position(self.tracking, tx, view.tracking_name if build is None else build.tracking_name,
+                                    n.id)
                 except IntegrityError:
                     lost_race = True
                     raise
