@@ -53,9 +53,10 @@ from infrastructure.sql import MemoryDb
 from infrastructure.store import Ledger
 from infrastructure.tokens import TokenStore
 from projections.access_log_queries import AccessLogQueries
+from projections.catalog_queries import CatalogQueries
 from projections.compliance import ComplianceQueries
 from projections.maintenance_queries import MaintenanceQueries
-from projections.queries import CatalogQueries, OrganizationQueries
+from projections.organization_queries import OrganizationQueries
 from projections.registry import all_views
 from projections.runner import Projector
 from projections.sharing_queries import SharingQueries

@@ -33,8 +33,8 @@ from domain.compliance import Evidence, EvidenceKind, Violation, ViolationKind, 
 from domain.grants import Grant
 from domain.maintenance import BatchModification
 from domain.organizations import OFFICE_CODE, Role
+from projections.catalog_queries import CatalogFilter, CatalogQueries
 from projections.maintenance_queries import MaintenanceQueries
-from projections.queries import CatalogFilter, CatalogQueries
 from projections.runner import Projector
 
 NAME = "compliance"

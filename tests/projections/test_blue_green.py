@@ -18,7 +18,7 @@ from typing import Any
 
 from bootstrap import Runtime
 from projections.catalog import CatalogView
-from projections.queries import CatalogFilter
+from projections.catalog_queries import CatalogFilter
 from projections.registry import all_views
 from projections.runner import Projector
 from tests.projections.test_catalog_projection import random_history
@@ -128,7 +128,7 @@ import sys, time
 from bootstrap import Runtime
 from infrastructure.config import Settings
 from projections.catalog import CatalogView
-from projections.queries import CatalogFilter
+from projections.catalog_queries import CatalogFilter
 
 class Stuck(CatalogView):
     seen = 0

@@ -10,7 +10,7 @@ import pytest
 
 from domain.catalog_values import OpenClass, ReviewDecision, ShareClass, UpdateCycle
 from projections.catalog import CatalogView
-from projections.queries import CatalogFilter
+from projections.catalog_queries import CatalogFilter
 from tests.support import PASS, Division, cmd, content, fail, items
 
 TABLES = ("catalog_entries", "catalog_items", "open_catalog", "organizations", "organization_members")
