@@ -54,9 +54,10 @@ from infrastructure.sql import MemoryDb
 from infrastructure.store import Ledger
 from infrastructure.tokens import TokenStore
 from projections.access_log_queries import AccessLogQueries
+from projections.catalog_queries import CatalogQueries
 from projections.compliance import ComplianceQueries
 from projections.maintenance_queries import MaintenanceQueries
-from projections.queries import CatalogQueries, OrganizationQueries
+from projections.organization_queries import OrganizationQueries
 from projections.registry import all_views
 from projections.runner import Projector
 from projections.sharing_queries import SharingQueries
@@ -86,7 +87,7 @@ class Runtime:
 
     def _wire(self) -> None:
         self.ledger = Ledger(self.settings)
-        self.projector = Projector(self.ledger, all_views())
+        self.projector = Projector(self.ledger, all_views(), build_page_size=5000)
         self.projector.max_wait = self.settings.min_position_wait_seconds
         self.channel: str | None = None
         if self.ledger.backend == "postgres":  # other processes learn of committed pages and caller changes

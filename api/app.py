@@ -46,7 +46,7 @@ from bootstrap import Runtime
 from domain.rules import InvalidTransition, OutOfRange, RuleViolation
 from infrastructure.config import Settings
 from infrastructure.recorders import LedgerTampered, StoreBusy
-from projections.queries import MalformedCursor
+from projections.paging import MalformedCursor
 from projections.runner import ViewsBehind, ViewStalled
 
 DESCRIPTION = (

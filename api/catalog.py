@@ -26,7 +26,7 @@ from api.state import as_of
 from application.common import NotFound, Principal
 from domain.catalog_values import Check, EntryContent, OpenClass, Review, ReviewDecision, ShareClass
 from domain.limits import Code, OrgCode, Text
-from projections.queries import CatalogFilter, CatalogQueries
+from projections.catalog_queries import CatalogFilter, CatalogQueries
 
 
 class DraftBody(msgspec.Struct, forbid_unknown_fields=True):

@@ -246,9 +246,10 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 2
         total = rt.ledger.max_position()
+        # built beside the live tables, which keep answering, and swapped in one transaction per view
         with tqdm(total=total * len(names), unit="ev", desc="rebuild", file=sys.stderr) as bar:
             rt.projector.rebuild(names, progress=bar.update)
-        print(json.dumps({"rebuilt": names, "position": total}))
+        print(json.dumps({"rebuilt": names, "position": min(rt.projector.position(n) for n in names)}))
     except ViewStalled as stalled:
         print(f"rebuild stopped: {stalled}", file=sys.stderr)
         return 1
@@ -435,7 +436,7 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("demo", help="load a realistic provincial data set (once)")
     s.set_defaults(func=cmd_demo)
 
-    s = sub.add_parser("rebuild", help="drop and rebuild the read models from the ledger")
+    s = sub.add_parser("rebuild", help="rebuild the read models from the ledger beside the live ones, then swap them in")
     s.add_argument("--view", action="append", help="only this view (repeatable)")
     s.set_defaults(func=cmd_rebuild)
 

@@ -3,7 +3,7 @@
 The exposition is prometheus_client's: requests are counted by method, route template (never the
 raw path, so ids do not multiply the series) and status, with a latency histogram per route, in the
 app's own registry; the ledger's head, each read model's position, lag and whether it is stalled
-(with its failed attempts), webhook subscriptions by status and this process's counters are read at
+(with its failed attempts) or being rebuilt (with its progress), webhook subscriptions by status and this process's counters are read at
 scrape time by a collector. The format follows the scraper's `Accept` (prometheus_client's
 negotiation: the text format by default, OpenMetrics when asked for).
 """
@@ -89,6 +89,15 @@ class RuntimeCollector:
         yield _gauge("civic_ledger_projection_failed_attempts",
                      "Failed attempts at the event a read model is stopped at.",
                      [((v,), stalled[v].attempts if v in stalled else 0) for v in views], ("view",))
+        building = {b["view"]: b for b in rt.projector.rebuilds()}
+        yield _gauge("civic_ledger_projection_rebuilding",
+                     "1 while a read model is being rebuilt beside its live tables.",
+                     [((v,), int(v in building)) for v in views], ("view",))
+        yield _gauge("civic_ledger_projection_rebuild_progress",
+                     "Position a rebuild has reached over the ledger head (0..1).",
+                     [((v,), b["progress"]) for v, b in sorted(building.items())], ("view",))
+        yield _gauge("civic_ledger_projection_rebuild_position", "Position a rebuild has reached.",
+                     [((v,), b["position"]) for v, b in sorted(building.items())], ("view",))
         yield _gauge("civic_ledger_webhook_subscriptions", "Webhook subscriptions by status.",
                      [((r["status"],), r["n"]) for r in rt.ledger.db.query(
                          "SELECT status, COUNT(*) AS n FROM webhook_subscriptions GROUP BY status ORDER BY status")],

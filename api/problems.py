@@ -14,7 +14,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from application.common import ApplicationError
 from domain.rules import InvalidTransition, OutOfRange, RuleViolation
 from infrastructure.recorders import LedgerTampered, StoreBusy
-from projections.queries import MalformedCursor
+from projections.paging import MalformedCursor
 from projections.runner import ViewsBehind, ViewStalled
 
 log = logging.getLogger("civic_ledger.api")

@@ -23,19 +23,23 @@ def health(request: Request[Any, Any, Any]) -> Response[Any]:
     lock) and where each view stands; no token needed.
 
     503 `"status": "degraded"` while a read model is stopped at an event it cannot apply: `stalled`
-    names each such view, the position, the event's type and the error."""
+    names each such view, the position, the event's type and the error. `rebuilding` lists the views being
+    rebuilt beside their live tables, with the position reached, the head and the progress (0..1)."""
     rt = runtime_of(request)
     try:
         head = rt.ledger.max_position()
         lag = rt.projector.lag()
         stalled = rt.projector.failures()
         election = rt.election_state()
+        rebuilding = rt.projector.rebuilds()
     except Exception as e:  # the store is down: say so, do not crash
         return Response({"status": "unavailable", "store": "unreachable", "detail": type(e).__name__,
                          "process": rt.process()}, status_code=503)
     body: dict[str, Any] = {"status": "ok", "store": rt.ledger.backend, "position": head, "projection_lag": lag,
                             "process": rt.process(), "background_worker": election["active_worker"],
                             "views": {name: head - behind for name, behind in lag.items()}}
+    if rebuilding:  # the live tables keep answering meanwhile: no degradation
+        body["rebuilding"] = rebuilding
     if stalled:
         body.update(status="degraded", stalled=[f.public() for f in stalled])
         return Response(body, status_code=503)

@@ -34,8 +34,8 @@ from domain.grants import Grant
 from domain.maintenance import BatchModification
 from domain.organizations import OFFICE_CODE, Role
 from infrastructure import side_tables
+from projections.catalog_queries import CatalogFilter, CatalogQueries
 from projections.maintenance_queries import MaintenanceQueries
-from projections.queries import CatalogFilter, CatalogQueries
 from projections.runner import Projector
 
 NAME = "compliance"

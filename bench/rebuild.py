@@ -1,9 +1,11 @@
-"""How fast the catalog projection is rebuilt from the log, against only reading and decoding it.
+"""How fast each read model is rebuilt from the log (blue-green), against only reading and decoding it.
 
 The log is filled with real catalog lifecycles (drafted, revised, submitted, reviewed, published),
 built in memory and saved a few hundred aggregates per transaction. The baseline reads the same
 notifications in pages of the projector's size and decodes each with the ledger's mapper, writing
-nothing: the rebuild's rate over that rate is what the projection's writes cost.
+nothing: the rebuild's rate over that rate is what the projection's writes cost. Every view is
+rebuilt in turn: the catalog and the views that follow every event (ledger_times, ledger_chain,
+feed) read the whole log; the others read only their own topics, of which this log holds few.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from domain.catalog_values import OpenClass, ReviewDecision
 from domain.organizations import Level, Role
 
 NAME = "rebuild"
-TITLE = "Rebuild speed of the catalog projection"
+TITLE = "Rebuild speed of the read models (blue-green)"
 EVENTS_PER_ENTRY = 5
 BATCH = 200
 PAGE = 500
@@ -90,15 +92,31 @@ def read_and_decode(rt: Runtime) -> int:
         start = page[-1].id
 
 
-def rebuild(rt: Runtime) -> int:
+def rebuild(rt: Runtime, name: str = "catalog") -> int:
+    """Rebuilds one view beside its live tables and swaps it in; returns the log positions it went through."""
     processed = 0
 
     def progress(n: int) -> None:
         nonlocal processed
         processed += n
 
-    rt.projector.rebuild(["catalog"], progress=progress)
+    rt.projector.rebuild([name], progress=progress)
     return processed
+
+
+def _events_of(rt: Runtime, name: str) -> int:
+    """How many events of the log this view reads (its topics; every event for the views that follow all)."""
+    view = rt.projector.views[name]
+    if view.all_topics:
+        return int(rt.ledger.max_position())
+    count, start = 0, 0
+    while True:
+        page = rt.ledger.recorder.select_notifications(start=start, limit=5000, topics=view.topic_names,
+                                                       inclusive_of_start=False)
+        if not page:
+            return count
+        count += len(page)
+        start = page[-1].id
 
 
 def _check(rt: Runtime, entries: int) -> None:
@@ -108,9 +126,13 @@ def _check(rt: Runtime, entries: int) -> None:
     assert int(opened) == (entries + 3) // 4, f"the open catalog has {opened} entries"
 
 
+CATALOG_AIM_RATE = 50_000
+
+
 def _measure(store: str, rt: Runtime, events: int, out: Outcome) -> None:
     fill_s = fill(rt, events)
     total = rt.ledger.max_position()
+    rt.projector.catch_up_all()  # the live views the rebuild builds beside
     t0 = time.perf_counter()
     seen = read_and_decode(rt)
     base_s = time.perf_counter() - t0
@@ -126,13 +148,30 @@ def _measure(store: str, rt: Runtime, events: int, out: Outcome) -> None:
     out.rows.append(Row(
         metric=f"{store}: rebuild(['catalog'])", figure=rate, unit="events/s",
         baseline_name=f"read pages of {PAGE} + decode ({store})", baseline=base, baseline_unit="events/s",
-        ratio=rate / base, aim="none set (tracked)", met=None,
+        ratio=rate / base, aim=f">= {CATALOG_AIM_RATE:,} events/s and ratio >= 0.5",
+        met=rate >= CATALOG_AIM_RATE and rate / base >= 0.5,
     ))
+    others = []
+    for name in rt.projector.views:
+        if name == "catalog":
+            continue
+        read = _events_of(rt, name)
+        t0 = time.perf_counter()
+        went = rebuild(rt, name)
+        took = time.perf_counter() - t0
+        assert went == total and rt.projector.position(name) == total, (name, went, total)
+        out.rows.append(Row(
+            metric=f"{store}: rebuild(['{name}']), {read:,} of its events", figure=went / took,
+            unit="log positions/s", baseline_name=f"read pages of {PAGE} + decode ({store})", baseline=base,
+            baseline_unit="events/s", ratio=went / took / base, aim="none set (tracked)", met=None,
+        ))
+        others.append(f"{name} {took:.1f} s")
     out.notes.append(
         f"{store}: {processed} events in the log ({events} catalog events, the rest the Office's "
         f"registration), written in {fill_s:.1f} s ({events / fill_s:,.0f} events/s, {BATCH} aggregates "
-        f"per save); rebuild took {rebuild_s:.1f} s, read+decode {base_s:.1f} s (the faster of a run "
-        f"before and a run after the rebuild). Log head position {total}."
+        f"per save); the catalog's rebuild took {rebuild_s:.1f} s, read+decode {base_s:.1f} s (the faster of "
+        f"a run before and a run after the rebuild); the other views: {', '.join(others)}. Log head position "
+        f"{total}. Each rebuild builds beside the live view and swaps it in."
     )
 
 
@@ -148,7 +187,9 @@ def run(opts: Options) -> Outcome:
         with fresh_runtime("sqlite", opts, work) as rt:
             _measure("SQLite", rt, events, out)
     out.notes.append(
-        "Ratio = rebuild rate / read+decode rate; it cannot exceed 1, since the rebuild reads and decodes "
-        "the same pages and then writes the view's rows and its tracking record in one transaction per page."
+        "Ratio = rebuild rate / read+decode rate. For the catalog and the views that follow every event it "
+        "cannot exceed 1, since the rebuild reads and decodes the same pages and then writes the view's rows "
+        "and its tracking record in one transaction per page; a view that reads only its own topics goes "
+        "through the log's positions faster than reading every event, hence ratios above 1 for those."
     )
     return out

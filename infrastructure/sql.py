@@ -13,7 +13,8 @@ filled in by `ddl` (`TYPES`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import re
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
@@ -118,6 +119,9 @@ def _dollar_tag(sql: str, i: int) -> str | None:
     if j < len(sql) and sql[j] == "$" and not sql[i + 1:j][:1].isdigit():
         return sql[i:j + 1]
     return None
+_COPY_FROM = 20  # rows; below this an executemany is as fast as COPY's set-up
+_PLAIN_INSERT = re.compile(r"\s*INSERT\s+INTO\s+(\w+)\s*(?:\(([\w\s,]+)\))?\s*VALUES\s*\(\s*\?(?:\s*,\s*\?)*\s*\)\s*$",
+                           re.IGNORECASE)
 
 
 class Tx:
@@ -140,8 +144,21 @@ class Tx:
         return self
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        if rows:
-            self._c.executemany(self._sql(sql), [tuple(r) for r in rows])
+        """One statement over many rows. On PostgreSQL a plain INSERT of many rows (placeholders only, no
+        ON CONFLICT) goes as one COPY instead: the same rows, the same failure on a duplicate key, but one
+        stream instead of a statement per row."""
+        if not rows:
+            return
+        if self.dialect == "postgres" and len(rows) >= _COPY_FROM:
+            plain = _PLAIN_INSERT.match(sql)
+            if plain is not None:
+                table, columns = plain.group(1), plain.group(2)
+                target = f"{table} ({columns})" if columns else table
+                with self.copy(f"COPY {target} FROM STDIN") as copy:
+                    for r in rows:
+                        copy.write_row(r)
+                return
+        self._c.executemany(self._sql(sql), [tuple(r) for r in rows])
 
     def fetchall(self) -> list[dict[str, Any]]:
         return [dict(r) for r in self._c.fetchall()]
@@ -155,6 +172,43 @@ class Tx:
         if row is None:
             return None
         return row[0] if self.dialect == "sqlite" else next(iter(dict(row).values()))
+
+    def copy(self, sql: str) -> Any:
+        """PostgreSQL's COPY on this transaction's cursor (a context manager yielding the copy)."""
+        return self._c.copy(self._sql(sql))
+
+    def renamed(self, tables: Mapping[str, str], index_suffix: str = "") -> Tx:
+        """The same transaction with some table names replaced in every statement, and `index_suffix` added
+        to the name of every index it creates: a view's code builds its tables under other names this way."""
+        return RenamedTx(self._c, self.dialect, tables, index_suffix) if tables or index_suffix else self
+
+
+_CREATE_INDEX = re.compile(r"(CREATE\s+(?:UNIQUE\s+)?INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?)(\w+)", re.IGNORECASE)
+
+
+class RenamedTx(Tx):
+    """A `Tx` that rewrites table names (whole identifiers only) and the names of the indexes it creates."""
+
+    def __init__(self, cursor: Any, dialect: str, tables: Mapping[str, str], index_suffix: str) -> None:
+        super().__init__(cursor, dialect)
+        self._tables = dict(tables)
+        self._index_suffix = index_suffix
+        self._names = (re.compile(r"\b(" + "|".join(re.escape(t) for t in sorted(tables, key=len, reverse=True))
+                                  + r")\b") if tables else None)
+        self._cache: dict[str, str] = {}
+
+    def _sql(self, sql: str) -> str:
+        out = self._cache.get(sql)
+        if out is None:
+            out = sql
+            if self._index_suffix:
+                out = _CREATE_INDEX.sub(lambda m: m.group(1) + m.group(2) + self._index_suffix, out)
+            if self._names is not None:
+                out = self._names.sub(lambda m: self._tables[m.group(1)], out)
+            out = super()._sql(out)
+            if len(self._cache) < 4096:
+                self._cache[sql] = out
+        return out
 
 
 class Db:

@@ -77,6 +77,7 @@ class AccessLogView(View):
     tables = ("access_log", "access_log_daily")
     handles = (AccessLogBatch.Recorded,)
     time_travel = False  # state at a date covers catalog, grants and systems; the log is already dated
+    max_page = 500  # an event holds up to 10,000 records: a rebuild's larger pages would hold millions in memory
 
     def __init__(self) -> None:
         super().__init__()
@@ -129,7 +130,7 @@ class AccessLogView(View):
     def end_page(self, tx: Tx) -> None:
         if tx.dialect == "postgres" and self._rows:
             # COPY in the page's transaction: several times faster than an executemany of INSERTs.
-            with tx.raw.copy(f"COPY access_log ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+            with tx.copy(f"COPY access_log ({', '.join(COLUMNS)}) FROM STDIN") as copy:
                 for row in self._rows:
                     copy.write_row(row)
         else:

@@ -12,7 +12,7 @@ import msgspec
 from domain.base import check_calendar
 from infrastructure.sql import Db
 from projections.access_log import COLUMNS, beijing_day, instant
-from projections.queries import MalformedCursor, decode_cursor, encode_cursor
+from projections.paging import MalformedCursor, decode_cursor, encode_cursor
 
 _CHUNK = 500
 _SELECT = ", ".join(c for c in COLUMNS if c not in ("batch_id", "position"))

@@ -19,6 +19,8 @@ class View(ABC):
     handles: ClassVar[tuple[type, ...]] = ()
     all_topics: ClassVar[bool] = False
     """True for a view that follows every event of the ledger, whatever its type."""
+    max_page: ClassVar[int | None] = None
+    """At most this many events in one page, for a view whose events are large (the projector's page otherwise)."""
     wants_raw: ClassVar[bool] = False
     """True for a view that gets the stored notification (its bytes as recorded) instead of the decoded event."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from datetime import UTC, date
 from typing import Any
@@ -105,9 +106,11 @@ class _Page:
 
     def __init__(self) -> None:
         self.events: list[tuple[Any, int]] = []
+        self.drafted: set[str] = set()
         self.rows: dict[str, dict[str, Any]] = {}
-        # (entry, published) -> the complete set of catalog_items rows it must hold afterwards
-        self.items: dict[str, dict[int, list[tuple[Any, ...]]]] = {}
+        # (entry, published) -> what its catalog_items rows afterwards come from: (provider, content), or None
+        # for no rows
+        self.items: dict[str, dict[int, tuple[str, EntryContent] | None]] = {}
         # entry -> its open_catalog row afterwards (None: no row)
         self.open: dict[str, tuple[Any, ...] | None] = {}
         # entry -> the corrected effective date of its current version (open-catalog rows kept)
@@ -115,7 +118,7 @@ class _Page:
 
     def load(self, tx: Tx) -> None:
         """Fetches, in one query per chunk, the rows of the entries this page does not draft."""
-        drafted = {str(e.originator_id) for e, _ in self.events if isinstance(e, E.Drafted)}
+        self.drafted = drafted = {str(e.originator_id) for e, _ in self.events if isinstance(e, E.Drafted)}
         missing = list(dict.fromkeys(
             str(e.originator_id) for e, _ in self.events if str(e.originator_id) not in drafted
         ))
@@ -134,9 +137,9 @@ class _Page:
                 "share_class": str(c.share_class), "open_class": str(c.open_class),
                 "update_cycle": str(c.update_cycle), "current_version": None, "current_content": None,
                 "published_on": None, "pending_version": 1, "pending_state": "drafted",
-                "pending_content": _json(c), "pending_compiler": event.actor.person, "pending_review": None,
+                "pending_content": c, "pending_compiler": event.actor.person, "pending_review": None,
                 "accepted_duplicates": "{}", "last_updated": None,
-                "search_text": search_text(c, event.resource_code), "version": event.originator_version,
+                "search_text": None, _SUMMARY_OF: c, "version": event.originator_version,
                 "created_at": ts, "modified_at": ts, "position": position,
                 "public_version": None, "public_modified_at": None,
             }
@@ -146,10 +149,10 @@ class _Page:
         assert row is not None, f"catalog view has no entry {eid}"
         changes: dict[str, Any] = {}
         if isinstance(event, E.DraftRevised):
-            changes = {"pending_content": _json(event.content), "pending_state": "drafted", "accepted_duplicates": "{}",
+            changes = {"pending_content": event.content, "pending_state": "drafted", "accepted_duplicates": "{}",
                        "pending_review": None}
             if row["current_version"] is None:
-                changes.update(_summary(event.content, row["resource_code"]))
+                changes[_SUMMARY_OF] = event.content
             self._items(eid, row["provider"], event.content, published=0)
         elif isinstance(event, E.Submitted):
             changes = {"pending_state": "submitted"}
@@ -163,23 +166,24 @@ class _Page:
             changes = {"accepted_duplicates": _json(accepted)}
         elif isinstance(event, E.Published):
             c = event.content
+            encoded = _json(c)
             changes = {
-                "current_version": event.version, "current_content": _json(c),
+                "current_version": event.version, "current_content": encoded,
                 "published_on": event.published_on.isoformat(), "pending_version": None, "pending_state": None,
                 "pending_content": None, "pending_compiler": None, "pending_review": None,
-                "accepted_duplicates": "{}", **_summary(c, row["resource_code"]),
+                "accepted_duplicates": "{}", _SUMMARY_OF: c,
                 # the effective publication date counts as an update (CAT-7); refreshes only move it forward
                 "last_updated": max(filter(None, (row["last_updated"], _day_start(event.published_on)))),
             }
             self._items(eid, row["provider"], c, published=1)
-            self.items[eid][0] = []
+            self.items[eid][0] = None
             self.open[eid] = None
             if c.open_class != OpenClass.CLOSED:
                 self.open[eid] = (eid, row["resource_code"], c.name, row["provider"], str(c.open_class),
-                                  c.open_conditions, str(c.update_cycle), event.published_on.isoformat(), _json(c))
+                                  c.open_conditions, str(c.update_cycle), event.published_on.isoformat(), encoded)
         elif isinstance(event, E.RevisionStarted):
             changes = {"pending_version": event.version, "pending_state": "drafted",
-                       "pending_content": _json(event.content), "pending_compiler": event.actor.person,
+                       "pending_content": event.content, "pending_compiler": event.actor.person,
                        "pending_review": None, "accepted_duplicates": "{}"}
             self._items(eid, row["provider"], event.content, published=0)
         elif isinstance(event, E.DataRefreshed):
@@ -192,39 +196,56 @@ class _Page:
         elif isinstance(event, E.Retired):
             changes = {"pending_version": None, "pending_state": None, "pending_content": None,
                        "pending_review": None, "pending_compiler": None}
-            self.items[eid] = {0: [], 1: []}
+            self.items[eid] = {0: None, 1: None}
             self.open[eid] = None
-        merged = {**row, **changes}
-        merged["status"] = _status(merged, retired=isinstance(event, E.Retired) or row["status"] == "retired")
-        merged.update(version=event.originator_version, modified_at=ts, position=position)
-        if isinstance(event, PUBLIC_EVENTS) and merged["current_version"] is not None:
-            merged.update(public_version=event.originator_version, public_modified_at=ts)
-        self.rows[eid] = merged
+        # the row is this page's own (drafted here or loaded by it): changed in place
+        retired = isinstance(event, E.Retired) or row["status"] == "retired"
+        row.update(changes)
+        row["status"] = _status(row, retired=retired)
+        row["version"], row["modified_at"], row["position"] = event.originator_version, ts, position
+        if isinstance(event, PUBLIC_EVENTS) and row["current_version"] is not None:
+            row["public_version"], row["public_modified_at"] = event.originator_version, ts
 
     def _items(self, eid: str, provider: str, content: EntryContent, *, published: int) -> None:
-        self.items.setdefault(eid, {})[published] = [
-            (eid, i.code, i.name, provider, published) for i in content.data_items
-        ]
+        # the rows are made at the write: a page that drafts, revises and publishes an entry makes them once
+        self.items.setdefault(eid, {})[published] = (provider, content)
 
     def write(self, tx: Tx) -> None:
         """Upserts the touched entries and replaces their items and open-catalog rows."""
         # every row held was drafted or loaded for an event of this page, so every one has changed
-        tx.executemany(_UPSERT, [tuple(r[c] for c in _COLUMNS) for r in self.rows.values()])
-        whole = [eid for eid, sets in self.items.items() if len(sets) == 2]
+        # a pending content is kept as the value until here: a page encodes only the last one of an entry;
+        # an entry drafted in this page has no row yet: a plain INSERT (one COPY on PostgreSQL)
+        # the summary columns of the content that last set them, worked out once here
+        drafted = self.drafted
+        new, old = [], []
+        for eid, r in self.rows.items():
+            c = r.pop(_SUMMARY_OF, None)
+            if c is not None:
+                r.update(_summary(c, r["resource_code"]))
+            if isinstance(r["pending_content"], EntryContent):
+                r["pending_content"] = _json(r["pending_content"])
+            (new if eid in drafted else old).append(_row(r))
+        tx.executemany(_INSERT, new)
+        tx.executemany(_UPSERT, old)
+        # an entry drafted in this page has no rows to replace yet
+        whole = [eid for eid, sets in self.items.items() if len(sets) == 2 and eid not in drafted]
         for chunk in _chunks(whole):
             tx.execute(f"DELETE FROM catalog_items WHERE entry_id IN ({_marks(chunk)})", chunk)
         tx.executemany(
             "DELETE FROM catalog_items WHERE entry_id = ? AND published = ?",
-            [(eid, p) for eid, sets in self.items.items() if len(sets) == 1 for p in sets],
+            [(eid, p) for eid, sets in self.items.items() if len(sets) == 1 and eid not in drafted for p in sets],
         )
         tx.executemany(
             "INSERT INTO catalog_items (entry_id, code, name, provider, published) VALUES (?, ?, ?, ?, ?)",
-            [item for sets in self.items.values() for rows in sets.values() for item in rows],
+            [(eid, i.code, i.name, provider, published) for eid, sets in self.items.items()
+             for published, held in sets.items() if held for provider, content in (held,)
+             for i in content.data_items],
         )
-        for chunk in _chunks(list(self.open)):
+        for chunk in _chunks([eid for eid in self.open if eid not in drafted]):
             tx.execute(f"DELETE FROM open_catalog WHERE id IN ({_marks(chunk)})", chunk)
         tx.executemany(
-            "INSERT INTO open_catalog VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO open_catalog (id, resource_code, name, provider, open_class, open_conditions, "
+            "update_cycle, published_on, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [r for r in self.open.values() if r is not None],
         )
         tx.executemany("UPDATE open_catalog SET published_on = ? WHERE id = ?",
@@ -241,6 +262,9 @@ _COLUMNS = (
     "pending_content", "pending_compiler", "pending_review", "accepted_duplicates", "last_updated",
     "search_text", "version", "created_at", "modified_at", "position", "public_version", "public_modified_at",
 )
+_row = operator.itemgetter(*_COLUMNS)
+_SUMMARY_OF = "_summary_of"  # a row's key (never a column): the content its summary columns come from
+_INSERT = f"INSERT INTO catalog_entries ({', '.join(_COLUMNS)}) VALUES ({_marks(_COLUMNS)})"
 _UPSERT = (
     f"INSERT INTO catalog_entries ({', '.join(_COLUMNS)}) VALUES ({_marks(_COLUMNS)}) "
     f"ON CONFLICT (id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _COLUMNS[1:])}"

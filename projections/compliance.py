@@ -12,7 +12,8 @@ import msgspec
 from domain.compliance import OPEN, Violation
 from infrastructure.sql import Db, Tx
 from projections.base import View
-from projections.queries import decode_number_cursor, encode_cursor, overdue_cutoffs
+from projections.catalog_queries import overdue_cutoffs
+from projections.paging import decode_number_cursor, encode_cursor
 
 V = Violation
 _enc = msgspec.json.Encoder()

@@ -75,7 +75,9 @@ class FeedView(View):
     def begin_page(self, tx: Tx) -> None:
         self._events, self._audience, self._subjects, self._dirty = [], [], {}, set()
 
-    def _subject(self, tx: Tx, subject: str) -> tuple[frozenset[str], bool]:
+    def _subject(self, tx: Tx, subject: str, first: bool = False) -> tuple[frozenset[str], bool]:
+        if subject not in self._subjects and first:  # an object's first event: it has no row yet
+            self._subjects[subject] = (frozenset(), False)
         if subject not in self._subjects:
             row = tx.execute("SELECT orgs, public FROM feed_subjects WHERE subject = ?", (subject,)).fetchone()
             self._subjects[subject] = ((frozenset(o for o in row["orgs"].split(",") if o), bool(row["public"]))
@@ -89,7 +91,7 @@ class FeedView(View):
         subject = subject_of(t.kind, event.originator_id)
         self._events.append((position, t.name, subject))
         name = type(event).__name__
-        orgs, public = self._subject(tx, subject)
+        orgs, public = self._subject(tx, subject, first=event.originator_version == 1)
         if event.originator_version == 1 and t.kind in OWNERS and t.kind != "access-log":
             orgs = frozenset(o for o in OWNERS[t.kind](event) if o)
         if name in EXTRA:

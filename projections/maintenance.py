@@ -132,7 +132,10 @@ class MaintenanceView(View):
         else:
             detail = getattr(e, "comment", "") or getattr(e, "reason", "")
         tx.execute(
-            "INSERT INTO maintenance_archive VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO maintenance_archive (ticket_id, version, organization, system, entry_id, "
+            "resource_code, step, person, role, on_behalf_of, recorded_at, effective_at, method, digest, "
+            "detail, position) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (oid, v, row["organization"], row["system"], row["entry_id"], row["resource_code"], _STEP[type(e)], who,
              e.actor.role, e.actor.on_behalf_of, ts, effective,
              str(e.method) if isinstance(e, T.Declared | T.Applied) else None, digest, detail, position),
@@ -162,7 +165,10 @@ class MaintenanceView(View):
             a = e.attempt
             division = tx.scalar("SELECT division FROM batch_modifications WHERE id = ?", (oid,))
             tx.execute(
-                "INSERT INTO batch_executions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO batch_executions (batch_id, version, division, outcome, person, organization, "
+                "role, attempted_at, system, entries, record_count, session, note, rule, reasons, detail, "
+                "position) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (oid, v, division, "executed" if executed else "refused", who, e.actor.organization, e.actor.role,
                  ts, a.system, _json(a.entry_ids), a.record_count, a.session, a.note,
                  None if executed else e.rule, _json([] if executed else e.reasons), "" if executed else e.detail,

@@ -9,7 +9,7 @@ import msgspec
 
 from infrastructure.sql import Db
 from projections.maintenance import iso
-from projections.queries import decode_cursor, decode_number_cursor, encode_cursor
+from projections.paging import decode_cursor, decode_number_cursor, encode_cursor
 
 Rows = tuple[list[dict[str, Any]], str | None]
 

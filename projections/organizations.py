@@ -39,7 +39,8 @@ class OrganizationsView(View):
         ts = event.timestamp.astimezone(UTC).isoformat()
         if isinstance(event, Org.Registered):
             tx.execute(
-                "INSERT INTO organizations VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO organizations (id, code, name, kind, level, parent, version, registered_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (oid, event.code, event.name, str(event.kind), str(event.level), event.parent,
                  event.originator_version, ts),
             )
@@ -47,7 +48,8 @@ class OrganizationsView(View):
         code = tx.scalar("SELECT code FROM organizations WHERE id = ?", (oid,))
         if isinstance(event, Org.RoleAssigned):
             tx.execute(
-                "INSERT INTO organization_members VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                "INSERT INTO organization_members (organization, person, role, assigned_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (code, event.person, str(event.role), ts),
             )
         elif isinstance(event, Org.RoleRevoked):
@@ -58,7 +60,8 @@ class OrganizationsView(View):
         elif isinstance(event, Org.ServiceAuthorised):
             a = event.authorisation
             tx.execute(
-                "INSERT INTO service_authorisations VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                "INSERT INTO service_authorisations (organization, serves, valid_from, valid_to, scope) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (code, a.serves, a.valid_from.isoformat(), a.valid_to.isoformat(), a.scope),
             )
         elif isinstance(event, Org.ServiceAuthorisationWithdrawn):

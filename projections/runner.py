@@ -5,6 +5,14 @@ record (the library's tracking recorder), so a crash never double-applies or ski
 SQLite has no live subscription: a background thread polls, every writer nudges it, and a reader
 that names a position it must see catches the view up itself before answering.
 
+A rebuild is blue-green: the view's code builds its tables again under shadow names (`<table>__next`,
+with their own tracking record) while the live tables keep answering; once the shadow has caught up
+with the head, one transaction applies the last events, drops the live tables, renames the shadow
+ones into their place and moves the shadow's tracking position to the view's. The build is recorded
+in `view_builds`, so a rebuild that was killed resumes where its last page committed (on the next
+`rebuild` or the next start). A changed schema version starts such a build by itself; until its
+swap the old tables keep answering.
+
 A view that cannot apply an event is stalled, loudly: the events before it are applied, the failure
 (view, position, event type, error) is kept for /health and /metrics, retries back off
 exponentially, the other views go on, and a reader that needs the view gets `ViewStalled` (503).
@@ -16,7 +24,10 @@ a reader in another process waits for that notification (`Board`), bounded by `m
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -29,16 +40,22 @@ from eventsourcing.persistence import (
     InterfaceError,
     Notification,
     OperationalError,
-    Tracking,
 )
 
 from infrastructure.sql import Tx
 from infrastructure.store import Ledger
+from infrastructure.tracking import record_position
 from projections.base import View
 
 log = logging.getLogger(__name__)
 
 SCHEMA_DDL = "CREATE TABLE IF NOT EXISTS view_schemas (name TEXT PRIMARY KEY, version INTEGER NOT NULL)"
+# One row per view that was ever rebuilt: `generation` counts the swaps (its parity names the live
+# tables' indexes, so a shadow's indexes never clash with the live ones); `building` is the schema
+# version of the shadow being built, NULL when none is.
+BUILDS_DDL = ("CREATE TABLE IF NOT EXISTS view_builds (name TEXT PRIMARY KEY, generation INTEGER NOT NULL, "
+              "building INTEGER, started_at TEXT, swapped_at TEXT)")
+SHADOW = "__next"
 
 # Errors of the store itself (unreachable, a timeout): the next round retries; they are no fault of the event.
 _TRANSIENT = (InterfaceError, OperationalError)
@@ -81,12 +98,72 @@ def _summary(error: Exception) -> str:
     return text if len(text) <= 300 else text[:299] + "…"
 
 
+def _table_exists(tx: Tx, table: str) -> bool:
+    if tx.dialect == "postgres":
+        return tx.scalar("SELECT to_regclass(?) IS NOT NULL", (table,)) is True
+    return tx.scalar("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)) is not None
+
+
 def _no_statement_timeout(tx: Tx) -> None:
     """A page of a view may take long (a rebuild page of millions of access-log rows, one COPY) and holds
     no lock a writer of the ledger waits for: the session's statement timeout is lifted for it alone.
     The idle-in-transaction and lock timeouts still apply."""
     if tx.dialect == "postgres":
         tx.execute("SET LOCAL statement_timeout = 0")
+
+
+def _lock_view(tx: Tx, tracking_name: str) -> None:
+    """PostgreSQL: the transaction's lock on one view's live position (released at its end)."""
+    tx.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (tracking_name,))
+
+
+def _index_suffix(generation: int) -> str:
+    return "" if generation % 2 == 0 else "__g1"
+
+
+@dataclass(frozen=True)
+class Build:
+    """A view's tables being built again beside the live ones."""
+
+    view: str
+    version: int
+    generation: int  # the generation the shadow becomes when it is swapped in
+    started_at: str
+
+    @property
+    def tracking_name(self) -> str:
+        return f"view:{self.view}{SHADOW}"
+
+    def tx(self, tx: Tx, view: View) -> Tx:
+        """The transaction as the view's code sees it while building: its tables under their shadow names."""
+        return tx.renamed({t: t + SHADOW for t in view.tables}, _index_suffix(self.generation))
+
+
+_SECONDARY_INDEX = re.compile(r"\s*CREATE\s+INDEX\b", re.IGNORECASE)
+
+
+class _WithoutIndexes:
+    """A view's `create` as a build starts it: tables (and unique keys) only, no secondary index."""
+
+    def __init__(self, tx: Tx) -> None:
+        self._tx = tx
+        self.dialect = tx.dialect
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        if _SECONDARY_INDEX.match(sql):
+            return self
+        return self._tx.execute(sql, params)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._tx, name)
+
+
+class _Moved(Exception):
+    """Another process applied a page to the build between the last read and the swap: read again."""
+
+
+class _BuildGone(Exception):
+    """The build was swapped in or restarted by another process meanwhile."""
 
 
 def _event_type(event: Any, n: Notification) -> str:
@@ -130,16 +207,20 @@ class Board:
 
 
 class Projector:
-    def __init__(self, ledger: Ledger, views: Iterable[View], page_size: int = 500) -> None:
+    def __init__(self, ledger: Ledger, views: Iterable[View], page_size: int = 500,
+                 build_page_size: int | None = None) -> None:
         self.ledger = ledger
         self.views = {v.name: v for v in views}
         self.page_size = page_size
+        self.build_page_size = build_page_size or page_size  # a build's pages may be larger: no reader waits
         self.tracking = ledger.factory.tracking_recorder()
         self._locks = {name: threading.Lock() for name in self.views}
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._failures: dict[str, ViewFailure] = {}
+        self._builds: dict[str, Build] = {}
+        self._auto: set[str] = set()  # views whose schema version changed: built and swapped before use
         self.retry_first_seconds = 1.0
         self.retry_max_seconds = 60.0
         self.self_serve: Callable[[], bool] = lambda: True
@@ -161,14 +242,22 @@ class Projector:
         return getattr(self.tracking, "tracking_table_name", "tracking")
 
     def setup(self) -> None:
-        """Creates every view; a view whose schema version changed is dropped and rebuilt."""
+        """Creates every view; a view whose schema version changed is rebuilt beside its old tables."""
         with self.ledger.db.write() as tx:
             tx.execute(SCHEMA_DDL)
+            tx.execute(BUILDS_DDL)
             for view in self.views.values():
                 stored = tx.scalar("SELECT version FROM view_schemas WHERE name = ?", (view.name,))
+                build = self._stored_build(tx, view.name)
+                if build is not None:
+                    self._builds[view.name] = build
                 if stored is not None and int(stored) != view.version:
-                    self._reset(tx, view)
-                view.create(tx)
+                    # the old tables keep answering until the new ones are swapped in
+                    if build is None or build.version != view.version:
+                        self._builds[view.name] = self._begin_build(tx, view)
+                    self._auto.add(view.name)
+                    continue
+                view.create(tx.renamed({}, _index_suffix(self._generation(tx, view.name))))
                 tx.execute(
                     "INSERT INTO view_schemas (name, version) VALUES (?, ?) "
                     "ON CONFLICT (name) DO UPDATE SET version = excluded.version",
@@ -179,6 +268,27 @@ class Projector:
         self.board.forget(view.name)
         view.drop(tx)
         tx.execute(f"DELETE FROM {self._tracking_table} WHERE application_name = ?", (view.tracking_name,))
+
+    def _generation(self, tx: Tx, name: str) -> int:
+        return int(tx.scalar("SELECT generation FROM view_builds WHERE name = ?", (name,)) or 0)
+
+    def _stored_build(self, tx: Tx, name: str) -> Build | None:
+        row = tx.execute("SELECT generation, building, started_at FROM view_builds WHERE name = ?", (name,)).fetchone()
+        if row is None or row["building"] is None:
+            return None
+        return Build(name, int(row["building"]), int(row["generation"]) + 1, str(row["started_at"]))
+
+    def _begin_build(self, tx: Tx, view: View) -> Build:
+        """Empty shadow tables (a leftover shadow is dropped first) and the build's row."""
+        build = Build(view.name, view.version, self._generation(tx, view.name) + 1, datetime.now(UTC).isoformat())
+        shadow = build.tx(tx, view)
+        view.drop(shadow)
+        view.create(_WithoutIndexes(shadow))  # type: ignore[arg-type]  # made once the bulk is in (_index)
+        tx.execute(f"DELETE FROM {self._tracking_table} WHERE application_name = ?", (build.tracking_name,))
+        tx.execute("INSERT INTO view_builds (name, generation, building, started_at) VALUES (?, ?, ?, ?) "
+                   "ON CONFLICT (name) DO UPDATE SET building = excluded.building, started_at = excluded.started_at",
+                   (view.name, build.generation - 1, build.version, build.started_at))
+        return build
 
     # -- positions -------------------------------------------------------------------------
 
@@ -196,133 +306,306 @@ class Projector:
         """Applies pending events to one view, page by page; returns the view's position. With `stop`, it
         returns after the page in hand once the event is set (the worker was told to stop its duties).
 
-        Raises `ViewStalled` while the view is stopped at an event and its next attempt is not due."""
+        A view whose schema version changed is first built anew and swapped in (its old tables never see
+        the new code). Raises `ViewStalled` while the view is stopped at an event and its next attempt is
+        not due."""
+        if name in self._auto and name in self._builds:
+            self._finish_build(name, progress, stop)
         view = self.views[name]
         with self._locks[name]:
             failed = self._failures.get(name)
             if failed is not None and failed.retry_in() > 0 and not self._moved_past(failed):
                 raise ViewStalled(failed)
-            while True:
-                start = self.position(name)
+            return self._healthy(name, self._advance(view, until, progress, None, stop))
+
+    def _advance(self, view: View, until: int | None, progress: Callable[[int], None] | None,
+                 build: Build | None, stop: threading.Event | None = None) -> int:
+        """Pages of events into the live view (`build` None; the caller holds its lock) or into a build's
+        shadow tables (the lock is taken page by page, so the live view goes on between them)."""
+        tracking_name = view.tracking_name if build is None else build.tracking_name
+        while True:
+            with self._locks[view.name] if build is not None else contextlib.nullcontext():
+                start = self.tracking.max_tracking_id(tracking_name) or 0
                 if until is not None and start >= until or stop is not None and stop.is_set():
-                    return self._healthy(name, start)
+                    return start
                 # Only the view's own topics are read (a view never decodes, or holds in memory, events it
                 # ignores). Positions up to the head read here are all committed (commit order is position
                 # order), so when fewer than a page match, the view is current up to that head.
                 head = self.ledger.max_position()
                 if start >= head:
-                    return self._healthy(name, start)
-                limit = self.page_size if not view.all_topics else max(1, self.page_size // 5)
-                notifications = self.ledger.recorder.select_notifications(
-                    start=start, limit=limit, stop=head, topics=view.topic_names, inclusive_of_start=False
-                )
-                reached = notifications[-1].id if len(notifications) == limit else head
+                    return start
+                notifications, reached = self._page(view, start, head, build)
                 try:
-                    applied = self._apply(view, notifications, reached)
-                except _TRANSIENT:
+                    applied = self._apply(view, notifications, reached, build, start)
+                except (_BuildGone, *_TRANSIENT):
                     raise
                 except Exception:
-                    if self.position(name) > start:
+                    if (self.tracking.max_tracking_id(tracking_name) or 0) > start:
                         # Another process committed this page meanwhile: its rows, already there, refused ours
                         # (a unique key) before the tracking record could. Not a fault of the view.
                         continue
                     # Which event? One transaction per event finds it, and keeps every event before it.
-                    applied = self._one_by_one(view, notifications, reached)
-                if not applied:
-                    # Another process applied this page first; its tracking record won.
-                    log.debug("view %s: page after %s already applied elsewhere", name, start)
-                    continue
+                    applied = self._one_by_one(view, notifications, reached, build, start)
+            if not applied:
+                # Another process applied this page first; its tracking record won.
+                log.debug("view %s: page after %s already applied elsewhere", view.name, start)
+                continue
+            if build is None:
                 self.pages += 1
-                self.board.tell(name, reached)
-                if progress is not None:
-                    progress(reached - start)
+                self.board.tell(view.name, reached)
+            if progress is not None:
+                progress(reached - start)
 
     def _announce(self, tx: Tx, name: str, position: int) -> None:
         if self.channel is not None:  # delivered when the page commits
             tx.execute("SELECT pg_notify(?, ?)", (self.channel, f"v {name} {position}"))
 
-    def _apply(self, view: View, notifications: Sequence[Notification], reached: int) -> bool:
+    def _page(self, view: View, start: int, head: int, build: Build | None = None) -> tuple[Sequence[Notification], int]:
+        # A build writes tables no reader waits on: larger pages, fewer commits.
+        limit = self.page_size if build is None else self.build_page_size
+        limit = min(limit, view.max_page or limit)
+        if view.all_topics:
+            limit = max(1, limit // 5)
+        notifications = self.ledger.recorder.select_notifications(
+            start=start, limit=limit, stop=head, topics=view.topic_names, inclusive_of_start=False
+        )
+        return notifications, (notifications[-1].id if len(notifications) == limit else head)
+
+    def _guard(self, tx: Tx, build: Build) -> None:
+        """Inside a build's transaction: the build is still the one under way (on PostgreSQL its row stays
+        locked to the end, so a swap by another process waits for this page, or this page for the swap)."""
+        lock = " FOR UPDATE" if tx.dialect == "postgres" else ""
+        row = tx.execute(f"SELECT generation, building FROM view_builds WHERE name = ?{lock}", (build.view,)).fetchone()
+        if row is None or row["building"] is None or int(row["generation"]) + 1 != build.generation:
+            raise _BuildGone(build.view)
+
+    def _stored_position(self, tx: Tx, tracking_name: str) -> int:
+        return int(tx.scalar(f"SELECT MAX(notification_id) FROM {self._tracking_table} WHERE application_name = ?",
+                             (tracking_name,)) or 0)
+
+    def _claim(self, tx: Tx, view: View, build: Build | None, start: int | None) -> bool:
+        """Inside a page's transaction, before it writes: the view (or the build) is still where the page was
+        read from. On PostgreSQL the live view's pages and its swap take one lock per view (a build's pages
+        are serialised by `_guard`), so a page read before a swap, or by another process, never lands on
+        rows that already hold it; SQLite's write lock does the same."""
+        if build is not None:
+            self._guard(tx, build)
+        elif tx.dialect == "postgres":
+            _lock_view(tx, view.tracking_name)
+        if start is None:
+            return True
+        return self._stored_position(tx, view.tracking_name if build is None else build.tracking_name) == start
+
+    def _apply(self, view: View, notifications: Sequence[Notification], reached: int,
+               build: Build | None = None, start: int | None = None) -> bool:
         """One transaction: the events and the view's tracking record; False when another process was first."""
         lost_race = False
         try:
             with self.ledger.db.write() as tx:
                 _no_statement_timeout(tx)
-                view.begin_page(tx)
-                for n in notifications:
-                    if view.wants(n.topic):
-                        view.apply(tx, n if view.wants_raw else self.ledger.mapper.to_domain_event(n), n.id)
-                view.end_page(tx)
+                if not self._claim(tx, view, build, start):
+                    return False
+                self._fold(tx if build is None else build.tx(tx, view), view, notifications)
                 try:
-                    self.tracking._insert_tracking(  # type: ignore[attr-defined]
-                        tx.raw, Tracking(view.tracking_name, reached)
-                    )
+                    record_position(self.tracking, tx, view.tracking_name if build is None else build.tracking_name,
+                                    reached)
                 except IntegrityError:
                     lost_race = True
                     raise
-                self._announce(tx, view.name, reached)
+                if build is None:
+                    self._announce(tx, view.name, reached)
         except IntegrityError:
             if not lost_race:
                 raise  # a fault of the view itself: never mistake it for a page applied elsewhere
             return False
         return True
 
-    def _one_by_one(self, view: View, notifications: Sequence[Notification], reached: int) -> bool:
+    def _fold(self, tx: Tx, view: View, notifications: Sequence[Notification], events: Sequence[Any] | None = None) -> None:
+        # A page allocates many small objects that all live to its end (decoded events, rows): the cyclic
+        # collector would walk them again and again for nothing (half of a 100,000-event catalog rebuild's
+        # time in the profile). It waits for the end of the page; reference counts free what the page made.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            view.begin_page(tx)
+            for i, n in enumerate(notifications):
+                if view.wants(n.topic):
+                    event = events[i] if events is not None else (
+                        n if view.wants_raw else self.ledger.mapper.to_domain_event(n))
+                    view.apply(tx, event, n.id)
+            view.end_page(tx)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _one_by_one(self, view: View, notifications: Sequence[Notification], reached: int,
+                    build: Build | None = None, start: int | None = None) -> bool:
+        tracking_name = view.tracking_name if build is None else build.tracking_name
         for n in notifications:
             event: Any = n
             try:
                 if not view.wants_raw:
                     event = self.ledger.mapper.to_domain_event(n)
-                if not self._apply_one(view, n, event):
+                if not self._apply_one(view, n, event, build, start):
                     return False
-            except _TRANSIENT:
+                start = n.id
+            except (_BuildGone, *_TRANSIENT):
                 raise
             except Exception as e:
-                if self.position(view.name) >= n.id:
+                if (self.tracking.max_tracking_id(tracking_name) or 0) >= n.id:
                     return False  # applied by another process meanwhile (see catch_up)
+                if build is not None:  # the live view is not stopped by a failed rebuild: no failure kept
+                    raise ViewStalled(self._failure(view.name, n, event, e, None)) from e
                 raise ViewStalled(self._stalled(view.name, n, event, e)) from e
         if notifications and notifications[-1].id == reached:
             return True
-        return self._apply(view, (), reached)
+        return self._apply(view, (), reached, build, start)
 
-    def _apply_one(self, view: View, n: Notification, event: Any) -> bool:
+    def _apply_one(self, view: View, n: Notification, event: Any, build: Build | None = None,
+                   start: int | None = None) -> bool:
         lost_race = False
         try:
             with self.ledger.db.write() as tx:
                 _no_statement_timeout(tx)
-                view.begin_page(tx)
-                if view.wants(n.topic):
-                    view.apply(tx, event, n.id)
-                view.end_page(tx)
+                if not self._claim(tx, view, build, start):
+                    return False
+                self._fold(tx if build is None else build.tx(tx, view), view, (n,), (event,))
                 try:
-                    self.tracking._insert_tracking(tx.raw, Tracking(view.tracking_name, n.id))  # type: ignore[attr-defined]
+                    record_position(self.tracking, tx, view.tracking_name if build is None else build.tracking_name,
+                                    n.id)
                 except IntegrityError:
                     lost_race = True
                     raise
-                self._announce(tx, view.name, n.id)
+                if build is None:
+                    self._announce(tx, view.name, n.id)
         except IntegrityError:
             if not lost_race:
                 raise
             return False
         return True
 
+    # -- blue-green rebuild ----------------------------------------------------------------
+
+    def _finish_build(self, name: str, progress: Callable[[int], None] | None,
+                      stop: threading.Event | None = None) -> None:
+        """Brings a build to the head, then swaps it in; another process that swapped it first is no error.
+        With `stop` set (the worker is leaving its duties) the build is left where its last page committed."""
+        build, view = self._builds[name], self.views[name]
+        try:
+            while True:
+                self._advance(view, None, progress, build, stop)
+                if stop is not None and stop.is_set():
+                    return
+                self._index(view, build)
+                try:
+                    with self._locks[name]:
+                        self._swap(view, build, progress)
+                    break
+                except _Moved:
+                    continue
+        except _BuildGone:
+            log.info("rebuild of %s was finished elsewhere", name)
+        finally:
+            if self._builds.get(name) is build:
+                self._builds.pop(name, None)
+                self._auto.discard(name)
+        self._healthy(name, self.position(name))
+
+    def _index(self, view: View, build: Build) -> None:
+        """The shadow tables' secondary indexes, made once most rows are in (a sorted build of each index,
+        not one insertion per row); the view's statements say IF NOT EXISTS, so a resumed build makes only
+        the ones missing."""
+        with self.ledger.db.write() as tx:
+            _no_statement_timeout(tx)
+            self._guard(tx, build)
+            view.create(build.tx(tx, view))
+
+    def _swap(self, view: View, build: Build, progress: Callable[[int], None] | None) -> None:
+        """One transaction: the events since the shadow's last page, then the shadow tables and position
+        take the place of the live ones, and the schema version and generation are recorded."""
+        tracking = self._tracking_table
+        # The last events are read before the write transaction (on SQLite a read inside it would share
+        # its connection); the shadow's position is checked again inside, under the build's lock.
+        start = self.tracking.max_tracking_id(build.tracking_name) or 0
+        head, reached, pages = self.ledger.max_position(), start, []
+        while reached < head:
+            notifications, reached = self._page(view, reached, head, build)
+            pages.append(notifications)
+        with self.ledger.db.write() as tx:
+            _no_statement_timeout(tx)
+            self._guard(tx, build)
+            now = tx.scalar(f"SELECT MAX(notification_id) FROM {tracking} WHERE application_name = ?",
+                            (build.tracking_name,))
+            if int(now or 0) != start:
+                raise _Moved(view.name)
+            if tx.dialect == "postgres":
+                _lock_view(tx, view.tracking_name)
+            if self._stored_position(tx, view.tracking_name) > reached:
+                raise _Moved(view.name)  # the live view went past the head read above: never swap it back
+            shadow = build.tx(tx, view)
+            for notifications in pages:
+                self._fold(shadow, view, notifications)
+            tx.execute(f"DELETE FROM {tracking} WHERE application_name IN (?, ?)",
+                       (view.tracking_name, build.tracking_name))
+            if reached:
+                tx.execute(f"INSERT INTO {tracking} (application_name, notification_id) VALUES (?, ?)",
+                           (view.tracking_name, reached))
+            for table in view.tables:
+                if _table_exists(tx, table):
+                    tx.execute(f"DROP TABLE {table}")
+                tx.execute(f"ALTER TABLE {table}{SHADOW} RENAME TO {table}")
+            tx.execute("INSERT INTO view_schemas (name, version) VALUES (?, ?) "
+                       "ON CONFLICT (name) DO UPDATE SET version = excluded.version", (view.name, build.version))
+            tx.execute("UPDATE view_builds SET generation = ?, building = NULL, swapped_at = ? WHERE name = ?",
+                       (build.generation, datetime.now(UTC).isoformat(), view.name))
+            self._announce(tx, view.name, reached)
+        self.board.tell(view.name, reached)
+        if progress is not None and reached > start:
+            progress(reached - start)
+        log.info("read model %s rebuilt and swapped in at position %s", view.name, reached)
+
+    def build_position(self, name: str) -> int | None:
+        """Where the build of a view stands (None: no build under way)."""
+        with self.ledger.db.lone() as tx:
+            if self._stored_build(tx, name) is None:
+                return None
+        return self.tracking.max_tracking_id(f"view:{name}{SHADOW}") or 0
+
+    def rebuilds(self) -> list[dict[str, Any]]:
+        """The builds under way, in this process or another: view, position reached, head, progress 0..1."""
+        rows = self.ledger.db.query("SELECT name, started_at FROM view_builds WHERE building IS NOT NULL ORDER BY name")
+        if not rows:
+            return []
+        head = self.ledger.max_position()
+        out = []
+        for r in rows:
+            position = self.tracking.max_tracking_id(f"view:{r['name']}{SHADOW}") or 0
+            out.append({"view": r["name"], "position": position, "head": head, "started_at": r["started_at"],
+                        "progress": round(position / head, 4) if head else 1.0})
+        return out
+
     # -- failures --------------------------------------------------------------------------
 
     def _stalled(self, name: str, n: Notification, event: Any, error: Exception) -> ViewFailure:
         before = self._failures.get(name)
+        failure = self._failure(name, n, event, error, before)
+        self._failures[name] = failure
+        if failure.attempts == 1:
+            log.error("read model %s stopped at position %s (%s): %s", name, n.id, failure.event_type, failure.error)
+        else:
+            log.warning("read model %s still stopped at position %s (attempt %s, next in %.0f s)",
+                        name, n.id, failure.attempts, failure.retry_in())
+        return failure
+
+    def _failure(self, name: str, n: Notification, event: Any, error: Exception,
+                 before: ViewFailure | None) -> ViewFailure:
         attempts = 1 if before is None or before.position != n.id else before.attempts + 1
         delay = min(self.retry_max_seconds, self.retry_first_seconds * 2 ** (attempts - 1))
-        failure = ViewFailure(
+        return ViewFailure(
             view=name, position=n.id, event_type=_event_type(event, n), error=_summary(error),
             since=before.since if before is not None and before.position == n.id else datetime.now(UTC).isoformat(),
             attempts=attempts, retry_at=time.monotonic() + delay,
         )
-        self._failures[name] = failure
-        if attempts == 1:
-            log.error("read model %s stopped at position %s (%s): %s", name, n.id, failure.event_type, failure.error)
-        else:
-            log.warning("read model %s still stopped at position %s (attempt %s, next in %.0f s)",
-                        name, n.id, attempts, delay)
-        return failure
 
     def _moved_past(self, failure: ViewFailure) -> bool:
         """True when the view got past its failed event elsewhere (a rebuild, another process)."""
@@ -345,10 +628,13 @@ class Projector:
         return out
 
     def catch_up_all(self, until: int | None = None, stop: threading.Event | None = None) -> None:
-        """Every view in turn; a stalled view does not hold back the others (it is reported, not raised)."""
+        """Every view in turn; a stalled view does not hold back the others (it is reported, not raised).
+        A build left unfinished by another run (killed, say) is finished after its view's catch-up."""
         for name in self.views:
             try:
                 self.catch_up(name, until, stop=stop)
+                if name in self._builds and not (stop is not None and stop.is_set()):
+                    self._finish_build(name, None, stop)
             except ViewStalled:
                 continue
 
@@ -360,6 +646,10 @@ class Projector:
         serve = self.self_serve()
         deadline = time.monotonic() + self.max_wait
         for name in names or tuple(self.views):
+            if serve and name in self._auto:
+                # its schema changed: the new tables are built and swapped in before it answers
+                self.catch_up(name, until=position)
+                continue
             if self.board.known(name) >= position:
                 continue
             if serve:
@@ -395,16 +685,21 @@ class Projector:
                           "no background worker is active to bring it further; retry when one is.", retry_after=5)
 
     def rebuild(self, names: Iterable[str] | None = None, progress: Callable[[int], None] | None = None) -> None:
-        """Drops the views and replays the whole log into them."""
+        """Builds the views again from the whole log beside the live tables, then swaps each in (blue-green).
+        A build of the same schema version left by an interrupted run is resumed, not restarted; `progress`
+        is first told how far a resumed build already is."""
         chosen = list(names or self.views)
         for name in chosen:
+            view = self.views[name]
             with self._locks[name], self.ledger.db.write() as tx:
-                view = self.views[name]
-                self._reset(tx, view)
-                view.create(tx)
-                self._failures.pop(name, None)
+                build = self._stored_build(tx, name)
+                if build is None or build.version != view.version:
+                    build = self._begin_build(tx, view)
+                self._builds[name] = build
+            if progress is not None:
+                progress(self.tracking.max_tracking_id(build.tracking_name) or 0)
         for name in chosen:
-            self.catch_up(name, progress=progress)
+            self._finish_build(name, progress)
 
     # -- background worker -----------------------------------------------------------------
 

@@ -97,21 +97,29 @@ class SharingView(View):
             self._request(tx, oid, v, position, status="implemented", order_id=str(event.order_id))
         elif isinstance(event, IO.Issued):
             tx.execute(
-                "INSERT INTO implementation_orders VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO implementation_orders (id, request_id, holder, new_grants, reused, issued_by, "
+                "issued_at, position) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (oid, str(event.request_id), event.holder, _json(event.new_grants), _json(event.reused),
                  event.actor.person, ts, position),
             )
         elif isinstance(event, G.Granted):
             s = event.spec
             tx.execute(
-                "INSERT INTO grants VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, NULL, 0, ?, ?, ?, ?, ?, '[]')",
+                "INSERT INTO grants (id, holder, provider, entry_id, resource_code, fields, purpose, method, "
+                "valid_from, valid_to, kind, status, status_since, consumed_at, by_catalog, order_id, "
+                "request_id, granted_at, version, position, timeline) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, NULL, 0, ?, ?, ?, ?, ?, '[]')",
                 (oid, s.holder, s.provider, str(s.entry_id), s.resource_code, _json(sorted(s.fields)), s.purpose,
                  str(s.method), iso(s.valid_from), iso(s.valid_to), str(s.kind), ts, str(s.order_id),
                  str(s.request_id), ts, v, position),
             )
         elif isinstance(event, GR.Opened):
             tx.execute(
-                "INSERT INTO grant_reviews VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', NULL, '', ?, ?, NULL, NULL, ?, ?)",
+                "INSERT INTO grant_reviews (id, grant_id, entry_id, resource_code, entry_version, holder, "
+                "provider, how, impact, status, decision, comment, opened_by, opened_at, closed_by, closed_at, "
+                "version, position) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', NULL, '', ?, ?, NULL, NULL, ?, ?)",
                 (oid, str(event.grant_id), str(event.entry_id), event.resource_code, event.entry_version,
                  event.holder, event.provider, _json(event.impact.how), _json(event.impact), event.actor.person, ts,
                  v, position),

@@ -11,7 +11,7 @@ import msgspec
 
 from domain.grant_status import GrantState
 from infrastructure.sql import Db
-from projections.queries import decode_cursor, encode_cursor
+from projections.paging import decode_cursor, encode_cursor
 from projections.sharing import grant_state, iso
 
 _GRANT_COLUMNS = (

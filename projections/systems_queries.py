@@ -9,7 +9,7 @@ import msgspec
 
 from domain.systems_values import compliance_findings, consequence
 from infrastructure.sql import Db
-from projections.queries import decode_cursor, decode_number_cursor, encode_cursor
+from projections.paging import decode_cursor, decode_number_cursor, encode_cursor
 from projections.systems import facts_of
 
 _JSON_COLUMNS = ("plan", "catalog", "justification", "justification_missing", "duplicates", "accepted",

@@ -9,7 +9,7 @@ import pytest
 from application.common import IdempotencyMismatch, VersionConflict
 from domain.catalog_values import ReviewDecision
 from domain.rules import RuleViolation
-from projections.queries import CatalogFilter
+from projections.catalog_queries import CatalogFilter
 from tests.support import PASS, Division, cmd, content, items, member
 
 

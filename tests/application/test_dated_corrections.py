@@ -14,7 +14,7 @@ import pytest
 from application.common import Forbidden
 from domain.organizations import Role
 from domain.systems_values import ProjectEntry
-from projections.queries import CatalogQueries
+from projections.catalog_queries import CatalogQueries
 from projections.systems_queries import SystemQueries
 from tests.application.test_systems_flow import PLAN, justification
 from tests.conftest import TestClock

@@ -18,7 +18,7 @@ from domain.grants import Grant
 from domain.organizations import Level, OrgKind
 from domain.sharing import ImplementationOrder, ShareRequest
 from domain.sharing_values import GrantKind, GrantStatus, RequestStatus, Scenario
-from projections.queries import CatalogFilter
+from projections.catalog_queries import CatalogFilter
 
 AUDITOR = Principal(person="auditor", organization="office", roles=frozenset({"auditor"}))
 

@@ -56,7 +56,7 @@ def main() -> int:
 
 
 def _filter(**kw: str):  # type: ignore[no-untyped-def]
-    from projections.queries import CatalogFilter
+    from projections.catalog_queries import CatalogFilter
 
     return CatalogFilter(**kw)
 

@@ -157,7 +157,7 @@ def test_english_by_switch_and_cookie(console: Console) -> None:
 
 
 def _filter(**kw: str):  # type: ignore[no-untyped-def]
-    from projections.queries import CatalogFilter
+    from projections.catalog_queries import CatalogFilter
 
     return CatalogFilter(**kw)
 

@@ -133,8 +133,11 @@ def test_an_abandoned_page_leaks_nothing_into_the_next(runtime, admin, clock):
     view = CatalogView()
     Projector(runtime.ledger, [view], page_size=1).rebuild()
     expected = dump(runtime)
-    with runtime.ledger.db.write() as tx:  # a changed schema version makes the next projector start afresh
-        tx.execute("UPDATE view_schemas SET version = -1 WHERE name = 'catalog'")
+    with runtime.ledger.db.write() as tx:  # the view dropped with its position: the next projector starts afresh
+        for table in view.tables:
+            tx.execute(f"DROP TABLE {table}")
+        tx.execute(f"DELETE FROM {runtime.projector._tracking_table} WHERE application_name = 'view:catalog'")
+        tx.execute("DELETE FROM view_schemas WHERE name = 'catalog'")
     projector = Projector(runtime.ledger, [view], page_size=1)
     assert projector.position("catalog") == 0
     projector.catch_up("catalog", until=retired.id - 2)

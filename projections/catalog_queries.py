@@ -1,8 +1,7 @@
-"""Queries over the read models: the catalog, the open-data catalog and organizations."""
+"""Queries over the catalog and the open-data catalog (CAT-*, OPEN-1)."""
 
 from __future__ import annotations
 
-import base64
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,40 +9,7 @@ import msgspec
 
 from domain.catalog_values import CYCLE_PERIOD, UpdateCycle
 from infrastructure.sql import Db
-
-
-class Page(msgspec.Struct):
-    items: list[dict[str, Any]]
-    next_cursor: str | None
-    position: int
-
-
-def encode_cursor(value: str) -> str:
-    return base64.urlsafe_b64encode(value.encode("utf-8")).decode("ascii").rstrip("=")
-
-
-class MalformedCursor(ValueError):
-    """A cursor no page of the list handed out; the API answers 400 naming the `cursor` parameter."""
-
-
-def decode_cursor(cursor: str) -> str:
-    """The key an opaque cursor carries; garbage, or a key no page gives (e.g. with NUL), is refused."""
-    try:
-        raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
-        value = raw.decode("utf-8")
-    except (ValueError, UnicodeError):  # binascii.Error is a ValueError
-        raise MalformedCursor("The cursor is not one this list handed out; follow next_cursor as given.") from None
-    if not value or not value.isprintable():  # PostgreSQL refuses NUL in text parameters
-        raise MalformedCursor("The cursor is not one this list handed out; follow next_cursor as given.")
-    return value
-
-
-def decode_number_cursor(cursor: str) -> int:
-    """A cursor that carries a position or an offset: a whole number SQL can compare (BIGINT)."""
-    value = decode_cursor(cursor)
-    if not (value.isascii() and value.isdigit()) or int(value) >= 2**63:
-        raise MalformedCursor("The cursor is not one this list handed out; follow next_cursor as given.")
-    return int(value)
+from projections.paging import decode_cursor, encode_cursor
 
 
 class CatalogFilter(msgspec.Struct, kw_only=True):
@@ -195,33 +161,6 @@ class CatalogQueries:
         for r in rows:
             r["content"] = _decode(r["content"])
         return rows, (encode_cursor(rows[-1]["resource_code"]) if more and rows else None)
-
-
-class OrganizationQueries:
-    def __init__(self, db: Db) -> None:
-        self.db = db
-
-    def list(self, *, kind: str | None = None, limit: int = 100, cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
-        clauses, args = ["1 = 1"], []
-        if kind:
-            clauses.append("kind = ?")
-            args.append(kind)
-        if cursor:
-            clauses.append("code > ?")
-            args.append(decode_cursor(cursor))
-        rows = self.db.query(
-            f"SELECT id, code, name, kind, level, parent, version FROM organizations WHERE {' AND '.join(clauses)} "
-            "ORDER BY code LIMIT ?", (*args, limit + 1),
-        )
-        more = len(rows) > limit
-        rows = rows[:limit]
-        return rows, (encode_cursor(rows[-1]["code"]) if more and rows else None)
-
-    def members(self, code: str) -> list[dict[str, Any]]:
-        return self.db.query(
-            "SELECT person, role, assigned_at FROM organization_members WHERE organization = ? ORDER BY person, role",
-            (code,),
-        )
 
 
 def _decode(value: str | None) -> Any:
