@@ -58,7 +58,7 @@ from projections.maintenance_queries import MaintenanceQueries
 from projections.queries import CatalogQueries, OrganizationQueries
 from projections.registry import all_views
 from projections.runner import Projector
-from projections.sharing_queries import SharingQueries
+from projections.sharing_queries import GrantCache, SharingQueries
 from projections.state_changes import changes as state_changes
 from projections.systems_queries import SystemQueries
 from projections.timetravel import Cut, TimeTravel
@@ -96,6 +96,8 @@ class Runtime:
         nudge = self.projector.nudge
         self.organizations = OrganizationService(self.ledger, self.clock, self._org_saved)
         self.sharing_queries = SharingQueries(self.ledger.db)
+        self.grant_cache = GrantCache(self.sharing_queries, self._sharing_stored, self._sharing_announced,
+                                      recheck_seconds=self.settings.grant_cache_recheck_seconds)
         self.sharing = SharingService(self.ledger, self.clock, nudge, index=self._sharing_index())
         self.catalog = CatalogService(self.ledger, self.clock, nudge, sharing=self.sharing)
         self.catalog_queries = CatalogQueries(self.ledger.db, self.settings.overdue_grace_days)
@@ -147,11 +149,26 @@ class Runtime:
             reusable_grant_ids=fresh(q.reusable_grant_ids),
             open_grant_ids_on_entry=fresh(q.open_grant_ids_on_entry),
             grants_for=q.grants_for,
+            grants_at=self.grant_cache.grants_at,
             grant_ids_for=fresh(q.grant_ids_for),
             due_for_expiry=fresh(q.due_for_expiry),
             position_at=self._known_position,
             view_position=lambda: self.projector.position("sharing"),
         )
+
+    def _sharing_stored(self) -> int:
+        """The grants view's stored position, which this process now knows too."""
+        position = self.projector.position("sharing")
+        self.projector.board.tell("sharing", position)
+        return position
+
+    def _sharing_announced(self) -> int | None:
+        """The grants view's position as this process was told of it, or None when it may have missed a page:
+        on SQLite (another process on the same file tells nothing) and while the listener reconnects."""
+        listener = self.listener
+        if listener is None or not listener.connected:
+            return None
+        return self.projector.board.known("sharing")
 
     def _known_position(self, at: datetime | None) -> int:
         """The last ledger position recorded by `at` (the head for None)."""
