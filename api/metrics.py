@@ -151,5 +151,14 @@ def process_lines(rt: Any) -> list[str]:
            f"civic_ledger_process_notifications_total{{{label}}} {0 if listener is None else listener.received}",
            "# HELP civic_ledger_process_cached_callers Callers held in this process's cache.",
            "# TYPE civic_ledger_process_cached_callers gauge",
-           f"civic_ledger_process_cached_callers{{{label}}} {len(rt.callers)}"]
+           f"civic_ledger_process_cached_callers{{{label}}} {len(rt.callers)}",
+           "# HELP civic_ledger_process_grant_cache_hits_total Grant-status questions answered from this process's cache.",
+           "# TYPE civic_ledger_process_grant_cache_hits_total counter",
+           f"civic_ledger_process_grant_cache_hits_total{{{label}}} {rt.grant_cache.hits}",
+           "# HELP civic_ledger_process_grant_cache_misses_total Grant-status questions that read the grants view.",
+           "# TYPE civic_ledger_process_grant_cache_misses_total counter",
+           f"civic_ledger_process_grant_cache_misses_total{{{label}}} {rt.grant_cache.misses}",
+           "# HELP civic_ledger_process_grant_cache_refreshes_total Times the cache dropped what changed since its position.",
+           "# TYPE civic_ledger_process_grant_cache_refreshes_total counter",
+           f"civic_ledger_process_grant_cache_refreshes_total{{{label}}} {rt.grant_cache.refreshes}"]
     return out
