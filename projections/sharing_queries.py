@@ -187,13 +187,15 @@ class GrantCache:
             if told is not None and told == self._at and not due:
                 return self._at
             target = told if told is not None and told > self._at and not due else self.stored_position()
-            if target < self._at:  # the view was rebuilt
+            if target != self._at:
+                # A read begun before the move may predate a change this move covers: it is not kept,
+                # even when the cache was empty and nothing is dropped.
                 self._generation += 1
+            if target < self._at:  # the view was rebuilt
                 self._grants.clear()
             elif target > self._at and self._grants:
                 changed = self.queries.db.query("SELECT DISTINCT holder, entry_id FROM grants WHERE position > ?",
                                                 (self._at,))
-                self._generation += 1
                 for r in changed:
                     self._grants.pop((r["holder"], UUID(r["entry_id"])), None)
                 self.refreshes += 1
