@@ -2,7 +2,8 @@
 writes grants, on one PostgreSQL. Every answer names the ledger position it stands on; it must be
 the answer the full history gives at that position or at a later one the ledger had reached when
 the answer came back, and a position sent back to the other process as X-Min-Position must be
-honoured. When the writer has stopped, both processes give exactly the history's answer."""
+honoured. When the writer has stopped, both processes give exactly the history's answer. And a grant
+revoked by another process is refused by both API processes, from their caches, within 1 s."""
 
 from __future__ import annotations
 
@@ -142,6 +143,52 @@ def test_two_api_processes_answer_as_the_history_does_while_a_third_process_writ
     finally:
         if writer is not None and writer.poll() is None:
             writer.kill()
+        for a in apis:
+            a.stop()
+        rt.close()
+
+
+@pytest.mark.postgres
+def test_a_grant_revoked_elsewhere_is_refused_by_both_api_processes_within_1_second(tmp_path):
+    from application.common import Principal
+    from tests.application.test_grant_status_property import World
+    from tests.support import cmd
+
+    settings = Settings(database_url=database_url("postgres", tmp_path))
+    _init(settings, tmp_path)
+    rt = Runtime(settings)  # the writer: a process of its own that tells the API processes nothing directly
+    admin = Principal(person="office-admin", organization="office", roles=frozenset({"office_admin"}))
+    platform = rt.issue_token(org="office", person="交换平台", roles=("platform",))
+    world = World(rt, admin, rt.clock)
+    world.run(("grant", "div-h1", 0, ["DB_ID", "DB_NAME"], PURPOSES[0], 10))
+    granted = rt.ledger.max_position()
+    apis = [Proc(f"api{i}", ["serve"], _env(settings), tmp_path, port=free_port()).start() for i in range(2)]
+    try:
+        for a in apis:
+            a.wait_healthy()
+        clients = [httpx.Client(base_url=a.url, headers={"Authorization": f"Bearer {platform}"}, timeout=30)
+                   for a in apis]
+        params = {"holder": "div-h1", "entry_id": str(world.entries[0]), "fields": on(0, ["DB_ID"])[0],
+                  "purpose": PURPOSES[0], "method": "interface"}
+        for c in clients:  # both now hold the holder's grants in their caches
+            for _ in range(3):
+                r = c.get("/grant-status", params=params, headers={"X-Min-Position": str(granted)})
+                assert r.status_code == 200 and r.json()["allowed"] is True, r.text
+
+        rt.sharing.revoke(admin, cmd(), UUID(world.grants[0]), reason="违规使用")
+        revoked = time.monotonic()
+        refused_after: list[float] = []
+        for c in clients:
+            while True:
+                body = c.get("/grant-status", params=params).json()  # no X-Min-Position: the plain hot path
+                if body["allowed"] is False:
+                    assert body["reasons"][0]["code"] == "revoked"
+                    refused_after.append(time.monotonic() - revoked)
+                    break
+                assert time.monotonic() - revoked < 5, "still allowed 5 s after the revocation"
+                time.sleep(0.01)
+        assert max(refused_after) < 1.0, refused_after
+    finally:
         for a in apis:
             a.stop()
         rt.close()
