@@ -39,7 +39,7 @@ from application.webhooks import WebhookService
 from domain.base import Actor, Cause, Context, check_calendar, ledger_date
 from domain.organizations import OFFICE_CODE, Level, Organization, OrgKind, Role, organization_id
 from domain.rules import RuleViolation
-from infrastructure.config import Settings
+from infrastructure.config import Settings, sqlite_path
 from infrastructure.egress import EgressPolicy
 from infrastructure.election import (
     AdvisoryLockElection,
@@ -50,7 +50,7 @@ from infrastructure.election import (
     lock_key,
 )
 from infrastructure.pg_channel import CALLERS, Listener, conninfo, process_name
-from infrastructure.sql import MemoryDb
+from infrastructure.sql import MemoryDb, SqliteCommits
 from infrastructure.store import Ledger
 from infrastructure.tokens import TokenStore
 from projections.access_log_queries import AccessLogQueries
@@ -60,7 +60,7 @@ from projections.maintenance_queries import MaintenanceQueries
 from projections.organization_queries import OrganizationQueries
 from projections.registry import all_views
 from projections.runner import Projector
-from projections.sharing_queries import SharingQueries
+from projections.sharing_queries import GrantCache, SharingQueries
 from projections.state_changes import changes as state_changes
 from projections.systems_queries import SystemQueries
 from projections.timetravel import Cut, TimeTravel
@@ -98,6 +98,11 @@ class Runtime:
         nudge = self.projector.nudge
         self.organizations = OrganizationService(self.ledger, self.clock, self._org_saved)
         self.sharing_queries = SharingQueries(self.ledger.db)
+        path = sqlite_path(self.settings.database_url) if self.ledger.backend == "sqlite" else ":memory:"
+        self._sqlite_commits = SqliteCommits(path) if path != ":memory:" else None
+        self._sqlite_seen = -1  # the file's commit number when the grants view's position was last read
+        self.grant_cache = GrantCache(self.sharing_queries, self._sharing_stored, self._sharing_announced,
+                                      recheck_seconds=self.settings.grant_cache_recheck_seconds)
         self.sharing = SharingService(self.ledger, self.clock, nudge, index=self._sharing_index())
         self.catalog = CatalogService(self.ledger, self.clock, nudge, sharing=self.sharing)
         self.catalog_queries = CatalogQueries(self.ledger.db, self.settings.overdue_grace_days)
@@ -149,11 +154,33 @@ class Runtime:
             reusable_grant_ids=fresh(q.reusable_grant_ids),
             open_grant_ids_on_entry=fresh(q.open_grant_ids_on_entry),
             grants_for=q.grants_for,
+            grants_at=self.grant_cache.grants_at,
             grant_ids_for=fresh(q.grant_ids_for),
             due_for_expiry=fresh(q.due_for_expiry),
             position_at=self._known_position,
             view_position=lambda: self.projector.position("sharing"),
         )
+
+    def _sharing_stored(self) -> int:
+        """The grants view's stored position, which this process now knows too."""
+        seen = self._sqlite_commits.version() if self._sqlite_commits is not None else -1
+        position = self.projector.position("sharing")
+        self._sqlite_seen = seen  # a commit after `seen` is looked at again next time
+        self.projector.board.tell("sharing", position)
+        return position
+
+    def _sharing_announced(self) -> int | None:
+        """The grants view's position as this process was told of it, or None when it may have missed a page:
+        on SQLite when anything was committed to the file since the last look (another process on the same
+        file tells nothing), on PostgreSQL without a listener or while it reconnects."""
+        if self._sqlite_commits is not None:
+            if self._sqlite_commits.version() != self._sqlite_seen:
+                return None
+            return self.projector.board.known("sharing")
+        listener = self.listener
+        if listener is None or not listener.connected:
+            return None
+        return self.projector.board.known("sharing")
 
     def _known_position(self, at: datetime | None) -> int:
         """The last ledger position recorded by `at` (the head for None)."""
@@ -209,6 +236,8 @@ class Runtime:
         if self.listener is not None:
             self.listener.stop()
             self.listener = None
+        if self._sqlite_commits is not None:
+            self._sqlite_commits.close()
         self.ledger.close()
 
     def process(self) -> dict[str, Any]:

@@ -160,7 +160,13 @@ def process_families(rt: Any) -> list[Metric]:
             ("civic_ledger_process_position_wait_timeouts", "Such waits that ended in a 503.",
              rt.projector.board.timeouts),
             ("civic_ledger_process_notifications", "Notifications this process's listener received.",
-             0 if listener is None else listener.received)):
+             0 if listener is None else listener.received),
+            ("civic_ledger_process_grant_cache_hits", "Grant-status questions answered from this process's cache.",
+             rt.grant_cache.hits),
+            ("civic_ledger_process_grant_cache_misses", "Grant-status questions that read the grants view.",
+             rt.grant_cache.misses),
+            ("civic_ledger_process_grant_cache_refreshes", "Times the cache dropped what changed since its position.",
+             rt.grant_cache.refreshes)):
         counter = CounterMetricFamily(name, doc, labels=labels)
         counter.add_metric(mine, value)
         out.append(counter)

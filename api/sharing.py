@@ -6,6 +6,7 @@ from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
 
+import anyio.to_thread
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency, Provide
@@ -15,6 +16,7 @@ from api.deps import (
     answer,
     command,
     honour_min_position,
+    min_position,
     provide_principal,
     runtime_of,
     wait_for_position,
@@ -251,8 +253,8 @@ class GrantStatusController(Controller):
     tags = ["sharing"]
     dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}
 
-    @get("/", sync_to_thread=True)
-    def ask(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+    @get("/")
+    async def ask(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
             holder: Annotated[str, constrained(OrgCode)], entry_id: FromQuery[UUID],
             fields: Annotated[list[str], QueryParameter(max_items=MAX_ITEMS)],
             purpose: Annotated[str, constrained(ShortText)], method: Annotated[str, constrained(ShortText)],
@@ -270,15 +272,27 @@ class GrantStatusController(Controller):
                                      "method": method}, StatusBody)
         except msgspec.ValidationError as e:
             raise OutOfRange("fields", str(e)) from None
-        return self._answer(request, principal, msgspec.structs.replace(asked, at=at, as_known_at=as_known_at,
-                                                                        proof=proof, since=since))
+        return await self._answer_soon(request, principal, msgspec.structs.replace(
+            asked, at=at, as_known_at=as_known_at, proof=proof, since=since))
 
-    @post("/", sync_to_thread=True, status_code=200)
-    def ask_many(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                 data: JSONBody[StatusBody]) -> Response[Any]:
+    @post("/", status_code=200)
+    async def ask_many(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+                       data: JSONBody[StatusBody]) -> Response[Any]:
         """The same question with a body (many fields); `record_use: true` records the access, consuming a
         single-use grant (按次单独实施)."""
-        return self._answer(request, principal, data)
+        return await self._answer_soon(request, principal, data)
+
+    @classmethod
+    async def _answer_soon(cls, request: Request[Any, Any, Any], principal: Principal, q: StatusBody) -> Response[Any]:
+        """Answers on the event loop when everything it needs is in memory (the grant cache current, the holder's
+        grants and the entry's provider cached, no wait asked for), else in a worker thread: the answer is the same."""
+        rt = runtime_of(request)
+        cache = rt.grant_cache
+        if (not (q.proof or q.record_use) and q.at is None and q.as_known_at is None and cache.current_without_io()
+                and cache.cached(q.holder, q.entry_id) and (min_position(request) or 0) <= rt.projector.board.known("sharing")
+                and (principal.sees_everything or Role.PLATFORM in principal.roles or cache.known_provider(q.entry_id))):
+            return cls._answer(request, principal, q)
+        return await anyio.to_thread.run_sync(cls._answer, request, principal, q)
 
     @staticmethod
     def _answer(request: Request[Any, Any, Any], principal: Principal, q: StatusBody) -> Response[Any]:
@@ -286,10 +300,10 @@ class GrantStatusController(Controller):
         if not q.fields:
             raise ApplicationError("Name at least one field.")
         if not (principal.sees_everything or Role.PLATFORM in principal.roles):
-            provider = rt.sharing_queries.provider_of(q.entry_id)
+            provider = rt.grant_cache.provider_of(q.entry_id)
             if provider is None:  # an entry published a moment ago: the catalog view may not hold it yet
                 rt.projector.wait_for(rt.ledger.max_position(), "catalog")
-                provider = rt.sharing_queries.provider_of(q.entry_id)
+                provider = rt.grant_cache.provider_of(q.entry_id)
             rt.sharing.may_ask(principal, q.holder, provider)
         if q.proof:
             if q.as_known_at is not None:
@@ -316,10 +330,10 @@ class GrantStatusController(Controller):
                                    method=q.method, at=q.at, as_known_at=q.as_known_at)
         if q.at is not None or q.as_known_at is not None:
             return Response(answer)
-        # The position the answer stands on at least (a consistency token): what this process knows the
-        # grants view committed, with no extra round trip. Sent back as X-Min-Position, to this process or
-        # another, it asks for an answer at least that fresh.
-        return Response(answer, headers={"X-Ledger-Position": str(rt.projector.board.known("sharing"))})
+        # The position the answer stands on at least (a consistency token, also the body's `position`): the
+        # grants view's position the cache was current at. Sent back as X-Min-Position, to this process or
+        # another, it asks for an answer at least that fresh (docs/api.md).
+        return Response(answer, headers={"X-Ledger-Position": str(answer.position)})
 
 
 class CloseReviewBody(msgspec.Struct, forbid_unknown_fields=True):

@@ -135,6 +135,8 @@ class SharingIndex(msgspec.Struct):
     position_at: Callable[[datetime | None], int] | None = None
     #: the position the grants read model stands on
     view_position: Callable[[], int] | None = None
+    #: the holder's grants on an entry with the view position they stand on at least (a cache of the view)
+    grants_at: Callable[[str, UUID], tuple[list[GrantState], int]] | None = None
 
 
 class SharingService(Service):
@@ -341,8 +343,11 @@ class SharingService(Service):
         known = now if known_now or as_known_at is None else as_known_at
         position: int | None
         if (at is None or at >= now) and known_now:
-            states = self.index.grants_for(holder, entry_id)
-            position = self.index.view_position() if self.index.view_position else None
+            if self.index.grants_at is not None:
+                states, position = self.index.grants_at(holder, entry_id)
+            else:
+                states = self.index.grants_for(holder, entry_id)
+                position = self.index.view_position() if self.index.view_position else None
         else:
             position = self.index.position_at(None if known_now else known) if self.index.position_at else None
             states = list(self._history_states(holder, entry_id, when, position).values())

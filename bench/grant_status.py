@@ -42,7 +42,8 @@ from infrastructure.config import sqlite_path
 
 NAME = "grant_status"
 TITLE = "Grant-status query (USE-1)"
-P99_AIM_US = 1000.0
+P50_AIM_US = 50.0
+P99_AIM_US = 200.0
 HTTP_AIM = 0.5
 HOLDERS = 50
 BATCH = 500
@@ -181,9 +182,12 @@ def in_process(store: str, rt: Runtime, entries: int, n: int, n_history: int, ou
                                  method=q.method, at=at)
 
     try:
+        lat: dict[str, list[float]] = {"status": [], "raw": [], "history": [], "first": []}
         timed(status, warm, _ok, [])
         timed(raw, warm, _rows_found, [])
-        lat: dict[str, list[float]] = {"status": [], "raw": [], "history": []}
+        # Each timed question asked once before: the holder's grants on the entry are then in the cache, as for
+        # a platform that asks before every delivery. These first questions are timed apart (a read each).
+        timed(status, qs, _ok, lat["first"])
         secs = {"status": 0.0, "raw": 0.0}
         step = max(1, n // ROUNDS)
         for i in range(0, n, step):
@@ -194,7 +198,7 @@ def in_process(store: str, rt: Runtime, entries: int, n: int, n_history: int, ou
         timed(lambda q: status(q, past), qs[:n_history], _ok, lat["history"])
     finally:
         raw.close()
-    st, rw, hi = lat["status"], lat["raw"], lat["history"]
+    st, rw, hi, first = lat["status"], lat["raw"], lat["history"], lat["first"]
     base = f"raw indexed SELECT ({store})"
 
     def row(metric: str, figure: float, baseline: float, unit: str = "µs", aim: str = "information",
@@ -204,8 +208,11 @@ def in_process(store: str, rt: Runtime, entries: int, n: int, n_history: int, ou
 
     p99 = percentile(st, 99)
     out.rows += [
-        row("status() p99", p99, percentile(rw, 99), aim=f"p99 < {P99_AIM_US:,.0f} µs", met=p99 < P99_AIM_US),
-        row("status() p50", percentile(st, 50), percentile(rw, 50)),
+        row("status() p99", p99, percentile(rw, 99), aim=f"p99 <= {P99_AIM_US:,.0f} µs", met=p99 <= P99_AIM_US),
+        row("status() p50", percentile(st, 50), percentile(rw, 50), aim=f"p50 <= {P50_AIM_US:,.0f} µs",
+            met=percentile(st, 50) <= P50_AIM_US),
+        row("status() p50, first question about a holder and entry", percentile(first, 50), percentile(rw, 50)),
+        row("status() p99, first question about a holder and entry", percentile(first, 99), percentile(rw, 99)),
         row("status() throughput, one caller", n / secs["status"], n / secs["raw"], unit="questions/s"),
         row("status(at=past) p50, from history", percentile(hi, 50), percentile(rw, 50)),
         row("status(at=past) p99, from history", percentile(hi, 99), percentile(rw, 99)),
@@ -243,6 +250,8 @@ class BareAnswer(msgspec.Struct, frozen=True):
     kind: str | None = None
     reasons: tuple[BareReason, ...] = ()
     recorded_use: bool = False
+    as_known_at: datetime | None = None
+    position: int | None = None
 
 
 def bare_app(body: BareAnswer) -> Any:
@@ -350,13 +359,22 @@ def run(opts: Options) -> Outcome:
                     f"{store}: {grants:,} active grants ({HOLDERS} holders × {entries:,} entries × {len(KINDS)} "
                     f"grants) saved {BATCH} per transaction and projected in {fill_s:.1f} s."
                 )
+                if backend == "postgres":  # as a serve process does: told of the views' pages by notification
+                    rt.listen()
+                    deadline = time.monotonic() + 10
+                    while not (rt.listener and rt.listener.connected) and time.monotonic() < deadline:
+                        time.sleep(0.05)
                 in_process(store, rt, entries, n, n_history, out)
+                c = rt.grant_cache
+                out.notes.append(f"{store}: the grant cache answered {c.hits:,} of {c.hits + c.misses:,} "
+                                 f"questions from memory and refreshed {c.refreshes:,} times.")
                 over_http(store, rt, entries, n_http, work, out)
     out.notes.append(
         "Ratio = figure / baseline: for latencies, how many times the baseline's the figure is; for rates, the "
-        "share of the baseline's rate. The in-process aim is absolute (p99 under 1 ms); the raw SELECT is there "
-        "to show what the database alone costs. The HTTP baseline parses the same query parameters but has no "
-        "authentication, no database and no thread hop (the real route is a sync handler run in a thread)."
+        "share of the baseline's rate. The in-process aims are absolute (p50 <= 50 µs, p99 <= 200 µs); the raw "
+        "SELECT is there to show what the database alone costs; status() answers from the grant cache (a miss reads "
+        "the view once), on PostgreSQL in a process that listens for the views' notifications, as `serve` does. The HTTP baseline parses the same query parameters but has no "
+        "authentication, no database; both run under uvicorn here (bench.servers compares them under Granian at 1 and 2 workers)."
     )
     return out
 

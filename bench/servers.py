@@ -32,6 +32,7 @@ NAME = "servers"
 TITLE = "HTTP servers and API worker processes"
 CONCURRENCY = 16
 GAIN_AIM = 0.8
+RATIO_AIM = 0.7
 BODY = msgspec.json.encode({"allowed": True, "holder": "div-h001", "entry_id": "0" * 36, "fields": ["R1_00"],
                             "purpose": "高龄津贴资格核对", "method": "interface", "grant_id": "0" * 36,
                             "reasons": [], "at": "2026-12-01T00:00:00+00:00"})
@@ -150,7 +151,7 @@ def worker_gain(opts: Options, work: Path, n: int, out: Outcome) -> None:
     (r1, l1), (r2, l2), (b1, _), (b2, _) = (got[k] for k in ("real×1", "real×2", "bare×1", "bare×2"))
     out.rows.append(Row(metric="PostgreSQL: GET /grant-status, 1 API worker", figure=r1, unit="requests/s",
                         baseline_name="bare app, granian×1", baseline=b1, baseline_unit="requests/s", ratio=r1 / b1,
-                        aim="information (issue 15 aims at >= 0.7)"))
+                        aim=f">= {RATIO_AIM}", met=r1 / b1 >= RATIO_AIM))
     out.rows.append(Row(metric="PostgreSQL: GET /grant-status, 2 API workers", figure=r2, unit="requests/s",
                         baseline_name="bare app, granian×2", baseline=b2, baseline_unit="requests/s", ratio=r2 / b2,
                         aim="information"))
@@ -158,10 +159,12 @@ def worker_gain(opts: Options, work: Path, n: int, out: Outcome) -> None:
     out.rows.append(Row(metric="gain from 1 to 2 API workers, real route", figure=gain, unit="×",
                         baseline_name="the bare app's gain, same run", baseline=bare_gain, baseline_unit="×",
                         ratio=gain / bare_gain, aim=f">= {GAIN_AIM}", met=gain / bare_gain >= GAIN_AIM))
-    for k, lat in (("1 worker", l1), ("2 workers", l2)):
-        out.rows.append(Row(metric=f"PostgreSQL: GET /grant-status p50 / p99, {k}", figure=_pct(lat, 50), unit="ms",
-                            baseline_name="its p99", baseline=_pct(lat, 99), baseline_unit="ms",
-                            ratio=_pct(lat, 50) / _pct(lat, 99), aim="information"))
+    (_, bl1), (_, bl2) = got["bare×1"], got["bare×2"]
+    for k, lat, bare in (("1 worker", l1, bl1), ("2 workers", l2, bl2)):
+        for p in (50, 99):
+            out.rows.append(Row(metric=f"PostgreSQL: GET /grant-status p{p}, {k}", figure=_pct(lat, p), unit="ms",
+                                baseline_name=f"bare app p{p}, same workers", baseline=_pct(bare, p),
+                                baseline_unit="ms", ratio=_pct(lat, p) / _pct(bare, p), aim="information"))
 
 
 def run(opts: Options) -> Outcome:

@@ -32,6 +32,8 @@ class Settings:
     cipher_key: str | None = None
     state_checkpoint_every: int = 10_000
     auth_cache_seconds: float = 5.0
+    grant_cache_recheck_seconds: float = 0.5
+    """The grant-status cache re-reads the grants view's position at least this often, whatever it was told."""
     objection_deadline_days: int = 15
     signing_key: str | None = None
     sign_checkpoint_seconds: float = 3600.0
@@ -64,6 +66,7 @@ class Settings:
             cipher_key=env.get("CIVIC_LEDGER_CIPHER_KEY") or None,
             state_checkpoint_every=int(env.get("CIVIC_LEDGER_STATE_CHECKPOINT_EVERY", "10000")),
             auth_cache_seconds=float(env.get("CIVIC_LEDGER_AUTH_CACHE_SECONDS", "5")),
+            grant_cache_recheck_seconds=float(env.get("CIVIC_LEDGER_GRANT_CACHE_RECHECK_SECONDS", "0.5")),
             objection_deadline_days=int(env.get("CIVIC_LEDGER_OBJECTION_DEADLINE_DAYS", "15")),
             signing_key=env.get("CIVIC_LEDGER_SIGNING_KEY") or None,
             sign_checkpoint_seconds=float(env.get("CIVIC_LEDGER_SIGN_CHECKPOINT_SECONDS", "3600")),

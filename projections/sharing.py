@@ -65,6 +65,7 @@ class SharingView(View):
         tx.execute("CREATE INDEX IF NOT EXISTS grants_provider ON grants (provider, status)")
         tx.execute("CREATE INDEX IF NOT EXISTS grants_entry ON grants (entry_id, status)")
         tx.execute("CREATE INDEX IF NOT EXISTS grants_due ON grants (status, valid_to)")
+        tx.execute("CREATE INDEX IF NOT EXISTS grants_position ON grants (position)")  # what changed since
         tx.execute(
             "CREATE TABLE IF NOT EXISTS grant_reviews (id TEXT PRIMARY KEY, grant_id TEXT NOT NULL, "
             "entry_id TEXT NOT NULL, resource_code TEXT NOT NULL, entry_version INTEGER NOT NULL, "

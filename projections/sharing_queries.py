@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
+import time
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -131,6 +133,114 @@ class SharingQueries:
                 out["order"] = {**order, "new_grants": msgspec.json.decode(order["new_grants"]),
                                 "reused": msgspec.json.decode(order["reused"])}
         return out
+
+
+class GrantCache:
+    """The holder's grants on each entry, in memory, kept current from the sharing view's position.
+
+    USE-1 is asked before every delivery, from many processes; the answer changes only when the
+    grants view moves. The cache holds the grants of each (holder, entry) asked about, and stands
+    on one view position `at`: every grant row changed after `at` (its `position` column) has been
+    dropped from the cache, so a cached list is the view's rows as at `at` or later.
+
+    It learns that the view moved from `announced()` — the position this process was told of
+    (its own pages and, across processes, the projecting process's notifications), or None when
+    it may have missed a notification (no listener, or one reconnecting). Then, and at least every
+    `recheck_seconds` whatever it was told, it reads the view's stored position instead, so an
+    answer stands on a position at most that old even if a notification were lost. A position
+    lower than `at` means the view was rebuilt: everything is forgotten.
+    """
+
+    def __init__(self, queries: SharingQueries, stored_position: Callable[[], int],
+                 announced: Callable[[], int | None] = lambda: None, *, max_keys: int = 200_000,
+                 recheck_seconds: float = 0.5) -> None:
+        self.queries = queries
+        self.stored_position = stored_position
+        self.announced = announced
+        self.max_keys = max_keys
+        self.recheck_seconds = recheck_seconds
+        self._grants: dict[tuple[str, UUID], list[GrantState]] = {}
+        self._providers: dict[UUID, str] = {}  # an entry's provider never changes once drafted
+        self._at = 0
+        self._checked = -1.0e9
+        self._generation = 0
+        self._lock = threading.Lock()
+        self.hits = self.misses = self.refreshes = 0
+
+    # -- the position -------------------------------------------------------------------------
+
+    def current_without_io(self) -> bool:
+        """True when the cache is known current without asking the database (the hot path)."""
+        told = self.announced()
+        return told is not None and told == self._at and time.monotonic() - self._checked < self.recheck_seconds
+
+    def position(self) -> int:
+        """Brings the cache to the view's position (one query of the rows changed, when it moved) and returns it."""
+        told = self.announced()
+        now = time.monotonic()
+        due = now - self._checked >= self.recheck_seconds
+        if told is not None and told == self._at and not due:
+            return self._at
+        with self._lock:  # one refresh at a time; the others wait for it rather than repeat it
+            told = self.announced()
+            due = now - self._checked >= self.recheck_seconds
+            if told is not None and told == self._at and not due:
+                return self._at
+            target = told if told is not None and told > self._at and not due else self.stored_position()
+            if target != self._at:
+                # A read begun before the move may predate a change this move covers: it is not kept,
+                # even when the cache was empty and nothing is dropped.
+                self._generation += 1
+            if target < self._at:  # the view was rebuilt
+                self._grants.clear()
+            elif target > self._at and self._grants:
+                changed = self.queries.db.query("SELECT DISTINCT holder, entry_id FROM grants WHERE position > ?",
+                                                (self._at,))
+                for r in changed:
+                    self._grants.pop((r["holder"], UUID(r["entry_id"])), None)
+                self.refreshes += 1
+            self._at = target
+            self._checked = now
+            return self._at
+
+    # -- the lookups --------------------------------------------------------------------------
+
+    def cached(self, holder: str, entry_id: UUID) -> bool:
+        return (holder, entry_id) in self._grants
+
+    def grants_at(self, holder: str, entry_id: UUID) -> tuple[list[GrantState], int]:
+        """The holder's grants on the entry and the view position they stand on at least."""
+        at = self.position()
+        key = (holder, entry_id)
+        found = self._grants.get(key)
+        if found is not None:
+            self.hits += 1
+            return found, at
+        self.misses += 1
+        generation = self._generation
+        states = self.queries.grants_for(holder, entry_id)  # read after `at` was reached: as at `at` or later
+        with self._lock:
+            if generation == self._generation:  # nothing was dropped meanwhile that this read may predate
+                if len(self._grants) >= self.max_keys:
+                    self._grants.clear()
+                self._grants[key] = states
+        return states, at
+
+    def provider_of(self, entry_id: UUID) -> str | None:
+        found = self._providers.get(entry_id)
+        if found is None:
+            found = self.queries.provider_of(entry_id)
+            if found is not None:
+                if len(self._providers) >= self.max_keys:
+                    self._providers.clear()
+                self._providers[entry_id] = found
+        return found
+
+    def known_provider(self, entry_id: UUID) -> bool:
+        return entry_id in self._providers
+
+    def __len__(self) -> int:
+        return len(self._grants)
 
 
 def _grant_row(row: dict[str, Any]) -> dict[str, Any]:

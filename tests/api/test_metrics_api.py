@@ -35,6 +35,22 @@ def test_metrics_count_requests_by_route_template_and_report_lag(server, runtime
     assert "/organizations/div-relief" not in text          # raw paths never become series
 
 
+def test_metrics_count_grant_status_answers_from_the_cache_and_from_the_view(server, admin_token):
+    office = server.client(admin_token)
+    question = {"holder": "div-h1", "entry_id": "00000000-0000-4000-8000-000000000001", "fields": "A_1",
+                "purpose": "核对", "method": "interface"}
+    for _ in range(3):
+        r = office.get("/grant-status", params=question)
+        assert r.status_code == 200 and r.json()["allowed"] is False
+    text = office.get("/metrics").text
+
+    def of_this_process(name: str) -> float:  # labelled by pid, host and role
+        return float(next(line for line in text.splitlines() if line.startswith(name + "{")).rsplit(" ", 1)[1])
+
+    assert of_this_process("civic_ledger_process_grant_cache_misses_total") == 1
+    assert of_this_process("civic_ledger_process_grant_cache_hits_total") == 2
+
+
 def test_metrics_are_for_the_office_and_auditors(server, runtime, admin_token):
     office = server.client(admin_token)
     org(office, "div-relief")
