@@ -21,8 +21,7 @@ import msgspec
 import pytest
 
 from bootstrap import Runtime
-from domain.grants import grant_states_from_events
-from domain.sharing_values import evaluate
+from domain.grant_status import evaluate, grant_states_from_events
 from infrastructure.config import Settings
 from tests.api.test_processes import _env, _init
 from tests.application.test_grant_status_property import FIELDS, PURPOSES, on
