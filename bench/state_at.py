@@ -176,7 +176,10 @@ class History:
         compiler, reviewer = self.staff(e.provider)
         assert e.current is not None
         n = e.current.number
-        content = msgspec.structs.replace(e.current.content, name=f"{e.current.content.name}（第{n + 1}版）")
+        # The version number replaces the previous one: names stay within the 200 characters the
+        # stored event's schema allows, however often an entry is revised.
+        base = e.current.content.name.split("（第", 1)[0]
+        content = msgspec.structs.replace(e.current.content, name=f"{base}（第{n + 1}版）")
         e.revise(self.ctx(compiler, "catalog.revise"), content=content)
         e.submit(self.ctx(compiler, "catalog.submit"), existing_sources={})
         e.review(self.ctx(reviewer, "catalog.review"), review=PASS, decision=ReviewDecision.APPROVE)
