@@ -212,12 +212,22 @@ class Runtime:
         """Follows the other processes (PostgreSQL): their committed pages, events and caller changes."""
         if self.channel is None or self.listener is not None:
             return
-        projector = self.projector
-        self.listener = Listener(self.settings, self.channel, role=self.role, on_event=projector.nudge,
-                                 on_view=projector.board.tell, on_callers=self.callers.forget,
-                                 on_connected=self.callers.forget)
+        projector, hub, callers = self.projector, self.feeds.hub, self.callers
+
+        def on_event() -> None:  # a commit in any process: the projector and the event streams wake
+            projector.nudge()
+            hub.wake()
+
+        def on_connected() -> None:  # what was announced while disconnected is re-read
+            callers.forget()
+            hub.wake()
+
+        self.listener = Listener(self.settings, self.channel, role=self.role, on_event=on_event,
+                                 on_view=projector.board.tell, on_callers=callers.forget,
+                                 on_connected=on_connected, on_disconnected=hub.wake)
         listener = self.listener
         self.callers.trusted = lambda: listener.connected  # announcements may be missed while it reconnects
+        hub.channel_up = lambda: listener.connected  # while it is down the streams poll the head again
         self.projector.projector_active = self.worker_active
         listener.start()
 

@@ -199,15 +199,22 @@ def redact(event: Any, scope: Scope) -> dict[str, Any] | None:
 
 
 class Hub:
-    """Tells waiting streams and workers that the horizon moved; one polling thread per process.
+    """Tells waiting streams and workers that the horizon moved; one watching thread per process.
 
-    The thread runs only while someone waits; it asks the store for its head every `poll_seconds`
-    (cheap: an index lookup), so writes made by other processes are seen too.
+    The thread runs only while someone waits. While `channel_up()` says a notification channel is
+    listening (PostgreSQL: every commit, in any process, sends one), it re-reads the head when
+    `wake()` is called, and otherwise every `safety_seconds`; while no channel listens it asks the
+    store for its head every `poll_seconds` (cheap: an index lookup), so writes made by other
+    processes are seen either way.
     """
 
-    def __init__(self, refresh: Any, poll_seconds: float = 0.01) -> None:
+    def __init__(self, refresh: Any, poll_seconds: float = 0.01, safety_seconds: float = 1.0) -> None:
         self._refresh = refresh
         self.poll_seconds = poll_seconds
+        self.safety_seconds = safety_seconds
+        self.channel_up: Callable[[], bool] = lambda: False
+        self.wakes = 0
+        self._woken = threading.Event()
         self.horizon = 0
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
@@ -224,9 +231,15 @@ class Hub:
             self._thread = threading.Thread(target=self._run, name="feed-hub", daemon=True)
             self._thread.start()
 
+    def wake(self) -> None:
+        """A commit was announced (or the channel came back and may have missed some): re-read the head now."""
+        self.wakes += 1
+        self._woken.set()
+
     def stop(self) -> None:
         self._stop.set()
         self._wanted.set()
+        self._woken.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
@@ -271,6 +284,8 @@ class Hub:
             if idle:
                 self._wanted.wait(1.0)
                 continue
+            # Cleared before the read: a commit announced while it runs makes the wait below return at once.
+            self._woken.clear()
             try:
                 h = self._refresh()
             except Exception:  # the store is briefly unreachable: the next round retries
@@ -282,7 +297,18 @@ class Hub:
                         with contextlib.suppress(RuntimeError):  # that stream's loop has closed
                             loop.call_soon_threadsafe(ev.set)
                     self._cond.notify_all()
-            self._stop.wait(self.poll_seconds)
+            if self._stop.is_set():
+                break
+            if self._channel_listening():
+                self._woken.wait(self.safety_seconds)
+            else:
+                self._stop.wait(self.poll_seconds)
+
+    def _channel_listening(self) -> bool:
+        try:
+            return bool(self.channel_up())
+        except Exception:
+            return False
 
 
 REFERENCE_MARK = "<!-- generated below by application.feeds.events_reference(); do not edit by hand -->"

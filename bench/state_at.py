@@ -50,10 +50,11 @@ from domain.rules import InvalidTransition, RuleViolation
 from domain.sharing_values import GrantKind, GrantSpec, grant_id
 from infrastructure.config import Settings
 from infrastructure.sql import MemoryDb
+from projections.timetravel import unpack_checkpoint
 
 NAME = "state_at"
 TITLE = "State at a date over a long history"
-AIM_SECONDS = 2.0
+AIM_SECONDS = 1.0  # issue 14: every one of the instants, the max, not the median
 INSTANTS = 10
 SAVE_EVENTS = 2000  # events per transaction while filling
 PROVIDERS = tuple(f"div-p{i}" for i in range(8))
@@ -176,7 +177,10 @@ class History:
         compiler, reviewer = self.staff(e.provider)
         assert e.current is not None
         n = e.current.number
-        content = msgspec.structs.replace(e.current.content, name=f"{e.current.content.name}（第{n + 1}版）")
+        # The version number replaces the previous one: names stay within the 200 characters the
+        # stored event's schema allows, however often an entry is revised.
+        base = e.current.content.name.split("（第", 1)[0]
+        content = msgspec.structs.replace(e.current.content, name=f"{base}（第{n + 1}版）")
         e.revise(self.ctx(compiler, "catalog.revise"), content=content)
         e.submit(self.ctx(compiler, "catalog.submit"), existing_sources={})
         e.review(self.ctx(reviewer, "catalog.review"), review=PASS, decision=ReviewDecision.APPROVE)
@@ -289,10 +293,33 @@ def _load_split(rt: Runtime, position: int) -> tuple[int, float, float, float]:
     t1 = time.perf_counter()
     if row is None:
         return 0, t1 - t0, 0.0, 0.0
-    raw = zlib.decompress(bytes(row["payload"]))
+    raw = unpack_checkpoint(bytes(row["payload"]))
     t2 = time.perf_counter()
     MemoryDb(raw).close()
     return int(row["position"]), t1 - t0, t2 - t1, time.perf_counter() - t2
+
+
+def _codec_against_zlib(rt: Runtime) -> dict[str, float]:
+    """The largest stored checkpoint: its size and decompression time as stored, and under zlib (level 6)."""
+    tt = rt.timetravel
+    row = rt.ledger.db.query_one(
+        "SELECT payload FROM state_checkpoints WHERE signature = ? ORDER BY size DESC LIMIT 1", (tt.signature,))
+    if row is None:
+        return {"raw": 0.0, "zstd_mb": 0.0, "zlib_mb": 0.0, "zstd_s": 0.0, "zlib_s": 0.0}
+    stored = bytes(row["payload"])
+    raw = unpack_checkpoint(stored)
+    old = zlib.compress(raw, 6)
+
+    def best(fn: Any) -> float:
+        times = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        return min(times)
+
+    return {"raw": float(len(raw)), "zstd_mb": len(stored) / 1e6, "zlib_mb": len(old) / 1e6,
+            "zstd_s": best(lambda: unpack_checkpoint(stored)), "zlib_s": best(lambda: zlib.decompress(old))}
 
 
 def _timed_state_at(rt: Runtime, at: datetime) -> tuple[int, MemoryDb, float, tuple[int, float, float, float]]:
@@ -310,10 +337,11 @@ def _measure(store: str, rt: Runtime, events: int, out: Outcome) -> None:
     spent = fill(rt, events)
     head = rt.ledger.max_position()
     stats = rt.ledger.db.query_one(
-        "SELECT COUNT(*) AS n, MAX(size) AS biggest FROM state_checkpoints WHERE signature = ?",
+        "SELECT COUNT(*) AS n, MAX(size) AS biggest, SUM(size) AS total FROM state_checkpoints WHERE signature = ?",
         (rt.timetravel.signature,),
     )
     assert stats is not None
+    codec = _codec_against_zlib(rt)
     first = rt.ledger.db.scalar("SELECT MIN(recorded_at) FROM ledger_times")
     last = rt.ledger.db.scalar("SELECT MAX(recorded_at) FROM ledger_times")
     t_first, t_last = datetime.fromisoformat(str(first)), datetime.fromisoformat(str(last))
@@ -336,7 +364,7 @@ def _measure(store: str, rt: Runtime, events: int, out: Outcome) -> None:
                    baseline_unit="s", ratio=figure / full_s, aim=aim, met=met)
 
     out.rows += [
-        row(f"state_at(random instant), max of {INSTANTS}", worst, f"<= {AIM_SECONDS:.0f} s", worst <= AIM_SECONDS),
+        row(f"state_at(random instant), max of {INSTANTS}", worst, f"<= {AIM_SECONDS:g} s", worst <= AIM_SECONDS),
         row(f"state_at(random instant), p50 of {INSTANTS}", p50),
         row("state_at at the full replay's instant (95% through)", late_s),
     ]
@@ -353,7 +381,11 @@ def _measure(store: str, rt: Runtime, events: int, out: Outcome) -> None:
         f"Each state_at loaded its checkpoint in {statistics.mean(loads):.2f} s on average (max "
         f"{max(loads):.2f} s: fetch {share[0]:.2f} s, decompress {share[1]:.2f} s, open as SQLite "
         f"{share[2]:.2f} s on average) and replayed {statistics.mean(replayed):,.0f} events on average (max "
-        f"{max(replayed):,}) after it; the full replay reached position {late_pos:,} of {head:,}. Times: {', '.join(f'{s:.2f}' for s in sorted(secs))} s. The replica at the "
+        f"{max(replayed):,}) after it. Checkpoint storage: {int(stats['total']) / 1e9:.2f} GB in all, "
+        f"{int(stats['total']) / 1e9 * 1e6 / head:.2f} GB per million events. The largest checkpoint "
+        f"({codec['raw'] / 1e6:.0f} MB as SQLite) is {codec['zstd_mb']:.1f} MB as stored (Zstandard) against "
+        f"{codec['zlib_mb']:.1f} MB under zlib level 6 (the format before decision 0019); it decompresses in "
+        f"{codec['zstd_s']:.3f} s against {codec['zlib_s']:.3f} s (best of 3, same run); the full replay reached position {late_pos:,} of {head:,}. Times: {', '.join(f'{s:.2f}' for s in sorted(secs))} s. The replica at the "
         f"late instant matched the full replay (row counts and statuses of the catalog and grants tables)."
     )
 

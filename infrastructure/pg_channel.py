@@ -73,11 +73,13 @@ class Listener:
                  on_event: Callable[[], None] = lambda: None,
                  on_view: Callable[[str, int], None] = lambda name, position: None,
                  on_callers: Callable[[], None] = lambda: None,
-                 on_connected: Callable[[], None] = lambda: None) -> None:
+                 on_connected: Callable[[], None] = lambda: None,
+                 on_disconnected: Callable[[], None] = lambda: None) -> None:
         self.settings = settings
         self.channel = channel
         self.role = role
         self.on_event, self.on_view, self.on_callers, self.on_connected = on_event, on_view, on_callers, on_connected
+        self.on_disconnected = on_disconnected
         self.received = 0
         self.reconnects = 0
         self._connected = threading.Event()
@@ -128,8 +130,14 @@ class Listener:
                 if not self._stop.is_set():
                     log.warning("listener connection lost; reconnecting", exc_info=True)
             finally:
+                was_connected = self._connected.is_set()
                 self._connected.clear()
                 self._conn = None
+                if was_connected:
+                    try:
+                        self.on_disconnected()  # those relying on the channel fall back to polling
+                    except Exception:
+                        log.exception("listener: disconnect handler failed")
             if not self._stop.is_set():
                 self.reconnects += 1
                 self._stop.wait(0.5)

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import msgspec
+import zstandard
 from eventsourcing.utils import get_topic
 
 from domain.catalog import CatalogEntry
@@ -98,6 +99,22 @@ class CorrectionsView(View):
         tx.execute("INSERT INTO ledger_corrections VALUES (?, ?, ?, ?)",
                    (position, str(event.originator_id), effective.astimezone(UTC).isoformat() if effective else None,
                     moved_version(event)))
+
+
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+ZSTD_LEVEL = 3
+
+
+def pack_checkpoint(raw: bytes) -> bytes:
+    """A serialized replica as stored: a Zstandard frame (decision 0019; zlib before it)."""
+    return zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(raw)
+
+
+def unpack_checkpoint(payload: bytes) -> bytes:
+    """The serialized replica of a stored checkpoint, Zstandard or (stored before decision 0019) zlib."""
+    if payload[:4] == ZSTD_MAGIC:
+        return zstandard.ZstdDecompressor().decompress(payload)
+    return zlib.decompress(payload)
 
 
 def signature(views: Iterable[View]) -> str:
@@ -247,7 +264,7 @@ class TimeTravel:
         )
         if row is None:
             return 0, self._fresh()
-        return int(row["position"]), MemoryDb(zlib.decompress(bytes(row["payload"])))
+        return int(row["position"]), MemoryDb(unpack_checkpoint(bytes(row["payload"])))
 
     def _replay(self, db: MemoryDb, after: int, until: int) -> None:
         views = self.make_views()
@@ -284,7 +301,7 @@ class TimeTravel:
         last = self.latest_checkpoint()
         if head <= last or (not force and head - last < self.checkpoint_every):
             return None
-        payload = zlib.compress(self.replica(head).serialize(), 6)
+        payload = pack_checkpoint(self.replica(head).serialize())
         with self.ledger.db.write() as tx:
             tx.execute(
                 "INSERT INTO state_checkpoints VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",

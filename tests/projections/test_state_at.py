@@ -309,3 +309,33 @@ def test_state_at_random_instants_equals_an_independent_replay_to_that_instant(r
 def test_before_the_first_event_the_state_is_empty(runtime, admin, clock):
     position, replica = runtime.state_at(clock.now() - timedelta(days=3650))
     assert position == 0 and rows(replica, "catalog_entries") == []
+
+
+def test_checkpoints_stored_with_zlib_before_decision_0019_still_give_the_replayed_state(runtime, admin, clock):
+    import zlib
+
+    from projections.timetravel import ZSTD_MAGIC, unpack_checkpoint
+
+    rt, rng = runtime, random.Random(19)
+    history = MixedHistory(rt, admin, clock, rng)
+    history.batch(prefix="Z0")
+    rt.projector.catch_up_all()
+    assert rt.timetravel.checkpoint(force=True) is not None
+    [row] = rt.ledger.db.query("SELECT position, payload FROM state_checkpoints")
+    assert bytes(row["payload"])[:4] == ZSTD_MAGIC, "new checkpoints are Zstandard frames"
+    # the checkpoint as an older version stored it: the same replica, zlib-compressed
+    raw = MemoryDb(unpack_checkpoint(bytes(row["payload"])))
+    with rt.ledger.db.write() as tx:
+        tx.execute("UPDATE state_checkpoints SET payload = ? WHERE position = ?",
+                   (zlib.compress(raw.serialize(), 6), row["position"]))
+    clock.advance(days=2)
+    history.batch(prefix="Z1")
+    rt.projector.catch_up_all()
+    end = clock.now()
+    with rt.timetravel._lock:
+        rt.timetravel._cache.clear()
+    position, replica = rt.state_at(end)
+    assert position == rt.ledger.max_position() > int(row["position"])
+    truth = rt.timetravel.full_replay(position)
+    for table in sorted({t for v in time_travel_views() for t in v.tables}):
+        assert rows(replica, table) == rows(truth, table), table
