@@ -35,7 +35,7 @@ from application.answer_proofs import grant_status_with_proof
 from application.common import ApplicationError, Forbidden, NotFound, Principal
 from application.sharing import GrantAnswer, OrderAnswer, RequestAnswer, ReviewAnswer, StatusAnswer
 from domain.catalog_values import DeliveryMethod
-from domain.grant_reviews import ReviewOutcome
+from domain.grant_reviews import ReviewOutcome, ReviewStatus
 from domain.limits import MAX_ITEMS, ItemCodeList, OrgCode, ShortText, Text
 from domain.organizations import Role
 from domain.rules import OutOfRange
@@ -340,15 +340,15 @@ class GrantReviewController(Controller):
 
     @get("/", sync_to_thread=True)
     def list_reviews(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                     status: FromQuery[str | None] = None, grant_id: FromQuery[UUID | None] = None,
+                     status: FromQuery[ReviewStatus | None] = None, grant_id: FromQuery[UUID | None] = None,
                      entry_id: FromQuery[UUID | None] = None, limit: Limit = 50,
-                     cursor: FromQuery[str | None] = None) -> Response[Page[Row]]:
+                     cursor: CursorQuery = None) -> Response[Page[Row]]:
         """Re-reviews (`status=open`: the queue), each with how the revision affected the grant."""
         if not principal.sees_everything:
             raise Forbidden("The re-review queue is the Office's (and auditors').")
         position = wait_for_position(request, "sharing")
         rows, nxt = ReviewQueries(runtime_of(request).ledger.db).reviews(
-            status=status, grant_id=grant_id, entry_id=entry_id, limit=limit, cursor=cursor)
+            status=plain(status), grant_id=grant_id, entry_id=entry_id, limit=limit, cursor=cursor)
         return Response({"items": rows, "next_cursor": nxt, "position": position})
 
     @get("/{review_id:uuid}", sync_to_thread=True)

@@ -137,3 +137,21 @@ def test_a_generated_client_drives_the_walkthrough(server, runtime, admin_token,
     refused = status.sync(client=stranger, holder="div-elder", entry_id=entry.id, fields=["DB_NAME"],
                           purpose="高龄津贴资格核对", method="interface")
     assert isinstance(refused, models.Problem) and refused.status == 403
+
+
+def test_the_edge_answers_what_the_document_says(server, admin_token):
+    """A date-time is RFC 3339 text, not a number; OPTIONS names every method of the path; an enum filter
+    refuses a value outside it."""
+    with server.client(admin_token) as office:
+        for query in ({"at": "0.5"}, {"at": "1700000000"}, {"as_known_at": "12"}):
+            r = office.get("/state", params=query)
+            assert r.status_code == 400 and r.headers["content-type"].startswith("application/problem+json")
+            assert r.json()["errors"][0]["field"] == next(iter(query))
+        assert office.get("/state", params={"at": "2026-03-31T16:00:00Z"}).status_code == 200
+        assert office.get("/grant-reviews", params={"status": "whatever"}).status_code == 400
+        assert office.get("/grant-reviews", params={"status": "open"}).status_code == 200
+        document = office.get("/schema/openapi.json").json()
+        for path in ("/webhooks", "/webhooks/{sid}", "/catalog/entries", "/grant-status"):
+            concrete = path.replace("{sid}", "wh_1")
+            allowed = {m.strip() for m in office.options(concrete).headers["allow"].split(",")}
+            assert {m.upper() for m in document["paths"][path]} | {"OPTIONS"} <= allowed, path
