@@ -37,7 +37,7 @@ from api.sharing import (
     ShareRequestController,
 )
 from api.state import state, state_changes
-from api.storable import edge
+from api.storable import edge, prepare
 from api.system import HistoryController, health
 from api.systems import SystemController
 from api.webhooks import WebhookController
@@ -122,6 +122,7 @@ def create_app(runtime: Runtime | None = None, *, background: bool = True, sweep
     )
     tighten(app)
     declare_contract(app)
+    prepare(app)
     return app
 
 

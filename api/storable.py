@@ -40,7 +40,6 @@ _decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
 # A date-time in a query is RFC 3339 text: it starts with its date (a bare number is no instant, though
 # the lenient query decoding would read it as seconds since 1970).
 _DATE_TIME_START = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ]")
-_instant_queries: dict[int, frozenset[str]] = {}
 
 
 class Unstorable(ApplicationError):
@@ -118,16 +117,13 @@ def _decoder(annotation: Any) -> msgspec.json.Decoder[Any]:
 
 def _instant_query_names(handler: Any) -> frozenset[str]:
     """The query parameters of a handler that are date-times, by the name the client sends."""
-    names = _instant_queries.get(id(handler))
-    if names is None:
-        found = set()
-        signature = getattr(handler, "parsed_fn_signature", None)
-        for key, field in signature.parameters.items() if signature is not None else ():
-            inner = [a for a in (get_args(field.annotation) or (field.annotation,)) if a is not type(None)]
-            if any(isinstance(a, type) and issubclass(a, datetime) for a in inner):
-                found.add(getattr(field.kwarg_definition, "name", None) or key)
-        names = _instant_queries[id(handler)] = frozenset(found)
-    return names
+    found = set()
+    signature = getattr(handler, "parsed_fn_signature", None)
+    for key, field in signature.parameters.items() if signature is not None else ():
+        inner = [a for a in (get_args(field.annotation) or (field.annotation,)) if a is not type(None)]
+        if any(isinstance(a, type) and issubclass(a, datetime) for a in inner):
+            found.add(getattr(field.kwarg_definition, "name", None) or key)
+    return frozenset(found)
 
 
 def _check_request_line(request: Request[Any, Any, Any], errors: list[dict[str, str]]) -> None:
@@ -153,7 +149,7 @@ async def refuse_unstorable(request: Request[Any, Any, Any]) -> None:
     _check_request_line(request, errors)
     if errors:
         raise Unstorable(errors)
-    instants = _instant_query_names(request.route_handler)
+    instants = request.app.state.get(_INSTANTS, {}).get(id(request.route_handler), frozenset())
     for name, value in request.query_params.multi_items():
         if name in instants and not _DATE_TIME_START.match(value):
             raise OutOfRange(name, "An RFC 3339 date-time with its offset, e.g. 2026-03-31T16:00:00Z; "
@@ -205,7 +201,16 @@ def _methods_by_path(app: Any) -> dict[str, str]:
     return table
 
 
-_allow: dict[int, dict[str, str]] = {}
+_ALLOW = "edge.allow"
+_INSTANTS = "edge.instants"
+
+
+def prepare(app: Any) -> None:
+    """Computes once, when the app is built, what the edge looks up per request: each path's methods and each
+    handler's date-time query parameters (kept in the app's state, so they live exactly as long as the app)."""
+    app.state[_ALLOW] = _methods_by_path(app)
+    app.state[_INSTANTS] = {id(handler): _instant_query_names(handler) for route in app.routes
+                            for handler in getattr(route, "route_handlers", ())}
 
 
 def allow_header(request: Request[Any, Any, Any]) -> Response[Any] | None:
@@ -213,10 +218,7 @@ def allow_header(request: Request[Any, Any, Any]) -> Response[Any] | None:
     handler registered on it only (`OPTIONS /webhooks` left out POST)."""
     if request.method != "OPTIONS":
         return None
-    table = _allow.get(id(request.app))
-    if table is None:
-        table = _allow[id(request.app)] = _methods_by_path(request.app)
-    allowed = table.get(_template(str(request.scope.get("path_template", ""))))
+    allowed = request.app.state.get(_ALLOW, {}).get(_template(str(request.scope.get("path_template", ""))))
     if allowed is None:
         return None
     return Response(content=None, status_code=204, headers={"Allow": allowed}, media_type="text/plain")
