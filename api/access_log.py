@@ -11,8 +11,10 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
+from api.contract import Page, Row
 from api.deps import POSITION_HEADER, command, provide_principal, runtime_of, wait_for_position
 from api.params import CursorQuery, Instant, OrgQuery, instant_query, plain
+from application.access_log import BatchAnswer as AccessBatchAnswer
 from application.access_log import TooLarge
 from application.common import Forbidden, Principal
 from domain.access_log import Access, Outcome, window_start
@@ -51,7 +53,7 @@ class AccessLogController(Controller):
 
     @post("/", sync_to_thread=True, status_code=200)
     def ingest(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-               data: JSONBody[BatchBody]) -> Response[Any]:
+               data: JSONBody[BatchBody]) -> Response[AccessBatchAnswer]:
         """A batch of up to 10,000 records from the platform; stored all or nothing, each request id once (LOG-1)."""
         if len(data.records) > MAX_BATCH:
             raise TooLarge(f"A batch holds at most {MAX_BATCH} records, not {len(data.records)}.")
@@ -73,7 +75,7 @@ class AccessLogController(Controller):
     @get("/receipts", sync_to_thread=True)
     def receipts(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
                  side: FromQuery[Literal["provider", "holder"]], org: OrgQuery = None,
-                 after: Annotated[int, Parameter(ge=0, le=2**63 - 1)] = 0, limit: Limit = 50) -> Response[Any]:
+                 after: Annotated[int, Parameter(ge=0, le=2**63 - 1)] = 0, limit: Limit = 50) -> Response[Row]:
         """The signed receipts of the batches that hold the caller's records as provider or holder
         (`side=provider|holder`; the Office and auditors name `org`), oldest first: each with those records in
         clear, the others as hashes, and the batch's inclusion proof once a checkpoint covers it. Page with
@@ -84,7 +86,7 @@ class AccessLogController(Controller):
 
     @get("/receipts/{batch_id:uuid}", sync_to_thread=True)
     def receipt(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                batch_id: FromPath[UUID]) -> Response[Any]:
+                batch_id: FromPath[UUID]) -> Response[Row]:
         """One batch's receipt with all its records: the platform that sent it, the Office and auditors."""
         if not (principal.sees_everything or Role.PLATFORM in principal.roles):
             raise Forbidden("Only the platform, the Office and auditors read a whole batch's receipt.")
@@ -97,7 +99,7 @@ class AccessLogController(Controller):
                      grant_id: FromQuery[UUID | None] = None, outcome: FromQuery[Outcome | None] = None,
                      from_: Annotated[datetime | None, instant_query("from")] = None,
                      to: Annotated[datetime | None, instant_query()] = None, limit: Limit = 50,
-                     cursor: CursorQuery = None) -> Response[Any]:
+                     cursor: CursorQuery = None) -> Response[Page[Row]]:
         """Records of the last three years, newest first; others than the Office and auditors see the records
         of data they provide or accesses they made (LOG-2). `user` is a synonym of `holder`."""
         rt = runtime_of(request)
@@ -114,7 +116,7 @@ class AccessLogController(Controller):
               org: OrgQuery = None, side: FromQuery[Literal["provider", "holder"] | None] = None,
               entry_id: FromQuery[UUID | None] = None,
               from_: Annotated[datetime | None, instant_query("from")] = None,
-              to: Annotated[datetime | None, instant_query()] = None) -> Response[Any]:
+              to: Annotated[datetime | None, instant_query()] = None) -> Response[Page[Row]]:
         """Allowed and denied counts per day (Beijing), organization (as `provider` or `holder`) and entry."""
         rt = runtime_of(request)
         scope = rt.access_log.scope_of(principal)

@@ -28,7 +28,7 @@ from api.maintenance import (
     TicketController,
 )
 from api.metrics import RequestMetrics, metrics, metrics_middleware
-from api.openapi import tighten
+from api.openapi import declare_contract, tighten
 from api.organizations import OrganizationController
 from api.sharing import (
     GrantController,
@@ -37,7 +37,7 @@ from api.sharing import (
     ShareRequestController,
 )
 from api.state import state, state_changes
-from api.storable import refuse_unstorable
+from api.storable import edge, prepare
 from api.system import HistoryController, health
 from api.systems import SystemController
 from api.webhooks import WebhookController
@@ -110,7 +110,7 @@ def create_app(runtime: Runtime | None = None, *, background: bool = True, sweep
                                request_max_body_size=rt.settings.max_batch_bytes)],
         state=State({"runtime": rt, "metrics": RequestMetrics()}),
         middleware=[metrics_middleware],
-        before_request=refuse_unstorable,
+        before_request=edge,
         lifespan=[lifespan],
         exception_handlers=handlers,
         openapi_config=OpenAPIConfig(
@@ -121,6 +121,8 @@ def create_app(runtime: Runtime | None = None, *, background: bool = True, sweep
         template_config=template_config,
     )
     tighten(app)
+    declare_contract(app)
+    prepare(app)
     return app
 
 

@@ -11,6 +11,7 @@ from litestar import Controller, Request, Response, get, post, put
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
+from api.contract import Page, Row
 from api.deps import answer, command, provide_principal, runtime_of, wait_for_position
 from api.params import (
     AsKnownAtQuery,
@@ -23,6 +24,7 @@ from api.params import (
     plain,
 )
 from api.state import as_of
+from application.catalog import EntryAnswer, ImpactAnswer
 from application.common import NotFound, Principal
 from domain.catalog_values import Check, EntryContent, OpenClass, Review, ReviewDecision, ShareClass
 from domain.limits import Code, OrgCode, Text
@@ -96,7 +98,7 @@ class CatalogController(Controller):
         item_code: CodeQuery = None, q: TextQuery = None,
         overdue: FromQuery[bool | None] = None, limit: Limit = 50, cursor: CursorQuery = None,
         at: AtQuery = None, as_known_at: AsKnownAtQuery = None,
-    ) -> Response[Any]:
+    ) -> Response[Page[Row]]:
         """The current catalog, filtered and paged; with `at` and/or `as_known_at`, the catalog as in force at `at`
         as known at `as_known_at` (see `/state`)."""
         rt = runtime_of(request)
@@ -116,7 +118,7 @@ class CatalogController(Controller):
         return Response({"items": rows, "next_cursor": next_cursor, **cut, "position": position})
 
     @get("/entries/{entry_id:uuid}", sync_to_thread=True)
-    def get_entry(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], entry_id: FromPath[UUID]) -> Response[Any]:
+    def get_entry(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], entry_id: FromPath[UUID]) -> Response[Row]:
         """One entry with its current and pending versions; its ETag is the entry's version."""
         rt = runtime_of(request)
         wait_for_position(request, "catalog")
@@ -128,7 +130,7 @@ class CatalogController(Controller):
     @get("/open", sync_to_thread=True)
     def open_catalog(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], limit: Limit = 50,
                      cursor: CursorQuery = None, q: TextQuery = None,
-                     at: AtQuery = None, as_known_at: AsKnownAtQuery = None) -> Response[Any]:
+                     at: AtQuery = None, as_known_at: AsKnownAtQuery = None) -> Response[Page[Row]]:
         """The open-data catalog (OPEN-1): published entries whose open class is not `closed` (`at`,
         `as_known_at`: as in force then, as known then)."""
         rt = runtime_of(request)
@@ -143,7 +145,7 @@ class CatalogController(Controller):
         return Response({"items": rows, "next_cursor": next_cursor, **cut, "position": position})
 
     @post("/entries", sync_to_thread=True, status_code=201)
-    def draft(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], data: JSONBody[DraftBody]) -> Response[bytes]:
+    def draft(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], data: JSONBody[DraftBody]) -> Response[EntryAnswer]:
         """Drafts a new entry (catalog_compiler of the provider)."""
         rt = runtime_of(request)
         result = rt.catalog.draft(principal, command(request, "catalog.draft", data),
@@ -152,20 +154,20 @@ class CatalogController(Controller):
 
     @put("/entries/{entry_id:uuid}", sync_to_thread=True)
     def revise_draft(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], entry_id: FromPath[UUID],
-                     data: JSONBody[ContentBody]) -> Response[bytes]:
+                     data: JSONBody[ContentBody]) -> Response[EntryAnswer]:
         """Replaces the content of a drafted or returned version."""
         rt = runtime_of(request)
         return answer(rt.catalog.revise_draft(principal, command(request, "catalog.revise_draft", data), entry_id,
                                               content=data.content))
 
     @post("/entries/{entry_id:uuid}/submit", sync_to_thread=True, status_code=200)
-    def submit(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], entry_id: FromPath[UUID]) -> Response[bytes]:
+    def submit(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], entry_id: FromPath[UUID]) -> Response[EntryAnswer]:
         rt = runtime_of(request)
         return answer(rt.catalog.submit(principal, command(request, "catalog.submit"), entry_id))
 
     @post("/entries/{entry_id:uuid}/review", sync_to_thread=True, status_code=200)
     def review(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], entry_id: FromPath[UUID],
-               data: JSONBody[ReviewBody]) -> Response[bytes]:
+               data: JSONBody[ReviewBody]) -> Response[EntryAnswer]:
         """Records the three checks of 第十条 and approves or returns the submitted version."""
         rt = runtime_of(request)
         review = Review(accuracy=data.accuracy, completeness=data.completeness, compliance=data.compliance)
@@ -174,7 +176,7 @@ class CatalogController(Controller):
 
     @post("/entries/{entry_id:uuid}/accept-duplicate", sync_to_thread=True, status_code=200)
     def accept_duplicate(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], entry_id: FromPath[UUID],
-                         data: JSONBody[AcceptDuplicateBody]) -> Response[bytes]:
+                         data: JSONBody[AcceptDuplicateBody]) -> Response[EntryAnswer]:
         """The Office accepts the justification for collecting a datum another entry provides (CAT-5)."""
         rt = runtime_of(request)
         return answer(rt.catalog.accept_duplicate(principal, command(request, "catalog.accept_duplicate", data),
@@ -182,7 +184,7 @@ class CatalogController(Controller):
 
     @post("/entries/{entry_id:uuid}/publish", sync_to_thread=True, status_code=200)
     def publish(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], entry_id: FromPath[UUID],
-                data: JSONBody[PublishBody | None] = None) -> Response[bytes]:
+                data: JSONBody[PublishBody | None] = None) -> Response[EntryAnswer]:
         rt = runtime_of(request)
         body = data or PublishBody()
         return answer(rt.catalog.publish(principal, command(request, "catalog.publish", body), entry_id,
@@ -190,7 +192,7 @@ class CatalogController(Controller):
 
     @get("/entries/{entry_id:uuid}/impact", sync_to_thread=True)
     def impact(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-               entry_id: FromPath[UUID]) -> Response[Any]:
+               entry_id: FromPath[UUID]) -> Response[ImpactAnswer]:
         """The Office, before publishing the pending version: the live grants it would affect and how (fields
         removed, share class tightened, delivery method withdrawn; not shareable suspends them, SHR-4)."""
         rt = runtime_of(request)
@@ -198,7 +200,7 @@ class CatalogController(Controller):
 
     @post("/entries/{entry_id:uuid}/effective-date", sync_to_thread=True, status_code=200)
     def correct_effective_date(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                               entry_id: FromPath[UUID], data: JSONBody[EffectiveDateBody]) -> Response[bytes]:
+                               entry_id: FromPath[UUID], data: JSONBody[EffectiveDateBody]) -> Response[EntryAnswer]:
         """The Office dates a published version from when it really took effect (a correction, TIME-1 … TIME-3)."""
         rt = runtime_of(request)
         return answer(rt.catalog.correct_effective_date(principal, command(request, "catalog.correct_effective_date",
@@ -207,7 +209,7 @@ class CatalogController(Controller):
 
     @post("/entries/{entry_id:uuid}/revise", sync_to_thread=True, status_code=200)
     def revise(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], entry_id: FromPath[UUID],
-               data: JSONBody[ContentBody]) -> Response[bytes]:
+               data: JSONBody[ContentBody]) -> Response[EntryAnswer]:
         """Opens a new version of a published entry, reviewed again (CAT-6)."""
         rt = runtime_of(request)
         return answer(rt.catalog.revise(principal, command(request, "catalog.revise", data), entry_id,
@@ -215,7 +217,7 @@ class CatalogController(Controller):
 
     @post("/entries/{entry_id:uuid}/refresh", sync_to_thread=True, status_code=200)
     def refresh(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], entry_id: FromPath[UUID],
-                data: JSONBody[RefreshBody]) -> Response[bytes]:
+                data: JSONBody[RefreshBody]) -> Response[EntryAnswer]:
         """Records that the provider refreshed the data (resets the CAT-7 clock)."""
         rt = runtime_of(request)
         return answer(rt.catalog.record_refresh(principal, command(request, "catalog.refresh", data), entry_id,
@@ -223,7 +225,7 @@ class CatalogController(Controller):
 
     @post("/entries/{entry_id:uuid}/retire", sync_to_thread=True, status_code=200)
     def retire(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], entry_id: FromPath[UUID],
-               data: JSONBody[RetireBody]) -> Response[bytes]:
+               data: JSONBody[RetireBody]) -> Response[EntryAnswer]:
         rt = runtime_of(request)
         return answer(rt.catalog.retire(principal, command(request, "catalog.retire", data), entry_id,
                                         reason=data.reason))

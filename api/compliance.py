@@ -11,10 +11,12 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
+from api.contract import Page, Row
 from api.deps import answer, command, provide_principal, runtime_of, wait_for_position
 from api.params import AsKnownAtQuery, AtQuery, CursorQuery, Instant, OrgPath, OrgQuery, plain
 from api.state import as_of
 from application.common import Forbidden, NotFound, Principal
+from application.compliance import ViolationAnswer
 from domain.compliance import Evidence, ViolationKind, ViolationStatus
 from domain.limits import MAX_ITEMS, LongText, OrgCode, ShortText, Text
 from projections.compliance import ComplianceQueries
@@ -84,7 +86,7 @@ class ViolationController(Controller):
                         kind: FromQuery[ViolationKind | None] = None, subject: OrgQuery = None,
                         status: FromQuery[ViolationStatus | None] = None, open: FromQuery[bool] = False,  # noqa: A002
                         limit: Limit = 50, cursor: CursorQuery = None,
-                        at: AtQuery = None, as_known_at: AsKnownAtQuery = None) -> Response[Any]:
+                        at: AtQuery = None, as_known_at: AsKnownAtQuery = None) -> Response[Page[Row]]:
         """Newest first. The Office and auditors see every case; an organization its own, once confirmed.
         With `at` and/or `as_known_at`, the cases as they stood then, as known then."""
         position, queries, _, cut = _board(request, at, as_known_at, VIEW)
@@ -94,7 +96,7 @@ class ViolationController(Controller):
 
     @post("/", sync_to_thread=True, status_code=201)
     def raise_violation(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                        data: JSONBody[RaiseBody]) -> Response[bytes]:
+                        data: JSONBody[RaiseBody]) -> Response[ViolationAnswer]:
         """The Office raises a case directly, confirmed at once (VIO-1 … VIO-5)."""
         result = runtime_of(request).compliance.raise_violation(
             principal, command(request, "violation.raise", data), kind=data.kind, subject=data.subject,
@@ -103,7 +105,7 @@ class ViolationController(Controller):
 
     @get("/{violation_id:uuid}", sync_to_thread=True)
     def get_violation(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                      violation_id: FromPath[UUID]) -> Response[Any]:
+                      violation_id: FromPath[UUID]) -> Response[Row]:
         rt = runtime_of(request)
         wait_for_position(request, VIEW)
         row = rt.compliance_queries.violation(str(violation_id))
@@ -115,21 +117,21 @@ class ViolationController(Controller):
 
     @post("/{violation_id:uuid}/confirm", sync_to_thread=True, status_code=200)
     def confirm(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                violation_id: FromPath[UUID], data: JSONBody[CommentBody]) -> Response[bytes]:
+                violation_id: FromPath[UUID], data: JSONBody[CommentBody]) -> Response[ViolationAnswer]:
         """The Office confirms a candidate."""
         return answer(runtime_of(request).compliance.confirm(
             principal, command(request, "violation.confirm", data), violation_id, comment=data.comment))
 
     @post("/{violation_id:uuid}/dismiss", sync_to_thread=True, status_code=200)
     def dismiss(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                violation_id: FromPath[UUID], data: JSONBody[ReasonBody]) -> Response[bytes]:
+                violation_id: FromPath[UUID], data: JSONBody[ReasonBody]) -> Response[ViolationAnswer]:
         """The Office dismisses a candidate, with a reason."""
         return answer(runtime_of(request).compliance.dismiss(
             principal, command(request, "violation.dismiss", data), violation_id, reason=data.reason))
 
     @post("/{violation_id:uuid}/notice", sync_to_thread=True, status_code=200)
     def notice(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-               violation_id: FromPath[UUID], data: JSONBody[NoticeBody]) -> Response[bytes]:
+               violation_id: FromPath[UUID], data: JSONBody[NoticeBody]) -> Response[ViolationAnswer]:
         """The Office issues a rectification notice with a deadline."""
         return answer(runtime_of(request).compliance.issue_notice(
             principal, command(request, "violation.notice", data), violation_id, deadline=data.deadline,
@@ -137,7 +139,7 @@ class ViolationController(Controller):
 
     @post("/{violation_id:uuid}/report", sync_to_thread=True, status_code=200)
     def report(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-               violation_id: FromPath[UUID], data: JSONBody[ReportBody]) -> Response[bytes]:
+               violation_id: FromPath[UUID], data: JSONBody[ReportBody]) -> Response[ViolationAnswer]:
         """The subject organization reports its rectification (office_admin, system_manager, maintainer,
         approver or catalog_reviewer of that organization)."""
         return answer(runtime_of(request).compliance.report(
@@ -145,14 +147,14 @@ class ViolationController(Controller):
 
     @post("/{violation_id:uuid}/accept", sync_to_thread=True, status_code=200)
     def accept(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-               violation_id: FromPath[UUID], data: JSONBody[CommentBody]) -> Response[bytes]:
+               violation_id: FromPath[UUID], data: JSONBody[CommentBody]) -> Response[ViolationAnswer]:
         """The Office accepts the reported rectification: the case is closed."""
         return answer(runtime_of(request).compliance.accept(
             principal, command(request, "violation.accept", data), violation_id, comment=data.comment))
 
     @post("/{violation_id:uuid}/escalate", sync_to_thread=True, status_code=200)
     def escalate(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                 violation_id: FromPath[UUID], data: JSONBody[ReasonBody]) -> Response[bytes]:
+                 violation_id: FromPath[UUID], data: JSONBody[ReasonBody]) -> Response[ViolationAnswer]:
         """The Office escalates: a report it will not accept, or a notice unanswered past its deadline."""
         return answer(runtime_of(request).compliance.escalate(
             principal, command(request, "violation.escalate", data), violation_id, reason=data.reason))
@@ -166,7 +168,7 @@ class ComplianceController(Controller):
     @get("/summary", sync_to_thread=True)
     def summary(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
                 org: OrgQuery = None, at: AtQuery = None,
-                as_known_at: AsKnownAtQuery = None) -> Response[Any]:
+                as_known_at: AsKnownAtQuery = None) -> Response[Page[Row]]:
         """Per organization: open violations, candidates, overdue entries and objections, non-compliant systems.
         An organization sees only its own line. With `at` and/or `as_known_at`, the board as it stood then, as
         known then (overdue judged at `at`)."""
@@ -182,7 +184,7 @@ class ComplianceController(Controller):
 
     @get("/organizations/{code:str}", sync_to_thread=True)
     def organization(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                     code: OrgPath, limit: Limit = 50) -> Response[Any]:
+                     code: OrgPath, limit: Limit = 50) -> Response[Row]:
         """One organization's line of the board, with its open violations."""
         rt = runtime_of(request)
         if not (principal.sees_everything or principal.acting_for == code):

@@ -65,7 +65,7 @@ def _if_match(request: Request[Any, Any, Any]) -> int | None:
     return position_of(raw, "If-Match")
 
 
-def answer(result: CommandResult, *, location: str | None = None) -> Response[bytes]:
+def answer(result: CommandResult, *, location: str | None = None) -> Response[Any]:
     headers: dict[str, str] = {}
     if result.position is not None:
         headers[POSITION_HEADER] = str(result.position)

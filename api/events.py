@@ -14,10 +14,11 @@ from litestar.params import Parameter, PathParameter, QueryParameter
 from litestar.response import ServerSentEvent
 from litestar.response.sse import ServerSentEventMessage
 
+from api.contract import Page, Row
 from api.deps import provide_principal, runtime_of
 from api.params import MAX_INT64, position_of
 from application.common import NotFound, Principal
-from application.feeds import FeedService, Filter, Scope
+from application.feeds import FeedPage, FeedService, Filter, Scope
 from infrastructure.cloudevents import BATCH_MEDIA_TYPE, catalogue, data_schema
 from projections.feed import OWNERS
 
@@ -56,7 +57,7 @@ class EventController(Controller):
 
     @get("/", sync_to_thread=True)
     def list_events(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], after: After = 0,
-                    limit: Limit = 100, types: Types = None, subject: Subject = None) -> Response[Any]:
+                    limit: Limit = 100, types: Types = None, subject: Subject = None) -> Response[FeedPage]:
         """CloudEvents after a position, in ledger order, that the caller's organization may see.
 
         Follow `next` as the next `after`; a short page means the caller has reached the horizon. With
@@ -84,14 +85,14 @@ class EventController(Controller):
         return ServerSentEvent(follow(rt.feeds, Scope.of(principal), f, after, rt.feeds.heartbeat_seconds))
 
     @get("/types", sync_to_thread=False)
-    def types(self) -> Response[Any]:
+    def types(self) -> Response[Page[Row]]:
         """Every event type with its aggregate kind, schema version and who may see it."""
         items = [{"type": t.name, "kind": t.kind, "version": t.version, "dataschema": t.dataschema,
                   "scoped": t.kind in OWNERS} for t in (catalogue().by_name[n] for n in catalogue().names())]
         return Response({"items": items})
 
     @get("/types/{name:str}", sync_to_thread=False)
-    def schema(self, name: Annotated[str, PathParameter(max_length=200)]) -> Response[Any]:
+    def schema(self, name: Annotated[str, PathParameter(max_length=200)]) -> Response[Row]:
         """The JSON Schema of one type's `data`."""
         t = catalogue().by_name.get(name)
         if t is None:

@@ -6,11 +6,15 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency, Provide
+from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 
+from api.contract import CheckpointPage, Row
 from api.deps import provide_principal, runtime_of
 from api.params import OptionalPosition, PositionPath
 from application.common import Principal
+from application.integrity import Checkpoint
+from application.ledger_verify import VerifyReport
 
 Limit = Annotated[int, Parameter(ge=1, le=500, description="Page size")]
 NOTE_MEDIA_TYPE = "text/plain; charset=utf-8"
@@ -28,16 +32,17 @@ class LedgerController(Controller):
 
     @get("/checkpoints", sync_to_thread=True)
     def list_checkpoints(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                         limit: Limit = 50, before: OptionalPosition = None) -> Response[Any]:
+                         limit: Limit = 50, before: OptionalPosition = None) -> Response[CheckpointPage]:
         """Signed tree heads, newest first (size, root hash, last position, chain hash, time, key id, signature,
         crypto profile: Ed25519 under intl, SM2 under sm); page with `before=<tree_size>` from `next_before`."""
         items = runtime_of(request).integrity.checkpoints(limit=limit, before=before)
         nxt = items[-1].tree_size if len(items) == limit and items[-1].tree_size > 0 else None
         return Response({"items": items, "next_before": nxt})
 
-    @post("/checkpoints", sync_to_thread=True)
+    @post("/checkpoints", sync_to_thread=True, responses={
+        200: ResponseSpec(Checkpoint, description="No event since the latest checkpoint: that checkpoint, again")})
     def create_checkpoint(self, request: Request[Any, Any, Any],
-                          principal: NamedDependency[Principal]) -> Response[Any]:
+                          principal: NamedDependency[Principal]) -> Response[Checkpoint]:
         """Signs the current head of the chain (the Office). Naturally idempotent: with no new event since the
         latest checkpoint, that checkpoint is answered with 200 instead of 201."""
         cp, created = runtime_of(request).integrity.create_checkpoint(principal)
@@ -46,7 +51,7 @@ class LedgerController(Controller):
 
     @get("/checkpoints/{tree_size:int}", sync_to_thread=True)
     def get_checkpoint(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                       tree_size: PositionPath) -> Response[Any]:
+                       tree_size: PositionPath) -> Response[Checkpoint]:
         """One signed tree head by its size: the file an auditor keeps as `checkpoint.json`. With
         `Accept: text/plain`, the same tree head as a C2SP signed-note checkpoint (origin, size, base64 root)."""
         integrity = runtime_of(request).integrity
@@ -63,7 +68,7 @@ class LedgerController(Controller):
 
     @get("/proofs/{position:int}", sync_to_thread=True)
     def proof(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], position: PositionPath,
-              checkpoint: OptionalPosition = None, since: OptionalPosition = None) -> Response[Any]:
+              checkpoint: OptionalPosition = None, since: OptionalPosition = None) -> Response[Row]:
         """A proof file for the event at `position`: the event as stored, its inclusion proof in the checkpoint of
         size `checkpoint` (default the latest), and with `since=<size>` the consistency proof from that older
         checkpoint. Office and auditors only (it carries the stored event)."""
@@ -71,7 +76,7 @@ class LedgerController(Controller):
         return Response(bundle)
 
     @get("/verify", sync_to_thread=True)
-    def verify(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal]) -> Response[Any]:
+    def verify(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal]) -> Response[VerifyReport]:
         """Walks the whole store against the chain and every signed checkpoint; `ok` is false on any break, and
         `first_break` names its kind, position and aggregate. Office and auditors only."""
         return Response(runtime_of(request).integrity.verify(principal))

@@ -11,6 +11,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
 from api import problems
+from api.contract import Page, Row
 from api.deps import (
     POSITION_HEADER,
     answer,
@@ -21,7 +22,13 @@ from api.deps import (
 )
 from api.params import CursorQuery, Instant, TextQuery, plain
 from application.common import NOBODY, Forbidden, NotFound, Principal
-from application.maintenance import RecordedRefusal
+from application.maintenance import (
+    BatchAnswer,
+    ExecutionAnswer,
+    ObjectionAnswer,
+    RecordedRefusal,
+    TicketAnswer,
+)
 from domain.limits import MAX_BATCH, MAX_ITEMS, ItemCodeList, RecordCount, ShortText, Text
 from domain.maintenance_values import (
     Attempt,
@@ -118,11 +125,11 @@ def _org(p: Principal) -> str | None:
     return None if p.sees_everything else p.acting_for
 
 
-def _page(request: Request[Any, Any, Any], rows: list[dict[str, Any]], nxt: str | None) -> Response[Any]:
+def _page(request: Request[Any, Any, Any], rows: list[dict[str, Any]], nxt: str | None) -> Response[Page[Row]]:
     return Response({"items": rows, "next_cursor": nxt, "position": runtime_of(request).projector.position(VIEW)})
 
 
-def _objections(request: Request[Any, Any, Any], principal: Principal, **filters: Any) -> Response[Any]:
+def _objections(request: Request[Any, Any, Any], principal: Principal, **filters: Any) -> Response[Page[Row]]:
     rt = runtime_of(request)
     wait_for_position(request, VIEW)
     rows, nxt = rt.maintenance_queries.objections(org=_org(principal), now=rt.now(), **filters)
@@ -139,7 +146,7 @@ class TicketController(Controller):
 
     @post("/", sync_to_thread=True, status_code=201)
     def declare(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                data: JSONBody[DeclareBody]) -> Response[bytes]:
+                data: JSONBody[DeclareBody]) -> Response[TicketAnswer]:
         """申报 (maintainer of the entry's provider, MNT-1)."""
         change = Change(fields=tuple(data.fields), record_count=data.record_count, before_digest=data.before_digest,
                         description=data.description, record_refs=tuple(data.record_refs))
@@ -152,7 +159,7 @@ class TicketController(Controller):
     def list_tickets(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
                      status: FromQuery[TicketStatus | None] = None, system: TextQuery = None,
                      entry_id: FromQuery[UUID | None] = None, limit: Limit = 50,
-                     cursor: CursorQuery = None) -> Response[Any]:
+                     cursor: CursorQuery = None) -> Response[Page[Row]]:
         wait_for_position(request, VIEW)
         rows, nxt = runtime_of(request).maintenance_queries.tickets(
             org=_org(principal), status=plain(status), system=system, entry_id=str(entry_id) if entry_id else None,
@@ -162,7 +169,7 @@ class TicketController(Controller):
     @get("/queue", sync_to_thread=True)
     def queue(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
               role: FromQuery[Literal["approver", "maintainer", "verifier"] | None] = None, limit: Limit = 50,
-              cursor: CursorQuery = None) -> Response[Any]:
+              cursor: CursorQuery = None) -> Response[Page[Row]]:
         """What awaits the caller: `approver` — approval; `maintainer` — applying; `verifier` — a re-check it may do."""
         chosen = role or next((r for r in (Role.APPROVER, Role.VERIFIER, Role.MAINTAINER) if r in principal.roles), "")
         if chosen not in principal.roles:
@@ -174,7 +181,7 @@ class TicketController(Controller):
 
     @get("/{ticket_id:uuid}", sync_to_thread=True)
     def get_ticket(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                   ticket_id: FromPath[UUID]) -> Response[Any]:
+                   ticket_id: FromPath[UUID]) -> Response[Row]:
         """The ticket with every step: who, when (recorded and effective), how, and the digests."""
         wait_for_position(request, VIEW)
         row = runtime_of(request).maintenance_queries.ticket(str(ticket_id))
@@ -184,20 +191,20 @@ class TicketController(Controller):
 
     @post("/{ticket_id:uuid}/approve", sync_to_thread=True, status_code=200)
     def approve(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                ticket_id: FromPath[UUID], data: JSONBody[CommentBody | None] = None) -> Response[bytes]:
+                ticket_id: FromPath[UUID], data: JSONBody[CommentBody | None] = None) -> Response[TicketAnswer]:
         body = data or CommentBody()
         return answer(runtime_of(request).maintenance.approve(
             principal, command(request, "maintenance.approve", body), ticket_id, comment=body.comment))
 
     @post("/{ticket_id:uuid}/reject", sync_to_thread=True, status_code=200)
     def reject(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-               ticket_id: FromPath[UUID], data: JSONBody[ReasonBody]) -> Response[bytes]:
+               ticket_id: FromPath[UUID], data: JSONBody[ReasonBody]) -> Response[TicketAnswer]:
         return answer(runtime_of(request).maintenance.reject(
             principal, command(request, "maintenance.reject", data), ticket_id, reason=data.reason))
 
     @post("/{ticket_id:uuid}/apply", sync_to_thread=True, status_code=200)
     def apply(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-              ticket_id: FromPath[UUID], data: JSONBody[ApplyBody]) -> Response[bytes]:
+              ticket_id: FromPath[UUID], data: JSONBody[ApplyBody]) -> Response[TicketAnswer]:
         """修改: when (effective time) and how the approved change was made, with the source's after-digest."""
         return answer(runtime_of(request).maintenance.apply(
             principal, command(request, "maintenance.apply", data), ticket_id, applied_at=data.applied_at,
@@ -205,7 +212,7 @@ class TicketController(Controller):
 
     @post("/{ticket_id:uuid}/recheck", sync_to_thread=True, status_code=200)
     def recheck(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                ticket_id: FromPath[UUID], data: JSONBody[RecheckBody]) -> Response[bytes]:
+                ticket_id: FromPath[UUID], data: JSONBody[RecheckBody]) -> Response[TicketAnswer]:
         """复核: `verify` (the observed digest equals the applied one) or `send_back` with the reason."""
         return answer(runtime_of(request).maintenance.recheck(
             principal, command(request, "maintenance.recheck", data), ticket_id, outcome=data.outcome,
@@ -220,7 +227,7 @@ class ArchiveController(Controller):
     @get("/", sync_to_thread=True)
     def archive(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
                 system: TextQuery = None, entry_id: FromQuery[UUID | None] = None, limit: Limit = 100,
-                cursor: CursorQuery = None) -> Response[Any]:
+                cursor: CursorQuery = None) -> Response[Page[Row]]:
         """维护档案: every step of every change of a system or an entry, in ledger order (第三十一条)."""
         wait_for_position(request, VIEW)
         rows, nxt = runtime_of(request).maintenance_queries.archive(
@@ -236,7 +243,7 @@ class BatchController(Controller):
 
     @post("/", sync_to_thread=True, status_code=201)
     def request_batch(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                      data: JSONBody[BatchBody]) -> Response[bytes]:
+                      data: JSONBody[BatchBody]) -> Response[BatchAnswer]:
         """A division's maintainer requests a batch modification (MNT-2)."""
         result = runtime_of(request).maintenance.request_batch(
             principal, command(request, "batch.request", data), system=data.system, entry_ids=data.entries,
@@ -247,7 +254,7 @@ class BatchController(Controller):
     @get("/", sync_to_thread=True)
     def list_batches(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
                      status: FromQuery[BatchStatus | None] = None, limit: Limit = 50,
-                     cursor: CursorQuery = None) -> Response[Any]:
+                     cursor: CursorQuery = None) -> Response[Page[Row]]:
         wait_for_position(request, VIEW)
         rows, nxt = runtime_of(request).maintenance_queries.batches(org=_org(principal), status=plain(status), limit=limit,
                                                                     cursor=cursor)
@@ -255,7 +262,7 @@ class BatchController(Controller):
 
     @get("/queue", sync_to_thread=True)
     def queue(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], limit: Limit = 50,
-              cursor: CursorQuery = None) -> Response[Any]:
+              cursor: CursorQuery = None) -> Response[Page[Row]]:
         """The Office: requests to review. An operator: batches it was designated for whose window is not over."""
         rt = runtime_of(request)
         wait_for_position(request, VIEW)
@@ -267,7 +274,7 @@ class BatchController(Controller):
 
     @get("/refused", sync_to_thread=True)
     def refused(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], limit: Limit = 50,
-                cursor: CursorQuery = None) -> Response[Any]:
+                cursor: CursorQuery = None) -> Response[Page[Row]]:
         """Executions refused under MNT-2, each recorded: the violation candidates of 第三十二条."""
         wait_for_position(request, VIEW)
         rows, nxt = runtime_of(request).maintenance_queries.refused_executions(org=_org(principal), limit=limit,
@@ -276,7 +283,7 @@ class BatchController(Controller):
 
     @get("/{batch_id:uuid}", sync_to_thread=True)
     def get_batch(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                  batch_id: FromPath[UUID]) -> Response[Any]:
+                  batch_id: FromPath[UUID]) -> Response[Row]:
         """The batch with every execution attempt, executed or refused."""
         wait_for_position(request, VIEW)
         row = runtime_of(request).maintenance_queries.batch(str(batch_id))
@@ -287,7 +294,7 @@ class BatchController(Controller):
 
     @post("/{batch_id:uuid}/review", sync_to_thread=True, status_code=200)
     def review(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-               batch_id: FromPath[UUID], data: JSONBody[BatchReviewBody]) -> Response[bytes]:
+               batch_id: FromPath[UUID], data: JSONBody[BatchReviewBody]) -> Response[BatchAnswer]:
         """The Office approves, designating the operator (person and organization), or rejects with a reason."""
         return answer(runtime_of(request).maintenance.review_batch(
             principal, command(request, "batch.review", data), batch_id, decision=data.decision,
@@ -295,7 +302,7 @@ class BatchController(Controller):
 
     @post("/{batch_id:uuid}/executions", sync_to_thread=True, status_code=201)
     def execute(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                batch_id: FromPath[UUID], data: JSONBody[ExecutionBody]) -> Response[Any]:
+                batch_id: FromPath[UUID], data: JSONBody[ExecutionBody]) -> Response[ExecutionAnswer]:
         """The designated operator executes now; outside scope or window: 422 MNT-2, and the attempt is recorded."""
         attempt = Attempt(system=data.system, entry_ids=tuple(data.entries), record_count=data.record_count,
                           session=data.session, note=data.note)
@@ -317,7 +324,7 @@ class ObjectionController(Controller):
 
     @post("/", sync_to_thread=True, status_code=201)
     def raise_objection(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                        data: JSONBody[ObjectionBody]) -> Response[bytes]:
+                        data: JSONBody[ObjectionBody]) -> Response[ObjectionAnswer]:
         """异议: the holder of a grant reports fields it received as inconsistent or wrong (QLT-1)."""
         result = runtime_of(request).maintenance.raise_objection(
             principal, command(request, "objection.raise", data), grant_id=data.grant_id, fields=tuple(data.fields),
@@ -328,20 +335,20 @@ class ObjectionController(Controller):
     def list_objections(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
                         status: FromQuery[ObjectionStatus | None] = None, overdue: FromQuery[bool | None] = None,
                         role: FromQuery[Literal["provider", "objector"] | None] = None, limit: Limit = 50,
-                        cursor: CursorQuery = None) -> Response[Any]:
+                        cursor: CursorQuery = None) -> Response[Page[Row]]:
         """By deadline; `role=provider&status=open` is the queue to answer, `overdue=true` the list feeding VIO-2."""
         return _objections(request, principal, status=plain(status), overdue=overdue, role=role, limit=limit,
                            cursor=cursor)
 
     @get("/overdue", sync_to_thread=True)
     def overdue(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], limit: Limit = 50,
-                cursor: CursorQuery = None) -> Response[Any]:
+                cursor: CursorQuery = None) -> Response[Page[Row]]:
         """Open objections past their deadline (第三十八条(二), VIO-2)."""
         return _objections(request, principal, overdue=True, limit=limit, cursor=cursor)
 
     @get("/{objection_id:uuid}", sync_to_thread=True)
     def get_objection(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                      objection_id: FromPath[UUID]) -> Response[Any]:
+                      objection_id: FromPath[UUID]) -> Response[Row]:
         rt = runtime_of(request)
         wait_for_position(request, VIEW)
         row = rt.maintenance_queries.objection(str(objection_id), rt.now())
@@ -352,7 +359,7 @@ class ObjectionController(Controller):
 
     @post("/{objection_id:uuid}/answer", sync_to_thread=True, status_code=200)
     def answer_objection(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                         objection_id: FromPath[UUID], data: JSONBody[ObjectionAnswerBody]) -> Response[bytes]:
+                         objection_id: FromPath[UUID], data: JSONBody[ObjectionAnswerBody]) -> Response[ObjectionAnswer]:
         """The provider confirms, naming the ticket that corrects the data, or rejects with a reason."""
         return answer(runtime_of(request).maintenance.answer_objection(
             principal, command(request, "objection.answer", data), objection_id, decision=data.decision,

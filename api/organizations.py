@@ -10,9 +10,11 @@ from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
+from api.contract import Page, Row
 from api.deps import answer, command, provide_principal, runtime_of, wait_for_position
 from api.params import CursorQuery, OrgPath, PersonPath, plain
 from application.common import NotFound, Principal
+from application.organizations import OrganizationAnswer
 from application.organizations import answer as org_answer
 from domain.limits import OrgCode, PersonName, ShortText, Text
 from domain.organizations import Level, OrgKind, Role
@@ -46,14 +48,14 @@ class OrganizationController(Controller):
     @get("/", sync_to_thread=True)
     def list_organizations(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], kind: FromQuery[OrgKind | None] = None,
                            limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
-                           cursor: CursorQuery = None) -> Response[Any]:
+                           cursor: CursorQuery = None) -> Response[Page[Row]]:
         rt = runtime_of(request)
         position = wait_for_position(request, "organizations")
         rows, next_cursor = rt.organization_queries.list(kind=plain(kind), limit=limit, cursor=cursor)
         return Response({"items": rows, "next_cursor": next_cursor, "position": position})
 
     @post("/", sync_to_thread=True, status_code=201)
-    def register(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], data: JSONBody[RegisterBody]) -> Response[bytes]:
+    def register(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], data: JSONBody[RegisterBody]) -> Response[OrganizationAnswer]:
         """Registers an organization (the Office only, ORG-1)."""
         rt = runtime_of(request)
         result = rt.organizations.register(principal, command(request, "organization.register", data),
@@ -62,7 +64,7 @@ class OrganizationController(Controller):
         return answer(result, location=f"/organizations/{data.code}")
 
     @get("/{code:str}", sync_to_thread=True)
-    def get_organization(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], code: OrgPath) -> Response[Any]:
+    def get_organization(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], code: OrgPath) -> Response[Row]:
         rt = runtime_of(request)
         org = rt.organizations.find(code)
         if org is None:
@@ -73,7 +75,7 @@ class OrganizationController(Controller):
         return Response(body, headers={"ETag": f'"{org.version}"'})
 
     @get("/{code:str}/members", sync_to_thread=True)
-    def members(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], code: OrgPath) -> Response[Any]:
+    def members(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], code: OrgPath) -> Response[Page[Row]]:
         rt = runtime_of(request)
         wait_for_position(request, "organizations")
         if not (principal.sees_everything or principal.acting_for == code):
@@ -82,7 +84,7 @@ class OrganizationController(Controller):
 
     @post("/{code:str}/members", sync_to_thread=True, status_code=200)
     def assign(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], code: OrgPath,
-               data: JSONBody[MemberBody]) -> Response[bytes]:
+               data: JSONBody[MemberBody]) -> Response[OrganizationAnswer]:
         """Assigns a designated role to a person of the organization (ORG-1)."""
         rt = runtime_of(request)
         return answer(rt.organizations.assign_role(principal, command(request, "organization.assign_role", data),
@@ -90,14 +92,14 @@ class OrganizationController(Controller):
 
     @delete("/{code:str}/members/{person:str}/roles/{role:str}", sync_to_thread=True, status_code=200)
     def revoke(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], code: OrgPath, person: PersonPath,
-               role: FromPath[Role]) -> Response[bytes]:
+               role: FromPath[Role]) -> Response[OrganizationAnswer]:
         rt = runtime_of(request)
         return answer(rt.organizations.revoke_role(principal, command(request, "organization.revoke_role"),
                                                    code=code, person=person, role=role))
 
     @post("/{code:str}/authorisations", sync_to_thread=True, status_code=200)
     def authorise(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], code: OrgPath,
-                  data: JSONBody[AuthorisationBody]) -> Response[bytes]:
+                  data: JSONBody[AuthorisationBody]) -> Response[OrganizationAnswer]:
         """Records a dated authorisation of a service unit by the organization it serves (ORG-2)."""
         rt = runtime_of(request)
         return answer(rt.organizations.authorise_service(

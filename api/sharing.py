@@ -12,6 +12,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter, QueryParameter
 
+from api.contract import Page, Row
 from api.deps import (
     answer,
     command,
@@ -34,8 +35,9 @@ from api.params import (
 from api.state import as_of
 from application.answer_proofs import grant_status_with_proof
 from application.common import ApplicationError, Forbidden, NotFound, Principal
+from application.sharing import GrantAnswer, OrderAnswer, RequestAnswer, ReviewAnswer, StatusAnswer
 from domain.catalog_values import DeliveryMethod
-from domain.grant_reviews import ReviewOutcome
+from domain.grant_reviews import ReviewOutcome, ReviewStatus
 from domain.limits import MAX_ITEMS, ItemCodeList, OrgCode, ShortText, Text
 from domain.organizations import Role
 from domain.rules import OutOfRange
@@ -123,7 +125,7 @@ class ShareRequestController(Controller):
 
     @post("/", sync_to_thread=True, status_code=201)
     def submit(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-               data: JSONBody[RequestBody]) -> Response[bytes]:
+               data: JSONBody[RequestBody]) -> Response[RequestAnswer]:
         """Submits a share request (requester role of a division, unit, bureau or provincial department)."""
         rt = runtime_of(request)
         entries = tuple(RequestedEntry(entry_id=e.entry_id, resource_code="", fields=tuple(e.fields))
@@ -137,7 +139,7 @@ class ShareRequestController(Controller):
     @get("/", sync_to_thread=True)
     def list_requests(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
                       status: FromQuery[RequestStatus | None] = None, limit: Limit = 50,
-                      cursor: CursorQuery = None) -> Response[Any]:
+                      cursor: CursorQuery = None) -> Response[Page[Row]]:
         """Requests with their status; the Office's review queue is `?status=submitted`."""
         rt = runtime_of(request)
         position = wait_for_position(request, "sharing")
@@ -146,7 +148,7 @@ class ShareRequestController(Controller):
 
     @get("/{request_id:uuid}", sync_to_thread=True)
     def get_request(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                    request_id: FromPath[UUID]) -> Response[Any]:
+                    request_id: FromPath[UUID]) -> Response[Row]:
         rt = runtime_of(request)
         wait_for_position(request, "sharing")
         row = rt.sharing_queries.request(request_id)
@@ -156,7 +158,7 @@ class ShareRequestController(Controller):
 
     @post("/{request_id:uuid}/review", sync_to_thread=True, status_code=200)
     def review(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-               request_id: FromPath[UUID], data: JSONBody[ReviewBody]) -> Response[bytes]:
+               request_id: FromPath[UUID], data: JSONBody[ReviewBody]) -> Response[RequestAnswer]:
         """The Office approves (possibly narrowing fields) or rejects with a reason (SHR-5, SHR-6)."""
         rt = runtime_of(request)
         fields = {k: tuple(v) for k, v in data.fields.items()} if data.fields is not None else None
@@ -165,13 +167,13 @@ class ShareRequestController(Controller):
 
     @post("/{request_id:uuid}/withdraw", sync_to_thread=True, status_code=200)
     def withdraw(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                 request_id: FromPath[UUID]) -> Response[bytes]:
+                 request_id: FromPath[UUID]) -> Response[RequestAnswer]:
         rt = runtime_of(request)
         return answer(rt.sharing.withdraw(principal, command(request, "share_request.withdraw"), request_id))
 
     @post("/{request_id:uuid}/orders", sync_to_thread=True, status_code=201)
     def issue_order(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                    request_id: FromPath[UUID], data: JSONBody[OrderBody | None] = None) -> Response[bytes]:
+                    request_id: FromPath[UUID], data: JSONBody[OrderBody | None] = None) -> Response[OrderAnswer]:
         """Issues the implementation order (附件2) and the grants it decides (SHR-6, SHR-7, SHR-8)."""
         rt = runtime_of(request)
         body = data or OrderBody()
@@ -190,7 +192,7 @@ class GrantController(Controller):
                     holder: OrgQuery = None, provider: OrgQuery = None,
                     entry_id: FromQuery[UUID | None] = None, status: FromQuery[GrantStatus | None] = None,
                     limit: Limit = 50, cursor: CursorQuery = None,
-                    at: AtQuery = None, as_known_at: AsKnownAtQuery = None) -> Response[Any]:
+                    at: AtQuery = None, as_known_at: AsKnownAtQuery = None) -> Response[Page[Row]]:
         """Grants by holder, provider, entry and status; others than the Office see grants they hold or provide.
         With `at` and/or `as_known_at`, the grants as in force at `at`, as known at `as_known_at` (status
         folded at `at`, back-dated corrections known by then included)."""
@@ -208,7 +210,7 @@ class GrantController(Controller):
 
     @get("/{grant_id:uuid}", sync_to_thread=True)
     def get_grant(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                  grant_id: FromPath[UUID]) -> Response[Any]:
+                  grant_id: FromPath[UUID]) -> Response[Row]:
         rt = runtime_of(request)
         wait_for_position(request, "sharing")
         row = rt.sharing_queries.grant(grant_id)
@@ -218,7 +220,7 @@ class GrantController(Controller):
 
     @post("/{grant_id:uuid}/suspend", sync_to_thread=True, status_code=200)
     def suspend(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                grant_id: FromPath[UUID], data: JSONBody[CorrectableBody]) -> Response[bytes]:
+                grant_id: FromPath[UUID], data: JSONBody[CorrectableBody]) -> Response[GrantAnswer]:
         """Suspends now; the Office may give `effective_at`, an earlier instant it takes effect from."""
         rt = runtime_of(request)
         return answer(rt.sharing.suspend(principal, command(request, "grant.suspend", data), grant_id,
@@ -226,13 +228,13 @@ class GrantController(Controller):
 
     @post("/{grant_id:uuid}/resume", sync_to_thread=True, status_code=200)
     def resume(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-               grant_id: FromPath[UUID]) -> Response[bytes]:
+               grant_id: FromPath[UUID]) -> Response[GrantAnswer]:
         rt = runtime_of(request)
         return answer(rt.sharing.resume(principal, command(request, "grant.resume"), grant_id))
 
     @post("/{grant_id:uuid}/revoke", sync_to_thread=True, status_code=200)
     def revoke(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-               grant_id: FromPath[UUID], data: JSONBody[CorrectableBody]) -> Response[bytes]:
+               grant_id: FromPath[UUID], data: JSONBody[CorrectableBody]) -> Response[GrantAnswer]:
         """Revokes now, or with effect from an earlier `effective_at` (TIME-1 … TIME-3)."""
         rt = runtime_of(request)
         return answer(rt.sharing.revoke(principal, command(request, "grant.revoke", data), grant_id,
@@ -240,7 +242,7 @@ class GrantController(Controller):
 
     @post("/{grant_id:uuid}/validity", sync_to_thread=True, status_code=200)
     def correct_validity(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                         grant_id: FromPath[UUID], data: JSONBody[ValidityBody]) -> Response[bytes]:
+                         grant_id: FromPath[UUID], data: JSONBody[ValidityBody]) -> Response[GrantAnswer]:
         """The Office corrects a validity recorded too wide (TIME-1 … TIME-3)."""
         rt = runtime_of(request)
         return answer(rt.sharing.correct_validity(principal, command(request, "grant.correct_validity", data),
@@ -259,7 +261,7 @@ class GrantStatusController(Controller):
             fields: Annotated[list[str], QueryParameter(max_items=MAX_ITEMS)],
             purpose: Annotated[str, constrained(ShortText)], method: Annotated[str, constrained(ShortText)],
             at: AtQuery = None, as_known_at: AsKnownAtQuery = None,
-            proof: FromQuery[bool] = False, since: OptionalPosition = None) -> Response[Any]:
+            proof: FromQuery[bool] = False, since: OptionalPosition = None) -> Response[StatusAnswer]:
         """May `holder` receive `fields` of `entry_id` for `purpose` by `method` — as at `at` (effective time),
         as known at `as_known_at` (recorded time), each now when left out?
         With `proof=true` the answer carries its proof: the events it rests on, each with its inclusion proof in
@@ -277,7 +279,7 @@ class GrantStatusController(Controller):
 
     @post("/", status_code=200)
     async def ask_many(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                       data: JSONBody[StatusBody]) -> Response[Any]:
+                       data: JSONBody[StatusBody]) -> Response[StatusAnswer]:
         """The same question with a body (many fields); `record_use: true` records the access, consuming a
         single-use grant (按次单独实施)."""
         return await self._answer_soon(request, principal, data)
@@ -295,7 +297,7 @@ class GrantStatusController(Controller):
         return await anyio.to_thread.run_sync(cls._answer, request, principal, q)
 
     @staticmethod
-    def _answer(request: Request[Any, Any, Any], principal: Principal, q: StatusBody) -> Response[Any]:
+    def _answer(request: Request[Any, Any, Any], principal: Principal, q: StatusBody) -> Response[StatusAnswer]:
         rt = runtime_of(request)
         if not q.fields:
             raise ApplicationError("Name at least one field.")
@@ -352,20 +354,20 @@ class GrantReviewController(Controller):
 
     @get("/", sync_to_thread=True)
     def list_reviews(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                     status: FromQuery[str | None] = None, grant_id: FromQuery[UUID | None] = None,
+                     status: FromQuery[ReviewStatus | None] = None, grant_id: FromQuery[UUID | None] = None,
                      entry_id: FromQuery[UUID | None] = None, limit: Limit = 50,
-                     cursor: FromQuery[str | None] = None) -> Response[Any]:
+                     cursor: CursorQuery = None) -> Response[Page[Row]]:
         """Re-reviews (`status=open`: the queue), each with how the revision affected the grant."""
         if not principal.sees_everything:
             raise Forbidden("The re-review queue is the Office's (and auditors').")
         position = wait_for_position(request, "sharing")
         rows, nxt = ReviewQueries(runtime_of(request).ledger.db).reviews(
-            status=status, grant_id=grant_id, entry_id=entry_id, limit=limit, cursor=cursor)
+            status=plain(status), grant_id=grant_id, entry_id=entry_id, limit=limit, cursor=cursor)
         return Response({"items": rows, "next_cursor": nxt, "position": position})
 
     @get("/{review_id:uuid}", sync_to_thread=True)
     def get_review(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                   review_id: FromPath[UUID]) -> Response[Any]:
+                   review_id: FromPath[UUID]) -> Response[Row]:
         wait_for_position(request, "sharing")
         row = ReviewQueries(runtime_of(request).ledger.db).review(review_id)
         if row is None or not principal.sees_everything:
@@ -374,7 +376,7 @@ class GrantReviewController(Controller):
 
     @post("/{review_id:uuid}/close", sync_to_thread=True, status_code=200)
     def close(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-              review_id: FromPath[UUID], data: JSONBody[CloseReviewBody]) -> Response[bytes]:
+              review_id: FromPath[UUID], data: JSONBody[CloseReviewBody]) -> Response[ReviewAnswer]:
         """The Office records its decision; `suspend` and `revoke` act on the grant in the same transaction."""
         rt = runtime_of(request)
         return answer(rt.sharing.close_review(principal, command(request, "grant_review.close", data), review_id,

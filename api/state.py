@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from litestar import Request, Response, get
 from litestar.di import NamedDependency, Provide
 
+from api.contract import Row
 from api.deps import provide_principal, runtime_of
 from api.params import AsKnownAtQuery, AtQuery, instant_query
 from application.common import Forbidden, Principal
@@ -35,7 +36,7 @@ def as_of(request: Request[Any, Any, Any], at: datetime | None,
 @get("/state", sync_to_thread=True, tags=["audit"],
      dependencies={"principal": Provide(provide_principal, sync_to_thread=False)})
 def state(request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-          at: AtQuery = None, as_known_at: AsKnownAtQuery = None) -> Response[Any]:
+          at: AtQuery = None, as_known_at: AsKnownAtQuery = None) -> Response[Row]:
     """The state as at `at` (effective time: what was in force), as known at `as_known_at` (recorded time: what
     the ledger knew); each left out is now. Counts per catalog status, grant status, system state and violation
     status, the grants in force at `at`, both instants and the ledger positions the answer stands on. Lists:
@@ -53,7 +54,7 @@ def state(request: Request[Any, Any, Any], principal: NamedDependency[Principal]
      dependencies={"principal": Provide(provide_principal, sync_to_thread=False)})
 def state_changes(request: Request[Any, Any, Any], principal: NamedDependency[Principal],
                   known_from: Annotated[datetime, instant_query()], at: AtQuery = None,
-                  known_to: AsKnownAtQuery = None) -> Response[Any]:
+                  known_to: AsKnownAtQuery = None) -> Response[Row]:
     """What the ledger learned between `known_from` and `known_to` (recorded time; now when left out) that changed
     its answer about `at` (effective time; now when left out): the events learned — corrections with what they
     correct and why — and each grant, catalog entry or system they touch, before and after. The Office and

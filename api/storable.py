@@ -16,15 +16,17 @@ The decoded body is handed to Litestar, so it is decoded once.
 from __future__ import annotations
 
 import re
-from typing import Any
+from datetime import datetime
+from typing import Any, get_args
 
 import msgspec
-from litestar import Request
+from litestar import Request, Response
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import HTTPException, ValidationException
 
 from application.common import ApplicationError
 from domain.limits import MAX_INT64
+from domain.rules import OutOfRange
 
 INT64 = (-(2**63), MAX_INT64)
 # Cheap test on the raw body; the decoded body is walked only when it matches.
@@ -35,6 +37,9 @@ _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Headers whose value reaches an event, a query or a response.
 _HEADERS = ("idempotency-key", "if-match", "x-request-id", "x-on-behalf-of", "x-min-position", "last-event-id")
 _decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
+# A date-time in a query is RFC 3339 text: it starts with its date (a bare number is no instant, though
+# the lenient query decoding would read it as seconds since 1970).
+_DATE_TIME_START = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ]")
 
 
 class Unstorable(ApplicationError):
@@ -110,6 +115,17 @@ def _decoder(annotation: Any) -> msgspec.json.Decoder[Any]:
     return decoder
 
 
+def _instant_query_names(handler: Any) -> frozenset[str]:
+    """The query parameters of a handler that are date-times, by the name the client sends."""
+    found = set()
+    signature = getattr(handler, "parsed_fn_signature", None)
+    for key, field in signature.parameters.items() if signature is not None else ():
+        inner = [a for a in (get_args(field.annotation) or (field.annotation,)) if a is not type(None)]
+        if any(isinstance(a, type) and issubclass(a, datetime) for a in inner):
+            found.add(getattr(field.kwarg_definition, "name", None) or key)
+    return frozenset(found)
+
+
 def _check_request_line(request: Request[Any, Any, Any], errors: list[dict[str, str]]) -> None:
     message = _text_error(request.url.path)
     if message:
@@ -133,6 +149,11 @@ async def refuse_unstorable(request: Request[Any, Any, Any]) -> None:
     _check_request_line(request, errors)
     if errors:
         raise Unstorable(errors)
+    instants = request.app.state.get(_INSTANTS, {}).get(id(request.route_handler), frozenset())
+    for name, value in request.query_params.multi_items():
+        if name in instants and not _DATE_TIME_START.match(value):
+            raise OutOfRange(name, "An RFC 3339 date-time with its offset, e.g. 2026-03-31T16:00:00Z; "
+                                   "a number is no date-time.")
     if request.method not in _BODY_METHODS:
         return
     field = request.route_handler.parsed_data_field
@@ -164,3 +185,49 @@ async def refuse_unstorable(request: Request[Any, Any, Any]) -> None:
         if errors:
             raise Unstorable(errors)
     request._connection_state.json = decoded
+
+
+def _template(path: str) -> str:
+    return re.sub(r"\{(\w+):[^}]+\}", r"{\1}", path)
+
+
+def _methods_by_path(app: Any) -> dict[str, str]:
+    table: dict[str, str] = {}
+    for route in app.routes:
+        methods = getattr(route, "methods", None)
+        if methods:
+            path = _template(route.path)
+            table[path] = ", ".join(sorted(set(methods) | set(table.get(path, "").split(", ")) - {""}))
+    return table
+
+
+_ALLOW = "edge.allow"
+_INSTANTS = "edge.instants"
+
+
+def prepare(app: Any) -> None:
+    """Computes once, when the app is built, what the edge looks up per request: each path's methods and each
+    handler's date-time query parameters (kept in the app's state, so they live exactly as long as the app)."""
+    app.state[_ALLOW] = _methods_by_path(app)
+    app.state[_INSTANTS] = {id(handler): _instant_query_names(handler) for route in app.routes
+                            for handler in getattr(route, "route_handlers", ())}
+
+
+def allow_header(request: Request[Any, Any, Any]) -> Response[Any] | None:
+    """Answers OPTIONS with every method of the path: Litestar's own answer lists the methods of the first
+    handler registered on it only (`OPTIONS /webhooks` left out POST)."""
+    if request.method != "OPTIONS":
+        return None
+    allowed = request.app.state.get(_ALLOW, {}).get(_template(str(request.scope.get("path_template", ""))))
+    if allowed is None:
+        return None
+    return Response(content=None, status_code=204, headers={"Allow": allowed}, media_type="text/plain")
+
+
+async def edge(request: Request[Any, Any, Any]) -> Response[Any] | None:
+    """The app's `before_request`: OPTIONS answered with the path's methods, then the edge contract."""
+    options = allow_header(request)
+    if options is not None:
+        return options
+    await refuse_unstorable(request)
+    return None

@@ -8,6 +8,7 @@ from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency, Provide
 from litestar.params import PathParameter
 
+from api.contract import Row
 from api.deps import provide_principal, runtime_of
 from api.params import Position, RecordedAtQuery
 from application.common import Principal
@@ -17,7 +18,7 @@ Ident = Annotated[str, PathParameter(max_length=200, description="The object's i
 
 
 @get("/health", sync_to_thread=True, tags=["operations"])
-def health(request: Request[Any, Any, Any]) -> Response[Any]:
+def health(request: Request[Any, Any, Any]) -> Response[Row]:
     """Store reachable and projection lag (events not yet applied per read model), which process answers
     (pid, host, role), whether a background worker is active (on PostgreSQL: who holds the election's
     lock) and where each view stands; no token needed.
@@ -53,7 +54,7 @@ class HistoryController(Controller):
 
     @get("/{kind:str}/{ident:str}", sync_to_thread=True)
     def timeline(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], kind: Kind,
-                 ident: Ident, at: RecordedAtQuery = None) -> Response[Any]:
+                 ident: Ident, at: RecordedAtQuery = None) -> Response[Row]:
         """Every event of one object, in order, with actor, time, ledger position, rule context and the state
         after it; with `at` (recorded time: a timeline is the order things were recorded in), the object as its
         events recorded by then left it."""
@@ -65,7 +66,7 @@ class HistoryController(Controller):
 
     @get("/{kind:str}/{ident:str}/diff", sync_to_thread=True)
     def diff(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], kind: Kind,
-             ident: Ident, from_version: Position, to_version: Position) -> Response[Any]:
+             ident: Ident, from_version: Position, to_version: Position) -> Response[Row]:
         """What changed in the object between two of its versions (`?from_version=1&to_version=4`)."""
         rt = runtime_of(request)
         return Response(rt.history.diff(principal, kind, ident, from_version, to_version))

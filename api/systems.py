@@ -11,10 +11,12 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter, QueryParameter
 
+from api.contract import Page, Row
 from api.deps import answer, command, provide_principal, runtime_of, wait_for_position
 from api.params import AsKnownAtQuery, AtQuery, CursorQuery, OrgQuery, plain
 from api.state import as_of
 from application.common import Forbidden, NotFound, Principal
+from application.systems import SystemAnswer
 from domain.limits import MAX_ITEMS, Code, OrgCode, ShortText, SmallNumber, Text
 from domain.organizations import Level
 from domain.systems_values import (
@@ -144,7 +146,7 @@ class SystemController(Controller):
                      owner: OrgQuery = None,
                      level: FromQuery[Level | None] = None, limit: Limit = 50,
                      cursor: CursorQuery = None, at: AtQuery = None,
-                     as_known_at: AsKnownAtQuery = None) -> Response[Any]:
+                     as_known_at: AsKnownAtQuery = None) -> Response[Page[Row]]:
         """Systems with state, owner, level, connections, last test and pending filings (others than the Office
         see their organization's); with `at` and/or `as_known_at`, as in force then, as known then."""
         position, queries, cut = _queries(request, at, as_known_at)
@@ -155,7 +157,7 @@ class SystemController(Controller):
     @get("/compliance", sync_to_thread=True)
     def compliance(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], limit: Limit = 50,
                    cursor: CursorQuery = None, at: AtQuery = None,
-                   as_known_at: AsKnownAtQuery = None) -> Response[Any]:
+                   as_known_at: AsKnownAtQuery = None) -> Response[Page[Row]]:
         """SYS-5 (第三十七条): proposed and live systems that fall short, each finding with its rule and article
         (`at`, `as_known_at`: as in force then, as known then)."""
         position, queries, cut = _queries(request, at, as_known_at)
@@ -164,7 +166,7 @@ class SystemController(Controller):
 
     @get("/queue", sync_to_thread=True)
     def queue(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], limit: Limit = 50,
-              cursor: CursorQuery = None) -> Response[Any]:
+              cursor: CursorQuery = None) -> Response[Page[Row]]:
         """The Office's queue: justifications to review, duplicates to accept, changes to confirm, tests to run."""
         if not principal.sees_everything:
             raise Forbidden("The review queue is the Office's (and auditors').")
@@ -175,7 +177,7 @@ class SystemController(Controller):
 
     @get("/{system_id:uuid}", sync_to_thread=True)
     def get_system(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                   system_id: FromPath[UUID]) -> Response[Any]:
+                   system_id: FromPath[UUID]) -> Response[Row]:
         rt = runtime_of(request)
         wait_for_position(request, "systems")
         row = rt.system_queries.system(system_id)
@@ -187,7 +189,7 @@ class SystemController(Controller):
 
     @post("/", sync_to_thread=True, status_code=201)
     def propose(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                data: JSONBody[ProposeBody]) -> Response[bytes]:
+                data: JSONBody[ProposeBody]) -> Response[SystemAnswer]:
         """A system manager proposes a system of its organization with its plan and project data catalog."""
         rt = runtime_of(request)
         result = rt.systems.propose(principal, command(request, "system.propose", data), name=data.name,
@@ -196,7 +198,7 @@ class SystemController(Controller):
 
     @post("/existing", sync_to_thread=True, status_code=201)
     def register_existing(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                          data: JSONBody[ExistingBody]) -> Response[bytes]:
+                          data: JSONBody[ExistingBody]) -> Response[SystemAnswer]:
         """The Office records a system already in operation; SYS-5 then judges it (第十三条 retrofits)."""
         rt = runtime_of(request)
         result = rt.systems.register_existing(principal, command(request, "system.register_existing", data),
@@ -206,14 +208,14 @@ class SystemController(Controller):
 
     @post("/{system_id:uuid}/catalog", sync_to_thread=True, status_code=200)
     def revise_catalog(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                       system_id: FromPath[UUID], data: JSONBody[CatalogBody]) -> Response[bytes]:
+                       system_id: FromPath[UUID], data: JSONBody[CatalogBody]) -> Response[SystemAnswer]:
         rt = runtime_of(request)
         return answer(rt.systems.revise_catalog(principal, command(request, "system.revise_catalog", data),
                                                 system_id, catalog=tuple(data.catalog)))
 
     @post("/{system_id:uuid}/justification", sync_to_thread=True, status_code=200)
     def justify(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                system_id: FromPath[UUID], data: JSONBody[Justification]) -> Response[bytes]:
+                system_id: FromPath[UUID], data: JSONBody[Justification]) -> Response[SystemAnswer]:
         """The seven parts of 第十一条 (COL-1); items held elsewhere need `duplicate_reasons` (CAT-5, 第十四条)."""
         rt = runtime_of(request)
         return answer(rt.systems.justify(principal, command(request, "system.justify", data), system_id,
@@ -221,7 +223,7 @@ class SystemController(Controller):
 
     @post("/{system_id:uuid}/justification/accept", sync_to_thread=True, status_code=200)
     def accept_duplicate(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                         system_id: FromPath[UUID], data: JSONBody[AcceptBody]) -> Response[bytes]:
+                         system_id: FromPath[UUID], data: JSONBody[AcceptBody]) -> Response[SystemAnswer]:
         """The Office accepts collecting one datum again (CAT-5)."""
         rt = runtime_of(request)
         return answer(rt.systems.accept_duplicate(principal, command(request, "system.accept_duplicate", data),
@@ -229,7 +231,7 @@ class SystemController(Controller):
 
     @post("/{system_id:uuid}/review", sync_to_thread=True, status_code=200)
     def review(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-               system_id: FromPath[UUID], data: JSONBody[ReviewBody]) -> Response[bytes]:
+               system_id: FromPath[UUID], data: JSONBody[ReviewBody]) -> Response[SystemAnswer]:
         """The Office approves (SYS-1, COL-1, CAT-5) or rejects with reasons."""
         rt = runtime_of(request)
         return answer(rt.systems.review(principal, command(request, "system.review", data), system_id,
@@ -239,14 +241,14 @@ class SystemController(Controller):
 
     @post("/{system_id:uuid}/connections", sync_to_thread=True, status_code=200)
     def connect(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                system_id: FromPath[UUID], data: JSONBody[ConnectionBody]) -> Response[bytes]:
+                system_id: FromPath[UUID], data: JSONBody[ConnectionBody]) -> Response[SystemAnswer]:
         rt = runtime_of(request)
         return answer(rt.systems.connect(principal, command(request, "system.connect", data), system_id,
                                          platform=data.platform, reference=data.reference))
 
     @post("/{system_id:uuid}/compliance-tests", sync_to_thread=True, status_code=200)
     def record_test(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                    system_id: FromPath[UUID], data: JSONBody[TestBody]) -> Response[bytes]:
+                    system_id: FromPath[UUID], data: JSONBody[TestBody]) -> Response[SystemAnswer]:
         rt = runtime_of(request)
         return answer(rt.systems.record_test(principal, command(request, "system.compliance_test", data), system_id,
                                              passed=data.passed, findings=tuple(data.findings),
@@ -254,7 +256,7 @@ class SystemController(Controller):
 
     @post("/{system_id:uuid}/go-live", sync_to_thread=True, status_code=200)
     def go_live(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                system_id: FromPath[UUID], data: JSONBody[DateBody | None] = None) -> Response[bytes]:
+                system_id: FromPath[UUID], data: JSONBody[DateBody | None] = None) -> Response[SystemAnswer]:
         """Refused without both connections (SYS-2, SYS-4) and a passed compliance test (SYS-4, 第三十六条)."""
         rt = runtime_of(request)
         body = data or DateBody()
@@ -262,7 +264,7 @@ class SystemController(Controller):
 
     @post("/{system_id:uuid}/go-live/correction", sync_to_thread=True, status_code=200)
     def correct_go_live(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                        system_id: FromPath[UUID], data: JSONBody[DateCorrectionBody]) -> Response[bytes]:
+                        system_id: FromPath[UUID], data: JSONBody[DateCorrectionBody]) -> Response[SystemAnswer]:
         """The Office dates the go-live when it really happened, never before the approval (TIME-1 … TIME-3)."""
         rt = runtime_of(request)
         return answer(rt.systems.correct_go_live(principal, command(request, "system.correct_go_live", data),
@@ -270,7 +272,7 @@ class SystemController(Controller):
 
     @post("/{system_id:uuid}/shutdown/correction", sync_to_thread=True, status_code=200)
     def correct_shutdown(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                         system_id: FromPath[UUID], data: JSONBody[DateCorrectionBody]) -> Response[bytes]:
+                         system_id: FromPath[UUID], data: JSONBody[DateCorrectionBody]) -> Response[SystemAnswer]:
         """The Office dates the shutdown when it really happened, never before the go-live (TIME-1 … TIME-3)."""
         rt = runtime_of(request)
         return answer(rt.systems.correct_shutdown(principal, command(request, "system.correct_shutdown", data),
@@ -280,7 +282,7 @@ class SystemController(Controller):
 
     @post("/{system_id:uuid}/changes", sync_to_thread=True, status_code=200)
     def file_change(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                    system_id: FromPath[UUID], data: JSONBody[ChangeBody]) -> Response[bytes]:
+                    system_id: FromPath[UUID], data: JSONBody[ChangeBody]) -> Response[SystemAnswer]:
         rt = runtime_of(request)
         return answer(rt.systems.file_change(principal, command(request, "system.file_change", data), system_id,
                                              kind=data.kind, description=data.description,
@@ -288,7 +290,7 @@ class SystemController(Controller):
 
     @post("/{system_id:uuid}/changes/unconfirmed", sync_to_thread=True, status_code=200)
     def record_unconfirmed(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                           system_id: FromPath[UUID], data: JSONBody[UnconfirmedBody]) -> Response[bytes]:
+                           system_id: FromPath[UUID], data: JSONBody[UnconfirmedBody]) -> Response[SystemAnswer]:
         """The Office records a change found implemented without its confirmation (SYS-3; listed by SYS-5)."""
         rt = runtime_of(request)
         return answer(rt.systems.record_unconfirmed_change(
@@ -298,7 +300,7 @@ class SystemController(Controller):
     @post("/{system_id:uuid}/changes/{filing:int}/confirm", sync_to_thread=True, status_code=200)
     def confirm_change(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
                        system_id: FromPath[UUID], filing: Filing,
-                       data: JSONBody[CommentBody | None] = None) -> Response[bytes]:
+                       data: JSONBody[CommentBody | None] = None) -> Response[SystemAnswer]:
         rt = runtime_of(request)
         body = data or CommentBody()
         return answer(rt.systems.confirm_change(principal, command(request, "system.confirm_change", body),
@@ -306,7 +308,7 @@ class SystemController(Controller):
 
     @post("/{system_id:uuid}/changes/{filing:int}/decline", sync_to_thread=True, status_code=200)
     def decline_change(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                       system_id: FromPath[UUID], filing: Filing, data: JSONBody[ReasonBody]) -> Response[bytes]:
+                       system_id: FromPath[UUID], filing: Filing, data: JSONBody[ReasonBody]) -> Response[SystemAnswer]:
         rt = runtime_of(request)
         return answer(rt.systems.decline_change(principal, command(request, "system.decline_change", data),
                                                 system_id, filing, reason=data.reason))
@@ -314,7 +316,7 @@ class SystemController(Controller):
     @post("/{system_id:uuid}/changes/{filing:int}/implement", sync_to_thread=True, status_code=200)
     def implement_change(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
                          system_id: FromPath[UUID], filing: Filing,
-                         data: JSONBody[DateBody | None] = None) -> Response[bytes]:
+                         data: JSONBody[DateBody | None] = None) -> Response[SystemAnswer]:
         """Refused for a provincial change that affects sharing until the Office confirms it (SYS-3, 第十五条);
         a shutdown decommissions the system and lists the grants on its flagged entries."""
         rt = runtime_of(request)
@@ -326,7 +328,7 @@ class SystemController(Controller):
 
     @post("/{system_id:uuid}/rectification", sync_to_thread=True, status_code=200)
     def order_rectification(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                            system_id: FromPath[UUID], data: JSONBody[RectificationBody]) -> Response[bytes]:
+                            system_id: FromPath[UUID], data: JSONBody[RectificationBody]) -> Response[SystemAnswer]:
         """The Office orders rectification, withholding approval or O&M funding (第三十七条)."""
         rt = runtime_of(request)
         return answer(rt.systems.order_rectification(principal, command(request, "system.order_rectification", data),
@@ -334,7 +336,7 @@ class SystemController(Controller):
 
     @post("/{system_id:uuid}/rectification/close", sync_to_thread=True, status_code=200)
     def close_rectification(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                            system_id: FromPath[UUID], data: JSONBody[CommentBody | None] = None) -> Response[bytes]:
+                            system_id: FromPath[UUID], data: JSONBody[CommentBody | None] = None) -> Response[SystemAnswer]:
         rt = runtime_of(request)
         body = data or CommentBody()
         return answer(rt.systems.close_rectification(principal, command(request, "system.close_rectification", body),

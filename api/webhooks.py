@@ -9,10 +9,12 @@ from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, Parameter
 
+from api.contract import DeliveryPage, SubscriptionList
 from api.deps import command, provide_principal, runtime_of
 from api.params import Position as PositionQuery
 from api.params import TokenPath
 from application.common import Principal
+from application.webhooks import Subscription
 from domain.limits import Position, ShortText, Url
 
 Limit = Annotated[int, Parameter(ge=1, le=500, description="Page size")]
@@ -39,7 +41,7 @@ class WebhookController(Controller):
 
     @post("/", sync_to_thread=True, status_code=201)
     def register(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                 data: JSONBody[WebhookBody]) -> Response[Any]:
+                 data: JSONBody[WebhookBody]) -> Response[Subscription]:
         """Registers an endpoint for the caller's organization; the answer holds the signing secret, once."""
         hooks = runtime_of(request).webhooks
         key = command(request, "webhook.register", data).idempotency_key  # checks the key's shape
@@ -51,29 +53,29 @@ class WebhookController(Controller):
         return Response(sub, status_code=201, headers={"Location": f"/webhooks/{sub.id}"})
 
     @get("/", sync_to_thread=True)
-    def list_webhooks(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal]) -> Response[Any]:
+    def list_webhooks(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal]) -> Response[SubscriptionList]:
         return Response({"items": runtime_of(request).webhooks.subscriptions(principal)})
 
     @get("/{sid:str}", sync_to_thread=True)
     def get_webhook(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                    sid: TokenPath) -> Response[Any]:
+                    sid: TokenPath) -> Response[Subscription]:
         return Response(runtime_of(request).webhooks.get(principal, sid))
 
     @get("/{sid:str}/deliveries", sync_to_thread=True)
     def deliveries(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                   sid: TokenPath, after: PositionQuery = 0, limit: Limit = 100) -> Response[Any]:
+                   sid: TokenPath, after: PositionQuery = 0, limit: Limit = 100) -> Response[DeliveryPage]:
         """Every attempt, oldest first: position, event id, status code or error, duration."""
         items = runtime_of(request).webhooks.deliveries(principal, sid, after, limit)
         return Response({"items": items, "next": items[-1].seq if items else after})
 
     @post("/{sid:str}/pause", sync_to_thread=True, status_code=200)
     def pause(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-              sid: TokenPath) -> Response[Any]:
+              sid: TokenPath) -> Response[Subscription]:
         return Response(runtime_of(request).webhooks.pause(principal, sid))
 
     @post("/{sid:str}/resume", sync_to_thread=True, status_code=200)
     def resume(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], sid: TokenPath,
-               data: JSONBody[ResumeBody | None] = None) -> Response[Any]:
+               data: JSONBody[ResumeBody | None] = None) -> Response[Subscription]:
         """Resumes a paused endpoint at once; `after` replays from a position."""
         body = data or ResumeBody()
         return Response(runtime_of(request).webhooks.resume(principal, sid, body.after))
