@@ -292,6 +292,29 @@ def declare_contract(app: Litestar) -> None:
                 if isinstance(response, OpenAPIResponse) and status.startswith("2"):
                     _success_headers(path, method, status, response)
     _stream(document.paths or {})
+    _alternates(document.paths or {}, schemas)
+
+
+def _alternates(paths: dict[str, Any], schemas: dict[str, Any]) -> None:
+    """The answers a route gives in another media type when `Accept` asks for it: a page of `/events` as a
+    CloudEvents batch (its cursor then in headers), a checkpoint as a C2SP signed note."""
+    events = getattr(paths.get("/events"), "get", None)
+    ok = None if events is None else (events.responses or {}).get("200")
+    if isinstance(ok, OpenAPIResponse):
+        page = schemas.get("FeedPage")
+        batch = (page.properties or {}).get("events") if isinstance(page, Schema) else None
+        ok.content = {**(ok.content or {}), "application/cloudevents-batch+json": OpenAPIMediaType(
+            schema=batch if batch is not None else Schema(type=OpenAPIType.ARRAY, items=Schema(type=OpenAPIType.OBJECT)))}
+        ok.headers = {**(ok.headers or {}),
+                      "X-Ledger-Next": OpenAPIHeader(description="With a batch: the next page's `after`.",
+                                                     schema=Schema(type=OpenAPIType.STRING, pattern=r"^[0-9]{1,19}$")),
+                      "Link": OpenAPIHeader(description='With a batch: `<…?after=N>; rel="next"`.',
+                                            schema=Schema(type=OpenAPIType.STRING))}
+    checkpoint = getattr(paths.get("/ledger/checkpoints/{tree_size}"), "get", None)
+    ok = None if checkpoint is None else (checkpoint.responses or {}).get("200")
+    if isinstance(ok, OpenAPIResponse):
+        ok.content = {**(ok.content or {}), "text/plain": OpenAPIMediaType(schema=Schema(
+            type=OpenAPIType.STRING, description="The same tree head as a C2SP signed-note checkpoint."))}
 
 
 def _optional_body(operation: Any, handler: Any) -> None:

@@ -81,3 +81,25 @@ def test_the_public_base_url_setting_is_an_absolute_http_url():
     for bad in ("/civic-ledger", "ledger.example.org", "ftp://x", "https://x/?a=1", "https://x/#f"):
         with pytest.raises(ValueError, match="CIVIC_LEDGER_PUBLIC_BASE_URL"):
             public_base_url(bad)
+
+
+def test_the_document_declares_the_batch_and_its_cursor_headers_as_the_server_sends_them(runtime, server,
+                                                                                       admin_token, admin):
+    register(runtime, admin, "div-a")
+    with server.client(admin_token) as c:
+        document = c.get("/schema/openapi.json").json()
+        ok = document["paths"]["/events"]["get"]["responses"]["200"]
+        declared = ok["content"][BATCH_MEDIA_TYPE]["schema"]
+        assert declared["type"] == "array"
+        assert {"X-Ledger-Next", "Link"} <= set(ok["headers"])
+        batch = c.get("/events", params={"limit": 5}, headers={"Accept": BATCH_MEDIA_TYPE})
+        events = batch.json()
+        assert isinstance(events, list) and events
+        item = declared["items"]
+        if "$ref" in item:
+            item = document["components"]["schemas"][item["$ref"].rsplit("/", 1)[1]]
+        for event in events:
+            assert set(item.get("required", [])) <= set(event)
+        assert re.fullmatch(ok["headers"]["X-Ledger-Next"]["schema"]["pattern"], batch.headers["X-Ledger-Next"])
+        note = document["paths"]["/ledger/checkpoints/{tree_size}"]["get"]["responses"]["200"]["content"]
+        assert {"application/json", "text/plain"} <= set(note)
