@@ -34,8 +34,7 @@ class View(ABC):
     version: ClassVar[int]
     tables: ClassVar[tuple[str, ...]]
     handles: ClassVar[tuple[type, ...]] = ()
-    """The event classes this view reads; derived from its `@on` handlers (a view without handlers lists them
-    and implements `apply` itself)."""
+    """The event classes this view reads, derived from its `@on` handlers (a view never lists them itself)."""
     handlers: ClassVar[dict[type, str]] = {}
     """Each event class a `@on` handler names, with the name of the method that handles it."""
     all_topics: ClassVar[bool] = False
@@ -55,11 +54,10 @@ class View(ABC):
                     if own.setdefault(event, attr) != attr:
                         raise TypeError(f"{klass.__name__}: {event.__qualname__} has two handlers")
             handlers.update(own)
+        if "handles" in vars(cls):
+            raise TypeError(f"{cls.__name__}: a view's topics derive from its @on handlers; do not list `handles`")
         cls.handlers = handlers
-        if handlers:
-            if "handles" in vars(cls):
-                raise TypeError(f"{cls.__name__}: its topics derive from its @on handlers; do not list `handles`")
-            cls.handles = tuple(handlers)
+        cls.handles = tuple(handlers)
 
     def __init__(self) -> None:
         self._topics = frozenset(get_topic(cls) for cls in self.handles)
@@ -87,8 +85,8 @@ class View(ABC):
     def apply(self, tx: Tx, event: Any, position: int) -> None:
         """Changes the view's rows for one event; never fails on a valid ledger.
 
-        By default the `@on` handler of the event's class (or its nearest base class) is called; a view that
-        follows every topic, or reads stored notifications, overrides this instead."""
+        By default the `@on` handler of the event's class (or its nearest base class) is called; only a view
+        that follows every topic (`all_topics`) overrides this instead."""
         for klass in type(event).__mro__:
             name = self.handlers.get(klass)
             if name is not None:

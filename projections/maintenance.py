@@ -10,7 +10,7 @@ import msgspec
 from domain.maintenance import BatchModification, MaintenanceTicket
 from domain.objections import Objection
 from infrastructure.sql import Tx
-from projections.base import View
+from projections.base import View, on
 
 T, B, Obj = MaintenanceTicket, BatchModification, Objection
 _enc = msgspec.json.Encoder()
@@ -73,7 +73,6 @@ class MaintenanceView(View):
     name = "maintenance"
     version = 1
     tables = ("maintenance_tickets", "maintenance_archive", "batch_modifications", "batch_executions", "objections")
-    handles = (*_STEP, *_BATCH_EVENTS, Obj.Raised, Obj.Confirmed, Obj.Rejected)
 
     def create(self, tx: Tx) -> None:
         for ddl in (_TICKETS, _ARCHIVE, _BATCHES, _EXECUTIONS, _OBJECTIONS):
@@ -90,16 +89,9 @@ class MaintenanceView(View):
         ):
             tx.execute(f"CREATE INDEX IF NOT EXISTS {index}")
 
-    def apply(self, tx: Tx, event: Any, position: int) -> None:
-        if isinstance(event, tuple(_STEP)):
-            self._ticket(tx, event, position)
-        elif isinstance(event, _BATCH_EVENTS):
-            self._batch(tx, event, position)
-        else:
-            self._objection(tx, event, position)
-
     # -- tickets ---------------------------------------------------------------------------
 
+    @on(*_STEP)
     def _ticket(self, tx: Tx, e: Any, position: int) -> None:
         oid, ts, v, who = str(e.originator_id), iso(e.timestamp), e.originator_version, e.actor.person
         if isinstance(e, T.Declared):
@@ -143,6 +135,7 @@ class MaintenanceView(View):
 
     # -- batch modifications ---------------------------------------------------------------
 
+    @on(*_BATCH_EVENTS)
     def _batch(self, tx: Tx, e: Any, position: int) -> None:
         oid, ts, v, who = str(e.originator_id), iso(e.timestamp), e.originator_version, e.actor.person
         if isinstance(e, B.Requested):
@@ -183,6 +176,7 @@ class MaintenanceView(View):
 
     # -- objections --------------------------------------------------------------------------
 
+    @on(Obj.Raised, Obj.Confirmed, Obj.Rejected)
     def _objection(self, tx: Tx, e: Any, position: int) -> None:
         oid, ts, v, who = str(e.originator_id), iso(e.timestamp), e.originator_version, e.actor.person
         if isinstance(e, Obj.Raised):

@@ -10,7 +10,7 @@ import msgspec
 from domain.systems import InformationSystem
 from domain.systems_values import ComplianceFacts, SystemState
 from infrastructure.sql import Tx
-from projections.base import View
+from projections.base import View, on
 
 IS = InformationSystem
 _enc = msgspec.json.Encoder()
@@ -28,12 +28,6 @@ class SystemsView(View):
     name = "systems"
     version = 1
     tables = ("systems", "system_filings")
-    handles = (
-        IS.Proposed, IS.RegisteredExisting, IS.CatalogRevised, IS.JustificationFiled, IS.DuplicateCollectionAccepted,
-        IS.Approved, IS.Rejected, IS.Connected, IS.ComplianceTested, IS.WentLive, IS.ChangeFiled, IS.ChangeConfirmed,
-        IS.ChangeDeclined, IS.ChangeImplemented, IS.UnconfirmedChangeFound, IS.Decommissioned,
-        IS.RectificationOrdered, IS.RectificationClosed, IS.GoLiveDateCorrected, IS.ShutdownDateCorrected,
-    )
 
     def create(self, tx: Tx) -> None:
         tx.execute(
@@ -56,20 +50,26 @@ class SystemsView(View):
         )
         tx.execute("CREATE INDEX IF NOT EXISTS system_filings_state ON system_filings (state, filed_at)")
 
-    def apply(self, tx: Tx, event: Any, position: int) -> None:
+    @on(IS.Proposed, IS.RegisteredExisting)
+    def _registered(self, tx: Tx, event: Any, position: int) -> None:
         oid, ts, v = str(event.originator_id), _iso(event.timestamp), event.originator_version
-        if isinstance(event, IS.Proposed | IS.RegisteredExisting):
-            since = event.in_operation_since if isinstance(event, IS.RegisteredExisting) else None
-            tx.execute(
-                "INSERT INTO systems (id, name, owner, level, state, legacy, plan, catalog, catalog_size, duplicates, "
-                "accepted, review_comment, live_since, flagged_entries, proposed_by, proposed_at, modified_at, "
-                "version, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '[]', '{}', '', ?, '[]', ?, ?, ?, ?, ?)",
-                (oid, event.name, event.owner, str(event.level), "proposed" if since is None else "live",
-                 int(since is not None),
-                 _json(event.plan), _json(event.catalog), len(event.catalog),
-                 since.isoformat() if since else None, event.actor.person, ts, ts, v, position),
-            )
-            return
+        since = event.in_operation_since if isinstance(event, IS.RegisteredExisting) else None
+        tx.execute(
+            "INSERT INTO systems (id, name, owner, level, state, legacy, plan, catalog, catalog_size, duplicates, "
+            "accepted, review_comment, live_since, flagged_entries, proposed_by, proposed_at, modified_at, "
+            "version, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '[]', '{}', '', ?, '[]', ?, ?, ?, ?, ?)",
+            (oid, event.name, event.owner, str(event.level), "proposed" if since is None else "live",
+             int(since is not None),
+             _json(event.plan), _json(event.catalog), len(event.catalog),
+             since.isoformat() if since else None, event.actor.person, ts, ts, v, position),
+        )
+
+    @on(IS.CatalogRevised, IS.JustificationFiled, IS.DuplicateCollectionAccepted, IS.Approved, IS.Rejected,
+        IS.Connected, IS.ComplianceTested, IS.WentLive, IS.GoLiveDateCorrected, IS.ShutdownDateCorrected,
+        IS.Decommissioned, IS.RectificationOrdered, IS.RectificationClosed,
+        IS.ChangeFiled, IS.ChangeConfirmed, IS.ChangeDeclined, IS.ChangeImplemented, IS.UnconfirmedChangeFound)
+    def _changed(self, tx: Tx, event: Any, position: int) -> None:
+        oid, ts, v = str(event.originator_id), _iso(event.timestamp), event.originator_version
         changes = self._system_changes(tx, oid, event, ts, position)
         if changes is not None:
             changes.update(modified_at=ts, version=v, position=position)

@@ -9,19 +9,31 @@ import pytest
 from eventsourcing.utils import get_topic
 
 from domain.access_log import AccessLogBatch
+from domain.catalog import CatalogEntry as E
 from domain.compliance import Violation as V
+from domain.corrections import CORRECTIONS
 from domain.grant_reviews import GrantReview as GR
 from domain.grants import STATUS_EVENTS
 from domain.grants import Grant as G
+from domain.maintenance import BatchModification as B
+from domain.maintenance import MaintenanceTicket as T
+from domain.objections import Objection as Obj
 from domain.organizations import Organization as Org
 from domain.sharing import ImplementationOrder as IO
 from domain.sharing import ShareRequest as R
+from domain.systems import InformationSystem as IS
 from infrastructure.sql import Tx
 from projections.access_log import AccessLogView
 from projections.base import View, on
+from projections.catalog import CatalogView
 from projections.compliance import ComplianceView
+from projections.feed import FeedView
+from projections.ledger_chain import LedgerChainView
+from projections.maintenance import MaintenanceView
 from projections.organizations import OrganizationsView
 from projections.sharing import SharingView
+from projections.systems import SystemsView
+from projections.timetravel import CorrectionsView, LedgerTimesView
 
 # What each view listed in `handles` before its handlers were declared per event.
 BEFORE: list[tuple[type[View], tuple[type, ...]]] = [
@@ -32,7 +44,25 @@ BEFORE: list[tuple[type[View], tuple[type, ...]]] = [
     (SharingView, (R.Submitted, R.Approved, R.Rejected, R.Withdrawn, R.OrderIssued, IO.Issued,
                    G.Granted, G.ValidityCorrected, *STATUS_EVENTS, GR.Opened, GR.Closed)),
     (AccessLogView, (AccessLogBatch.Recorded,)),
+    (SystemsView, (
+        IS.Proposed, IS.RegisteredExisting, IS.CatalogRevised, IS.JustificationFiled, IS.DuplicateCollectionAccepted,
+        IS.Approved, IS.Rejected, IS.Connected, IS.ComplianceTested, IS.WentLive, IS.ChangeFiled, IS.ChangeConfirmed,
+        IS.ChangeDeclined, IS.ChangeImplemented, IS.UnconfirmedChangeFound, IS.Decommissioned,
+        IS.RectificationOrdered, IS.RectificationClosed, IS.GoLiveDateCorrected, IS.ShutdownDateCorrected)),
+    (MaintenanceView, (T.Declared, T.Approved, T.Rejected, T.Applied, T.Verified, T.SentBack,
+                       B.Requested, B.Approved, B.Rejected, B.Executed, B.ExecutionRefused,
+                       Obj.Raised, Obj.Confirmed, Obj.Rejected)),
+    (CatalogView, (E.Drafted, E.DraftRevised, E.Submitted, E.Reviewed, E.DuplicateSourceAccepted,
+                   E.Published, E.RevisionStarted, E.DataRefreshed, E.Retired, E.EffectiveDateCorrected)),
+    (CorrectionsView, tuple(CORRECTIONS)),
 ]
+
+
+@pytest.mark.parametrize("view_class", [FeedView, LedgerChainView, LedgerTimesView])
+def test_a_view_of_every_topic_has_no_handlers_and_reads_everything(view_class: type[View]) -> None:
+    view = view_class()
+    assert view.all_topics and view.handlers == {} and view.topic_names == ()
+    assert view.wants(get_topic(Org.Registered))
 
 
 @pytest.mark.parametrize(("view_class", "before"), BEFORE, ids=[c.__name__ for c, _ in BEFORE])
@@ -96,5 +126,5 @@ def test_one_event_with_two_handlers_or_handlers_beside_handles_is_refused() -> 
             @on(_B)
             def _two(self, tx: Tx, event: Any, position: int) -> None: ...
     with pytest.raises(TypeError, match="handles"):
-        class _Both(_Probe):
+        class _Listed(View):
             handles = (_A,)
