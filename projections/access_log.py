@@ -11,7 +11,7 @@ import msgspec
 from domain.access_log import AccessLogBatch, AccessRecord, Outcome
 from domain.base import BEIJING
 from infrastructure.sql import Tx
-from projections.base import View
+from projections.base import View, on
 
 _enc = msgspec.json.Encoder()
 
@@ -75,7 +75,6 @@ class AccessLogView(View):
     name = "access_log"
     version = 2  # 2: access_log_daily.records cannot overflow (NUMERIC / decimal text)
     tables = ("access_log", "access_log_daily")
-    handles = (AccessLogBatch.Recorded,)
     time_travel = False  # state at a date covers catalog, grants and systems; the log is already dated
     max_page = 500  # an event holds up to 10,000 records: a rebuild's larger pages would hold millions in memory
 
@@ -113,9 +112,8 @@ class AccessLogView(View):
         self._daily.clear()
         self._archived_before = str(tx.scalar("SELECT MAX(before_at) FROM access_log_archives") or "")
 
-    def apply(self, tx: Tx, event: Any, position: int) -> None:
-        if not isinstance(event, AccessLogBatch.Recorded):
-            return
+    @on(AccessLogBatch.Recorded)
+    def _recorded(self, tx: Tx, event: Any, position: int) -> None:
         batch, recorded = str(event.originator_id), instant(event.timestamp)
         for r in event.records:
             day, allowed = beijing_day(r.accessed_at), r.outcome == Outcome.ALLOWED

@@ -13,7 +13,7 @@ from domain.base import day_start
 from domain.catalog import CatalogEntry
 from domain.catalog_values import EntryContent, OpenClass, ReviewDecision
 from infrastructure.sql import Tx
-from projections.base import View
+from projections.base import View, on
 
 E = CatalogEntry
 _enc = msgspec.json.Encoder()
@@ -34,10 +34,6 @@ class CatalogView(View):
     name = "catalog"
     version = 2  # 2: public_version / public_modified_at; last_updated from 00:00 Beijing of published_on
     tables = ("catalog_entries", "catalog_items", "open_catalog")
-    handles = (
-        E.Drafted, E.DraftRevised, E.Submitted, E.Reviewed, E.DuplicateSourceAccepted,
-        E.Published, E.RevisionStarted, E.DataRefreshed, E.Retired, E.EffectiveDateCorrected,
-    )
 
     def __init__(self) -> None:
         super().__init__()
@@ -82,7 +78,10 @@ class CatalogView(View):
     def begin_page(self, tx: Tx) -> None:
         self._page = _Page()
 
-    def apply(self, tx: Tx, event: Any, position: int) -> None:
+    @on(E.Drafted, E.DraftRevised, E.Submitted, E.Reviewed, E.DuplicateSourceAccepted,
+        E.Published, E.RevisionStarted, E.DataRefreshed, E.Retired, E.EffectiveDateCorrected)
+    def _record(self, tx: Tx, event: Any, position: int) -> None:
+        """Every event joins the page; `_Page.apply` folds each into the rows it touches at the page's end."""
         if self._page is None:  # called outside a page: a page of one event
             self.begin_page(tx)
             assert self._page is not None

@@ -11,7 +11,7 @@ import msgspec
 
 from domain.compliance import OPEN, Violation
 from infrastructure.sql import Db, Tx
-from projections.base import View
+from projections.base import View, on
 from projections.catalog_queries import overdue_cutoffs
 from projections.paging import decode_number_cursor, encode_cursor
 
@@ -36,43 +36,59 @@ class ComplianceView(View):
     name = "compliance"
     version = 1
     tables = ("violations",)
-    handles = (V.CandidateRaised, V.Raised, V.Confirmed, V.Dismissed, V.NoticeIssued, V.RectificationReported,
-               V.Accepted, V.Escalated)
 
     def create(self, tx: Tx) -> None:
         tx.execute(_VIOLATIONS)
         tx.execute("CREATE INDEX IF NOT EXISTS violations_subject ON violations (subject, status)")
         tx.execute("CREATE INDEX IF NOT EXISTS violations_status ON violations (status, kind)")
 
-    def apply(self, tx: Tx, e: Any, position: int) -> None:
-        oid, ts, v, who = str(e.originator_id), _iso(e.timestamp), e.originator_version, e.actor.person
-        if isinstance(e, V.CandidateRaised | V.Raised):
-            status = "candidate" if isinstance(e, V.CandidateRaised) else "confirmed"
-            tx.execute(
-                "INSERT INTO violations (id, kind, subject, status, summary, case_key, evidence, monitor, raised_by, "
-                "raised_at, late, version, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
-                (oid, str(e.kind), e.subject, status, e.summary, e.key, _enc.encode(e.evidence).decode("utf-8"),
-                 getattr(e, "monitor", None), who, ts, v, position),
-            )
-            return
-        if isinstance(e, V.Confirmed | V.Dismissed):
-            decision = e.comment if isinstance(e, V.Confirmed) else e.reason
-            changes: dict[str, Any] = {"status": "confirmed" if isinstance(e, V.Confirmed) else "dismissed",
-                                       "decided_by": who, "decided_at": ts, "decision": decision}
-        elif isinstance(e, V.NoticeIssued):
-            changes = {"status": "notice_issued", "deadline": _iso(e.deadline), "requirements": e.requirements,
-                       "noticed_at": ts}
-        elif isinstance(e, V.RectificationReported):
-            changes = {"status": "rectification_reported", "report": e.report, "reported_by": who,
-                       "reported_at": ts, "late": int(e.late)}
-        else:
-            closing = e.comment if isinstance(e, V.Accepted) else e.reason
-            changes = {"status": "accepted" if isinstance(e, V.Accepted) else "escalated", "closed_by": who,
-                       "closed_at": ts, "closing": closing}
-        changes.update(version=v, position=position)
-        cols = ", ".join(f"{k} = ?" for k in changes)
-        tx.execute(f"UPDATE violations SET {cols} WHERE id = ?", (*changes.values(), oid))
+    @on(V.CandidateRaised, V.Raised)
+    def _raised(self, tx: Tx, e: Any, position: int) -> None:
+        status = "candidate" if isinstance(e, V.CandidateRaised) else "confirmed"
+        tx.execute(
+            "INSERT INTO violations (id, kind, subject, status, summary, case_key, evidence, monitor, raised_by, "
+            "raised_at, late, version, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+            (str(e.originator_id), str(e.kind), e.subject, status, e.summary, e.key,
+             _enc.encode(e.evidence).decode("utf-8"), getattr(e, "monitor", None), e.actor.person,
+             _iso(e.timestamp), e.originator_version, position),
+        )
 
+    @on(V.Confirmed)
+    def _confirmed(self, tx: Tx, e: V.Confirmed, position: int) -> None:
+        _change(tx, e, position, status="confirmed", decided_by=e.actor.person, decided_at=_iso(e.timestamp),
+                decision=e.comment)
+
+    @on(V.Dismissed)
+    def _dismissed(self, tx: Tx, e: V.Dismissed, position: int) -> None:
+        _change(tx, e, position, status="dismissed", decided_by=e.actor.person, decided_at=_iso(e.timestamp),
+                decision=e.reason)
+
+    @on(V.NoticeIssued)
+    def _notice_issued(self, tx: Tx, e: V.NoticeIssued, position: int) -> None:
+        _change(tx, e, position, status="notice_issued", deadline=_iso(e.deadline), requirements=e.requirements,
+                noticed_at=_iso(e.timestamp))
+
+    @on(V.RectificationReported)
+    def _rectification_reported(self, tx: Tx, e: V.RectificationReported, position: int) -> None:
+        _change(tx, e, position, status="rectification_reported", report=e.report, reported_by=e.actor.person,
+                reported_at=_iso(e.timestamp), late=int(e.late))
+
+    @on(V.Accepted)
+    def _accepted(self, tx: Tx, e: V.Accepted, position: int) -> None:
+        _change(tx, e, position, status="accepted", closed_by=e.actor.person, closed_at=_iso(e.timestamp),
+                closing=e.comment)
+
+    @on(V.Escalated)
+    def _escalated(self, tx: Tx, e: V.Escalated, position: int) -> None:
+        _change(tx, e, position, status="escalated", closed_by=e.actor.person, closed_at=_iso(e.timestamp),
+                closing=e.reason)
+
+
+def _change(tx: Tx, e: Any, position: int, **changes: Any) -> None:
+    """Sets these columns of the violation's row, with the event's version and position."""
+    changes.update(version=e.originator_version, position=position)
+    cols = ", ".join(f"{k} = ?" for k in changes)
+    tx.execute(f"UPDATE violations SET {cols} WHERE id = ?", (*changes.values(), str(e.originator_id)))
 
 Rows = tuple[list[dict[str, Any]], str | None]
 _OPEN_SQL = "status IN (" + ", ".join(f"'{s}'" for s in sorted(OPEN)) + ")"

@@ -10,7 +10,7 @@ import msgspec
 from domain.maintenance import BatchModification, MaintenanceTicket
 from domain.objections import Objection
 from infrastructure.sql import Tx
-from projections.base import View
+from projections.base import View, on
 
 T, B, Obj = MaintenanceTicket, BatchModification, Objection
 _enc = msgspec.json.Encoder()
@@ -66,14 +66,10 @@ _STEP: dict[type, str] = {T.Declared: "declared", T.Approved: "approved", T.Reje
          T.Verified: "verified", T.SentBack: "sent_back"}
 
 
-_BATCH_EVENTS = (B.Requested, B.Approved, B.Rejected, B.Executed, B.ExecutionRefused)
-
-
 class MaintenanceView(View):
     name = "maintenance"
     version = 1
     tables = ("maintenance_tickets", "maintenance_archive", "batch_modifications", "batch_executions", "objections")
-    handles = (*_STEP, *_BATCH_EVENTS, Obj.Raised, Obj.Confirmed, Obj.Rejected)
 
     def create(self, tx: Tx) -> None:
         for ddl in (_TICKETS, _ARCHIVE, _BATCHES, _EXECUTIONS, _OBJECTIONS):
@@ -90,16 +86,9 @@ class MaintenanceView(View):
         ):
             tx.execute(f"CREATE INDEX IF NOT EXISTS {index}")
 
-    def apply(self, tx: Tx, event: Any, position: int) -> None:
-        if isinstance(event, tuple(_STEP)):
-            self._ticket(tx, event, position)
-        elif isinstance(event, _BATCH_EVENTS):
-            self._batch(tx, event, position)
-        else:
-            self._objection(tx, event, position)
-
     # -- tickets ---------------------------------------------------------------------------
 
+    @on(*_STEP)
     def _ticket(self, tx: Tx, e: Any, position: int) -> None:
         oid, ts, v, who = str(e.originator_id), iso(e.timestamp), e.originator_version, e.actor.person
         if isinstance(e, T.Declared):
@@ -143,62 +132,76 @@ class MaintenanceView(View):
 
     # -- batch modifications ---------------------------------------------------------------
 
-    def _batch(self, tx: Tx, e: Any, position: int) -> None:
+    @on(B.Requested)
+    def _batch_requested(self, tx: Tx, e: Any, position: int) -> None:
         oid, ts, v, who = str(e.originator_id), iso(e.timestamp), e.originator_version, e.actor.person
-        if isinstance(e, B.Requested):
-            s = e.scope
-            tx.execute(
-                "INSERT INTO batch_modifications (id, division, system, entries, estimated_records, window_from, "
-                "window_to, reason, description, status, executions, records_done, refused_attempts, requested_by, "
-                "requested_at, version, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'requested', 0, 0, 0, ?, ?, ?, ?)",
-                (oid, e.division, s.system, _json(s.entries), s.estimated_records, iso(s.window_from),
-                 iso(s.window_to), e.reason, e.description, who, ts, v, position),
-            )
-        elif isinstance(e, B.Approved):
-            _update(tx, "batch_modifications", oid, v, position, status="approved", operator=e.operator,
-                    operator_org=e.operator_org, reviewed_by=who, reviewed_at=ts, review_comment=e.comment)
-        elif isinstance(e, B.Rejected):
-            _update(tx, "batch_modifications", oid, v, position, status="rejected", reviewed_by=who, reviewed_at=ts,
-                    review_comment=e.reason)
+        s = e.scope
+        tx.execute(
+            "INSERT INTO batch_modifications (id, division, system, entries, estimated_records, window_from, "
+            "window_to, reason, description, status, executions, records_done, refused_attempts, requested_by, "
+            "requested_at, version, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'requested', 0, 0, 0, ?, ?, ?, ?)",
+            (oid, e.division, s.system, _json(s.entries), s.estimated_records, iso(s.window_from),
+             iso(s.window_to), e.reason, e.description, who, ts, v, position),
+        )
+
+    @on(B.Approved)
+    def _batch_approved(self, tx: Tx, e: Any, position: int) -> None:
+        _update(tx, "batch_modifications", str(e.originator_id), e.originator_version, position, status="approved",
+                operator=e.operator, operator_org=e.operator_org, reviewed_by=e.actor.person,
+                reviewed_at=iso(e.timestamp), review_comment=e.comment)
+
+    @on(B.Rejected)
+    def _batch_rejected(self, tx: Tx, e: Any, position: int) -> None:
+        _update(tx, "batch_modifications", str(e.originator_id), e.originator_version, position, status="rejected",
+                reviewed_by=e.actor.person, reviewed_at=iso(e.timestamp), review_comment=e.reason)
+
+    @on(B.Executed, B.ExecutionRefused)
+    def _batch_attempt(self, tx: Tx, e: Any, position: int) -> None:
+        """An execution, carried out or refused: a row in batch_executions, and the batch's counters."""
+        oid, ts, v, who = str(e.originator_id), iso(e.timestamp), e.originator_version, e.actor.person
+        executed = isinstance(e, B.Executed)
+        a = e.attempt
+        division = tx.scalar("SELECT division FROM batch_modifications WHERE id = ?", (oid,))
+        tx.execute(
+            "INSERT INTO batch_executions (batch_id, version, division, outcome, person, organization, "
+            "role, attempted_at, system, entries, record_count, session, note, rule, reasons, detail, "
+            "position) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (oid, v, division, "executed" if executed else "refused", who, e.actor.organization, e.actor.role,
+             ts, a.system, _json(a.entry_ids), a.record_count, a.session, a.note,
+             None if executed else e.rule, _json([] if executed else e.reasons), "" if executed else e.detail,
+             position),
+        )
+        if executed:
+            tx.execute("UPDATE batch_modifications SET executions = ?, records_done = records_done + ?, "
+                       "version = ?, position = ? WHERE id = ?", (e.number, a.record_count, v, position, oid))
         else:
-            executed = isinstance(e, B.Executed)
-            a = e.attempt
-            division = tx.scalar("SELECT division FROM batch_modifications WHERE id = ?", (oid,))
-            tx.execute(
-                "INSERT INTO batch_executions (batch_id, version, division, outcome, person, organization, "
-                "role, attempted_at, system, entries, record_count, session, note, rule, reasons, detail, "
-                "position) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (oid, v, division, "executed" if executed else "refused", who, e.actor.organization, e.actor.role,
-                 ts, a.system, _json(a.entry_ids), a.record_count, a.session, a.note,
-                 None if executed else e.rule, _json([] if executed else e.reasons), "" if executed else e.detail,
-                 position),
-            )
-            if executed:
-                tx.execute("UPDATE batch_modifications SET executions = ?, records_done = records_done + ?, "
-                           "version = ?, position = ? WHERE id = ?", (e.number, a.record_count, v, position, oid))
-            else:
-                tx.execute("UPDATE batch_modifications SET refused_attempts = refused_attempts + 1, version = ?, "
-                           "position = ? WHERE id = ?", (v, position, oid))
+            tx.execute("UPDATE batch_modifications SET refused_attempts = refused_attempts + 1, version = ?, "
+                       "position = ? WHERE id = ?", (v, position, oid))
 
     # -- objections --------------------------------------------------------------------------
 
-    def _objection(self, tx: Tx, e: Any, position: int) -> None:
-        oid, ts, v, who = str(e.originator_id), iso(e.timestamp), e.originator_version, e.actor.person
-        if isinstance(e, Obj.Raised):
-            tx.execute(
-                "INSERT INTO objections (id, objector, provider, grant_id, entry_id, resource_code, fields, "
-                "description, status, raised_by, raised_at, deadline, late, version, position) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, 0, ?, ?)",
-                (oid, e.objector, e.provider, str(e.grant_id), str(e.entry_id), e.resource_code, _json(e.fields),
-                 e.description, who, ts, iso(e.deadline), v, position),
-            )
-        elif isinstance(e, Obj.Confirmed):
-            _update(tx, "objections", oid, v, position, status="confirmed", answered_by=who, answered_at=ts,
-                    answer=e.comment, ticket_id=str(e.ticket_id), late=int(e.late))
-        else:
-            _update(tx, "objections", oid, v, position, status="rejected", answered_by=who, answered_at=ts,
-                    answer=e.reason, late=int(e.late))
+    @on(Obj.Raised)
+    def _objection_raised(self, tx: Tx, e: Any, position: int) -> None:
+        tx.execute(
+            "INSERT INTO objections (id, objector, provider, grant_id, entry_id, resource_code, fields, "
+            "description, status, raised_by, raised_at, deadline, late, version, position) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, 0, ?, ?)",
+            (str(e.originator_id), e.objector, e.provider, str(e.grant_id), str(e.entry_id), e.resource_code,
+             _json(e.fields), e.description, e.actor.person, iso(e.timestamp), iso(e.deadline),
+             e.originator_version, position),
+        )
+
+    @on(Obj.Confirmed)
+    def _objection_confirmed(self, tx: Tx, e: Any, position: int) -> None:
+        _update(tx, "objections", str(e.originator_id), e.originator_version, position, status="confirmed",
+                answered_by=e.actor.person, answered_at=iso(e.timestamp), answer=e.comment,
+                ticket_id=str(e.ticket_id), late=int(e.late))
+
+    @on(Obj.Rejected)
+    def _objection_rejected(self, tx: Tx, e: Any, position: int) -> None:
+        _update(tx, "objections", str(e.originator_id), e.originator_version, position, status="rejected",
+                answered_by=e.actor.person, answered_at=iso(e.timestamp), answer=e.reason, late=int(e.late))
 
 
 def _update(tx: Tx, table: str, oid: str, version: int, position: int, **changes: Any) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from domain.organizations import Organization
 from infrastructure.sql import Tx
-from projections.base import View
+from projections.base import View, on
 
 Org = Organization
 
@@ -16,7 +16,6 @@ class OrganizationsView(View):
     name = "organizations"
     version = 1
     tables = ("organizations", "organization_members", "service_authorisations")
-    handles = (Org.Registered, Org.RoleAssigned, Org.RoleRevoked, Org.ServiceAuthorised, Org.ServiceAuthorisationWithdrawn)
 
     def create(self, tx: Tx) -> None:
         tx.execute(
@@ -34,40 +33,59 @@ class OrganizationsView(View):
             "PRIMARY KEY (organization, serves, valid_from))"
         )
 
-    def apply(self, tx: Tx, event: Any, position: int) -> None:
-        oid = str(event.originator_id)
-        ts = event.timestamp.astimezone(UTC).isoformat()
-        if isinstance(event, Org.Registered):
-            tx.execute(
-                "INSERT INTO organizations (id, code, name, kind, level, parent, version, registered_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (oid, event.code, event.name, str(event.kind), str(event.level), event.parent,
-                 event.originator_version, ts),
-            )
-            return
-        code = tx.scalar("SELECT code FROM organizations WHERE id = ?", (oid,))
-        if isinstance(event, Org.RoleAssigned):
-            tx.execute(
-                "INSERT INTO organization_members (organization, person, role, assigned_at) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                (code, event.person, str(event.role), ts),
-            )
-        elif isinstance(event, Org.RoleRevoked):
-            tx.execute(
-                "DELETE FROM organization_members WHERE organization = ? AND person = ? AND role = ?",
-                (code, event.person, str(event.role)),
-            )
-        elif isinstance(event, Org.ServiceAuthorised):
-            a = event.authorisation
-            tx.execute(
-                "INSERT INTO service_authorisations (organization, serves, valid_from, valid_to, scope) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                (code, a.serves, a.valid_from.isoformat(), a.valid_to.isoformat(), a.scope),
-            )
-        elif isinstance(event, Org.ServiceAuthorisationWithdrawn):
-            tx.execute(
-                "UPDATE service_authorisations SET valid_to = ? WHERE organization = ? AND serves = ? AND valid_to > ?",
-                (event.effective.isoformat(), code, event.serves, event.effective.isoformat()),
-            )
-        tx.execute("UPDATE organizations SET version = ? WHERE id = ?", (event.originator_version, oid))
+    @on(Org.Registered)
+    def _registered(self, tx: Tx, event: Org.Registered, position: int) -> None:
+        tx.execute(
+            "INSERT INTO organizations (id, code, name, kind, level, parent, version, registered_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (str(event.originator_id), event.code, event.name, str(event.kind), str(event.level), event.parent,
+             event.originator_version, _ts(event)),
+        )
 
+    @on(Org.RoleAssigned)
+    def _role_assigned(self, tx: Tx, event: Org.RoleAssigned, position: int) -> None:
+        tx.execute(
+            "INSERT INTO organization_members (organization, person, role, assigned_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (_code(tx, event), event.person, str(event.role), _ts(event)),
+        )
+        _bump(tx, event)
+
+    @on(Org.RoleRevoked)
+    def _role_revoked(self, tx: Tx, event: Org.RoleRevoked, position: int) -> None:
+        tx.execute(
+            "DELETE FROM organization_members WHERE organization = ? AND person = ? AND role = ?",
+            (_code(tx, event), event.person, str(event.role)),
+        )
+        _bump(tx, event)
+
+    @on(Org.ServiceAuthorised)
+    def _service_authorised(self, tx: Tx, event: Org.ServiceAuthorised, position: int) -> None:
+        a = event.authorisation
+        tx.execute(
+            "INSERT INTO service_authorisations (organization, serves, valid_from, valid_to, scope) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (_code(tx, event), a.serves, a.valid_from.isoformat(), a.valid_to.isoformat(), a.scope),
+        )
+        _bump(tx, event)
+
+    @on(Org.ServiceAuthorisationWithdrawn)
+    def _service_authorisation_withdrawn(self, tx: Tx, event: Org.ServiceAuthorisationWithdrawn,
+                                         position: int) -> None:
+        tx.execute(
+            "UPDATE service_authorisations SET valid_to = ? WHERE organization = ? AND serves = ? AND valid_to > ?",
+            (event.effective.isoformat(), _code(tx, event), event.serves, event.effective.isoformat()),
+        )
+        _bump(tx, event)
+
+
+def _ts(event: Any) -> str:
+    return str(event.timestamp.astimezone(UTC).isoformat())
+
+
+def _code(tx: Tx, event: Any) -> Any:
+    return tx.scalar("SELECT code FROM organizations WHERE id = ?", (str(event.originator_id),))
+
+
+def _bump(tx: Tx, event: Any) -> None:
+    tx.execute("UPDATE organizations SET version = ? WHERE id = ?", (event.originator_version, str(event.originator_id)))

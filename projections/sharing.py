@@ -15,7 +15,7 @@ from domain.grants import STATUS_EVENTS, Grant, StatusChange, fold, status_chang
 from domain.sharing import ImplementationOrder, ShareRequest
 from domain.sharing_values import GrantKind, GrantStatus
 from infrastructure.sql import Tx
-from projections.base import View
+from projections.base import View, on
 
 R, IO, G, GR = ShareRequest, ImplementationOrder, Grant, GrantReview
 _enc = msgspec.json.Encoder()
@@ -35,8 +35,6 @@ class SharingView(View):
     name = "sharing"
     version = 2  # 2: grant status folded on the effective-time axis; re-reviews after catalog revisions
     tables = ("share_requests", "implementation_orders", "grants", "grant_reviews")
-    handles = (R.Submitted, R.Approved, R.Rejected, R.Withdrawn, R.OrderIssued, IO.Issued,
-               G.Granted, G.ValidityCorrected, *STATUS_EVENTS, GR.Opened, GR.Closed)
 
     def create(self, tx: Tx) -> None:
         tx.execute(
@@ -76,70 +74,90 @@ class SharingView(View):
         )
         tx.execute("CREATE INDEX IF NOT EXISTS grant_reviews_status ON grant_reviews (status, opened_at)")
 
-    def apply(self, tx: Tx, event: Any, position: int) -> None:
-        oid, ts, v = str(event.originator_id), iso(event.timestamp), event.originator_version
-        if isinstance(event, R.Submitted):
-            tx.execute(
-                "INSERT INTO share_requests (id, requester, scenario, status, reason, purpose, entries, valid_from, "
-                "valid_to, delivery_method, submitted_by, submitted_at, version, position) "
-                "VALUES (?, ?, ?, 'submitted', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (oid, event.requester, str(event.scenario), event.reason, event.purpose, _json(event.entries),
-                 event.valid_from.isoformat(), event.valid_to.isoformat(), str(event.delivery_method),
-                 event.actor.person, ts, v, position),
-            )
-        elif isinstance(event, R.Approved):
-            self._request(tx, oid, v, position, status="approved", approved=_json(event.entries),
-                          review_comment=event.comment, reviewed_at=ts)
-        elif isinstance(event, R.Rejected):
-            self._request(tx, oid, v, position, status="rejected", review_comment=event.reason, reviewed_at=ts)
-        elif isinstance(event, R.Withdrawn):
-            self._request(tx, oid, v, position, status="withdrawn")
-        elif isinstance(event, R.OrderIssued):
-            self._request(tx, oid, v, position, status="implemented", order_id=str(event.order_id))
-        elif isinstance(event, IO.Issued):
-            tx.execute(
-                "INSERT INTO implementation_orders (id, request_id, holder, new_grants, reused, issued_by, "
-                "issued_at, position) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (oid, str(event.request_id), event.holder, _json(event.new_grants), _json(event.reused),
-                 event.actor.person, ts, position),
-            )
-        elif isinstance(event, G.Granted):
-            s = event.spec
-            tx.execute(
-                "INSERT INTO grants (id, holder, provider, entry_id, resource_code, fields, purpose, method, "
-                "valid_from, valid_to, kind, status, status_since, consumed_at, by_catalog, order_id, "
-                "request_id, granted_at, version, position, timeline) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, NULL, 0, ?, ?, ?, ?, ?, '[]')",
-                (oid, s.holder, s.provider, str(s.entry_id), s.resource_code, _json(sorted(s.fields)), s.purpose,
-                 str(s.method), iso(s.valid_from), iso(s.valid_to), str(s.kind), ts, str(s.order_id),
-                 str(s.request_id), ts, v, position),
-            )
-        elif isinstance(event, GR.Opened):
-            tx.execute(
-                "INSERT INTO grant_reviews (id, grant_id, entry_id, resource_code, entry_version, holder, "
-                "provider, how, impact, status, decision, comment, opened_by, opened_at, closed_by, closed_at, "
-                "version, position) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', NULL, '', ?, ?, NULL, NULL, ?, ?)",
-                (oid, str(event.grant_id), str(event.entry_id), event.resource_code, event.entry_version,
-                 event.holder, event.provider, _json(event.impact.how), _json(event.impact), event.actor.person, ts,
-                 v, position),
-            )
-        elif isinstance(event, GR.Closed):
-            tx.execute(
-                "UPDATE grant_reviews SET status = 'closed', decision = ?, comment = ?, closed_by = ?, closed_at = ?, "
-                "version = ?, position = ? WHERE id = ?",
-                (str(event.decision), event.comment, event.actor.person, ts, v, position, oid),
-            )
-        elif isinstance(event, G.ValidityCorrected):
-            tx.execute("UPDATE grants SET valid_from = ?, valid_to = ?, version = ?, position = ? WHERE id = ?",
-                       (iso(event.valid_from), iso(event.valid_to), v, position, oid))
-        else:
-            self._status(tx, oid, event, position)
+    @on(R.Submitted)
+    def _submitted(self, tx: Tx, event: Any, position: int) -> None:
+        tx.execute(
+            "INSERT INTO share_requests (id, requester, scenario, status, reason, purpose, entries, valid_from, "
+            "valid_to, delivery_method, submitted_by, submitted_at, version, position) "
+            "VALUES (?, ?, ?, 'submitted', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (str(event.originator_id), event.requester, str(event.scenario), event.reason, event.purpose,
+             _json(event.entries), event.valid_from.isoformat(), event.valid_to.isoformat(),
+             str(event.delivery_method), event.actor.person, iso(event.timestamp), event.originator_version,
+             position),
+        )
 
-    @staticmethod
-    def _status(tx: Tx, oid: str, event: Any, position: int) -> None:
+    @on(R.Approved)
+    def _approved(self, tx: Tx, event: Any, position: int) -> None:
+        self._request(tx, event, position, status="approved", approved=_json(event.entries),
+                      review_comment=event.comment, reviewed_at=iso(event.timestamp))
+
+    @on(R.Rejected)
+    def _rejected(self, tx: Tx, event: Any, position: int) -> None:
+        self._request(tx, event, position, status="rejected", review_comment=event.reason,
+                      reviewed_at=iso(event.timestamp))
+
+    @on(R.Withdrawn)
+    def _withdrawn(self, tx: Tx, event: Any, position: int) -> None:
+        self._request(tx, event, position, status="withdrawn")
+
+    @on(R.OrderIssued)
+    def _order_issued(self, tx: Tx, event: Any, position: int) -> None:
+        self._request(tx, event, position, status="implemented", order_id=str(event.order_id))
+
+    @on(IO.Issued)
+    def _order(self, tx: Tx, event: Any, position: int) -> None:
+        tx.execute(
+            "INSERT INTO implementation_orders (id, request_id, holder, new_grants, reused, issued_by, "
+            "issued_at, position) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (str(event.originator_id), str(event.request_id), event.holder, _json(event.new_grants),
+             _json(event.reused), event.actor.person, iso(event.timestamp), position),
+        )
+
+    @on(G.Granted)
+    def _granted(self, tx: Tx, event: Any, position: int) -> None:
+        s, ts = event.spec, iso(event.timestamp)
+        tx.execute(
+            "INSERT INTO grants (id, holder, provider, entry_id, resource_code, fields, purpose, method, "
+            "valid_from, valid_to, kind, status, status_since, consumed_at, by_catalog, order_id, "
+            "request_id, granted_at, version, position, timeline) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, NULL, 0, ?, ?, ?, ?, ?, '[]')",
+            (str(event.originator_id), s.holder, s.provider, str(s.entry_id), s.resource_code,
+             _json(sorted(s.fields)), s.purpose, str(s.method), iso(s.valid_from), iso(s.valid_to), str(s.kind), ts,
+             str(s.order_id), str(s.request_id), ts, event.originator_version, position),
+        )
+
+    @on(GR.Opened)
+    def _review_opened(self, tx: Tx, event: Any, position: int) -> None:
+        tx.execute(
+            "INSERT INTO grant_reviews (id, grant_id, entry_id, resource_code, entry_version, holder, "
+            "provider, how, impact, status, decision, comment, opened_by, opened_at, closed_by, closed_at, "
+            "version, position) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', NULL, '', ?, ?, NULL, NULL, ?, ?)",
+            (str(event.originator_id), str(event.grant_id), str(event.entry_id), event.resource_code,
+             event.entry_version, event.holder, event.provider, _json(event.impact.how), _json(event.impact),
+             event.actor.person, iso(event.timestamp), event.originator_version, position),
+        )
+
+    @on(GR.Closed)
+    def _review_closed(self, tx: Tx, event: Any, position: int) -> None:
+        tx.execute(
+            "UPDATE grant_reviews SET status = 'closed', decision = ?, comment = ?, closed_by = ?, closed_at = ?, "
+            "version = ?, position = ? WHERE id = ?",
+            (str(event.decision), event.comment, event.actor.person, iso(event.timestamp), event.originator_version,
+             position, str(event.originator_id)),
+        )
+
+    @on(G.ValidityCorrected)
+    def _validity_corrected(self, tx: Tx, event: Any, position: int) -> None:
+        tx.execute("UPDATE grants SET valid_from = ?, valid_to = ?, version = ?, position = ? WHERE id = ?",
+                   (iso(event.valid_from), iso(event.valid_to), event.originator_version, position,
+                    str(event.originator_id)))
+
+    @on(*STATUS_EVENTS)
+    def _status(self, tx: Tx, event: Any, position: int) -> None:
         """Adds the change to the grant's effective timeline and stores the status it leads to."""
+        oid = str(event.originator_id)
         row = tx.execute("SELECT timeline, granted_at FROM grants WHERE id = ?", (oid,)).fetchone()
         if row is None:  # a replica as at an instant before the grant (a correction of a later grant)
             return
@@ -156,10 +174,10 @@ class SharingView(View):
         )
 
     @staticmethod
-    def _request(tx: Tx, oid: str, version: int, position: int, **changes: Any) -> None:
-        changes.update(version=version, position=position)
+    def _request(tx: Tx, event: Any, position: int, **changes: Any) -> None:
+        changes.update(version=event.originator_version, position=position)
         cols = ", ".join(f"{k} = ?" for k in changes)
-        tx.execute(f"UPDATE share_requests SET {cols} WHERE id = ?", (*changes.values(), oid))
+        tx.execute(f"UPDATE share_requests SET {cols} WHERE id = ?", (*changes.values(), str(event.originator_id)))
 
 
 def grant_state(row: dict[str, Any]) -> GrantState:

@@ -10,7 +10,7 @@ import msgspec
 from domain.systems import InformationSystem
 from domain.systems_values import ComplianceFacts, SystemState
 from infrastructure.sql import Tx
-from projections.base import View
+from projections.base import View, on
 
 IS = InformationSystem
 _enc = msgspec.json.Encoder()
@@ -28,12 +28,6 @@ class SystemsView(View):
     name = "systems"
     version = 1
     tables = ("systems", "system_filings")
-    handles = (
-        IS.Proposed, IS.RegisteredExisting, IS.CatalogRevised, IS.JustificationFiled, IS.DuplicateCollectionAccepted,
-        IS.Approved, IS.Rejected, IS.Connected, IS.ComplianceTested, IS.WentLive, IS.ChangeFiled, IS.ChangeConfirmed,
-        IS.ChangeDeclined, IS.ChangeImplemented, IS.UnconfirmedChangeFound, IS.Decommissioned,
-        IS.RectificationOrdered, IS.RectificationClosed, IS.GoLiveDateCorrected, IS.ShutdownDateCorrected,
-    )
 
     def create(self, tx: Tx) -> None:
         tx.execute(
@@ -56,96 +50,135 @@ class SystemsView(View):
         )
         tx.execute("CREATE INDEX IF NOT EXISTS system_filings_state ON system_filings (state, filed_at)")
 
-    def apply(self, tx: Tx, event: Any, position: int) -> None:
+    @on(IS.Proposed, IS.RegisteredExisting)
+    def _registered(self, tx: Tx, event: Any, position: int) -> None:
         oid, ts, v = str(event.originator_id), _iso(event.timestamp), event.originator_version
-        if isinstance(event, IS.Proposed | IS.RegisteredExisting):
-            since = event.in_operation_since if isinstance(event, IS.RegisteredExisting) else None
-            tx.execute(
-                "INSERT INTO systems (id, name, owner, level, state, legacy, plan, catalog, catalog_size, duplicates, "
-                "accepted, review_comment, live_since, flagged_entries, proposed_by, proposed_at, modified_at, "
-                "version, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '[]', '{}', '', ?, '[]', ?, ?, ?, ?, ?)",
-                (oid, event.name, event.owner, str(event.level), "proposed" if since is None else "live",
-                 int(since is not None),
-                 _json(event.plan), _json(event.catalog), len(event.catalog),
-                 since.isoformat() if since else None, event.actor.person, ts, ts, v, position),
-            )
-            return
-        changes = self._system_changes(tx, oid, event, ts, position)
-        if changes is not None:
-            changes.update(modified_at=ts, version=v, position=position)
-            cols = ", ".join(f"{k} = ?" for k in changes)
-            tx.execute(f"UPDATE systems SET {cols} WHERE id = ?", (*changes.values(), oid))
+        since = event.in_operation_since if isinstance(event, IS.RegisteredExisting) else None
+        tx.execute(
+            "INSERT INTO systems (id, name, owner, level, state, legacy, plan, catalog, catalog_size, duplicates, "
+            "accepted, review_comment, live_since, flagged_entries, proposed_by, proposed_at, modified_at, "
+            "version, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '[]', '{}', '', ?, '[]', ?, ?, ?, ?, ?)",
+            (oid, event.name, event.owner, str(event.level), "proposed" if since is None else "live",
+             int(since is not None),
+             _json(event.plan), _json(event.catalog), len(event.catalog),
+             since.isoformat() if since else None, event.actor.person, ts, ts, v, position),
+        )
 
-    def _system_changes(self, tx: Tx, oid: str, e: Any, ts: str, position: int) -> dict[str, Any] | None:
-        if isinstance(e, IS.CatalogRevised):
-            return {"catalog": _json(e.catalog), "catalog_size": len(e.catalog)}
-        if isinstance(e, IS.JustificationFiled):
-            return {"state": "justified", "justification": _json(e.justification),
-                    "justification_missing": _json(e.justification.missing()), "duplicates": _json(e.duplicates),
-                    "accepted": "{}", "justified_at": ts}
-        if isinstance(e, IS.DuplicateCollectionAccepted):
-            accepted = msgspec.json.decode(tx.scalar("SELECT accepted FROM systems WHERE id = ?", (oid,)))
-            return {"accepted": _json({**accepted, e.item_code: e.existing_source})}
-        if isinstance(e, IS.Approved):
-            return {"state": "approved", "review_comment": e.comment}
-        if isinstance(e, IS.Rejected):
-            return {"state": "rejected", "review_comment": e.reasons}
-        if isinstance(e, IS.Connected):
-            return {f"{e.platform}_ref": e.reference}
-        if isinstance(e, IS.ComplianceTested):
-            return {"last_test_passed": int(e.test.passed), "last_test_on": e.test.tested_on.isoformat(),
-                    "last_test_findings": _json(e.test.findings)}
-        if isinstance(e, IS.WentLive):
-            return {"state": "live", "live_since": e.on.isoformat()}
-        if isinstance(e, IS.GoLiveDateCorrected):
-            return {"live_since": e.on.isoformat()}
-        if isinstance(e, IS.ShutdownDateCorrected):
-            return {}
-        if isinstance(e, IS.Decommissioned):
-            return {"state": "decommissioned", "flagged_entries": _json(e.entries_flagged)}
-        if isinstance(e, IS.RectificationOrdered):
-            return {"rectification": _json({"deadline": e.deadline.isoformat(), "withhold": e.withhold,
-                                            "findings": [f.code for f in e.findings], "comment": e.comment,
-                                            "ordered_at": ts})}
-        if isinstance(e, IS.RectificationClosed):
-            return {"rectification": None}
-        self._filing(tx, oid, e, ts, position)
-        return {}
+    @on(IS.CatalogRevised)
+    def _catalog_revised(self, tx: Tx, e: Any, position: int) -> None:
+        _touch(tx, e, position, catalog=_json(e.catalog), catalog_size=len(e.catalog))
 
-    @staticmethod
-    def _filing(tx: Tx, oid: str, e: Any, ts: str, position: int) -> None:
-        def update(**changes: Any) -> None:
-            changes["position"] = position
-            cols = ", ".join(f"{k} = ?" for k in changes)
-            tx.execute(f"UPDATE system_filings SET {cols} WHERE system_id = ? AND number = ?",
-                       (*changes.values(), oid, e.filing))
+    @on(IS.JustificationFiled)
+    def _justification_filed(self, tx: Tx, e: Any, position: int) -> None:
+        _touch(tx, e, position, state="justified", justification=_json(e.justification),
+               justification_missing=_json(e.justification.missing()), duplicates=_json(e.duplicates),
+               accepted="{}", justified_at=_iso(e.timestamp))
 
-        if isinstance(e, IS.ChangeFiled):
+    @on(IS.DuplicateCollectionAccepted)
+    def _duplicate_accepted(self, tx: Tx, e: Any, position: int) -> None:
+        accepted = msgspec.json.decode(tx.scalar("SELECT accepted FROM systems WHERE id = ?", (str(e.originator_id),)))
+        _touch(tx, e, position, accepted=_json({**accepted, e.item_code: e.existing_source}))
+
+    @on(IS.Approved)
+    def _approved(self, tx: Tx, e: Any, position: int) -> None:
+        _touch(tx, e, position, state="approved", review_comment=e.comment)
+
+    @on(IS.Rejected)
+    def _rejected(self, tx: Tx, e: Any, position: int) -> None:
+        _touch(tx, e, position, state="rejected", review_comment=e.reasons)
+
+    @on(IS.Connected)
+    def _connected(self, tx: Tx, e: Any, position: int) -> None:
+        _touch(tx, e, position, **{f"{e.platform}_ref": e.reference})
+
+    @on(IS.ComplianceTested)
+    def _compliance_tested(self, tx: Tx, e: Any, position: int) -> None:
+        _touch(tx, e, position, last_test_passed=int(e.test.passed), last_test_on=e.test.tested_on.isoformat(),
+               last_test_findings=_json(e.test.findings))
+
+    @on(IS.WentLive)
+    def _went_live(self, tx: Tx, e: Any, position: int) -> None:
+        _touch(tx, e, position, state="live", live_since=e.on.isoformat())
+
+    @on(IS.GoLiveDateCorrected)
+    def _go_live_corrected(self, tx: Tx, e: Any, position: int) -> None:
+        _touch(tx, e, position, live_since=e.on.isoformat())
+
+    @on(IS.ShutdownDateCorrected)
+    def _shutdown_corrected(self, tx: Tx, e: Any, position: int) -> None:
+        _touch(tx, e, position)
+
+    @on(IS.Decommissioned)
+    def _decommissioned(self, tx: Tx, e: Any, position: int) -> None:
+        _touch(tx, e, position, state="decommissioned", flagged_entries=_json(e.entries_flagged))
+
+    @on(IS.RectificationOrdered)
+    def _rectification_ordered(self, tx: Tx, e: Any, position: int) -> None:
+        _touch(tx, e, position, rectification=_json({
+            "deadline": e.deadline.isoformat(), "withhold": e.withhold, "findings": [f.code for f in e.findings],
+            "comment": e.comment, "ordered_at": _iso(e.timestamp)}))
+
+    @on(IS.RectificationClosed)
+    def _rectification_closed(self, tx: Tx, e: Any, position: int) -> None:
+        _touch(tx, e, position, rectification=None)
+
+    # -- change filings: a row each in system_filings, and the system's row touched -----------
+
+    @on(IS.ChangeFiled)
+    def _change_filed(self, tx: Tx, e: Any, position: int) -> None:
+        tx.execute(
+            "INSERT INTO system_filings (system_id, number, kind, description, affects_sharing, "
+            "needs_confirmation, state, comment, filed_at, position) VALUES (?, ?, ?, ?, ?, ?, 'filed', '', ?, ?)",
+            (str(e.originator_id), e.filing, str(e.kind), e.description, int(e.affects_sharing),
+             int(e.needs_confirmation), _iso(e.timestamp), position),
+        )
+        _touch(tx, e, position)
+
+    @on(IS.ChangeConfirmed)
+    def _change_confirmed(self, tx: Tx, e: Any, position: int) -> None:
+        state = tx.scalar("SELECT state FROM system_filings WHERE system_id = ? AND number = ?",
+                          (str(e.originator_id), e.filing))
+        _filing(tx, e, position, state="implemented" if state == "implemented_unconfirmed" else "confirmed",
+                comment=e.comment, decided_at=_iso(e.timestamp))
+        _touch(tx, e, position)
+
+    @on(IS.ChangeDeclined)
+    def _change_declined(self, tx: Tx, e: Any, position: int) -> None:
+        _filing(tx, e, position, state="declined", comment=e.reason, decided_at=_iso(e.timestamp))
+        _touch(tx, e, position)
+
+    @on(IS.ChangeImplemented)
+    def _change_implemented(self, tx: Tx, e: Any, position: int) -> None:
+        _filing(tx, e, position, state="implemented", implemented_on=e.on.isoformat())
+        _touch(tx, e, position)
+
+    @on(IS.UnconfirmedChangeFound)
+    def _unconfirmed_change_found(self, tx: Tx, e: Any, position: int) -> None:
+        oid = str(e.originator_id)
+        exists = tx.scalar("SELECT COUNT(*) FROM system_filings WHERE system_id = ? AND number = ?", (oid, e.filing))
+        if not exists:
             tx.execute(
                 "INSERT INTO system_filings (system_id, number, kind, description, affects_sharing, "
-                "needs_confirmation, state, comment, filed_at, position) VALUES (?, ?, ?, ?, ?, ?, 'filed', '', ?, ?)",
-                (oid, e.filing, str(e.kind), e.description, int(e.affects_sharing), int(e.needs_confirmation), ts,
-                 position),
+                "needs_confirmation, state, comment, filed_at, position) VALUES (?, ?, ?, ?, 1, 1, 'filed', '', ?, ?)",
+                (oid, e.filing, str(e.kind), e.description, _iso(e.timestamp), position),
             )
-        elif isinstance(e, IS.ChangeConfirmed):
-            state = tx.scalar("SELECT state FROM system_filings WHERE system_id = ? AND number = ?", (oid, e.filing))
-            update(state="implemented" if state == "implemented_unconfirmed" else "confirmed", comment=e.comment,
-                   decided_at=ts)
-        elif isinstance(e, IS.ChangeDeclined):
-            update(state="declined", comment=e.reason, decided_at=ts)
-        elif isinstance(e, IS.ChangeImplemented):
-            update(state="implemented", implemented_on=e.on.isoformat())
-        elif isinstance(e, IS.UnconfirmedChangeFound):
-            exists = tx.scalar("SELECT COUNT(*) FROM system_filings WHERE system_id = ? AND number = ?",
-                               (oid, e.filing))
-            if not exists:
-                tx.execute(
-                    "INSERT INTO system_filings (system_id, number, kind, description, affects_sharing, "
-                    "needs_confirmation, state, comment, filed_at, position) VALUES (?, ?, ?, ?, 1, 1, 'filed', '', ?, ?)",
-                    (oid, e.filing, str(e.kind), e.description, ts, position),
-                )
-            update(state="implemented_unconfirmed", comment=e.evidence)
+        _filing(tx, e, position, state="implemented_unconfirmed", comment=e.evidence)
+        _touch(tx, e, position)
 
+
+def _touch(tx: Tx, e: Any, position: int, **changes: Any) -> None:
+    """Sets these columns of the system's row, with the event's time, version and position."""
+    changes.update(modified_at=_iso(e.timestamp), version=e.originator_version, position=position)
+    cols = ", ".join(f"{k} = ?" for k in changes)
+    tx.execute(f"UPDATE systems SET {cols} WHERE id = ?", (*changes.values(), str(e.originator_id)))
+
+
+def _filing(tx: Tx, e: Any, position: int, **changes: Any) -> None:
+    """Sets these columns of the filing's row, with the event's position."""
+    changes["position"] = position
+    cols = ", ".join(f"{k} = ?" for k in changes)
+    tx.execute(f"UPDATE system_filings SET {cols} WHERE system_id = ? AND number = ?",
+               (*changes.values(), str(e.originator_id), e.filing))
 
 def facts_of(row: dict[str, Any], unconfirmed: tuple[int, ...]) -> ComplianceFacts:
     """A systems row as SYS-5 judges it (the same facts the aggregate gives)."""

@@ -24,7 +24,7 @@ from domain.catalog import CatalogEntry
 from domain.corrections import CORRECTIONS, effective_instant, moved_version
 from infrastructure.sql import MemoryDb, Tx
 from infrastructure.store import Ledger
-from projections.base import View
+from projections.base import View, on
 
 CHECKPOINTS_DDL = (
     "CREATE TABLE IF NOT EXISTS state_checkpoints (signature TEXT NOT NULL, position BIGINT NOT NULL, "
@@ -85,7 +85,6 @@ class CorrectionsView(View):
     name = "ledger_corrections"
     version = 1
     tables = ("ledger_corrections",)
-    handles = CORRECTIONS
     time_travel: ClassVar[bool] = False
 
     def create(self, tx: Tx) -> None:
@@ -94,7 +93,8 @@ class CorrectionsView(View):
             "effective_at TEXT, moved_version INTEGER)"
         )
 
-    def apply(self, tx: Tx, event: Any, position: int) -> None:
+    @on(*CORRECTIONS)
+    def _correction(self, tx: Tx, event: Any, position: int) -> None:
         effective = effective_instant(event)
         tx.execute("INSERT INTO ledger_corrections VALUES (?, ?, ?, ?)",
                    (position, str(event.originator_id), effective.astimezone(UTC).isoformat() if effective else None,

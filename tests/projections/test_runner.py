@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from domain.organizations import Organization
-from projections.base import View
+from projections.base import View, on
 from projections.runner import Projector
 
 
@@ -13,12 +13,12 @@ class DuplicatingView(View):
     name = "duplicating"
     version = 1
     tables = ("dup_rows",)
-    handles = (Organization.RoleAssigned,)
 
     def create(self, tx):
         tx.execute("CREATE TABLE IF NOT EXISTS dup_rows (k TEXT PRIMARY KEY)")
 
-    def apply(self, tx, event, position):
+    @on(Organization.RoleAssigned)
+    def _role_assigned(self, tx, event, position):
         tx.execute("INSERT INTO dup_rows VALUES (?)", ("always-the-same",))
 
 
