@@ -16,6 +16,25 @@ from infrastructure.webhook_http import WebhookClient, retry_after
 LOOPBACK = EgressPolicy.parse("127.0.0.0/8")
 
 
+def _read_request(conn: socket.socket) -> None:
+    """Reads a whole request (head, then as many body bytes as it declares): a socket closed with unread bytes
+    resets the connection, and the client would see the reset instead of the answer."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")[1:]
+                   if line.lower().startswith(b"content-length:")), 0)
+    while len(body) < length:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return
+        body += chunk
+
+
 class Trickler:
     """A TCP server that answers one byte of a valid HTTP response every `every` seconds."""
 
@@ -36,7 +55,7 @@ class Trickler:
             except OSError:
                 return
             self.accepted += 1
-            conn.recv(65536)
+            _read_request(conn)
             answer = b"HTTP/1.1 204 No Content\r\nRetry-After: 5\r\n\r\n"
             for byte in answer:
                 if self.stop.wait(self.every):
