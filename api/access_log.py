@@ -8,11 +8,11 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
 from api.contract import Page, Row
-from api.deps import POSITION_HEADER, command, provide_principal, runtime_of, wait_for_position
+from api.deps import POSITION_HEADER, command, runtime_of, wait_for_position
 from api.params import CursorQuery, Instant, OrgQuery, instant_query, plain
 from application.access_log import BatchAnswer as AccessBatchAnswer
 from application.access_log import TooLarge
@@ -49,7 +49,6 @@ class BatchBody(msgspec.Struct, forbid_unknown_fields=True):
 class AccessLogController(Controller):
     path = "/access-logs"
     tags = ["access-log"]
-    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}
 
     @post("/", sync_to_thread=True, status_code=200)
     def ingest(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],

@@ -19,6 +19,7 @@ from api.access_log import AccessLogController
 from api.catalog import CatalogController
 from api.compliance import ComplianceController, ViolationController
 from api.console import console_handlers, template_config
+from api.deps import app_dependencies
 from api.events import EventController
 from api.ledger import LedgerController, public_key
 from api.maintenance import (
@@ -109,6 +110,7 @@ def create_app(runtime: Runtime | None = None, *, background: bool = True, sweep
                         Router(path="/", route_handlers=[AccessLogController],
                                request_max_body_size=rt.settings.max_batch_bytes)],
         state=State({"runtime": rt, "metrics": RequestMetrics()}),
+        dependencies=app_dependencies(rt),
         middleware=[metrics_middleware],
         before_request=edge,
         lifespan=[lifespan],

@@ -8,11 +8,11 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
 from api.contract import Page, Row
-from api.deps import answer, command, provide_principal, runtime_of, wait_for_position
+from api.deps import answer, command, runtime_of, wait_for_position
 from api.params import AsKnownAtQuery, AtQuery, CursorQuery, Instant, OrgPath, OrgQuery, plain
 from api.state import as_of
 from application.common import Forbidden, NotFound, Principal
@@ -60,7 +60,6 @@ def _org(p: Principal) -> str | None:
     return None if p.sees_everything else p.acting_for
 
 
-DEPS = {"principal": Provide(provide_principal, sync_to_thread=False)}
 
 
 def _board(request: Request[Any, Any, Any], at: datetime | None, as_known_at: datetime | None,
@@ -79,7 +78,6 @@ def _board(request: Request[Any, Any, Any], at: datetime | None, as_known_at: da
 class ViolationController(Controller):
     path = "/violations"
     tags = ["compliance"]
-    dependencies = DEPS
 
     @get("/", sync_to_thread=True)
     def list_violations(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
@@ -163,7 +161,6 @@ class ViolationController(Controller):
 class ComplianceController(Controller):
     path = "/compliance"
     tags = ["compliance"]
-    dependencies = DEPS
 
     @get("/summary", sync_to_thread=True)
     def summary(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],

@@ -9,13 +9,13 @@ from urllib.parse import urlencode
 
 from litestar import Controller, Request, Response, get
 from litestar.concurrency import sync_to_thread
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import Parameter, PathParameter, QueryParameter
 from litestar.response import ServerSentEvent
 from litestar.response.sse import ServerSentEventMessage
 
 from api.contract import Page, Row
-from api.deps import provide_principal, runtime_of
+from api.deps import runtime_of
 from api.params import MAX_INT64, position_of
 from application.common import NotFound, Principal
 from application.feeds import FeedPage, FeedService, Filter, Scope
@@ -53,7 +53,6 @@ def _filter(feeds: FeedService, types: list[str] | None, subject: str | None) ->
 class EventController(Controller):
     path = "/events"
     tags = ["events"]
-    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}
 
     @get("/", sync_to_thread=True)
     def list_events(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], after: After = 0,

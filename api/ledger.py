@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 
 from api.contract import CheckpointPage, Row
-from api.deps import provide_principal, runtime_of
+from api.deps import runtime_of
 from api.params import OptionalPosition, PositionPath
 from application.common import Principal
 from application.integrity import Checkpoint
@@ -28,7 +28,6 @@ def _wants_note(request: Request[Any, Any, Any]) -> bool:
 class LedgerController(Controller):
     path = "/ledger"
     tags = ["integrity"]
-    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}
 
     @get("/checkpoints", sync_to_thread=True)
     def list_checkpoints(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],

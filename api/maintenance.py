@@ -7,7 +7,7 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
 from api import problems
@@ -16,7 +16,6 @@ from api.deps import (
     POSITION_HEADER,
     answer,
     command,
-    provide_principal,
     runtime_of,
     wait_for_position,
 )
@@ -136,13 +135,11 @@ def _objections(request: Request[Any, Any, Any], principal: Principal, **filters
     return _page(request, rows, nxt)
 
 
-DEPS = {"principal": Provide(provide_principal, sync_to_thread=False)}
 
 
 class TicketController(Controller):
     path = "/maintenance/tickets"
     tags = ["maintenance"]
-    dependencies = DEPS
 
     @post("/", sync_to_thread=True, status_code=201)
     def declare(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
@@ -222,7 +219,6 @@ class TicketController(Controller):
 class ArchiveController(Controller):
     path = "/maintenance/archive"
     tags = ["maintenance"]
-    dependencies = DEPS
 
     @get("/", sync_to_thread=True)
     def archive(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
@@ -239,7 +235,6 @@ class ArchiveController(Controller):
 class BatchController(Controller):
     path = "/maintenance/batches"
     tags = ["maintenance"]
-    dependencies = DEPS
 
     @post("/", sync_to_thread=True, status_code=201)
     def request_batch(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
@@ -320,7 +315,6 @@ class BatchController(Controller):
 class ObjectionController(Controller):
     path = "/objections"
     tags = ["maintenance"]
-    dependencies = DEPS
 
     @post("/", sync_to_thread=True, status_code=201)
     def raise_objection(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],

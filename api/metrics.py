@@ -15,13 +15,13 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from litestar import Request, Response, get
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 
-from api.deps import provide_principal, runtime_of
+from api.deps import runtime_of
 from application.common import Forbidden, Principal
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -116,8 +116,7 @@ class _Scrape:
             yield from source.collect()
 
 
-@get("/metrics", sync_to_thread=True, tags=["operations"], media_type="text/plain; version=0.0.4",
-     dependencies={"principal": Provide(provide_principal, sync_to_thread=False)})
+@get("/metrics", sync_to_thread=True, tags=["operations"], media_type="text/plain; version=0.0.4")
 def metrics(request: Request[Any, Any, Any], principal: NamedDependency[Principal]) -> Response[bytes]:
     """Figures for operators: the Office and auditors only (the route names say what others do)."""
     if not principal.sees_everything:

@@ -7,11 +7,11 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
 from api.contract import Page, Row
-from api.deps import answer, command, provide_principal, runtime_of, wait_for_position
+from api.deps import answer, command, runtime_of, wait_for_position
 from api.params import CursorQuery, OrgPath, PersonPath, plain
 from application.common import NotFound, Principal
 from application.organizations import OrganizationAnswer
@@ -43,7 +43,6 @@ class AuthorisationBody(msgspec.Struct, forbid_unknown_fields=True):
 class OrganizationController(Controller):
     path = "/organizations"
     tags = ["organizations"]
-    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}
 
     @get("/", sync_to_thread=True)
     def list_organizations(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], kind: FromQuery[OrgKind | None] = None,

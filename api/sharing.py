@@ -9,7 +9,7 @@ from uuid import UUID
 import anyio.to_thread
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter, QueryParameter
 
 from api.contract import Page, Row
@@ -18,7 +18,6 @@ from api.deps import (
     command,
     honour_min_position,
     min_position,
-    provide_principal,
     runtime_of,
     wait_for_position,
 )
@@ -121,7 +120,6 @@ def _org(p: Principal) -> str | None:
 class ShareRequestController(Controller):
     path = "/share-requests"
     tags = ["sharing"]
-    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}
 
     @post("/", sync_to_thread=True, status_code=201)
     def submit(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
@@ -185,7 +183,6 @@ class ShareRequestController(Controller):
 class GrantController(Controller):
     path = "/grants"
     tags = ["sharing"]
-    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}
 
     @get("/", sync_to_thread=True)
     def list_grants(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
@@ -253,7 +250,6 @@ class GrantController(Controller):
 class GrantStatusController(Controller):
     path = "/grant-status"
     tags = ["sharing"]
-    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}
 
     @get("/")
     async def ask(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
@@ -350,7 +346,6 @@ class GrantReviewController(Controller):
 
     path = "/grant-reviews"
     tags = ["sharing"]
-    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}
 
     @get("/", sync_to_thread=True)
     def list_reviews(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],

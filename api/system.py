@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import PathParameter
 
 from api.contract import Row
-from api.deps import provide_principal, runtime_of
+from api.deps import runtime_of
 from api.params import Position, RecordedAtQuery
 from application.common import Principal
 
@@ -50,7 +50,6 @@ def health(request: Request[Any, Any, Any]) -> Response[Row]:
 class HistoryController(Controller):
     path = "/history"
     tags = ["audit"]
-    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}
 
     @get("/{kind:str}/{ident:str}", sync_to_thread=True)
     def timeline(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], kind: Kind,

@@ -8,11 +8,11 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter, QueryParameter
 
 from api.contract import Page, Row
-from api.deps import answer, command, provide_principal, runtime_of, wait_for_position
+from api.deps import answer, command, runtime_of, wait_for_position
 from api.params import AsKnownAtQuery, AtQuery, CursorQuery, OrgQuery, plain
 from api.state import as_of
 from application.common import Forbidden, NotFound, Principal
@@ -136,7 +136,6 @@ def _queries(request: Request[Any, Any, Any], at: datetime | None,
 class SystemController(Controller):
     path = "/systems"
     tags = ["systems"]
-    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}
 
     # -- reads -------------------------------------------------------------------------------------
 

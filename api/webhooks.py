@@ -6,11 +6,11 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import JSONBody, Parameter
 
 from api.contract import DeliveryPage, SubscriptionList
-from api.deps import command, provide_principal, runtime_of
+from api.deps import command, runtime_of
 from api.params import Position as PositionQuery
 from api.params import TokenPath
 from application.common import Principal
@@ -37,7 +37,6 @@ class ResumeBody(msgspec.Struct, forbid_unknown_fields=True):
 class WebhookController(Controller):
     path = "/webhooks"
     tags = ["events"]
-    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}
 
     @post("/", sync_to_thread=True, status_code=201)
     def register(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
