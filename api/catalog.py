@@ -9,7 +9,7 @@ from uuid import UUID
 import msgspec
 from litestar import Controller, Response, get, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody, Parameter
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from api.contract import Page, Row
 from api.deps import Envelope, Reads, answer
@@ -19,7 +19,9 @@ from api.params import (
     CodeQuery,
     CursorQuery,
     Instant,
+    Limit,
     OrgQuery,
+    ReasonBody,
     TextQuery,
     plain,
 )
@@ -69,15 +71,6 @@ class RefreshBody(msgspec.Struct, forbid_unknown_fields=True):
     as_of: Instant
 
 
-class RetireBody(msgspec.Struct, forbid_unknown_fields=True):
-    reason: Text
-
-
-class EmptyBody(msgspec.Struct, forbid_unknown_fields=True):
-    pass
-
-
-Limit = Annotated[int, Parameter(ge=1, le=500, description="Page size")]
 EntryStatus = Literal["drafted", "submitted", "returned", "approved", "published", "revising", "retired"]
 """The status an entry is listed under (`published` and `revising` both have a version in force)."""
 
@@ -218,6 +211,6 @@ class CatalogController(Controller):
     @post("/entries/{entry_id:uuid}/retire", sync_to_thread=True, status_code=200)
     def retire(self, principal: NamedDependency[Principal], catalog: NamedDependency[CatalogService],
                envelope: NamedDependency[Envelope], entry_id: FromPath[UUID],
-               data: JSONBody[RetireBody]) -> Response[EntryAnswer]:
+               data: JSONBody[ReasonBody]) -> Response[EntryAnswer]:
         return answer(catalog.retire(principal, envelope.command("catalog.retire", data), entry_id,
                                      reason=data.reason))

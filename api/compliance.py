@@ -9,11 +9,22 @@ from uuid import UUID
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody, Parameter
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from api.contract import Page, Row
 from api.deps import answer, command, runtime_of, wait_for_position
-from api.params import AsKnownAtQuery, AtQuery, CursorQuery, Instant, OrgPath, OrgQuery, plain
+from api.params import (
+    AsKnownAtQuery,
+    AtQuery,
+    CommentBody,
+    CursorQuery,
+    Instant,
+    Limit,
+    OrgPath,
+    OrgQuery,
+    ReasonBody,
+    plain,
+)
 from api.state import as_of
 from application.common import Forbidden, NotFound, Principal
 from application.compliance import ViolationAnswer
@@ -22,7 +33,6 @@ from domain.limits import MAX_ITEMS, LongText, OrgCode, ShortText, Text
 from projections.compliance import ComplianceQueries
 from projections.systems_queries import SystemQueries
 
-Limit = Annotated[int, Parameter(ge=1, le=500, description="Page size")]
 VIEW = "compliance"
 SUMMARY_VIEWS = ("compliance", "catalog", "maintenance", "systems")
 
@@ -35,14 +45,6 @@ class RaiseBody(msgspec.Struct, forbid_unknown_fields=True):
     summary: Text
     evidence: Annotated[list[Evidence], msgspec.Meta(max_length=MAX_ITEMS)]
     key: ShortText = ""
-
-
-class CommentBody(msgspec.Struct, forbid_unknown_fields=True):
-    comment: Text = ""
-
-
-class ReasonBody(msgspec.Struct, forbid_unknown_fields=True):
-    reason: Text
 
 
 class NoticeBody(msgspec.Struct, forbid_unknown_fields=True):

@@ -16,13 +16,16 @@ from litestar.response.sse import ServerSentEventMessage
 
 from api.contract import Page, Row
 from api.deps import runtime_of
-from api.params import MAX_INT64, position_of
+from api.params import (
+    MAX_INT64,
+    Limit,
+    position_of,
+)
 from application.common import NotFound, Principal
 from application.feeds import FeedPage, FeedService, Filter, Scope
 from infrastructure.cloudevents import BATCH_MEDIA_TYPE, catalogue, data_schema
 from projections.feed import OWNERS
 
-Limit = Annotated[int, Parameter(ge=1, le=500, description="Page size")]
 After = Annotated[int, Parameter(ge=0, le=MAX_INT64, description="Cursor: the ledger position after which to read")]
 Types = Annotated[list[str] | None, QueryParameter(name="type", max_items=100, description="Event types to keep (repeat or comma-separate)")]
 Subject = Annotated[str | None, Parameter(max_length=200, description="Only this object's events, e.g. grant/<uuid>")]

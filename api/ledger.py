@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
-from litestar.params import Parameter
 
 from api.contract import CheckpointPage, Row
 from api.deps import runtime_of
-from api.params import OptionalPosition, PositionPath
+from api.params import (
+    Limit,
+    OptionalPosition,
+    PositionPath,
+)
 from application.common import Principal
 from application.integrity import Checkpoint
 from application.ledger_verify import VerifyReport
 
-Limit = Annotated[int, Parameter(ge=1, le=500, description="Page size")]
 NOTE_MEDIA_TYPE = "text/plain; charset=utf-8"
 """A checkpoint as a C2SP signed note (c2sp.org/tlog-checkpoint)."""
 

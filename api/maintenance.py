@@ -8,7 +8,7 @@ from uuid import UUID
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody, Parameter
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from api import problems
 from api.contract import Page, Row
@@ -19,7 +19,15 @@ from api.deps import (
     runtime_of,
     wait_for_position,
 )
-from api.params import CursorQuery, Instant, TextQuery, plain
+from api.params import (
+    CommentBody,
+    CursorQuery,
+    Instant,
+    Limit,
+    ReasonBody,
+    TextQuery,
+    plain,
+)
 from application.common import NOBODY, Forbidden, NotFound, Principal
 from application.maintenance import (
     BatchAnswer,
@@ -41,7 +49,6 @@ from domain.maintenance_values import (
 from domain.objections import Answer, ObjectionStatus
 from domain.organizations import Role
 
-Limit = Annotated[int, Parameter(ge=1, le=500, description="Page size")]
 VIEW = "maintenance"
 
 
@@ -58,14 +65,6 @@ class DeclareBody(msgspec.Struct, forbid_unknown_fields=True):
     record_refs: Annotated[list[ShortText], msgspec.Meta(max_length=MAX_BATCH)] = []
     system: ShortText = ""
     responsible: ShortText = ""
-
-
-class CommentBody(msgspec.Struct, forbid_unknown_fields=True):
-    comment: Text = ""
-
-
-class ReasonBody(msgspec.Struct, forbid_unknown_fields=True):
-    reason: Text
 
 
 class ApplyBody(msgspec.Struct, forbid_unknown_fields=True):

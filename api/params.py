@@ -11,10 +11,11 @@ from datetime import datetime
 from typing import Annotated, Any, get_args
 
 import msgspec
-from litestar.params import PathParameter, QueryParameter
+from litestar.params import Parameter, PathParameter, QueryParameter
 
 from application.common import ApplicationError
 from domain import limits
+from domain.limits import Text
 
 _OFFSET = "An ISO 8601 date-time with its offset, e.g. 2026-03-31T24:00:00+08:00 or 2026-03-31T16:00:00Z."
 
@@ -102,3 +103,25 @@ def position_of(raw: str | None, name: str) -> int | None:
 def plain(value: Any) -> str | None:
     """An enum filter as the plain string the queries compare (None stays None)."""
     return None if value is None else str(value)
+
+
+# -- types more than one controller shares ---------------------------------------------------------------
+
+Limit = Annotated[int, Parameter(ge=1, le=500, description="Page size")]
+"""`limit=` of a listing (the access log's own lists take up to 1,000)."""
+
+
+class ReasonBody(msgspec.Struct, forbid_unknown_fields=True):
+    """A decision that must say why (a refusal, a retirement, a suspension …)."""
+
+    reason: Text
+
+
+class CommentBody(msgspec.Struct, forbid_unknown_fields=True):
+    """A decision that may carry a comment."""
+
+    comment: Text = ""
+
+
+class EmptyBody(msgspec.Struct, forbid_unknown_fields=True):
+    """A command that takes no fields (an empty object, or no body)."""

@@ -10,7 +10,7 @@ import anyio.to_thread
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody, Parameter, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from api.contract import Page, Row
 from api.deps import (
@@ -26,6 +26,7 @@ from api.params import (
     AtQuery,
     CursorQuery,
     Instant,
+    Limit,
     OptionalPosition,
     OrgQuery,
     constrained,
@@ -48,8 +49,6 @@ from domain.sharing_values import (
     UsePlan,
 )
 from projections.sharing_queries import ReviewQueries, SharingQueries
-
-Limit = Annotated[int, Parameter(ge=1, le=500, description="Page size")]
 
 
 class AskedEntry(msgspec.Struct, forbid_unknown_fields=True):
@@ -79,10 +78,6 @@ class OrderBody(msgspec.Struct, forbid_unknown_fields=True):
     """共享实施单 (附件2): per entry from another department, its import, storage and use plan (SHR-8)."""
 
     plans: Annotated[dict[UUID, UsePlan], msgspec.Meta(max_length=MAX_ITEMS)] = {}
-
-
-class ReasonBody(msgspec.Struct, forbid_unknown_fields=True):
-    reason: Text
 
 
 class CorrectableBody(msgspec.Struct, forbid_unknown_fields=True):

@@ -13,7 +13,16 @@ from litestar.params import FromPath, FromQuery, JSONBody, Parameter, QueryParam
 
 from api.contract import Page, Row
 from api.deps import answer, command, runtime_of, wait_for_position
-from api.params import AsKnownAtQuery, AtQuery, CursorQuery, OrgQuery, plain
+from api.params import (
+    AsKnownAtQuery,
+    AtQuery,
+    CommentBody,
+    CursorQuery,
+    Limit,
+    OrgQuery,
+    ReasonBody,
+    plain,
+)
 from api.state import as_of
 from application.common import Forbidden, NotFound, Principal
 from application.systems import SystemAnswer
@@ -30,7 +39,6 @@ from domain.systems_values import (
 )
 from projections.systems_queries import SystemQueries
 
-Limit = Annotated[int, Parameter(ge=1, le=500, description="Page size")]
 ProjectCatalog = Annotated[list[ProjectEntry], msgspec.Meta(max_length=MAX_ITEMS)]
 Filing = Annotated[int, Parameter(ge=0, le=1_000_000, description="The filing's number")]
 
@@ -94,14 +102,6 @@ class ChangeBody(msgspec.Struct, forbid_unknown_fields=True):
     kind: ChangeKind
     description: Text
     affects_sharing: bool
-
-
-class CommentBody(msgspec.Struct, forbid_unknown_fields=True):
-    comment: Text = ""
-
-
-class ReasonBody(msgspec.Struct, forbid_unknown_fields=True):
-    reason: Text
 
 
 class UnconfirmedBody(msgspec.Struct, forbid_unknown_fields=True):

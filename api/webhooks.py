@@ -7,17 +7,20 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency
-from litestar.params import JSONBody, Parameter
+from litestar.params import JSONBody
 
 from api.contract import DeliveryPage, SubscriptionList
 from api.deps import command, runtime_of
-from api.params import Position as PositionQuery
-from api.params import TokenPath
+from api.params import (
+    Limit,
+    TokenPath,
+)
+from api.params import (
+    Position as PositionQuery,
+)
 from application.common import Principal
 from application.webhooks import Subscription
 from domain.limits import Position, ShortText, Url
-
-Limit = Annotated[int, Parameter(ge=1, le=500, description="Page size")]
 
 
 class WebhookBody(msgspec.Struct, forbid_unknown_fields=True):
