@@ -35,7 +35,8 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 def cmd_restore(args: argparse.Namespace) -> int:
     """Every refusal is one line on stderr and exit status 1 (2 for a wrong use of the options)."""
-    from application.backup import BackupError, restore
+    from application.backup import restore
+    from application.backup_file import BackupError
     from infrastructure.verifier import VerificationError, load_public_key
 
     if args.accept_unsigned and not (args.reason or "").strip():

@@ -3,7 +3,7 @@
 These hold facts no replay rebuilds (signed tree heads, receipts, the monitors' positions, webhook
 subscriptions and their delivery logs, the record of restores made on an operator's word), so
 they are not read models and are not dropped by a rebuild. Each service creates its own tables
-when it starts (`create`); the backup copies them (`application.backup.SIDE_TABLES`).
+when it starts (`create`); the backup copies them (`application.backup_file.SIDE_TABLES`).
 """
 
 from __future__ import annotations

@@ -18,7 +18,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from api.cli import load_demo
-from application.backup import SIDE_TABLES, BackupError, backup, restore, signed_message
+from application.backup import backup, restore
+from application.backup_file import SIDE_TABLES, BackupError, signed_message
 from bootstrap import Runtime
 from domain.organizations import organization_id
 from infrastructure.config import Settings
