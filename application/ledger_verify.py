@@ -144,9 +144,7 @@ Page = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]
 class _Hashed(NamedTuple):
     """A range whose events the store's server hashed on its chain records (`event_rows.chain_hashed`)."""
 
-    rows: list[tuple[Any, ...]]
-    chain: int
-    store: int
+    page: event_rows.HashedPage
     after: int
     upto: int
 
@@ -166,7 +164,7 @@ def _pages(ledger: Ledger, head: int, span: int, hashed: list[str | None], worke
         algorithm = hashed[0]
         if algorithm is None:
             return event_rows.chain_and_store(ledger, after, upto)
-        return _Hashed(*event_rows.chain_hashed(ledger, algorithm, after, upto), after, upto)
+        return _Hashed(event_rows.chain_hashed(ledger, algorithm, after, upto), after, upto)
 
     ranges = iter([(a, min(a + span, head)) for a in range(0, head, span)])
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="verify-reader")
@@ -259,19 +257,25 @@ def walk(ledger: Ledger, checkpoints: list[dict[str, Any]], public_key: Any | No
     # PostgreSQL answers two readers at once; SQLite's reads gain nothing from a second thread
     for got in _pages(ledger, head, page, hashed, workers=2 if ledger.backend == "postgres" else 1):
         if isinstance(got, _Hashed):
-            rows, n = got.rows, len(got.rows)
-            if n == got.chain == got.store:
+            hp = got.page
+            n = hp.joined
+            if n == hp.chain == hp.store:
                 if n == 0:
                     continue
-                positions, seqs, hashes, prevs, computed = zip(*rows, strict=True)
-                if (prevs[0] == prev == running and seqs == tuple(range(seq, seq + n))
-                        and prevs[1:] == hashes[:-1] and computed == hashes):
-                    grow(hashes, positions)
-                    prev = running = hashes[-1]
-                    seq, events, chained = seq + n, events + n, chained + n
-                    if progress is not None:
-                        progress(n)
-                    continue
+                # each column arrives as one value: the checks are comparisons of whole byte strings
+                blob, width = hp.hashes, 32 * n
+                if (len(blob) == len(hp.prevs) == len(hp.computed) == width
+                        and hp.prevs[:32] == prev == running and hp.computed == blob
+                        and hp.prevs[32:] == blob[:-32]
+                        and hp.seqs == struct.pack(f">{n}q", *range(seq, seq + n)) and len(hp.positions) == 8 * n):
+                    positions = struct.unpack(f">{n}q", hp.positions)
+                    if all(map(int.__lt__, positions, positions[1:])):  # the values came in position order
+                        grow([blob[k:k + 32] for k in range(0, width, 32)], positions)
+                        prev = running = blob[-32:]
+                        seq, events, chained = seq + n, events + n, chained + n
+                        if progress is not None:
+                            progress(n)
+                        continue
             hashed[0] = None  # something to classify: from here on the walk reads the bytes and hashes them
             chain, store = event_rows.chain_and_store(ledger, got.after, got.upto)
         else:
