@@ -12,6 +12,7 @@ read apart and reported as inserted, as is any row the chain skipped, before its
 
 from __future__ import annotations
 
+import gc
 import struct
 import time
 from collections import deque
@@ -144,9 +145,7 @@ Page = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]
 class _Hashed(NamedTuple):
     """A range whose events the store's server hashed on its chain records (`event_rows.chain_hashed`)."""
 
-    rows: list[tuple[Any, ...]]
-    chain: int
-    store: int
+    page: event_rows.HashedPage
     after: int
     upto: int
 
@@ -156,8 +155,8 @@ def _identity(data: bytes) -> tuple[str, int]:
     return data[8:24].hex(), int.from_bytes(data[24:32], "big")
 
 
-def _pages(ledger: Ledger, head: int, span: int, hashed: list[str | None], workers: int = 2,
-           ahead: int = 4) -> Iterator[Page | _Hashed]:
+def _pages(ledger: Ledger, reader: event_rows.PageReader, head: int, span: int, hashed: list[str | None],
+           workers: int = 2, ahead: int = 4) -> Iterator[Page | _Hashed]:
     """Consecutive ranges of positions up to the chain's head, in order, read by a few threads ahead of the
     hashing (the database wait releases the GIL, and ranges are independent of each other). While
     `hashed[0]` names a hash the server computes, a range is read hashed; the walk clears it after a break."""
@@ -165,8 +164,8 @@ def _pages(ledger: Ledger, head: int, span: int, hashed: list[str | None], worke
     def read(after: int, upto: int) -> Page | _Hashed:
         algorithm = hashed[0]
         if algorithm is None:
-            return event_rows.chain_and_store(ledger, after, upto)
-        return _Hashed(*event_rows.chain_hashed(ledger, algorithm, after, upto), after, upto)
+            return event_rows.chain_and_store(ledger, after, upto, reader)
+        return _Hashed(event_rows.chain_hashed(ledger, algorithm, after, upto), after, upto)
 
     ranges = iter([(a, min(a + span, head)) for a in range(0, head, span)])
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="verify-reader")
@@ -185,6 +184,21 @@ def _pages(ledger: Ledger, head: int, span: int, hashed: list[str | None], worke
 def walk(ledger: Ledger, checkpoints: list[dict[str, Any]], public_key: Any | None,
          progress: Callable[[int], None] | None = None, page: int = 5000) -> VerifyReport:
     """Checks the whole store; `checkpoints` are signed tree heads as dicts (any order)."""
+    reader = event_rows.PageReader(ledger)
+    # Every page is thousands of rows and hashes that live until the next page, and none is part of a cycle:
+    # the cyclic collector would only walk them again and again. Reference counts free each page.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _walk(ledger, reader, checkpoints, public_key, progress, page)
+    finally:
+        if collecting:
+            gc.enable()
+        reader.close()
+
+
+def _walk(ledger: Ledger, reader: event_rows.PageReader, checkpoints: list[dict[str, Any]], public_key: Any | None,
+          progress: Callable[[int], None] | None, page: int) -> VerifyReport:
     t0 = time.perf_counter()
     w = _Walk(ledger, checkpoints)
     if public_key is not None:
@@ -198,7 +212,6 @@ def walk(ledger: Ledger, checkpoints: list[dict[str, Any]], public_key: Any | No
             w.add("checkpoint", 0, None, None, "the empty checkpoint has a wrong root")
     sqlite = ledger.backend == "sqlite"
     sha, head_pack, len_pack = ledger.suite.new, _HEAD.pack, _LEN.pack  # the profile's hash (SHA-256 or SM3)
-    topics: dict[str, bytes] = {}
     frontier = w.frontier
     subtrees = frontier.hashes
     next_cp = int(w.pending[0]["tree_size"]) if w.pending else -1
@@ -235,10 +248,7 @@ def walk(ledger: Ledger, checkpoints: list[dict[str, Any]], public_key: Any | No
         fromhex, out = bytes.fromhex, list[bytes]()
         push = out.append
         if sqlite:
-            for c_prev, (spos, raw_oid, s_ver, topic, state) in zip(prevs, store, strict=True):
-                t = topics.get(topic)
-                if t is None:
-                    t = topics[topic] = topic.encode("utf-8")
+            for c_prev, (spos, raw_oid, s_ver, t, state) in zip(prevs, store, strict=True):
                 h = sha(c_prev + head_pack(spos, fromhex(raw_oid), s_ver, len(t)) + t + len_pack(len(state)))
                 h.update(state)
                 push(h.digest())
@@ -257,23 +267,29 @@ def walk(ledger: Ledger, checkpoints: list[dict[str, Any]], public_key: Any | No
     # the server computes it beside the bytes and sends 32 bytes instead of the event (decision 0021).
     hashed = [event_rows.hashing_in_store(ledger, ledger.profile)]
     # PostgreSQL answers two readers at once; SQLite's reads gain nothing from a second thread
-    for got in _pages(ledger, head, page, hashed, workers=2 if ledger.backend == "postgres" else 1):
+    for got in _pages(ledger, reader, head, page, hashed, workers=2 if ledger.backend == "postgres" else 1):
         if isinstance(got, _Hashed):
-            rows, n = got.rows, len(got.rows)
-            if n == got.chain == got.store:
+            hp = got.page
+            n = hp.joined
+            if n == hp.chain == hp.store:
                 if n == 0:
                     continue
-                positions, seqs, hashes, prevs, computed = zip(*rows, strict=True)
-                if (prevs[0] == prev == running and seqs == tuple(range(seq, seq + n))
-                        and prevs[1:] == hashes[:-1] and computed == hashes):
-                    grow(hashes, positions)
-                    prev = running = hashes[-1]
-                    seq, events, chained = seq + n, events + n, chained + n
-                    if progress is not None:
-                        progress(n)
-                    continue
+                # each column arrives as one value: the checks are comparisons of whole byte strings
+                blob, width = hp.hashes, 32 * n
+                if (len(blob) == len(hp.prevs) == len(hp.computed) == width
+                        and hp.prevs[:32] == prev == running and hp.computed == blob
+                        and hp.prevs[32:] == blob[:-32]
+                        and hp.seqs == struct.pack(f">{n}q", *range(seq, seq + n)) and len(hp.positions) == 8 * n):
+                    positions = struct.unpack(f">{n}q", hp.positions)
+                    if all(map(int.__lt__, positions, positions[1:])):  # the values came in position order
+                        grow([blob[k:k + 32] for k in range(0, width, 32)], positions)
+                        prev = running = blob[-32:]
+                        seq, events, chained = seq + n, events + n, chained + n
+                        if progress is not None:
+                            progress(n)
+                        continue
             hashed[0] = None  # something to classify: from here on the walk reads the bytes and hashes them
-            chain, store = event_rows.chain_and_store(ledger, got.after, got.upto)
+            chain, store = event_rows.chain_and_store(ledger, got.after, got.upto, reader)
         else:
             chain, store = got
         if chain and len(chain) == len(store):
@@ -297,10 +313,7 @@ def walk(ledger: Ledger, checkpoints: list[dict[str, Any]], public_key: Any | No
             spos = s[0] if s is not None else end
             if s is not None and spos <= cpos:
                 if sqlite:
-                    _, raw_oid, s_ver, topic, state = s
-                    t = topics.get(topic)
-                    if t is None:
-                        t = topics[topic] = topic.encode("utf-8")
+                    _, raw_oid, s_ver, t, state = s
                     data = head_pack(spos, bytes.fromhex(raw_oid), s_ver, len(t)) + t + len_pack(len(state)) + state
                 else:
                     data = s[1]

@@ -6,13 +6,15 @@ record page by page, recomputes the canonical bytes and the chain hash (on Postg
 the server hashes them beside the rows, decision 0021) and the Merkle leaf, and checks the
 checkpoint's root. The baseline holds the same canonical bytes in memory and computes only the
 chain hash, H(previous || bytes), in a plain loop: the ratio is what reading, merging and the
-other checks cost on top of the hashing itself. Both crypto profiles are measured: intl (H = SHA-256,
+other checks cost on top of the hashing itself. The walk and the bare loop alternate, best of three each,
+so both meet the same load of a shared machine. Both crypto profiles are measured: intl (H = SHA-256,
 an Ed25519 checkpoint) and sm (H = SM3 through OpenSSL, an SM2 checkpoint), each against a bare loop
 of its own hash over the same bytes.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,7 +30,9 @@ from infrastructure.verifier import GENESIS, Suite, canonical_bytes, suite
 NAME = "verify"
 TITLE = "Verify speed of the hash chain"
 AIM = 100_000.0
+"""The first round's absolute aim (events/s), reported beside the ratio; the verdict is the ratio's."""
 RATIO_AIM = 0.5  # issue 14: verify at half the speed of the bare hashing loop over the same bytes, or better
+ROUNDS = 3
 
 
 @contextmanager
@@ -71,6 +75,10 @@ PROFILE_LABEL = {"intl": "", "sm": " (sm profile: SM3, SM2)"}
 HASH_LABEL = {"intl": "SHA-256", "sm": "SM3"}
 
 
+def _load() -> str:
+    return f"{os.getloadavg()[0]:.1f}"
+
+
 def _measure(store: str, rt: Runtime, events: int, out: Outcome) -> None:
     profile = rt.ledger.profile
     fill(rt, events)
@@ -78,34 +86,48 @@ def _measure(store: str, rt: Runtime, events: int, out: Outcome) -> None:
     rt.projector.catch_up("ledger_chain")
     chain_s = time.perf_counter() - t0
     rt.integrity.create_checkpoint()
-    walks = []
-    for _ in range(2):
+    datas = canonical_of_store(rt)
+    cp = rt.integrity.checkpoint_of()
+    # The walk and the bare loop alternate, so that both meet the same load of a shared machine; best of each.
+    # The bare loop hashes the canonical bytes read from the store the same way as before (once, in memory).
+    load_before = _load()
+    walks, bares, walk_cpu, bare_cpu = [], [], [], []
+    for _ in range(ROUNDS):
+        c0 = time.process_time()
         report = rt.integrity.verify(catch_up=False)
+        walk_cpu.append(time.process_time() - c0)
         assert report.ok and report.unchained == 0, report.first_break
         walks.append(report.seconds)
-    checked = report.events
-    datas = canonical_of_store(rt)
-    assert len(datas) == checked
-    best = float("inf")
-    for _ in range(3):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         head = bare_chain(datas, rt.ledger.suite)
-        best = min(best, time.perf_counter() - t0)
-    cp = rt.integrity.checkpoint_of()
-    assert head.hex() == cp.chain_hash, "the bare loop and the chain disagree"
+        bares.append(time.perf_counter() - t0)
+        bare_cpu.append(time.process_time() - c0)
+        assert head.hex() == cp.chain_hash, "the bare loop and the chain disagree"
+    checked = report.events
+    assert len(datas) == checked
+    best = min(bares)
     rate, base = checked / min(walks), checked / best
+    label = f"{store}{PROFILE_LABEL[profile]}"
+    bare_name = f"bare {HASH_LABEL[profile]} chain loop over the same bytes in memory ({store})"
+    ratio = rate / base
     out.rows.append(Row(
-        metric=f"{store}{PROFILE_LABEL[profile]}: verify (whole store: chain, Merkle leaves, checkpoint roots)",
-        figure=rate, unit="events/s",
-        baseline_name=f"bare {HASH_LABEL[profile]} chain loop over the same bytes in memory ({store})", baseline=base,
-        baseline_unit="events/s", ratio=rate / base, aim=f">= {AIM:,.0f} events/s and ratio >= {RATIO_AIM}",
-        met=rate >= AIM and rate / base >= RATIO_AIM,
+        metric=f"{label}: verify (whole store: chain, Merkle leaves, checkpoint roots)",
+        figure=rate, unit="events/s", baseline_name=bare_name, baseline=base, baseline_unit="events/s",
+        ratio=ratio, aim=f">= {RATIO_AIM} (issue 14)", met=ratio >= RATIO_AIM,
     ))
+    if store == "SQLite":  # on PostgreSQL the server's share (its hashing, with intl) is not in this process's time
+        out.rows.append(Row(
+            metric=f"{label}: verify, CPU time of the process (all its threads)",
+            figure=checked / min(walk_cpu), unit="events per CPU-s", baseline_name=bare_name + ", CPU time",
+            baseline=checked / min(bare_cpu), baseline_unit="events per CPU-s",
+            ratio=min(bare_cpu) / min(walk_cpu), aim="information", met=None,
+        ))
     size = sum(len(d) for d in datas) / len(datas)
     out.notes.append(
-        f"{store}{PROFILE_LABEL[profile]}: {checked} events (mean canonical size {size:,.0f} bytes); verify took {min(walks):.2f} s (best "
-        f"of 2), the bare loop {best:.3f} s (best of 3); chaining the log by the projector took {chain_s:.1f} s "
-        f"({checked / chain_s:,.0f} events/s)."
+        f"{label}: {checked} events (mean canonical size {size:,.0f} bytes); verify took {min(walks):.3f} s (best "
+        f"of {ROUNDS}, alternated with the bare loop), the bare loop {best:.3f} s; {rate:,.0f} events/s against the "
+        f"first round's absolute aim of {AIM:,.0f}; chaining the log by the projector took {chain_s:.1f} s "
+        f"({checked / chain_s:,.0f} events/s); load average {load_before} before the walks, {_load()} after."
     )
 
 
@@ -122,9 +144,11 @@ def run(opts: Options) -> Outcome:
             with _runtime("sqlite", opts, work, profile) as rt:
                 _measure("SQLite", rt, events, out)
     out.notes.append(
-        "The aims are the earlier absolute 100,000 events/s and issue 14's ratio of 0.5: how close the walk "
-        "comes to the cost of the hashing alone. On top of the baseline's one hash per event, verify reads the store "
-        "and the chain records, builds the canonical bytes, hashes each Merkle leaf and the frontier's nodes "
-        "(small inputs), and compares every hash with its record."
+        "The verdict is issue 14's ratio of 0.5: how close the walk comes to the cost of the hashing alone (the "
+        "first round's absolute 100,000 events/s is given in the notes). On top of the baseline's one hash per "
+        "event, verify reads the store and the chain records, builds the canonical bytes, hashes each Merkle leaf "
+        "and the frontier's nodes (small inputs), and compares every hash with its record. The CPU-time rows "
+        "(SQLite) say what the walk costs the machine whatever its load: on two shared cores the wall-clock ratio "
+        "also depends on whether the reader thread finds a core of its own."
     )
     return out
