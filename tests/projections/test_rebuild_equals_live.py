@@ -50,7 +50,7 @@ def take_cases_through_their_lifecycle(rt: Any, clock: Any) -> None:
     for v in (accepted, escalated, reported):
         rt.compliance.confirm(office, cmd(), v, comment="核实属实")
         rt.compliance.issue_notice(office, cmd(), v, deadline=deadline, requirements="限期整改")
-    subject = {r["id"]: r["subject"] for r in rows}
+    subject = {r.id: r.subject for r in rows}
     rt.compliance.report(reporter(subject[str(accepted)]), cmd(), accepted, report="已整改")
     rt.compliance.accept(office, cmd(), accepted, comment="整改到位")
     rt.projector.catch_up_all()  # the live view advances between the steps
