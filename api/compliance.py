@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from api.contract import Page, Row
-from api.deps import answer, command, runtime_of, wait_for_position
+from api.contract import Page
+from api.deps import Envelope, Reads, answer
 from api.params import (
     AsKnownAtQuery,
     AtQuery,
@@ -25,12 +26,15 @@ from api.params import (
     ReasonBody,
     plain,
 )
-from api.state import as_of
+from api.state import Past
 from application.common import Forbidden, NotFound, Principal
-from application.compliance import ViolationAnswer
+from application.compliance import ComplianceService, ViolationAnswer
 from domain.compliance import Evidence, ViolationKind, ViolationStatus
 from domain.limits import MAX_ITEMS, LongText, OrgCode, ShortText, Text
-from projections.compliance import ComplianceQueries
+from infrastructure.config import Settings
+from infrastructure.sql import Db
+from projections.compliance import ComplianceQueries, SummaryLine, ViolationRow
+from projections.scope import Scope
 from projections.systems_queries import SystemQueries
 
 VIEW = "compliance"
@@ -58,23 +62,27 @@ class ReportBody(msgspec.Struct, forbid_unknown_fields=True):
     report: LongText
 
 
-def _org(p: Principal) -> str | None:
-    return None if p.sees_everything else p.acting_for
+class OrganizationBoard(SummaryLine, kw_only=True):
+    """One organization's line of the board with its open violations (a page of them; the next with
+    `GET /violations?subject=…&open=true&cursor=<next_cursor>`)."""
+
+    violations: list[ViolationRow]
+    next_cursor: str | None
+    position: int
 
 
+Caller = NamedDependency[Principal]
+Service = NamedDependency[ComplianceService]
+Queries = NamedDependency[ComplianceQueries]
+EnvelopeDep = NamedDependency[Envelope]
+ReadsDep = NamedDependency[Reads]
+ViolationId = FromPath[UUID]
 
 
-def _board(request: Request[Any, Any, Any], at: datetime | None, as_known_at: datetime | None,
-           *views: str) -> tuple[int, ComplianceQueries, datetime, dict[str, Any]]:
-    """Today's board (caught up to the caller's position) and now, or its replica as in force at `at` as known at
-    `as_known_at`, `at`, and the fields naming that cut."""
-    rt = runtime_of(request)
-    if at is None and as_known_at is None:
-        return wait_for_position(request, *views), rt.compliance_queries, rt.now(), {}
-    position, replica, cut = as_of(request, at, as_known_at)
-    queries = ComplianceQueries(replica, rt.settings.overdue_grace_days,
-                                non_compliant_systems=SystemQueries(replica).compliance)
-    return position, queries, cut["at"], cut
+def _board_on(settings: Settings) -> Callable[[Db], ComplianceQueries]:
+    """The board's queries over a replica of the read models (the past), with the systems' SYS-5 beside them."""
+    return lambda db: ComplianceQueries(db, settings.overdue_grace_days,
+                                        non_compliant_systems=SystemQueries(db).compliance)
 
 
 class ViolationController(Controller):
@@ -82,82 +90,79 @@ class ViolationController(Controller):
     tags = ["compliance"]
 
     @get("/", sync_to_thread=True)
-    def list_violations(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+    def list_violations(self, principal: Caller, compliance_queries: Queries, reads: ReadsDep,
+                        past: NamedDependency[Past], settings: NamedDependency[Settings],
                         kind: FromQuery[ViolationKind | None] = None, subject: OrgQuery = None,
                         status: FromQuery[ViolationStatus | None] = None, open: FromQuery[bool] = False,  # noqa: A002
                         limit: Limit = 50, cursor: CursorQuery = None,
-                        at: AtQuery = None, as_known_at: AsKnownAtQuery = None) -> Response[Page[Row]]:
+                        at: AtQuery = None, as_known_at: AsKnownAtQuery = None) -> Response[Page[ViolationRow]]:
         """Newest first. The Office and auditors see every case; an organization its own, once confirmed.
         With `at` and/or `as_known_at`, the cases as they stood then, as known then."""
-        position, queries, _, cut = _board(request, at, as_known_at, VIEW)
-        rows, nxt = queries.violations(org=_org(principal), kind=plain(kind), subject=subject, status=plain(status),
-                                                     open_only=open, limit=limit, cursor=cursor)
+        queries, position, cut = past.or_live(at, as_known_at, reads, compliance_queries, _board_on(settings), VIEW)
+        rows, nxt = queries.violations(scope=Scope.of(principal), kind=plain(kind), subject=subject,
+                                       status=plain(status), open_only=open, limit=limit, cursor=cursor)
         return Response({"items": rows, "next_cursor": nxt, **cut, "position": position})
 
     @post("/", sync_to_thread=True, status_code=201)
-    def raise_violation(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+    def raise_violation(self, principal: Caller, compliance: Service, envelope: EnvelopeDep,
                         data: JSONBody[RaiseBody]) -> Response[ViolationAnswer]:
         """The Office raises a case directly, confirmed at once (VIO-1 … VIO-5)."""
-        result = runtime_of(request).compliance.raise_violation(
-            principal, command(request, "violation.raise", data), kind=data.kind, subject=data.subject,
+        result = compliance.raise_violation(
+            principal, envelope.command("violation.raise", data), kind=data.kind, subject=data.subject,
             evidence=tuple(data.evidence), summary=data.summary, key=data.key)
         return answer(result, location=f"/violations/{result.aggregate_id}")
 
     @get("/{violation_id:uuid}", sync_to_thread=True)
-    def get_violation(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                      violation_id: FromPath[UUID]) -> Response[Row]:
-        rt = runtime_of(request)
-        wait_for_position(request, VIEW)
-        row = rt.compliance_queries.violation(str(violation_id))
-        visible = row is not None and (principal.sees_everything or (
-            row["subject"] == principal.acting_for and row["status"] not in ("candidate", "dismissed")))
-        if row is None or not visible:
+    def get_violation(self, principal: Caller, compliance_queries: Queries, reads: ReadsDep,
+                      violation_id: ViolationId) -> Response[ViolationRow]:
+        reads.wait(VIEW)
+        row = compliance_queries.violation(str(violation_id), Scope.of(principal))
+        if row is None:
             raise NotFound(f"No violation {violation_id}.")
-        return Response(row, headers={"ETag": f'"{row["version"]}"'})
+        return Response(row, headers={"ETag": f'"{row.version}"'})
 
     @post("/{violation_id:uuid}/confirm", sync_to_thread=True, status_code=200)
-    def confirm(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                violation_id: FromPath[UUID], data: JSONBody[CommentBody]) -> Response[ViolationAnswer]:
+    def confirm(self, principal: Caller, compliance: Service, envelope: EnvelopeDep, violation_id: ViolationId,
+                data: JSONBody[CommentBody]) -> Response[ViolationAnswer]:
         """The Office confirms a candidate."""
-        return answer(runtime_of(request).compliance.confirm(
-            principal, command(request, "violation.confirm", data), violation_id, comment=data.comment))
+        return answer(compliance.confirm(principal, envelope.command("violation.confirm", data), violation_id,
+                                         comment=data.comment))
 
     @post("/{violation_id:uuid}/dismiss", sync_to_thread=True, status_code=200)
-    def dismiss(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                violation_id: FromPath[UUID], data: JSONBody[ReasonBody]) -> Response[ViolationAnswer]:
+    def dismiss(self, principal: Caller, compliance: Service, envelope: EnvelopeDep, violation_id: ViolationId,
+                data: JSONBody[ReasonBody]) -> Response[ViolationAnswer]:
         """The Office dismisses a candidate, with a reason."""
-        return answer(runtime_of(request).compliance.dismiss(
-            principal, command(request, "violation.dismiss", data), violation_id, reason=data.reason))
+        return answer(compliance.dismiss(principal, envelope.command("violation.dismiss", data), violation_id,
+                                         reason=data.reason))
 
     @post("/{violation_id:uuid}/notice", sync_to_thread=True, status_code=200)
-    def notice(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-               violation_id: FromPath[UUID], data: JSONBody[NoticeBody]) -> Response[ViolationAnswer]:
+    def notice(self, principal: Caller, compliance: Service, envelope: EnvelopeDep, violation_id: ViolationId,
+               data: JSONBody[NoticeBody]) -> Response[ViolationAnswer]:
         """The Office issues a rectification notice with a deadline."""
-        return answer(runtime_of(request).compliance.issue_notice(
-            principal, command(request, "violation.notice", data), violation_id, deadline=data.deadline,
-            requirements=data.requirements))
+        return answer(compliance.issue_notice(principal, envelope.command("violation.notice", data), violation_id,
+                                              deadline=data.deadline, requirements=data.requirements))
 
     @post("/{violation_id:uuid}/report", sync_to_thread=True, status_code=200)
-    def report(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-               violation_id: FromPath[UUID], data: JSONBody[ReportBody]) -> Response[ViolationAnswer]:
+    def report(self, principal: Caller, compliance: Service, envelope: EnvelopeDep, violation_id: ViolationId,
+               data: JSONBody[ReportBody]) -> Response[ViolationAnswer]:
         """The subject organization reports its rectification (office_admin, system_manager, maintainer,
         approver or catalog_reviewer of that organization)."""
-        return answer(runtime_of(request).compliance.report(
-            principal, command(request, "violation.report", data), violation_id, report=data.report))
+        return answer(compliance.report(principal, envelope.command("violation.report", data), violation_id,
+                                        report=data.report))
 
     @post("/{violation_id:uuid}/accept", sync_to_thread=True, status_code=200)
-    def accept(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-               violation_id: FromPath[UUID], data: JSONBody[CommentBody]) -> Response[ViolationAnswer]:
+    def accept(self, principal: Caller, compliance: Service, envelope: EnvelopeDep, violation_id: ViolationId,
+               data: JSONBody[CommentBody]) -> Response[ViolationAnswer]:
         """The Office accepts the reported rectification: the case is closed."""
-        return answer(runtime_of(request).compliance.accept(
-            principal, command(request, "violation.accept", data), violation_id, comment=data.comment))
+        return answer(compliance.accept(principal, envelope.command("violation.accept", data), violation_id,
+                                        comment=data.comment))
 
     @post("/{violation_id:uuid}/escalate", sync_to_thread=True, status_code=200)
-    def escalate(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                 violation_id: FromPath[UUID], data: JSONBody[ReasonBody]) -> Response[ViolationAnswer]:
+    def escalate(self, principal: Caller, compliance: Service, envelope: EnvelopeDep, violation_id: ViolationId,
+                 data: JSONBody[ReasonBody]) -> Response[ViolationAnswer]:
         """The Office escalates: a report it will not accept, or a notice unanswered past its deadline."""
-        return answer(runtime_of(request).compliance.escalate(
-            principal, command(request, "violation.escalate", data), violation_id, reason=data.reason))
+        return answer(compliance.escalate(principal, envelope.command("violation.escalate", data), violation_id,
+                                          reason=data.reason))
 
 
 class ComplianceController(Controller):
@@ -165,33 +170,32 @@ class ComplianceController(Controller):
     tags = ["compliance"]
 
     @get("/summary", sync_to_thread=True)
-    def summary(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+    def summary(self, principal: Caller, compliance_queries: Queries, reads: ReadsDep, past: NamedDependency[Past],
+                settings: NamedDependency[Settings], now: NamedDependency[datetime],
                 org: OrgQuery = None, at: AtQuery = None,
-                as_known_at: AsKnownAtQuery = None) -> Response[Page[Row]]:
+                as_known_at: AsKnownAtQuery = None) -> Response[Page[SummaryLine]]:
         """Per organization: open violations, candidates, overdue entries and objections, non-compliant systems.
         An organization sees only its own line. With `at` and/or `as_known_at`, the board as it stood then, as
         known then (overdue judged at `at`)."""
-        position, queries, now, cut = _board(request, at, as_known_at, *SUMMARY_VIEWS)
-        if not principal.sees_everything:
-            if org not in (None, principal.acting_for):
-                raise Forbidden(f"{principal.acting_for} sees its own compliance summary, not {org}'s.")
-            org = principal.acting_for
-        items = queries.summary(now=now, org=org)
-        if not principal.sees_everything:  # candidates are the Office's work until confirmed
-            items = [{k: v for k, v in i.items() if k != "candidates"} for i in items]
+        scope = Scope.of(principal)
+        queries, position, cut = past.or_live(at, as_known_at, reads, compliance_queries, _board_on(settings),
+                                              *SUMMARY_VIEWS)
+        if not scope.sees_everything:
+            if org not in (None, scope.org):
+                raise Forbidden(f"{scope.org} sees its own compliance summary, not {org}'s.")
+            org = scope.org
+        items = queries.summary(scope=scope, now=cut.get("at", now), org=org)
         return Response({"items": items, **cut, "position": position})
 
     @get("/organizations/{code:str}", sync_to_thread=True)
-    def organization(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                     code: OrgPath, limit: Limit = 50) -> Response[Row]:
+    def organization(self, principal: Caller, compliance_queries: Queries, reads: ReadsDep,
+                     now: NamedDependency[datetime], code: OrgPath, limit: Limit = 50) -> Response[OrganizationBoard]:
         """One organization's line of the board, with its open violations."""
-        rt = runtime_of(request)
-        if not (principal.sees_everything or principal.acting_for == code):
+        scope = Scope.of(principal)
+        if not scope.sees(code):
             raise NotFound(f"No compliance board for {code}.")
-        position = wait_for_position(request, *SUMMARY_VIEWS)
-        [line] = rt.compliance_queries.summary(now=rt.now(), org=code)
-        if not principal.sees_everything:
-            line.pop("candidates")
-        rows, nxt = rt.compliance_queries.violations(org=None if principal.sees_everything else code, subject=code,
-                                                     open_only=True, limit=limit)
-        return Response({**line, "violations": rows, "next_cursor": nxt, "position": position})
+        position = reads.wait(*SUMMARY_VIEWS)
+        [line] = compliance_queries.summary(scope=scope, now=now, org=code)
+        rows, nxt = compliance_queries.violations(scope=scope, subject=code, open_only=True, limit=limit)
+        return Response(OrganizationBoard(**msgspec.structs.asdict(line), violations=rows, next_cursor=nxt,
+                                          position=position))

@@ -138,6 +138,7 @@ _BODY_METHODS = ("post", "put", "delete", "patch")
 # writes that answer without the command envelope's headers (their own records, not an aggregate's events)
 _OWN_ANSWERS = ("/ledger", "/webhooks", "/access-logs", "/grant-status")
 _GENERIC_NAMES = {"Page_dict_str_typing.Any_": "RowPage"}
+_PAGE_OF = re.compile(r"^Page_[\w.]*\.(\w+)_$")
 _WHY = {
     400: "Malformed request: a parameter, header or body field is out of its declared shape (see `errors`).",
     401: "No bearer token, or one that is unknown or revoked (`WWW-Authenticate: Bearer`).",
@@ -210,8 +211,11 @@ def _names(schemas: dict[str, Any]) -> dict[str, str]:
     in CamelCase, in the key and the title, since generators name their models by the title."""
     renamed = {}
     for name in schemas:
+        page_of = _PAGE_OF.match(name)
         if name in _GENERIC_NAMES:
             renamed[name] = _GENERIC_NAMES[name]
+        elif page_of:  # `Page[TicketRow]`, named `Page_projections.maintenance_queries.TicketRow_`: `TicketRowPage`
+            renamed[name] = f"{page_of.group(1)}Page"
         elif "_" in name:
             module, _, struct = name.rpartition("_")
             renamed[name] = "".join(part.capitalize() for part in module.split("_")) + struct

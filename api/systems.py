@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Annotated, Any
+from datetime import date
+from typing import Annotated
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter, QueryParameter
 
-from api.contract import Page, Row
-from api.deps import answer, command, runtime_of, wait_for_position
+from api.contract import Page
+from api.deps import Envelope, Reads, answer
 from api.params import (
     AsKnownAtQuery,
     AtQuery,
@@ -23,9 +23,9 @@ from api.params import (
     ReasonBody,
     plain,
 )
-from api.state import as_of
+from api.state import Past
 from application.common import Forbidden, NotFound, Principal
-from application.systems import SystemAnswer
+from application.systems import SystemAnswer, SystemsService
 from domain.limits import MAX_ITEMS, Code, OrgCode, ShortText, SmallNumber, Text
 from domain.organizations import Level
 from domain.systems_values import (
@@ -37,7 +37,14 @@ from domain.systems_values import (
     SystemDecision,
     SystemState,
 )
-from projections.systems_queries import SystemQueries
+from projections.scope import Scope
+from projections.systems_queries import (
+    ComplianceRow,
+    QueueTask,
+    SystemDetail,
+    SystemQueries,
+    SystemRow,
+)
 
 ProjectCatalog = Annotated[list[ProjectEntry], msgspec.Meta(max_length=MAX_ITEMS)]
 Filing = Annotated[int, Parameter(ge=0, le=1_000_000, description="The filing's number")]
@@ -118,19 +125,13 @@ class RectificationBody(msgspec.Struct, forbid_unknown_fields=True):
     comment: Text = ""
 
 
-def _org(p: Principal) -> str | None:
-    return None if p.sees_everything else p.acting_for
-
-
-def _queries(request: Request[Any, Any, Any], at: datetime | None,
-             as_known_at: datetime | None = None) -> tuple[int, SystemQueries, dict[str, Any]]:
-    """Today's systems read model (caught up to the caller's position), or its replica as in force at `at`,
-    as known at `as_known_at`, with the fields naming that cut."""
-    rt = runtime_of(request)
-    if at is None and as_known_at is None:
-        return wait_for_position(request, "systems"), rt.system_queries, {}
-    position, replica, cut = as_of(request, at, as_known_at)
-    return position, SystemQueries(replica), cut
+Caller = NamedDependency[Principal]
+Service = NamedDependency[SystemsService]
+Queries = NamedDependency[SystemQueries]
+EnvelopeDep = NamedDependency[Envelope]
+ReadsDep = NamedDependency[Reads]
+PastDep = NamedDependency[Past]
+SystemId = FromPath[UUID]
 
 
 class SystemController(Controller):
@@ -140,203 +141,181 @@ class SystemController(Controller):
     # -- reads -------------------------------------------------------------------------------------
 
     @get("/", sync_to_thread=True)
-    def list_systems(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+    def list_systems(self, principal: Caller, system_queries: Queries, reads: ReadsDep, past: PastDep,
                      system_state: Annotated[SystemState | None, QueryParameter(name="state")] = None,
                      owner: OrgQuery = None,
                      level: FromQuery[Level | None] = None, limit: Limit = 50,
                      cursor: CursorQuery = None, at: AtQuery = None,
-                     as_known_at: AsKnownAtQuery = None) -> Response[Page[Row]]:
+                     as_known_at: AsKnownAtQuery = None) -> Response[Page[SystemRow]]:
         """Systems with state, owner, level, connections, last test and pending filings (others than the Office
         see their organization's); with `at` and/or `as_known_at`, as in force then, as known then."""
-        position, queries, cut = _queries(request, at, as_known_at)
-        rows, nxt = queries.systems(org=_org(principal), state=plain(system_state), owner=owner, level=plain(level),
-                                              limit=limit, cursor=cursor)
+        queries, position, cut = past.or_live(at, as_known_at, reads, system_queries, SystemQueries, "systems")
+        rows, nxt = queries.systems(scope=Scope.of(principal), state=plain(system_state), owner=owner,
+                                    level=plain(level), limit=limit, cursor=cursor)
         return Response({"items": rows, "next_cursor": nxt, **cut, "position": position})
 
     @get("/compliance", sync_to_thread=True)
-    def compliance(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], limit: Limit = 50,
-                   cursor: CursorQuery = None, at: AtQuery = None,
-                   as_known_at: AsKnownAtQuery = None) -> Response[Page[Row]]:
+    def compliance(self, principal: Caller, system_queries: Queries, reads: ReadsDep, past: PastDep,
+                   limit: Limit = 50, cursor: CursorQuery = None, at: AtQuery = None,
+                   as_known_at: AsKnownAtQuery = None) -> Response[Page[ComplianceRow]]:
         """SYS-5 (第三十七条): proposed and live systems that fall short, each finding with its rule and article
         (`at`, `as_known_at`: as in force then, as known then)."""
-        position, queries, cut = _queries(request, at, as_known_at)
-        rows, nxt = queries.compliance(org=_org(principal), limit=limit, cursor=cursor)
+        queries, position, cut = past.or_live(at, as_known_at, reads, system_queries, SystemQueries, "systems")
+        rows, nxt = queries.compliance(scope=Scope.of(principal), limit=limit, cursor=cursor)
         return Response({"items": rows, "next_cursor": nxt, **cut, "position": position})
 
     @get("/queue", sync_to_thread=True)
-    def queue(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], limit: Limit = 50,
-              cursor: CursorQuery = None) -> Response[Page[Row]]:
+    def queue(self, principal: Caller, system_queries: Queries, reads: ReadsDep, limit: Limit = 50,
+              cursor: CursorQuery = None) -> Response[Page[QueueTask]]:
         """The Office's queue: justifications to review, duplicates to accept, changes to confirm, tests to run."""
         if not principal.sees_everything:
             raise Forbidden("The review queue is the Office's (and auditors').")
-        rt = runtime_of(request)
-        position = wait_for_position(request, "systems")
-        rows, nxt = rt.system_queries.office_queue(limit=limit, cursor=cursor)
-        return Response({"items": rows, "next_cursor": nxt, "position": position})
+        position = reads.wait("systems")
+        rows, nxt = system_queries.office_queue(limit=limit, cursor=cursor)
+        return Response(Page(items=rows, next_cursor=nxt, position=position))
 
     @get("/{system_id:uuid}", sync_to_thread=True)
-    def get_system(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                   system_id: FromPath[UUID]) -> Response[Row]:
-        rt = runtime_of(request)
-        wait_for_position(request, "systems")
-        row = rt.system_queries.system(system_id)
-        if row is None or not (principal.sees_everything or row["owner"] == principal.acting_for):
+    def get_system(self, principal: Caller, system_queries: Queries, reads: ReadsDep,
+                   system_id: SystemId) -> Response[SystemDetail]:
+        reads.wait("systems")
+        row = system_queries.system(system_id, Scope.of(principal))
+        if row is None:
             raise NotFound(f"No system {system_id}.")
-        return Response(row, headers={"ETag": f'"{row["version"]}"'})
+        return Response(row, headers={"ETag": f'"{row.version}"'})
 
     # -- proposal, justification, review -----------------------------------------------------------
 
     @post("/", sync_to_thread=True, status_code=201)
-    def propose(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+    def propose(self, principal: Caller, systems: Service, envelope: EnvelopeDep,
                 data: JSONBody[ProposeBody]) -> Response[SystemAnswer]:
         """A system manager proposes a system of its organization with its plan and project data catalog."""
-        rt = runtime_of(request)
-        result = rt.systems.propose(principal, command(request, "system.propose", data), name=data.name,
-                                    plan=data.plan, catalog=tuple(data.catalog))
+        result = systems.propose(principal, envelope.command("system.propose", data), name=data.name,
+                                 plan=data.plan, catalog=tuple(data.catalog))
         return answer(result, location=f"/systems/{result.aggregate_id}")
 
     @post("/existing", sync_to_thread=True, status_code=201)
-    def register_existing(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+    def register_existing(self, principal: Caller, systems: Service, envelope: EnvelopeDep,
                           data: JSONBody[ExistingBody]) -> Response[SystemAnswer]:
         """The Office records a system already in operation; SYS-5 then judges it (第十三条 retrofits)."""
-        rt = runtime_of(request)
-        result = rt.systems.register_existing(principal, command(request, "system.register_existing", data),
-                                              owner=data.owner, name=data.name, plan=data.plan,
-                                              catalog=tuple(data.catalog), in_operation_since=data.in_operation_since)
+        result = systems.register_existing(principal, envelope.command("system.register_existing", data),
+                                           owner=data.owner, name=data.name, plan=data.plan,
+                                           catalog=tuple(data.catalog), in_operation_since=data.in_operation_since)
         return answer(result, location=f"/systems/{result.aggregate_id}")
 
     @post("/{system_id:uuid}/catalog", sync_to_thread=True, status_code=200)
-    def revise_catalog(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                       system_id: FromPath[UUID], data: JSONBody[CatalogBody]) -> Response[SystemAnswer]:
-        rt = runtime_of(request)
-        return answer(rt.systems.revise_catalog(principal, command(request, "system.revise_catalog", data),
-                                                system_id, catalog=tuple(data.catalog)))
+    def revise_catalog(self, principal: Caller, systems: Service, envelope: EnvelopeDep, system_id: SystemId,
+                       data: JSONBody[CatalogBody]) -> Response[SystemAnswer]:
+        return answer(systems.revise_catalog(principal, envelope.command("system.revise_catalog", data),
+                                             system_id, catalog=tuple(data.catalog)))
 
     @post("/{system_id:uuid}/justification", sync_to_thread=True, status_code=200)
-    def justify(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                system_id: FromPath[UUID], data: JSONBody[Justification]) -> Response[SystemAnswer]:
+    def justify(self, principal: Caller, systems: Service, envelope: EnvelopeDep, system_id: SystemId,
+                data: JSONBody[Justification]) -> Response[SystemAnswer]:
         """The seven parts of 第十一条 (COL-1); items held elsewhere need `duplicate_reasons` (CAT-5, 第十四条)."""
-        rt = runtime_of(request)
-        return answer(rt.systems.justify(principal, command(request, "system.justify", data), system_id,
-                                         justification=data))
+        return answer(systems.justify(principal, envelope.command("system.justify", data), system_id,
+                                      justification=data))
 
     @post("/{system_id:uuid}/justification/accept", sync_to_thread=True, status_code=200)
-    def accept_duplicate(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                         system_id: FromPath[UUID], data: JSONBody[AcceptBody]) -> Response[SystemAnswer]:
+    def accept_duplicate(self, principal: Caller, systems: Service, envelope: EnvelopeDep, system_id: SystemId,
+                         data: JSONBody[AcceptBody]) -> Response[SystemAnswer]:
         """The Office accepts collecting one datum again (CAT-5)."""
-        rt = runtime_of(request)
-        return answer(rt.systems.accept_duplicate(principal, command(request, "system.accept_duplicate", data),
-                                                  system_id, item_code=data.item_code))
+        return answer(systems.accept_duplicate(principal, envelope.command("system.accept_duplicate", data),
+                                               system_id, item_code=data.item_code))
 
     @post("/{system_id:uuid}/review", sync_to_thread=True, status_code=200)
-    def review(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-               system_id: FromPath[UUID], data: JSONBody[ReviewBody]) -> Response[SystemAnswer]:
+    def review(self, principal: Caller, systems: Service, envelope: EnvelopeDep, system_id: SystemId,
+               data: JSONBody[ReviewBody]) -> Response[SystemAnswer]:
         """The Office approves (SYS-1, COL-1, CAT-5) or rejects with reasons."""
-        rt = runtime_of(request)
-        return answer(rt.systems.review(principal, command(request, "system.review", data), system_id,
-                                        decision=data.decision, comment=data.comment))
+        return answer(systems.review(principal, envelope.command("system.review", data), system_id,
+                                     decision=data.decision, comment=data.comment))
 
     # -- connections, compliance test, go-live --------------------------------------------------------
 
     @post("/{system_id:uuid}/connections", sync_to_thread=True, status_code=200)
-    def connect(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                system_id: FromPath[UUID], data: JSONBody[ConnectionBody]) -> Response[SystemAnswer]:
-        rt = runtime_of(request)
-        return answer(rt.systems.connect(principal, command(request, "system.connect", data), system_id,
-                                         platform=data.platform, reference=data.reference))
+    def connect(self, principal: Caller, systems: Service, envelope: EnvelopeDep, system_id: SystemId,
+                data: JSONBody[ConnectionBody]) -> Response[SystemAnswer]:
+        return answer(systems.connect(principal, envelope.command("system.connect", data), system_id,
+                                      platform=data.platform, reference=data.reference))
 
     @post("/{system_id:uuid}/compliance-tests", sync_to_thread=True, status_code=200)
-    def record_test(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                    system_id: FromPath[UUID], data: JSONBody[TestBody]) -> Response[SystemAnswer]:
-        rt = runtime_of(request)
-        return answer(rt.systems.record_test(principal, command(request, "system.compliance_test", data), system_id,
-                                             passed=data.passed, findings=tuple(data.findings),
-                                             tested_on=data.tested_on))
+    def record_test(self, principal: Caller, systems: Service, envelope: EnvelopeDep, system_id: SystemId,
+                    data: JSONBody[TestBody]) -> Response[SystemAnswer]:
+        return answer(systems.record_test(principal, envelope.command("system.compliance_test", data), system_id,
+                                          passed=data.passed, findings=tuple(data.findings),
+                                          tested_on=data.tested_on))
 
     @post("/{system_id:uuid}/go-live", sync_to_thread=True, status_code=200)
-    def go_live(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                system_id: FromPath[UUID], data: JSONBody[DateBody | None] = None) -> Response[SystemAnswer]:
+    def go_live(self, principal: Caller, systems: Service, envelope: EnvelopeDep, system_id: SystemId,
+                data: JSONBody[DateBody | None] = None) -> Response[SystemAnswer]:
         """Refused without both connections (SYS-2, SYS-4) and a passed compliance test (SYS-4, 第三十六条)."""
-        rt = runtime_of(request)
         body = data or DateBody()
-        return answer(rt.systems.go_live(principal, command(request, "system.go_live", body), system_id, on=body.on))
+        return answer(systems.go_live(principal, envelope.command("system.go_live", body), system_id, on=body.on))
 
     @post("/{system_id:uuid}/go-live/correction", sync_to_thread=True, status_code=200)
-    def correct_go_live(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                        system_id: FromPath[UUID], data: JSONBody[DateCorrectionBody]) -> Response[SystemAnswer]:
+    def correct_go_live(self, principal: Caller, systems: Service, envelope: EnvelopeDep, system_id: SystemId,
+                        data: JSONBody[DateCorrectionBody]) -> Response[SystemAnswer]:
         """The Office dates the go-live when it really happened, never before the approval (TIME-1 … TIME-3)."""
-        rt = runtime_of(request)
-        return answer(rt.systems.correct_go_live(principal, command(request, "system.correct_go_live", data),
-                                                 system_id, on=data.on, reason=data.reason))
+        return answer(systems.correct_go_live(principal, envelope.command("system.correct_go_live", data),
+                                              system_id, on=data.on, reason=data.reason))
 
     @post("/{system_id:uuid}/shutdown/correction", sync_to_thread=True, status_code=200)
-    def correct_shutdown(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                         system_id: FromPath[UUID], data: JSONBody[DateCorrectionBody]) -> Response[SystemAnswer]:
+    def correct_shutdown(self, principal: Caller, systems: Service, envelope: EnvelopeDep, system_id: SystemId,
+                         data: JSONBody[DateCorrectionBody]) -> Response[SystemAnswer]:
         """The Office dates the shutdown when it really happened, never before the go-live (TIME-1 … TIME-3)."""
-        rt = runtime_of(request)
-        return answer(rt.systems.correct_shutdown(principal, command(request, "system.correct_shutdown", data),
-                                                  system_id, on=data.on, reason=data.reason))
+        return answer(systems.correct_shutdown(principal, envelope.command("system.correct_shutdown", data),
+                                               system_id, on=data.on, reason=data.reason))
 
     # -- change filings ---------------------------------------------------------------------------------
 
     @post("/{system_id:uuid}/changes", sync_to_thread=True, status_code=200)
-    def file_change(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                    system_id: FromPath[UUID], data: JSONBody[ChangeBody]) -> Response[SystemAnswer]:
-        rt = runtime_of(request)
-        return answer(rt.systems.file_change(principal, command(request, "system.file_change", data), system_id,
-                                             kind=data.kind, description=data.description,
-                                             affects_sharing=data.affects_sharing))
+    def file_change(self, principal: Caller, systems: Service, envelope: EnvelopeDep, system_id: SystemId,
+                    data: JSONBody[ChangeBody]) -> Response[SystemAnswer]:
+        return answer(systems.file_change(principal, envelope.command("system.file_change", data), system_id,
+                                          kind=data.kind, description=data.description,
+                                          affects_sharing=data.affects_sharing))
 
     @post("/{system_id:uuid}/changes/unconfirmed", sync_to_thread=True, status_code=200)
-    def record_unconfirmed(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                           system_id: FromPath[UUID], data: JSONBody[UnconfirmedBody]) -> Response[SystemAnswer]:
+    def record_unconfirmed(self, principal: Caller, systems: Service, envelope: EnvelopeDep, system_id: SystemId,
+                           data: JSONBody[UnconfirmedBody]) -> Response[SystemAnswer]:
         """The Office records a change found implemented without its confirmation (SYS-3; listed by SYS-5)."""
-        rt = runtime_of(request)
-        return answer(rt.systems.record_unconfirmed_change(
-            principal, command(request, "system.unconfirmed_change", data), system_id, evidence=data.evidence,
+        return answer(systems.record_unconfirmed_change(
+            principal, envelope.command("system.unconfirmed_change", data), system_id, evidence=data.evidence,
             kind=data.kind, description=data.description, filing=data.filing))
 
     @post("/{system_id:uuid}/changes/{filing:int}/confirm", sync_to_thread=True, status_code=200)
-    def confirm_change(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                       system_id: FromPath[UUID], filing: Filing,
-                       data: JSONBody[CommentBody | None] = None) -> Response[SystemAnswer]:
-        rt = runtime_of(request)
+    def confirm_change(self, principal: Caller, systems: Service, envelope: EnvelopeDep, system_id: SystemId,
+                       filing: Filing, data: JSONBody[CommentBody | None] = None) -> Response[SystemAnswer]:
         body = data or CommentBody()
-        return answer(rt.systems.confirm_change(principal, command(request, "system.confirm_change", body),
-                                                system_id, filing, comment=body.comment))
+        return answer(systems.confirm_change(principal, envelope.command("system.confirm_change", body),
+                                             system_id, filing, comment=body.comment))
 
     @post("/{system_id:uuid}/changes/{filing:int}/decline", sync_to_thread=True, status_code=200)
-    def decline_change(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                       system_id: FromPath[UUID], filing: Filing, data: JSONBody[ReasonBody]) -> Response[SystemAnswer]:
-        rt = runtime_of(request)
-        return answer(rt.systems.decline_change(principal, command(request, "system.decline_change", data),
-                                                system_id, filing, reason=data.reason))
+    def decline_change(self, principal: Caller, systems: Service, envelope: EnvelopeDep, system_id: SystemId,
+                       filing: Filing, data: JSONBody[ReasonBody]) -> Response[SystemAnswer]:
+        return answer(systems.decline_change(principal, envelope.command("system.decline_change", data),
+                                             system_id, filing, reason=data.reason))
 
     @post("/{system_id:uuid}/changes/{filing:int}/implement", sync_to_thread=True, status_code=200)
-    def implement_change(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                         system_id: FromPath[UUID], filing: Filing,
-                         data: JSONBody[DateBody | None] = None) -> Response[SystemAnswer]:
+    def implement_change(self, principal: Caller, systems: Service, envelope: EnvelopeDep, system_id: SystemId,
+                         filing: Filing, data: JSONBody[DateBody | None] = None) -> Response[SystemAnswer]:
         """Refused for a provincial change that affects sharing until the Office confirms it (SYS-3, 第十五条);
         a shutdown decommissions the system and lists the grants on its flagged entries."""
-        rt = runtime_of(request)
         body = data or DateBody()
-        return answer(rt.systems.implement_change(principal, command(request, "system.implement_change", body),
-                                                  system_id, filing, on=body.on))
+        return answer(systems.implement_change(principal, envelope.command("system.implement_change", body),
+                                               system_id, filing, on=body.on))
 
     # -- SYS-5 -----------------------------------------------------------------------------------------------
 
     @post("/{system_id:uuid}/rectification", sync_to_thread=True, status_code=200)
-    def order_rectification(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                            system_id: FromPath[UUID], data: JSONBody[RectificationBody]) -> Response[SystemAnswer]:
+    def order_rectification(self, principal: Caller, systems: Service, envelope: EnvelopeDep, system_id: SystemId,
+                            data: JSONBody[RectificationBody]) -> Response[SystemAnswer]:
         """The Office orders rectification, withholding approval or O&M funding (第三十七条)."""
-        rt = runtime_of(request)
-        return answer(rt.systems.order_rectification(principal, command(request, "system.order_rectification", data),
-                                                     system_id, deadline=data.deadline, comment=data.comment))
+        return answer(systems.order_rectification(principal, envelope.command("system.order_rectification", data),
+                                                  system_id, deadline=data.deadline, comment=data.comment))
 
     @post("/{system_id:uuid}/rectification/close", sync_to_thread=True, status_code=200)
-    def close_rectification(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                            system_id: FromPath[UUID], data: JSONBody[CommentBody | None] = None) -> Response[SystemAnswer]:
-        rt = runtime_of(request)
+    def close_rectification(self, principal: Caller, systems: Service, envelope: EnvelopeDep, system_id: SystemId,
+                            data: JSONBody[CommentBody | None] = None) -> Response[SystemAnswer]:
         body = data or CommentBody()
-        return answer(rt.systems.close_rectification(principal, command(request, "system.close_rectification", body),
-                                                     system_id, comment=body.comment))
+        return answer(systems.close_rectification(principal, envelope.command("system.close_rectification", body),
+                                                  system_id, comment=body.comment))

@@ -37,6 +37,7 @@ from infrastructure import side_tables
 from projections.catalog_queries import CatalogFilter, CatalogQueries
 from projections.maintenance_queries import MaintenanceQueries
 from projections.runner import Projector
+from projections.scope import EVERYTHING
 
 NAME = "compliance"
 MONITOR = f"monitor:{NAME}"
@@ -167,15 +168,15 @@ class MonitorService(Service):
     def _overdue_objections(self, now: datetime) -> Iterator[Candidate]:
         cursor: str | None = None
         while True:
-            rows, cursor = self.maintenance.objections(org=None, now=now, overdue=True, limit=self.page_size,
+            rows, cursor = self.maintenance.objections(scope=EVERYTHING, now=now, overdue=True, limit=self.page_size,
                                                        cursor=cursor)
             for row in rows:
                 yield Candidate(
-                    kind=ViolationKind.DATA_QUALITY, subject=row["provider"], key=f"objection:{row['id']}",
-                    summary=f"Objection {row['id']} by {row['objector']} on {row['resource_code']} was not answered "
-                    f"by its deadline {row['deadline']} (QLT-1).",
-                    evidence=(Evidence(kind=EvidenceKind.OBJECTION, ref=str(row["id"])),
-                              Evidence(kind=EvidenceKind.EVENT, ref=f"{row['id']}:1", position=row["position"])))
+                    kind=ViolationKind.DATA_QUALITY, subject=row.provider, key=f"objection:{row.id}",
+                    summary=f"Objection {row.id} by {row.objector} on {row.resource_code} was not answered "
+                    f"by its deadline {row.deadline} (QLT-1).",
+                    evidence=(Evidence(kind=EvidenceKind.OBJECTION, ref=str(row.id)),
+                              Evidence(kind=EvidenceKind.EVENT, ref=f"{row.id}:1", position=row.position)))
             if cursor is None:
                 return
 

@@ -29,6 +29,7 @@ from demo.parts import Services, Store
 from domain.catalog import entry_id
 from domain.maintenance_values import Attempt, Change, EntryFacts
 from domain.organizations import Role
+from projections.scope import EVERYTHING
 
 REL, ELD = "sx-mz-div-relief", "sx-mz-div-elderly"
 OPERATOR = Principal(person="邵斌", organization="sx-svc-qinyun", roles=frozenset({Role.OPERATOR}))
@@ -216,7 +217,7 @@ def maintenance_summary(store: Store) -> dict[str, Any]:
         return {r["status"]: int(r["n"]) for r in db.query(f"SELECT status, COUNT(*) AS n FROM {table} GROUP BY status")}
 
     objections = Counter(count("objections"))
-    overdue, _ = store.maintenance_queries.objections(org=None, now=now, overdue=True, limit=500)
+    overdue, _ = store.maintenance_queries.objections(scope=EVERYTHING, now=now, overdue=True, limit=500)
     refused = db.scalar("SELECT COUNT(*) FROM batch_executions WHERE outcome = 'refused'")
     return {"tickets_by_status": count("maintenance_tickets"), "batches_by_status": count("batch_modifications"),
             "refused_executions": int(refused or 0), "objections_by_status": dict(objections),

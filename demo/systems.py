@@ -33,6 +33,7 @@ from demo.parts import Services, Store
 from domain.catalog import entry_id
 from domain.organizations import OFFICE_CODE, Role
 from domain.systems_values import ConstructionPlan, Justification, ProjectEntry
+from projections.scope import EVERYTHING
 
 DEMO_ADMIN = "office-admin"
 HOUSEHOLD, BIRTHS = "610000-GAHJ-001", "610000-WJCS-001"
@@ -224,6 +225,6 @@ def systems_summary(store: Store) -> dict[str, Any]:
     """The systems of the ledger by state, and how many SYS-5 lists (from the read model, caught up first)."""
     store.projector.catch_up("systems")
     rows = store.ledger.db.query("SELECT state, COUNT(*) AS n FROM systems GROUP BY state ORDER BY state")
-    flagged, _ = store.system_queries.compliance(org=None, limit=500)
+    flagged, _ = store.system_queries.compliance(scope=EVERYTHING, limit=500)
     return {"systems": sum(int(r["n"]) for r in rows), "systems_by_state": {r["state"]: int(r["n"]) for r in rows},
             "systems_non_compliant": len(flagged)}

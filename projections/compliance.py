@@ -3,17 +3,18 @@ queries behind `GET /violations` and the per-organization summary."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
-from domain.compliance import OPEN, Violation
+from domain.compliance import OPEN, Evidence, Violation
 from infrastructure.sql import Db, Tx
 from projections.base import View, on
 from projections.catalog_queries import overdue_cutoffs
 from projections.paging import decode_number_cursor, encode_cursor
+from projections.scope import Scope
 
 V = Violation
 _enc = msgspec.json.Encoder()
@@ -90,7 +91,64 @@ def _change(tx: Tx, e: Any, position: int, **changes: Any) -> None:
     cols = ", ".join(f"{k} = ?" for k in changes)
     tx.execute(f"UPDATE violations SET {cols} WHERE id = ?", (*changes.values(), str(e.originator_id)))
 
-Rows = tuple[list[dict[str, Any]], str | None]
+
+# -- the rows the queries answer ---------------------------------------------------------------------------------
+
+
+class _Row(msgspec.Struct, omit_defaults=False, forbid_unknown_fields=True):
+    """A row answers every key it declares, and converting a row with a key it does not declare fails."""
+
+
+class ViolationRow(_Row):
+    """A case of the board (第三十八条) as the view keeps it: the finding, its evidence, decision, notice, report
+    and closing; `key` names the case so a monitor raises it once."""
+
+    id: str
+    kind: str
+    subject: str
+    status: str
+    summary: str
+    key: str
+    evidence: list[Evidence]
+    monitor: str | None
+    raised_by: str
+    raised_at: str
+    decided_by: str | None
+    decided_at: str | None
+    decision: str | None
+    deadline: str | None
+    requirements: str | None
+    noticed_at: str | None
+    report: str | None
+    reported_by: str | None
+    reported_at: str | None
+    late: bool
+    closed_by: str | None
+    closed_at: str | None
+    closing: str | None
+    version: int
+    position: int
+
+
+class SummaryLine(_Row, kw_only=True):
+    """One organization's line of the board. `candidates` (cases the Office has not yet confirmed) is there only
+    for the Office and auditors."""
+
+    organization: str
+    open_violations: int
+    by_kind: dict[str, int]
+    overdue_entries: int
+    overdue_objections: int
+    non_compliant_systems: int
+    candidates: int | msgspec.UnsetType = msgspec.UNSET
+
+
+class _Owned(Protocol):
+    @property
+    def owner(self) -> str: ...
+
+
+Rows = tuple[list[ViolationRow], str | None]
 _OPEN_SQL = "status IN (" + ", ".join(f"'{s}'" for s in sorted(OPEN)) + ")"
 # Candidates and dismissed ones are the Office's own work: an organization sees the cases confirmed against it.
 VISIBLE_TO_SUBJECT = "status NOT IN ('candidate', 'dismissed')"
@@ -98,17 +156,17 @@ VISIBLE_TO_SUBJECT = "status NOT IN ('candidate', 'dismissed')"
 
 class ComplianceQueries:
     def __init__(self, db: Db, grace_days: int = 7,
-                 non_compliant_systems: Callable[..., Rows] | None = None) -> None:
-        """`non_compliant_systems` is the systems context's paged SYS-5 query (`org`, `limit`, `cursor`)."""
+                 non_compliant_systems: Callable[..., tuple[Sequence[_Owned], str | None]] | None = None) -> None:
+        """`non_compliant_systems` is the systems context's paged SYS-5 query (`scope`, `limit`, `cursor`)."""
         self.db = db
         self.grace_days = grace_days
         self.non_compliant_systems = non_compliant_systems
 
-    def violations(self, *, org: str | None, kind: str | None = None, subject: str | None = None,
+    def violations(self, *, scope: Scope, kind: str | None = None, subject: str | None = None,
                    status: str | None = None, open_only: bool = False, limit: int = 50,
                    cursor: str | None = None) -> Rows:
-        """Newest first by ledger position; `org` (when not the Office or an auditor) limits to its own cases."""
-        clauses, args = _subject_scope(org)
+        """Newest first by ledger position; a scope of one organization sees its own cases once confirmed."""
+        clauses, args = _subject_scope(scope)
         for column, value in (("kind", kind), ("subject", subject), ("status", status)):
             if value is not None:
                 clauses.append(f"{column} = ?")
@@ -125,13 +183,17 @@ class ComplianceQueries:
         nxt = encode_cursor(str(rows[-1]["position"])) if more and rows else None
         return [_shape(r) for r in rows], nxt
 
-    def violation(self, violation_id: str) -> dict[str, Any] | None:
-        row = self.db.query_one("SELECT * FROM violations WHERE id = ?", (violation_id,))
+    def violation(self, violation_id: str, scope: Scope) -> ViolationRow | None:
+        """The case; None when there is none or it is not the scope's to see (see `violations`)."""
+        clauses, args = _subject_scope(scope)
+        row = self.db.query_one(f"SELECT * FROM violations WHERE {' AND '.join(['id = ?', *clauses])}",
+                                (violation_id, *args))
         return None if row is None else _shape(row)
 
-    def summary(self, *, now: datetime, org: str | None = None) -> list[dict[str, Any]]:
+    def summary(self, *, scope: Scope, now: datetime, org: str | None = None) -> list[SummaryLine]:
         """Per organization: open violations (by kind), candidates, overdue entries and objections, and
-        non-compliant systems (SYS-5). Without `org`, every organization with anything to show."""
+        non-compliant systems (SYS-5). Without `org`, every organization with anything to show. Candidates are
+        the Office's work until confirmed: a line read in the scope of one organization leaves them out."""
         out: dict[str, dict[str, Any]] = {}
 
         def row(code: str) -> dict[str, Any]:
@@ -159,20 +221,23 @@ class ComplianceQueries:
         if self.non_compliant_systems is not None:
             cursor: str | None = None
             while True:
-                systems, cursor = self.non_compliant_systems(org=org, limit=500, cursor=cursor)
+                systems, cursor = self.non_compliant_systems(scope=Scope(org), limit=500, cursor=cursor)
                 for system in systems:
-                    row(system["owner"])["non_compliant_systems"] += 1
+                    row(system.owner)["non_compliant_systems"] += 1
                 if cursor is None:
                     break
         if org is not None:
             row(org)
-        return [out[k] for k in sorted(out)]
+        lines = [msgspec.convert(out[k], SummaryLine) for k in sorted(out)]
+        if not scope.sees_everything:
+            return [msgspec.structs.replace(line, candidates=msgspec.UNSET) for line in lines]
+        return lines
 
 
-def _subject_scope(org: str | None) -> tuple[list[str], list[Any]]:
-    if org is None:
+def _subject_scope(scope: Scope) -> tuple[list[str], list[Any]]:
+    if scope.org is None:
         return [], []
-    return ["subject = ?", VISIBLE_TO_SUBJECT], [org]
+    return ["subject = ?", VISIBLE_TO_SUBJECT], [scope.org]
 
 
 def _overdue_entries_sql(now: datetime, grace_days: int) -> tuple[str, list[Any]]:
@@ -184,9 +249,9 @@ def _overdue_entries_sql(now: datetime, grace_days: int) -> tuple[str, list[Any]
     return "status IN ('published', 'revising') AND (" + " OR ".join(parts) + ")", params
 
 
-def _shape(r: dict[str, Any]) -> dict[str, Any]:
+def _shape(r: dict[str, Any]) -> ViolationRow:
     out = {k: v for k, v in r.items() if k != "case_key"}
     out["key"] = r["case_key"]
     out["evidence"] = msgspec.json.decode(r["evidence"])
     out["late"] = bool(r["late"])
-    return out
+    return msgspec.convert(out, ViolationRow)

@@ -16,6 +16,8 @@ from domain.compliance import ViolationKind, ViolationStatus
 from domain.maintenance_values import Attempt
 from domain.organizations import OrgKind, Role
 from domain.rules import RuleViolation
+from projections.compliance import ViolationRow
+from projections.scope import EVERYTHING, Scope
 from tests.application.access_log_world import World
 from tests.support import cmd, member, register
 
@@ -25,9 +27,9 @@ def world(runtime, admin, clock) -> World:
     return World(runtime, admin, clock)
 
 
-def candidates(rt, kind: str | None = None) -> list[dict]:
+def candidates(rt, kind: str | None = None) -> list[ViolationRow]:
     rt.projector.catch_up_all()
-    rows, _ = rt.compliance_queries.violations(org=None, kind=kind, status="candidate", limit=500)
+    rows, _ = rt.compliance_queries.violations(scope=EVERYTHING, kind=kind, status="candidate", limit=500)
     return rows
 
 
@@ -46,11 +48,11 @@ def test_a_denied_access_becomes_one_candidate_the_office_takes_to_rectification
     assert rt.monitors.run(clock.now()).raised == 0
 
     [row] = candidates(rt)
-    assert (row["kind"], row["subject"], row["key"]) == ("VIO-3", "div-elder", "log:req-denied")
-    assert {e["kind"]: e["ref"] for e in row["evidence"]}["log_record"] == "req-denied"
-    vid = row["id"]
+    assert (row.kind, row.subject, row.key) == ("VIO-3", "div-elder", "log:req-denied")
+    assert {e.kind: e.ref for e in row.evidence}["log_record"] == "req-denied"
+    vid = row.id
     elder = member(rt, admin, "div-elder", "整改负责人", Role.SYSTEM_MANAGER)
-    rows, _ = rt.compliance_queries.violations(org="div-elder")
+    rows, _ = rt.compliance_queries.violations(scope=Scope("div-elder"))
     assert rows == []  # a candidate is the Office's work until confirmed
 
     v = UUID(vid)
@@ -68,10 +70,10 @@ def test_a_denied_access_becomes_one_candidate_the_office_takes_to_rectification
     assert msgspec.json.decode(done.body)["status"] == ViolationStatus.ACCEPTED
 
     rt.projector.catch_up_all()
-    closed = rt.compliance_queries.violation(vid)
-    assert closed["status"] == "accepted" and closed["reported_by"] == "整改负责人"
-    assert [r["id"] for r in rt.compliance_queries.violations(org="div-elder")[0]] == [vid]
-    assert rt.compliance_queries.summary(now=clock.now(), org="div-elder")[0]["open_violations"] == 0
+    closed = rt.compliance_queries.violation(vid, EVERYTHING)
+    assert closed.status == "accepted" and closed.reported_by == "整改负责人"
+    assert [r.id for r in rt.compliance_queries.violations(scope=Scope("div-elder"))[0]] == [vid]
+    assert rt.compliance_queries.summary(scope=EVERYTHING, now=clock.now(), org="div-elder")[0].open_violations == 0
 
 
 def test_a_delivery_under_another_organizations_grant_is_vio4_against_the_grant_holder(runtime, world, clock):
@@ -81,7 +83,7 @@ def test_a_delivery_under_another_organizations_grant_is_vio4_against_the_grant_
         world.access("xa-nobody", request_id="req-nobody"),
     ])
     assert runtime.monitors.run(clock.now()).by_kind == {"VIO-4": 1, "VIO-3": 1}
-    kinds = {(r["kind"], r["subject"], r["key"]) for r in candidates(runtime)}
+    kinds = {(r.kind, r.subject, r.key) for r in candidates(runtime)}
     assert kinds == {("VIO-4", "div-welfare", "log:req-proxy"), ("VIO-3", "xa-nobody", "log:req-nobody")}
 
 
@@ -97,14 +99,14 @@ def test_overdue_objections_and_entries_are_raised_once_per_case_and_cycle(runti
     assert run.by_kind == {"VIO-2": 1, "VIO-1": 2}
     assert rt.monitors.run(clock.now()).raised == 0
     [vio2] = candidates(rt, ViolationKind.DATA_QUALITY)
-    assert vio2["subject"] == "div-relief" and vio2["evidence"][0]["kind"] == "objection"
-    line = rt.compliance_queries.summary(now=clock.now(), org="div-relief")[0]
-    assert (line["candidates"], line["overdue_entries"], line["overdue_objections"]) == (3, 2, 1)
+    assert vio2.subject == "div-relief" and vio2.evidence[0].kind == "objection"
+    line = rt.compliance_queries.summary(scope=EVERYTHING, now=clock.now(), org="div-relief")[0]
+    assert (line.candidates, line.overdue_entries, line.overdue_objections) == (3, 2, 1)
 
     rt.catalog.record_refresh(world.provider.compiler, cmd(), world.open, as_of=clock.now())
     clock.advance(days=40)  # SX-OPEN misses its next cycle; SX-LTD is still late for the same one
     assert rt.monitors.run(clock.now()).by_kind == {"VIO-1": 1}
-    keys = sorted(r["key"].split(":")[1] for r in candidates(rt, ViolationKind.CATALOG))
+    keys = sorted(r.key.split(":")[1] for r in candidates(rt, ViolationKind.CATALOG))
     assert keys == sorted([str(world.open), str(world.open), str(world.limited)])
 
 
@@ -126,8 +128,8 @@ def test_a_refused_batch_execution_becomes_one_vio3_candidate_against_the_divisi
     assert (first.raised, first.by_kind) == (1, {"VIO-3": 1})
     assert rt.monitors.run(clock.now()).raised == 0
     [row] = candidates(rt)
-    assert (row["kind"], row["subject"], row["key"]) == ("VIO-3", "div-relief", f"batch:{bid}:{refused_at}")
-    assert [e["kind"] for e in row["evidence"]] == ["event"] and "before_window" in row["summary"]
+    assert (row.kind, row.subject, row.key) == ("VIO-3", "div-relief", f"batch:{bid}:{refused_at}")
+    assert [e.kind for e in row.evidence] == ["event"] and "before_window" in row.summary
 
     clock.advance(hours=1, minutes=30)  # within the window the same attempt executes: nothing more is raised
     rt.maintenance.execute_batch(operator, cmd(), bid, early)

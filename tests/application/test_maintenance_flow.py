@@ -18,6 +18,7 @@ from domain.maintenance_values import Attempt, Change
 from domain.organizations import OrgKind, Role
 from domain.rules import RuleViolation
 from domain.sharing_values import RequestedEntry
+from projections.scope import EVERYTHING, Scope
 from tests.support import PASS, Division, cmd, content, member, register
 
 BEFORE, AFTER, OTHER = "sha256:" + "1" * 64, "sha256:" + "2" * 64, "sha256:" + "3" * 64
@@ -74,12 +75,12 @@ def test_a_ticket_goes_through_four_steps_after_being_sent_back(world, runtime, 
     m.apply(world.maintainer, cmd(), tid, applied_at=clock.now(), after_digest=AFTER)
     m.recheck(world.verifier, cmd(), tid, outcome="verify", observed_digest=AFTER)
     runtime.projector.catch_up_all()
-    row = runtime.maintenance_queries.ticket(str(tid))
-    assert row["status"] == "verified" and row["attempts"] == 2 and row["after_digest"] == AFTER
-    assert [s["step"] for s in row["steps"]] == ["declared", "approved", "applied", "sent_back", "applied", "verified"]
-    archive, _ = runtime.maintenance_queries.archive(org=None, system="低保信息系统")
-    assert [a["ticket_id"] for a in archive] == [str(tid)] * 6
-    assert runtime.maintenance_queries.archive(org=None, entry_id=str(world.entry))[0] == archive
+    row = runtime.maintenance_queries.ticket(str(tid), EVERYTHING)
+    assert row.status == "verified" and row.attempts == 2 and row.after_digest == AFTER
+    assert [s.step for s in row.steps] == ["declared", "approved", "applied", "sent_back", "applied", "verified"]
+    archive, _ = runtime.maintenance_queries.archive(scope=EVERYTHING, system="低保信息系统")
+    assert [a.ticket_id for a in archive] == [str(tid)] * 6
+    assert runtime.maintenance_queries.archive(scope=EVERYTHING, entry_id=str(world.entry))[0] == archive
 
 
 def test_one_person_with_two_roles_does_not_declare_and_approve(world, runtime, admin):
@@ -97,12 +98,12 @@ def test_queues_show_each_person_what_awaits_them(world, runtime, clock):
     q, m = runtime.maintenance_queries, runtime.maintenance
     tid = str(world.declare())
     runtime.projector.catch_up_all()
-    assert [t["id"] for t in q.ticket_queue(person="审批人", org="div-relief", role="approver")[0]] == [tid]
+    assert [t.id for t in q.ticket_queue(person="审批人", org="div-relief", role="approver")[0]] == [tid]
     assert q.ticket_queue(person="维护员", org="div-relief", role="approver")[0] == []
     m.approve(world.approver, cmd(), UUID(tid))
     m.apply(world.maintainer, cmd(), UUID(tid), applied_at=clock.now(), after_digest=AFTER)
     runtime.projector.catch_up_all()
-    assert [t["id"] for t in q.ticket_queue(person="复核人", org="div-relief", role="verifier")[0]] == [tid]
+    assert [t.id for t in q.ticket_queue(person="复核人", org="div-relief", role="verifier")[0]] == [tid]
     assert q.ticket_queue(person="维护员", org="div-relief", role="verifier")[0] == []
 
 
@@ -127,10 +128,10 @@ def test_a_refused_execution_is_on_the_ledger_and_a_retry_answers_the_same(world
     done = msgspec.json.decode(m.execute_batch(world.operator, cmd(), bid, early).body)
     assert done["refused"] is False and done["number"] == 1 and done["records_done"] == 50
     runtime.projector.catch_up_all()
-    [refusal], _ = runtime.maintenance_queries.refused_executions(org="div-relief")
-    assert refusal["reasons"] == ["before_window"] and refusal["person"] == "运维员"
-    row = runtime.maintenance_queries.batch(str(bid))
-    assert [a["outcome"] for a in row["attempts"]] == ["refused", "executed"] and row["records_done"] == 50
+    [refusal], _ = runtime.maintenance_queries.refused_executions(scope=Scope("div-relief"))
+    assert refusal.reasons == ["before_window"] and refusal.person == "运维员"
+    row = runtime.maintenance_queries.batch(str(bid), EVERYTHING)
+    assert [a.outcome for a in row.attempts] == ["refused", "executed"] and row.records_done == 50
 
 
 def test_the_office_designates_only_a_person_holding_the_operator_role(world, runtime, admin, clock):
@@ -161,14 +162,14 @@ def test_objections_answered_in_time_and_overdue(world, runtime, clock):
     m.answer_objection(world.approver, cmd(), first, decision="confirm", ticket_id=tid, reason="已申报更正")
     clock.advance(days=13)
     runtime.projector.catch_up_all()
-    overdue, _ = q.objections(org="div-relief", now=clock.now(), overdue=True)
-    assert [o["id"] for o in overdue] == [str(second)] and overdue[0]["overdue"] is True
-    answered = q.objection(str(first), clock.now())
-    assert answered["status"] == "confirmed" and answered["ticket_id"] == str(tid) and answered["late"] is False
+    overdue, _ = q.objections(scope=Scope("div-relief"), now=clock.now(), overdue=True)
+    assert [o.id for o in overdue] == [str(second)] and overdue[0].overdue is True
+    answered = q.objection(str(first), clock.now(), EVERYTHING)
+    assert answered.status == "confirmed" and answered.ticket_id == str(tid) and answered.late is False
     m.answer_objection(world.verifier, cmd(), second, decision="reject", reason="与源系统一致")
     runtime.projector.catch_up_all()
-    assert q.objections(org=None, now=clock.now(), overdue=True)[0] == []
-    assert q.objection(str(second), clock.now())["late"] is True
+    assert q.objections(scope=EVERYTHING, now=clock.now(), overdue=True)[0] == []
+    assert q.objection(str(second), clock.now(), EVERYTHING).late is True
 
 
 def test_only_the_holder_of_the_grant_objects(world, runtime, admin):

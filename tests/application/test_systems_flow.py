@@ -15,6 +15,7 @@ from domain.organizations import Level, OrgKind, Role
 from domain.rules import InvalidTransition, RuleViolation
 from domain.sharing_values import RequestedEntry
 from domain.systems_values import ConstructionPlan, ExistingSource, Justification, ProjectEntry
+from projections.scope import EVERYTHING, Scope
 from tests.support import PASS, Division, cmd, content, items, member, register
 
 PLAN = ConstructionPlan(title="社会救助信息系统（二期）建设方案", summary="救助对象认定与资金发放一体化", document="陕民办〔2026〕1号")
@@ -79,7 +80,7 @@ def test_a_provincial_system_from_proposal_to_live_and_through_a_confirmed_upgra
 
     rt.projector.catch_up_all()
     [task] = rt.system_queries.office_queue()[0]
-    assert task["task"] == "review_justification" and [d["item_code"] for d in task["duplicates_to_accept"]] == ["HJ_ADDR"]
+    assert task.task == "review_justification" and [d.item_code for d in task.duplicates_to_accept] == ["HJ_ADDR"]
 
     with pytest.raises(RuleViolation) as unaccepted:
         rt.systems.review(admin, cmd(), sid, decision="approve")
@@ -96,7 +97,7 @@ def test_a_provincial_system_from_proposal_to_live_and_through_a_confirmed_upgra
         rt.systems.go_live(manager, cmd(), sid)
     assert (untested.value.rule, untested.value.article) == ("SYS-4", "第三十六条")
     rt.projector.catch_up_all()
-    assert [t["task"] for t in rt.system_queries.office_queue()[0]] == ["compliance_test"]
+    assert [t.task for t in rt.system_queries.office_queue()[0]] == ["compliance_test"]
     rt.systems.record_test(admin, cmd(), sid, passed=False, findings=("JZ_NO 未在目录中登记",))
     with pytest.raises(RuleViolation):
         rt.systems.go_live(manager, cmd(), sid)
@@ -109,18 +110,18 @@ def test_a_provincial_system_from_proposal_to_live_and_through_a_confirmed_upgra
         rt.systems.implement_change(manager, cmd(), sid, number)
     assert (early.value.rule, early.value.article) == ("SYS-3", "第十五条")
     rt.projector.catch_up_all()
-    assert [(t["task"], t["filing"]) for t in rt.system_queries.office_queue()[0]] == [("confirm_change", number)]
+    assert [(t.task, t.filing) for t in rt.system_queries.office_queue()[0]] == [("confirm_change", number)]
     with pytest.raises(Forbidden):
         rt.systems.confirm_change(manager, cmd(), sid, number)
     rt.systems.confirm_change(admin, cmd(), sid, number, comment="不影响现有共享接口")
     rt.systems.implement_change(manager, cmd(), sid, number)
 
     rt.projector.catch_up_all()
-    row = rt.system_queries.system(sid)
-    assert row["state"] == "live" and row["connections"] == {"exchange": "JH-2026-001", "integration": "YT-2026-001"}
-    assert row["last_test_passed"] is True and row["pending_filings"] == 0 and row["findings"] == []
-    assert [(f["number"], f["state"]) for f in row["filings"]] == [(1, "implemented")]
-    assert rt.system_queries.office_queue()[0] == [] and rt.system_queries.compliance(org=None)[0] == []
+    row = rt.system_queries.system(sid, EVERYTHING)
+    assert row.state == "live" and row.connections == {"exchange": "JH-2026-001", "integration": "YT-2026-001"}
+    assert row.last_test_passed is True and row.pending_filings == 0 and row.findings == []
+    assert [(f.number, f.state) for f in row.filings] == [(1, "implemented")]
+    assert rt.system_queries.office_queue()[0] == [] and rt.system_queries.compliance(scope=EVERYTHING)[0] == []
     timeline = rt.history.timeline(admin, "system", str(sid))
     assert [e.type for e in timeline][-3:] == ["ChangeFiled", "ChangeConfirmed", "ChangeImplemented"]
     assert timeline[0].rules == ["COL-1", "SYS-1"]
@@ -166,7 +167,7 @@ def test_a_decommissioned_system_flags_its_entries_and_lists_but_keeps_their_gra
     assert done["affected_grants"] == [{"grant_id": gid, "entry": "SX-MZ-DB", "holder": "div-elder", "status": "active"}]
     assert rt.sharing.load_grant(UUID(gid)).status == "active"
     rt.projector.catch_up_all()
-    assert rt.system_queries.system(sid)["flagged_entries"] == ["SX-MZ-DB"]
+    assert rt.system_queries.system(sid, EVERYTHING).flagged_entries == ["SX-MZ-DB"]
 
 
 def test_sys5_lists_falling_short_systems_until_rectified(runtime, admin, world):
@@ -178,15 +179,15 @@ def test_sys5_lists_falling_short_systems_until_rectified(runtime, admin, world)
     city_manager = member(rt, admin, city.code, "西安管理员", Role.SYSTEM_MANAGER)
     other = rt.systems.propose(city_manager, cmd(), name="西安救助系统", plan=PLAN, catalog=()).aggregate_id
     rt.projector.catch_up_all()
-    board = {i["id"]: i for i in rt.system_queries.compliance(org=None)[0]}
+    board = {i.id: i for i in rt.system_queries.compliance(scope=EVERYTHING)[0]}
     assert set(board) == {str(legacy), str(bare), str(other)}
-    assert [f["code"] for f in board[str(legacy)]["findings"]] == [
+    assert [f.code for f in board[str(legacy)].findings] == [
         "not_connected_exchange", "not_connected_integration", "no_passed_test"]
-    assert board[str(legacy)]["consequence"] == "withhold_funding"
-    assert board[str(bare)]["consequence"] == "withhold_approval"
-    assert {i["id"] for i in rt.system_queries.compliance(org="xa-bureau")[0]} == {str(other)}
-    first, cursor = rt.system_queries.compliance(org=None, limit=2)
-    rest, end = rt.system_queries.compliance(org=None, limit=2, cursor=cursor)
+    assert board[str(legacy)].consequence == "withhold_funding"
+    assert board[str(bare)].consequence == "withhold_approval"
+    assert {i.id for i in rt.system_queries.compliance(scope=Scope("xa-bureau"))[0]} == {str(other)}
+    first, cursor = rt.system_queries.compliance(scope=EVERYTHING, limit=2)
+    rest, end = rt.system_queries.compliance(scope=EVERYTHING, limit=2, cursor=cursor)
     assert len(first) == 2 and len(rest) == 1 and end is None
 
     rt.systems.order_rectification(admin, cmd(), legacy, deadline=date(2026, 6, 30), comment="限期接入并检测")
@@ -199,14 +200,14 @@ def test_sys5_lists_falling_short_systems_until_rectified(runtime, admin, world)
     rt.systems.record_unconfirmed_change(admin, cmd(), legacy, kind="content_change", description="新增采集项",
                                          evidence="巡检发现未备案即上线")
     rt.projector.catch_up_all()
-    [row] = [i for i in rt.system_queries.compliance(org=None)[0] if i["id"] == str(legacy)]
-    assert [f["code"] for f in row["findings"]] == ["unconfirmed_change_implemented"]
-    assert row["rectification"]["withhold"] == "withhold_funding"
+    [row] = [i for i in rt.system_queries.compliance(scope=EVERYTHING)[0] if i.id == str(legacy)]
+    assert [f.code for f in row.findings] == ["unconfirmed_change_implemented"]
+    assert row.rectification.withhold == "withhold_funding"
     rt.systems.confirm_change(admin, cmd(), legacy, 1, comment="补办备案确认")
     rt.systems.close_rectification(admin, cmd(), legacy, comment="整改完成")
     rt.projector.catch_up_all()
-    assert str(legacy) not in {i["id"] for i in rt.system_queries.compliance(org=None)[0]}
-    assert rt.system_queries.system(legacy)["rectification"] is None
+    assert str(legacy) not in {i.id for i in rt.system_queries.compliance(scope=EVERYTHING)[0]}
+    assert rt.system_queries.system(legacy, EVERYTHING).rectification is None
 
 
 def test_idempotent_retry_and_stale_version(runtime, admin, world):
@@ -215,7 +216,7 @@ def test_idempotent_retry_and_stale_version(runtime, admin, world):
     again = rt.systems.propose(manager, cmd(key="p-1", fp="x"), name="系统", plan=PLAN, catalog=CATALOG)
     assert again.replayed and again.aggregate_id == first.aggregate_id and again.body == first.body
     rt.projector.catch_up_all()
-    assert len(rt.system_queries.systems(org=None)[0]) == 1
+    assert len(rt.system_queries.systems(scope=EVERYTHING)[0]) == 1
     with pytest.raises(VersionConflict):
         rt.systems.justify(manager, cmd(expected_version=7), first.aggregate_id, justification=justification(HJ_ADDR=WHY))
 
@@ -259,10 +260,10 @@ def test_the_demo_has_systems_in_every_state_and_loads_once(runtime):
                                                 "decommissioned"}
     assert load_systems_demo(parts.services, parts.store) == summary
     runtime.projector.catch_up_all()
-    tasks = {t["task"] for t in runtime.system_queries.office_queue()[0]}
+    tasks = {t.task for t in runtime.system_queries.office_queue()[0]}
     assert tasks == {"review_justification", "confirm_change", "compliance_test"}
-    board = runtime.system_queries.compliance(org=None)[0]
-    assert {f["code"] for b in board for f in b["findings"]} >= {
+    board = runtime.system_queries.compliance(scope=EVERYTHING)[0]
+    assert {f.code for b in board for f in b.findings} >= {
         "no_project_catalog", "not_connected_exchange", "unconfirmed_change_implemented"}
-    [gone] = runtime.system_queries.systems(org=None, state="decommissioned")[0]
-    assert gone["flagged_entries"]
+    [gone] = runtime.system_queries.systems(scope=EVERYTHING, state="decommissioned")[0]
+    assert gone.flagged_entries

@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 
 from api.cli import load_demo
 from bootstrap import Runtime
 from infrastructure.config import Settings
+from projections.scope import EVERYTHING
 from tests.api.conftest import LiveServer
 from tests.conftest import database_url
 
@@ -45,7 +47,7 @@ def console(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     try:  # the real clock: the demo's history ends now
         token = load_demo(rt)["admin_token"]
         rt.projector.catch_up_all()
-        dept = rt.compliance_queries.violations(org=None, status="candidate", limit=1)[0][0]["subject"]
+        dept = rt.compliance_queries.violations(scope=EVERYTHING, status="candidate", limit=1)[0][0].subject
         dept_token = rt.issue_token(org=dept, person="console-dept-staff", roles=("system_manager",))
         with LiveServer(rt) as live:
             yield Console(live, rt, token, dept, dept_token)
@@ -75,5 +77,7 @@ def csrf_of(html: str) -> str:
 
 
 def candidates(rt: Runtime, n: int = 3, subject: str | None = None) -> list[dict[str, Any]]:
+    """Candidate cases as a client reads them (plain JSON objects)."""
     rt.projector.catch_up_all()
-    return rt.compliance_queries.violations(org=None, status="candidate", subject=subject, limit=n)[0]
+    rows, _ = rt.compliance_queries.violations(scope=EVERYTHING, status="candidate", subject=subject, limit=n)
+    return msgspec.to_builtins(rows)

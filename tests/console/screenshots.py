@@ -13,6 +13,7 @@ from pathlib import Path
 from api.cli import load_demo
 from bootstrap import Runtime
 from infrastructure.config import Settings
+from projections.scope import EVERYTHING
 from tests.api.conftest import LiveServer
 from tests.console.browser import browser, sign_in
 
@@ -27,7 +28,7 @@ def main() -> int:
         rt.integrity.create_checkpoint()
         entry = rt.catalog_queries.list(_filter(status="revising"), viewer_org=None, now=rt.now(), limit=1)[0][0]
         grant = rt.sharing_queries.grants(org=None, status="active", limit=1)[0][0]
-        case = rt.compliance_queries.violations(org=None, status="candidate", limit=1)[0][0]
+        case = rt.compliance_queries.violations(scope=EVERYTHING, status="candidate", limit=1)[0][0]
         with LiveServer(rt) as live, browser(lang="zh-CN") as b:
             page = b.new_page(viewport={"width": 1366, "height": 900}, device_scale_factor=1, locale="zh-CN")
             page.goto(live.url + "/")
@@ -43,7 +44,7 @@ def main() -> int:
                           f"&fields={','.join(grant['fields'])}&purpose={grant['purpose']}&method={grant['method']}"),
                 "access-log": "/console/access-log",
                 "compliance": "/console/compliance",
-                "case": f"/console/compliance/{case['id']}",
+                "case": f"/console/compliance/{case.id}",
                 "integrity": "/console/integrity",
                 "feed": "/console/feed",
             }

@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from api.console.web import BEIJING
+from projections.scope import EVERYTHING
 from tests.console.browser import browser, chromium_path, sign_in
 from tests.console.conftest import Console, candidates
 from tests.support import cmd
@@ -116,7 +117,7 @@ def test_a_day_at_the_console(console: Console, tmp_path: Path) -> None:
         assert "已记录：确认违规" in page.locator(".alert").inner_text()
         assert "已确认" in page.locator("h1").inner_text()
         rt.projector.catch_up_all()
-        assert rt.compliance_queries.violation(case_a["id"])["status"] == "confirmed"
+        assert rt.compliance_queries.violation(case_a["id"], EVERYTHING).status == "confirmed"
 
         # a stale form gets the conflict message, and nothing is recorded
         page.goto(f"{base}/console/compliance/{case_b['id']}")
@@ -125,7 +126,7 @@ def test_a_day_at_the_console(console: Console, tmp_path: Path) -> None:
         page.click("button[value=dismiss]")
         assert "已被他人修改" in page.locator(".alert.error").inner_text()
         rt.projector.catch_up_all()
-        assert rt.compliance_queries.violation(case_b["id"])["status"] == "confirmed"
+        assert rt.compliance_queries.violation(case_b["id"], EVERYTHING).status == "confirmed"
 
         # the state at a past date: the case stood as a candidate, on the position of that instant
         page.click("nav >> text=历史状态")
@@ -180,11 +181,11 @@ def test_a_day_at_the_console(console: Console, tmp_path: Path) -> None:
         assert "已确认" in dept.locator("h1").inner_text()
         assert dept.locator("button[value=escalate], button[value=notice]").count() == 0
         _post_form(dept, f"/console/compliance/{case_a['id']}/notice",
-                   {"version": str(rt.compliance_queries.violation(case_a["id"])["version"]), "key": "dept-try",
+                   {"version": str(rt.compliance_queries.violation(case_a["id"], EVERYTHING).version), "key": "dept-try",
                     "deadline": "2030-01-01T00:00", "requirements": "x"})
         assert "您的角色或单位无权执行此操作" in dept.locator(".alert.error").inner_text()
         rt.projector.catch_up_all()
-        assert rt.compliance_queries.violation(case_a["id"])["status"] == "confirmed"
+        assert rt.compliance_queries.violation(case_a["id"], EVERYTHING).status == "confirmed"
         dept_ctx.close()
 
         # sign out, and be refused

@@ -7,6 +7,7 @@ from contextlib import closing
 
 import httpx
 
+from projections.scope import EVERYTHING
 from tests.console.conftest import Console, candidates, csrf_of, signed_in
 
 PAGES = ["/console/", "/console/catalog", "/console/catalog?q=%E4%BD%8E%E4%BF%9D", "/console/timeline",
@@ -32,7 +33,7 @@ def test_nothing_is_readable_without_a_session(console: Console) -> None:
         # a forged cookie is no session either
         r = anon.get("/console/", cookies={"cl_session": "abc.def"})
         assert r.status_code == 303
-    assert console.rt.compliance_queries.violation(vid)["status"] == "candidate"
+    assert console.rt.compliance_queries.violation(vid, EVERYTHING).status == "candidate"
 
 
 def test_root_redirects_to_the_console(console: Console) -> None:
@@ -77,7 +78,7 @@ def test_a_form_post_without_its_csrf_token_is_refused(console: Console) -> None
         r = c.post("/console/login", data={"token": console.office_token})
         assert r.status_code == 403
     console.rt.projector.catch_up_all()
-    assert console.rt.compliance_queries.violation(vid)["status"] == "candidate"
+    assert console.rt.compliance_queries.violation(vid, EVERYTHING).status == "candidate"
 
 
 def test_another_organizations_objects_are_not_reachable_by_url(console: Console, dept_token: str) -> None:

@@ -18,6 +18,7 @@ from demo.data import DEMO_ADMIN
 from domain.compliance import Evidence, EvidenceKind, ViolationKind
 from domain.organizations import OFFICE_CODE, Role
 from projections.registry import all_views
+from projections.scope import EVERYTHING
 from tests.support import cmd, member
 
 VIEWS = all_views()
@@ -35,9 +36,9 @@ def dump(rt: Any, tables: tuple[str, ...]) -> dict[str, list[tuple[tuple[str, st
 def take_cases_through_their_lifecycle(rt: Any, clock: Any) -> None:
     office = Principal(person=DEMO_ADMIN, organization=OFFICE_CODE, roles=frozenset({str(Role.OFFICE_ADMIN)}))
     rt.projector.catch_up_all()
-    rows, _ = rt.compliance_queries.violations(org=None, status="candidate", limit=500)
+    rows, _ = rt.compliance_queries.violations(scope=EVERYTHING, status="candidate", limit=500)
     assert len(rows) >= 4, "the demo raised candidates to work on"
-    accepted, escalated, reported, dismissed = (UUID(r["id"]) for r in rows[:4])
+    accepted, escalated, reported, dismissed = (UUID(r.id) for r in rows[:4])
     reporters: dict[str, Principal] = {}
 
     def reporter(subject: str) -> Principal:
@@ -49,7 +50,7 @@ def take_cases_through_their_lifecycle(rt: Any, clock: Any) -> None:
     for v in (accepted, escalated, reported):
         rt.compliance.confirm(office, cmd(), v, comment="核实属实")
         rt.compliance.issue_notice(office, cmd(), v, deadline=deadline, requirements="限期整改")
-    subject = {r["id"]: r["subject"] for r in rows}
+    subject = {r.id: r.subject for r in rows}
     rt.compliance.report(reporter(subject[str(accepted)]), cmd(), accepted, report="已整改")
     rt.compliance.accept(office, cmd(), accepted, comment="整改到位")
     rt.projector.catch_up_all()  # the live view advances between the steps

@@ -27,6 +27,7 @@ from domain.sharing_values import RequestedEntry
 from domain.systems_values import ChangeKind, ConstructionPlan, Justification, ProjectEntry
 from infrastructure.sql import MemoryDb
 from projections.registry import all_views
+from projections.scope import EVERYTHING
 from tests.projections.test_catalog_projection import random_history
 from tests.support import PASS, Division, cmd, content, items, member, register
 
@@ -191,8 +192,8 @@ class MixedHistory:
         rt, rng, office = self.rt, self.rng, self.admin
         c = rt.compliance
         rt.projector.catch_up_all()
-        for row in rt.compliance_queries.violations(org=None, status="candidate", limit=3)[0]:
-            vid = UUID(row["id"])
+        for row in rt.compliance_queries.violations(scope=EVERYTHING, status="candidate", limit=3)[0]:
+            vid = UUID(row.id)
             if rng.random() < 0.5:
                 self.attempt(c.dismiss, office, cmd(), vid, reason="误报")
             else:
