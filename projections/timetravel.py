@@ -21,7 +21,7 @@ import zlib
 from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import msgspec
@@ -41,10 +41,17 @@ CHECKPOINTS_DDL = (
 
 
 class LedgerTimesView(View):
-    """When each position was recorded: maps an instant to a prefix of the ledger."""
+    """When each position was recorded: maps an instant to a prefix of the ledger.
+
+    Positions follow commit order and timestamps are taken before the commit, so a few events carry
+    an earlier timestamp than one recorded before them. `lag_us` is by how much (0 for the rest):
+    the largest lag bounds how far before the latest timestamp at or before an instant a later
+    position can still fall at or before it, which is what lets `position_at` read a few index
+    entries instead of every row after the answer.
+    """
 
     name = "ledger_times"
-    version = 1
+    version = 2
     tables = ("ledger_times",)
     all_topics = True
     time_travel: ClassVar[bool] = False
@@ -52,23 +59,34 @@ class LedgerTimesView(View):
     def __init__(self) -> None:
         super().__init__()
         self._rows: list[tuple[Any, ...]] = []
+        self._latest: datetime | None = None
 
     def create(self, tx: Tx) -> None:
         tx.execute(
             "CREATE TABLE IF NOT EXISTS ledger_times (position BIGINT PRIMARY KEY, recorded_at TEXT NOT NULL, "
-            "topic TEXT NOT NULL, originator_id TEXT NOT NULL, originator_version INTEGER NOT NULL)"
+            "topic TEXT NOT NULL, originator_id TEXT NOT NULL, originator_version INTEGER NOT NULL, "
+            "lag_us BIGINT NOT NULL)"
         )
         tx.execute("CREATE INDEX IF NOT EXISTS ledger_times_at ON ledger_times (recorded_at, position)")
+        tx.execute("CREATE INDEX IF NOT EXISTS ledger_times_lag ON ledger_times (lag_us) WHERE lag_us > 0")
 
     def begin_page(self, tx: Tx) -> None:
         self._rows = []
+        latest = tx.scalar("SELECT MAX(recorded_at) FROM ledger_times")
+        self._latest = datetime.fromisoformat(str(latest)) if latest is not None else None
 
     def apply(self, tx: Tx, event: Any, position: int) -> None:
-        self._rows.append((position, event.timestamp.astimezone(UTC).isoformat(), get_topic(type(event)),
-                           str(event.originator_id), event.originator_version))
+        at = event.timestamp.astimezone(UTC)
+        lag = 0
+        if self._latest is not None and at < self._latest:
+            lag = -((at - self._latest) // timedelta(microseconds=1))
+        else:
+            self._latest = at
+        self._rows.append((position, at.isoformat(), get_topic(type(event)), str(event.originator_id),
+                           event.originator_version, lag))
 
     def end_page(self, tx: Tx) -> None:
-        tx.executemany("INSERT INTO ledger_times VALUES (?, ?, ?, ?, ?)", self._rows)
+        tx.executemany("INSERT INTO ledger_times VALUES (?, ?, ?, ?, ?, ?)", self._rows)
         self._rows = []
 
 
@@ -130,6 +148,25 @@ def unpack_checkpoint(payload: bytes) -> bytes:
     return zlib.decompress(payload)
 
 
+def unpack_into_buffer(payload: bytes | memoryview) -> bytearray:
+    """`unpack_checkpoint` into a buffer of its own, which the deltas then patch: a Zstandard frame is
+    decompressed straight into it (one copy of the replica less than decompressing, then copying)."""
+    if bytes(payload[:4]) != ZSTD_MAGIC:
+        return bytearray(zlib.decompress(payload))
+    size = zstandard.frame_content_size(payload)
+    if size < 0:  # a frame that does not say its size (none we write)
+        return bytearray(zstandard.ZstdDecompressor().decompress(payload))
+    image = bytearray(size)
+    into, done = memoryview(image), 0
+    with zstandard.ZstdDecompressor().stream_reader(payload) as reader:
+        while done < size:
+            n = reader.readinto(into[done:])
+            if not n:
+                raise ValueError("a checkpoint's frame ended before the size it declares")
+            done += n
+    return image
+
+
 class Delta(msgspec.Struct, frozen=True):
     """A delta checkpoint's header: the checkpoint it applies to, and the shape of the image it makes."""
 
@@ -157,10 +194,17 @@ def page_size_of(image: bytes | bytearray | memoryview) -> int:
 
 
 def changed_pages(before: bytes | bytearray, after: bytes, page_size: int) -> list[int]:
-    """The numbers (from 0) of the pages of `after` that `before` lacks or holds otherwise."""
+    """The numbers (from 0) of the pages of `after` that `before` lacks or holds otherwise. Compared 16 pages at
+    a time first: most of a large replica is unchanged between two checkpoints."""
     a, b = memoryview(before), memoryview(after)
     common = min(len(a), len(b)) // page_size
-    out = [i for i in range(common) if a[i * page_size:(i + 1) * page_size] != b[i * page_size:(i + 1) * page_size]]
+    block = 16 * page_size
+    out: list[int] = []
+    for start in range(0, common * page_size, block):
+        stop = min(start + block, common * page_size)
+        if a[start:stop] != b[start:stop]:
+            out += [i for i in range(start // page_size, stop // page_size)
+                    if a[i * page_size:(i + 1) * page_size] != b[i * page_size:(i + 1) * page_size]]
     out += range(common, len(b) // page_size)
     return out
 
@@ -196,7 +240,7 @@ def apply_delta(image: bytearray, payload: bytes | memoryview) -> None:
 def replica_image(chain: Sequence[bytes | memoryview]) -> bytearray:
     """The image a chain of checkpoints stands for: a base, then each delta on the one before it."""
     base, *deltas = chain
-    image = bytearray(unpack_checkpoint(bytes(base)))
+    image = unpack_into_buffer(base)
     for payload in deltas:
         apply_delta(image, payload)
     return image
@@ -239,11 +283,23 @@ class TimeTravel:
     # -- instants and positions --------------------------------------------------------------
 
     def position_at(self, at: datetime) -> int:
-        """The last ledger position recorded at or before `at` (0 before the first event)."""
-        value = self.ledger.db.scalar(
-            "SELECT MAX(position) FROM ledger_times WHERE recorded_at <= ?", (at.astimezone(UTC).isoformat(),)
-        )
-        return int(value or 0)
+        """The last ledger position recorded at or before `at` (0 before the first event).
+
+        The latest timestamp at or before `at` is one step down the index; a later position recorded at or
+        before `at` carries an earlier timestamp than that one, by at most the ledger's largest lag, so the
+        answer is the largest position among the few index entries in that window."""
+        db, until = self.ledger.db, at.astimezone(UTC).isoformat()
+        row = db.query_one("SELECT position, recorded_at FROM ledger_times WHERE recorded_at <= ? "
+                           "ORDER BY recorded_at DESC, position DESC LIMIT 1", (until,))
+        if row is None:
+            return 0
+        lag = int(db.scalar("SELECT MAX(lag_us) FROM ledger_times WHERE lag_us > 0") or 0)
+        if lag == 0:
+            return int(row["position"])
+        since = (datetime.fromisoformat(str(row["recorded_at"])) - timedelta(microseconds=lag)).isoformat()
+        value = db.scalar("SELECT MAX(position) FROM ledger_times WHERE recorded_at >= ? AND recorded_at <= ?",
+                          (since, until))
+        return int(value)
 
     # -- both time axes ----------------------------------------------------------------------
 
