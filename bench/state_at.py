@@ -8,8 +8,10 @@ consumed, a few revoked. A clock the benchmark controls spreads the events' time
 the two years. As the history grows, a checkpoint of the read models is stored every
 `CIVIC_LEDGER_STATE_CHECKPOINT_EVERY` events, as the server's sweep does.
 
-`Runtime.state_at` is then timed at random instants, each with an empty replica cache, and one
-full replay from the first event is timed at a late instant in the same run.
+What `GET /state` does (`Runtime.state_at`, then the summary over the replica) is then timed at
+random instants, each with an empty replica cache, and one full replay from the first event is
+timed at a late instant in the same run. Issue 14's aim is judged on the slowest of the instants:
+every one within `AIM_SECONDS`.
 """
 
 from __future__ import annotations
@@ -431,9 +433,9 @@ def run(opts: Options) -> Outcome:
     out.notes.append(
         f"History of {events:,} events (CIVIC_LEDGER_BENCH_STATE_EVENTS; --quick: 50,000), a checkpoint every "
         f"{checkpoint_every():,} events (CIVIC_LEDGER_STATE_CHECKPOINT_EVERY). {INSTANTS} instants drawn "
-        "uniformly over the history, each timed through `Runtime.state_at` with the replica cache emptied first "
-        "(finding the position, loading the nearest checkpoint and replaying the events after it into an "
-        "in-memory replica); the baseline replays the log from the first event into an empty replica. "
+        "uniformly over the history, each timed through `Runtime.state_at` and the summary query of `GET /state` "
+        "with the replica cache emptied first (finding the position, loading the nearest checkpoint's chain and "
+        "replaying the events after it into an in-memory replica, then counting); the baseline replays the log from the first event into an empty replica. "
         "Ratio = figure / full replay time (below 1: faster than the full replay)."
     )
     return out
