@@ -297,7 +297,9 @@ class TimeTravel:
         if lag == 0:
             return int(row["position"])
         since = (datetime.fromisoformat(str(row["recorded_at"])) - timedelta(microseconds=lag)).isoformat()
-        value = db.scalar("SELECT MAX(position) FROM ledger_times WHERE recorded_at >= ? AND recorded_at <= ?",
+        # `position + 0`: a bare MAX(position) makes PostgreSQL walk the primary key down from the head,
+        # filtering on the instant, instead of reading the window from the (recorded_at, position) index
+        value = db.scalar("SELECT MAX(position + 0) FROM ledger_times WHERE recorded_at >= ? AND recorded_at <= ?",
                           (since, until))
         return int(value)
 
