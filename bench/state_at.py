@@ -8,8 +8,10 @@ consumed, a few revoked. A clock the benchmark controls spreads the events' time
 the two years. As the history grows, a checkpoint of the read models is stored every
 `CIVIC_LEDGER_STATE_CHECKPOINT_EVERY` events, as the server's sweep does.
 
-`Runtime.state_at` is then timed at random instants, each with an empty replica cache, and one
-full replay from the first event is timed at a late instant in the same run.
+What `GET /state` does (`Runtime.state_at`, then the summary over the replica) is then timed at
+random instants, each with an empty replica cache, and one full replay from the first event is
+timed at a late instant in the same run. Issue 14's aim is judged on the slowest of the instants:
+every one within `AIM_SECONDS`.
 """
 
 from __future__ import annotations
@@ -50,7 +52,8 @@ from domain.rules import InvalidTransition, RuleViolation
 from domain.sharing_values import GrantKind, GrantSpec, grant_id
 from infrastructure.config import Settings
 from infrastructure.sql import MemoryDb
-from projections.timetravel import unpack_checkpoint
+from projections.state_queries import StateQueries
+from projections.timetravel import is_delta, replica_image, unpack_checkpoint
 
 NAME = "state_at"
 TITLE = "State at a date over a long history"
@@ -88,7 +91,7 @@ def events_wanted(opts: Options) -> int:
 
 
 def checkpoint_every() -> int:
-    return int(os.environ.get("CIVIC_LEDGER_STATE_CHECKPOINT_EVERY", "10000"))
+    return int(os.environ.get("CIVIC_LEDGER_STATE_CHECKPOINT_EVERY", str(Settings().state_checkpoint_every)))
 
 
 @contextmanager
@@ -282,21 +285,19 @@ def _fingerprint(db: MemoryDb) -> tuple[Any, ...]:
         )
 
 
-def _load_split(rt: Runtime, position: int) -> tuple[int, float, float, float]:
-    """The nearest checkpoint's load, step by step as TimeTravel does it: (base, fetch s, decompress s, open s)."""
+def _load_split(rt: Runtime, position: int) -> tuple[int, float, float, float, int]:
+    """The nearest checkpoint's load, step by step as TimeTravel does it: (base, fetch s, rebuild the image s,
+    open as SQLite s, checkpoints in the chain)."""
     tt = rt.timetravel
     t0 = time.perf_counter()
-    row = rt.ledger.db.query_one(
-        "SELECT position, payload FROM state_checkpoints WHERE signature = ? AND position <= ? "
-        "ORDER BY position DESC LIMIT 1", (tt.signature, position),
-    )
+    at, chain = tt._chain(position)
     t1 = time.perf_counter()
-    if row is None:
-        return 0, t1 - t0, 0.0, 0.0
-    raw = unpack_checkpoint(bytes(row["payload"]))
+    if not chain:
+        return 0, t1 - t0, 0.0, 0.0, 0
+    image = replica_image(chain)
     t2 = time.perf_counter()
-    MemoryDb(raw).close()
-    return int(row["position"]), t1 - t0, t2 - t1, time.perf_counter() - t2
+    MemoryDb(image).close()
+    return at, t1 - t0, t2 - t1, time.perf_counter() - t2, len(chain)
 
 
 def _codec_against_zlib(rt: Runtime) -> dict[str, float]:
@@ -304,7 +305,7 @@ def _codec_against_zlib(rt: Runtime) -> dict[str, float]:
     tt = rt.timetravel
     row = rt.ledger.db.query_one(
         "SELECT payload FROM state_checkpoints WHERE signature = ? ORDER BY size DESC LIMIT 1", (tt.signature,))
-    if row is None:
+    if row is None or is_delta(bytes(row["payload"])[:4]):
         return {"raw": 0.0, "zstd_mb": 0.0, "zlib_mb": 0.0, "zstd_s": 0.0, "zlib_s": 0.0}
     stored = bytes(row["payload"])
     raw = unpack_checkpoint(stored)
@@ -322,15 +323,31 @@ def _codec_against_zlib(rt: Runtime) -> dict[str, float]:
             "zstd_s": best(lambda: unpack_checkpoint(stored)), "zlib_s": best(lambda: zlib.decompress(old))}
 
 
-def _timed_state_at(rt: Runtime, at: datetime) -> tuple[int, MemoryDb, float, tuple[int, float, float, float]]:
-    """state_at with an empty cache: (position, replica, seconds, the checkpoint load's split timed afterwards)."""
+def _timed_state_at(rt: Runtime, at: datetime) -> tuple[int, MemoryDb, float, dict[str, float]]:
+    """What `GET /state` does, with every cache empty: `state_at`, then the summary over the replica.
+    Returns (position, replica, seconds, the parts timed again afterwards: finding the position, loading
+    the checkpoint's chain, replaying the events after it, the summary query)."""
     tt = rt.timetravel
     with tt._lock:
         tt._cache.clear()
     t0 = time.perf_counter()
     position, db = rt.state_at(at)
+    StateQueries(db).summary(at)
     seconds = time.perf_counter() - t0
-    return position, db, seconds, _load_split(rt, position)
+    t1 = time.perf_counter()
+    tt.cut(at, datetime.now(UTC))
+    t2 = time.perf_counter()
+    base, fetch, rebuild, opened, chain = _load_split(rt, position)
+    replica = tt._nearest_checkpoint(position)[1]
+    t3 = time.perf_counter()
+    tt._replay(replica, base, position)
+    t4 = time.perf_counter()
+    StateQueries(replica).summary(at)
+    t5 = time.perf_counter()
+    replica.close()
+    return position, db, seconds, {"cut": t2 - t1, "fetch": fetch, "image": rebuild, "open": opened,
+                                   "replay": t4 - t3, "query": t5 - t4, "chain": float(chain),
+                                   "replayed": float(position - base)}
 
 
 def _measure(store: str, rt: Runtime, events: int, out: Outcome) -> None:
@@ -368,25 +385,37 @@ def _measure(store: str, rt: Runtime, events: int, out: Outcome) -> None:
         row(f"state_at(random instant), p50 of {INSTANTS}", p50),
         row("state_at at the full replay's instant (95% through)", late_s),
     ]
-    splits = [r[3] for r in runs] + [late_split]
-    loads = [sum(sp[1:]) for sp in splits]
-    replayed = [r[0] - r[3][0] for r in runs] + [late_pos - late_split[0]]
-    share = [statistics.mean(sp[i] for sp in splits) for i in (1, 2, 3)]
+    parts = [r[3] for r in runs]
+    slowest = max(runs, key=lambda r: r[2])[3]
+
+    def mean(key: str) -> float:
+        return statistics.mean(p[key] for p in parts)
+
+    kinds = rt.ledger.db.query("SELECT payload, size FROM state_checkpoints WHERE signature = ?",
+                               (rt.timetravel.signature,))
+    bases = [int(k["size"]) for k in kinds if not is_delta(bytes(k["payload"])[:4])]
+    deltas = [int(k["size"]) for k in kinds if is_delta(bytes(k["payload"])[:4])]
     out.notes.append(
         f"{store}: {head:,} events ({int(spent['entries']):,} catalog entries, {int(spent['grants']):,} grants, "
         f"{START.date()} to {t_last.date()}) written in {spent['write']:.0f} s ({head / spent['write']:,.0f} "
-        f"events/s, about {SAVE_EVENTS} per transaction); {int(stats['n'])} checkpoints stored along the way in "
-        f"{spent['checkpoints']:.0f} s in all (largest {int(stats['biggest']) / 1e6:.1f} MB compressed); "
-        f"projecting the ledger_times view (instant to position) took {spent['project']:.0f} s. "
-        f"Each state_at loaded its checkpoint in {statistics.mean(loads):.2f} s on average (max "
-        f"{max(loads):.2f} s: fetch {share[0]:.2f} s, decompress {share[1]:.2f} s, open as SQLite "
-        f"{share[2]:.2f} s on average) and replayed {statistics.mean(replayed):,.0f} events on average (max "
-        f"{max(replayed):,}) after it. Checkpoint storage: {int(stats['total']) / 1e9:.2f} GB in all, "
+        f"events/s, about {SAVE_EVENTS} per transaction); {int(stats['n'])} checkpoints stored along the way "
+        f"({len(bases)} bases, {len(deltas)} deltas) in {spent['checkpoints']:.0f} s in all (largest base "
+        f"{max(bases, default=0) / 1e6:.1f} MB compressed, deltas {statistics.mean(deltas or [0]) / 1e6:.2f} MB "
+        f"on average); projecting ledger_times (instant to position) took {spent['project']:.0f} s. "
+        f"Where an answer's time goes (mean of the {INSTANTS}, each part timed again after the answer): finding "
+        f"the position {mean('cut'):.3f} s, fetching the checkpoint chain {mean('fetch'):.3f} s "
+        f"({mean('chain'):.1f} checkpoints), decompressing and patching the image {mean('image'):.3f} s, "
+        f"opening it as SQLite {mean('open'):.3f} s, replaying {mean('replayed'):,.0f} events "
+        f"{mean('replay'):.3f} s, the summary query {mean('query'):.3f} s. The slowest answer: position "
+        f"{slowest['cut']:.3f}, fetch {slowest['fetch']:.3f}, image {slowest['image']:.3f}, open "
+        f"{slowest['open']:.3f}, replay of {slowest['replayed']:,.0f} events {slowest['replay']:.3f}, query "
+        f"{slowest['query']:.3f} s. Checkpoint storage: {int(stats['total']) / 1e9:.2f} GB in all, "
         f"{int(stats['total']) / 1e9 * 1e6 / head:.2f} GB per million events. The largest checkpoint "
         f"({codec['raw'] / 1e6:.0f} MB as SQLite) is {codec['zstd_mb']:.1f} MB as stored (Zstandard) against "
-        f"{codec['zlib_mb']:.1f} MB under zlib level 6 (the format before decision 0019); it decompresses in "
-        f"{codec['zstd_s']:.3f} s against {codec['zlib_s']:.3f} s (best of 3, same run); the full replay reached position {late_pos:,} of {head:,}. Times: {', '.join(f'{s:.2f}' for s in sorted(secs))} s. The replica at the "
-        f"late instant matched the full replay (row counts and statuses of the catalog and grants tables)."
+        f"{codec['zlib_mb']:.1f} MB under zlib level 6; it decompresses in {codec['zstd_s']:.3f} s against "
+        f"{codec['zlib_s']:.3f} s (best of 3, same run). The full replay reached position {late_pos:,} of "
+        f"{head:,}. Times: {', '.join(f'{s:.2f}' for s in sorted(secs))} s. The replica at the late instant "
+        f"matched the full replay (row counts and statuses of the catalog and grants tables)."
     )
 
 
@@ -404,9 +433,9 @@ def run(opts: Options) -> Outcome:
     out.notes.append(
         f"History of {events:,} events (CIVIC_LEDGER_BENCH_STATE_EVENTS; --quick: 50,000), a checkpoint every "
         f"{checkpoint_every():,} events (CIVIC_LEDGER_STATE_CHECKPOINT_EVERY). {INSTANTS} instants drawn "
-        "uniformly over the history, each timed through `Runtime.state_at` with the replica cache emptied first "
-        "(finding the position, loading the nearest checkpoint and replaying the events after it into an "
-        "in-memory replica); the baseline replays the log from the first event into an empty replica. "
+        "uniformly over the history, each timed through `Runtime.state_at` and the summary query of `GET /state` "
+        "with the replica cache emptied first (finding the position, loading the nearest checkpoint's chain and "
+        "replaying the events after it into an in-memory replica, then counting); the baseline replays the log from the first event into an empty replica. "
         "Ratio = figure / full replay time (below 1: faster than the full replay)."
     )
     return out

@@ -289,7 +289,7 @@ class Db:
 class MemoryDb(Db):
     """An in-memory SQLite database with the same interface, for replicas built by replay (state at a date)."""
 
-    def __init__(self, data: bytes | None = None) -> None:
+    def __init__(self, data: bytes | bytearray | None = None) -> None:
         import sqlite3
         import threading
 

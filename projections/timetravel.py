@@ -1,19 +1,27 @@
 """State at a date: the read models as they stood at a past instant, without a full replay.
 
 The ledger prefix up to the last event recorded at or before the instant is replayed into an
-in-memory SQLite replica of the read models, starting from the nearest checkpoint: a serialized
-replica stored every `checkpoint_every` events. The same view code builds the live tables and the
-replicas, so a replica holds exactly the rows the live read models held at that position.
+in-memory SQLite replica of the read models, starting from the nearest checkpoint, stored every
+`checkpoint_every` events. The same view code builds the live tables and the replicas, so a
+replica holds exactly the rows the live read models held at that position.
+
+A checkpoint is either a base, the whole serialized replica (a Zstandard frame), or a delta: the
+database pages that differ from the checkpoint before it, which it names (decision 0022). A
+replica is opened from a base and the deltas chained on it, page for page the image the
+checkpointing process serialized; a new base is stored once the deltas since the last one add up
+to a quarter of the replica, which bounds both the pages applied on load and the chain's length.
 """
 
 from __future__ import annotations
 
 import hashlib
+import struct
 import threading
 import zlib
+from array import array
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import msgspec
@@ -22,7 +30,7 @@ from eventsourcing.utils import get_topic
 
 from domain.catalog import CatalogEntry
 from domain.corrections import CORRECTIONS, effective_instant, moved_version
-from infrastructure.sql import MemoryDb, Tx
+from infrastructure.sql import MemoryDb, Tx, adapt
 from infrastructure.store import Ledger
 from projections.base import View, on
 
@@ -33,10 +41,17 @@ CHECKPOINTS_DDL = (
 
 
 class LedgerTimesView(View):
-    """When each position was recorded: maps an instant to a prefix of the ledger."""
+    """When each position was recorded: maps an instant to a prefix of the ledger.
+
+    Positions follow commit order and timestamps are taken before the commit, so a few events carry
+    an earlier timestamp than one recorded before them. `lag_us` is by how much (0 for the rest):
+    the largest lag bounds how far before the latest timestamp at or before an instant a later
+    position can still fall at or before it, which is what lets `position_at` read a few index
+    entries instead of every row after the answer.
+    """
 
     name = "ledger_times"
-    version = 1
+    version = 2
     tables = ("ledger_times",)
     all_topics = True
     time_travel: ClassVar[bool] = False
@@ -44,23 +59,34 @@ class LedgerTimesView(View):
     def __init__(self) -> None:
         super().__init__()
         self._rows: list[tuple[Any, ...]] = []
+        self._latest: datetime | None = None
 
     def create(self, tx: Tx) -> None:
         tx.execute(
             "CREATE TABLE IF NOT EXISTS ledger_times (position BIGINT PRIMARY KEY, recorded_at TEXT NOT NULL, "
-            "topic TEXT NOT NULL, originator_id TEXT NOT NULL, originator_version INTEGER NOT NULL)"
+            "topic TEXT NOT NULL, originator_id TEXT NOT NULL, originator_version INTEGER NOT NULL, "
+            "lag_us BIGINT NOT NULL)"
         )
         tx.execute("CREATE INDEX IF NOT EXISTS ledger_times_at ON ledger_times (recorded_at, position)")
+        tx.execute("CREATE INDEX IF NOT EXISTS ledger_times_lag ON ledger_times (lag_us) WHERE lag_us > 0")
 
     def begin_page(self, tx: Tx) -> None:
         self._rows = []
+        latest = tx.scalar("SELECT MAX(recorded_at) FROM ledger_times")
+        self._latest = datetime.fromisoformat(str(latest)) if latest is not None else None
 
     def apply(self, tx: Tx, event: Any, position: int) -> None:
-        self._rows.append((position, event.timestamp.astimezone(UTC).isoformat(), get_topic(type(event)),
-                           str(event.originator_id), event.originator_version))
+        at = event.timestamp.astimezone(UTC)
+        lag = 0
+        if self._latest is not None and at < self._latest:
+            lag = -((at - self._latest) // timedelta(microseconds=1))
+        else:
+            self._latest = at
+        self._rows.append((position, at.isoformat(), get_topic(type(event)), str(event.originator_id),
+                           event.originator_version, lag))
 
     def end_page(self, tx: Tx) -> None:
-        tx.executemany("INSERT INTO ledger_times VALUES (?, ?, ?, ?, ?)", self._rows)
+        tx.executemany("INSERT INTO ledger_times VALUES (?, ?, ?, ?, ?, ?)", self._rows)
         self._rows = []
 
 
@@ -103,6 +129,11 @@ class CorrectionsView(View):
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 ZSTD_LEVEL = 3
+DELTA_MAGIC = b"CLD1"
+#: magic, parent position, base position, page size, pages in the image, pages carried, delta bytes since the base
+_DELTA_HEAD = struct.Struct("<4sqqIIIq")
+#: a new base is stored once the pages carried by the deltas since the last one reach this share of the replica
+REBASE_SHARE = 0.25
 
 
 def pack_checkpoint(raw: bytes) -> bytes:
@@ -111,10 +142,118 @@ def pack_checkpoint(raw: bytes) -> bytes:
 
 
 def unpack_checkpoint(payload: bytes) -> bytes:
-    """The serialized replica of a stored checkpoint, Zstandard or (stored before decision 0019) zlib."""
+    """The serialized replica of a stored base checkpoint, Zstandard or (stored before decision 0019) zlib."""
     if payload[:4] == ZSTD_MAGIC:
         return zstandard.ZstdDecompressor().decompress(payload)
     return zlib.decompress(payload)
+
+
+def unpack_into_buffer(payload: bytes | memoryview) -> bytearray:
+    """`unpack_checkpoint` into a buffer of its own, which the deltas then patch: a Zstandard frame is
+    decompressed straight into it (one copy of the replica less than decompressing, then copying)."""
+    if bytes(payload[:4]) != ZSTD_MAGIC:
+        return bytearray(zlib.decompress(payload))
+    size = zstandard.frame_content_size(payload)
+    if size < 0:  # a frame that does not say its size (none we write)
+        return bytearray(zstandard.ZstdDecompressor().decompress(payload))
+    image = bytearray(size)
+    into, done = memoryview(image), 0
+    with zstandard.ZstdDecompressor().stream_reader(payload) as reader:
+        while done < size:
+            n = reader.readinto(into[done:])
+            if not n:
+                raise ValueError("a checkpoint's frame ended before the size it declares")
+            done += n
+    return image
+
+
+class Delta(msgspec.Struct, frozen=True):
+    """A delta checkpoint's header: the checkpoint it applies to, and the shape of the image it makes."""
+
+    parent: int
+    base: int
+    page_size: int
+    pages: int
+    carried: int
+    since_base: int
+
+
+def is_delta(payload: bytes | memoryview) -> bool:
+    return bytes(payload[:4]) == DELTA_MAGIC
+
+
+def delta_head(payload: bytes | memoryview) -> Delta:
+    _, parent, base, page_size, pages, carried, since_base = _DELTA_HEAD.unpack_from(payload)
+    return Delta(parent, base, page_size, pages, carried, since_base)
+
+
+def page_size_of(image: bytes | bytearray | memoryview) -> int:
+    """The page size an SQLite database image declares in its header (1 stands for 65,536)."""
+    size = int.from_bytes(image[16:18], "big")
+    return 65536 if size == 1 else size
+
+
+def changed_pages(before: bytes | bytearray, after: bytes, page_size: int) -> list[int]:
+    """The numbers (from 0) of the pages of `after` that `before` lacks or holds otherwise. Compared 16 pages at
+    a time first: most of a large replica is unchanged between two checkpoints."""
+    a, b = memoryview(before), memoryview(after)
+    common = min(len(a), len(b)) // page_size
+    block = 16 * page_size
+    out: list[int] = []
+    for start in range(0, common * page_size, block):
+        stop = min(start + block, common * page_size)
+        if a[start:stop] != b[start:stop]:
+            out += [i for i in range(start // page_size, stop // page_size)
+                    if a[i * page_size:(i + 1) * page_size] != b[i * page_size:(i + 1) * page_size]]
+    out += range(common, len(b) // page_size)
+    return out
+
+
+def pack_delta(before: bytes | bytearray, after: bytes, *, parent: int, base: int, since_base: int) -> bytes:
+    """The pages of `after` that differ from `before` (the image stored at `parent`), as a delta checkpoint."""
+    size = page_size_of(after)
+    pages = changed_pages(before, after, size)
+    view = memoryview(after)
+    body = array("I", pages).tobytes() + b"".join(view[i * size:(i + 1) * size] for i in pages)
+    head = _DELTA_HEAD.pack(DELTA_MAGIC, parent, base, size, len(after) // size, len(pages),
+                            since_base + len(pages) * size)
+    return head + zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(body)
+
+
+def apply_delta(image: bytearray, payload: bytes | memoryview) -> None:
+    """Turns `image` (the image stored at the delta's parent) into the image the delta was taken of, in place."""
+    head = delta_head(payload)
+    size = head.page_size
+    body = memoryview(zstandard.ZstdDecompressor().decompress(payload[_DELTA_HEAD.size:]))
+    numbers = array("I")
+    numbers.frombytes(body[:4 * head.carried])
+    pages = body[4 * head.carried:]
+    total = head.pages * size
+    if len(image) > total:
+        del image[total:]
+    elif len(image) < total:
+        image.extend(bytes(total - len(image)))
+    for k, i in enumerate(numbers):
+        image[i * size:(i + 1) * size] = pages[k * size:(k + 1) * size]
+
+
+def replica_image(chain: Sequence[bytes | memoryview]) -> bytearray:
+    """The image a chain of checkpoints stands for: a base, then each delta on the one before it."""
+    base, *deltas = chain
+    image = unpack_into_buffer(base)
+    for payload in deltas:
+        apply_delta(image, payload)
+    return image
+
+
+class _Rolling(msgspec.Struct):
+    """The checkpointing process's own replica, advanced in place from one checkpoint to the next."""
+
+    position: int
+    db: MemoryDb
+    image: bytes | None  # the image stored at `position` (None: nothing stored yet)
+    base: int
+    since_base: int
 
 
 def signature(views: Iterable[View]) -> str:
@@ -136,17 +275,33 @@ class TimeTravel:
         # many callers asking about many instants queue instead of growing the process without bound.
         self._builds = threading.BoundedSemaphore(max_builds)
         self._gates: dict[int, threading.Lock] = {}
+        self._roll: _Rolling | None = None
+        self._checkpointing = threading.Lock()  # one rolling replica per process, advanced by one caller at a time
         with ledger.db.write() as tx:
             tx.ddl(CHECKPOINTS_DDL)
 
     # -- instants and positions --------------------------------------------------------------
 
     def position_at(self, at: datetime) -> int:
-        """The last ledger position recorded at or before `at` (0 before the first event)."""
-        value = self.ledger.db.scalar(
-            "SELECT MAX(position) FROM ledger_times WHERE recorded_at <= ?", (at.astimezone(UTC).isoformat(),)
-        )
-        return int(value or 0)
+        """The last ledger position recorded at or before `at` (0 before the first event).
+
+        The latest timestamp at or before `at` is one step down the index; a later position recorded at or
+        before `at` carries an earlier timestamp than that one, by at most the ledger's largest lag, so the
+        answer is the largest position among the few index entries in that window."""
+        db, until = self.ledger.db, at.astimezone(UTC).isoformat()
+        row = db.query_one("SELECT position, recorded_at FROM ledger_times WHERE recorded_at <= ? "
+                           "ORDER BY recorded_at DESC, position DESC LIMIT 1", (until,))
+        if row is None:
+            return 0
+        lag = int(db.scalar("SELECT MAX(lag_us) FROM ledger_times WHERE lag_us > 0") or 0)
+        if lag == 0:
+            return int(row["position"])
+        since = (datetime.fromisoformat(str(row["recorded_at"])) - timedelta(microseconds=lag)).isoformat()
+        # `position + 0`: a bare MAX(position) makes PostgreSQL walk the primary key down from the head,
+        # filtering on the instant, instead of reading the window from the (recorded_at, position) index
+        value = db.scalar("SELECT MAX(position + 0) FROM ledger_times WHERE recorded_at >= ? AND recorded_at <= ?",
+                          (since, until))
+        return int(value)
 
     # -- both time axes ----------------------------------------------------------------------
 
@@ -257,14 +412,45 @@ class TimeTravel:
                 v.create(tx)
         return db
 
+    def _payloads(self, sql: str, args: tuple[Any, ...]) -> list[tuple[int, bytes | memoryview]]:
+        """(position, payload) rows of state_checkpoints; on PostgreSQL fetched in binary (no hex to decode)."""
+        db = self.ledger.db
+        with db.lone() as tx:
+            if db.dialect == "postgres":
+                tx.raw.execute(adapt(sql, "postgres"), args, binary=True)
+                rows = tx.raw.fetchall()
+                return [(int(r["position"]), r["payload"]) for r in rows]
+            return [(int(r["position"]), r["payload"]) for r in tx.execute(sql, args).fetchall()]
+
+    def _chain(self, position: int) -> tuple[int, list[bytes | memoryview]]:
+        """The nearest checkpoint at or before `position` whose chain back to a base is whole, and that chain
+        (base first); (0, []) when there is none."""
+        while position > 0:
+            top = self._payloads("SELECT position, payload FROM state_checkpoints WHERE signature = ? AND "
+                                 "position <= ? ORDER BY position DESC LIMIT 1", (self.signature, position))
+            if not top:
+                return 0, []
+            at, payload = top[0]
+            if not is_delta(payload):
+                return at, [payload]
+            base = delta_head(payload).base
+            rows = dict(self._payloads("SELECT position, payload FROM state_checkpoints WHERE signature = ? AND "
+                                       "position >= ? AND position < ?", (self.signature, base, at)))
+            chain, link = [payload], delta_head(payload).parent
+            while link in rows and is_delta(rows[link]):
+                chain.append(rows[link])
+                link = delta_head(rows[link]).parent
+            if link in rows and link == base:
+                chain.append(rows[link])
+                return at, chain[::-1]
+            position = link - 1  # a link is missing (rows dropped by hand): try the checkpoints before it
+        return 0, []
+
     def _nearest_checkpoint(self, position: int) -> tuple[int, MemoryDb]:
-        row = self.ledger.db.query_one(
-            "SELECT position, payload FROM state_checkpoints WHERE signature = ? AND position <= ? "
-            "ORDER BY position DESC LIMIT 1", (self.signature, position),
-        )
-        if row is None:
+        at, chain = self._chain(position)
+        if not chain:
             return 0, self._fresh()
-        return int(row["position"]), MemoryDb(unpack_checkpoint(bytes(row["payload"])))
+        return at, MemoryDb(replica_image(chain))
 
     def _replay(self, db: MemoryDb, after: int, until: int) -> None:
         views = self.make_views()
@@ -295,16 +481,71 @@ class TimeTravel:
         )
         return int(value or 0)
 
-    def checkpoint(self, *, force: bool = False) -> int | None:
-        """Stores a replica of the head when `checkpoint_every` events passed since the last one."""
+    def checkpoint(self, *, force: bool = False, max_steps: int = 100) -> int | None:
+        """Stores a checkpoint at every `checkpoint_every` events past the last one, up to the head (at most
+        `max_steps` at a call, oldest first; with `force`, one at the head too). Returns the last position
+        stored, None when none was due. The checkpoints are taken of this process's own replica, advanced
+        from one to the next, so taking one costs the replay of the events since the last."""
         head = self.ledger.max_position()
         last = self.latest_checkpoint()
-        if head <= last or (not force and head - last < self.checkpoint_every):
-            return None
-        payload = pack_checkpoint(self.replica(head).serialize())
-        with self.ledger.db.write() as tx:
-            tx.execute(
-                "INSERT INTO state_checkpoints VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                (self.signature, head, datetime.now(UTC).isoformat(), len(payload), payload),
-            )
-        return head
+        stored = None
+        for _ in range(max_steps):
+            target = last + self.checkpoint_every
+            if target > head:
+                if not force or head <= last:
+                    break
+                target = head
+            if not self._store_checkpoint(last, target):
+                break
+            stored = last = target
+        return stored
+
+    def _rolling_at(self, position: int) -> _Rolling:
+        """This process's replica at `position`, the last stored checkpoint (loaded from the store when another
+        process stored it, or at the first call)."""
+        roll = self._roll
+        if roll is not None and roll.position == position:
+            return roll
+        if roll is not None:
+            roll.db.close()
+        self._roll = None
+        at, chain = self._chain(position)
+        if not chain or at != position:  # nothing stored yet, or the last one unreadable: start a new chain
+            db = self._fresh() if not chain else MemoryDb(replica_image(chain))
+            self._replay(db, at, position)
+            roll = _Rolling(position=position, db=db, image=None, base=0, since_base=0)
+        else:
+            image = bytes(replica_image(chain))
+            head = delta_head(chain[-1]) if len(chain) > 1 else None
+            roll = _Rolling(position=position, db=MemoryDb(image), image=image,
+                            base=head.base if head else at, since_base=head.since_base if head else 0)
+        self._roll = roll
+        return roll
+
+    def _store_checkpoint(self, last: int, target: int) -> bool:
+        """Advances the rolling replica from `last` to `target` and stores it there; False when another
+        process stored a checkpoint there first (ours is dropped: its pages need not match the stored one)."""
+        with self._checkpointing:
+            roll = self._rolling_at(last)
+            self._replay(roll.db, last, target)
+            roll.position = target
+            image = roll.db.serialize()
+            if roll.image is None:
+                payload, base, since = pack_checkpoint(image), target, 0
+            else:
+                payload = pack_delta(roll.image, image, parent=last, base=roll.base, since_base=roll.since_base)
+                base, since = roll.base, delta_head(payload).since_base
+                if since > len(image) * REBASE_SHARE:  # the chain is long enough: a new base instead
+                    payload, base, since = pack_checkpoint(image), target, 0
+            with self.ledger.db.write() as tx:
+                tx.execute(
+                    "INSERT INTO state_checkpoints VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    (self.signature, target, datetime.now(UTC).isoformat(), len(payload), payload),
+                )
+                inserted = tx.raw.rowcount == 1
+            if not inserted:
+                roll.db.close()
+                self._roll = None
+                return False
+            roll.image, roll.base, roll.since_base = image, base, since
+            return True
