@@ -182,7 +182,7 @@ class AccessLogService(Service):
     def stored_request_ids(self, request_ids: Sequence[str]) -> set[str]:
         if self.ledger.backend == "postgres":
             with self.ledger.db.datastore.get_connection() as conn:
-                rows = conn.execute("SELECT key FROM ledger_unique_keys WHERE scope = %s AND key = ANY(%s)",
+                rows = conn.execute("SELECT key FROM ledger_unique_keys WHERE scope = %s AND key = ANY(%b::text[])",
                                     (SCOPE, list(request_ids))).fetchall()
             return {str(r["key"]) for r in rows}
         out: set[str] = set()
