@@ -24,6 +24,7 @@ from domain.access_log import (
     Access,
     AccessLogBatch,
     AccessRecord,
+    GrantHistory,
     archive_cutoff,
     check_accesses,
     judge,
@@ -64,9 +65,17 @@ class BatchAnswer(msgspec.Struct, frozen=True):
     records: tuple[RecordOutcome, ...]
 
 
-def _outcome(r: AccessRecord) -> RecordOutcome:
-    return RecordOutcome(request_id=r.request_id, outcome=str(r.outcome), grant_id=str(r.grant_id) if r.grant_id else None,
-                         reasons=r.reasons, consumed_grant=str(r.consumed_grant) if r.consumed_grant else None)
+def _outcomes(records: Sequence[AccessRecord]) -> dict[str, RecordOutcome]:
+    """Each record's outcome by request id (a batch names few grants: each id is turned into text once)."""
+    text: dict[UUID | None, str | None] = {None: None}
+    out = {}
+    for r in records:
+        g, c = r.grant_id, r.consumed_grant
+        gs = text[g] if g in text else text.setdefault(g, str(g))
+        cs = text[c] if c in text else text.setdefault(c, str(c))
+        out[r.request_id] = RecordOutcome(request_id=r.request_id, outcome=r.outcome.value, grant_id=gs,
+                                          reasons=r.reasons, consumed_grant=cs)
+    return out
 
 
 class AccessLogService(Service):
@@ -77,6 +86,8 @@ class AccessLogService(Service):
         self.projector = projector
         self.queries = queries
         self._events: dict[UUID, tuple[int, list[Any]]] = {}  # grant id -> (version, decoded events)
+        # (holder, entry) -> (the pair's grant ids and versions, its history folded so far)
+        self._histories: dict[tuple[str, UUID], tuple[tuple[tuple[UUID, int], ...], GrantHistory]] = {}
 
     # -- ingestion ---------------------------------------------------------------------------
 
@@ -140,7 +151,7 @@ class AccessLogService(Service):
             records = judge(ctx, fresh, grant_events, grant)
             batch = AccessLogBatch.record(ctx, id=uuid4(), records=records)
             consumed = [g for g in built.values() if g.pending_events]
-            judged = {r.request_id: _outcome(r) for r in records}
+            judged = _outcomes(records)
         if stored:
             self.projector.wait_for(self.ledger.max_position(), "access_log")
             rows = self.queries.outcomes(sorted(stored))
@@ -171,7 +182,7 @@ class AccessLogService(Service):
     def stored_request_ids(self, request_ids: Sequence[str]) -> set[str]:
         if self.ledger.backend == "postgres":
             with self.ledger.db.datastore.get_connection() as conn:
-                rows = conn.execute("SELECT key FROM ledger_unique_keys WHERE scope = %s AND key = ANY(%s)",
+                rows = conn.execute("SELECT key FROM ledger_unique_keys WHERE scope = %s AND key = ANY(%b::text[])",
                                     (SCOPE, list(request_ids))).fetchall()
             return {str(r["key"]) for r in rows}
         out: set[str] = set()
@@ -183,8 +194,9 @@ class AccessLogService(Service):
             out.update(str(r["key"]) for r in rows)
         return out
 
-    def _grant_history(self, pairs: set[tuple[str, UUID]]) -> tuple[dict[tuple[str, UUID], list[Any]], Callable[[UUID], Grant | None], dict[UUID, Grant]]:
-        """Each pair's grant events (decoded once per grant version, then cached) and a loader of the grants."""
+    def _grant_history(self, pairs: set[tuple[str, UUID]]) -> tuple[dict[tuple[str, UUID], GrantHistory], Callable[[UUID], Grant | None], dict[UUID, Grant]]:
+        """Each pair's grant history (its events decoded once per grant version; its folds kept while none
+        of the pair's grants changes) and a loader of the grants."""
         ids = self.queries.grant_ids_for_pairs(pairs)
         current = {gid: version for gs in ids.values() for gid, version in gs}
         missing = sorted(g for g, v in current.items() if self._events.get(g, (0, []))[0] != v)
@@ -206,7 +218,16 @@ class AccessLogService(Service):
                 built[gid] = agg
             return built.get(gid)
 
-        history = {pair: [e for g, _ in gs for e in self._events.get(g, (0, []))[1]] for pair, gs in ids.items()}
+        history: dict[tuple[str, UUID], GrantHistory] = {}
+        for pair, gs in ids.items():
+            versions = tuple(sorted((g, self._events[g][0] if g in self._events else 0) for g, _ in gs))
+            kept = self._histories.get(pair)
+            if kept is None or kept[0] != versions:
+                kept = self._histories[pair] = (versions, GrantHistory(
+                    [e for g, _ in gs for e in self._events.get(g, (0, []))[1]]))
+            history[pair] = kept[1]
+        if len(self._histories) > 100_000:
+            self._histories = {p: self._histories[p] for p in history}
         return history, grant, built
 
     def _stored_events(self, grant_ids: Sequence[UUID]) -> list[StoredEvent]:

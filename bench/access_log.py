@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import random
 import time
+import tracemalloc
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -56,11 +57,21 @@ RATE_AIM, RATIO_AIM, P99_AIM_MS = 20_000.0, 0.5, 50.0  # issue 14: judged, store
 PLATFORM = Principal(person="交换平台", organization=OFFICE_CODE, roles=frozenset({"platform"}))
 
 
-def rss_mib() -> float:
+def rss_mib(field: str = "VmRSS") -> float:
+    """This process's resident set (VmRSS), or its peak since the last reset (VmHWM), in MiB."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def reset_peak_rss() -> bool:
+    """Starts VmHWM again from the current RSS (Linux: 5 into clear_refs); False where that is refused."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
 
 
 def _size(name: str, full: int, quick: int, opts: Options) -> int:
@@ -127,7 +138,10 @@ def batches(entries: list[UUID], total: int, now: datetime, seed: int = 7) -> It
 def ingest(rt: Runtime, total: int, out: Outcome) -> None:
     entries = populate(rt)
     now = rt.clock.now()
-    samples, rss0 = [], rss_mib()
+    traced = os.environ.get("CIVIC_LEDGER_BENCH_TRACEMALLOC") == "1"  # a separate run: it slows Python down
+    if traced:
+        tracemalloc.start()
+    samples, heap, rss0, peak_reset = [], [], rss_mib(), reset_peak_rss()
     record_s = project_s = 0.0
     for batch in batches(entries, total, now):
         t0 = time.perf_counter()
@@ -136,7 +150,11 @@ def ingest(rt: Runtime, total: int, out: Outcome) -> None:
         rt.projector.catch_up("access_log")
         record_s, project_s = record_s + t1 - t0, project_s + time.perf_counter() - t1
         samples.append(rss_mib())
-    rss_loop = rss_mib()
+        if traced:
+            heap.append(tracemalloc.get_traced_memory())
+    rss_loop, rss_peak = rss_mib(), rss_mib("VmHWM")
+    if traced:
+        tracemalloc.stop()
     t_others = time.perf_counter()
     rt.projector.catch_up_all()  # the other views page through the batch events too
     others_s, rss_others = time.perf_counter() - t_others, rss_mib()
@@ -154,9 +172,20 @@ def ingest(rt: Runtime, total: int, out: Outcome) -> None:
         f"({total / record_s:,.0f} rec/s), {project_s:.1f} s projecting ({total / project_s:,.0f} rec/s); "
         f"raw COPY of the same rows {copy_s:.1f} s. 20 holders × 10 entries, a reusable and a single-use grant per pair.")
     tenth = max(1, len(samples) // 10)
+    first, last = max(samples[:tenth]), max(samples[-tenth:])
+    out.rows.append(Row("… RSS growth while ingesting (largest in the last tenth of the batches minus the first)",
+                        last - first, "MiB", "RSS after the first tenth", first, "MiB", (last - first) / first,
+                        "flat: growth <= 5% of it", last - first <= 0.05 * first))
+    if traced:
+        out.notes.append(
+            "Traced Python heap (tracemalloc, this run only: it slows the run): "
+            f"peak {max(p for _, p in heap) / 2**20:.1f} MiB; current after every tenth: "
+            f"{', '.join(f'{c / 2**20:.1f}' for c, _ in heap[tenth - 1::tenth])} MiB.")
     out.notes.append(
-        f"RSS of the ingesting process: {rss0:.0f} MiB before, {rss_loop:.0f} MiB after, max {max(samples):.0f} MiB "
-        f"while ingesting; every tenth of the run: {', '.join(f'{s:.0f}' for s in samples[tenth - 1::tenth])} MiB. "
+        f"RSS of the ingesting process: {rss0:.0f} MiB before, {rss_loop:.0f} MiB after, "
+        f"peak {rss_peak:.0f} MiB ({'VmHWM reset before the first batch' if peak_reset else 'VmHWM of the whole process'}), "
+        f"max {max(samples):.0f} MiB sampled after a batch; every tenth of the run: "
+        f"{', '.join(f'{s:.0f}' for s in samples[tenth - 1::tenth])} MiB. "
         f"Catching the other views up afterwards (they page through the batch events, 500 per page) took "
         f"{others_s:.1f} s and left the RSS at {rss_others:.0f} MiB.")
 
@@ -257,7 +286,7 @@ def window(rt: Runtime, total: int, n: int, out: Outcome) -> None:
         f"Window: {total:,} rows ({PROVIDERS} providers, {W_ENTRIES} entries, {W_HOLDERS} holders, spread over three "
         f"years) written straight into the view's table by INSERT … SELECT generate_series in {fill_s:.0f} s "
         f"(it measures the query, not ingestion); {n:,} questions `records(provider=…, from=month start, to=+30 days, "
-        "limit=50)`, each the first page of about 5,500 matching rows, newest first.")
+        f"limit=50)`, each the first page of about {total // (PROVIDERS * 36):,} matching rows, newest first.")
 
 
 def run(opts: Options) -> Outcome:

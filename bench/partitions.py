@@ -2,13 +2,13 @@
 
     python -m bench.partitions [--rows N] [--postgres-url URL]
 
-Not part of `bench.run`: it backs the on-paper analysis in docs/access-log.md ("Three years at a
-province's rate"). Two tables get the same N rows spread over 36 months (the shape of the window
+Not part of `bench.run`: it backs the on-paper analysis in docs/access-log-at-scale.md. Two tables get the same N rows spread over 36 months (the shape of the window
 benchmark in bench/access_log.py): `al_flat`, as the view is today (primary key request_id, five
 indexes), and `al_part`, the same columns range-partitioned by month on `accessed_at` (fixed-width
 UTC text, so text order is time order) with the same indexes on every partition. Measured on each:
 the LOG-2 page of one provider for one month and for the whole 3-year window (newest first, 50
-rows), and the archive of the oldest month: exporting its rows (COPY out, the bytes the archive
+rows; on the partitioned table also asked month by month, newest first, until the page is full),
+and the archive of the oldest month: exporting its rows (COPY out, the bytes the archive
 file holds) and removing them (DELETE on the flat table; DETACH and DROP of the partition).
 The database's public schema is NOT dropped: the two tables are created and dropped by name.
 """
@@ -96,6 +96,26 @@ def pages(conn: psycopg.Connection, table: str, asks: list[tuple[str, datetime, 
     return percentile(times, 50), percentile(times, 99)
 
 
+def walk(conn: psycopg.Connection, asks: list[tuple[str, datetime, datetime]]) -> tuple[float, float]:
+    """The whole-window page on partitions, asked newest month first, stopping at the 51st row."""
+    times = []
+    for provider, start, end in asks:
+        t0 = time.perf_counter()
+        got: list[tuple[object, ...]] = []
+        for i in reversed(range(MONTHS)):
+            if month(i + 1) <= start or month(i) >= end:
+                continue
+            got += conn.execute(
+                f"SELECT * FROM al_part_{i:02d} WHERE accessed_at >= %s AND accessed_at < %s AND provider = %s "
+                "ORDER BY accessed_at DESC, request_id DESC LIMIT %s",
+                (instant(start), instant(end), provider, 51 - len(got))).fetchall()
+            if len(got) >= 51:
+                break
+        times.append((time.perf_counter() - t0) * 1000)
+        assert len(got) == 51
+    return percentile(times, 50), percentile(times, 99)
+
+
 def archive_flat(conn: psycopg.Connection, cutoff: str) -> tuple[int, float, float]:
     t0 = time.perf_counter()
     size = 0
@@ -133,6 +153,7 @@ def main() -> None:
     monthly = [(f"prov-{rng.randrange(PROVIDERS)}", m, m + timedelta(days=30))
                for m in (month(rng.randrange(1, MONTHS)) for _ in range(500))]
     whole = [(f"prov-{rng.randrange(PROVIDERS)}", START, month(MONTHS)) for _ in range(200)]
+    t_start = time.perf_counter()
     with psycopg.connect(url, autocommit=True) as conn:
         create(conn)
         fill_s = fill(conn, args.rows)
@@ -150,6 +171,9 @@ def main() -> None:
                 pages(conn, table, asks[:20])  # warm
                 p50, p99 = pages(conn, table, asks)
                 print(f"{label} page of 50, {table}: p50 {p50:.2f} ms, p99 {p99:.2f} ms ({len(asks)} questions)")
+        walk(conn, whole[:20])
+        p50, p99 = walk(conn, whole)
+        print(f"3-year window page of 50, al_part walked newest month first: p50 {p50:.2f} ms, p99 {p99:.2f} ms")
         cutoff = instant(month(1))
         n = conn.execute("SELECT COUNT(*) FROM al_part_00").fetchone()[0]  # type: ignore[index]
         for table, run in (("al_flat", lambda: archive_flat(conn, cutoff)), ("al_part", lambda: archive_part(conn))):
@@ -157,6 +181,7 @@ def main() -> None:
             print(f"archive of the oldest month ({n:,} rows, {size / 2**20:,.0f} MiB exported), {table}: export "
                   f"{export_s:.2f} s, remove {remove_s:.2f} s")
         conn.execute("DROP TABLE IF EXISTS al_flat; DROP TABLE IF EXISTS al_part")
+        print(f"whole run {time.perf_counter() - t_start:.0f} s")
 
 
 if __name__ == "__main__":

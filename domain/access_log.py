@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -11,8 +11,8 @@ from uuid import UUID
 
 import msgspec
 
-from domain.base import BEIJING, Context, LedgerAggregate, check_calendar
-from domain.grant_status import GrantState, Reason, evaluate, grant_states_from_events
+from domain.base import BEIJING, EARLIEST, LATEST, Context, LedgerAggregate, check_calendar
+from domain.grant_status import Evaluator, GrantState, Reason, evaluate, grant_states_from_events
 from domain.grants import Grant
 from domain.limits import (
     MAX_BATCH,
@@ -104,48 +104,82 @@ def check_accesses(accesses: Sequence[Access | AccessRecord], now: datetime) -> 
         raise InvalidTransition(f"An access log batch holds at most {MAX_BATCH} records, not {len(accesses)}.")
     seen: set[str] = set()
     for i, a in enumerate(accesses):
-        where = f"Record {i} ({a.request_id!r})"
-        if not a.request_id.strip() or len(a.request_id) > 200:
-            raise InvalidTransition(f"{where}: a request id is 1 to 200 characters.", index=i)
-        if a.request_id in seen:
-            raise InvalidTransition(f"{where}: the request id appears twice in the batch.", index=i)
-        seen.add(a.request_id)
-        if a.accessed_at.tzinfo is None:
-            raise InvalidTransition(f"{where}: the time of access carries a time zone.", index=i)
-        check_calendar(**{f"records[{i}].accessed_at": a.accessed_at})
-        if a.accessed_at > now:
-            raise InvalidTransition(f"{where}: the time of access {a.accessed_at.isoformat()} is in the future.",
+        rid, at = a.request_id, a.accessed_at
+        if not rid.strip() or len(rid) > 200:
+            raise InvalidTransition(f"{_where(i, a)}: a request id is 1 to 200 characters.", index=i)
+        if rid in seen:
+            raise InvalidTransition(f"{_where(i, a)}: the request id appears twice in the batch.", index=i)
+        seen.add(rid)
+        if at.tzinfo is None:
+            raise InvalidTransition(f"{_where(i, a)}: the time of access carries a time zone.", index=i)
+        if not EARLIEST <= at.date() <= LATEST:
+            check_calendar(**{f"records[{i}].accessed_at": at})
+        if at > now:
+            raise InvalidTransition(f"{_where(i, a)}: the time of access {at.isoformat()} is in the future.",
                                     index=i)
         if not 0 <= a.record_count <= MAX_RECORD_COUNT:
-            raise InvalidTransition(f"{where}: the record count is between 0 and {MAX_RECORD_COUNT:,}.", index=i)
+            raise InvalidTransition(f"{_where(i, a)}: the record count is between 0 and {MAX_RECORD_COUNT:,}.",
+                                    index=i)
         if not a.fields:
-            raise InvalidTransition(f"{where}: an access names at least one field.", index=i)
+            raise InvalidTransition(f"{_where(i, a)}: an access names at least one field.", index=i)
+
+
+def _where(i: int, a: Access | AccessRecord) -> str:
+    return f"Record {i} ({a.request_id!r})"
 
 
 # -- judging a batch at each record's time of access (USE-1) ------------------------------------
 
 
-class _Pair:
-    """The grant history of one (holder, entry): states at an instant, folded once per distinct prefix."""
+class GrantHistory:
+    """The grant history of one (holder, entry): states at an instant, folded once per distinct prefix.
+
+    Built from the pair's events once; a caller that keeps it while those grants do not change (same
+    ids, same versions) reuses its folds and its prepared decisions from one batch to the next.
+    """
 
     def __init__(self, events: Iterable[Any]) -> None:
         self.events = sorted(events, key=lambda e: e.timestamp)
         self.times = [e.timestamp for e in self.events]
-        self._cache: dict[int, dict[UUID, GrantState]] = {}
+        self._cache: dict[int, tuple[dict[UUID, GrantState], list[datetime]]] = {}
+        self._latest: dict[UUID, GrantState] | None = None
+        self._evaluators: dict[tuple[Any, ...], Evaluator] = {}
 
     def latest(self) -> dict[UUID, GrantState]:
         """The grants after all their events, whatever the events' times."""
-        return grant_states_from_events(self.events, until=datetime.max.replace(tzinfo=UTC))
+        if self._latest is None:
+            self._latest = grant_states_from_events(self.events, until=datetime.max.replace(tzinfo=UTC))
+        return self._latest
 
     def states_at(self, at: datetime) -> dict[UUID, GrantState]:
+        return self._at(at)[1][0]
+
+    def _at(self, at: datetime) -> tuple[int, tuple[dict[UUID, GrantState], list[datetime]]]:
+        """The prefix `at` falls in, the states it folds to and every validity bound among them, in order."""
         k = bisect_right(self.times, at)
-        if k not in self._cache:
-            self._cache[k] = grant_states_from_events(self.events[:k], until=at)
-        return self._cache[k]
+        got = self._cache.get(k)
+        if got is None:
+            states = grant_states_from_events(self.events[:k], until=at)
+            bounds = sorted({b for s in states.values() for b in (s.valid_from, s.valid_to)})
+            got = self._cache[k] = (states, bounds)
+        return k, got
+
+    def evaluator(self, states: dict[UUID, GrantState], key: tuple[Any, ...], *, holder: str, entry_id: UUID,
+                  purpose: str, method: str, at: datetime) -> Evaluator:
+        """The decision prepared over `states` (which `key` names with the prefix and the bounds `at` falls
+        between), made once per key: `at` enters USE-1 only through its comparisons with the bounds."""
+        ev = self._evaluators.get(key)
+        if ev is None:
+            if len(self._evaluators) > 10_000:
+                self._evaluators.clear()
+            ev = self._evaluators[key] = Evaluator(states.values(), holder=holder, entry_id=entry_id,
+                                                   purpose=purpose, method=method, at=at)
+        return ev
 
 
 def judge(
-    ctx: Context, accesses: Sequence[Access], grant_events: Mapping[tuple[str, UUID], Iterable[Any]],
+    ctx: Context, accesses: Sequence[Access],
+    grant_events: Mapping[tuple[str, UUID], Iterable[Any] | GrantHistory],
     grant: Callable[[UUID], Grant | None],
 ) -> tuple[AccessRecord, ...]:
     """Judges each access against the grants as they stood at its time of access, in time order.
@@ -154,22 +188,29 @@ def judge(
     the aggregate `grant(id)` returns), and every later-judged access sees it consumed, whatever its time of access.
     An access that names a single-use grant whose recorded use is exactly its time of access is the
     use the grant-status query already recorded (`record_use`): allowed, and not consumed twice.
+    A pair's history may come as a `GrantHistory` kept from an earlier batch (the same grant versions).
     """
-    pairs = {key: _Pair(evts) for key, evts in grant_events.items()}
+    pairs = {key: evts if isinstance(evts, GrantHistory) else GrantHistory(evts) for key, evts in grant_events.items()}
     used: dict[UUID, datetime] = {
         gid: g.consumed_at or g.status_since for p in pairs.values() for gid, g in p.latest().items()
         if g.status == GrantStatus.CONSUMED
     }
     claimed: set[UUID] = set()
-    out: dict[int, AccessRecord] = {}
+    out: list[AccessRecord | None] = [None] * len(accesses)
     order = sorted(range(len(accesses)), key=lambda i: accesses[i].accessed_at)
     for i in order:
         a = accesses[i]
         pair = pairs.get((a.holder, a.entry_id))
-        states = dict(pair.states_at(a.accessed_at)) if pair else {}
+        if pair is None:
+            d = evaluate((), holder=a.holder, entry_id=a.entry_id, fields=a.fields, purpose=a.purpose,
+                         method=a.method, at=a.accessed_at)
+            out[i] = _record(a, Outcome.DENIED, grant=a.grant_id, reasons=d.reasons)
+            continue
+        k, (states, bounds) = pair._at(a.accessed_at)
         if a.grant_id is not None:
             states = {a.grant_id: states[a.grant_id]} if a.grant_id in states else {}
-        for gid, s in list(states.items()):
+        spent: list[tuple[UUID, datetime]] = []
+        for gid, s in states.items():
             at = used.get(gid)
             if at is None or s.status in _ENDED:
                 continue
@@ -177,11 +218,18 @@ def judge(
                 claimed.add(gid)
                 out[i] = _record(a, Outcome.ALLOWED, grant=gid)
                 break
-            states[gid] = msgspec.structs.replace(s, status=GrantStatus.CONSUMED, status_since=at, consumed_at=at)
-        if i in out:
+            spent.append((gid, at))
+        if out[i] is not None:
             continue
-        d = evaluate(states.values(), holder=a.holder, entry_id=a.entry_id, fields=a.fields, purpose=a.purpose,
-                     method=a.method, at=a.accessed_at)
+        if spent:
+            states = dict(states)
+            for gid, at in spent:
+                states[gid] = msgspec.structs.replace(states[gid], status=GrantStatus.CONSUMED, status_since=at,
+                                                      consumed_at=at)
+        # the states, and how the time of access compares with every validity bound, are the whole input
+        where = (bisect_left(bounds, a.accessed_at), bisect_right(bounds, a.accessed_at))
+        d = pair.evaluator(states, (k, where, a.grant_id, tuple(spent), a.purpose, a.method), holder=a.holder,
+                           entry_id=a.entry_id, purpose=a.purpose, method=a.method, at=a.accessed_at).decide(a.fields)
         if not d.allowed:
             out[i] = _record(a, Outcome.DENIED, grant=a.grant_id, reasons=d.reasons)
             continue
@@ -191,7 +239,7 @@ def judge(
             claimed.add(d.grant_id)
             consumed = _consume(ctx, grant(d.grant_id), a.accessed_at)
         out[i] = _record(a, Outcome.ALLOWED, grant=d.grant_id, consumed=consumed)
-    return tuple(out[i] for i in range(len(accesses)))
+    return tuple(r for r in out if r is not None)
 
 
 def _consume(ctx: Context, grant: Grant | None, at: datetime) -> UUID | None:

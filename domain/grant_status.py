@@ -118,27 +118,53 @@ def evaluate(
     checked exactly against `at`. A refusal lists the reasons of every grant of the holder for
     the entry, so the caller sees all that would have to change.
     """
-    wanted = tuple(dict.fromkeys(fields))
-    candidates = sorted(
-        (g for g in grants if g.holder == holder and g.entry_id == entry_id),
-        key=lambda g: (g.valid_from, g.grant_id),  # UUIDs order as their text does
-    )
-    if not candidates:
-        return Decision(allowed=False, reasons=(_reason(
-            "no_grant", f"{holder} holds no grant for entry {entry_id}.", fields=wanted,
-        ),))
-    try:
-        how = DeliveryMethod(method)
-    except ValueError:
-        how = method  # type: ignore[assignment]  # an unknown method matches no grant
-    allowing = [g for g in candidates if _allows(g, fields=wanted, purpose=purpose, method=how, at=at)]
-    if allowing:
+    return Evaluator(grants, holder=holder, entry_id=entry_id, purpose=purpose, method=method, at=at).decide(fields)
+
+
+class Evaluator:
+    """`evaluate` with everything but the fields settled once: the grants of the holder for the entry in
+    order, and those that are valid at `at`, active and for this purpose and method, best first.
+
+    Deciding many accesses of one holder, entry, purpose and method against the same grants at instants
+    that compare alike with every validity bound (the access-log batch) asks `decide` once per access.
+    """
+
+    __slots__ = ("at", "candidates", "entry_id", "holder", "how", "purpose", "usable", "_allowed")
+
+    def __init__(self, grants: Iterable[GrantState], *, holder: str, entry_id: UUID, purpose: str,
+                 method: DeliveryMethod | str, at: datetime) -> None:
+        self.holder, self.entry_id, self.purpose, self.at = holder, entry_id, purpose, at
+        self.candidates = sorted(
+            (g for g in grants if g.holder == holder and g.entry_id == entry_id),
+            key=lambda g: (g.valid_from, g.grant_id),  # UUIDs order as their text does
+        )
+        try:
+            self.how: DeliveryMethod | str = DeliveryMethod(method)
+        except ValueError:
+            self.how = method  # an unknown method matches no grant
         # A reusable grant is preferred so a single-use one is not spent needlessly.
-        best = min(allowing, key=lambda g: (g.kind != GrantKind.REUSABLE, g.valid_to, g.grant_id))
-        return Decision(allowed=True, grant_id=best.grant_id, kind=best.kind)
-    # Only a refusal spells out its reasons: the platform asks before every delivery, and most are allowed.
-    reasons = [r for g in candidates for r in refusals(g, fields=wanted, purpose=purpose, method=how, at=at)]
-    return Decision(allowed=False, reasons=tuple(reasons))
+        self.usable = sorted((g for g in self.candidates
+                              if _allows(g, fields=(), purpose=purpose, method=self.how, at=at)),  # type: ignore[arg-type]
+                             key=lambda g: (g.kind != GrantKind.REUSABLE, g.valid_to, g.grant_id))
+        self._allowed: dict[UUID, Decision] = {}
+
+    def decide(self, fields: Iterable[str]) -> Decision:
+        wanted = tuple(dict.fromkeys(fields))
+        if not self.candidates:
+            return Decision(allowed=False, reasons=(_reason(
+                "no_grant", f"{self.holder} holds no grant for entry {self.entry_id}.", fields=wanted,
+            ),))
+        for g in self.usable:
+            if all(f in g.fields for f in wanted):
+                d = self._allowed.get(g.grant_id)
+                if d is None:
+                    d = self._allowed[g.grant_id] = Decision(allowed=True, grant_id=g.grant_id, kind=g.kind)
+                return d
+        # Only a refusal spells out its reasons: the platform asks before every delivery, and most are allowed.
+        reasons = [r for g in self.candidates
+                   for r in refusals(g, fields=wanted, purpose=self.purpose, method=self.how,  # type: ignore[arg-type]
+                                     at=self.at)]
+        return Decision(allowed=False, reasons=tuple(reasons))
 
 
 def _allows(g: GrantState, *, fields: tuple[str, ...], purpose: str, method: DeliveryMethod, at: datetime) -> bool:

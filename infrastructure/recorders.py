@@ -58,7 +58,9 @@ UNIQUE_KEYS_DDL = (
     "CREATE TABLE IF NOT EXISTS ledger_unique_keys (scope TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (scope, key))"
 )
 _UNIQUE_SQLITE = "INSERT INTO ledger_unique_keys (scope, key) VALUES (?, ?)"
-_UNIQUE_PG = "INSERT INTO ledger_unique_keys (scope, key) SELECT %s, unnest(%s::text[])"
+# The keys go as a binary array: psycopg quotes every element of a text array with a regular expression,
+# a large share of saving a batch of 1,000 access records.
+_UNIQUE_PG = "INSERT INTO ledger_unique_keys (scope, key) SELECT %s, unnest(%b::text[])"
 
 
 def _params(record: IdempotencyRecord, stored_events: Sequence[StoredEvent]) -> tuple[Any, ...]:
@@ -229,6 +231,17 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
         super().__init__(datastore, **kwargs)
         self.sql_create_statements.append(SQL(IDEMPOTENCY_DDL))  # type: ignore[arg-type]
         self.sql_create_statements.append(SQL(UNIQUE_KEYS_DDL))  # type: ignore[arg-type]
+        # The library's statement, with the events as a binary array of its composite type: as text, psycopg
+        # quotes every event's state (hex, then escaped again inside the composite): for one batch of
+        # 1,000 access records, about a quarter of the save.
+        self.insert_events_statement = SQL(
+            "    INSERT INTO {schema}.{table} AS t ("
+            "    originator_id, originator_version, topic, state)"
+            "    SELECT originator_id, originator_version, topic, state"
+            "    FROM unnest(%b::{schema}.{stored_event_type}[])"
+            " RETURNING notification_id"
+        ).format(schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name),
+                 stored_event_type=Identifier(self.stored_event_type_name))
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         attempt = 0

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 import msgspec
 
@@ -54,14 +56,33 @@ UPSERT_DAILY = (
     "ON CONFLICT (day, org, side, entry_id) DO UPDATE SET allowed = access_log_daily.allowed + excluded.allowed, "
     "denied = access_log_daily.denied + excluded.denied, records = access_log_daily.records + excluded.records"
 )
-# PostgreSQL: the page's daily counts in one statement, as arrays (the page's keys are distinct, so no row is
-# touched twice); the record sums go as decimal text, exact at any size.
-UPSERT_DAILY_ARRAYS = (
+# PostgreSQL: a page's records are copied as they are into a temporary table of the session (emptied at
+# every commit), and one statement writes both tables from it, so no record becomes a view row in Python.
+# The server spells each time of access as `instant` does (fixed-width UTC text) and its Beijing day as
+# `beijing_day` does; it keeps the rows from the latest archive's cut-off on, as the SQLite path does, and
+# counts every record of the page by day, organization, side and entry (the GROUP BY makes the keys
+# distinct, so the upsert touches no row twice).
+_STAGE = "access_log_page"
+_STAGE_DDL = (
+    f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGE} (request_id TEXT, at TIMESTAMPTZ, holder TEXT, provider TEXT, "
+    "entry_id TEXT, grant_id TEXT, fields TEXT, purpose TEXT, method TEXT, record_count BIGINT, outcome TEXT, "
+    "reasons TEXT, consumed_grant TEXT, batch_id TEXT, recorded_at TEXT, position BIGINT) ON COMMIT DELETE ROWS"
+)
+_FROM_STAGE = (
+    "WITH src AS (SELECT p.*, to_char(p.at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"') AS at_text, "
+    f"to_char(p.at AT TIME ZONE 'UTC' + interval '8 hours', 'YYYY-MM-DD') AS day FROM {_STAGE} AS p), "
+    f"kept AS (INSERT INTO access_log ({', '.join(COLUMNS)}) "
+    "SELECT request_id, at_text, holder, provider, entry_id, grant_id, fields, purpose, method, record_count, "
+    "outcome, reasons, consumed_grant, batch_id, recorded_at, position FROM src WHERE at_text COLLATE \"C\" >= ?) "
     "INSERT INTO access_log_daily (day, org, side, entry_id, allowed, denied, records) "
-    "SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::numeric[]) "
+    "SELECT src.day, s.org, s.side, src.entry_id, count(*) FILTER (WHERE src.outcome = 'allowed'), "
+    "count(*) FILTER (WHERE src.outcome <> 'allowed'), sum(src.record_count) "
+    "FROM src CROSS JOIN LATERAL (VALUES (src.provider, 'provider'), (src.holder, 'holder')) AS s(org, side) "
+    "GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4 "
     "ON CONFLICT (day, org, side, entry_id) DO UPDATE SET allowed = access_log_daily.allowed + excluded.allowed, "
     "denied = access_log_daily.denied + excluded.denied, records = access_log_daily.records + excluded.records"
 )
+_FLUSH_AT = 50_000  # records: a page of large batches is written in parts of about this many
 PUT_DAILY = (
     "INSERT INTO access_log_daily (day, org, side, entry_id, allowed, denied, records) VALUES (?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (day, org, side, entry_id) DO UPDATE SET allowed = excluded.allowed, denied = excluded.denied, "
@@ -115,6 +136,11 @@ class AccessLogView(View):
     @on(AccessLogBatch.Recorded)
     def _recorded(self, tx: Tx, event: Any, position: int) -> None:
         batch, recorded = str(event.originator_id), instant(event.timestamp)
+        if tx.dialect == "postgres":
+            self._staged(event.records, batch, recorded, position)
+            if len(self._rows) >= _FLUSH_AT:
+                self._flush(tx)
+            return
         for r in event.records:
             day, allowed = beijing_day(r.accessed_at), r.outcome == Outcome.ALLOWED
             for org, side in ((r.provider, "provider"), (r.holder, "holder")):
@@ -125,21 +151,37 @@ class AccessLogView(View):
             if row[1] >= self._archived_before:
                 self._rows.append(row)
 
-    def end_page(self, tx: Tx) -> None:
-        if tx.dialect == "postgres" and self._rows:
-            # COPY in the page's transaction: several times faster than an executemany of INSERTs.
-            with tx.copy(f"COPY access_log ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+    def _staged(self, records: Sequence[AccessRecord], batch: str, recorded: str, position: int) -> None:
+        """One event's records as the temporary table takes them: each UUID turned into text once per event,
+        the fields (and any reasons) as the JSON text `row_of` gives, the time of access as it is."""
+        text: dict[UUID | None, str | None] = {None: None}
+        rows = self._rows
+        for r in records:
+            e, g, c = r.entry_id, r.grant_id, r.consumed_grant
+            rows.append((
+                r.request_id, r.accessed_at, r.holder, r.provider, text[e] if e in text else text.setdefault(e, str(e)),
+                text[g] if g in text else text.setdefault(g, str(g)), _enc.encode(r.fields).decode(), r.purpose,
+                r.method, r.record_count, r.outcome.value, _enc.encode(r.reasons).decode() if r.reasons else "[]",
+                text[c] if c in text else text.setdefault(c, str(c)), batch, recorded, position,
+            ))
+
+    def _flush(self, tx: Tx) -> None:
+        if self._rows:
+            tx.execute(_STAGE_DDL)
+            with tx.copy(f"COPY {_STAGE} FROM STDIN") as copy:
                 for row in self._rows:
                     copy.write_row(row)
-        else:
-            tx.executemany(INSERT, self._rows)
-        daily = sorted(self._daily.items())
+            tx.execute(_FROM_STAGE, (self._archived_before,))
+            tx.execute(f"DELETE FROM {_STAGE}")  # a page written in parts: the next part starts empty
+        self._rows.clear()
+
+    def end_page(self, tx: Tx) -> None:
         if tx.dialect == "postgres":
-            if daily:
-                columns = list(zip(*((*k, *v) for k, v in daily), strict=True))
-                tx.execute(UPSERT_DAILY_ARRAYS, (*(list(c) for c in columns[:6]), [str(v) for v in columns[6]]))
-        else:
-            tx.executemany(PUT_DAILY, [(*k, *_add(_stored(tx, k), v)) for k, v in daily])
+            self._flush(tx)
+            return
+        tx.executemany(INSERT, self._rows)
+        daily = sorted(self._daily.items())
+        tx.executemany(PUT_DAILY, [(*k, *_add(_stored(tx, k), v)) for k, v in daily])
         self._rows.clear()
         self._daily.clear()
 

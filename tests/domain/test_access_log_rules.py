@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from uuid import UUID
 
+import msgspec
 import pytest
 
 from domain.access_log import Access, AccessLogBatch, Outcome, archive_cutoff, judge
@@ -93,3 +95,33 @@ def test_nothing_younger_than_three_years_is_archived():
         archive_cutoff(date(2023, 3, 3), now)
     assert (refused.value.rule, refused.value.article) == ("LOG-1", "第二十二条")
     assert archive_cutoff(date(2023, 3, 2), now) <= now.replace(year=2023)
+
+
+def test_a_history_kept_from_batch_to_batch_judges_as_the_grants_stood_at_each_time_of_access():
+    """The judge folds each prefix of a pair's history once and prepares each decision once per key; kept
+    across batches, it must still decide every record as USE-1 over the grants at its time of access does."""
+    from domain.access_log import GrantHistory
+    from domain.grant_status import evaluate, grant_states_from_events
+
+    wide, wide_events = live(spec(OPEN))
+    narrow, narrow_events = live(spec(OPEN, fields=OPEN.item_codes[:1], order_id=UUID(int=7),
+                                      valid_from=T0 - timedelta(hours=6), valid_to=T0 + timedelta(hours=6)))
+    wide.suspend(ctx(OFFICE_ADMIN, T0 - timedelta(hours=2)), reason="核查")
+    wide.resume(ctx(OFFICE_ADMIN, T0 + timedelta(hours=1)))
+    history = wide_events + list(wide.collect_events()) + narrow_events
+    kept = {(HOLDER, OPEN.entry_id): GrantHistory(history)}
+    instants = sorted({T0 + timedelta(hours=h, microseconds=u) for h in range(-8, 9) for u in (-1, 0, 1)}
+                      | {T0 - timedelta(hours=6), T0 + timedelta(hours=6)})
+    asks = [(at, fields, purpose) for at in instants
+            for fields in (OPEN.item_codes[:1], OPEN.item_codes[:2], OPEN.item_codes[::-1])
+            for purpose in (PURPOSE, "另一目的")]
+    for batch in range(2):  # the second batch finds every fold and decision made by the first
+        accesses = [msgspec.structs.replace(access(at=at, n=batch * 10_000 + i, fields=fields), purpose=purpose)
+                    for i, (at, fields, purpose) in enumerate(asks)]
+        out = judge(ctx(PLATFORM, NOW), accesses, kept, {}.get)
+        for a, r in zip(accesses, out, strict=True):
+            d = evaluate(grant_states_from_events(history, until=a.accessed_at).values(), holder=a.holder,
+                         entry_id=a.entry_id, fields=a.fields, purpose=a.purpose, method=a.method, at=a.accessed_at)
+            assert (r.outcome == Outcome.ALLOWED, r.grant_id if d.allowed else None, r.reasons) == (
+                d.allowed, d.grant_id, d.reasons), a
+    assert {r.outcome for r in out} == {Outcome.ALLOWED, Outcome.DENIED}
