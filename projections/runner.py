@@ -167,7 +167,9 @@ class _BuildGone(Exception):
 
 
 def _event_type(event: Any, n: Notification) -> str:
-    return n.topic if isinstance(event, Notification) else type(event).__qualname__
+    if isinstance(event, Notification):
+        return n.topic
+    return getattr(event, "event_class", type(event)).__qualname__  # a view's own decoding names its class
 
 
 class ViewsBehind(Exception):  # noqa: N818 - a state, not a programming error
@@ -428,11 +430,10 @@ class Projector:
         gc.disable()
         try:
             view.begin_page(tx)
+            mapper, wants, decode, apply = self.ledger.mapper, view.wants, view.decode, view.apply
             for i, n in enumerate(notifications):
-                if view.wants(n.topic):
-                    event = events[i] if events is not None else (
-                        n if view.wants_raw else self.ledger.mapper.to_domain_event(n))
-                    view.apply(tx, event, n.id)
+                if wants(n.topic):
+                    apply(tx, events[i] if events is not None else decode(n, mapper), n.id)
             view.end_page(tx)
         finally:
             if collecting:
@@ -444,8 +445,7 @@ class Projector:
         for n in notifications:
             event: Any = n
             try:
-                if not view.wants_raw:
-                    event = self.ledger.mapper.to_domain_event(n)
+                event = view.decode(n, self.ledger.mapper)
                 if not self._apply_one(view, n, event, build, start):
                     return False
                 start = n.id
