@@ -42,6 +42,7 @@ class CatalogView(View):
     def __init__(self) -> None:
         super().__init__()
         self._page: _Page | None = None
+        self._classes: dict[str, tuple[type, int] | tuple[()]] = {}  # topic -> (class, its class_version)
 
     def create(self, tx: Tx) -> None:
         tx.execute(
@@ -87,21 +88,27 @@ class CatalogView(View):
     # stored form, so both take one path.
 
     def decode(self, notification: Notification, mapper: Any) -> Any:
-        cls = resolve_topic(notification.topic)
-        if cls not in self.handlers or not isinstance(mapper, MsgspecMapper):
+        topic = notification.topic
+        known = self._classes.get(topic)
+        if known is None:
+            cls = resolve_topic(topic)
+            known = self._classes[topic] = (cls, getattr(cls, "class_version", 1)) if cls in self.handlers else ()
+        if not known or not isinstance(mapper, MsgspecMapper):
             return mapper.to_domain_event(notification)
         try:
             facts = _FACTS.decode(mapper.plain_state(notification))
         except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as e:
             raise MapperDeserialisationError(
-                f"Failed to decode stored event {notification.topic} {notification.originator_id} "
+                f"Failed to decode stored event {topic} {notification.originator_id} "
                 f"v{notification.originator_version}: {e}") from e
-        if facts.class_version != getattr(cls, "class_version", 1):
+        if facts.class_version != known[1]:
             return mapper.to_domain_event(notification)  # an older shape: the domain's upcasts first
-        return _Event(cls, str(notification.originator_id), notification.originator_version, facts)
+        return _Event(known[0], str(notification.originator_id), notification.originator_version, facts)
 
     def apply(self, tx: Tx, event: Any, position: int) -> None:
-        if type(event) is _Event:
+        if type(event) is _Event and self._page is not None:  # the projector's page: the usual case
+            self._page.events.append((event, position))
+        elif type(event) is _Event:
             self._record(tx, event, position)
         else:
             super().apply(tx, event, position)
