@@ -3,9 +3,15 @@
 The log is filled with real catalog lifecycles (drafted, revised, submitted, reviewed, published),
 built in memory and saved a few hundred aggregates per transaction. The baseline reads the same
 notifications in pages of the projector's size and decodes each with the ledger's mapper, writing
-nothing: the rebuild's rate over that rate is what the projection's writes cost. Every view is
-rebuilt in turn: the catalog and the views that follow every event (ledger_times, ledger_chain,
-feed) read the whole log; the others read only their own topics, of which this log holds few.
+nothing: the rebuild's rate over that rate is what the projection costs. Every view is rebuilt in
+turn: the catalog and the views that follow every event (ledger_times, ledger_chain, feed) read the
+whole log; the others read only their own topics, of which this log holds few.
+
+Issue 14's aim for the catalog: its rebuild over 100,000 events at >= 50,000 events/s and at >= 0.5
+of read+decode in the same run, on both stores. A view that decodes only the fields it reads (the
+catalog, ledger_times) does less than the baseline's full decode, so its ratio may exceed 1. The
+process's own CPU time is noted beside each wall-clock figure: on a shared machine it says what the
+run cost this process whatever else was running.
 """
 
 from __future__ import annotations
@@ -133,22 +139,23 @@ def _measure(store: str, rt: Runtime, events: int, out: Outcome) -> None:
     fill_s = fill(rt, events)
     total = rt.ledger.max_position()
     rt.projector.catch_up_all()  # the live views the rebuild builds beside
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     seen = read_and_decode(rt)
-    base_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    base_s, base_cpu = time.perf_counter() - t0, time.process_time() - c0
+    t0, c0 = time.perf_counter(), time.process_time()
     processed = rebuild(rt)
-    rebuild_s = time.perf_counter() - t0
+    rebuild_s, rebuild_cpu = time.perf_counter() - t0, time.process_time() - c0
     _check(rt, events // EVENTS_PER_ENTRY)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     seen_again = read_and_decode(rt)
     base_s = min(base_s, time.perf_counter() - t0)
+    base_cpu = min(base_cpu, time.process_time() - c0)
     assert processed == seen == seen_again, (processed, seen, seen_again)
     rate, base = processed / rebuild_s, seen / base_s
     out.rows.append(Row(
         metric=f"{store}: rebuild(['catalog'])", figure=rate, unit="events/s",
         baseline_name=f"read pages of {PAGE} + decode ({store})", baseline=base, baseline_unit="events/s",
-        ratio=rate / base, aim=f">= {CATALOG_AIM_RATE:,} events/s and ratio >= 0.5",
+        ratio=rate / base, aim=f">= {CATALOG_AIM_RATE:,} events/s and ratio >= 0.5 (issue 14)",
         met=rate >= CATALOG_AIM_RATE and rate / base >= 0.5,
     ))
     others = []
@@ -156,21 +163,22 @@ def _measure(store: str, rt: Runtime, events: int, out: Outcome) -> None:
         if name == "catalog":
             continue
         read = _events_of(rt, name)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         went = rebuild(rt, name)
-        took = time.perf_counter() - t0
+        took, cpu = time.perf_counter() - t0, time.process_time() - c0
         assert went == total and rt.projector.position(name) == total, (name, went, total)
         out.rows.append(Row(
             metric=f"{store}: rebuild(['{name}']), {read:,} of its events", figure=went / took,
             unit="log positions/s", baseline_name=f"read pages of {PAGE} + decode ({store})", baseline=base,
             baseline_unit="events/s", ratio=went / took / base, aim="none set (tracked)", met=None,
         ))
-        others.append(f"{name} {took:.1f} s")
+        others.append(f"{name} {took:.1f} s ({cpu:.1f} s CPU)")
     out.notes.append(
         f"{store}: {processed} events in the log ({events} catalog events, the rest the Office's "
         f"registration), written in {fill_s:.1f} s ({events / fill_s:,.0f} events/s, {BATCH} aggregates "
-        f"per save); the catalog's rebuild took {rebuild_s:.1f} s, read+decode {base_s:.1f} s (the faster of "
-        f"a run before and a run after the rebuild); the other views: {', '.join(others)}. Log head position "
+        f"per save); the catalog's rebuild took {rebuild_s:.1f} s ({rebuild_cpu:.1f} s of this process's CPU), "
+        f"read+decode {base_s:.1f} s ({base_cpu:.1f} s CPU; the faster of a run before and a run after the "
+        f"rebuild), a CPU ratio of {base_cpu / rebuild_cpu:.3f}; the other views: {', '.join(others)}. Log head position "
         f"{total}. Each rebuild builds beside the live view and swaps it in."
     )
 
@@ -187,9 +195,10 @@ def run(opts: Options) -> Outcome:
         with fresh_runtime("sqlite", opts, work) as rt:
             _measure("SQLite", rt, events, out)
     out.notes.append(
-        "Ratio = rebuild rate / read+decode rate. For the catalog and the views that follow every event it "
-        "cannot exceed 1, since the rebuild reads and decodes the same pages and then writes the view's rows "
-        "and its tracking record in one transaction per page; a view that reads only its own topics goes "
-        "through the log's positions faster than reading every event, hence ratios above 1 for those."
+        "Ratio = rebuild rate / read+decode rate (the baseline decodes every event whole with the ledger's "
+        "mapper). A rebuild reads the same pages and writes the view's rows and its tracking record in one "
+        "transaction per page; the catalog and ledger_times decode only the fields they read, so their ratio "
+        "may exceed 1, and a view that reads only its own topics goes through the log's positions faster "
+        "than reading every event, hence ratios above 1 for those too."
     )
     return out

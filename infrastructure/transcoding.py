@@ -79,14 +79,19 @@ class MsgspecMapper(Mapper[Any]):
             state=data,
         )
 
+    def plain_state(self, stored_event: StoredEvent) -> bytes:
+        """The event's JSON as encoded, decrypted and decompressed (a read model may decode only what it reads)."""
+        data = stored_event.state
+        if self.cipher:
+            data = self.cipher.decrypt(data)
+        if self.compressor:
+            data = self.compressor.decompress(data)
+        return data
+
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[Any]:
         cls = resolve_topic(stored_event.topic)
-        data = stored_event.state
         try:
-            if self.cipher:
-                data = self.cipher.decrypt(data)
-            if self.compressor:
-                data = self.compressor.decompress(data)
+            data = self.plain_state(stored_event)
             return decode_state(cls, data, stored_event.originator_id, stored_event.originator_version)
         except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as e:
             raise MapperDeserialisationError(

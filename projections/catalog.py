@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Sequence
-from datetime import UTC, date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import msgspec
+from eventsourcing.persistence import MapperDeserialisationError, Notification
+from eventsourcing.utils import resolve_topic
 
 from domain.base import day_start
 from domain.catalog import CatalogEntry
 from domain.catalog_values import EntryContent, OpenClass, ReviewDecision
 from infrastructure.sql import Tx
+from infrastructure.transcoding import MsgspecMapper, encode_state
 from projections.base import View, on
 
 E = CatalogEntry
@@ -28,6 +31,7 @@ def search_text(content: EntryContent, resource_code: str) -> str:
 #: The events of a published entry every organization may see (as the feed's PUBLIC_CATALOG): the public
 #: version and time of an entry move with these only, so a pending revision shows nowhere outside its provider.
 PUBLIC_EVENTS = (E.Published, E.DataRefreshed, E.Retired)
+_PUBLIC = frozenset(PUBLIC_EVENTS)
 
 
 class CatalogView(View):
@@ -38,6 +42,7 @@ class CatalogView(View):
     def __init__(self) -> None:
         super().__init__()
         self._page: _Page | None = None
+        self._classes: dict[str, tuple[type, int] | tuple[()]] = {}  # topic -> (class, its class_version)
 
     def create(self, tx: Tx) -> None:
         tx.execute(
@@ -74,6 +79,39 @@ class CatalogView(View):
     # has not seen in one query, applies the events to those rows in memory, and writes each table
     # with a handful of batched statements. The rows written are the ones the event-at-a-time
     # statements would leave behind.
+    #
+    # The projector hands the view what `decode` makes of each stored event: only the fields the
+    # view reads (`_Facts`), with each content kept as its stored JSON (the columns that hold a
+    # content hold exactly that JSON, so it is never decoded into the domain's types and encoded
+    # again), and parsed, leanly, only where the view needs its fields. A domain event given to
+    # `apply` (a replica replayed for a date, a test) is brought to the same facts through its
+    # stored form, so both take one path.
+
+    def decode(self, notification: Notification, mapper: Any) -> Any:
+        topic = notification.topic
+        known = self._classes.get(topic)
+        if known is None:
+            cls = resolve_topic(topic)
+            known = self._classes[topic] = (cls, getattr(cls, "class_version", 1)) if cls in self.handlers else ()
+        if not known or not isinstance(mapper, MsgspecMapper):
+            return mapper.to_domain_event(notification)
+        try:
+            facts = _FACTS.decode(mapper.plain_state(notification))
+        except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as e:
+            raise MapperDeserialisationError(
+                f"Failed to decode stored event {topic} {notification.originator_id} "
+                f"v{notification.originator_version}: {e}") from e
+        if facts.class_version != known[1]:
+            return mapper.to_domain_event(notification)  # an older shape: the domain's upcasts first
+        return _Event(known[0], str(notification.originator_id), notification.originator_version, facts)
+
+    def apply(self, tx: Tx, event: Any, position: int) -> None:
+        if type(event) is _Event and self._page is not None:  # the projector's page: the usual case
+            self._page.events.append((event, position))
+        elif type(event) is _Event:
+            self._record(tx, event, position)
+        else:
+            super().apply(tx, event, position)
 
     def begin_page(self, tx: Tx) -> None:
         self._page = _Page()
@@ -82,6 +120,9 @@ class CatalogView(View):
         E.Published, E.RevisionStarted, E.DataRefreshed, E.Retired, E.EffectiveDateCorrected)
     def _record(self, tx: Tx, event: Any, position: int) -> None:
         """Every event joins the page; `_Page.apply` folds each into the rows it touches at the page's end."""
+        if type(event) is not _Event:  # a domain event: its facts, from its stored form
+            event = _Event(type(event), str(event.originator_id), event.originator_version,
+                           _FACTS.decode(encode_state(event)))
         if self._page is None:  # called outside a page: a page of one event
             self.begin_page(tx)
             assert self._page is not None
@@ -95,21 +136,100 @@ class CatalogView(View):
         if page is None or not page.events:
             return
         page.load(tx)
+        apply = page.apply
         for event, position in page.events:
-            page.apply(event, position)
+            apply(event, position)
         page.write(tx)
+
+
+class _Who(msgspec.Struct):
+    person: str
+
+
+class _Item(msgspec.Struct):
+    code: str
+    name: str
+
+
+class _Content(msgspec.Struct):
+    """The fields of an `EntryContent` the view's columns come from (the rest is skipped when parsing)."""
+
+    name: str
+    summary: str
+    category: str
+    data_items: tuple[_Item, ...]
+    share_class: str
+    open_class: str
+    update_cycle: str
+    open_conditions: str | None = None
+
+
+class _Facts(msgspec.Struct):
+    """The fields of any catalog event the view reads; an event's others are skipped when decoding."""
+
+    timestamp: datetime
+    actor: _Who
+    class_version: int = 1
+    resource_code: str = ""
+    provider: str = ""
+    provider_level: str = ""
+    version: int = 0
+    content: msgspec.Raw = msgspec.Raw()
+    published_on: date | None = None
+    review: msgspec.Raw = msgspec.Raw()
+    decision: str = ""
+    item_code: str = ""
+    existing_source: str = ""
+    as_of: datetime | None = None
+    effective_on: date | None = None
+
+
+_FACTS = msgspec.json.Decoder(_Facts)
+_CONTENT = msgspec.json.Decoder(_Content)
+
+
+class _Event:
+    """One catalog event as the view folds it: its class, entry, version and facts."""
+
+    __slots__ = ("cls", "eid", "seq", "facts")
+
+    def __init__(self, cls: type, eid: str, seq: int, facts: _Facts) -> None:
+        self.cls, self.eid, self.seq, self.facts = cls, eid, seq, facts
+
+    @property
+    def event_class(self) -> type:
+        return self.cls
+
+
+class _Text:
+    """A content as stored (its JSON), parsed into `_Content` only when its fields are needed."""
+
+    __slots__ = ("raw", "_parsed")
+
+    def __init__(self, raw: msgspec.Raw) -> None:
+        self.raw = raw
+        self._parsed: _Content | None = None
+
+    @property
+    def parsed(self) -> _Content:
+        if self._parsed is None:
+            self._parsed = _CONTENT.decode(self.raw)
+        return self._parsed
+
+    def json(self) -> str:
+        return bytes(self.raw).decode("utf-8")
 
 
 class _Page:
     """The rows a page of events touches, kept in memory until they are written at its end."""
 
     def __init__(self) -> None:
-        self.events: list[tuple[Any, int]] = []
+        self.events: list[tuple[_Event, int]] = []
         self.drafted: set[str] = set()
         self.rows: dict[str, dict[str, Any]] = {}
         # (entry, published) -> what its catalog_items rows afterwards come from: (provider, content), or None
         # for no rows
-        self.items: dict[str, dict[int, tuple[str, EntryContent] | None]] = {}
+        self.items: dict[str, dict[int, tuple[str, _Text] | None]] = {}
         # entry -> its open_catalog row afterwards (None: no row)
         self.open: dict[str, tuple[Any, ...] | None] = {}
         # entry -> the corrected effective date of its current version (open-catalog rows kept)
@@ -117,102 +237,102 @@ class _Page:
 
     def load(self, tx: Tx) -> None:
         """Fetches, in one query per chunk, the rows of the entries this page does not draft."""
-        self.drafted = drafted = {str(e.originator_id) for e, _ in self.events if isinstance(e, E.Drafted)}
-        missing = list(dict.fromkeys(
-            str(e.originator_id) for e, _ in self.events if str(e.originator_id) not in drafted
-        ))
+        drafted_cls = E.Drafted
+        self.drafted = drafted = {e.eid for e, _ in self.events if e.cls is drafted_cls}
+        missing = list(dict.fromkeys(e.eid for e, _ in self.events if e.eid not in drafted))
         for chunk in _chunks(missing):
             for row in tx.execute(f"SELECT * FROM catalog_entries WHERE id IN ({_marks(chunk)})", chunk).fetchall():
                 self.rows[row["id"]] = row
 
-    def apply(self, event: Any, position: int) -> None:
-        eid = str(event.originator_id)
-        ts = event.timestamp.astimezone(UTC).isoformat()
-        if isinstance(event, E.Drafted):
-            c = event.content
+    def apply(self, event: _Event, position: int) -> None:
+        cls, eid, f = event.cls, event.eid, event.facts
+        ts = f.timestamp.astimezone(UTC).isoformat()
+        if cls is E.Drafted:
+            c = _Text(f.content)
             self.rows[eid] = {
-                "id": eid, "resource_code": event.resource_code, "provider": event.provider,
-                "provider_level": str(event.provider_level), "status": "drafted", "name": c.name,
-                "share_class": str(c.share_class), "open_class": str(c.open_class),
-                "update_cycle": str(c.update_cycle), "current_version": None, "current_content": None,
+                "id": eid, "resource_code": f.resource_code, "provider": f.provider,
+                "provider_level": f.provider_level, "status": "drafted", "name": None,
+                "share_class": None, "open_class": None,
+                "update_cycle": None, "current_version": None, "current_content": None,
                 "published_on": None, "pending_version": 1, "pending_state": "drafted",
-                "pending_content": c, "pending_compiler": event.actor.person, "pending_review": None,
+                "pending_content": c, "pending_compiler": f.actor.person, "pending_review": None,
                 "accepted_duplicates": "{}", "last_updated": None,
-                "search_text": None, _SUMMARY_OF: c, "version": event.originator_version,
+                "search_text": None, _SUMMARY_OF: c, "version": event.seq,
                 "created_at": ts, "modified_at": ts, "position": position,
                 "public_version": None, "public_modified_at": None,
             }
-            self._items(eid, event.provider, c, published=0)
+            self._items(eid, f.provider, c, published=0)
             return
         row = self.rows.get(eid)
         assert row is not None, f"catalog view has no entry {eid}"
-        changes: dict[str, Any] = {}
-        if isinstance(event, E.DraftRevised):
-            changes = {"pending_content": event.content, "pending_state": "drafted", "accepted_duplicates": "{}",
-                       "pending_review": None}
+        if cls is E.DraftRevised:
+            c = _Text(f.content)
+            row["pending_content"], row["pending_state"], row["accepted_duplicates"] = c, "drafted", "{}"
+            row["pending_review"] = None
             if row["current_version"] is None:
-                changes[_SUMMARY_OF] = event.content
-            self._items(eid, row["provider"], event.content, published=0)
-        elif isinstance(event, E.Submitted):
-            changes = {"pending_state": "submitted"}
-        elif isinstance(event, E.Reviewed):
-            state = "approved" if event.decision == ReviewDecision.APPROVE else "returned"
-            changes = {"pending_state": state, "pending_review": _json({
-                "review": event.review, "reviewer": event.actor.person, "decision": event.decision})}
-        elif isinstance(event, E.DuplicateSourceAccepted):
-            accepted = msgspec.json.decode(row["accepted_duplicates"] or "{}")
-            accepted[event.item_code] = event.existing_source
-            changes = {"accepted_duplicates": _json(accepted)}
-        elif isinstance(event, E.Published):
-            c = event.content
-            encoded = _json(c)
-            changes = {
-                "current_version": event.version, "current_content": encoded,
-                "published_on": event.published_on.isoformat(), "pending_version": None, "pending_state": None,
+                row[_SUMMARY_OF] = c
+            self._items(eid, row["provider"], c, published=0)
+        elif cls is E.Submitted:
+            row["pending_state"] = "submitted"
+        elif cls is E.Reviewed:
+            row["pending_state"] = "approved" if f.decision == ReviewDecision.APPROVE else "returned"
+            row["pending_review"] = _json({"review": f.review, "reviewer": f.actor.person, "decision": f.decision})
+        elif cls is E.Published:
+            c = _Text(f.content)
+            published_on = f.published_on
+            assert published_on is not None
+            encoded, content = c.json(), c.parsed
+            row.update({
+                "current_version": f.version, "current_content": encoded,
+                "published_on": published_on.isoformat(), "pending_version": None, "pending_state": None,
                 "pending_content": None, "pending_compiler": None, "pending_review": None,
                 "accepted_duplicates": "{}", _SUMMARY_OF: c,
                 # the effective publication date counts as an update (CAT-7); refreshes only move it forward
-                "last_updated": max(filter(None, (row["last_updated"], _day_start(event.published_on)))),
-            }
+                "last_updated": max(filter(None, (row["last_updated"], _day_start(published_on)))),
+            })
             self._items(eid, row["provider"], c, published=1)
             self.items[eid][0] = None
             self.open[eid] = None
-            if c.open_class != OpenClass.CLOSED:
-                self.open[eid] = (eid, row["resource_code"], c.name, row["provider"], str(c.open_class),
-                                  c.open_conditions, str(c.update_cycle), event.published_on.isoformat(), encoded)
-        elif isinstance(event, E.RevisionStarted):
-            changes = {"pending_version": event.version, "pending_state": "drafted",
-                       "pending_content": event.content, "pending_compiler": event.actor.person,
-                       "pending_review": None, "accepted_duplicates": "{}"}
-            self._items(eid, row["provider"], event.content, published=0)
-        elif isinstance(event, E.DataRefreshed):
-            last, as_of = row["last_updated"], event.as_of.astimezone(UTC).isoformat()
-            changes = {"last_updated": max(last, as_of) if last else as_of}
-        elif isinstance(event, E.EffectiveDateCorrected):
-            if row["current_version"] == event.version:  # a superseded version's date shows in history only
-                changes = {"published_on": event.effective_on.isoformat()}
-                self.open_dates[eid] = event.effective_on.isoformat()
-        elif isinstance(event, E.Retired):
-            changes = {"pending_version": None, "pending_state": None, "pending_content": None,
-                       "pending_review": None, "pending_compiler": None}
+            if content.open_class != OpenClass.CLOSED:
+                self.open[eid] = (eid, row["resource_code"], content.name, row["provider"], content.open_class,
+                                  content.open_conditions, content.update_cycle, published_on.isoformat(), encoded)
+        elif cls is E.DuplicateSourceAccepted:
+            accepted = msgspec.json.decode(row["accepted_duplicates"] or "{}")
+            accepted[f.item_code] = f.existing_source
+            row["accepted_duplicates"] = _json(accepted)
+        elif cls is E.RevisionStarted:
+            c = _Text(f.content)
+            row.update({"pending_version": f.version, "pending_state": "drafted", "pending_content": c,
+                        "pending_compiler": f.actor.person, "pending_review": None, "accepted_duplicates": "{}"})
+            self._items(eid, row["provider"], c, published=0)
+        elif cls is E.DataRefreshed:
+            assert f.as_of is not None
+            last, as_of = row["last_updated"], f.as_of.astimezone(UTC).isoformat()
+            row["last_updated"] = max(last, as_of) if last else as_of
+        elif cls is E.EffectiveDateCorrected:
+            assert f.effective_on is not None
+            if row["current_version"] == f.version:  # a superseded version's date shows in history only
+                row["published_on"] = self.open_dates[eid] = f.effective_on.isoformat()
+        elif cls is E.Retired:
+            row.update({"pending_version": None, "pending_state": None, "pending_content": None,
+                        "pending_review": None, "pending_compiler": None})
             self.items[eid] = {0: None, 1: None}
             self.open[eid] = None
         # the row is this page's own (drafted here or loaded by it): changed in place
-        retired = isinstance(event, E.Retired) or row["status"] == "retired"
-        row.update(changes)
+        retired = cls is E.Retired or row["status"] == "retired"
         row["status"] = _status(row, retired=retired)
-        row["version"], row["modified_at"], row["position"] = event.originator_version, ts, position
-        if isinstance(event, PUBLIC_EVENTS) and row["current_version"] is not None:
-            row["public_version"], row["public_modified_at"] = event.originator_version, ts
+        row["version"], row["modified_at"], row["position"] = event.seq, ts, position
+        if cls in _PUBLIC and row["current_version"] is not None:
+            row["public_version"], row["public_modified_at"] = event.seq, ts
 
-    def _items(self, eid: str, provider: str, content: EntryContent, *, published: int) -> None:
+    def _items(self, eid: str, provider: str, content: _Text, *, published: int) -> None:
         # the rows are made at the write: a page that drafts, revises and publishes an entry makes them once
         self.items.setdefault(eid, {})[published] = (provider, content)
 
     def write(self, tx: Tx) -> None:
         """Upserts the touched entries and replaces their items and open-catalog rows."""
         # every row held was drafted or loaded for an event of this page, so every one has changed
-        # a pending content is kept as the value until here: a page encodes only the last one of an entry;
+        # a pending content is kept as its stored JSON until here: a page writes only the last one of an entry;
         # an entry drafted in this page has no row yet: a plain INSERT (one COPY on PostgreSQL)
         # the summary columns of the content that last set them, worked out once here
         drafted = self.drafted
@@ -220,9 +340,10 @@ class _Page:
         for eid, r in self.rows.items():
             c = r.pop(_SUMMARY_OF, None)
             if c is not None:
-                r.update(_summary(c, r["resource_code"]))
-            if isinstance(r["pending_content"], EntryContent):
-                r["pending_content"] = _json(r["pending_content"])
+                r.update(_summary(c.parsed, r["resource_code"]))
+            pending = r["pending_content"]
+            if type(pending) is _Text:
+                r["pending_content"] = pending.json()
             (new if eid in drafted else old).append(_row(r))
         tx.executemany(_INSERT, new)
         tx.executemany(_UPSERT, old)
@@ -238,7 +359,7 @@ class _Page:
             "INSERT INTO catalog_items (entry_id, code, name, provider, published) VALUES (?, ?, ?, ?, ?)",
             [(eid, i.code, i.name, provider, published) for eid, sets in self.items.items()
              for published, held in sets.items() if held for provider, content in (held,)
-             for i in content.data_items],
+             for i in content.parsed.data_items],
         )
         for chunk in _chunks([eid for eid in self.open if eid not in drafted]):
             tx.execute(f"DELETE FROM open_catalog WHERE id IN ({_marks(chunk)})", chunk)
@@ -284,7 +405,7 @@ def _json(value: Any) -> str:
     return _enc.encode(value).decode("utf-8")
 
 
-def _summary(c: EntryContent, resource_code: str) -> dict[str, Any]:
+def _summary(c: Any, resource_code: str) -> dict[str, Any]:
     return {"name": c.name, "share_class": str(c.share_class), "open_class": str(c.open_class),
             "update_cycle": str(c.update_cycle), "search_text": search_text(c, resource_code)}
 

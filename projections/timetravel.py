@@ -26,12 +26,13 @@ from typing import Any, ClassVar
 
 import msgspec
 import zstandard
-from eventsourcing.utils import get_topic
+from eventsourcing.utils import get_topic, resolve_topic
 
 from domain.catalog import CatalogEntry
 from domain.corrections import CORRECTIONS, effective_instant, moved_version
 from infrastructure.sql import MemoryDb, Tx, adapt
 from infrastructure.store import Ledger
+from infrastructure.transcoding import MsgspecMapper
 from projections.base import View, on
 
 CHECKPOINTS_DDL = (
@@ -60,6 +61,7 @@ class LedgerTimesView(View):
         super().__init__()
         self._rows: list[tuple[Any, ...]] = []
         self._latest: datetime | None = None
+        self._topics_of: dict[str, tuple[str, int]] = {}  # stored topic -> (the class's topic, its class_version)
 
     def create(self, tx: Tx) -> None:
         tx.execute(
@@ -75,6 +77,24 @@ class LedgerTimesView(View):
         latest = tx.scalar("SELECT MAX(recorded_at) FROM ledger_times")
         self._latest = datetime.fromisoformat(str(latest)) if latest is not None else None
 
+    def decode(self, notification: Any, mapper: Any) -> Any:
+        """Only the event's timestamp is read (the rest of its fields are skipped, never made into the domain's
+        types): the row's other columns come from the stored event itself."""
+        topic = notification.topic
+        known = self._topics_of.get(topic)
+        if known is None:
+            cls = resolve_topic(topic)
+            known = self._topics_of[topic] = (get_topic(cls), getattr(cls, "class_version", 1))
+        if not isinstance(mapper, MsgspecMapper):
+            return mapper.to_domain_event(notification)
+        try:
+            stamp = _STAMP.decode(mapper.plain_state(notification))
+        except (msgspec.DecodeError, msgspec.ValidationError, ValueError):
+            return mapper.to_domain_event(notification)  # raises the mapper's own error
+        if stamp.class_version != known[1]:
+            return mapper.to_domain_event(notification)
+        return _Time(known[0], str(notification.originator_id), notification.originator_version, stamp.timestamp)
+
     def apply(self, tx: Tx, event: Any, position: int) -> None:
         at = event.timestamp.astimezone(UTC)
         lag = 0
@@ -82,12 +102,33 @@ class LedgerTimesView(View):
             lag = -((at - self._latest) // timedelta(microseconds=1))
         else:
             self._latest = at
+        if type(event) is _Time:
+            self._rows.append((position, at.isoformat(), event.topic, event.originator_id,
+                               event.originator_version, lag))
+            return
         self._rows.append((position, at.isoformat(), get_topic(type(event)), str(event.originator_id),
                            event.originator_version, lag))
 
     def end_page(self, tx: Tx) -> None:
         tx.executemany("INSERT INTO ledger_times VALUES (?, ?, ?, ?, ?, ?)", self._rows)
         self._rows = []
+
+
+class _Stamp(msgspec.Struct):
+    timestamp: datetime
+    class_version: int = 1
+
+
+_STAMP = msgspec.json.Decoder(_Stamp)
+
+
+class _Time(msgspec.Struct, array_like=True):
+    """A stored event as `ledger_times` reads it: topic, originator, version and timestamp."""
+
+    topic: str
+    originator_id: str
+    originator_version: int
+    timestamp: datetime
 
 
 class Cut(msgspec.Struct, frozen=True):
