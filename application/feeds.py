@@ -97,6 +97,7 @@ class FeedService:
         self.chained = "ledger_chain" in projector.views
         self.hub = Hub(self.refresh, self.follow_tail)
         self.hub.on_idle = self.drop_tail
+        self.hub.ready = lambda: self.tail is not None
         self.tail: Tail | None = None
         """The ledger's newest events, read straight from the event store by the hub's thread (no read model
         between the commit and an unscoped stream); None until a stream waits at the head."""
@@ -342,6 +343,9 @@ class Hub:
         self.poll_seconds = poll_seconds
         self.safety_seconds = safety_seconds
         self.channel_up: Callable[[], bool] = lambda: False
+        self.ready: Callable[[], bool] = lambda: False
+        """Whether the tail is started (then a wake-up reads it at once, in the waking thread)."""
+        self._reading = threading.Lock()
         self.on_idle: Callable[[], None] = lambda: None
         """Called when nobody has waited at the head for a second (the feed service drops its tail)."""
         self.wakes = 0
@@ -365,9 +369,33 @@ class Hub:
             self._thread.start()
 
     def wake(self) -> None:
-        """A commit was announced (or the channel came back and may have missed some): read again now."""
+        """A commit was announced (or the channel came back and may have missed some): read again now.
+
+        When streams wait at the head and their tail is started, the tail is read here, in the announcing
+        thread (the listening connection's), so the commit does not wait for the watching thread to be
+        scheduled as well; a read already under way in that thread makes this one its next round instead."""
         self.wakes += 1
         self._woken.set()
+        if self._live and self.ready() and self._follow is not None:
+            self._read_head(inline=True)
+
+    def _read_head(self, inline: bool = False) -> None:
+        if not self._reading.acquire(blocking=not inline):
+            return  # the watching thread is reading: it reads again, as `_woken` is set
+        try:
+            if inline:
+                self._woken.clear()  # this read covers every commit announced so far
+            assert self._follow is not None
+            try:
+                head = self._follow()
+            except Exception:  # the store is briefly unreachable: the next round retries
+                return
+            with self._lock:
+                if head != self.head:
+                    self.head = head
+                    self._tell(self._live)
+        finally:
+            self._reading.release()
 
     def stop(self) -> None:
         self._stop.set()
@@ -431,21 +459,14 @@ class Hub:
                     self._wanted.clear()
             if not live and not indexed:
                 if not self._wanted.wait(1.0):
-                    self.on_idle()
-                    with self._lock:
+                    with self._reading, self._lock:
+                        self.on_idle()
                         self.head = 0  # the next tail starts afresh
                 continue
             # Cleared before the read: a commit announced while it runs makes the wait below return at once.
             self._woken.clear()
             if live and self._follow is not None:
-                try:
-                    head = self._follow()
-                except Exception:  # the store is briefly unreachable: the next round retries
-                    head = self.head
-                with self._lock:
-                    if head != self.head:
-                        self.head = head
-                        self._tell(self._live)
+                self._read_head()  # waits for a read under way in the waking thread, then reads on
             if indexed or self._follow is None:
                 try:
                     h = self._refresh()
