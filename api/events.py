@@ -121,7 +121,15 @@ async def follow(feeds: FeedService, scope: Scope, f: Filter, after: int,
     yield ServerSentEventMessage(data=None, comment="civic-ledger events", retry=2000)
     sent = loop.time()
     unscoped = scope.org is None and feeds.live_tail
+    direct = unscoped and scope.access_log and not f.types and not f.subject
     while True:
+        if cursor < horizon and direct:  # everything, straight from the store: one statement per page
+            events, cursor, more = await sync_to_thread(feeds.direct_page, cursor, horizon, STREAM_PAGE)
+            if events:
+                yield EncodedEvents(events)
+                sent = loop.time()
+            if more:
+                continue
         if cursor < horizon:
             chunks, cursor, count = await sync_to_thread(feeds.stream_plan, scope, cursor, STREAM_PAGE, f, horizon)
             for chunk in chunks:

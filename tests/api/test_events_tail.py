@@ -109,3 +109,35 @@ def test_a_stream_that_falls_behind_the_tail_reads_the_index_with_no_gap(runtime
     assert [e["ledgerposition"] for e in got] == list(range(start + 1, until[0] + 1))
     assert got == pages(server, admin_token, start)
     assert feeds.tail is not None and feeds.tail.start > start  # the tail had moved past the stream's cursor
+
+
+def test_an_unscoped_stream_from_the_start_reads_the_store_in_pages_cut_by_size(runtime, server, admin,
+                                                                                admin_token):
+    """Behind the horizon an unfiltered stream of the Office reads the events table itself, one statement a
+    page: the same events as the cursor pages, none twice, and a page never loads more than `chunk_bytes` of
+    stored events beyond its first."""
+    for i in range(12):
+        register(runtime, admin, f"div-old-{i}")
+    head = runtime.ledger.max_position()
+    feeds = runtime.feeds
+    sizes = {int(r["p"]): int(r["n"]) for r in runtime.ledger.db.query(
+        f"SELECT {runtime.ledger.position_column} AS p, LENGTH(state) AS n FROM {runtime.ledger.events_table}")}
+    feeds.chunk_bytes = 3 * max(sizes.values())  # a few events a page, so pages are cut by size
+    pages_read: list[list[int]] = []
+    real = feeds.direct_page
+
+    def counted(after, horizon, limit):
+        out = real(after, horizon, limit)
+        pages_read.append([p for p, _ in out[0]])
+        return out
+
+    feeds.direct_page = counted  # type: ignore[method-assign]
+    got: list[dict] = []
+    done = threading.Event()
+    follow(server, admin_token, 0, "", [head], got, done)
+    assert done.is_set()
+    assert [e["ledgerposition"] for e in got] == list(range(1, head + 1))
+    assert got == pages(server, admin_token, 0)
+    assert len(pages_read) > 2
+    for page in pages_read:
+        assert sum(sizes[p] for p in page[:-1]) < feeds.chunk_bytes
