@@ -150,10 +150,12 @@ async def follow(feeds: FeedService, scope: Scope, f: Filter, after: int,
             continue
         if tail is not None and cursor < tail.start:  # fell behind the tail: the index holds what is missing
             horizon = max(horizon, feeds.hub.horizon)
-            if horizon <= cursor:
-                horizon = await sync_to_thread(feeds.refresh)
-            if horizon > cursor:
-                continue
+            if horizon <= cursor:  # and the index has not reached the cursor yet: wait for it, as a scoped stream
+                if loop.time() - sent >= heartbeat:
+                    yield ServerSentEventMessage(data=None, comment="heartbeat")
+                    sent = loop.time()
+                horizon = max(horizon, await feeds.hub.wait_beyond(cursor, sent + heartbeat - loop.time()))
+            continue
         # Traffic this client may not see moves the horizon without sending it anything; the
         # heartbeat is due by the time since the last byte, not since the horizon last moved.
         if loop.time() - sent >= heartbeat:
