@@ -22,7 +22,7 @@ from api.params import (
     position_of,
 )
 from application.common import NotFound, Principal
-from application.feeds import FeedPage, FeedService, Filter, Scope
+from application.feeds import FeedPage, FeedService, Filter, Scope, TailEvent
 from infrastructure.cloudevents import BATCH_MEDIA_TYPE, catalogue, data_schema
 from projections.feed import OWNERS
 
@@ -106,6 +106,11 @@ async def follow(feeds: FeedService, scope: Scope, f: Filter, after: int,
                  heartbeat: float) -> AsyncIterator[ServerSentEventMessage]:
     """Pages up to the horizon, then waits for it to move; a heartbeat whenever nothing was sent for `heartbeat` s.
 
+    An unscoped reader (the Office, auditors) that has reached the horizon follows the ledger's tail instead:
+    the events the hub's thread read straight from the store after a commit, each decoded and encoded once for
+    every such stream, so nothing waits for a read model between the commit and the send. A scoped reader's
+    audience is in the feed index, so it waits for the index to move.
+
     Memory per client is bounded: a page is at most STREAM_PAGE positions (integers), and event
     payloads are loaded, encoded and sent `feeds.chunk_bytes` of stored events at a time (one larger
     event alone), each such run as one message of its events. Each message is handed to the server and awaited before the next is produced; the server's
@@ -117,18 +122,62 @@ async def follow(feeds: FeedService, scope: Scope, f: Filter, after: int,
     horizon = await sync_to_thread(feeds.refresh)
     yield ServerSentEventMessage(data=None, comment="civic-ledger events", retry=2000)
     sent = loop.time()
+    unscoped = scope.org is None and feeds.live_tail
+    direct = unscoped and scope.access_log and not f.types and not f.subject
     while True:
-        chunks, cursor, count = await sync_to_thread(feeds.stream_plan, scope, cursor, STREAM_PAGE, f, horizon)
-        for chunk in chunks:
-            events = await sync_to_thread(feeds.encoded_at, chunk, scope)
+        if cursor < horizon and direct:  # everything, straight from the store: one statement per page
+            events, cursor, more = await sync_to_thread(feeds.direct_page, cursor, horizon, STREAM_PAGE)
             if events:
                 yield EncodedEvents(events)
                 sent = loop.time()
-        if count == STREAM_PAGE:
+            if more:
+                continue
+        if cursor < horizon:
+            chunks, cursor, count = await sync_to_thread(feeds.stream_plan, scope, cursor, STREAM_PAGE, f, horizon)
+            for chunk in chunks:
+                events = await sync_to_thread(feeds.encoded_at, chunk, scope)
+                if events:
+                    yield EncodedEvents(events)
+                    sent = loop.time()
+            if count == STREAM_PAGE:
+                continue
+        tail = feeds.tail if unscoped else None
+        if tail is not None and tail.start <= cursor < tail.head:
+            for run in _runs(feeds.tail_frames(tail.after(cursor), scope, f), feeds.chunk_bytes):
+                shared = all(e.frame is not None for e in run)
+                yield EncodedEvents(feeds.encode_tail(run, scope) if shared
+                                    else await sync_to_thread(feeds.encode_tail, run, scope))
+                sent = loop.time()
+            cursor = tail.head
+            continue
+        if tail is not None and cursor < tail.start:  # fell behind the tail: the index holds what is missing
+            horizon = max(horizon, feeds.hub.horizon)
+            if horizon <= cursor:  # and the index has not reached the cursor yet: wait for it, as a scoped stream
+                if loop.time() - sent >= heartbeat:
+                    yield ServerSentEventMessage(data=None, comment="heartbeat")
+                    sent = loop.time()
+                horizon = max(horizon, await feeds.hub.wait_beyond(cursor, sent + heartbeat - loop.time()))
             continue
         # Traffic this client may not see moves the horizon without sending it anything; the
         # heartbeat is due by the time since the last byte, not since the horizon last moved.
         if loop.time() - sent >= heartbeat:
             yield ServerSentEventMessage(data=None, comment="heartbeat")
             sent = loop.time()
-        horizon = max(horizon, await feeds.hub.wait_beyond(horizon, sent + heartbeat - loop.time()))
+        if unscoped:
+            await feeds.hub.wait_head(cursor, sent + heartbeat - loop.time())
+        else:
+            horizon = max(horizon, await feeds.hub.wait_beyond(horizon, sent + heartbeat - loop.time()))
+
+
+def _runs(events: list[TailEvent], max_bytes: int) -> list[list[TailEvent]]:
+    """Tail events in runs of at most `max_bytes` of encoded frames, each sent as one message."""
+    out: list[list[TailEvent]] = [[]]
+    held = 0
+    for e in events:
+        size = len(e.frame) if e.frame is not None else 0
+        if out[-1] and held + size > max_bytes:
+            out.append([])
+            held = 0
+        out[-1].append(e)
+        held += size
+    return [run for run in out if run]

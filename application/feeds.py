@@ -10,6 +10,7 @@ horizon can still appear. A reader that passed position P has seen every event <
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import threading
 from collections.abc import Callable, Sequence
@@ -21,9 +22,11 @@ from eventsourcing.persistence import StoredEvent
 
 from application.common import NOBODY, ApplicationError, Principal
 from infrastructure import event_rows
-from infrastructure.cloudevents import catalogue, envelope, public_data
+from infrastructure.cloudevents import catalogue, envelope, public_data, subject_of
 from infrastructure.store import Ledger
+from infrastructure.verifier import GENESIS, Suite, canonical_bytes, suite
 from projections.feed import EVERYONE
+from projections.ledger_chain import head_hash
 from projections.runner import Projector
 
 MAX_LIMIT = 500
@@ -60,12 +63,53 @@ class FeedPage(msgspec.Struct, frozen=True):
     horizon: int
 
 
+class TailEvent(msgspec.Struct, frozen=True):
+    """One event of the ledger's tail as every unscoped reader sees it, decoded and encoded once."""
+
+    position: int
+    type: str
+    subject: str
+    event: Any
+    hash: str | None
+    frame: bytes | None
+    """The CloudEvent as JSON; None for an access-log batch, whose receipt is looked up for each reader."""
+    size: int
+    """Bytes it holds: its frame, or its stored state when it has none."""
+
+
+class Tail(msgspec.Struct, frozen=True):
+    """The events after `start` up to `head`, all of them (events of unregistered types left out, as the feed
+    index leaves them out): a stream whose cursor is at `start` or later takes what follows from here."""
+
+    start: int
+    head: int
+    events: tuple[TailEvent, ...] = ()
+    positions: tuple[int, ...] = ()
+
+    def after(self, cursor: int) -> tuple[TailEvent, ...]:
+        return self.events[bisect.bisect_right(self.positions, cursor):]
+
+
 class FeedService:
     def __init__(self, ledger: Ledger, projector: Projector) -> None:
         self.ledger = ledger
         self.projector = projector
         self.chained = "ledger_chain" in projector.views
-        self.hub = Hub(self.refresh)
+        self.hub = Hub(self.refresh, self.follow_tail)
+        self.hub.on_idle = self.drop_tail
+        self.hub.ready = lambda: self.tail is not None
+        self.tail: Tail | None = None
+        """The ledger's newest events, read straight from the event store by the hub's thread (no read model
+        between the commit and an unscoped stream); None until a stream waits at the head."""
+        self.tail_events = 2000
+        self.tail_bytes = 8 << 20
+        """How many of the newest events the tail keeps, and how many bytes of them at most (the newest event is
+        kept whatever its size); a stream further behind reads the feed index."""
+        self.tail_page = 500
+        self.live_tail = True
+        """Whether unscoped streams follow the tail; off, every stream waits for the feed index (kept for A/B)."""
+        self._prev = GENESIS
+        self._suite: Suite = suite(None)
         self.heartbeat_seconds = 15.0
         self.chunk_bytes = 1 << 20
         """Stored bytes of events a stream loads at once (a single larger event is loaded alone)."""
@@ -85,6 +129,88 @@ class FeedService:
         head = self.ledger.max_position()
         self.projector.wait_for(head, "feed", *(("ledger_chain",) if self.chained else ()))
         return self.horizon()
+
+    # -- the tail: the newest events straight from the store ---------------------------------
+
+    def follow_tail(self) -> int:
+        """Reads the events committed after the tail's head (one statement per page of them) and returns the
+        new head. The first call starts the tail where the feed index and the chain stand, and reads the
+        chain's hash there, from which each new event's hash is computed as the chain view computes it.
+
+        Gap-free for the same reason the index is: the store commits in position order, so the events after
+        the head that a read sees are all there will ever be up to the last of them."""
+        tail = self.tail
+        if tail is None:
+            start = self.refresh()
+            self.hub.advance(start)
+            with self.ledger.db.read() as tx:
+                profile = tx.execute("SELECT value FROM ledger_settings WHERE name = 'crypto_profile'").fetchone()
+                prev = head_hash(tx, start) if self.chained else None
+            self._suite = suite(None if profile is None else profile["value"])
+            self._prev = GENESIS if prev is None else prev
+            tail = self.tail = Tail(start, start)
+        while True:
+            page = self.ledger.recorder.select_notifications(start=tail.head, limit=self.tail_page,
+                                                             inclusive_of_start=False)
+            if not page:
+                return tail.head
+            tail = self.tail = self._extend(tail, page)
+            if len(page) < self.tail_page:
+                return tail.head
+
+    def _extend(self, tail: Tail, page: Sequence[Any]) -> Tail:
+        by_topic = catalogue().by_topic
+        added: list[TailEvent] = []
+        prev = self._prev  # kept only once the whole page is read: a failure retries from the same hash
+        for n in page:
+            h: str | None = None
+            if self.chained:
+                prev = self._suite.chain_hash(prev, canonical_bytes(
+                    n.id, n.originator_id, n.originator_version, n.topic, bytes(n.state)))
+                h = prev.hex()
+            t = by_topic.get(n.topic)
+            if t is None:  # a class no context registered: in no feed (the index leaves it out too)
+                continue
+            event = self.ledger.mapper.to_domain_event(n)
+            shared = self.receipt_of is None or not hasattr(event, "records")
+            frame = _json.encode(envelope(event, n.id, h, source=self.source)) if shared else None
+            added.append(TailEvent(n.id, t.name, subject_of(t.kind, event.originator_id),
+                                   None if shared else event, h, frame,
+                                   len(frame) if frame is not None else len(n.state)))
+        events = (*tail.events, *added)[-self.tail_events:]
+        held, first = 0, len(events)
+        while first > 0 and (first == len(events) or held + events[first - 1].size <= self.tail_bytes):
+            first -= 1
+            held += events[first].size
+        events = events[first:]
+        start = tail.start if len(events) == len(tail.events) + len(added) else events[0].position - 1
+        self._prev = prev
+        return Tail(start, page[-1].id, events, tuple(e.position for e in events))
+
+    def drop_tail(self) -> None:
+        """Nobody waits at the head: the next stream that does starts the tail again from the index."""
+        self.tail = None
+
+    def tail_frames(self, events: Sequence[TailEvent], scope: Scope, f: Filter) -> list[TailEvent]:
+        """The tail's events an unscoped reader with this filter is sent."""
+        return [e for e in events if (not f.types or e.type in f.types) and (not f.subject or e.subject == f.subject)
+                and (scope.access_log or not e.subject.startswith("access-log/"))]
+
+    def encode_tail(self, events: Sequence[TailEvent], scope: Scope) -> list[tuple[int, bytes]]:
+        """(position, CloudEvent JSON) of tail events for an unscoped reader; an access-log batch gets the
+        receipt this reader may see (looked up now, so run it in a worker thread when one is among them)."""
+        out = []
+        for e in events:
+            if e.frame is not None:
+                out.append((e.position, e.frame))
+                continue
+            data = public_data(e.event)
+            receipt = self.receipt_of(e.event.originator_id, scope.org) if self.receipt_of is not None else None
+            if receipt is not None:
+                data["receipt"] = receipt
+            out.append((e.position, _json.encode(envelope(e.event, e.position, e.hash, data=data,
+                                                          source=self.source))))
+        return out
 
     # -- pages -----------------------------------------------------------------------------
 
@@ -155,6 +281,47 @@ class FeedService:
         positions, cursor = self.stream_page(scope, after, limit, f, horizon)
         return self.chunks(positions, self.chunk_bytes), cursor, len(positions)
 
+    def direct_page(self, after: int, horizon: int, limit: int) -> tuple[list[tuple[int, bytes]], int, bool]:
+        """An unscoped, unfiltered stream's next page, read straight from the event store with the chain's hashes
+        in one statement (no feed index between): (position, CloudEvent JSON) of its events, the cursor after it,
+        and whether more may follow before the horizon. At most `limit` events, and at most `chunk_bytes` of
+        stored events (a larger single event alone): the database cuts the page, so no more is loaded."""
+        col, table = self.ledger.position_column, self.ledger.events_table
+        inner = (f"SELECT {col} AS position, originator_id, originator_version, topic, state FROM {table} "
+                 f"WHERE {col} > ? AND {col} <= ? ORDER BY {col} LIMIT ?")
+        sized = (f"SELECT t.*, SUM(LENGTH(t.state)) OVER (ORDER BY t.position) AS upto, COUNT(*) OVER () AS n "
+                 f"FROM ({inner}) t")
+        chain = ", c.hash AS hash" if self.chained else ""
+        join = " LEFT JOIN ledger_chain c ON c.position = m.position" if self.chained else ""
+        rows = self.ledger.db.query(
+            f"SELECT m.position, m.originator_id, m.originator_version, m.topic, m.state, m.n{chain} FROM ({sized}) m"
+            f"{join} WHERE m.upto - LENGTH(m.state) < ? ORDER BY m.position",
+            (after, horizon, limit, self.chunk_bytes))
+        if not rows:
+            return [], max(after, horizon), False
+        by_topic = catalogue().by_topic
+        out = []
+        for r in rows:
+            pos = int(r["position"])
+            if r["topic"] not in by_topic:  # a class no context registered: in no feed
+                continue
+            oid = r["originator_id"]
+            stored = StoredEvent(originator_id=oid if isinstance(oid, UUID) else UUID(str(oid)),
+                                 originator_version=int(r["originator_version"]), topic=r["topic"],
+                                 state=bytes(r["state"]))
+            event = self.ledger.mapper.to_domain_event(stored)
+            data = None
+            if self.receipt_of is not None and hasattr(event, "records"):
+                data = public_data(event)
+                receipt = self.receipt_of(event.originator_id, None)
+                if receipt is not None:
+                    data["receipt"] = receipt
+            h = r.get("hash")
+            out.append((pos, _json.encode(envelope(event, pos, None if h is None else bytes(h).hex(), data=data,
+                                                   source=self.source))))
+        more = len(rows) < int(rows[0]["n"]) or int(rows[0]["n"]) == limit
+        return out, int(rows[-1]["position"]) if more else max(after, horizon), more
+
     def encoded_at(self, positions: Sequence[int], scope: Scope) -> list[tuple[int, bytes]]:
         """(position, the CloudEvent as JSON bytes) for each event at these positions, as the scope may see it:
         the encoding runs in the caller's worker thread too, not on the stream's event loop."""
@@ -199,26 +366,37 @@ def redact(event: Any, scope: Scope) -> dict[str, Any] | None:
 
 
 class Hub:
-    """Tells waiting streams and workers that the horizon moved; one watching thread per process.
+    """Tells waiting streams and workers that the ledger moved; one watching thread per process.
 
-    The thread runs only while someone waits. While `channel_up()` says a notification channel is
-    listening (PostgreSQL: every commit, in any process, sends one), it re-reads the head when
-    `wake()` is called, and otherwise every `safety_seconds`; while no channel listens it asks the
-    store for its head every `poll_seconds` (cheap: an index lookup), so writes made by other
-    processes are seen either way.
+    Two kinds of waiter: those that wait for the *horizon* (the feed index and the chain caught up: scoped
+    streams, whose audience the index holds, and the webhooks) and those that wait for the *head* (unscoped
+    streams, served from the tail that `follow` reads straight from the event store, one statement per
+    wake-up). The thread runs only while someone waits. While `channel_up()` says a notification channel is
+    listening (PostgreSQL: every commit, in any process, sends one), it reads again when `wake()` is called,
+    and otherwise every `safety_seconds`; while no channel listens it reads every `poll_seconds` (SQLite, or
+    while the channel reconnects), so writes made by other processes are seen either way.
     """
 
-    def __init__(self, refresh: Any, poll_seconds: float = 0.01, safety_seconds: float = 1.0) -> None:
+    def __init__(self, refresh: Any, follow: Callable[[], int] | None = None, poll_seconds: float = 0.01,
+                 safety_seconds: float = 1.0) -> None:
         self._refresh = refresh
+        self._follow = follow
         self.poll_seconds = poll_seconds
         self.safety_seconds = safety_seconds
         self.channel_up: Callable[[], bool] = lambda: False
+        self.ready: Callable[[], bool] = lambda: False
+        """Whether the tail is started (then a wake-up reads it at once, in the waking thread)."""
+        self._reading = threading.Lock()
+        self.on_idle: Callable[[], None] = lambda: None
+        """Called when nobody has waited at the head for a second (the feed service drops its tail)."""
         self.wakes = 0
         self._woken = threading.Event()
         self.horizon = 0
+        self.head = 0
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+        self._live: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
         self._sync_waiters = 0
         self._wanted = threading.Event()
         self._stop = threading.Event()
@@ -232,9 +410,33 @@ class Hub:
             self._thread.start()
 
     def wake(self) -> None:
-        """A commit was announced (or the channel came back and may have missed some): re-read the head now."""
+        """A commit was announced (or the channel came back and may have missed some): read again now.
+
+        When streams wait at the head and their tail is started, the tail is read here, in the announcing
+        thread (the listening connection's), so the commit does not wait for the watching thread to be
+        scheduled as well; a read already under way in that thread makes this one its next round instead."""
         self.wakes += 1
         self._woken.set()
+        if self._live and self.ready() and self._follow is not None:
+            self._read_head(inline=True)
+
+    def _read_head(self, inline: bool = False) -> None:
+        if not self._reading.acquire(blocking=not inline):
+            return  # the watching thread is reading: it reads again, as `_woken` is set
+        try:
+            if inline:
+                self._woken.clear()  # this read covers every commit announced so far
+            assert self._follow is not None
+            try:
+                head = self._follow()
+            except Exception:  # the store is briefly unreachable: the next round retries
+                return
+            with self._lock:
+                if head != self.head:
+                    self.head = head
+                    self._tell(self._live)
+        finally:
+            self._reading.release()
 
     def stop(self) -> None:
         self._stop.set()
@@ -246,13 +448,21 @@ class Hub:
 
     async def wait_beyond(self, position: int, timeout: float) -> int:
         """Waits (without holding a thread) until the horizon passes `position` or the timeout ends."""
+        return await self._wait(self._waiters, lambda: self.horizon, position, timeout)
+
+    async def wait_head(self, position: int, timeout: float) -> int:
+        """Waits (without holding a thread) until the tail's head passes `position` or the timeout ends."""
+        return await self._wait(self._live, lambda: self.head, position, timeout)
+
+    async def _wait(self, waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]], value: Callable[[], int],
+                    position: int, timeout: float) -> int:
         loop = asyncio.get_running_loop()
         ev = asyncio.Event()
         entry = (loop, ev)
         with self._lock:
-            if self.horizon > position:
-                return self.horizon
-            self._waiters.add(entry)
+            if value() > position:
+                return value()
+            waiters.add(entry)
             self._ensure()
         try:
             await asyncio.wait_for(ev.wait(), timeout)
@@ -260,8 +470,8 @@ class Hub:
             pass
         finally:
             with self._lock:
-                self._waiters.discard(entry)
-        return self.horizon
+                waiters.discard(entry)
+        return value()
 
     def wait_sync(self, position: int, timeout: float) -> int:
         with self._cond:
@@ -275,34 +485,49 @@ class Hub:
                 self._sync_waiters -= 1
             return self.horizon
 
+    @staticmethod
+    def _tell(waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]) -> None:
+        for loop, ev in list(waiters):
+            with contextlib.suppress(RuntimeError):  # that stream's loop has closed
+                loop.call_soon_threadsafe(ev.set)
+
     def _run(self) -> None:
         while not self._stop.is_set():
             with self._lock:
-                idle = not self._waiters and not self._sync_waiters
-                if idle:
+                live = bool(self._live)
+                indexed = bool(self._waiters) or self._sync_waiters > 0
+                if not live and not indexed:
                     self._wanted.clear()
-            if idle:
-                self._wanted.wait(1.0)
+            if not live and not indexed:
+                if not self._wanted.wait(1.0):
+                    with self._reading, self._lock:
+                        self.on_idle()
+                        self.head = 0  # the next tail starts afresh
                 continue
             # Cleared before the read: a commit announced while it runs makes the wait below return at once.
             self._woken.clear()
-            try:
-                h = self._refresh()
-            except Exception:  # the store is briefly unreachable: the next round retries
-                h = self.horizon
-            with self._cond:
-                if h > self.horizon:
-                    self.horizon = h
-                    for loop, ev in list(self._waiters):
-                        with contextlib.suppress(RuntimeError):  # that stream's loop has closed
-                            loop.call_soon_threadsafe(ev.set)
-                    self._cond.notify_all()
+            if live and self._follow is not None:
+                self._read_head()  # waits for a read under way in the waking thread, then reads on
+            if indexed or self._follow is None:
+                try:
+                    h = self._refresh()
+                except Exception:
+                    h = self.horizon
+                self.advance(h)
             if self._stop.is_set():
                 break
             if self._channel_listening():
                 self._woken.wait(self.safety_seconds)
             else:
                 self._stop.wait(self.poll_seconds)
+
+    def advance(self, horizon: int) -> None:
+        """The feed index (and the chain) reached `horizon`: the waiters for it go on."""
+        with self._cond:
+            if horizon > self.horizon:
+                self.horizon = horizon
+                self._tell(self._waiters)
+                self._cond.notify_all()
 
     def _channel_listening(self) -> bool:
         try:

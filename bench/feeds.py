@@ -89,9 +89,13 @@ def pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 
 
-def latency(store: str, rt: Runtime, commits: int, out: Outcome) -> None:
+def latency(store: str, rt: Runtime, commits: int, out: Outcome, tail: bool = True) -> None:
+    """`tail` False: the stream waits for the feed index and the chain to catch up (the path before the tail,
+    still the path of scoped streams), measured in the same run for comparison."""
     compiler, _ = division(rt)
     _, token = rt.init(admin="office-admin")
+    rt.feeds.live_tail = tail
+    how = "" if tail else " (through the feed index, not the tail)"
     with live(rt) as url:
         start = rt.ledger.max_position()
         committed: dict[int, float] = {}
@@ -106,7 +110,7 @@ def latency(store: str, rt: Runtime, commits: int, out: Outcome) -> None:
         poller = threading.Thread(target=poll_log, args=(rt, start, until, direct), daemon=True)
         time.sleep(0.2)
         for i in range(commits):
-            r = rt.catalog.draft(compiler, command("catalog.draft"), resource_code=f"SX-L-{i}",
+            r = rt.catalog.draft(compiler, command("catalog.draft"), resource_code=f"SX-L{int(tail)}-{i}",
                                  content=entry_content(i))
             assert r.position is not None
             committed[r.position] = time.perf_counter()
@@ -127,11 +131,13 @@ def latency(store: str, rt: Runtime, commits: int, out: Outcome) -> None:
     d = [(direct[p] - t) * 1000 for p, t in committed.items() if p in direct and p != first]
     assert len(s) == len(d) == commits - 1, (len(s), len(d))
     for q in (50, 99):
+        judged = tail and q == 50 and store == "PostgreSQL"  # issue 14: p50 <= 5 ms on PostgreSQL
         out.rows.append(Row(
-            metric=f"{store}: commit → SSE delivery, p{q}", figure=pct(s, q), unit="ms",
+            metric=f"{store}: commit → SSE delivery{how}, p{q}", figure=pct(s, q), unit="ms",
             baseline_name=f"commit → bare poll of select_notifications, p{q}", baseline=pct(d, q),
-            baseline_unit="ms", ratio=pct(s, q) / max(pct(d, q), 1e-3)))
-    out.notes.append(f"{store}: {commits} drafts committed 5 ms apart; every one reached both readers "
+            baseline_unit="ms", ratio=pct(s, q) / max(pct(d, q), 1e-3),
+            aim="<= 5 ms" if judged else "", met=pct(s, q) <= 5.0 if judged else None))
+    out.notes.append(f"{store}{how}: {commits} drafts committed 5 ms apart; every one reached both readers "
                      f"(SSE mean {statistics.fmean(s):.1f} ms, bare poll mean {statistics.fmean(d):.2f} ms).")
 
 
@@ -169,12 +175,14 @@ def run(opts: Options) -> Outcome:
             with fresh_runtime(backend, opts, work) as rt:
                 latency(store, rt, commits, out)
             with fresh_runtime(backend, opts, work) as rt:
+                latency(store, rt, commits, out, tail=False)
+            with fresh_runtime(backend, opts, work) as rt:
                 rate(store, rt, events, out)
     out.notes.append(
-        "The SSE path adds, per event: the feed index and hash-chain catch-up that define the gap-free "
-        "horizon, a JSON CloudEvent per event (with its chain hash), HTTP framing, and the server's "
-        "head watcher. On PostgreSQL the watcher is woken by the commit's notification; on SQLite it "
-        "polls every 10 ms (the bare poller sleeps 1 ms). Between the wake-up and the delivery the "
-        "watcher brings the feed index and the hash chain up to the head (about ten statements) and "
-        "the stream reads the new event's position, size, payload and chain hash.")
+        "An unscoped stream at the head follows the ledger's tail: the server's head watcher, woken by the "
+        "commit's notification on PostgreSQL (on SQLite it polls every 10 ms; the bare poller sleeps 1 ms), "
+        "reads the new events straight from the store in one statement, computes each one's chain hash from "
+        "the previous one, and encodes its CloudEvent once for every such stream. The rows through the feed "
+        "index are the path of scoped streams (and of every stream before the tail): the watcher first brings "
+        "the feed index and the hash chain up to the head, then the stream reads the page from them.")
     return out

@@ -16,7 +16,8 @@ def test_a_client_that_stops_reading_stops_its_stream_and_payloads_load_in_bound
         runtime, server, admin_token, admin):
     feeds, ledger = runtime.feeds, runtime.ledger
     feeds.chunk_bytes = 256 * 1024
-    loads: list[tuple[int, int]] = []  # every payload load: (stored bytes of its events, bytes of their JSON)
+    # every payload load: (stored bytes of its events, or for the tail the bytes of their JSON; bytes of their JSON)
+    loads: list[tuple[int, int]] = []
     real = feeds.events_at
 
     def stored_bytes(positions) -> int:
@@ -29,7 +30,27 @@ def test_a_client_that_stops_reading_stops_its_stream_and_payloads_load_in_bound
         loads.append((stored_bytes(positions) if len(positions) > 1 else 0, len(msgspec.json.encode(out))))
         return out
 
+    real_tail = feeds.encode_tail
+
+    def counted_tail(events, scope):  # a stream at the head sends the tail's encoded events, a run at a time
+        out = real_tail(events, scope)
+        size = sum(len(frame) for _, frame in out)
+        loads.append((size if len(out) > 1 else 0, size))
+        return out
+
+    real_direct = feeds.direct_page
+
+    def counted_direct(after, horizon, limit):  # an unfiltered stream of the Office reads the store itself
+        events, cursor, more = real_direct(after, horizon, limit)
+        positions = [p for p, _ in events]
+        # a page stops once it holds chunk_bytes: the event that crossed the mark is not counted against it
+        loads.append((stored_bytes(positions[:-1]) if len(positions) > 1 else 0,
+                      sum(len(frame) for _, frame in events)))
+        return events, cursor, more
+
     feeds.events_at = counted
+    feeds.direct_page = counted_direct
+    feeds.encode_tail = counted_tail
     div = Division(runtime, admin, "div-big")
     big = content(data_items=items(*(f"FIELD_{i:05d}" for i in range(500))))
     sock = socket.socket()
@@ -59,7 +80,8 @@ def test_a_client_that_stops_reading_stops_its_stream_and_payloads_load_in_bound
             assert block, "the server closed the stream"
             raw += block
         assert [int(x) for x in re.findall(rb"\nid: (\d+)\r\n", raw)] == list(range(1, head + 1))
-        # Catching up went in pages of up to STREAM_PAGE events, each loaded chunk_bytes of stored events at a time.
+        # Catching up went in pages of up to STREAM_PAGE events, each loaded chunk_bytes of stored events at a time;
+        # following the tail, in runs of at most chunk_bytes of encoded events.
         assert max(stored for stored, _ in loads) <= feeds.chunk_bytes < sum(stored for stored, _ in loads)
     finally:
         sock.close()
