@@ -29,9 +29,10 @@ from projections.feed import OWNERS
 After = Annotated[int, Parameter(ge=0, le=MAX_INT64, description="Cursor: the ledger position after which to read")]
 Types = Annotated[list[str] | None, QueryParameter(name="type", max_items=100, description="Event types to keep (repeat or comma-separate)")]
 Subject = Annotated[str | None, Parameter(max_length=200, description="Only this object's events, e.g. grant/<uuid>")]
-LastEventId = Annotated[str | None, HeaderParameter(name="Last-Event-ID", required=False,
-                                                    description="Resume after this ledger position (the `id` of "
-                                                                "the last event received); wins over `after`")]
+LastEventId = Annotated[str | None, HeaderParameter(
+    name="Last-Event-ID", required=False, schema_extra={"pattern": r"^[0-9]{1,19}$"},
+    description="Resume after this ledger position (the `id` of the last event received); wins over `after`.")]
+"""Documented with the position's pattern; checked (and range-checked) by the one position parser, as before."""
 
 
 class EventTypeRow(msgspec.Struct, omit_defaults=False):

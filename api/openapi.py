@@ -15,14 +15,12 @@ from typing import Annotated, Any, Union, get_args, get_origin
 
 import msgspec
 from litestar import Litestar
-from litestar.enums import ParamType
 from litestar.openapi.spec import (
     Components,
     OpenAPIHeader,
     OpenAPIMediaType,
     OpenAPIResponse,
     OpenAPIType,
-    Parameter,
     Reference,
     Schema,
     SecurityScheme,
@@ -346,10 +344,6 @@ def _stream(paths: dict[str, Any]) -> None:
     operation = getattr(item, "get", None)
     if operation is None:
         return
-    operation.parameters = [*(operation.parameters or []), Parameter(
-        name="Last-Event-ID", param_in=ParamType.HEADER, required=False,
-        description="Resume after this ledger position (the `id` of the last event received); wins over `after`.",
-        schema=Schema(type=OpenAPIType.STRING, pattern=r"^[0-9]{1,19}$"))]
     operation.responses = operation.responses or {}
     operation.responses["200"] = OpenAPIResponse(
         description="Server-Sent Events without end: each `data` a JSON array of CloudEvents, `id` the ledger "
