@@ -133,6 +133,8 @@ def tighten(app: Litestar) -> None:
 PROBLEM_MEDIA = "application/problem+json"
 _METHODS = ("get", "post", "put", "delete", "patch")
 _BODY_METHODS = ("post", "put", "delete", "patch")
+_MAY_BE_MISSING = frozenset({"/ledger/checkpoint"})
+"""Reads without a path parameter that answer 404 too: the latest checkpoint, before the first one is signed."""
 # writes that answer without the command envelope's headers (their own records, not an aggregate's events)
 _OWN_ANSWERS = ("/ledger", "/webhooks", "/access-logs", "/grant-status")
 _GENERIC_NAMES = {"Page_dict_str_typing.Any_": "RowPage"}
@@ -278,7 +280,7 @@ def declare_contract(app: Litestar) -> None:
             if protected:
                 statuses |= {401, 403}
                 operation.security = [{"bearerAuth": []}]
-            if "{" in path or method != "get":
+            if "{" in path or method != "get" or path in _MAY_BE_MISSING:
                 statuses.add(404)
             if method in _BODY_METHODS:
                 statuses |= {409, 413, 415, 422}
