@@ -3,25 +3,33 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
 from api.contract import Page, Row
-from api.deps import POSITION_HEADER, command, runtime_of, wait_for_position
+from api.deps import POSITION_HEADER, Envelope, Reads
 from api.params import CursorQuery, Instant, OrgQuery, instant_query, plain
+from application.access_log import AccessLogService, TooLarge
 from application.access_log import BatchAnswer as AccessBatchAnswer
-from application.access_log import TooLarge
 from application.common import Forbidden, Principal
+from application.integrity import IntegrityService
+from application.receipts import ReceiptService
 from domain.access_log import Access, Outcome, window_start
 from domain.base import check_calendar
 from domain.limits import MAX_BATCH, ItemCodeList, OrgCode, RecordCount, ShortText, Token
 from domain.organizations import Role
-from projections.access_log_queries import AccessLogFilter
+from projections.access_log_queries import (
+    AccessLogFilter,
+    AccessLogQueries,
+    AccessRecordRow,
+    DailyRow,
+)
+from projections.scope import Scope
 
 Limit = Annotated[int, Parameter(ge=1, le=1000, description="Page size")]
 
@@ -51,78 +59,78 @@ class AccessLogController(Controller):
     tags = ["access-log"]
 
     @post("/", sync_to_thread=True, status_code=200)
-    def ingest(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-               data: JSONBody[BatchBody]) -> Response[AccessBatchAnswer]:
+    def ingest(self, principal: NamedDependency[Principal], access_log: NamedDependency[AccessLogService],
+               receipts: NamedDependency[ReceiptService], integrity: NamedDependency[IntegrityService],
+               envelope: NamedDependency[Envelope], data: JSONBody[BatchBody]) -> Response[AccessBatchAnswer]:
         """A batch of up to 10,000 records from the platform; stored all or nothing, each request id once (LOG-1)."""
         if len(data.records) > MAX_BATCH:
             raise TooLarge(f"A batch holds at most {MAX_BATCH} records, not {len(data.records)}.")
         accesses = [Access(request_id=r.request_id, holder=r.holder, provider=r.provider, entry_id=r.entry_id,
                            fields=tuple(r.fields), purpose=r.purpose, method=r.method, record_count=r.record_count,
                            accessed_at=r.accessed_at, grant_id=r.grant_id) for r in data.records]
-        rt = runtime_of(request)
-        result, position, replayed = rt.access_log.record_or_replay(
-            principal, command(request, "access_log.record", data), accesses)
+        result, position, replayed = access_log.record_or_replay(
+            principal, envelope.command("access_log.record", data), accesses)
         headers = {POSITION_HEADER: str(position)} if position else {}
         if replayed:
             headers["Idempotent-Replayed"] = "true"
         if result.batch_id is None:  # every record was a duplicate: nothing new was accepted
             return Response(result, headers=headers)
         # signed with the ledger's key (第二十二条); none where no signing key is configured, as for checkpoints
-        receipt = rt.receipts.bundle(UUID(result.batch_id)) if rt.integrity.public_key() is not None else None
+        receipt = receipts.bundle(UUID(result.batch_id)) if integrity.public_key() is not None else None
         return Response({**msgspec.to_builtins(result), "receipt": receipt}, headers=headers)
 
     @get("/receipts", sync_to_thread=True)
-    def receipts(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                 side: FromQuery[Literal["provider", "holder"]], org: OrgQuery = None,
+    def receipts(self, principal: NamedDependency[Principal], receipts: NamedDependency[ReceiptService],
+                 reads: NamedDependency[Reads], side: FromQuery[Literal["provider", "holder"]], org: OrgQuery = None,
                  after: Annotated[int, Parameter(ge=0, le=2**63 - 1)] = 0, limit: Limit = 50) -> Response[Row]:
         """The signed receipts of the batches that hold the caller's records as provider or holder
         (`side=provider|holder`; the Office and auditors name `org`), oldest first: each with those records in
         clear, the others as hashes, and the batch's inclusion proof once a checkpoint covers it. Page with
         `after=` from `next_after`."""
-        wait_for_position(request, "access_log")
-        return Response(runtime_of(request).receipts.for_party(principal, side=side, org=org, after=after,
-                                                               limit=limit))
+        reads.wait("access_log")
+        return Response(receipts.for_party(principal, side=side, org=org, after=after, limit=limit))
 
     @get("/receipts/{batch_id:uuid}", sync_to_thread=True)
-    def receipt(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+    def receipt(self, principal: NamedDependency[Principal], receipts: NamedDependency[ReceiptService],
                 batch_id: FromPath[UUID]) -> Response[Row]:
         """One batch's receipt with all its records: the platform that sent it, the Office and auditors."""
         if not (principal.sees_everything or Role.PLATFORM in principal.roles):
             raise Forbidden("Only the platform, the Office and auditors read a whole batch's receipt.")
-        return Response(runtime_of(request).receipts.bundle(batch_id))
+        return Response(receipts.bundle(batch_id))
 
     @get("/", sync_to_thread=True)
-    def list_records(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+    def list_records(self, principal: NamedDependency[Principal], access_log: NamedDependency[AccessLogService],
+                     access_log_queries: NamedDependency[AccessLogQueries], reads: NamedDependency[Reads],
+                     now: NamedDependency[datetime],
                      provider: OrgQuery = None, holder: OrgQuery = None,
                      user: OrgQuery = None, entry_id: FromQuery[UUID | None] = None,
                      grant_id: FromQuery[UUID | None] = None, outcome: FromQuery[Outcome | None] = None,
                      from_: Annotated[datetime | None, instant_query("from")] = None,
                      to: Annotated[datetime | None, instant_query()] = None, limit: Limit = 50,
-                     cursor: CursorQuery = None) -> Response[Page[Row]]:
+                     cursor: CursorQuery = None) -> Response[Page[AccessRecordRow]]:
         """Records of the last three years, newest first; others than the Office and auditors see the records
         of data they provide or accesses they made (LOG-2). `user` is a synonym of `holder`."""
-        rt = runtime_of(request)
-        org = rt.access_log.scope_of(principal)
-        position = wait_for_position(request, "access_log")
+        scope = Scope(access_log.scope_of(principal))  # refuses the platform, which writes the log
+        position = reads.wait("access_log")
         f = AccessLogFilter(provider=provider, holder=holder or user, entry_id=entry_id, grant_id=grant_id,
                             outcome=plain(outcome), start=from_, end=to)
-        rows, nxt = rt.access_log_queries.records(org=org, since=window_start(rt.now()), f=f, limit=limit,
-                                                  cursor=cursor)
+        rows, nxt = access_log_queries.records(scope=scope, since=window_start(now), f=f, limit=limit,
+                                               cursor=cursor)
         return Response({"items": rows, "next_cursor": nxt, "position": position})
 
     @get("/daily", sync_to_thread=True)
-    def daily(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+    def daily(self, principal: NamedDependency[Principal], access_log: NamedDependency[AccessLogService],
+              access_log_queries: NamedDependency[AccessLogQueries], reads: NamedDependency[Reads],
+              now: NamedDependency[datetime],
               org: OrgQuery = None, side: FromQuery[Literal["provider", "holder"] | None] = None,
               entry_id: FromQuery[UUID | None] = None,
               from_: Annotated[datetime | None, instant_query("from")] = None,
-              to: Annotated[datetime | None, instant_query()] = None) -> Response[Page[Row]]:
+              to: Annotated[datetime | None, instant_query()] = None) -> Response[Page[DailyRow]]:
         """Allowed and denied counts per day (Beijing), organization (as `provider` or `holder`) and entry."""
-        rt = runtime_of(request)
-        scope = rt.access_log.scope_of(principal)
+        scope = Scope(access_log.scope_of(principal))
         check_calendar(**{"from": from_, "to": to})
-        position = wait_for_position(request, "access_log")
-        since = window_start(rt.now())
-        rows = rt.access_log_queries.daily(org=scope, since=max(since, from_) if from_ else since, until=to,
-                                           side=side, entry_id=entry_id, of=org)
+        position = reads.wait("access_log")
+        since = window_start(now)
+        rows = access_log_queries.daily(scope=scope, since=max(since, from_) if from_ else since, until=to,
+                                        side=side, entry_id=entry_id, of=org)
         return Response({"items": rows, "position": position})
-

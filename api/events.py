@@ -7,15 +7,15 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
+import msgspec
 from litestar import Controller, Request, Response, get
 from litestar.concurrency import sync_to_thread
 from litestar.di import NamedDependency
-from litestar.params import Parameter, PathParameter, QueryParameter
+from litestar.params import HeaderParameter, Parameter, PathParameter, QueryParameter
 from litestar.response import ServerSentEvent
 from litestar.response.sse import ServerSentEventMessage
 
 from api.contract import Page, Row
-from api.deps import runtime_of
 from api.params import (
     MAX_INT64,
     Limit,
@@ -29,6 +29,21 @@ from projections.feed import OWNERS
 After = Annotated[int, Parameter(ge=0, le=MAX_INT64, description="Cursor: the ledger position after which to read")]
 Types = Annotated[list[str] | None, QueryParameter(name="type", max_items=100, description="Event types to keep (repeat or comma-separate)")]
 Subject = Annotated[str | None, Parameter(max_length=200, description="Only this object's events, e.g. grant/<uuid>")]
+LastEventId = Annotated[str | None, HeaderParameter(
+    name="Last-Event-ID", required=False, schema_extra={"pattern": r"^[0-9]{1,19}$"},
+    description="Resume after this ledger position (the `id` of the last event received); wins over `after`.")]
+"""Documented with the position's pattern; checked (and range-checked) by the one position parser, as before."""
+
+
+class EventTypeRow(msgspec.Struct, omit_defaults=False):
+    """One event type of the catalogue: its aggregate kind, schema version, the URI of its data's schema, and
+    whether only the organizations it concerns see it (`scoped`)."""
+
+    type: str
+    kind: str
+    version: int
+    dataschema: str
+    scoped: bool
 
 STREAM_PAGE = 100
 """Positions per stream page; their payloads are loaded `FeedService.chunk_bytes` at a time."""
@@ -58,14 +73,14 @@ class EventController(Controller):
     tags = ["events"]
 
     @get("/", sync_to_thread=True)
-    def list_events(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], after: After = 0,
-                    limit: Limit = 100, types: Types = None, subject: Subject = None) -> Response[FeedPage]:
+    def list_events(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+                    feeds: NamedDependency[FeedService], after: After = 0, limit: Limit = 100, types: Types = None,
+                    subject: Subject = None) -> Response[FeedPage]:
         """CloudEvents after a position, in ledger order, that the caller's organization may see.
 
         Follow `next` as the next `after`; a short page means the caller has reached the horizon. With
         `Accept: application/cloudevents-batch+json` the page is a CloudEvents batch (a JSON array of the
         events) and the cursor travels in headers: `X-Ledger-Next` and a `Link` with `rel="next"`."""
-        feeds = runtime_of(request).feeds
         page = feeds.page(Scope.of(principal), after, limit, _filter(feeds, types, subject))
         headers = {"X-Ledger-Position": str(page.horizon)}
         if request.accept.best_match(["application/json", BATCH_MEDIA_TYPE]) == BATCH_MEDIA_TYPE:
@@ -76,26 +91,26 @@ class EventController(Controller):
         return Response(page, headers={**headers, "Vary": "Accept"})
 
     @get("/stream")
-    async def stream(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], after: After = 0,
-                     types: Types = None, subject: Subject = None) -> ServerSentEvent:
+    async def stream(self, principal: NamedDependency[Principal], feeds: NamedDependency[FeedService],
+                     after: After = 0, types: Types = None, subject: Subject = None,
+                     last_event_id: LastEventId = None) -> ServerSentEvent:
         """Live Server-Sent Events (`id` = ledger position); resume with `Last-Event-ID`. Comments are heartbeats."""
-        rt = runtime_of(request)
-        last = position_of(request.headers.get("last-event-id"), "Last-Event-ID")
+        last = position_of(last_event_id, "Last-Event-ID")
         if last is not None:
             after = last
-        f = _filter(rt.feeds, types, subject)
-        return ServerSentEvent(follow(rt.feeds, Scope.of(principal), f, after, rt.feeds.heartbeat_seconds))
+        f = _filter(feeds, types, subject)
+        return ServerSentEvent(follow(feeds, Scope.of(principal), f, after, feeds.heartbeat_seconds))
 
     @get("/types", sync_to_thread=False)
-    def types(self) -> Response[Page[Row]]:
+    def types(self) -> Response[Page[EventTypeRow]]:
         """Every event type with its aggregate kind, schema version and who may see it."""
-        items = [{"type": t.name, "kind": t.kind, "version": t.version, "dataschema": t.dataschema,
-                  "scoped": t.kind in OWNERS} for t in (catalogue().by_name[n] for n in catalogue().names())]
+        items = [EventTypeRow(type=t.name, kind=t.kind, version=t.version, dataschema=t.dataschema,
+                              scoped=t.kind in OWNERS) for t in (catalogue().by_name[n] for n in catalogue().names())]
         return Response({"items": items})
 
     @get("/types/{name:str}", sync_to_thread=False)
     def schema(self, name: Annotated[str, PathParameter(max_length=200)]) -> Response[Row]:
-        """The JSON Schema of one type's `data`."""
+        """The JSON Schema of one type's `data` (open: a JSON Schema document, its keywords differ by type)."""
         t = catalogue().by_name.get(name)
         if t is None:
             raise NotFound(f"No event type {name!r}.")

@@ -15,14 +15,12 @@ from typing import Annotated, Any, Union, get_args, get_origin
 
 import msgspec
 from litestar import Litestar
-from litestar.enums import ParamType
 from litestar.openapi.spec import (
     Components,
     OpenAPIHeader,
     OpenAPIMediaType,
     OpenAPIResponse,
     OpenAPIType,
-    Parameter,
     Reference,
     Schema,
     SecurityScheme,
@@ -135,6 +133,8 @@ def tighten(app: Litestar) -> None:
 PROBLEM_MEDIA = "application/problem+json"
 _METHODS = ("get", "post", "put", "delete", "patch")
 _BODY_METHODS = ("post", "put", "delete", "patch")
+_MAY_BE_MISSING = frozenset({"/ledger/checkpoint"})
+"""Reads without a path parameter that answer 404 too: the latest checkpoint, before the first one is signed."""
 # writes that answer without the command envelope's headers (their own records, not an aggregate's events)
 _OWN_ANSWERS = ("/ledger", "/webhooks", "/access-logs", "/grant-status")
 _GENERIC_NAMES = {"Page_dict_str_typing.Any_": "RowPage"}
@@ -284,7 +284,7 @@ def declare_contract(app: Litestar) -> None:
             if protected:
                 statuses |= {401, 403}
                 operation.security = [{"bearerAuth": []}]
-            if "{" in path or method != "get":
+            if "{" in path or method != "get" or path in _MAY_BE_MISSING:
                 statuses.add(404)
             if method in _BODY_METHODS:
                 statuses |= {409, 413, 415, 422}
@@ -350,10 +350,6 @@ def _stream(paths: dict[str, Any]) -> None:
     operation = getattr(item, "get", None)
     if operation is None:
         return
-    operation.parameters = [*(operation.parameters or []), Parameter(
-        name="Last-Event-ID", param_in=ParamType.HEADER, required=False,
-        description="Resume after this ledger position (the `id` of the last event received); wins over `after`.",
-        schema=Schema(type=OpenAPIType.STRING, pattern=r"^[0-9]{1,19}$"))]
     operation.responses = operation.responses or {}
     operation.responses["200"] = OpenAPIResponse(
         description="Server-Sent Events without end: each `data` a JSON array of CloudEvents, `id` the ledger "

@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
-from litestar import Controller, Request, Response, delete, get, post
+from litestar import Controller, Response, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from api.contract import DeliveryPage, SubscriptionList
-from api.deps import command, runtime_of
-from api.params import (
-    Limit,
-    TokenPath,
-)
-from api.params import (
-    Position as PositionQuery,
-)
+from api.deps import Envelope
+from api.params import Limit, TokenPath
+from api.params import Position as PositionQuery
 from application.common import Principal
-from application.webhooks import Subscription
+from application.webhooks import Subscription, WebhookService
 from domain.limits import Position, ShortText, Url
 
 
@@ -42,47 +37,47 @@ class WebhookController(Controller):
     tags = ["events"]
 
     @post("/", sync_to_thread=True, status_code=201)
-    def register(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                 data: JSONBody[WebhookBody]) -> Response[Subscription]:
+    def register(self, principal: NamedDependency[Principal], webhooks: NamedDependency[WebhookService],
+                 envelope: NamedDependency[Envelope], data: JSONBody[WebhookBody]) -> Response[Subscription]:
         """Registers an endpoint for the caller's organization; the answer holds the signing secret, once."""
-        hooks = runtime_of(request).webhooks
-        key = command(request, "webhook.register", data).idempotency_key  # checks the key's shape
-        earlier = hooks.registered_under(principal, key) if key else None
+        key = envelope.command("webhook.register", data).idempotency_key
+        earlier = webhooks.registered_under(principal, key) if key else None
         if earlier is not None:
             return Response(earlier, status_code=201, headers={"Location": f"/webhooks/{earlier.id}",
                                                                "Idempotent-Replayed": "true"})
-        sub = hooks.register(principal, url=data.url, types=data.types, after=data.after, idempotency_key=key)
+        sub = webhooks.register(principal, url=data.url, types=data.types, after=data.after, idempotency_key=key)
         return Response(sub, status_code=201, headers={"Location": f"/webhooks/{sub.id}"})
 
     @get("/", sync_to_thread=True)
-    def list_webhooks(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal]) -> Response[SubscriptionList]:
-        return Response({"items": runtime_of(request).webhooks.subscriptions(principal)})
+    def list_webhooks(self, principal: NamedDependency[Principal],
+                      webhooks: NamedDependency[WebhookService]) -> Response[SubscriptionList]:
+        return Response({"items": webhooks.subscriptions(principal)})
 
     @get("/{sid:str}", sync_to_thread=True)
-    def get_webhook(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+    def get_webhook(self, principal: NamedDependency[Principal], webhooks: NamedDependency[WebhookService],
                     sid: TokenPath) -> Response[Subscription]:
-        return Response(runtime_of(request).webhooks.get(principal, sid))
+        return Response(webhooks.get(principal, sid))
 
     @get("/{sid:str}/deliveries", sync_to_thread=True)
-    def deliveries(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+    def deliveries(self, principal: NamedDependency[Principal], webhooks: NamedDependency[WebhookService],
                    sid: TokenPath, after: PositionQuery = 0, limit: Limit = 100) -> Response[DeliveryPage]:
         """Every attempt, oldest first: position, event id, status code or error, duration."""
-        items = runtime_of(request).webhooks.deliveries(principal, sid, after, limit)
+        items = webhooks.deliveries(principal, sid, after, limit)
         return Response({"items": items, "next": items[-1].seq if items else after})
 
     @post("/{sid:str}/pause", sync_to_thread=True, status_code=200)
-    def pause(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+    def pause(self, principal: NamedDependency[Principal], webhooks: NamedDependency[WebhookService],
               sid: TokenPath) -> Response[Subscription]:
-        return Response(runtime_of(request).webhooks.pause(principal, sid))
+        return Response(webhooks.pause(principal, sid))
 
     @post("/{sid:str}/resume", sync_to_thread=True, status_code=200)
-    def resume(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], sid: TokenPath,
+    def resume(self, principal: NamedDependency[Principal], webhooks: NamedDependency[WebhookService], sid: TokenPath,
                data: JSONBody[ResumeBody | None] = None) -> Response[Subscription]:
         """Resumes a paused endpoint at once; `after` replays from a position."""
         body = data or ResumeBody()
-        return Response(runtime_of(request).webhooks.resume(principal, sid, body.after))
+        return Response(webhooks.resume(principal, sid, body.after))
 
     @delete("/{sid:str}", sync_to_thread=True, status_code=204)
-    def remove(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
+    def remove(self, principal: NamedDependency[Principal], webhooks: NamedDependency[WebhookService],
                sid: TokenPath) -> None:
-        runtime_of(request).webhooks.delete(principal, sid)
+        webhooks.delete(principal, sid)

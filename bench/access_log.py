@@ -47,6 +47,7 @@ from domain.organizations import OFFICE_CODE, Role
 from domain.sharing_values import GrantKind, GrantSpec, grant_id
 from projections.access_log import COLUMNS, row_of
 from projections.access_log_queries import AccessLogFilter
+from projections.scope import EVERYTHING
 
 NAME = "access_log"
 TITLE = "Access log (LOG-1, LOG-2)"
@@ -270,7 +271,7 @@ def window(rt: Runtime, total: int, n: int, out: Outcome) -> None:
     with psycopg.connect(rt.settings.database_url, autocommit=True) as conn:
         for provider, start, end in asks:
             t0 = time.perf_counter()
-            rows, _ = rt.access_log_queries.records(org=None, since=since, f=AccessLogFilter(
+            rows, _ = rt.access_log_queries.records(scope=EVERYTHING, since=since, f=AccessLogFilter(
                 provider=provider, start=start, end=end), limit=50)
             t1 = time.perf_counter()
             conn.execute(sql, (instant(start), instant(end), provider)).fetchall()

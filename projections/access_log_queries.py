@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from typing import Any, Literal
 from uuid import UUID
 
 import msgspec
 
+from domain.access_log import Outcome
 from domain.base import check_calendar
 from infrastructure.sql import Db
 from projections.access_log import COLUMNS, beijing_day, instant
 from projections.paging import MalformedCursor, decode_cursor, encode_cursor
+from projections.scope import Scope
 
 _CHUNK = 500
 _SELECT = ", ".join(c for c in COLUMNS if c not in ("batch_id", "position"))
@@ -31,6 +33,50 @@ class AccessLogFilter(msgspec.Struct, kw_only=True, frozen=True):
         check_calendar(**{"from": self.start, "to": self.end})
 
 
+class ReasonRow(msgspec.Struct, omit_defaults=False):
+    """Why a record was denied: the rule, its article and the grant it concerned, as the judgement gave it."""
+
+    rule: str
+    article: str
+    code: str
+    detail: str
+    fields: list[str] = []
+    grant_id: UUID | None = None
+
+
+class AccessRecordRow(msgspec.Struct, omit_defaults=False):
+    """One record of the window as the access log read model keeps it (`accessed_at`, `recorded_at`: UTC,
+    fixed width, so text order is time order)."""
+
+    request_id: str
+    accessed_at: str
+    holder: str
+    provider: str
+    entry_id: UUID
+    grant_id: UUID | None
+    fields: list[str]
+    purpose: str
+    method: str
+    record_count: int
+    outcome: Outcome
+    reasons: list[ReasonRow]
+    consumed_grant: UUID | None
+    recorded_at: str
+
+
+class DailyRow(msgspec.Struct, omit_defaults=False):
+    """Allowed and denied counts of one Beijing day, organization (on `side`) and entry; `records` sums the
+    record counts (a whole number that may pass 2^63)."""
+
+    day: date
+    org: str
+    side: Literal["provider", "holder"]
+    entry_id: UUID
+    allowed: int
+    denied: int
+    records: int
+
+
 def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
     for i in range(0, len(values), _CHUNK):
         yield values[i:i + _CHUNK]
@@ -42,16 +88,17 @@ class AccessLogQueries:
 
     # -- the window (LOG-2) -------------------------------------------------------------------
 
-    def records(self, *, org: str | None, since: datetime, f: AccessLogFilter, limit: int = 50,
-                cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
-        """Newest first, never older than `since`; `org` (unless None) limits to records it provided or used."""
+    def records(self, *, scope: Scope, since: datetime, f: AccessLogFilter, limit: int = 50,
+                cursor: str | None = None) -> tuple[list[AccessRecordRow], str | None]:
+        """Newest first, never older than `since`; a scope of one organization limits to the records it provided
+        or made (LOG-2)."""
         clauses, args = ["accessed_at >= ?"], [instant(max(since, f.start) if f.start else since)]
         if f.end is not None:
             clauses.append("accessed_at < ?")
             args.append(instant(f.end))
-        if org is not None:
+        if scope.org is not None:
             clauses.append("(provider = ? OR holder = ?)")
-            args += [org, org]
+            args += [scope.org, scope.org]
         for column, value in (("provider", f.provider), ("holder", f.holder), ("outcome", f.outcome),
                               ("entry_id", f.entry_id), ("grant_id", f.grant_id)):
             if value is not None:
@@ -68,20 +115,21 @@ class AccessLogQueries:
             "ORDER BY accessed_at DESC, request_id DESC LIMIT ?", (*args, limit + 1),
         )
         more = len(rows) > limit
-        rows = [_row(r) for r in rows[:limit]]
-        nxt = encode_cursor(f"{rows[-1]['accessed_at']}|{rows[-1]['request_id']}") if more and rows else None
-        return rows, nxt
+        records = [_typed(r) for r in rows[:limit]]
+        nxt = encode_cursor(f"{records[-1].accessed_at}|{records[-1].request_id}") if more and records else None
+        return records, nxt
 
-    def daily(self, *, org: str | None, since: datetime, until: datetime | None = None, side: str | None = None,
-              entry_id: UUID | None = None, of: str | None = None) -> list[dict[str, Any]]:
-        """Counts per Beijing day, organization (as provider or holder) and entry, for charts."""
+    def daily(self, *, scope: Scope, since: datetime, until: datetime | None = None, side: str | None = None,
+              entry_id: UUID | None = None, of: str | None = None) -> list[DailyRow]:
+        """Counts per Beijing day, organization (as provider or holder) and entry, for charts; a scope of one
+        organization sees only its own counts."""
         clauses, args = ["day >= ?"], [beijing_day(since)]
         if until is not None:
             clauses.append("day <= ?")
             args.append(beijing_day(until))
-        if org is not None:
+        if scope.org is not None:
             clauses.append("org = ?")
-            args.append(org)
+            args.append(scope.org)
         for column, value in (("org", of), ("side", side), ("entry_id", entry_id)):
             if value is not None:
                 clauses.append(f"{column} = ?")
@@ -91,7 +139,7 @@ class AccessLogQueries:
             f"WHERE {' AND '.join(clauses)} ORDER BY day, org, side, entry_id", args,
         )
         # records is NUMERIC (PostgreSQL) or decimal text (SQLite) so that no sum overflows: a whole number here
-        return [{**r, "records": int(r["records"])} for r in rows]
+        return [msgspec.convert({**r, "records": int(r["records"])}, DailyRow, strict=False) for r in rows]
 
     def outcomes(self, request_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """The stored records of these request ids (to answer a re-sent batch)."""
@@ -131,3 +179,7 @@ class AccessLogQueries:
 
 def _row(r: dict[str, Any]) -> dict[str, Any]:
     return {**r, "fields": msgspec.json.decode(r["fields"]), "reasons": msgspec.json.decode(r["reasons"])}
+
+
+def _typed(r: dict[str, Any]) -> AccessRecordRow:
+    return msgspec.convert(_row(r), AccessRecordRow, strict=False)

@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -47,6 +48,41 @@ class LiveServer:
     def client(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """A request handler that does not log each request to stderr."""
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class Endpoint:
+    """A real HTTP endpoint on a free loopback port (`url`, path /hook), served by `handler` in its own thread:
+    what the webhook tests deliver to."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def service_unit_for(server: LiveServer, office: httpx.Client, serves: str, valid_from: str,
+                     valid_to: str) -> httpx.Client:
+    """Registers `serves` and svc-tech, a service unit the Office authorises to compile the catalog of `serves`
+    from `valid_from` to `valid_to` (dates); the client of svc-tech's catalog compiler."""
+    from tests.api.test_catalog_api import org, token
+
+    org(office, serves)
+    org(office, "svc-tech", kind="service_unit")
+    r = office.post("/organizations/svc-tech/authorisations",
+                    json={"serves": serves, "valid_from": valid_from, "valid_to": valid_to, "scope": "目录编制"})
+    assert r.status_code == 200, r.text
+    return server.client(token(server.runtime, "svc-tech", "技术员", "catalog_compiler"))
 
 
 @pytest.fixture

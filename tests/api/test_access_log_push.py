@@ -9,7 +9,7 @@ import msgspec
 import pytest
 
 from tests.api.test_catalog_api import org, token
-from tests.api.test_sharing_api import published_entry, request_body
+from tests.api.test_sharing_api import grant_for, published_entry
 from tests.api.test_webhooks_api import LOOPBACK, Receiver, fast, wait_until
 from tests.support import items
 
@@ -29,28 +29,31 @@ def receiver():
     r.close()
 
 
-def grant_for(server, runtime, office, requester, entry_id) -> str:
-    rid = requester.post("/share-requests", json=request_body(entry_id, ["DB_NAME"])).json()["id"]
-    assert office.post(f"/share-requests/{rid}/review", json={"decision": "approve"}).status_code == 200
-    [gid] = office.post(f"/share-requests/{rid}/orders").json()["new_grants"]
-    return gid
+def office_of(server, runtime, admin_token, *codes: str):
+    """The Office's client, with webhooks retrying fast and the organizations `codes` registered."""
+    fast(runtime)
+    office = server.client(admin_token)
+    for code in codes:
+        org(office, code)
+    return office
+
+
+def pushed_to(server, runtime, org_code: str, receiver) -> None:
+    """`org_code`'s integrator points a webhook for access-log records at `receiver`, which learns its secret."""
+    integrator = server.client(token(runtime, org_code, "对接员", "integrator"))
+    made = integrator.post("/webhooks", json={"url": receiver.url, "types": [TYPE]})
+    assert made.status_code == 201, made.text
+    receiver.secret = made.json()["secret"]
 
 
 def test_a_provider_is_pushed_only_the_records_about_its_data(server, runtime, admin_token, receiver, clock):
-    fast(runtime)
-    office = server.client(admin_token)
-    for code in ("div-relief", "div-elderly", "div-elder"):
-        org(office, code)
+    office = office_of(server, runtime, admin_token, "div-relief", "div-elderly", "div-elder")
     mine = published_entry(server, runtime, office, provider="div-relief", code="SX-RELIEF")
     theirs = published_entry(server, runtime, office, provider="div-elderly", code="SX-ELDERLY",
                              data_items=msgspec.to_builtins(items("EL_1", "EL_2")))
     requester = server.client(token(runtime, "div-elder", "周敏", "requester"))
-    grant_for(server, runtime, office, requester, mine)
-
-    integrator = server.client(token(runtime, "div-relief", "对接员", "integrator"))
-    made = integrator.post("/webhooks", json={"url": receiver.url, "types": [TYPE]})
-    assert made.status_code == 201, made.text
-    receiver.secret = made.json()["secret"]
+    grant_for(office, requester, mine)
+    pushed_to(server, runtime, "div-relief", receiver)
 
     platform = server.client(token(runtime, "office", "交换平台", "platform"))
     clock.advance(hours=1)
@@ -89,18 +92,11 @@ def test_a_provider_is_pushed_only_the_records_about_its_data(server, runtime, a
 
 
 def test_a_holder_is_pushed_only_the_records_about_its_own_use(server, runtime, admin_token, receiver, clock):
-    fast(runtime)
-    office = server.client(admin_token)
-    for code in ("div-relief", "div-elder", "div-welfare"):
-        org(office, code)
+    office = office_of(server, runtime, admin_token, "div-relief", "div-elder", "div-welfare")
     entry = published_entry(server, runtime, office, provider="div-relief", code="SX-RELIEF")
     for holder in ("div-elder", "div-welfare"):
-        grant_for(server, runtime, office, server.client(token(runtime, holder, f"{holder}-申请人", "requester")), entry)
-
-    integrator = server.client(token(runtime, "div-elder", "对接员", "integrator"))
-    made = integrator.post("/webhooks", json={"url": receiver.url, "types": [TYPE]})
-    assert made.status_code == 201, made.text
-    receiver.secret = made.json()["secret"]
+        grant_for(office, server.client(token(runtime, holder, f"{holder}-申请人", "requester")), entry)
+    pushed_to(server, runtime, "div-elder", receiver)
 
     platform = server.client(token(runtime, "office", "交换平台", "platform"))
     clock.advance(hours=1)

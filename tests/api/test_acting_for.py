@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tests.api.conftest import service_unit_for
 from tests.api.test_catalog_api import entry_body, org, token
 
 
@@ -32,13 +33,8 @@ def test_naming_an_organization_without_authorisation_is_refused_on_reads(server
 
 def test_an_authorised_service_unit_reads_for_the_organization_it_serves(server, runtime, admin_token, clock):
     office = server.client(admin_token)
-    org(office, "div-a")
-    org(office, "svc-tech", kind="service_unit")
-    r = office.post("/organizations/svc-tech/authorisations",
-                    json={"serves": "div-a", "valid_from": "2026-01-01", "valid_to": "2026-06-30", "scope": "目录编制"})
-    assert r.status_code == 200, r.text
+    svc = service_unit_for(server, office, "div-a", "2026-01-01", "2026-06-30")
     pos = _draft(server, runtime, "div-a", "SX-A-DRAFT")
-    svc = server.client(token(runtime, "svc-tech", "技术员", "catalog_compiler"))
     acting = {"X-On-Behalf-Of": "div-a", "X-Min-Position": pos}
     seen = svc.get("/catalog/entries", headers=acting)
     assert seen.status_code == 200, seen.text

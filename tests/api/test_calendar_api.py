@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from tests.api.conftest import service_unit_for
 from tests.api.test_catalog_api import PASS, entry_body, org, token
 
 # 02:35 on 3 March in Beijing; still 2 March in UTC
@@ -35,12 +36,7 @@ def test_an_entry_published_at_0235_beijing_is_dated_that_day(server, runtime, a
 
 def test_an_authorisation_starting_today_in_beijing_is_active_before_08_00(server, runtime, admin_token, clock):
     office = server.client(admin_token)
-    org(office, "div-a")
-    org(office, "svc-tech", kind="service_unit")
-    r = office.post("/organizations/svc-tech/authorisations",
-                    json={"serves": "div-a", "valid_from": "2026-03-03", "valid_to": "2026-03-03", "scope": "目录编制"})
-    assert r.status_code == 200, r.text
-    svc = server.client(token(runtime, "svc-tech", "技术员", "catalog_compiler"))
+    svc = service_unit_for(server, office, "div-a", "2026-03-03", "2026-03-03")
     acting = {"X-On-Behalf-Of": "div-a"}
     clock.set(datetime(2026, 3, 2, 15, 59, tzinfo=UTC))  # 23:59 on 2 March, Beijing: not yet
     assert svc.get("/catalog/entries", headers=acting).status_code == 403

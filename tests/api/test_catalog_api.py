@@ -5,6 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from domain.catalog import entry_id
+from tests.api.conftest import service_unit_for
 from tests.support import content, items
 
 
@@ -122,12 +123,7 @@ def test_role_and_organization_are_checked(server, runtime, admin_token):
 
 def test_service_unit_acts_only_within_its_dated_authorisation(server, runtime, admin_token, clock):
     office = server.client(admin_token)
-    org(office, "div-a")
-    org(office, "svc-tech", kind="service_unit")
-    r = office.post("/organizations/svc-tech/authorisations",
-                    json={"serves": "div-a", "valid_from": "2026-01-01", "valid_to": "2026-06-30", "scope": "目录编制"})
-    assert r.status_code == 200, r.text
-    svc = server.client(token(runtime, "svc-tech", "技术员", "catalog_compiler"))
+    svc = service_unit_for(server, office, "div-a", "2026-01-01", "2026-06-30")
     acting = {"X-On-Behalf-Of": "div-a"}
     assert svc.post("/catalog/entries", json=entry_body("SX-SVC-1"), headers=acting).status_code == 201
     unauthorised = svc.post("/catalog/entries", json=entry_body("SX-SVC-2"), headers={"X-On-Behalf-Of": "office"})

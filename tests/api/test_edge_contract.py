@@ -18,6 +18,7 @@ from tests.api.test_access_log_api import body
 from tests.api.test_catalog_api import entry_body, org, token
 from tests.api.test_webhooks_api import LOOPBACK
 from tests.application.access_log_world import PURPOSE, World
+from tests.support import read_head
 
 
 def _problem(r, status: int, field: str | None = None) -> dict:
@@ -140,13 +141,7 @@ def _raw_exchange(server, head: bytes, chunks: list[bytes]) -> bytes:
                 s.sendall(chunk)
         except (BrokenPipeError, ConnectionResetError):
             pass
-        answer = b""
-        while b"\r\n\r\n" not in answer:
-            part = s.recv(65536)
-            if not part:
-                break
-            answer += part
-        return answer
+        return read_head(s)
 
 
 def test_a_command_past_its_size_is_413_before_its_body_is_read(server, admin_token, runtime):

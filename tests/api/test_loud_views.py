@@ -16,6 +16,7 @@ from api.cli import main
 from domain.limits import MAX_RECORD_COUNT
 from domain.organizations import Organization
 from projections.organizations import OrganizationsView
+from projections.scope import Scope
 from tests.api.conftest import LiveServer
 from tests.api.test_catalog_api import org
 from tests.application.access_log_world import World
@@ -47,8 +48,9 @@ def test_records_at_the_declared_maximum_are_summed_exactly_by_the_daily_view(ru
         assert health.status_code == 200 and health.json()["status"] == "ok", health.text
     # ...and a rebuild gives the same exact sum
     runtime.projector.rebuild(["access_log"])
-    rows = runtime.access_log_queries.daily(org="div-relief", since=at - timedelta(days=1), side="provider")
-    assert [r["records"] for r in rows] == [3 * TOP]
+    rows = runtime.access_log_queries.daily(scope=Scope("div-relief"), since=at - timedelta(days=1),
+                                            side="provider")
+    assert [r.records for r in rows] == [3 * TOP]
 
 
 class BrittleOrganizations(OrganizationsView):

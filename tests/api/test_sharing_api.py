@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
+import httpx
 import msgspec
 import pytest
 
@@ -27,12 +30,35 @@ def request_body(eid: str, fields: list[str], purpose: str = "高龄津贴资格
             "delivery_method": "interface"}
 
 
-def test_walkthrough_narrow_approve_order_single_use(server, runtime, admin_token):
+class Sharing(NamedTuple):
+    office: httpx.Client
+    entry: str
+    requester: httpx.Client
+
+
+def sharing(server, runtime, admin_token, **entry) -> Sharing:
+    """Where most sharing tests start: the Office, an entry div-relief published (`entry`: its content's
+    overrides) and a requester of div-elder."""
     office = server.client(admin_token)
     org(office, "div-relief")
     org(office, "div-elder")
-    eid = published_entry(server, runtime, office, share_class=ShareClass.RESTRICTED, share_conditions="仅限民政业务核对")
-    requester = server.client(token(runtime, "div-elder", "周敏", "requester"))
+    eid = published_entry(server, runtime, office, **entry)
+    return Sharing(office, eid, server.client(token(runtime, "div-elder", "周敏", "requester")))
+
+
+def grant_for(office, requester, entry_id: str, fields: list[str] | tuple[str, ...] = ("DB_NAME",)) -> str:
+    """The requester asks for `fields` of the entry, the Office approves and orders: the one new grant's id."""
+    rid = requester.post("/share-requests", json=request_body(entry_id, list(fields))).json()["id"]
+    assert office.post(f"/share-requests/{rid}/review", json={"decision": "approve"}).status_code == 200
+    order = office.post(f"/share-requests/{rid}/orders")
+    assert order.status_code == 201, order.text
+    [gid] = order.json()["new_grants"]
+    return gid
+
+
+def test_walkthrough_narrow_approve_order_single_use(server, runtime, admin_token):
+    office, eid, requester = sharing(server, runtime, admin_token, share_class=ShareClass.RESTRICTED,
+                                     share_conditions="仅限民政业务核对")
     platform = server.client(token(runtime, "office", "交换平台", "platform"))
 
     asked = requester.post("/share-requests", json=request_body(eid, ["DB_ID", "DB_NAME", "DB_AREA"]))
@@ -111,11 +137,7 @@ def test_grant_status_is_asked_only_by_those_concerned(server, runtime, admin_to
 
 
 def test_unconditional_data_reuses_the_interface_grant(server, runtime, admin_token):
-    office = server.client(admin_token)
-    org(office, "div-relief")
-    org(office, "div-elder")
-    eid = published_entry(server, runtime, office)
-    requester = server.client(token(runtime, "div-elder", "周敏", "requester"))
+    office, eid, requester = sharing(server, runtime, admin_token)
     grants = []
     for fields in (["DB_ID", "DB_NAME"], ["DB_NAME"]):
         rid = requester.post("/share-requests", json=request_body(eid, fields)).json()["id"]
@@ -127,14 +149,8 @@ def test_unconditional_data_reuses_the_interface_grant(server, runtime, admin_to
 
 
 def test_retiring_an_entry_suspends_its_grants(server, runtime, admin_token):
-    office = server.client(admin_token)
-    org(office, "div-relief")
-    org(office, "div-elder")
-    eid = published_entry(server, runtime, office)
-    requester = server.client(token(runtime, "div-elder", "周敏", "requester"))
-    rid = requester.post("/share-requests", json=request_body(eid, ["DB_NAME"])).json()["id"]
-    office.post(f"/share-requests/{rid}/review", json={"decision": "approve"})
-    [gid] = office.post(f"/share-requests/{rid}/orders").json()["new_grants"]
+    office, eid, requester = sharing(server, runtime, admin_token)
+    gid = grant_for(office, requester, eid)
     retired = office.post(f"/catalog/entries/{eid}/retire", json={"reason": "资源停止维护"})
     assert retired.status_code == 200, retired.text
     grant = office.get(f"/grants/{gid}", headers={"X-Min-Position": retired.headers["x-ledger-position"]}).json()
@@ -148,14 +164,8 @@ def test_retiring_an_entry_suspends_its_grants(server, runtime, admin_token):
 def test_grant_status_with_proof_true_carries_a_proof_the_offline_verifier_re_derives(server, runtime, admin_token):
     from infrastructure.verifier import VerificationError, load_public_key, verify_answer
 
-    office = server.client(admin_token)
-    org(office, "div-relief")
-    org(office, "div-elder")
-    eid = published_entry(server, runtime, office)
-    requester = server.client(token(runtime, "div-elder", "周敏", "requester"))
-    rid = requester.post("/share-requests", json=request_body(eid, ["DB_ID", "DB_NAME"])).json()["id"]
-    assert office.post(f"/share-requests/{rid}/review", json={"decision": "approve"}).status_code == 200
-    [gid] = office.post(f"/share-requests/{rid}/orders").json()["new_grants"]
+    office, eid, requester = sharing(server, runtime, admin_token)
+    gid = grant_for(office, requester, eid, ["DB_ID", "DB_NAME"])
     platform = server.client(token(runtime, "office", "交换平台", "platform"))
     ask = {"holder": "div-elder", "entry_id": eid, "fields": "DB_NAME", "purpose": "高龄津贴资格核对",
            "method": "interface"}

@@ -5,18 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from tests.api.test_catalog_api import org, token
-from tests.api.test_sharing_api import published_entry, request_body
+from tests.api.test_sharing_api import grant_for, sharing
 
 
 def test_catalog_and_grants_as_they_stood(server, runtime, admin_token, clock):
-    office = server.client(admin_token)
-    org(office, "div-relief")
-    org(office, "div-elder")
-    eid = published_entry(server, runtime, office)
-    requester = server.client(token(runtime, "div-elder", "周敏", "requester"))
-    rid = requester.post("/share-requests", json=request_body(eid, ["DB_NAME"])).json()["id"]
-    office.post(f"/share-requests/{rid}/review", json={"decision": "approve"})
-    office.post(f"/share-requests/{rid}/orders")
+    office, eid, requester = sharing(server, runtime, admin_token)
+    grant_for(office, requester, eid)
     then = clock.now()
     clock.advance(days=30)
     retired = office.post(f"/catalog/entries/{eid}/retire", json={"reason": "停止维护"})
@@ -102,14 +96,8 @@ def test_systems_and_violations_as_they_stood(server, runtime, admin_token, cloc
 
 
 def test_grants_in_force_are_judged_in_utc_whatever_the_offset_of_at(server, runtime, admin_token):
-    office = server.client(admin_token)
-    org(office, "div-relief")
-    org(office, "div-elder")
-    eid = published_entry(server, runtime, office)
-    requester = server.client(token(runtime, "div-elder", "周敏", "requester"))
-    rid = requester.post("/share-requests", json=request_body(eid, ["DB_NAME"])).json()["id"]
-    office.post(f"/share-requests/{rid}/review", json={"decision": "approve"})
-    assert office.post(f"/share-requests/{rid}/orders").status_code == 201
+    office, eid, requester = sharing(server, runtime, admin_token)
+    grant_for(office, requester, eid)  # the order answers 201 with the one new grant
     # valid to 2026-12-31 (Beijing), i.e. until 2026-12-31T15:59:59.999999Z
     for at, in_force in (("2026-12-31T23:30:00+08:00", 1), ("2026-12-31T15:30:00+00:00", 1),
                          ("2027-01-01T00:30:00+08:00", 0), ("2026-12-31T16:30:00+00:00", 0)):

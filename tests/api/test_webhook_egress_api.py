@@ -11,14 +11,14 @@ import textwrap
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
 from application.common import Principal
 from infrastructure.egress import EgressPolicy, EgressRefused
-from tests.api.conftest import LiveServer
+from tests.api.conftest import Endpoint, LiveServer, QuietHandler
 from tests.api.test_webhooks_api import LOOPBACK, Receiver, wait_until
 from tests.support import register
 
@@ -102,27 +102,18 @@ def test_the_allowlist_permits_and_every_delivery_checks_again(settings, clock, 
         rt.close()
 
 
-class Redirecting:
+class Redirecting(Endpoint):
     """Answers every POST with a redirect to `target`."""
 
     def __init__(self, target: str) -> None:
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:  # noqa: N802
                 self.rfile.read(int(self.headers["content-length"]))
                 self.send_response(307)
                 self.send_header("Location", target)
                 self.end_headers()
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(Handler)
 
 
 def test_a_redirect_is_a_failure_and_never_followed(settings, clock, receivers):

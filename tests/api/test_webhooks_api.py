@@ -7,11 +7,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
-import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
@@ -21,13 +19,13 @@ from application.feeds import Scope
 from application.webhooks import signed_headers
 from bootstrap import Runtime
 from infrastructure.config import Settings
-from tests.api.conftest import LiveServer
+from tests.api.conftest import Endpoint, LiveServer, QuietHandler
 from tests.support import member, register
 
 LOOPBACK = "127.0.0.0/8, ::1"
 
 
-class Receiver:
+class Receiver(Endpoint):
     """An HTTP endpoint that refuses (500) or drops the connection with probability `fail`, else records.
 
     `plan` scripts the next answers instead: True accepts, False refuses with 500, a number answers that
@@ -42,7 +40,7 @@ class Receiver:
         self.attempts = 0
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers["content-length"]))
                 outer.attempts += 1
@@ -71,16 +69,7 @@ class Receiver:
                 self.send_response(204)
                 self.end_headers()
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(Handler)
 
 
 @pytest.fixture

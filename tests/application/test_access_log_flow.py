@@ -16,6 +16,7 @@ from domain.limits import MAX_RECORD_COUNT
 from domain.rules import RuleViolation
 from projections.access_log_archive import archives
 from projections.access_log_queries import AccessLogFilter
+from projections.scope import EVERYTHING, Scope
 from tests.application.access_log_world import World
 from tests.support import cmd
 
@@ -123,11 +124,11 @@ def test_scoping_and_the_window(runtime, world, clock):
     runtime.access_log.record(world.platform, cmd(), [world.access("div-elder"), world.access("div-welfare")])
     runtime.projector.catch_up_all()
     q, since = runtime.access_log_queries, clock.now() - timedelta(days=3 * 365)
-    elder, _ = q.records(org="div-elder", since=since, f=AccessLogFilter())
-    assert {r["holder"] for r in elder} == {"div-elder"}
-    provider, _ = q.records(org="div-relief", since=since, f=AccessLogFilter())
+    elder, _ = q.records(scope=Scope("div-elder"), since=since, f=AccessLogFilter())
+    assert {r.holder for r in elder} == {"div-elder"}
+    provider, _ = q.records(scope=Scope("div-relief"), since=since, f=AccessLogFilter())
     assert len(provider) == 2
-    assert q.records(org=None, since=clock.now(), f=AccessLogFilter())[0] == []
+    assert q.records(scope=EVERYTHING, since=clock.now(), f=AccessLogFilter())[0] == []
 
 
 def test_archive_refuses_young_records_and_moves_old_ones(runtime, world, clock, tmp_path: Path):

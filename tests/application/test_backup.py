@@ -235,12 +235,18 @@ def test_a_file_signed_by_another_key_needs_that_key_named(small, other, tmp_pat
     assert done.override is None and events(other) == events(small)
 
 
-def test_an_unsigned_file_is_restored_only_with_a_recorded_override(small, other, tmp_path):
+def unsigned_backup(rt: Any, tmp_path: Path) -> Path:
+    """A backup file of `rt` whose end line carries no signature (as one made without a signing key)."""
     path = tmp_path / "backup.jsonl"
-    backup(small.backup_parts(), path)
+    backup(rt.backup_parts(), path)
     lines = lines_of(path)
     lines[-1]["end"]["signature"] = None
     rewrite(path, lines)
+    return path
+
+
+def test_an_unsigned_file_is_restored_only_with_a_recorded_override(small, other, tmp_path):
+    path = unsigned_backup(small, tmp_path)
     with pytest.raises(BackupError, match="not signed.*--accept-unsigned"):
         restore(other.backup_parts(), path)
     assert_empty(other)
@@ -307,11 +313,7 @@ def test_every_refusal_of_the_restore_command_is_one_line_and_leaves_the_store_e
 
 
 def test_the_override_is_printed_by_the_restore_command(small, other, tmp_path):
-    path = tmp_path / "backup.jsonl"
-    backup(small.backup_parts(), path)
-    lines = lines_of(path)
-    lines[-1]["end"]["signature"] = None
-    rewrite(path, lines)
+    path = unsigned_backup(small, tmp_path)
     one_line_refusal(cli(other, "restore", str(path)), "not signed", "--accept-unsigned")
     done = cli(other, "restore", str(path), "--accept-unsigned", "--reason", "drill: restore of the unsigned copy")
     assert done.returncode == 0, done.stderr

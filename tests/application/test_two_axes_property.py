@@ -11,18 +11,14 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-import msgspec
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from domain.catalog_values import ShareClass
 from domain.grants import Grant
-from domain.organizations import Role
 from domain.rules import DomainError
-from domain.sharing_values import RequestedEntry
 from projections.sharing_queries import SharingQueries
 from projections.state_queries import StateQueries
-from tests.support import Division, cmd, content, items, member, register
+from tests.support import GrantWorld, cmd
 
 PURPOSE = "低保核对"
 FIELDS = ("DB_ID", "DB_NAME")
@@ -43,52 +39,30 @@ op = st.one_of(
 )
 
 
-class World:
+class World(GrantWorld):
     def __init__(self, runtime: Any, admin: Any, clock: Any) -> None:
-        self.rt, self.admin, self.clock = runtime, admin, clock
-        provider = Division(runtime, admin, "div-provider")
-        self.entries = []
-        for i, share in enumerate((ShareClass.RESTRICTED, ShareClass.UNCONDITIONAL)):
-            extra = {"share_conditions": "仅限核对"} if share == ShareClass.RESTRICTED else {}
-            c = content(name=f"资源{i}", share_class=share, data_items=items(*(f"{f}_{i}" for f in FIELDS)), **extra)
-            self.entries.append(provider.publish(f"SX-T-{i}", c))
-        self.requesters = {}
-        for h in HOLDERS:
-            register(runtime, admin, h)
-            self.requesters[h] = member(runtime, admin, h, f"{h}-申请人", Role.REQUESTER)
-        self.platform = member(runtime, admin, "office", "平台账号", Role.PLATFORM)
-        self.grants: list[UUID] = []
+        super().__init__(runtime, admin, clock, code="SX-T", fields=FIELDS, holders=HOLDERS)
 
     def run(self, action: tuple[Any, ...]) -> None:
         rt, now, kind = self.rt, self.clock.now(), action[0]
         try:
             if kind == "grant":
                 _, holder, e, days = action
-                r = rt.sharing.submit(
-                    self.requesters[holder], cmd(), scenario="internal_sharing", reason="核对", purpose=PURPOSE,
-                    entries=(RequestedEntry(entry_id=self.entries[e], resource_code="",
-                                            fields=tuple(f"{f}_{e}" for f in FIELDS)),),
-                    valid_from=(now - timedelta(days=3)).date(), valid_to=(now + timedelta(days=days)).date(),
-                    delivery_method="interface")
-                rt.sharing.review(self.admin, cmd(), r.aggregate_id, decision="approve")
-                order = rt.sharing.issue_order(self.admin, cmd(), r.aggregate_id)
-                self.grants += [UUID(g) for g in msgspec.json.decode(order.body)["new_grants"]]
+                self.order(holder, e, tuple(f"{f}_{e}" for f in FIELDS), PURPOSE,
+                           (now - timedelta(days=3)).date(), (now + timedelta(days=days)).date())
             elif kind == "wait":
                 self.clock.advance(days=action[1])
             elif kind == "sweep":
                 rt.sharing.expire_due()
             elif self.grants:
                 gid = self.grants[action[1] % len(self.grants)]
+                if kind in ("suspend", "resume", "revoke", "use"):
+                    self.change(kind, gid)
+                    return
                 g = rt.sharing.load_grant(gid)
                 start = max(g.spec.valid_from, g.created_on)
-                earlier = start + (now - start) * action[2] if len(action) > 2 else None
-                if kind == "suspend":
-                    rt.sharing.suspend(self.admin, cmd(), gid, reason="暂停核查")
-                elif kind == "resume":
-                    rt.sharing.resume(self.admin, cmd(), gid)
-                elif kind == "revoke":
-                    rt.sharing.revoke(self.admin, cmd(), gid, reason="违规使用")
-                elif kind == "suspend_back":
+                earlier = start + (now - start) * action[2]
+                if kind == "suspend_back":
                     rt.sharing.suspend(self.admin, cmd(), gid, reason="应更早暂停", effective_at=earlier)
                 elif kind == "revoke_back":
                     rt.sharing.revoke(self.admin, cmd(), gid, reason="应更早撤销", effective_at=earlier)
@@ -96,20 +70,8 @@ class World:
                     end = g.spec.valid_from + (min(now, g.spec.valid_to) - g.spec.valid_from) * action[2]
                     rt.sharing.correct_validity(self.admin, cmd(), gid, valid_from=g.spec.valid_from,
                                                 valid_to=end, reason="有效期录入过长")
-                elif kind == "use":
-                    s = g.spec
-                    rt.sharing.use(self.platform, cmd(), holder=s.holder, entry_id=s.entry_id,
-                                   fields=tuple(s.fields)[:1], purpose=s.purpose, method=str(s.method))
         except DomainError:
             pass  # a refused command records nothing; the property is about what was recorded
-
-    def events(self) -> list[Any]:
-        out, position = [], 0
-        while page := self.rt.ledger.recorder.select_notifications(start=position, limit=500,
-                                                                   inclusive_of_start=False):
-            out += [self.rt.ledger.mapper.to_domain_event(n) for n in page]
-            position = page[-1].id
-        return out
 
 
 def reference(events: list[Any], at: datetime, known: datetime) -> dict[UUID, dict[str, Any]]:
@@ -147,9 +109,7 @@ def allowing(grants: dict[UUID, dict[str, Any]], holder: str, entry: UUID, at: d
                                                                  HealthCheck.too_slow])
 @given(data=st.data())
 def test_answers_as_at_t_as_known_at_t2_equal_the_reference(runtime, admin, clock, data):
-    world = getattr(runtime, "_two_axes", None)
-    if world is None:
-        world = runtime._two_axes = World(runtime, admin, clock)
+    world = World.once(runtime, admin, clock)
     for action in data.draw(st.lists(op, min_size=1, max_size=10)):
         world.run(action)
     runtime.projector.catch_up_all()

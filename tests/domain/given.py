@@ -186,3 +186,20 @@ def approved(body: EntryContent | None = None, **draft: Any) -> tuple[Past, ...]
 def live(body: EntryContent | None = None, **draft: Any) -> tuple[Past, ...]:
     """Version 1 published by the Office."""
     return (*approved(body, **draft), published(body=body))
+
+
+# -- a catalog entry, and the commands its tests repeat ---------------------------------------
+
+APPROVE, RETURN = ReviewDecision.APPROVE, ReviewDecision.RETURN
+NONE_ELSEWHERE: dict[str, str] = {}
+"""The source index as a command sees it when no other entry provides any of the data items."""
+
+
+def entry(*history: Past) -> CatalogEntry:
+    """A catalog entry with this history."""
+    return given(CatalogEntry, *history)
+
+
+def publish(e: CatalogEntry, who: Actor = OFFICE_ADMIN, sources: dict[str, str] = NONE_ELSEWHERE) -> None:
+    """`who` publishes the pending version today, with `sources` as the other entries' data items."""
+    e.publish(ctx(who), published_on=TODAY, existing_sources=sources)

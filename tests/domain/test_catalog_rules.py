@@ -7,19 +7,22 @@ from typing import Any
 import pytest
 
 from domain.catalog import CatalogEntry, entry_id
-from domain.catalog_values import DataItem, ReviewDecision, ShareClass, VersionState
+from domain.catalog_values import DataItem, ShareClass, VersionState
 from domain.organizations import Level
 from tests.domain.given import (
+    APPROVE,
     CITY,
     CITY_COMPILER,
     CITY_REVIEWER,
     CODE,
     COMPILER,
     DIV,
+    NONE_ELSEWHERE,
     OFFICE_ADMIN,
     OFFICE_REVIEWER,
     OTHER_COMPILER,
     OTHER_REVIEWER,
+    RETURN,
     REVIEWER,
     T0,
     TODAY,
@@ -28,11 +31,12 @@ from tests.domain.given import (
     approved,
     ctx,
     drafted,
+    entry,
     event,
-    given,
     invalid,
     live,
     past,
+    publish,
     published,
     refused,
     retired,
@@ -42,18 +46,6 @@ from tests.domain.given import (
     then,
 )
 from tests.support import PASS, content, fail, items
-
-APPROVE, RETURN = ReviewDecision.APPROVE, ReviewDecision.RETURN
-NONE_ELSEWHERE: dict[str, str] = {}
-
-
-def entry(*history: Any) -> CatalogEntry:
-    return given(CatalogEntry, *history)
-
-
-def publish(e: CatalogEntry, who: Any = OFFICE_ADMIN, sources: dict[str, str] = NONE_ELSEWHERE) -> None:
-    e.publish(ctx(who), published_on=TODAY, existing_sources=sources)
-
 
 # -- the happy path ---------------------------------------------------------------------------
 
@@ -102,20 +94,13 @@ def test_cat1_publishing_without_approval_is_refused(history: tuple[Any, ...]) -
         publish(e)
 
 
-def test_cat1_publishing_a_returned_version_is_refused() -> None:
-    e = entry(drafted(), submitted(), reviewed(review=fail("completeness"), decision=RETURN))
-    with refused("CAT-1", e):
-        publish(e)
-
-
-def test_cat1_publishing_a_version_returned_with_all_checks_passed_is_refused() -> None:
-    e = entry(drafted(), submitted(), reviewed(review=PASS, decision=RETURN))
-    with refused("CAT-1", e):
-        publish(e)
-
-
-def test_cat1_an_approval_on_record_with_a_failed_check_is_not_published() -> None:
-    e = entry(drafted(), submitted(), reviewed(review=fail("compliance"), decision=APPROVE))
+@pytest.mark.parametrize(("review", "decision"), [
+    pytest.param(fail("completeness"), RETURN, id="returned"),
+    pytest.param(PASS, RETURN, id="returned-with-all-checks-passed"),
+    pytest.param(fail("compliance"), APPROVE, id="approval-on-record-with-a-failed-check"),
+])
+def test_cat1_a_version_not_approved_with_every_check_passed_is_not_published(review: Any, decision: Any) -> None:
+    e = entry(drafted(), submitted(), reviewed(review=review, decision=decision))
     with refused("CAT-1", e):
         publish(e)
 

@@ -7,22 +7,26 @@ from typing import Any
 import pytest
 
 from domain.catalog import CatalogEntry, SourceIndex
-from domain.catalog_values import DataItem, ReviewDecision
+from domain.catalog_values import DataItem
 from tests.domain.given import (
+    APPROVE,
     CODE,
     COMPILER,
+    NONE_ELSEWHERE,
     OFFICE_ADMIN,
+    RETURN,
     REVIEWER,
     T0,
-    TODAY,
     approved,
     ctx,
     drafted,
+    entry,
     event,
     given,
     invalid,
     live,
     past,
+    publish,
     refused,
     retired,
     reviewed,
@@ -32,17 +36,7 @@ from tests.domain.given import (
 )
 from tests.support import PASS, content, fail, items
 
-APPROVE, RETURN = ReviewDecision.APPROVE, ReviewDecision.RETURN
-NONE_ELSEWHERE: dict[str, str] = {}
 UNJUSTIFIED = DataItem(code="ID_CARD", name="身份证号", type="string")
-
-
-def entry(*history: Any) -> CatalogEntry:
-    return given(CatalogEntry, *history)
-
-
-def publish(e: CatalogEntry, who: Any = OFFICE_ADMIN) -> None:
-    e.publish(ctx(who), published_on=TODAY, existing_sources=NONE_ELSEWHERE)
 
 
 # -- invalid transitions (not rules of the Measures) ------------------------------------------

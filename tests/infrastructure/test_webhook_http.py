@@ -12,6 +12,7 @@ import pytest
 
 from infrastructure.egress import EgressPolicy, EgressRefused
 from infrastructure.webhook_http import WebhookClient, retry_after
+from tests.support import read_head
 
 LOOPBACK = EgressPolicy.parse("127.0.0.0/8")
 
@@ -19,12 +20,9 @@ LOOPBACK = EgressPolicy.parse("127.0.0.0/8")
 def _read_request(conn: socket.socket) -> None:
     """Reads a whole request (head, then as many body bytes as it declares): a socket closed with unread bytes
     resets the connection, and the client would see the reset instead of the answer."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(65536)
-        if not chunk:
-            return
-        data += chunk
+    data = read_head(conn)
+    if b"\r\n\r\n" not in data:
+        return
     head, _, body = data.partition(b"\r\n\r\n")
     length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")[1:]
                    if line.lower().startswith(b"content-length:")), 0)

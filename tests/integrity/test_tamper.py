@@ -36,6 +36,16 @@ def proof_fails_now(rt: Runtime, position: int) -> None:
         verify_bundle(bundle, public_key(rt), cp)
 
 
+def gap_after_a_skipped_position(ledger: Runtime, store: Store) -> int:
+    """A position the store skipped (as a rolled-back PostgreSQL sequence value leaves one), with div-late's
+    registration recorded after it: the gap's position."""
+    store.insert(None)
+    gap = store.positions()[-1]
+    register(ledger, ADMIN, "div-late")
+    store.delete(gap)
+    return gap
+
+
 def test_an_untouched_ledger_verifies_and_its_proofs_hold(ledger: Runtime, store: Store):
     report = ledger.integrity.verify()
     assert report.ok and report.first_break is None
@@ -82,11 +92,7 @@ def test_two_swapped_events_are_reported_reordered_at_the_first(ledger: Runtime,
 
 
 def test_a_gap_is_no_break_but_an_event_inserted_into_it_is(ledger: Runtime, store: Store):
-    # a position the store skipped (as a rolled-back PostgreSQL sequence value leaves one)
-    store.insert(None)
-    gap = store.positions()[-1]
-    register(ledger, ADMIN, "div-late")
-    store.delete(gap)
+    gap = gap_after_a_skipped_position(ledger, store)
     assert gap not in store.positions() and store.positions()[-1] > gap
     assert ledger.integrity.verify().ok
     ledger.integrity.create_checkpoint()
@@ -97,10 +103,7 @@ def test_a_gap_is_no_break_but_an_event_inserted_into_it_is(ledger: Runtime, sto
 
 
 def test_an_event_moved_into_a_gap_is_reported_reordered(ledger: Runtime, store: Store):
-    store.insert(None)
-    gap = store.positions()[-1]
-    register(ledger, ADMIN, "div-late")
-    store.delete(gap)
+    gap = gap_after_a_skipped_position(ledger, store)
     target = store.positions()[1]
     store.sql("UPDATE {table} SET {col} = ? WHERE {col} = ?", (gap, target))
     assert first_break(ledger) == ("reordered", target)
@@ -197,10 +200,7 @@ def test_an_event_before_the_first_chained_position_is_reported_inserted(runtime
 
 
 def test_a_forged_event_in_a_gap_of_the_chain_is_refused_by_the_write_model(ledger: Runtime, store: Store):
-    store.insert(None)
-    gap = store.positions()[-1]
-    register(ledger, ADMIN, "div-late")
-    store.delete(gap)
+    gap = gap_after_a_skipped_position(ledger, store)
     ledger.integrity.verify()  # chains div-late past the gap
     store.insert_stored(gap, forged_office_admin(ledger))
     assert first_break(ledger) == ("inserted", gap)
