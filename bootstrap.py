@@ -60,7 +60,7 @@ from projections.maintenance_queries import MaintenanceQueries
 from projections.organization_queries import OrganizationQueries
 from projections.registry import all_views
 from projections.runner import Projector
-from projections.sharing_queries import GrantCache, SharingQueries
+from projections.sharing_queries import GrantCache, ReviewQueries, SharingQueries
 from projections.state_changes import changes as state_changes
 from projections.systems_queries import SystemQueries
 from projections.timetravel import Cut, TimeTravel
@@ -98,6 +98,7 @@ class Runtime:
         nudge = self.projector.nudge
         self.organizations = OrganizationService(self.ledger, self.clock, self._org_saved)
         self.sharing_queries = SharingQueries(self.ledger.db)
+        self.review_queries = ReviewQueries(self.ledger.db)
         path = sqlite_path(self.settings.database_url) if self.ledger.backend == "sqlite" else ":memory:"
         self._sqlite_commits = SqliteCommits(path) if path != ":memory:" else None
         self._sqlite_seen = -1  # the file's commit number when the grants view's position was last read

@@ -19,6 +19,7 @@ from domain.organizations import Level, OrgKind
 from domain.sharing import ImplementationOrder, ShareRequest
 from domain.sharing_values import GrantKind, GrantStatus, RequestStatus, Scenario
 from projections.catalog_queries import CatalogFilter
+from projections.scope import EVERYTHING
 
 AUDITOR = Principal(person="auditor", organization="office", roles=frozenset({"auditor"}))
 
@@ -123,8 +124,8 @@ PD = OrgKind.PROVINCIAL_DEPARTMENT
 def share_requests(rt: Runtime) -> list[ShareRequest]:
     found, cursor = [], None
     while True:
-        page, cursor = rt.sharing_queries.requests(org=None, limit=200, cursor=cursor)
-        found += [rt.sharing.get(ShareRequest, UUID(r["id"])) for r in page]
+        page, cursor = rt.sharing_queries.requests(scope=EVERYTHING, limit=200, cursor=cursor)
+        found += [rt.sharing.get(ShareRequest, UUID(r.id)) for r in page]
         if cursor is None:
             return found
 
@@ -156,7 +157,7 @@ def test_demo_has_share_requests_in_every_state_and_scenario(runtime, demo):
     asked = {(r.id, e.entry_id): set(e.fields) for r in requests for e in r.entries}
     narrowed = {r.id for r in requests for a in r.approved if set(a.fields) < asked[(r.id, a.entry_id)]}
     assert len(narrowed) >= 3
-    listed = {row["id"]: row["status"] for row in runtime.sharing_queries.requests(org=None, limit=500)[0]}
+    listed = {row.id: row.status for row in runtime.sharing_queries.requests(scope=EVERYTHING, limit=500)[0]}
     assert listed == {str(r.id): str(r.status) for r in requests}
 
 
@@ -182,8 +183,8 @@ def test_demo_grants_a_few_hundred_within_their_approvals(runtime, demo):
     exchanged = [g for g in everything if KIND_OF[g.spec.provider] == PD]
     assert {g.spec.provider for g in exchanged} == {"sx-dept-police", "sx-dept-hrss", "sx-dept-health", "sx-dept-dpf"}
     now = runtime.now()
-    rows, _ = runtime.sharing_queries.grants(org=None, limit=1000)
-    assert {r["id"]: r["status"] for r in rows} == {str(g.id): str(g.status_at(now)) for g in everything}
+    rows, _ = runtime.sharing_queries.grants(scope=EVERYTHING, limit=1000)
+    assert {r.id: r.status for r in rows} == {str(g.id): str(g.status_at(now)) for g in everything}
 
 
 def test_demo_reuses_an_interface_grant(runtime, demo):

@@ -13,6 +13,7 @@ from pathlib import Path
 from api.cli import load_demo
 from bootstrap import Runtime
 from infrastructure.config import Settings
+from projections.scope import EVERYTHING
 from tests.api.conftest import LiveServer
 from tests.console.browser import browser, sign_in
 
@@ -26,7 +27,7 @@ def main() -> int:
         token = load_demo(rt)["admin_token"]
         rt.integrity.create_checkpoint()
         entry = rt.catalog_queries.list(_filter(status="revising"), viewer_org=None, now=rt.now(), limit=1)[0][0]
-        grant = rt.sharing_queries.grants(org=None, status="active", limit=1)[0][0]
+        grant = rt.sharing_queries.grants(scope=EVERYTHING, status="active", limit=1)[0][0]
         case = rt.compliance_queries.violations(org=None, status="candidate", limit=1)[0][0]
         with LiveServer(rt) as live, browser(lang="zh-CN") as b:
             page = b.new_page(viewport={"width": 1366, "height": 900}, device_scale_factor=1, locale="zh-CN")
@@ -39,8 +40,8 @@ def main() -> int:
                 "entry": f"/console/catalog/{entry['id']}",
                 "timeline": f"/console/timeline/catalog-entry/{entry['id']}",
                 "state": "/console/state?at=" + rt.now().astimezone(_bj()).strftime("%Y-%m-%dT%H:%M:%S") + "&show=grants",
-                "grant": (f"/console/grants/check?holder={grant['holder']}&entry_id={grant['entry_id']}"
-                          f"&fields={','.join(grant['fields'])}&purpose={grant['purpose']}&method={grant['method']}"),
+                "grant": (f"/console/grants/check?holder={grant.holder}&entry_id={grant.entry_id}"
+                          f"&fields={','.join(grant.fields)}&purpose={grant.purpose}&method={grant.method}"),
                 "access-log": "/console/access-log",
                 "compliance": "/console/compliance",
                 "case": f"/console/compliance/{case['id']}",
