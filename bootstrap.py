@@ -21,6 +21,7 @@ import psycopg
 from eventsourcing.application import AggregateNotFoundError
 
 from application.access_log import AccessLogService
+from application.answer_proofs import GrantStatusParts
 from application.backup import LedgerParts
 from application.callers import Callers
 from application.catalog import CatalogService
@@ -120,6 +121,8 @@ class Runtime:
                                            queries=self.access_log_queries)
         self.timetravel = TimeTravel(self.ledger, all_views, checkpoint_every=self.settings.state_checkpoint_every)
         self.integrity = IntegrityService(self.ledger, self.projector, self.clock)
+        self.grant_status = GrantStatusParts(self.sharing, self.grant_cache, self.projector, self.integrity,
+                                             self.ledger)
         self.receipts = ReceiptService(self.ledger, self.integrity, self.projector, self.clock)
         self.feeds = FeedService(self.ledger, self.projector)
         self.feeds.receipt_of = self.receipts.for_reader  # access-log events carry their receipt (第二十二条)

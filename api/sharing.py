@@ -26,9 +26,8 @@ from api.params import (
     plain,
 )
 from api.state import Past
-from application.answer_proofs import grant_status_with_proof
+from application.answer_proofs import GrantStatusParts
 from application.common import ApplicationError, Forbidden, NotFound, Principal
-from application.integrity import IntegrityService
 from application.sharing import (
     GrantAnswer,
     OrderAnswer,
@@ -49,11 +48,8 @@ from domain.sharing_values import (
     RequestStatus,
     UsePlan,
 )
-from infrastructure.store import Ledger
-from projections.runner import Projector
 from projections.scope import Scope
 from projections.sharing_queries import (
-    GrantCache,
     GrantRow,
     RequestDetail,
     RequestRow,
@@ -240,18 +236,14 @@ class GrantController(Controller):
 
 
 class _Asking(msgspec.Struct, frozen=True):
-    """What one grant-status question may use, handed in once per request (the answer runs on the loop or in a
-    worker thread). The write envelope is built only for a recorded use, from the request: a question neither
+    """One grant-status question's request, caller, read-your-writes and parts (the answer runs on the loop or in
+    a worker thread). The write envelope is built only for a recorded use, from the request: a question neither
     pays for nor is refused by the headers of a write."""
 
     request: Request[Any, Any, Any]
     principal: Principal
     reads: Reads
-    sharing: SharingService
-    grant_cache: GrantCache
-    projector: Projector
-    integrity: IntegrityService
-    ledger: Ledger
+    parts: GrantStatusParts
 
 
 class GrantStatusController(Controller):
@@ -260,9 +252,7 @@ class GrantStatusController(Controller):
 
     @get("/")
     async def ask(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                  reads: NamedDependency[Reads], sharing: NamedDependency[SharingService],
-                  grant_cache: NamedDependency[GrantCache], projector: NamedDependency[Projector],
-                  integrity: NamedDependency[IntegrityService], ledger: NamedDependency[Ledger],
+                  reads: NamedDependency[Reads], grant_status: NamedDependency[GrantStatusParts],
                   holder: Annotated[str, constrained(OrgCode)], entry_id: FromQuery[UUID],
                   fields: Annotated[list[str], QueryParameter(max_items=MAX_ITEMS)],
                   purpose: Annotated[str, constrained(ShortText)], method: Annotated[str, constrained(ShortText)],
@@ -281,41 +271,39 @@ class GrantStatusController(Controller):
         except msgspec.ValidationError as e:
             raise OutOfRange("fields", str(e)) from None
         return await self._answer_soon(
-            _Asking(request, principal, reads, sharing, grant_cache, projector, integrity, ledger),
+            _Asking(request, principal, reads, grant_status),
             msgspec.structs.replace(asked, at=at, as_known_at=as_known_at, proof=proof, since=since))
 
     @post("/", status_code=200)
     async def ask_many(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                       reads: NamedDependency[Reads], sharing: NamedDependency[SharingService],
-                       grant_cache: NamedDependency[GrantCache], projector: NamedDependency[Projector],
-                       integrity: NamedDependency[IntegrityService], ledger: NamedDependency[Ledger],
+                       reads: NamedDependency[Reads], grant_status: NamedDependency[GrantStatusParts],
                        data: JSONBody[StatusBody]) -> Response[StatusAnswer]:
         """The same question with a body (many fields); `record_use: true` records the access, consuming a
         single-use grant (按次单独实施)."""
-        return await self._answer_soon(
-            _Asking(request, principal, reads, sharing, grant_cache, projector, integrity, ledger), data)
+        return await self._answer_soon(_Asking(request, principal, reads, grant_status), data)
 
     @classmethod
     async def _answer_soon(cls, a: _Asking, q: StatusBody) -> Response[Any]:
         """Answers on the event loop when everything it needs is in memory (the grant cache current, the holder's
         grants and the entry's provider cached, no wait asked for), else in a worker thread: the answer is the same."""
-        cache, principal = a.grant_cache, a.principal
+        cache, principal = a.parts.grant_cache, a.principal
         if (not (q.proof or q.record_use) and q.at is None and q.as_known_at is None and cache.current_without_io()
-                and cache.cached(q.holder, q.entry_id) and (a.reads.wanted or 0) <= a.projector.board.known("sharing")
+                and cache.cached(q.holder, q.entry_id)
+                and (a.reads.wanted or 0) <= a.parts.projector.board.known("sharing")
                 and (principal.sees_everything or Role.PLATFORM in principal.roles or cache.known_provider(q.entry_id))):
             return cls._answer(a, q)
         return await anyio.to_thread.run_sync(cls._answer, a, q)
 
     @staticmethod
     def _answer(a: _Asking, q: StatusBody) -> Response[StatusAnswer]:
-        principal, sharing = a.principal, a.sharing
+        principal, parts, sharing = a.principal, a.parts, a.parts.sharing
         if not q.fields:
             raise ApplicationError("Name at least one field.")
         if not (principal.sees_everything or Role.PLATFORM in principal.roles):
-            provider = a.grant_cache.provider_of(q.entry_id)
+            provider = parts.grant_cache.provider_of(q.entry_id)
             if provider is None:  # an entry published a moment ago: the catalog view may not hold it yet
-                a.projector.wait_for(a.ledger.max_position(), "catalog")
-                provider = a.grant_cache.provider_of(q.entry_id)
+                parts.catch_up_catalog()
+                provider = parts.grant_cache.provider_of(q.entry_id)
             sharing.may_ask(principal, q.holder, provider)
         if q.proof:
             if q.as_known_at is not None:
@@ -323,9 +311,8 @@ class GrantStatusController(Controller):
             if q.record_use:
                 raise ApplicationError("A proof goes with a question; a recorded use is proved by "
                                        "/ledger/proofs/{position} of its event.")
-            answer, bundle = grant_status_with_proof(sharing, a.integrity, a.ledger, holder=q.holder,
-                                                     entry_id=q.entry_id, fields=tuple(q.fields), purpose=q.purpose,
-                                                     method=q.method, at=q.at, since=q.since)
+            answer, bundle = parts.with_proof(holder=q.holder, entry_id=q.entry_id, fields=tuple(q.fields),
+                                              purpose=q.purpose, method=q.method, at=q.at, since=q.since)
             return Response({**msgspec.to_builtins(answer), "proof": bundle})
         if q.record_use:
             if q.at is not None or q.as_known_at is not None:
