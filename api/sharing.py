@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 import anyio.to_thread
@@ -116,6 +116,16 @@ class StatusBody(msgspec.Struct, forbid_unknown_fields=True):
     as_known_at: Instant | None = None
 
 
+Versioned = TypeVar("Versioned", GrantRow, RequestDetail, ReviewRow)
+
+
+def _found(row: Versioned | None, missing: str) -> Response[Versioned]:
+    """One row the caller's scope sees, with its version as the ETag; 404 when there is none it sees."""
+    if row is None:
+        raise NotFound(missing)
+    return Response(row, headers={"ETag": f'"{row.version}"'})
+
+
 class ShareRequestController(Controller):
     path = "/share-requests"
     tags = ["sharing"]
@@ -146,10 +156,7 @@ class ShareRequestController(Controller):
     def get_request(self, principal: NamedDependency[Principal], sharing_queries: NamedDependency[SharingQueries],
                     reads: NamedDependency[Reads], request_id: FromPath[UUID]) -> Response[RequestDetail]:
         reads.wait("sharing")
-        row = sharing_queries.request(request_id, Scope.of(principal))
-        if row is None:
-            raise NotFound(f"No share request {request_id}.")
-        return Response(row, headers={"ETag": f'"{row.version}"'})
+        return _found(sharing_queries.request(request_id, Scope.of(principal)), f"No share request {request_id}.")
 
     @post("/{request_id:uuid}/review", sync_to_thread=True, status_code=200)
     def review(self, principal: NamedDependency[Principal], sharing: NamedDependency[SharingService],
@@ -199,10 +206,7 @@ class GrantController(Controller):
     def get_grant(self, principal: NamedDependency[Principal], sharing_queries: NamedDependency[SharingQueries],
                   reads: NamedDependency[Reads], grant_id: FromPath[UUID]) -> Response[GrantRow]:
         reads.wait("sharing")
-        row = sharing_queries.grant(grant_id, Scope.of(principal))
-        if row is None:
-            raise NotFound(f"No grant {grant_id}.")
-        return Response(row, headers={"ETag": f'"{row.version}"'})
+        return _found(sharing_queries.grant(grant_id, Scope.of(principal)), f"No grant {grant_id}.")
 
     @post("/{grant_id:uuid}/suspend", sync_to_thread=True, status_code=200)
     def suspend(self, principal: NamedDependency[Principal], sharing: NamedDependency[SharingService],
@@ -365,10 +369,7 @@ class GrantReviewController(Controller):
     def get_review(self, principal: NamedDependency[Principal], review_queries: NamedDependency[ReviewQueries],
                    reads: NamedDependency[Reads], review_id: FromPath[UUID]) -> Response[ReviewRow]:
         reads.wait("sharing")
-        row = review_queries.review(review_id, Scope.of(principal))
-        if row is None:
-            raise NotFound(f"No grant re-review {review_id}.")
-        return Response(row, headers={"ETag": f'"{row.version}"'})
+        return _found(review_queries.review(review_id, Scope.of(principal)), f"No grant re-review {review_id}.")
 
     @post("/{review_id:uuid}/close", sync_to_thread=True, status_code=200)
     def close(self, principal: NamedDependency[Principal], sharing: NamedDependency[SharingService],
