@@ -21,6 +21,7 @@ import psycopg
 from eventsourcing.application import AggregateNotFoundError
 
 from application.access_log import AccessLogService
+from application.answer_proofs import GrantStatusParts
 from application.backup import LedgerParts
 from application.callers import Callers
 from application.catalog import CatalogService
@@ -60,7 +61,7 @@ from projections.maintenance_queries import MaintenanceQueries
 from projections.organization_queries import OrganizationQueries
 from projections.registry import all_views
 from projections.runner import Projector
-from projections.sharing_queries import GrantCache, SharingQueries
+from projections.sharing_queries import GrantCache, ReviewQueries, SharingQueries
 from projections.state_changes import changes as state_changes
 from projections.systems_queries import SystemQueries
 from projections.timetravel import Cut, TimeTravel
@@ -98,6 +99,7 @@ class Runtime:
         nudge = self.projector.nudge
         self.organizations = OrganizationService(self.ledger, self.clock, self._org_saved)
         self.sharing_queries = SharingQueries(self.ledger.db)
+        self.review_queries = ReviewQueries(self.ledger.db)
         path = sqlite_path(self.settings.database_url) if self.ledger.backend == "sqlite" else ":memory:"
         self._sqlite_commits = SqliteCommits(path) if path != ":memory:" else None
         self._sqlite_seen = -1  # the file's commit number when the grants view's position was last read
@@ -119,6 +121,8 @@ class Runtime:
                                            queries=self.access_log_queries)
         self.timetravel = TimeTravel(self.ledger, all_views, checkpoint_every=self.settings.state_checkpoint_every)
         self.integrity = IntegrityService(self.ledger, self.projector, self.clock)
+        self.grant_status = GrantStatusParts(self.sharing, self.grant_cache, self.projector, self.integrity,
+                                             self.ledger)
         self.receipts = ReceiptService(self.ledger, self.integrity, self.projector, self.clock)
         self.feeds = FeedService(self.ledger, self.projector)
         self.feeds.receipt_of = self.receipts.for_reader  # access-log events carry their receipt (第二十二条)

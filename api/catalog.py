@@ -11,7 +11,7 @@ from litestar import Controller, Response, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from api.contract import Page, Row
+from api.contract import Page
 from api.deps import Envelope, Reads, answer
 from api.params import (
     AsKnownAtQuery,
@@ -31,7 +31,14 @@ from application.common import NotFound, Principal
 from domain.catalog_values import Check, EntryContent, OpenClass, Review, ReviewDecision, ShareClass
 from domain.limits import Code, OrgCode, Text
 from infrastructure.config import Settings
-from projections.catalog_queries import CatalogFilter, CatalogQueries
+from projections.catalog_queries import (
+    CatalogFilter,
+    CatalogQueries,
+    EntryDetail,
+    EntryRow,
+    OpenEntryRow,
+)
+from projections.scope import Scope
 
 
 class DraftBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -75,10 +82,6 @@ EntryStatus = Literal["drafted", "submitted", "returned", "approved", "published
 """The status an entry is listed under (`published` and `revising` both have a version in force)."""
 
 
-def _viewer(p: Principal) -> str | None:
-    return None if p.sees_everything else p.acting_for
-
-
 class CatalogController(Controller):
     path = "/catalog"
     tags = ["catalog"]
@@ -93,7 +96,7 @@ class CatalogController(Controller):
         item_code: CodeQuery = None, q: TextQuery = None,
         overdue: FromQuery[bool | None] = None, limit: Limit = 50, cursor: CursorQuery = None,
         at: AtQuery = None, as_known_at: AsKnownAtQuery = None,
-    ) -> Response[Page[Row]]:
+    ) -> Response[Page[EntryRow]]:
         """The current catalog, filtered and paged; with `at` and/or `as_known_at`, the catalog as in force at `at`
         as known at `as_known_at` (see `/state`)."""
         queries, position, cut = past.or_live(at, as_known_at, reads, catalog_queries,
@@ -103,26 +106,26 @@ class CatalogController(Controller):
             CatalogFilter(provider=provider, status=plain(status), share_class=plain(share_class),
                           open_class=plain(open_class),
                           item_code=item_code, q=q, overdue=overdue),
-            viewer_org=_viewer(principal), now=now, limit=limit, cursor=cursor,
+            scope=Scope.of(principal), now=now, limit=limit, cursor=cursor,
         )
         return Response({"items": rows, "next_cursor": next_cursor, **cut, "position": position})
 
     @get("/entries/{entry_id:uuid}", sync_to_thread=True)
     def get_entry(self, principal: NamedDependency[Principal], catalog_queries: NamedDependency[CatalogQueries],
                   reads: NamedDependency[Reads], now: NamedDependency[datetime],
-                  entry_id: FromPath[UUID]) -> Response[Row]:
+                  entry_id: FromPath[UUID]) -> Response[EntryDetail]:
         """One entry with its current and pending versions; its ETag is the entry's version."""
         reads.wait("catalog")
-        row = catalog_queries.get(str(entry_id), viewer_org=_viewer(principal), now=now)
+        row = catalog_queries.get(str(entry_id), scope=Scope.of(principal), now=now)
         if row is None:
             raise NotFound(f"No catalog entry {entry_id}.")
-        return Response(row, headers={"ETag": f'"{row["version"]}"'})
+        return Response(row, headers={"ETag": f'"{row.version}"'})
 
     @get("/open", sync_to_thread=True)
     def open_catalog(self, principal: NamedDependency[Principal], catalog_queries: NamedDependency[CatalogQueries],
                      reads: NamedDependency[Reads], past: NamedDependency[Past], settings: NamedDependency[Settings],
                      limit: Limit = 50, cursor: CursorQuery = None, q: TextQuery = None,
-                     at: AtQuery = None, as_known_at: AsKnownAtQuery = None) -> Response[Page[Row]]:
+                     at: AtQuery = None, as_known_at: AsKnownAtQuery = None) -> Response[Page[OpenEntryRow]]:
         """The open-data catalog (OPEN-1): published entries whose open class is not `closed` (`at`,
         `as_known_at`: as in force then, as known then)."""
         queries, position, cut = past.or_live(at, as_known_at, reads, catalog_queries,

@@ -176,6 +176,7 @@ SERVICES = ("organizations", "organization_queries", "catalog", "catalog_queries
             "compliance_queries", "access_log", "access_log_queries", "receipts", "integrity", "feeds", "webhooks",
             "history", "projector")
 """The runtime's parts a handler may ask for by name."""
+SERVICES += ("grant_status", "review_queries")  # the grant-status question's parts; the re-review queue
 
 
 def _part(rt: Runtime, name: str) -> Callable[[], Any]:

@@ -89,9 +89,3 @@ def state_changes(principal: NamedDependency[Principal], past: NamedDependency[P
     return Response({"at": before.at, "known_from": before.as_known_at, "known_to": after.as_known_at,
                      "from": axes(before), "to": axes(after), **found})
 
-
-def as_of(request: Any, at: datetime | None, as_known_at: datetime | None) -> tuple[int, MemoryDb, dict[str, Any]]:
-    """The request's replica at a cut: for the controllers not yet handed `past` (goes when none calls it)."""
-    from api.deps import runtime_of
-    cut, db = runtime_of(request).state_as_of(at, as_known_at)
-    return cut.position, db, axes(cut)

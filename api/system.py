@@ -12,6 +12,7 @@ from api.contract import Row
 from api.deps import runtime_of
 from api.params import Position, RecordedAtQuery
 from application.common import Principal
+from application.history import Diff, HistoryService
 
 Kind = Annotated[str, PathParameter(max_length=64, description="The kind of object, e.g. grant")]
 Ident = Annotated[str, PathParameter(max_length=200, description="The object's id (or code)")]
@@ -26,7 +27,7 @@ def health(request: Request[Any, Any, Any]) -> Response[Row]:
     503 `"status": "degraded"` while a read model is stopped at an event it cannot apply: `stalled`
     names each such view, the position, the event's type and the error. `rebuilding` lists the views being
     rebuilt beside their live tables, with the position reached, the head and the progress (0..1)."""
-    rt = runtime_of(request)
+    rt = runtime_of(request)  # like the metrics scrape, health speaks for the whole process (its role, election)
     try:
         head = rt.ledger.max_position()
         lag = rt.projector.lag()
@@ -52,20 +53,18 @@ class HistoryController(Controller):
     tags = ["audit"]
 
     @get("/{kind:str}/{ident:str}", sync_to_thread=True)
-    def timeline(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], kind: Kind,
+    def timeline(self, principal: NamedDependency[Principal], history: NamedDependency[HistoryService], kind: Kind,
                  ident: Ident, at: RecordedAtQuery = None) -> Response[Row]:
         """Every event of one object, in order, with actor, time, ledger position, rule context and the state
         after it; with `at` (recorded time: a timeline is the order things were recorded in), the object as its
-        events recorded by then left it."""
-        rt = runtime_of(request)
+        events recorded by then left it. (Open: the state is each kind's own, and `at` answers one state.)"""
         if at is not None:
-            return Response(rt.history.at(principal, kind, ident, at))
-        events = rt.history.timeline(principal, kind, ident)
+            return Response(history.at(principal, kind, ident, at))
+        events = history.timeline(principal, kind, ident)
         return Response({"kind": kind, "id": ident, "events": events})
 
     @get("/{kind:str}/{ident:str}/diff", sync_to_thread=True)
-    def diff(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], kind: Kind,
-             ident: Ident, from_version: Position, to_version: Position) -> Response[Row]:
+    def diff(self, principal: NamedDependency[Principal], history: NamedDependency[HistoryService], kind: Kind,
+             ident: Ident, from_version: Position, to_version: Position) -> Response[Diff]:
         """What changed in the object between two of its versions (`?from_version=1&to_version=4`)."""
-        rt = runtime_of(request)
-        return Response(rt.history.diff(principal, kind, ident, from_version, to_version))
+        return Response(history.diff(principal, kind, ident, from_version, to_version))

@@ -19,6 +19,8 @@ from application.integrity import IntegrityService
 from application.sharing import SharingService, StatusAnswer
 from infrastructure.store import Ledger
 from infrastructure.verifier import ANSWER_FORMAT
+from projections.runner import Projector
+from projections.sharing_queries import GrantCache
 
 
 def grant_status_with_proof(sharing: SharingService, integrity: IntegrityService, ledger: Ledger, *, holder: str,
@@ -41,3 +43,24 @@ def grant_status_with_proof(sharing: SharingService, integrity: IntegrityService
     if consistency is not None:
         bundle["consistency"] = consistency
     return answer, bundle
+
+
+class GrantStatusParts:
+    """What a grant-status question (USE-1) uses, as one part: the edge hands it to the handler in one
+    dependency, because each further one costs the hot path a task of its own per request."""
+
+    __slots__ = ("sharing", "grant_cache", "projector", "integrity", "ledger")
+
+    def __init__(self, sharing: SharingService, grant_cache: GrantCache, projector: Projector,
+                 integrity: IntegrityService, ledger: Ledger) -> None:
+        self.sharing, self.grant_cache, self.projector = sharing, grant_cache, projector
+        self.integrity, self.ledger = integrity, ledger
+
+    def catch_up_catalog(self) -> None:
+        """Waits until the catalog view holds every event recorded so far (an entry published a moment ago)."""
+        self.projector.wait_for(self.ledger.max_position(), "catalog")
+
+    def with_proof(self, *, holder: str, entry_id: UUID, fields: tuple[str, ...], purpose: str, method: str,
+                   at: datetime | None = None, since: int | None = None) -> tuple[StatusAnswer, dict[str, Any]]:
+        return grant_status_with_proof(self.sharing, self.integrity, self.ledger, holder=holder, entry_id=entry_id,
+                                       fields=fields, purpose=purpose, method=method, at=at, since=since)

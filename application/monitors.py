@@ -152,16 +152,17 @@ class MonitorService(Service):
     def _overdue_entries(self, now: datetime) -> Iterator[Candidate]:
         cursor: str | None = None
         while True:
-            rows, cursor = self.catalog.list(CatalogFilter(overdue=True), viewer_org=None, now=now,
+            rows, cursor = self.catalog.list(CatalogFilter(overdue=True), scope=EVERYTHING, now=now,
                                              limit=self.page_size, cursor=cursor)
             for row in rows:
-                last = datetime.fromisoformat(row["last_updated"])
-                due = last + CYCLE_PERIOD[UpdateCycle(row["update_cycle"])]
+                assert row.last_updated is not None  # an overdue entry was updated once
+                last = datetime.fromisoformat(row.last_updated)
+                due = last + CYCLE_PERIOD[UpdateCycle(row.update_cycle)]
                 yield Candidate(
-                    kind=ViolationKind.CATALOG, subject=row["provider"], key=f"entry:{row['id']}:{ledger_date(due)}",
-                    summary=f"Entry {row['resource_code']} ({row['update_cycle']}) was due for update by "
+                    kind=ViolationKind.CATALOG, subject=row.provider, key=f"entry:{row.id}:{ledger_date(due)}",
+                    summary=f"Entry {row.resource_code} ({row.update_cycle}) was due for update by "
                     f"{ledger_date(due).isoformat()} and was last updated {ledger_date(last).isoformat()} (CAT-7).",
-                    evidence=(Evidence(kind=EvidenceKind.ENTRY, ref=str(row["id"])),))
+                    evidence=(Evidence(kind=EvidenceKind.ENTRY, ref=str(row.id)),))
             if cursor is None:
                 return
 

@@ -171,9 +171,9 @@ class MaintenanceLoader:
 
     def _grants(self, provider: str) -> list[tuple[UUID, str, tuple[str, ...]]]:
         self.store.projector.wait_for(self.store.ledger.max_position(), "sharing")
-        rows, _ = self.store.sharing_queries.grants(org=None, provider=provider, limit=500)
-        chosen = [r for r in rows if r["resource_code"] in self.tickets]
-        return [(UUID(r["id"]), r["holder"], tuple(r["fields"])) for r in chosen]
+        rows, _ = self.store.sharing_queries.grants(scope=EVERYTHING, provider=provider, limit=500)
+        chosen = [r for r in rows if r.resource_code in self.tickets]
+        return [(UUID(r.id), r.holder, tuple(r.fields)) for r in chosen]
 
     def _requester(self, org: str) -> Principal:
         o = self.services.organizations.find(org)

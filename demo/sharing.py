@@ -45,6 +45,7 @@ from domain.sharing_values import (
     UsePlan,
     grant_id,
 )
+from projections.scope import EVERYTHING
 
 PLATFORM = Principal(person="sx-exchange-platform", organization=OFFICE_CODE, roles=frozenset({Role.PLATFORM}))
 SHORT = timedelta(days=14)
@@ -337,8 +338,8 @@ def sharing_summary(services: Services, store: Store) -> dict[str, Any]:
     store.projector.wait_for(store.ledger.max_position(), "sharing")
     requests, cursor = [], None
     while True:
-        page, cursor = store.sharing_queries.requests(org=None, limit=500, cursor=cursor)
-        requests += [services.sharing.get(ShareRequest, UUID(r["id"])) for r in page]
+        page, cursor = store.sharing_queries.requests(scope=EVERYTHING, limit=500, cursor=cursor)
+        requests += [services.sharing.get(ShareRequest, UUID(r.id)) for r in page]
         if cursor is None:
             break
     now = store.now()

@@ -10,6 +10,7 @@ import msgspec
 from domain.catalog_values import CYCLE_PERIOD, UpdateCycle
 from infrastructure.sql import Db
 from projections.paging import decode_cursor, encode_cursor
+from projections.scope import Scope
 
 
 class CatalogFilter(msgspec.Struct, kw_only=True):
@@ -20,6 +21,62 @@ class CatalogFilter(msgspec.Struct, kw_only=True):
     item_code: str | None = None
     q: str | None = None
     overdue: bool | None = None
+
+
+class EntryRow(msgspec.Struct, omit_defaults=False):
+    """A catalog entry as listed. To an organization other than its provider, the published version only:
+    `status` is never `revising`, the pending version's number and state are null, and `version` and
+    `modified_at` are those of its last public event."""
+
+    id: str
+    resource_code: str
+    name: str
+    provider: str
+    provider_level: str
+    status: str
+    share_class: str
+    open_class: str
+    update_cycle: str
+    current_version: int | None
+    pending_version: int | None
+    pending_state: str | None
+    published_on: str | None
+    last_updated: str | None
+    version: int
+    modified_at: str
+    overdue: bool
+
+
+class PendingVersion(msgspec.Struct, omit_defaults=False):
+    """The version being drafted, reviewed or approved beside the one in force (the provider's own)."""
+
+    number: int
+    state: str | None
+    compiler: str | None
+    content: dict[str, Any] | None
+    review: dict[str, Any] | None
+    accepted_duplicates: dict[str, Any]
+
+
+class EntryDetail(EntryRow, omit_defaults=False):
+    """One entry: the listed fields, the content in force (`current`) and the pending version."""
+
+    current: dict[str, Any] | None
+    pending: PendingVersion | None
+
+
+class OpenEntryRow(msgspec.Struct, omit_defaults=False):
+    """An entry of the open-data catalog (OPEN-1): published, and open unconditionally or on conditions."""
+
+    id: str
+    resource_code: str
+    name: str
+    provider: str
+    open_class: str
+    open_conditions: str | None
+    update_cycle: str
+    published_on: str
+    content: dict[str, Any]
 
 
 def overdue_cutoffs(now: datetime, grace_days: int) -> dict[str, str]:
@@ -73,12 +130,15 @@ class CatalogQueries:
         self.grace_days = grace_days
 
     def _visibility(self, viewer_org: str | None) -> tuple[str, list[Any]]:
+        """Which entries a scope sees: the Office and auditors every one; an organization its own, and the
+        others' once a version of them is published."""
         if viewer_org is None:  # the Office and auditors see every entry
             return "1 = 1", []
         return "(status IN ('published', 'revising', 'retired') AND current_version IS NOT NULL OR provider = ?)", [viewer_org]
 
-    def list(self, f: CatalogFilter, *, viewer_org: str | None, now: datetime, limit: int = 50,
-             cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+    def list(self, f: CatalogFilter, *, scope: Scope, now: datetime, limit: int = 50,
+             cursor: str | None = None) -> tuple[list[EntryRow], str | None]:
+        viewer_org = scope.org
         where, params = self._visibility(viewer_org)
         clauses, args = [where], list(params)
         for column in ("provider", "share_class", "open_class"):
@@ -122,12 +182,12 @@ class CatalogQueries:
             (*select_args, *args, limit + 1),
         )
         more = len(rows) > limit
-        rows = rows[:limit]
-        for r in rows:
-            r["overdue"] = _is_overdue(r, cutoffs)
-        return rows, (encode_cursor(rows[-1]["resource_code"]) if more and rows else None)
+        items = [msgspec.convert({**r, "overdue": _is_overdue(r, cutoffs)}, EntryRow) for r in rows[:limit]]
+        return items, (encode_cursor(items[-1].resource_code) if more and items else None)
 
-    def get(self, entry_id: str, *, viewer_org: str | None, now: datetime) -> dict[str, Any] | None:
+    def get(self, entry_id: str, *, scope: Scope, now: datetime) -> EntryDetail | None:
+        """The entry as the scope may read it, or None when there is none or the scope does not see it."""
+        viewer_org = scope.org
         where, params = self._visibility(viewer_org)
         select, select_args = _scoped(_DETAIL, viewer_org)
         row = self.db.query_one(f"SELECT {select} FROM catalog_entries WHERE id = ? AND {where}",
@@ -142,9 +202,10 @@ class CatalogQueries:
             "content": _decode(row["pending_content"]), "review": _decode(row["pending_review"]),
             "accepted_duplicates": _decode(row["accepted_duplicates"]) or {},
         }
-        return out
+        return msgspec.convert(out, EntryDetail)
 
-    def open_catalog(self, *, limit: int = 50, cursor: str | None = None, q: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+    def open_catalog(self, *, limit: int = 50, cursor: str | None = None,
+                     q: str | None = None) -> tuple[list[OpenEntryRow], str | None]:
         clauses, args = ["1 = 1"], []
         if cursor:
             clauses.append("resource_code > ?")
@@ -157,10 +218,8 @@ class CatalogQueries:
             (*args, limit + 1),
         )
         more = len(rows) > limit
-        rows = rows[:limit]
-        for r in rows:
-            r["content"] = _decode(r["content"])
-        return rows, (encode_cursor(rows[-1]["resource_code"]) if more and rows else None)
+        items = [msgspec.convert({**r, "content": _decode(r["content"])}, OpenEntryRow) for r in rows[:limit]]
+        return items, (encode_cursor(items[-1].resource_code) if more and items else None)
 
 
 def _decode(value: str | None) -> Any:

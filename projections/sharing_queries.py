@@ -14,7 +14,99 @@ import msgspec
 from domain.grant_status import GrantState
 from infrastructure.sql import Db
 from projections.paging import decode_cursor, encode_cursor
+from projections.scope import Scope
 from projections.sharing import grant_state, iso
+
+# -- the rows the reads answer (their keys and JSON values are the view's columns) ---------------------------
+
+
+class GrantRow(msgspec.Struct, omit_defaults=False):
+    """A grant as the grants view keeps it; `fields` the item codes granted, `by_catalog` whether the catalog's
+    share class alone decided it (no order)."""
+
+    id: str
+    holder: str
+    provider: str
+    entry_id: str
+    resource_code: str
+    fields: list[str]
+    purpose: str
+    method: str
+    valid_from: str
+    valid_to: str
+    kind: str
+    status: str
+    status_since: str
+    consumed_at: str | None
+    by_catalog: bool
+    order_id: str
+    request_id: str
+    granted_at: str
+    version: int
+
+
+class OrderRow(msgspec.Struct, omit_defaults=False):
+    """The implementation order (附件2) a request led to: the grants it issued and the live ones it reused."""
+
+    id: str
+    request_id: str
+    holder: str
+    new_grants: list[dict[str, Any]]
+    reused: list[dict[str, Any]]
+    issued_by: str
+    issued_at: str
+    position: int
+
+
+class RequestRow(msgspec.Struct, omit_defaults=False):
+    """A share request (附件1) and where its review stands; `approved` the entries and fields approved."""
+
+    id: str
+    requester: str
+    scenario: str
+    status: str
+    reason: str
+    purpose: str
+    entries: list[dict[str, Any]]
+    approved: list[dict[str, Any]] | None
+    review_comment: str | None
+    valid_from: str
+    valid_to: str
+    delivery_method: str
+    order_id: str | None
+    submitted_by: str
+    submitted_at: str
+    reviewed_at: str | None
+    version: int
+
+
+class RequestDetail(RequestRow, omit_defaults=False):
+    """One request; `order` only once its implementation order is issued (absent before)."""
+
+    order: OrderRow | msgspec.UnsetType = msgspec.UNSET
+
+
+class ReviewRow(msgspec.Struct, omit_defaults=False):
+    """A re-review of a live grant after a published revision of its entry; `how` and `impact` say how the
+    revision affects the grant."""
+
+    id: str
+    grant_id: str
+    entry_id: str
+    resource_code: str
+    entry_version: int
+    holder: str
+    provider: str
+    how: Any
+    impact: dict[str, Any]
+    status: str
+    decision: str | None
+    comment: str
+    opened_by: str
+    opened_at: str
+    closed_by: str | None
+    closed_at: str | None
+    version: int
 
 _GRANT_COLUMNS = (
     "id, holder, provider, entry_id, resource_code, fields, purpose, method, valid_from, valid_to, kind, status, "
@@ -72,13 +164,14 @@ class SharingQueries:
 
     # -- lists ---------------------------------------------------------------------------------
 
-    def grants(self, *, org: str | None, holder: str | None = None, provider: str | None = None,
+    def grants(self, *, scope: Scope, holder: str | None = None, provider: str | None = None,
                entry_id: UUID | None = None, status: str | None = None, limit: int = 50,
-               cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+               cursor: str | None = None) -> tuple[list[GrantRow], str | None]:
+        """The grants in scope: others than the Office and auditors see those they hold or provide."""
         clauses, args = ["1 = 1"], []  # type: ignore[var-annotated]
-        if org is not None:
+        if scope.org is not None:
             clauses.append("(holder = ? OR provider = ?)")
-            args += [org, org]
+            args += [scope.org, scope.org]
         for column, value in (("holder", holder), ("provider", provider), ("status", status)):
             if value is not None:
                 clauses.append(f"{column} = ?")
@@ -94,19 +187,21 @@ class SharingQueries:
             (*args, limit + 1),
         )
         more = len(rows) > limit
-        rows = [_grant_row(r) for r in rows[:limit]]
-        return rows, (encode_cursor(rows[-1]["id"]) if more and rows else None)
+        items = [_grant_row(r) for r in rows[:limit]]
+        return items, (encode_cursor(items[-1].id) if more and items else None)
 
-    def grant(self, grant_id: UUID) -> dict[str, Any] | None:
+    def grant(self, grant_id: UUID, scope: Scope) -> GrantRow | None:
+        """The grant, or None when there is none or the scope does not see it (its holder or provider)."""
         row = self.db.query_one(f"SELECT {_GRANT_COLUMNS} FROM grants WHERE id = ?", (str(grant_id),))
-        return None if row is None else _grant_row(row)
+        return None if row is None or not scope.sees(row["holder"], row["provider"]) else _grant_row(row)
 
-    def requests(self, *, org: str | None, status: str | None = None, limit: int = 50,
-                 cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+    def requests(self, *, scope: Scope, status: str | None = None, limit: int = 50,
+                 cursor: str | None = None) -> tuple[list[RequestRow], str | None]:
+        """The requests in scope: others than the Office and auditors see their organization's own."""
         clauses, args = ["1 = 1"], []  # type: ignore[var-annotated]
-        if org is not None:
+        if scope.org is not None:
             clauses.append("requester = ?")
-            args.append(org)
+            args.append(scope.org)
         if status is not None:
             clauses.append("status = ?")
             args.append(status)
@@ -118,13 +213,14 @@ class SharingQueries:
             (*args, limit + 1),
         )
         more = len(rows) > limit
-        rows = [_request_row(r) for r in rows[:limit]]
-        last = rows[-1] if rows else None
-        return rows, (encode_cursor(last["submitted_at"] + last["id"]) if more and last else None)
+        items = [msgspec.convert(_request_row(r), RequestRow) for r in rows[:limit]]
+        last = items[-1] if items else None
+        return items, (encode_cursor(last.submitted_at + last.id) if more and last else None)
 
-    def request(self, request_id: UUID) -> dict[str, Any] | None:
+    def request(self, request_id: UUID, scope: Scope) -> RequestDetail | None:
+        """The request with its order, or None when there is none or the scope does not see it (its requester)."""
         row = self.db.query_one("SELECT * FROM share_requests WHERE id = ?", (str(request_id),))
-        if row is None:
+        if row is None or not scope.sees(row["requester"]):
             return None
         out = _request_row(row)
         if row["order_id"]:
@@ -132,7 +228,7 @@ class SharingQueries:
             if order is not None:
                 out["order"] = {**order, "new_grants": msgspec.json.decode(order["new_grants"]),
                                 "reused": msgspec.json.decode(order["reused"])}
-        return out
+        return msgspec.convert(out, RequestDetail)
 
 
 class GrantCache:
@@ -243,8 +339,9 @@ class GrantCache:
         return len(self._grants)
 
 
-def _grant_row(row: dict[str, Any]) -> dict[str, Any]:
-    return {**row, "fields": msgspec.json.decode(row["fields"]), "by_catalog": bool(row["by_catalog"])}
+def _grant_row(row: dict[str, Any]) -> GrantRow:
+    return msgspec.convert({**row, "fields": msgspec.json.decode(row["fields"]), "by_catalog": bool(row["by_catalog"])},
+                           GrantRow)
 
 
 def _request_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -258,18 +355,20 @@ _REVIEW_COLUMNS = ("id, grant_id, entry_id, resource_code, entry_version, holder
                    "decision, comment, opened_by, opened_at, closed_by, closed_at, version")
 
 
-def _review_row(row: dict[str, Any]) -> dict[str, Any]:
-    return {**row, "how": msgspec.json.decode(row["how"]), "impact": msgspec.json.decode(row["impact"])}
+def _review_row(row: dict[str, Any]) -> ReviewRow:
+    return msgspec.convert({**row, "how": msgspec.json.decode(row["how"]), "impact": msgspec.json.decode(row["impact"])},
+                           ReviewRow)
 
 
 class ReviewQueries:
-    """The Office's re-review queue: live grants whose catalog entry a published revision changed."""
+    """The Office's re-review queue: live grants whose catalog entry a published revision changed. Only the
+    Office and the auditors see it (a scope of one organization sees no re-review)."""
 
     def __init__(self, db: Db) -> None:
         self.db = db
 
     def reviews(self, *, status: str | None = None, grant_id: UUID | None = None, entry_id: UUID | None = None,
-                limit: int = 50, cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+                limit: int = 50, cursor: str | None = None) -> tuple[list[ReviewRow], str | None]:
         clauses, args = ["1 = 1"], []  # type: ignore[var-annotated]
         for column, value in (("status", status), ("grant_id", grant_id), ("entry_id", entry_id)):
             if value is not None:
@@ -282,10 +381,13 @@ class ReviewQueries:
             f"SELECT {_REVIEW_COLUMNS} FROM grant_reviews WHERE {' AND '.join(clauses)} ORDER BY id LIMIT ?",
             (*args, limit + 1))
         more = len(rows) > limit
-        rows = [_review_row(r) for r in rows[:limit]]
-        return rows, (encode_cursor(rows[-1]["id"]) if more and rows else None)
+        items = [_review_row(r) for r in rows[:limit]]
+        return items, (encode_cursor(items[-1].id) if more and items else None)
 
-    def review(self, review_id: UUID) -> dict[str, Any] | None:
+    def review(self, review_id: UUID, scope: Scope) -> ReviewRow | None:
+        """The re-review, or None when there is none or the scope is one organization's."""
+        if not scope.sees_everything:
+            return None
         row = self.db.query_one(f"SELECT {_REVIEW_COLUMNS} FROM grant_reviews WHERE id = ?", (str(review_id),))
         return None if row is None else _review_row(row)
 

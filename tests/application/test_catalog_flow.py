@@ -10,6 +10,7 @@ from application.common import IdempotencyMismatch, VersionConflict
 from domain.catalog_values import ReviewDecision
 from domain.rules import RuleViolation
 from projections.catalog_queries import CatalogFilter
+from projections.scope import EVERYTHING
 from tests.support import PASS, Division, cmd, content, items, member
 
 
@@ -26,8 +27,8 @@ def test_published_entry_reaches_the_read_model(runtime, admin):
     div = Division(runtime, admin)
     eid = publish_new(runtime, admin, div)
     runtime.projector.catch_up_all()
-    rows, _ = runtime.catalog_queries.list(CatalogFilter(), viewer_org=None, now=runtime.now())
-    assert [(r["resource_code"], r["status"]) for r in rows] == [("SX-MZ-001", "published")]
+    rows, _ = runtime.catalog_queries.list(CatalogFilter(), scope=EVERYTHING, now=runtime.now())
+    assert [(r.resource_code, r.status) for r in rows] == [("SX-MZ-001", "published")]
     assert runtime.catalog.load(eid).current.number == 1
 
 

@@ -58,10 +58,10 @@ def test_a_revision_and_a_go_live_dated_earlier_change_march_as_known_after_the_
 
     def seen(at: datetime, known: datetime | None) -> tuple[tuple[int, str], tuple[str, str | None]]:
         _, db = rt.state_as_of(at, known)
-        entry = CatalogQueries(db, 7).get(str(eid), viewer_org=None, now=at)
+        entry = CatalogQueries(db, 7).get(str(eid), scope=EVERYTHING, now=at)
         [system] = SystemQueries(db).systems(scope=EVERYTHING)[0]
         assert entry is not None
-        return (entry["current_version"], entry["name"]), (system.state, system.live_since)
+        return (entry.current_version, entry.name), (system.state, system.live_since)
 
     assert seen(MAR_1, MAR_15) == ((1, "低保对象信息"), ("approved", None))
     assert seen(MAR_1, None) == ((2, "低保对象信息（第二版）"), ("live", "2026-02-20"))

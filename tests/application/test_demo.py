@@ -18,7 +18,8 @@ from domain.grants import Grant
 from domain.organizations import Level, OrgKind
 from domain.sharing import ImplementationOrder, ShareRequest
 from domain.sharing_values import GrantKind, GrantStatus, RequestStatus, Scenario
-from projections.catalog_queries import CatalogFilter
+from projections.catalog_queries import CatalogFilter, EntryRow
+from projections.scope import EVERYTHING
 
 AUDITOR = Principal(person="auditor", organization="office", roles=frozenset({"auditor"}))
 
@@ -30,19 +31,19 @@ def demo(runtime: Runtime) -> dict[str, Any]:
     return summary
 
 
-def rows(rt: Runtime, **filters: Any) -> list[dict[str, Any]]:
-    found, _ = rt.catalog_queries.list(CatalogFilter(**filters), viewer_org=None, now=rt.now(), limit=500)
+def rows(rt: Runtime, **filters: Any) -> list[EntryRow]:
+    found, _ = rt.catalog_queries.list(CatalogFilter(**filters), scope=EVERYTHING, now=rt.now(), limit=500)
     return found
 
 
 def test_demo_fills_every_status_class_cycle_and_method(runtime, demo):
     entries = rows(runtime)
     assert len(entries) == demo["entries"] >= 60
-    assert {r["status"] for r in entries} == set(STATUSES)
-    assert demo["by_status"] == {s: sum(r["status"] == s for r in entries) for s in STATUSES}
-    assert {r["share_class"] for r in entries} == {str(c) for c in ShareClass}
-    assert {r["open_class"] for r in entries} == {str(c) for c in OpenClass}
-    assert {r["update_cycle"] for r in entries} == {str(c) for c in UpdateCycle}
+    assert {r.status for r in entries} == set(STATUSES)
+    assert demo["by_status"] == {s: sum(r.status == s for r in entries) for s in STATUSES}
+    assert {r.share_class for r in entries} == {str(c) for c in ShareClass}
+    assert {r.open_class for r in entries} == {str(c) for c in OpenClass}
+    assert {r.update_cycle for r in entries} == {str(c) for c in UpdateCycle}
     versions = [demo_entry(runtime.catalog, e.code) for e in ENTRIES]
     offered = {m for entry in versions for m in (entry.current or entry.pending).content.delivery_methods}
     assert offered == set(DeliveryMethod)
@@ -50,15 +51,15 @@ def test_demo_fills_every_status_class_cycle_and_method(runtime, demo):
 
 def test_demo_registers_the_regime(runtime, demo):
     listed, _ = runtime.organization_queries.list(limit=500)
-    kinds = {r["kind"] for r in listed}
+    kinds = {r.kind for r in listed}
     assert demo["organizations"] == len(listed) == len(ORGANIZATIONS) + 1
     assert kinds == {str(k) for k in OrgKind}
-    assert sum(r["kind"] == OrgKind.CITY_BUREAU for r in listed) == 10
-    office = {(m["person"], m["role"]) for m in runtime.organization_queries.members("office")}
+    assert sum(r.kind == OrgKind.CITY_BUREAU for r in listed) == 10
+    office = {(m.person, m.role) for m in runtime.organization_queries.members("office", EVERYTHING) or ()}
     assert {"office_admin", "auditor", "platform"} <= {role for _, role in office}
     assert (DEMO_ADMIN, "office_admin") in office
     for org in ORGANIZATIONS:
-        roles = {m["role"]: m["person"] for m in runtime.organization_queries.members(org.code)}
+        roles = {m.role: m.person for m in runtime.organization_queries.members(org.code, EVERYTHING) or ()}
         if "catalog_compiler" in roles:
             assert roles["catalog_compiler"] != roles["catalog_reviewer"]
     unit = runtime.organizations.find("sx-svc-qinyun")
@@ -84,7 +85,7 @@ def test_demo_holds_a_duplicate_source_the_office_accepted(runtime, demo):
     city = demo_entry(runtime.catalog, "610100-SHJZ-001")
     assert city.status == "published"
     assert city.current is not None and city.current.accepted_duplicates == {"DBDX_JTBH": "610000-SHJZ-001"}
-    both = {r["resource_code"] for r in rows(runtime, item_code="DBDX_JTBH", status="published")}
+    both = {r.resource_code for r in rows(runtime, item_code="DBDX_JTBH", status="published")}
     assert both == {"610000-SHJZ-001", "610100-SHJZ-001"}
     accepted = [ev for ev in runtime.history.timeline(AUDITOR, "catalog-entry", str(city.id))
                 if ev.type == "DuplicateSourceAccepted"]
@@ -94,14 +95,14 @@ def test_demo_holds_a_duplicate_source_the_office_accepted(runtime, demo):
 def test_demo_stale_entries_are_the_overdue_ones(runtime, demo):
     stale = {e.code for e in ENTRIES if e.flow == "stale"}
     assert len(stale) >= 3
-    assert {r["resource_code"] for r in rows(runtime, overdue=True)} == stale
+    assert {r.resource_code for r in rows(runtime, overdue=True)} == stale
 
 
 def test_demo_open_catalog_is_not_empty(runtime, demo):
     opened, _ = runtime.catalog_queries.open_catalog(limit=500)
     assert opened
-    assert {r["open_class"] for r in opened} == {"open", "conditional"}
-    assert all(r["resource_code"] != "610000-YLFW-006" for r in opened)  # retired entries leave it
+    assert {r.open_class for r in opened} == {"open", "conditional"}
+    assert all(r.resource_code != "610000-YLFW-006" for r in opened)  # retired entries leave it
 
 
 def test_second_load_adds_nothing(runtime, demo):
@@ -123,8 +124,8 @@ PD = OrgKind.PROVINCIAL_DEPARTMENT
 def share_requests(rt: Runtime) -> list[ShareRequest]:
     found, cursor = [], None
     while True:
-        page, cursor = rt.sharing_queries.requests(org=None, limit=200, cursor=cursor)
-        found += [rt.sharing.get(ShareRequest, UUID(r["id"])) for r in page]
+        page, cursor = rt.sharing_queries.requests(scope=EVERYTHING, limit=200, cursor=cursor)
+        found += [rt.sharing.get(ShareRequest, UUID(r.id)) for r in page]
         if cursor is None:
             return found
 
@@ -156,7 +157,7 @@ def test_demo_has_share_requests_in_every_state_and_scenario(runtime, demo):
     asked = {(r.id, e.entry_id): set(e.fields) for r in requests for e in r.entries}
     narrowed = {r.id for r in requests for a in r.approved if set(a.fields) < asked[(r.id, a.entry_id)]}
     assert len(narrowed) >= 3
-    listed = {row["id"]: row["status"] for row in runtime.sharing_queries.requests(org=None, limit=500)[0]}
+    listed = {row.id: row.status for row in runtime.sharing_queries.requests(scope=EVERYTHING, limit=500)[0]}
     assert listed == {str(r.id): str(r.status) for r in requests}
 
 
@@ -182,8 +183,8 @@ def test_demo_grants_a_few_hundred_within_their_approvals(runtime, demo):
     exchanged = [g for g in everything if KIND_OF[g.spec.provider] == PD]
     assert {g.spec.provider for g in exchanged} == {"sx-dept-police", "sx-dept-hrss", "sx-dept-health", "sx-dept-dpf"}
     now = runtime.now()
-    rows, _ = runtime.sharing_queries.grants(org=None, limit=1000)
-    assert {r["id"]: r["status"] for r in rows} == {str(g.id): str(g.status_at(now)) for g in everything}
+    rows, _ = runtime.sharing_queries.grants(scope=EVERYTHING, limit=1000)
+    assert {r.id: r.status for r in rows} == {str(g.id): str(g.status_at(now)) for g in everything}
 
 
 def test_demo_reuses_an_interface_grant(runtime, demo):

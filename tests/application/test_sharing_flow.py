@@ -7,6 +7,7 @@ from uuid import UUID
 
 from domain.catalog_values import ReviewDecision, ShareClass
 from domain.sharing_values import GrantStatus
+from projections.scope import EVERYTHING
 from tests.support import PASS, Division, cmd, content, grant_to_div_elder
 
 
@@ -23,7 +24,7 @@ def test_a_grant_expires_exactly_and_the_sweep_records_it(runtime, admin, clock)
     assert runtime.sharing.expire_due() == 1
     assert runtime.sharing.expire_due() == 0
     runtime.projector.catch_up_all()
-    assert runtime.sharing_queries.grant(gid)["status"] == "expired"
+    assert runtime.sharing_queries.grant(gid, EVERYTHING).status == "expired"
 
 
 def _published_with_a_grant(rt, admin, clock) -> tuple[Division, UUID, UUID, dict]:
@@ -48,6 +49,6 @@ def test_publishing_a_version_reclassified_not_shareable_suspends_the_grants_on_
     last = runtime.ledger.mapper.to_domain_event(list(runtime.ledger.stored_events_of(gid))[-1][1])
     assert type(last).__name__ == "SuspendedForCatalog" and "SX-1 v3 is not shareable" in last.reason
     runtime.projector.catch_up_all()
-    assert runtime.sharing_queries.grant(gid)["status"] == "suspended"
+    assert runtime.sharing_queries.grant(gid, EVERYTHING).status == "suspended"
     refused = runtime.sharing.status(**ask)
     assert not refused.allowed

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from domain.grants import Grant
 from domain.rules import DomainError
+from projections.scope import EVERYTHING
 from projections.sharing_queries import SharingQueries
 from projections.state_queries import StateQueries
 from tests.support import GrantWorld, cmd
@@ -126,9 +127,9 @@ def test_answers_as_at_t_as_known_at_t2_equal_the_reference(runtime, admin, cloc
         at, known = data.draw(instant), data.draw(instant)
         truth = reference(events, at, known)
         cut, replica = runtime.state_as_of(at, known)
-        rows, _ = SharingQueries(replica).grants(org=None, limit=500)
-        assert {UUID(r["id"]): r["status"] for r in rows} == {gid: g["status"] for gid, g in truth.items()}, (at, known)
-        assert {UUID(r["id"]): (datetime.fromisoformat(r["valid_from"]), datetime.fromisoformat(r["valid_to"]))
+        rows, _ = SharingQueries(replica).grants(scope=EVERYTHING, limit=500)
+        assert {UUID(r.id): r.status for r in rows} == {gid: g["status"] for gid, g in truth.items()}, (at, known)
+        assert {UUID(r.id): (datetime.fromisoformat(r.valid_from), datetime.fromisoformat(r.valid_to))
                 for r in rows} == {gid: g["valid"] for gid, g in truth.items()}
         in_force = sum(1 for g in truth.values() if g["status"] == "active" and g["valid"][0] <= at <= g["valid"][1])
         assert StateQueries(replica).summary(at)["grants"]["in_force"] == in_force

@@ -26,8 +26,8 @@ def main() -> int:
         rt = Runtime(Settings(database_url=f"sqlite:///{tmp}/ledger.sqlite3"))
         token = load_demo(rt)["admin_token"]
         rt.integrity.create_checkpoint()
-        entry = rt.catalog_queries.list(_filter(status="revising"), viewer_org=None, now=rt.now(), limit=1)[0][0]
-        grant = rt.sharing_queries.grants(org=None, status="active", limit=1)[0][0]
+        entry = rt.catalog_queries.list(_filter(status="revising"), scope=EVERYTHING, now=rt.now(), limit=1)[0][0]
+        grant = rt.sharing_queries.grants(scope=EVERYTHING, status="active", limit=1)[0][0]
         case = rt.compliance_queries.violations(scope=EVERYTHING, status="candidate", limit=1)[0][0]
         with LiveServer(rt) as live, browser(lang="zh-CN") as b:
             page = b.new_page(viewport={"width": 1366, "height": 900}, device_scale_factor=1, locale="zh-CN")
@@ -37,11 +37,11 @@ def main() -> int:
             shots = {
                 "overview": "/console/",
                 "catalog": "/console/catalog?q=%E4%BD%8E%E4%BF%9D",
-                "entry": f"/console/catalog/{entry['id']}",
-                "timeline": f"/console/timeline/catalog-entry/{entry['id']}",
+                "entry": f"/console/catalog/{entry.id}",
+                "timeline": f"/console/timeline/catalog-entry/{entry.id}",
                 "state": "/console/state?at=" + rt.now().astimezone(_bj()).strftime("%Y-%m-%dT%H:%M:%S") + "&show=grants",
-                "grant": (f"/console/grants/check?holder={grant['holder']}&entry_id={grant['entry_id']}"
-                          f"&fields={','.join(grant['fields'])}&purpose={grant['purpose']}&method={grant['method']}"),
+                "grant": (f"/console/grants/check?holder={grant.holder}&entry_id={grant.entry_id}"
+                          f"&fields={','.join(grant.fields)}&purpose={grant.purpose}&method={grant.method}"),
                 "access-log": "/console/access-log",
                 "compliance": "/console/compliance",
                 "case": f"/console/compliance/{case.id}",

@@ -38,7 +38,7 @@ def test_a_day_at_the_console(console: Console, tmp_path: Path) -> None:
     assert office is not None
     case_a, case_b, case_c = candidates(rt, 3, subject=console.dept) + candidates(rt, 3)[:3 - len(
         candidates(rt, 3, subject=console.dept))]
-    grant = rt.sharing_queries.grants(org=None, status="active", limit=1)[0][0]
+    grant = rt.sharing_queries.grants(scope=EVERYTHING, status="active", limit=1)[0][0]
     time.sleep(1.1)  # a past instant strictly after the demo's last event and before the walk's first
     past = rt.now()
     past_position = rt.ledger.max_position()
@@ -83,15 +83,15 @@ def test_a_day_at_the_console(console: Console, tmp_path: Path) -> None:
 
         # check a grant: allowed, then refused with the rule and article
         page.click("nav >> text=授权核验")
-        page.fill("#g-holder", grant["holder"])
-        page.fill("#g-entry", grant["entry_id"])
-        page.fill("#g-fields", ",".join(grant["fields"]))
-        page.fill("#g-purpose", grant["purpose"])
-        page.select_option("#g-method", grant["method"])
+        page.fill("#g-holder", grant.holder)
+        page.fill("#g-entry", grant.entry_id)
+        page.fill("#g-fields", ",".join(grant.fields))
+        page.fill("#g-purpose", grant.purpose)
+        page.select_option("#g-method", grant.method)
         page.click("form.filters button[type=submit]")
         assert page.locator(".verdict h2").inner_text() == "允许"
         page.click(".verdict >> text=该授权的时间线")
-        page.wait_for_url(re.compile(rf".*/console/timeline/grant/{grant['id']}$"))
+        page.wait_for_url(re.compile(rf".*/console/timeline/grant/{grant.id}$"))
         page.go_back()
         page.fill("#g-purpose", "转交第三方商业使用")
         page.click("form.filters button[type=submit]")

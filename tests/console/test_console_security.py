@@ -84,13 +84,13 @@ def test_a_form_post_without_its_csrf_token_is_refused(console: Console) -> None
 def test_another_organizations_objects_are_not_reachable_by_url(console: Console, dept_token: str) -> None:
     rt = console.rt
     other_case = next(v for v in candidates(rt, 50) if v["subject"] != console.dept)
-    grants, _ = rt.sharing_queries.grants(org=None, limit=500)
-    other_grant = next(g for g in grants if console.dept not in (g["holder"], g["provider"]))
-    entries, _ = rt.catalog_queries.list(_filter(status="drafted"), viewer_org=None, now=rt.now(), limit=50)
-    other_draft = next(e for e in entries if e["provider"] != console.dept)
+    grants, _ = rt.sharing_queries.grants(scope=EVERYTHING, limit=500)
+    other_grant = next(g for g in grants if console.dept not in (g.holder, g.provider))
+    entries, _ = rt.catalog_queries.list(_filter(status="drafted"), scope=EVERYTHING, now=rt.now(), limit=50)
+    other_draft = next(e for e in entries if e.provider != console.dept)
     with closing(signed_in(console, dept_token)) as c:
-        for path in [f"/console/compliance/{other_case['id']}", f"/console/timeline/grant/{other_grant['id']}",
-                     f"/console/catalog/{other_draft['id']}", f"/console/timeline/catalog-entry/{other_draft['id']}",
+        for path in [f"/console/compliance/{other_case['id']}", f"/console/timeline/grant/{other_grant.id}",
+                     f"/console/catalog/{other_draft.id}", f"/console/timeline/catalog-entry/{other_draft.id}",
                      f"/console/timeline/organization/{other_case['subject']}"]:
             r = c.get(path)
             assert r.status_code == 404, path

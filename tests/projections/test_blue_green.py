@@ -21,6 +21,7 @@ from projections.catalog import CatalogView
 from projections.catalog_queries import CatalogFilter
 from projections.registry import all_views
 from projections.runner import Projector
+from projections.scope import EVERYTHING
 from tests.projections.test_catalog_projection import random_history
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,7 +56,7 @@ def test_readers_never_see_a_view_empty_or_partial_during_a_rebuild(runtime, adm
         while not done.is_set():
             try:
                 seen.append(counts(runtime, tables))
-                listed, _ = runtime.catalog_queries.list(CatalogFilter(), viewer_org=None, now=now, limit=100)
+                listed, _ = runtime.catalog_queries.list(CatalogFilter(), scope=EVERYTHING, now=now, limit=100)
                 seen.append({"catalog_entries": len(listed)})
             except BaseException as e:  # noqa: BLE001 - any error is a reader left without its view
                 errors.append(e)

@@ -11,6 +11,7 @@ import pytest
 from domain.catalog_values import OpenClass, ReviewDecision, ShareClass, UpdateCycle
 from projections.catalog import CatalogView
 from projections.catalog_queries import CatalogFilter
+from projections.scope import EVERYTHING, Scope
 from tests.support import PASS, Division, cmd, content, fail, items
 
 TABLES = ("catalog_entries", "catalog_items", "open_catalog", "organizations", "organization_members")
@@ -115,11 +116,11 @@ def test_overdue_entries_are_found_by_update_cycle(runtime, admin, clock):
         ids[code] = eid
     clock.advance(days=45)  # past a month plus 7 days' grace, well within a year
     runtime.projector.catch_up_all()
-    rows, _ = runtime.catalog_queries.list(CatalogFilter(overdue=True), viewer_org=None, now=clock.now())
-    assert [r["resource_code"] for r in rows] == ["SX-M"]
+    rows, _ = runtime.catalog_queries.list(CatalogFilter(overdue=True), scope=EVERYTHING, now=clock.now())
+    assert [r.resource_code for r in rows] == ["SX-M"]
     runtime.catalog.record_refresh(d.compiler, cmd(), ids["SX-M"], as_of=clock.now() - timedelta(days=1))
     runtime.projector.catch_up_all()
-    rows, _ = runtime.catalog_queries.list(CatalogFilter(overdue=True), viewer_org=None, now=clock.now())
+    rows, _ = runtime.catalog_queries.list(CatalogFilter(overdue=True), scope=EVERYTHING, now=clock.now())
     assert rows == []
 
 
@@ -136,11 +137,11 @@ def test_filters_and_paging(runtime, admin):
     runtime.projector.catch_up_all()
     q = runtime.catalog_queries
     now = runtime.now()
-    assert {r["resource_code"] for r in q.list(CatalogFilter(q="婚姻"), viewer_org=None, now=now)[0]} == {"SX-1", "SX-3", "SX-5"}
-    assert [r["resource_code"] for r in q.list(CatalogFilter(item_code="SHARED"), viewer_org=None, now=now)[0]] == ["SX-3"]
+    assert {r.resource_code for r in q.list(CatalogFilter(q="婚姻"), scope=EVERYTHING, now=now)[0]} == {"SX-1", "SX-3", "SX-5"}
+    assert [r.resource_code for r in q.list(CatalogFilter(item_code="SHARED"), scope=EVERYTHING, now=now)[0]] == ["SX-3"]
     # another organization sees only the published entries
-    seen = [r["resource_code"] for r in q.list(CatalogFilter(), viewer_org="someone-else", now=now)[0]]
+    seen = [r.resource_code for r in q.list(CatalogFilter(), scope=Scope("someone-else"), now=now)[0]]
     assert seen == [f"SX-{i}" for i in range(5)]
-    page1, cursor = q.list(CatalogFilter(), viewer_org=None, now=now, limit=4)
-    page2, end = q.list(CatalogFilter(), viewer_org=None, now=now, limit=4, cursor=cursor)
-    assert [r["resource_code"] for r in page1 + page2] == [f"SX-{i}" for i in range(7)] and end is None
+    page1, cursor = q.list(CatalogFilter(), scope=EVERYTHING, now=now, limit=4)
+    page2, end = q.list(CatalogFilter(), scope=EVERYTHING, now=now, limit=4, cursor=cursor)
+    assert [r.resource_code for r in page1 + page2] == [f"SX-{i}" for i in range(7)] and end is None

@@ -10,7 +10,7 @@ from tests.support import Division, cmd, content, items
 def _open_codes(rt) -> list[str]:  # type: ignore[no-untyped-def]
     rt.projector.catch_up_all()
     rows, _ = rt.catalog_queries.open_catalog(limit=100)
-    return sorted(r["resource_code"] for r in rows)
+    return sorted(r.resource_code for r in rows)
 
 
 def _publish(d, code, open_class, **over):  # type: ignore[no-untyped-def]
