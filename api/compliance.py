@@ -13,7 +13,12 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from api.contract import Page
-from api.deps import Envelope, Reads, answer
+from api.deps import (
+    Caller,
+    EnvelopeDep,
+    ReadsDep,
+    answer,
+)
 from api.params import (
     AsKnownAtQuery,
     AtQuery,
@@ -27,7 +32,7 @@ from api.params import (
     plain,
 )
 from api.state import Past
-from application.common import Forbidden, NotFound, Principal
+from application.common import Forbidden, NotFound
 from application.compliance import ComplianceService, ViolationAnswer
 from domain.compliance import Evidence, ViolationKind, ViolationStatus
 from domain.limits import MAX_ITEMS, LongText, OrgCode, ShortText, Text
@@ -71,11 +76,8 @@ class OrganizationBoard(SummaryLine, kw_only=True):
     position: int
 
 
-Caller = NamedDependency[Principal]
 Service = NamedDependency[ComplianceService]
 Queries = NamedDependency[ComplianceQueries]
-EnvelopeDep = NamedDependency[Envelope]
-ReadsDep = NamedDependency[Reads]
 ViolationId = FromPath[UUID]
 
 

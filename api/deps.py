@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotAuthorizedException
 from litestar.params import HeaderParameter, QueryParameter
 
@@ -204,3 +204,11 @@ def app_dependencies(rt: Runtime) -> dict[str, Provide]:
 
 def _now(rt: Runtime) -> Callable[[], datetime]:
     return lambda: rt.now()
+
+
+# -- the names' types, for handlers that spell them short ------------------------------------------------
+Caller = NamedDependency[Principal]
+EnvelopeDep = NamedDependency[Envelope]
+ReadsDep = NamedDependency[Reads]
+NowDep = NamedDependency[datetime]
+PastDep = NamedDependency[Past]

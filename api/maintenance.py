@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
@@ -13,7 +12,14 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from api import problems
 from api.contract import Page
-from api.deps import POSITION_HEADER, Envelope, Reads, answer
+from api.deps import (
+    POSITION_HEADER,
+    Caller,
+    EnvelopeDep,
+    NowDep,
+    ReadsDep,
+    answer,
+)
 from api.params import (
     CommentBody,
     CursorQuery,
@@ -23,7 +29,7 @@ from api.params import (
     TextQuery,
     plain,
 )
-from application.common import NOBODY, Forbidden, NotFound, Principal
+from application.common import NOBODY, Forbidden, NotFound
 from application.maintenance import (
     BatchAnswer,
     ExecutionAnswer,
@@ -126,12 +132,8 @@ class ObjectionAnswerBody(msgspec.Struct, forbid_unknown_fields=True):
     reason: Text = ""
 
 
-Caller = NamedDependency[Principal]
 Service = NamedDependency[MaintenanceService]
 Queries = NamedDependency[MaintenanceQueries]
-EnvelopeDep = NamedDependency[Envelope]
-ReadsDep = NamedDependency[Reads]
-Now = NamedDependency[datetime]
 
 
 R = TypeVar("R", TicketDetail, BatchDetail, ObjectionRow)
@@ -266,7 +268,7 @@ class BatchController(Controller):
         return _page(rows, nxt, position)
 
     @get("/queue", sync_to_thread=True)
-    def queue(self, principal: Caller, maintenance_queries: Queries, reads: ReadsDep, now: Now, limit: Limit = 50,
+    def queue(self, principal: Caller, maintenance_queries: Queries, reads: ReadsDep, now: NowDep, limit: Limit = 50,
               cursor: CursorQuery = None) -> Response[Page[BatchRow]]:
         """The Office: requests to review. An operator: batches it was designated for whose window is not over."""
         position = reads.wait(VIEW)
@@ -330,7 +332,7 @@ class ObjectionController(Controller):
         return answer(result, location=f"/objections/{result.aggregate_id}")
 
     @get("/", sync_to_thread=True)
-    def list_objections(self, principal: Caller, maintenance_queries: Queries, reads: ReadsDep, now: Now,
+    def list_objections(self, principal: Caller, maintenance_queries: Queries, reads: ReadsDep, now: NowDep,
                         status: FromQuery[ObjectionStatus | None] = None, overdue: FromQuery[bool | None] = None,
                         role: FromQuery[Literal["provider", "objector"] | None] = None, limit: Limit = 50,
                         cursor: CursorQuery = None) -> Response[Page[ObjectionRow]]:
@@ -341,7 +343,7 @@ class ObjectionController(Controller):
         return _page(rows, nxt, position)
 
     @get("/overdue", sync_to_thread=True)
-    def overdue(self, principal: Caller, maintenance_queries: Queries, reads: ReadsDep, now: Now, limit: Limit = 50,
+    def overdue(self, principal: Caller, maintenance_queries: Queries, reads: ReadsDep, now: NowDep, limit: Limit = 50,
                 cursor: CursorQuery = None) -> Response[Page[ObjectionRow]]:
         """Open objections past their deadline (第三十八条(二), VIO-2)."""
         position = reads.wait(VIEW)
@@ -350,7 +352,7 @@ class ObjectionController(Controller):
         return _page(rows, nxt, position)
 
     @get("/{objection_id:uuid}", sync_to_thread=True)
-    def get_objection(self, principal: Caller, maintenance_queries: Queries, reads: ReadsDep, now: Now,
+    def get_objection(self, principal: Caller, maintenance_queries: Queries, reads: ReadsDep, now: NowDep,
                       objection_id: FromPath[UUID]) -> Response[ObjectionRow]:
         reads.wait(VIEW)
         return _found(maintenance_queries.objection(str(objection_id), now, Scope.of(principal)),

@@ -12,7 +12,13 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter, QueryParameter
 
 from api.contract import Page
-from api.deps import Envelope, Reads, answer
+from api.deps import (
+    Caller,
+    EnvelopeDep,
+    PastDep,
+    ReadsDep,
+    answer,
+)
 from api.params import (
     AsKnownAtQuery,
     AtQuery,
@@ -23,8 +29,7 @@ from api.params import (
     ReasonBody,
     plain,
 )
-from api.state import Past
-from application.common import Forbidden, NotFound, Principal
+from application.common import Forbidden, NotFound
 from application.systems import SystemAnswer, SystemsService
 from domain.limits import MAX_ITEMS, Code, OrgCode, ShortText, SmallNumber, Text
 from domain.organizations import Level
@@ -125,12 +130,8 @@ class RectificationBody(msgspec.Struct, forbid_unknown_fields=True):
     comment: Text = ""
 
 
-Caller = NamedDependency[Principal]
 Service = NamedDependency[SystemsService]
 Queries = NamedDependency[SystemQueries]
-EnvelopeDep = NamedDependency[Envelope]
-ReadsDep = NamedDependency[Reads]
-PastDep = NamedDependency[Past]
 SystemId = FromPath[UUID]
 
 
