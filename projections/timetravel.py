@@ -9,7 +9,7 @@ A checkpoint is either a base, the whole serialized replica (a Zstandard frame),
 database pages that differ from the checkpoint before it, which it names (decision 0022). A
 replica is opened from a base and the deltas chained on it, page for page the image the
 checkpointing process serialized; a new base is stored once the deltas since the last one add up
-to a quarter of the replica, which bounds both the pages applied on load and the chain's length.
+to the replica's size, which bounds both the pages applied on load and the chain's length.
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ DELTA_MAGIC = b"CLD1"
 _DELTA_HEAD = struct.Struct("<4sqqIIIq")
 #: a new base is stored once the pages carried by the deltas since the last one reach this share of the replica
 #: (the default of `TimeTravel`'s `rebase_share`)
-REBASE_SHARE = 0.25
+REBASE_SHARE = 1.0
 
 
 def pack_checkpoint(raw: bytes) -> bytes:
