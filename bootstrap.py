@@ -119,7 +119,8 @@ class Runtime:
         self.access_log_queries = AccessLogQueries(self.ledger.db)
         self.access_log = AccessLogService(self.ledger, self.clock, nudge, projector=self.projector,
                                            queries=self.access_log_queries)
-        self.timetravel = TimeTravel(self.ledger, all_views, checkpoint_every=self.settings.state_checkpoint_every)
+        self.timetravel = TimeTravel(self.ledger, all_views, checkpoint_every=self.settings.state_checkpoint_every,
+                                     rebase_share=self.settings.state_checkpoint_rebase)
         self.integrity = IntegrityService(self.ledger, self.projector, self.clock)
         self.grant_status = GrantStatusParts(self.sharing, self.grant_cache, self.projector, self.integrity,
                                              self.ledger)

@@ -53,7 +53,7 @@ from domain.sharing_values import GrantKind, GrantSpec, grant_id
 from infrastructure.config import Settings
 from infrastructure.sql import MemoryDb
 from projections.state_queries import StateQueries
-from projections.timetravel import is_delta, replica_image, unpack_checkpoint
+from projections.timetravel import delta_head, is_delta, replica_image, unpack_checkpoint
 
 NAME = "state_at"
 TITLE = "State at a date over a long history"
@@ -94,6 +94,10 @@ def checkpoint_every() -> int:
     return int(os.environ.get("CIVIC_LEDGER_STATE_CHECKPOINT_EVERY", str(Settings().state_checkpoint_every)))
 
 
+def rebase_share() -> float:
+    return float(os.environ.get("CIVIC_LEDGER_STATE_CHECKPOINT_REBASE", str(Settings().state_checkpoint_rebase)))
+
+
 @contextmanager
 def runtime(backend: str, opts: Options, workdir: Path) -> Iterator[Runtime]:
     if backend == "postgres":
@@ -102,7 +106,8 @@ def runtime(backend: str, opts: Options, workdir: Path) -> Iterator[Runtime]:
         url = opts.postgres_url
     else:
         url = f"sqlite:///{workdir / f'state-{time.monotonic_ns()}.sqlite3'}"
-    rt = Runtime(Settings(database_url=url, state_checkpoint_every=checkpoint_every()), clock=SimClock())
+    rt = Runtime(Settings(database_url=url, state_checkpoint_every=checkpoint_every(),
+                          state_checkpoint_rebase=rebase_share()), clock=SimClock())
     try:
         yield rt
     finally:
@@ -395,16 +400,18 @@ def _measure(store: str, rt: Runtime, events: int, out: Outcome) -> None:
                                (rt.timetravel.signature,))
     bases = [int(k["size"]) for k in kinds if not is_delta(bytes(k["payload"])[:4])]
     deltas = [int(k["size"]) for k in kinds if is_delta(bytes(k["payload"])[:4])]
+    heads = [delta_head(bytes(k["payload"])) for k in kinds if is_delta(bytes(k["payload"])[:4])]
+    carried = statistics.mean(h.carried * h.page_size for h in heads) / 1e6 if heads else 0.0
     out.notes.append(
         f"{store}: {head:,} events ({int(spent['entries']):,} catalog entries, {int(spent['grants']):,} grants, "
         f"{START.date()} to {t_last.date()}) written in {spent['write']:.0f} s ({head / spent['write']:,.0f} "
         f"events/s, about {SAVE_EVENTS} per transaction); {int(stats['n'])} checkpoints stored along the way "
         f"({len(bases)} bases, {len(deltas)} deltas) in {spent['checkpoints']:.0f} s in all (largest base "
         f"{max(bases, default=0) / 1e6:.1f} MB compressed, deltas {statistics.mean(deltas or [0]) / 1e6:.2f} MB "
-        f"on average); projecting ledger_times (instant to position) took {spent['project']:.0f} s. "
+        f"on average, carrying {carried:.1f} MB of pages each before compression); projecting ledger_times (instant to position) took {spent['project']:.0f} s. "
         f"Where an answer's time goes (mean of the {INSTANTS}, each part timed again after the answer): finding "
         f"the position {mean('cut'):.3f} s, fetching the checkpoint chain {mean('fetch'):.3f} s "
-        f"({mean('chain'):.1f} checkpoints), decompressing and patching the image {mean('image'):.3f} s, "
+        f"({mean('chain'):.1f} checkpoints, at most {max(p['chain'] for p in parts):.0f}), decompressing and patching the image {mean('image'):.3f} s, "
         f"opening it as SQLite {mean('open'):.3f} s, replaying {mean('replayed'):,.0f} events "
         f"{mean('replay'):.3f} s, the summary query {mean('query'):.3f} s. The slowest answer: position "
         f"{slowest['cut']:.3f}, fetch {slowest['fetch']:.3f}, image {slowest['image']:.3f}, open "
@@ -432,7 +439,8 @@ def run(opts: Options) -> Outcome:
             _measure("SQLite", rt, events, out)
     out.notes.append(
         f"History of {events:,} events (CIVIC_LEDGER_BENCH_STATE_EVENTS; --quick: 50,000), a checkpoint every "
-        f"{checkpoint_every():,} events (CIVIC_LEDGER_STATE_CHECKPOINT_EVERY). {INSTANTS} instants drawn "
+        f"{checkpoint_every():,} events (CIVIC_LEDGER_STATE_CHECKPOINT_EVERY), a new base once the deltas since "
+        f"the last carry {rebase_share():g} of the replica (CIVIC_LEDGER_STATE_CHECKPOINT_REBASE). {INSTANTS} instants drawn "
         "uniformly over the history, each timed through `Runtime.state_at` and the summary query of `GET /state` "
         "with the replica cache emptied first (finding the position, loading the nearest checkpoint's chain and "
         "replaying the events after it into an in-memory replica, then counting); the baseline replays the log from the first event into an empty replica. "

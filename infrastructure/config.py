@@ -30,8 +30,10 @@ class Settings:
     overdue_grace_days: int = 7
     projection_poll_seconds: float = 0.2
     cipher_key: str | None = None
-    state_checkpoint_every: int = 500
+    state_checkpoint_every: int = 1000
     """Events between state checkpoints (most are page deltas on a base, decision 0022)."""
+    state_checkpoint_rebase: float = 1.0
+    """A new base checkpoint once the deltas since the last one carry this share of the replica's size."""
     auth_cache_seconds: float = 5.0
     grant_cache_recheck_seconds: float = 0.5
     """The grant-status cache re-reads the grants view's position at least this often, whatever it was told."""
@@ -65,7 +67,8 @@ class Settings:
             overdue_grace_days=int(env.get("CIVIC_LEDGER_OVERDUE_GRACE_DAYS", "7")),
             projection_poll_seconds=float(env.get("CIVIC_LEDGER_PROJECTION_POLL_SECONDS", "0.2")),
             cipher_key=env.get("CIVIC_LEDGER_CIPHER_KEY") or None,
-            state_checkpoint_every=int(env.get("CIVIC_LEDGER_STATE_CHECKPOINT_EVERY", "500")),
+            state_checkpoint_every=int(env.get("CIVIC_LEDGER_STATE_CHECKPOINT_EVERY", "1000")),
+            state_checkpoint_rebase=float(env.get("CIVIC_LEDGER_STATE_CHECKPOINT_REBASE", "1")),
             auth_cache_seconds=float(env.get("CIVIC_LEDGER_AUTH_CACHE_SECONDS", "5")),
             grant_cache_recheck_seconds=float(env.get("CIVIC_LEDGER_GRANT_CACHE_RECHECK_SECONDS", "0.5")),
             objection_deadline_days=int(env.get("CIVIC_LEDGER_OBJECTION_DEADLINE_DAYS", "15")),

@@ -9,7 +9,7 @@ A checkpoint is either a base, the whole serialized replica (a Zstandard frame),
 database pages that differ from the checkpoint before it, which it names (decision 0022). A
 replica is opened from a base and the deltas chained on it, page for page the image the
 checkpointing process serialized; a new base is stored once the deltas since the last one add up
-to a quarter of the replica, which bounds both the pages applied on load and the chain's length.
+to the replica's size, which bounds both the pages applied on load and the chain's length.
 """
 
 from __future__ import annotations
@@ -174,7 +174,8 @@ DELTA_MAGIC = b"CLD1"
 #: magic, parent position, base position, page size, pages in the image, pages carried, delta bytes since the base
 _DELTA_HEAD = struct.Struct("<4sqqIIIq")
 #: a new base is stored once the pages carried by the deltas since the last one reach this share of the replica
-REBASE_SHARE = 0.25
+#: (the default of `TimeTravel`'s `rebase_share`)
+REBASE_SHARE = 1.0
 
 
 def pack_checkpoint(raw: bytes) -> bytes:
@@ -303,11 +304,15 @@ def signature(views: Iterable[View]) -> str:
 
 class TimeTravel:
     def __init__(self, ledger: Ledger, make_views: Callable[[], list[View]], *, checkpoint_every: int = 10_000,
-                 cache_size: int = 4, page_size: int = 1000, max_builds: int = 2) -> None:
+                 cache_size: int = 4, page_size: int = 1000, max_builds: int = 2,
+                 rebase_share: float = REBASE_SHARE) -> None:
+        if rebase_share <= 0:
+            raise ValueError("rebase_share must be positive")
         self.ledger = ledger
         self.make_views = lambda: [v for v in make_views() if getattr(v, "time_travel", True)]
         self.signature = signature(self.make_views())
         self.checkpoint_every = checkpoint_every
+        self.rebase_share = rebase_share
         self.page_size = page_size
         self._cache: OrderedDict[Any, MemoryDb] = OrderedDict()
         self._cache_size = cache_size
@@ -576,7 +581,7 @@ class TimeTravel:
             else:
                 payload = pack_delta(roll.image, image, parent=last, base=roll.base, since_base=roll.since_base)
                 base, since = roll.base, delta_head(payload).since_base
-                if since > len(image) * REBASE_SHARE:  # the chain is long enough: a new base instead
+                if since > len(image) * self.rebase_share:  # the chain is long enough: a new base instead
                     payload, base, since = pack_checkpoint(image), target, 0
             with self.ledger.db.write() as tx:
                 tx.execute(

@@ -108,3 +108,27 @@ def test_a_chain_with_a_link_dropped_falls_back_to_an_earlier_whole_chain(runtim
     for p, _ in stored(fresh):
         if p > top:
             same_as_replay(fresh, p)
+
+
+def test_a_larger_rebase_share_stores_fewer_bases_and_its_longer_chains_still_open_as_the_replay(
+        runtime, admin, clock):
+    rt = runtime
+    history = MixedHistory(rt, admin, clock, random.Random(47))
+    for b in range(3):
+        history.batch(prefix=f"R{b}")
+        rt.projector.catch_up_all()
+    often = TimeTravel(rt.ledger, all_views, checkpoint_every=7, rebase_share=0.25)
+    assert often.checkpoint() is not None
+    bases_often = sum(not is_delta(payload) for _, payload in stored(often))
+    with rt.ledger.db.write() as tx:
+        tx.execute("DELETE FROM state_checkpoints")
+    rare = TimeTravel(rt.ledger, all_views, checkpoint_every=7, rebase_share=1000.0)
+    assert rare.checkpoint() is not None
+    kept = stored(rare)
+    bases_rare = [p for p, payload in kept if not is_delta(payload)]
+    assert bases_rare == [7], "with a share no chain reaches, the first checkpoint is the only base"
+    assert bases_often > 1
+    longest = max(len(rare._chain(p)[1]) for p, _ in kept)
+    assert longest == len(kept), "the last checkpoint's chain runs back to the first"
+    for p, _ in kept:
+        same_as_replay(rare, p)
