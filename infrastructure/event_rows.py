@@ -72,6 +72,17 @@ def position_of(ledger: Any, originator_id: UUID | str, version: int) -> int | N
     return None if v is None else int(v)
 
 
+def events_of(ledger: Any, originator_ids: Sequence[UUID]) -> list[dict[str, Any]]:
+    """The stored events of these aggregates (`originator_id`, `originator_version`, `topic`, `state`,
+    no position), by aggregate and version."""
+    marks = ", ".join("?" for _ in originator_ids)
+    return ledger.db.query(
+        f"SELECT {_FIELDS} FROM {ledger.events_table} "
+        f"WHERE originator_id IN ({marks}) ORDER BY originator_id, originator_version",
+        [_oid(ledger, g) for g in originator_ids],
+    )
+
+
 def count_events(ledger: Any, after: int | None = None) -> int:
     """How many rows the table holds (after a position, when given)."""
     col, table = _names(ledger)
