@@ -59,6 +59,12 @@ def seq_and_hash_at(db: Db, position: int) -> dict[str, Any] | None:
     return db.query_one("SELECT seq, hash FROM ledger_chain WHERE position = ?", (position,))
 
 
+def hashes_at(db: Db, positions: Sequence[int]) -> list[dict[str, Any]]:
+    """The `position` and `hash` of the records chained at these positions (absent ones left out)."""
+    marks = ", ".join("?" for _ in positions)
+    return db.query(f"SELECT position, hash FROM ledger_chain WHERE position IN ({marks})", tuple(positions))
+
+
 def hashes_between(db: Db, from_seq: int, to_seq: int) -> list[dict[str, Any]]:
     """The chain's `hash`es of sequence numbers `from_seq` (included) to `to_seq` (excluded), in order."""
     return db.query("SELECT hash FROM ledger_chain WHERE seq >= ? AND seq < ? ORDER BY seq", (from_seq, to_seq))
