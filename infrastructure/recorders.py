@@ -294,7 +294,7 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
 # -- reads of the idempotency and unique-key tables, by the question they answer -------------------
 
 
-def idempotent_answer(db: Any, scope: str, key: str) -> dict[str, Any] | None:
+def idempotent_answer(db: Any, scope: str, key: str | None) -> dict[str, Any] | None:
     """The first answer kept under this idempotency key in this scope (`fingerprint`, `status`, `body`,
     `last_event`), or None when the key was never used there."""
     return db.query_one(
