@@ -34,7 +34,8 @@ from domain.grants import Grant
 from domain.limits import MAX_BATCH
 from domain.organizations import Role
 from domain.rules import InvalidTransition
-from infrastructure.recorders import IdempotencyRecord
+from infrastructure import event_rows
+from infrastructure.recorders import IdempotencyRecord, stored_unique_keys
 from projections.access_log_archive import ArchiveResult, archive
 from projections.access_log_queries import AccessLogQueries
 from projections.runner import Projector
@@ -180,19 +181,7 @@ class AccessLogService(Service):
                     index=i)
 
     def stored_request_ids(self, request_ids: Sequence[str]) -> set[str]:
-        if self.ledger.backend == "postgres":
-            with self.ledger.db.datastore.get_connection() as conn:
-                rows = conn.execute("SELECT key FROM ledger_unique_keys WHERE scope = %s AND key = ANY(%b::text[])",
-                                    (SCOPE, list(request_ids))).fetchall()
-            return {str(r["key"]) for r in rows}
-        out: set[str] = set()
-        for i in range(0, len(request_ids), 500):
-            part = request_ids[i:i + 500]
-            marks = ", ".join("?" for _ in part)
-            rows = self.ledger.db.query(
-                f"SELECT key FROM ledger_unique_keys WHERE scope = ? AND key IN ({marks})", (SCOPE, *part))
-            out.update(str(r["key"]) for r in rows)
-        return out
+        return stored_unique_keys(self.ledger.db, SCOPE, request_ids)
 
     def _grant_history(self, pairs: set[tuple[str, UUID]]) -> tuple[dict[tuple[str, UUID], GrantHistory], Callable[[UUID], Grant | None], dict[UUID, Grant]]:
         """Each pair's grant history (its events decoded once per grant version; its folds kept while none
@@ -231,13 +220,7 @@ class AccessLogService(Service):
         return history, grant, built
 
     def _stored_events(self, grant_ids: Sequence[UUID]) -> list[StoredEvent]:
-        db, sqlite = self.ledger.db, self.ledger.backend == "sqlite"
-        marks = ", ".join("?" for _ in grant_ids)
-        rows = db.query(
-            f"SELECT originator_id, originator_version, topic, state FROM {self.ledger.events_table} "
-            f"WHERE originator_id IN ({marks}) ORDER BY originator_id, originator_version",
-            [g.hex if sqlite else g for g in grant_ids],
-        )
+        rows = event_rows.events_of(self.ledger, grant_ids)
         return [StoredEvent(originator_id=UUID(str(r["originator_id"])), originator_version=r["originator_version"],
                             topic=r["topic"], state=bytes(r["state"])) for r in rows]
 

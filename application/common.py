@@ -15,7 +15,7 @@ from eventsourcing.persistence import IntegrityError
 from domain.base import Actor, Cause, Context, LedgerAggregate, ledger_date
 from domain.organizations import OFFICE_CODE, Organization, Role, is_office_role, organization_id
 from domain.rules import RuleViolation
-from infrastructure.recorders import IdempotencyRecord
+from infrastructure.recorders import IdempotencyRecord, idempotent_answer
 from infrastructure.store import Ledger
 
 T = TypeVar("T", bound=LedgerAggregate)
@@ -227,10 +227,7 @@ class Service:
         return CommandResult(status=status, body=body, position=position, aggregate_id=first.id, version=first.version)
 
     def _replay(self, scope: str, cmd: Command) -> CommandResult | None:
-        row = self.ledger.db.query_one(
-            "SELECT fingerprint, status, body, last_event FROM idempotency_keys WHERE scope = ? AND key = ?",
-            (scope, cmd.idempotency_key),
-        )
+        row = idempotent_answer(self.ledger.db, scope, cmd.idempotency_key)
         if row is None:
             return None
         if row["fingerprint"] != cmd.fingerprint:

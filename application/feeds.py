@@ -21,9 +21,9 @@ import msgspec
 from eventsourcing.persistence import StoredEvent
 
 from application.common import NOBODY, ApplicationError, Principal
-from infrastructure import event_rows
+from infrastructure import chain_rows, event_rows, feed_rows
 from infrastructure.cloudevents import catalogue, envelope, public_data, subject_of
-from infrastructure.store import Ledger
+from infrastructure.store import Ledger, recorded_profile_row
 from infrastructure.verifier import GENESIS, Suite, canonical_bytes, suite
 from projections.feed import EVERYONE
 from projections.ledger_chain import head_hash
@@ -144,7 +144,7 @@ class FeedService:
             start = self.refresh()
             self.hub.advance(start)
             with self.ledger.db.read() as tx:
-                profile = tx.execute("SELECT value FROM ledger_settings WHERE name = 'crypto_profile'").fetchone()
+                profile = recorded_profile_row(tx)
                 prev = head_hash(tx, start) if self.chained else None
             self._suite = suite(None if profile is None else profile["value"])
             self._prev = GENESIS if prev is None else prev
@@ -233,24 +233,9 @@ class FeedService:
         return FeedPage(events=events, next=nxt, horizon=top)
 
     def _positions(self, scope: Scope, after: int, top: int, limit: int, f: Filter) -> list[int]:
-        where, params = ["e.position > ?", "e.position <= ?"], list[Any]([after, top])
-        if f.types:
-            where.append(f"e.type IN ({', '.join('?' for _ in f.types)})")
-            params.extend(f.types)
-        if f.subject:
-            where.append("e.subject = ?")
-            params.append(f.subject)
-        if not scope.access_log:
-            where.append("e.subject NOT LIKE ?")
-            params.append("access-log/%")
-        if scope.org is None:
-            sql = f"SELECT e.position FROM feed_events e WHERE {' AND '.join(where)} ORDER BY e.position LIMIT ?"
-        else:
-            where = [w.replace("e.position", "a.position") for w in where]
-            sql = ("SELECT a.position FROM feed_audience a JOIN feed_events e ON e.position = a.position "
-                   f"WHERE a.org IN (?, ?) AND {' AND '.join(where)} ORDER BY a.position LIMIT ?")
-            params = [EVERYONE, scope.org, *params]
-        return [int(r["position"]) for r in self.ledger.db.query(sql, (*params, limit))]
+        return feed_rows.feed_positions(self.ledger.db, after=after, upto=top, limit=limit, types=f.types,
+                                        subject=f.subject, access_log=scope.access_log, org=scope.org,
+                                        everyone=EVERYONE)
 
     def chunks(self, positions: Sequence[int], max_bytes: int) -> list[list[int]]:
         """Splits positions into runs whose stored events add up to at most `max_bytes` (a bigger one goes alone)."""
@@ -286,17 +271,8 @@ class FeedService:
         in one statement (no feed index between): (position, CloudEvent JSON) of its events, the cursor after it,
         and whether more may follow before the horizon. At most `limit` events, and at most `chunk_bytes` of
         stored events (a larger single event alone): the database cuts the page, so no more is loaded."""
-        col, table = self.ledger.position_column, self.ledger.events_table
-        inner = (f"SELECT {col} AS position, originator_id, originator_version, topic, state FROM {table} "
-                 f"WHERE {col} > ? AND {col} <= ? ORDER BY {col} LIMIT ?")
-        sized = (f"SELECT t.*, SUM(LENGTH(t.state)) OVER (ORDER BY t.position) AS upto, COUNT(*) OVER () AS n "
-                 f"FROM ({inner}) t")
-        chain = ", c.hash AS hash" if self.chained else ""
-        join = " LEFT JOIN ledger_chain c ON c.position = m.position" if self.chained else ""
-        rows = self.ledger.db.query(
-            f"SELECT m.position, m.originator_id, m.originator_version, m.topic, m.state, m.n{chain} FROM ({sized}) m"
-            f"{join} WHERE m.upto - LENGTH(m.state) < ? ORDER BY m.position",
-            (after, horizon, limit, self.chunk_bytes))
+        rows = event_rows.page_within_bytes(self.ledger, after, horizon, limit, self.chunk_bytes,
+                                            with_chain=self.chained)
         if not rows:
             return [], max(after, horizon), False
         by_topic = catalogue().by_topic
@@ -331,12 +307,11 @@ class FeedService:
         """The CloudEvents at these positions, as the scope may see them (access logs cut to its records)."""
         if not positions:
             return []
-        marks = ", ".join("?" for _ in positions)
         rows = event_rows.events_at(self.ledger, positions)
         hashes: dict[int, str] = {}
         if self.chained:
-            hashes = {int(r["position"]): bytes(r["hash"]).hex() for r in self.ledger.db.query(
-                f"SELECT position, hash FROM ledger_chain WHERE position IN ({marks})", tuple(positions))}
+            hashes = {int(r["position"]): bytes(r["hash"]).hex()
+                      for r in chain_rows.hashes_at(self.ledger.db, positions)}
         out = []
         for r in rows:
             oid = r["originator_id"]

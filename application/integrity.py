@@ -20,7 +20,7 @@ import msgspec
 
 from application.common import ApplicationError, Clock, Forbidden, NotFound, Principal
 from application.ledger_verify import VerifyReport, walk
-from infrastructure import event_rows, side_tables
+from infrastructure import chain_rows, event_rows, side_tables
 from infrastructure.merkle import Frontier, consistency_path, inclusion_path
 from infrastructure.signed_note import note_text, origin_of, signed_note
 from infrastructure.signing import (
@@ -119,17 +119,15 @@ class IntegrityService:
 
     def checkpoints(self, limit: int = 100, before: int | None = None) -> list[Checkpoint]:
         """Newest first; `before` pages by tree size."""
-        where, args = ("", ()) if before is None else (" WHERE tree_size < ?", (before,))
-        rows = self.ledger.db.query(
-            f"SELECT * FROM ledger_checkpoints{where} ORDER BY tree_size DESC LIMIT ?", (*args, limit))
+        rows = chain_rows.checkpoints_newest_first(self.ledger.db, limit, before)
         return [_checkpoint(r, self.profile) for r in rows]
 
     def checkpoint_of(self, size: int | None = None) -> Checkpoint:
         """The checkpoint of this tree size, or the latest."""
         if size is None:
-            row = self.ledger.db.query_one("SELECT * FROM ledger_checkpoints ORDER BY tree_size DESC LIMIT 1")
+            row = chain_rows.latest_checkpoint(self.ledger.db)
         else:
-            row = self.ledger.db.query_one("SELECT * FROM ledger_checkpoints WHERE tree_size = ?", (size,))
+            row = chain_rows.checkpoint_of_size(self.ledger.db, size)
         if row is None:
             raise NotFound("No checkpoint yet; create one first." if size is None else
                            f"No checkpoint of tree size {size}.")
@@ -169,9 +167,9 @@ class IntegrityService:
         key = self.signing_key()
         self.projector.catch_up(CHAIN_VIEW)
         db = self.ledger.db
-        head = db.query_one("SELECT seq, position, hash FROM ledger_chain ORDER BY position DESC LIMIT 1")
+        head = chain_rows.chain_head(db)
         size = 0 if head is None else int(head["seq"]) + 1
-        last = db.query_one("SELECT * FROM ledger_checkpoints ORDER BY tree_size DESC LIMIT 1")
+        last = chain_rows.latest_checkpoint(db)
         if last is not None and int(last["tree_size"]) == size:
             return _checkpoint(last, self.profile), False
         hashes = self.hashes
@@ -179,8 +177,7 @@ class IntegrityService:
         if last is not None and frontier.root().hex() != last["root_hash"]:
             raise ApplicationError("The stored frontier of the latest checkpoint does not match its signed root; "
                                    "run `civic-ledger verify`.")
-        rows = db.query("SELECT hash FROM ledger_chain WHERE seq >= ? AND seq < ? ORDER BY seq",
-                        (frontier.size, size))
+        rows = chain_rows.hashes_between(db, frontier.size, size)
         frontier.extend(hashes.leaf_hash(bytes(r["hash"])) for r in rows)
         if frontier.size != size:
             raise ApplicationError("The chain has holes in its sequence; run `civic-ledger verify`.")
@@ -194,15 +191,12 @@ class IntegrityService:
         fields["signature"] = base64.b64encode(key.sign(signed_message({**fields, "profile": self.profile}))
                                                ).decode("ascii")
         with db.write() as tx:
-            if tx.dialect == "postgres":  # SQLite's write transaction already holds the database's write lock
-                tx.execute("LOCK TABLE ledger_checkpoints IN EXCLUSIVE MODE")
-            latest = tx.execute("SELECT * FROM ledger_checkpoints ORDER BY tree_size DESC LIMIT 1").fetchone()
+            chain_rows.lock_checkpoints(tx)
+            latest = chain_rows.latest_checkpoint(tx)
             if latest is not None and (int(latest["tree_size"]) >= size or (
                     unless_signed_within is not None and self._age(latest["timestamp"]) < unless_signed_within)):
                 return _checkpoint(latest, self.profile), False
-            tx.execute("INSERT INTO ledger_checkpoints (tree_size, root_hash, last_position, chain_hash, timestamp, "
-                       "key_id, signature, frontier) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tree_size) DO NOTHING",
-                       (*fields.values(), json.dumps(frontier.dump())))
+            chain_rows.insert_checkpoint(tx, list(fields.values()), json.dumps(frontier.dump()))
         return self.checkpoint_of(size), True
 
     def _age(self, timestamp: str) -> float:
@@ -214,7 +208,7 @@ class IntegrityService:
         every = self.ledger.settings.sign_checkpoint_seconds
         if every <= 0 or self.public_key() is None:
             return None
-        last = self.ledger.db.query_one("SELECT timestamp FROM ledger_checkpoints ORDER BY tree_size DESC LIMIT 1")
+        last = chain_rows.latest_checkpoint_time(self.ledger.db)
         if last is not None and self._age(last["timestamp"]) < every:
             return None
         cp, created = self.create_checkpoint(unless_signed_within=every)
@@ -230,15 +224,14 @@ class IntegrityService:
             raise Forbidden("Proofs carry stored events: only the Office and auditors may ask for them.")
         head = self.checkpoint_of(checkpoint)
         db = self.ledger.db
-        chained = db.query_one("SELECT seq, prev_hash FROM ledger_chain WHERE position = ?", (position,))
+        chained = chain_rows.link_at(db, position)
         if chained is None:
             raise NotFound(f"No chained event at position {position}.")
         seq = int(chained["seq"])
         if seq >= head.tree_size:
             raise ApplicationError(f"Position {position} is not covered by the checkpoint of size {head.tree_size}; "
                                    "create a newer checkpoint.")
-        leaves = [self.hashes.leaf_hash(bytes(r["hash"])) for r in db.query(
-            "SELECT hash FROM ledger_chain WHERE seq < ? ORDER BY seq", (head.tree_size,))]
+        leaves = [self.hashes.leaf_hash(bytes(r["hash"])) for r in chain_rows.hashes_below(db, head.tree_size)]
         event = self.stored_event(position)
         if event is None:
             raise NotFound(f"The event chained at position {position} is not in the store; run `civic-ledger verify`.")
@@ -264,15 +257,14 @@ class IntegrityService:
         db = self.ledger.db
         chained: dict[int, tuple[int, bytes]] = {}
         for position in sorted(set(positions)):
-            row = db.query_one("SELECT seq, prev_hash FROM ledger_chain WHERE position = ?", (position,))
+            row = chain_rows.link_at(db, position)
             if row is None:
                 raise NotFound(f"No chained event at position {position}.")
             chained[position] = (int(row["seq"]), bytes(row["prev_hash"]))
         latest = self.checkpoints(limit=1)
         needed = max((seq for seq, _ in chained.values()), default=-1) + 1
         head = latest[0] if latest and latest[0].tree_size >= needed else self.create_checkpoint()[0]
-        leaves = [self.hashes.leaf_hash(bytes(r["hash"])) for r in db.query(
-            "SELECT hash FROM ledger_chain WHERE seq < ? ORDER BY seq", (head.tree_size,))]
+        leaves = [self.hashes.leaf_hash(bytes(r["hash"])) for r in chain_rows.hashes_below(db, head.tree_size)]
         out = []
         for position, (seq, prev) in chained.items():
             event = self.stored_event(position)
@@ -296,8 +288,7 @@ class IntegrityService:
         if not latest or latest[0].tree_size <= seq:
             return None
         head = latest[0]
-        leaves = [self.hashes.leaf_hash(bytes(r["hash"])) for r in self.ledger.db.query(
-            "SELECT hash FROM ledger_chain WHERE seq < ? ORDER BY seq", (head.tree_size,))]
+        leaves = [self.hashes.leaf_hash(bytes(r["hash"])) for r in chain_rows.hashes_below(self.ledger.db, head.tree_size)]
         return head, [h.hex() for h in inclusion_path(seq, leaves, self.hashes)]
 
     def stored_event(self, position: int) -> dict[str, Any] | None:

@@ -24,7 +24,7 @@ from uuid import UUID
 
 import msgspec
 
-from infrastructure import event_rows
+from infrastructure import chain_rows, event_rows
 from infrastructure.merkle import Frontier
 from infrastructure.store import Ledger
 from infrastructure.verifier import (
@@ -81,9 +81,7 @@ class _Walk:
             self.breaks.append(Break(kind, position, None if oid is None else str(UUID(oid)), version, detail))
 
     def chained_at(self, oid_hex: str, version: int) -> int | None:
-        v = self.ledger.db.scalar("SELECT position FROM ledger_chain WHERE originator_id = ? AND originator_version = ?",
-                                  (oid_hex, version))
-        return None if v is None else int(v)
+        return chain_rows.chained_position(self.ledger.db, oid_hex, version)
 
     def stored_at(self, oid_hex: str, version: int) -> int | None:
         return event_rows.position_of(self.ledger, oid_hex, version)
@@ -101,8 +99,7 @@ class _Walk:
 
     def identity(self, position: int) -> tuple[str, int]:
         """The aggregate and version chained at a position (read only when there is a break)."""
-        row = self.ledger.db.query_one("SELECT originator_id, originator_version FROM ledger_chain WHERE position = ?",
-                                       (position,))
+        row = chain_rows.identity_at(self.ledger.db, position)
         assert row is not None
         return row["originator_id"], int(row["originator_version"])
 
@@ -217,7 +214,7 @@ def _walk(ledger: Ledger, reader: event_rows.PageReader, checkpoints: list[dict[
     next_cp = int(w.pending[0]["tree_size"]) if w.pending else -1
     prev, running, seq, events, chained = GENESIS, GENESIS, 0, 0, 0
     end = 1 << 63  # past any position
-    head = int(ledger.db.scalar("SELECT MAX(position) FROM ledger_chain") or 0)
+    head = chain_rows.last_chained_position(ledger.db)
     # rows below position 1 are never read by the projector (the log starts after 0), so never chained
     for p, oid_hex, version in event_rows.below_one(ledger):
         w.add("inserted", p, oid_hex, version,

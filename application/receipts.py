@@ -24,7 +24,7 @@ import msgspec
 from application.common import ApplicationError, Clock, Forbidden, NotFound, Principal
 from application.integrity import CHAIN_VIEW, IntegrityService
 from domain.organizations import Role
-from infrastructure import side_tables
+from infrastructure import chain_rows, receipt_rows, side_tables
 from infrastructure.store import Ledger
 from infrastructure.verifier import RECEIPT_FORMAT, key_id, receipt_message, record_hash
 from projections.runner import Projector
@@ -49,14 +49,14 @@ class ReceiptService:
 
     def _receipt(self, batch_id: UUID) -> tuple[dict[str, Any], list[dict[str, Any]] | None]:
         """(receipt, the batch's records when they were just read to issue it)."""
-        row = self.ledger.db.query_one("SELECT receipt FROM access_log_receipts WHERE batch_id = ?", (str(batch_id),))
+        row = receipt_rows.receipt_of(self.ledger.db, str(batch_id))
         if row is not None:
             return json.loads(row["receipt"]), None
         position = self.ledger.position_of(batch_id, 1)
         if position is None:
             raise NotFound(f"No access-log batch {batch_id}.")
         self.projector.catch_up(CHAIN_VIEW)
-        chained = self.ledger.db.query_one("SELECT seq, hash FROM ledger_chain WHERE position = ?", (position,))
+        chained = chain_rows.seq_and_hash_at(self.ledger.db, position)
         if chained is None:
             raise ApplicationError(f"Batch {batch_id} is not chained yet; ask for its receipt again.")
         data = self._payload(position)
@@ -76,9 +76,7 @@ class ReceiptService:
         }
         receipt["signature"] = self.integrity.sign(receipt_message(receipt))
         with self.ledger.db.write() as tx:
-            tx.execute("INSERT INTO access_log_receipts (batch_id, position, receipt) VALUES (?, ?, ?) "
-                       "ON CONFLICT (batch_id) DO NOTHING",
-                       (str(batch_id), position, json.dumps(receipt, ensure_ascii=False)))
+            receipt_rows.insert_receipt(tx, str(batch_id), position, json.dumps(receipt, ensure_ascii=False))
         kept = self.receipt(batch_id)  # a concurrent issuer's, if it came first
         return kept, data["records"] if kept == receipt else None
 
@@ -144,9 +142,7 @@ class ReceiptService:
                 raise Forbidden("An organization reads the receipts about its own records.")
             org = p.acting_for
         self.projector.wait_for(self.ledger.max_position(), "access_log")
-        rows = self.ledger.db.query(
-            f"SELECT batch_id, MIN(position) AS position FROM access_log WHERE {side} = ? AND position > ? "
-            "GROUP BY batch_id ORDER BY MIN(position) LIMIT ?", (org, after, limit))
+        rows = receipt_rows.batches_of(self.ledger.db, side, org, after, limit)
         items = [self.bundle(UUID(r["batch_id"]), side=side, org=org) for r in rows]
         nxt = int(rows[-1]["position"]) if len(rows) == limit else None
         return {"items": items, "next_after": nxt}

@@ -47,7 +47,7 @@ from standardwebhooks import Webhook
 from application.common import NOBODY, ApplicationError, Forbidden, NotFound, Principal
 from application.feeds import FeedService, Filter, Scope
 from domain.organizations import Role
-from infrastructure import side_tables
+from infrastructure import side_tables, webhook_rows
 from infrastructure.egress import EgressPolicy, EgressRefused
 from infrastructure.store import Ledger
 from infrastructure.webhook_http import TRANSPORT_ERRORS, Answer, WebhookClient
@@ -56,7 +56,6 @@ log = logging.getLogger(__name__)
 _json = msgspec.json.Encoder()
 
 DDL = side_tables.WEBHOOKS
-_COLUMNS = "id, organization, sees_all, url, types, status, cursor, failures, paused_reason, created_at"
 
 
 class Subscription(msgspec.Struct, frozen=True):
@@ -154,31 +153,25 @@ class WebhookService:
             raise ApplicationError("A webhook URL is an absolute http or https URL.") from None
         f = self.feeds.check(Filter(types=tuple(types)))
         if idempotency_key:
-            row = self.ledger.db.query_one(
-                f"SELECT {_COLUMNS}, secret FROM webhook_subscriptions WHERE organization = ? AND idempotency_key = ?",
-                (p.organization, idempotency_key))
+            row = webhook_rows.registered_with_key(self.ledger.db, p.organization, idempotency_key)
             if row is not None:
                 return msgspec.structs.replace(_sub(row), secret=row["secret"])
         start = self.feeds.refresh() if after is None else after
         sid, secret = str(uuid.uuid4()), "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
         with self.ledger.db.write() as tx:
-            tx.execute(
-                "INSERT INTO webhook_subscriptions (id, organization, sees_all, url, types, secret, status, cursor, "
-                "failures, first_failure_at, next_attempt_at, lease_until, paused_reason, created_by, created_at, "
-                "idempotency_key, generation) VALUES (?, ?, ?, ?, ?, ?, 'active', ?, 0, NULL, 0, 0, NULL, ?, ?, ?, 0)",
-                (sid, p.organization, int(p.sees_everything), url, ",".join(f.types), secret, start, p.person,
-                 datetime.now(UTC).isoformat(), idempotency_key))
+            webhook_rows.insert_subscription(
+                tx, sid=sid, organization=p.organization, sees_all=int(p.sees_everything), url=url,
+                types=",".join(f.types), secret=secret, cursor=start, created_by=p.person,
+                created_at=datetime.now(UTC).isoformat(), idempotency_key=idempotency_key)
         return msgspec.structs.replace(self.get(p, sid), secret=secret)
 
     def registered_under(self, p: Principal, idempotency_key: str) -> Subscription | None:
         """The subscription an earlier registration with this idempotency key made, secret included (a replay)."""
-        row = self.ledger.db.query_one(
-            f"SELECT {_COLUMNS}, secret FROM webhook_subscriptions WHERE organization = ? AND idempotency_key = ?",
-            (p.organization, idempotency_key))
+        row = webhook_rows.registered_with_key(self.ledger.db, p.organization, idempotency_key)
         return None if row is None else msgspec.structs.replace(_sub(row), secret=row["secret"])
 
     def _own(self, p: Principal, sid: str) -> dict[str, Any]:
-        row = self.ledger.db.query_one(f"SELECT {_COLUMNS} FROM webhook_subscriptions WHERE id = ?", (sid,))
+        row = webhook_rows.subscription(self.ledger.db, sid)
         if row is None or not (p.sees_everything or row["organization"] == _org(p)):
             raise NotFound(f"No webhook {sid}.")
         return row
@@ -188,25 +181,20 @@ class WebhookService:
 
     def subscriptions(self, p: Principal) -> list[Subscription]:
         if p.sees_everything:
-            rows = self.ledger.db.query(f"SELECT {_COLUMNS} FROM webhook_subscriptions ORDER BY created_at, id")
+            rows = webhook_rows.subscriptions(self.ledger.db)
         else:
-            rows = self.ledger.db.query(f"SELECT {_COLUMNS} FROM webhook_subscriptions WHERE organization = ? "
-                                        "ORDER BY created_at, id", (_org(p),))
+            rows = webhook_rows.subscriptions(self.ledger.db, _org(p))
         return [_sub(r) for r in rows]
 
     def deliveries(self, p: Principal, sid: str, after: int = 0, limit: int = 100) -> list[Delivery]:
         self._own(p, sid)
-        rows = self.ledger.db.query(
-            "SELECT seq, position, event_id, attempt, at, ok, status_code, error, duration_ms FROM webhook_deliveries "
-            "WHERE subscription_id = ? AND seq > ? ORDER BY seq LIMIT ?", (sid, after, max(1, min(limit, 500))))
+        rows = webhook_rows.deliveries(self.ledger.db, sid, after, max(1, min(limit, 500)))
         return [Delivery(**{**r, "ok": bool(r["ok"])}) for r in rows]
 
     def pause(self, p: Principal, sid: str) -> Subscription:
         self._own(p, sid)
         with self.ledger.db.write() as tx:
-            tx.execute("UPDATE webhook_subscriptions SET status = 'paused', paused_reason = ?, "
-                       "generation = generation + 1 WHERE id = ?",
-                       (f"paused by {p.person}", sid))
+            webhook_rows.pause(tx, sid, f"paused by {p.person}")
         return self.get(p, sid)
 
     def resume(self, p: Principal, sid: str, after: int | None = None) -> Subscription:
@@ -215,17 +203,13 @@ class WebhookService:
         if after is not None and after < 0:
             raise ApplicationError("after is a ledger position (0 or more).")
         with self.ledger.db.write() as tx:
-            tx.execute("UPDATE webhook_subscriptions SET status = 'active', paused_reason = NULL, failures = 0, "
-                       "first_failure_at = NULL, next_attempt_at = 0, cursor = COALESCE(?, cursor), "
-                       "generation = generation + 1 WHERE id = ?",
-                       (after, sid))
+            webhook_rows.resume(tx, sid, after)
         return self.get(p, sid)
 
     def delete(self, p: Principal, sid: str) -> None:
         self._own(p, sid)
         with self.ledger.db.write() as tx:
-            tx.execute("DELETE FROM webhook_deliveries WHERE subscription_id = ?", (sid,))
-            tx.execute("DELETE FROM webhook_subscriptions WHERE id = ?", (sid,))
+            webhook_rows.delete(tx, sid)
 
     # -- the worker ------------------------------------------------------------------------
 
@@ -260,12 +244,10 @@ class WebhookService:
     def round(self) -> int:
         """Starts a delivery run for every active subscription that is due and behind; returns the horizon."""
         now, due_at = time.time(), self.clock()
-        if not self.ledger.db.scalar("SELECT COUNT(*) FROM webhook_subscriptions WHERE status = 'active'"):
+        if not webhook_rows.any_active(self.ledger.db):
             return self.feeds.hub.horizon
         horizon = self.feeds.refresh()
-        due = self.ledger.db.query(
-            "SELECT id FROM webhook_subscriptions WHERE status = 'active' AND next_attempt_at <= ? "
-            "AND lease_until <= ? AND cursor < ?", (due_at, now, horizon))
+        due = webhook_rows.due(self.ledger.db, due_at, now, horizon)
         for row in due:
             with self._lock:
                 if row["id"] in self._inflight or self._pool is None:
@@ -288,30 +270,25 @@ class WebhookService:
         now = time.time()
         claim = _Claim(sid, _until(now + self.between_seconds))
         with self.ledger.db.write() as tx:  # a claim, so two server processes never send the same subscription
-            tx.execute("UPDATE webhook_subscriptions SET lease_until = ? WHERE id = ? AND status = 'active' "
-                       "AND lease_until <= ?", (claim.until, sid, now))
-            if tx.raw.rowcount != 1:
+            if not webhook_rows.claim(tx, sid, claim.until, now):
                 return
         try:
             self._send_pending(claim, horizon)
         finally:
             with self.ledger.db.write() as tx:  # only the claim this run holds; another may have taken it over
-                tx.execute("UPDATE webhook_subscriptions SET lease_until = 0 WHERE id = ? AND lease_until = ?",
-                           (sid, claim.until))
+                webhook_rows.release(tx, sid, claim.until)
 
     def _hold(self, claim: _Claim, seconds: float) -> bool:
         """Moves the claim to `seconds` from now if this run still holds it (compare-and-swap on its value)."""
         until = _until(time.time() + seconds)
         with self.ledger.db.write() as tx:
-            tx.execute("UPDATE webhook_subscriptions SET lease_until = ? WHERE id = ? AND lease_until = ?",
-                       (until, claim.sid, claim.until))
-            if tx.raw.rowcount != 1:
+            if not webhook_rows.extend_claim(tx, claim.sid, claim.until, until):
                 return False
         claim.until = until
         return True
 
     def _send_pending(self, claim: _Claim, horizon: int) -> None:
-        row = self.ledger.db.query_one("SELECT * FROM webhook_subscriptions WHERE id = ?", (claim.sid,))
+        row = webhook_rows.subscription_in_full(self.ledger.db, claim.sid)
         if row is None:
             return
         scope = Scope(None if row["sees_all"] else row["organization"])
@@ -346,10 +323,7 @@ class WebhookService:
         (then this run stops)."""
         until = _until(time.time() + self.between_seconds)
         with self.ledger.db.write() as tx:
-            tx.execute("UPDATE webhook_subscriptions SET cursor = ?, failures = 0, first_failure_at = NULL, "
-                       "lease_until = ? WHERE id = ? AND generation = ? AND lease_until = ?",
-                       (cursor, until, row["id"], row["generation"], claim.until))
-            if tx.raw.rowcount != 1:
+            if not webhook_rows.advance(tx, row["id"], row["generation"], claim.until, cursor, until):
                 return False
         claim.until = until
         return True
@@ -368,10 +342,9 @@ class WebhookService:
             status = "paused"
             reason = f"failing since {datetime.fromtimestamp(first, UTC).isoformat()} ({failures} attempts)"
         with self.ledger.db.write() as tx:
-            tx.execute(
-                "UPDATE webhook_subscriptions SET failures = ?, first_failure_at = ?, next_attempt_at = ?, "
-                "status = ?, paused_reason = ? WHERE id = ? AND generation = ?",
-                (failures, first, now + self.delay(failures, answer), status, reason, row["id"], row["generation"]))
+            webhook_rows.record_failure(tx, row["id"], row["generation"], failures=failures, first_failure_at=first,
+                                        next_attempt_at=now + self.delay(failures, answer), status=status,
+                                        reason=reason)
 
     def delay(self, failures: int, answer: Answer | None) -> float:
         """Seconds before the next attempt: what the receiver asked for on 429/503, else the jittered back-off."""
@@ -398,12 +371,10 @@ class WebhookService:
         if status is not None and not ok:
             error = f"HTTP {status}"
         with self.ledger.db.write() as tx:
-            seq = int(tx.scalar("SELECT COALESCE(MAX(seq), 0) FROM webhook_deliveries WHERE subscription_id = ?",
-                                (row["id"],))) + 1
-            tx.execute("INSERT INTO webhook_deliveries (subscription_id, seq, position, event_id, attempt, at, "
-                       "status_code, ok, error, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       (row["id"], seq, ce["ledgerposition"], ce["id"], attempt, datetime.now(UTC).isoformat(),
-                        status, int(ok), error, round((time.perf_counter() - started) * 1000, 2)))
+            webhook_rows.record_delivery(tx, row["id"], position=ce["ledgerposition"], event_id=ce["id"],
+                                         attempt=attempt, at=datetime.now(UTC).isoformat(), status_code=status,
+                                         ok=int(ok), error=error,
+                                         duration_ms=round((time.perf_counter() - started) * 1000, 2))
         return answer
 
 

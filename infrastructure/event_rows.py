@@ -72,6 +72,36 @@ def position_of(ledger: Any, originator_id: UUID | str, version: int) -> int | N
     return None if v is None else int(v)
 
 
+def events_of(ledger: Any, originator_ids: Sequence[UUID]) -> list[dict[str, Any]]:
+    """The stored events of these aggregates (`originator_id`, `originator_version`, `topic`, `state`,
+    no position), by aggregate and version."""
+    marks = ", ".join("?" for _ in originator_ids)
+    return ledger.db.query(
+        f"SELECT {_FIELDS} FROM {ledger.events_table} "
+        f"WHERE originator_id IN ({marks}) ORDER BY originator_id, originator_version",
+        [_oid(ledger, g) for g in originator_ids],
+    )
+
+
+def page_within_bytes(ledger: Any, after: int, upto: int, limit: int, max_bytes: int, *,
+                      with_chain: bool) -> list[dict[str, Any]]:
+    """The events after `after` up to `upto`, at most `limit` of them and, in position order, those that start
+    within the first `max_bytes` of their stored states (so a larger single event comes alone), in one statement.
+    Each row also holds `n`, how many the first cut (by `limit`) kept, and, `with_chain`, the chain's `hash`
+    at its position (None where it is not chained)."""
+    col, table = _names(ledger)
+    inner = (f"SELECT {col} AS position, originator_id, originator_version, topic, state FROM {table} "
+             f"WHERE {col} > ? AND {col} <= ? ORDER BY {col} LIMIT ?")
+    sized = (f"SELECT t.*, SUM(LENGTH(t.state)) OVER (ORDER BY t.position) AS upto, COUNT(*) OVER () AS n "
+             f"FROM ({inner}) t")
+    chain = ", c.hash AS hash" if with_chain else ""
+    join = " LEFT JOIN ledger_chain c ON c.position = m.position" if with_chain else ""
+    return ledger.db.query(
+        f"SELECT m.position, m.originator_id, m.originator_version, m.topic, m.state, m.n{chain} FROM ({sized}) m"
+        f"{join} WHERE m.upto - LENGTH(m.state) < ? ORDER BY m.position",
+        (after, upto, limit, max_bytes))
+
+
 def count_events(ledger: Any, after: int | None = None) -> int:
     """How many rows the table holds (after a position, when given)."""
     col, table = _names(ledger)

@@ -289,3 +289,32 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
                 state=bytes(r["state"]))) for r in curs.fetchall()]
         check_chained(oid, rows, chain, complete=limit is None, hashes=self.hashes)
         return [s for _, s in rows]
+
+
+# -- reads of the idempotency and unique-key tables, by the question they answer -------------------
+
+
+def idempotent_answer(db: Any, scope: str, key: str | None) -> dict[str, Any] | None:
+    """The first answer kept under this idempotency key in this scope (`fingerprint`, `status`, `body`,
+    `last_event`), or None when the key was never used there."""
+    return db.query_one(
+        "SELECT fingerprint, status, body, last_event FROM idempotency_keys WHERE scope = ? AND key = ?",
+        (scope, key),
+    )
+
+
+def stored_unique_keys(db: Any, scope: str, keys: Sequence[str]) -> set[str]:
+    """Which of these keys are already stored once-ever in this scope (one binary array on PostgreSQL,
+    lists of 500 on SQLite)."""
+    if db.dialect == "postgres":
+        with db.datastore.get_connection() as conn:
+            rows = conn.execute("SELECT key FROM ledger_unique_keys WHERE scope = %s AND key = ANY(%b::text[])",
+                                (scope, list(keys))).fetchall()
+        return {str(r["key"]) for r in rows}
+    out: set[str] = set()
+    for i in range(0, len(keys), 500):
+        part = keys[i:i + 500]
+        marks = ", ".join("?" for _ in part)
+        found = db.query(f"SELECT key FROM ledger_unique_keys WHERE scope = ? AND key IN ({marks})", (scope, *part))
+        out.update(str(r["key"]) for r in found)
+    return out

@@ -12,13 +12,19 @@ import domain.catalog  # noqa: F401  (registers pinned topics)
 import domain.organizations  # noqa: F401
 from infrastructure.config import Settings
 from infrastructure.recorders import chain_records, check_chained
-from infrastructure.sql import Db
+from infrastructure.sql import Db, Tx
 from infrastructure.transcoding import MsgspecMapper, PassThroughTranscoder, SM4Cipher
 from infrastructure.verifier import Suite, suite
 
 SETTINGS_DDL = "CREATE TABLE IF NOT EXISTS ledger_settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
+
 PROFILE_KEY = "crypto_profile"
 PROFILE_NAMES = {"intl": "SHA-256, Ed25519, AES-GCM", "sm": "SM3, SM2, SM4"}
+
+
+def recorded_profile_row(tx: Tx) -> dict[str, Any] | None:
+    """The ledger's recorded crypto profile (`value`), read in the caller's transaction; None before it is set."""
+    return tx.execute("SELECT value FROM ledger_settings WHERE name = 'crypto_profile'").fetchone()
 
 
 class ProfileMismatch(Exception):
