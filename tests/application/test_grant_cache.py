@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from uuid import UUID
-
 from bootstrap import Runtime
 from tests.application.test_grant_status_property import PURPOSES, World, on
 from tests.support import cmd
@@ -21,7 +19,7 @@ def test_a_revocation_projected_by_another_process_is_answered_at_once(runtime, 
 
     other = Runtime(settings, clock=clock)  # its own connections, as another process has; it tells nothing
     try:
-        other.sharing.revoke(admin, cmd(), UUID(world.grants[0]), reason="违规使用")
+        other.sharing.revoke(admin, cmd(), world.grants[0], reason="违规使用")
         other.projector.catch_up_all()
         moved = other.projector.position("sharing")
     finally:
