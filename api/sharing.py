@@ -8,12 +8,12 @@ from uuid import UUID
 
 import anyio.to_thread
 import msgspec
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from api.contract import Page
-from api.deps import Envelope, Reads, answer, min_position
+from api.deps import Asking, Envelope, Reads, answer
 from api.params import (
     AsKnownAtQuery,
     AtQuery,
@@ -26,7 +26,6 @@ from api.params import (
     plain,
 )
 from api.state import Past
-from application.answer_proofs import GrantStatusParts
 from application.common import ApplicationError, Forbidden, NotFound, Principal
 from application.sharing import (
     GrantAnswer,
@@ -239,31 +238,12 @@ class GrantController(Controller):
                                                reason=data.reason))
 
 
-class _Asking(msgspec.Struct, frozen=True):
-    """One grant-status question's request, caller, read-your-writes and parts (the answer runs on the loop or in
-    a worker thread). The write envelope is built only for a recorded use, from the request: a question neither
-    pays for nor is refused by the headers of a write."""
-
-    request: Request[Any, Any, Any]
-    principal: Principal
-    reads: Reads
-    parts: GrantStatusParts
-
-
-def _reads_of(request: Request[Any, Any, Any], parts: GrantStatusParts) -> Reads:
-    """The question's read-your-writes, from X-Min-Position (or ?min_position=) by the edge's one parser. Not the
-    `reads` dependency: a third dependency of this hot path (its own parameter model, a task of its own) cost it
-    a sixth to a quarter of its rate head to head; the document did not declare the header here before either."""
-    return Reads(min_position(request), parts.projector, parts.ledger.max_position)
-
-
 class GrantStatusController(Controller):
     path = "/grant-status"
     tags = ["sharing"]
 
     @get("/")
-    async def ask(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                  grant_status: NamedDependency[GrantStatusParts],
+    async def ask(self, asking: NamedDependency[Asking],
                   holder: Annotated[str, constrained(OrgCode)], entry_id: FromQuery[UUID],
                   fields: Annotated[list[str], QueryParameter(max_items=MAX_ITEMS)],
                   purpose: Annotated[str, constrained(ShortText)], method: Annotated[str, constrained(ShortText)],
@@ -282,19 +262,18 @@ class GrantStatusController(Controller):
         except msgspec.ValidationError as e:
             raise OutOfRange("fields", str(e)) from None
         return await self._answer_soon(
-            _Asking(request, principal, _reads_of(request, grant_status), grant_status),
+            asking,
             msgspec.structs.replace(asked, at=at, as_known_at=as_known_at, proof=proof, since=since))
 
     @post("/", status_code=200)
-    async def ask_many(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                       grant_status: NamedDependency[GrantStatusParts],
+    async def ask_many(self, asking: NamedDependency[Asking],
                        data: JSONBody[StatusBody]) -> Response[StatusAnswer]:
         """The same question with a body (many fields); `record_use: true` records the access, consuming a
         single-use grant (按次单独实施)."""
-        return await self._answer_soon(_Asking(request, principal, _reads_of(request, grant_status), grant_status), data)
+        return await self._answer_soon(asking, data)
 
     @classmethod
-    async def _answer_soon(cls, a: _Asking, q: StatusBody) -> Response[Any]:
+    async def _answer_soon(cls, a: Asking, q: StatusBody) -> Response[Any]:
         """Answers on the event loop when everything it needs is in memory (the grant cache current, the holder's
         grants and the entry's provider cached, no wait asked for), else in a worker thread: the answer is the same."""
         cache, principal = a.parts.grant_cache, a.principal
@@ -306,7 +285,7 @@ class GrantStatusController(Controller):
         return await anyio.to_thread.run_sync(cls._answer, a, q)
 
     @staticmethod
-    def _answer(a: _Asking, q: StatusBody) -> Response[StatusAnswer]:
+    def _answer(a: Asking, q: StatusBody) -> Response[StatusAnswer]:
         principal, parts, sharing = a.principal, a.parts, a.parts.sharing
         if not q.fields:
             raise ApplicationError("Name at least one field.")
