@@ -252,8 +252,12 @@ def _handlers(app: Litestar) -> dict[tuple[str, str], Any]:
     return found
 
 
+AUTHENTICATED = ("principal", "asking")
+"""The dependencies that authenticate the caller (`asking` carries the grant-status question's caller)."""
+
+
 def _protected(handler: Any) -> bool:
-    return handler is not None and "principal" in handler.parsed_fn_signature.parameters
+    return handler is not None and any(name in handler.parsed_fn_signature.parameters for name in AUTHENTICATED)
 
 
 def declare_contract(app: Litestar) -> None:
