@@ -52,8 +52,8 @@ from domain.rules import InvalidTransition, RuleViolation
 from domain.sharing_values import GrantKind, GrantSpec, grant_id
 from infrastructure.config import Settings
 from infrastructure.sql import MemoryDb
+from projections.state_images import delta_head, is_delta, replica_image, unpack_checkpoint
 from projections.state_queries import StateQueries
-from projections.timetravel import delta_head, is_delta, replica_image, unpack_checkpoint
 
 NAME = "state_at"
 TITLE = "State at a date over a long history"

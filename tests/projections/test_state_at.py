@@ -315,7 +315,7 @@ def test_before_the_first_event_the_state_is_empty(runtime, admin, clock):
 def test_checkpoints_stored_with_zlib_before_decision_0019_still_give_the_replayed_state(runtime, admin, clock):
     import zlib
 
-    from projections.timetravel import ZSTD_MAGIC, unpack_checkpoint
+    from projections.state_images import ZSTD_MAGIC, unpack_checkpoint
 
     rt, rng = runtime, random.Random(19)
     history = MixedHistory(rt, admin, clock, rng)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import random
 
 from projections.registry import all_views
-from projections.timetravel import TimeTravel, delta_head, is_delta
+from projections.state_images import delta_head, is_delta
+from projections.timetravel import TimeTravel
 from tests.projections.test_state_at import MixedHistory, rows, time_travel_views
 
 TABLES = sorted({t for v in time_travel_views() for t in v.tables})
