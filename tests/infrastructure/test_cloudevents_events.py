@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from application.feeds import REFERENCE_MARK, events_reference
+from application.events_reference import REFERENCE_MARK, events_reference
 from domain.timeline import KINDS
 from infrastructure.cloudevents import catalogue, data_schema, event_classes, type_name
 
