@@ -109,6 +109,11 @@ class Ledger(Application[UUID]):
             compressor=self.factory.compressor(),
         )
 
+    def plain_bytes(self, state: bytes) -> bytes:
+        """A stored state as the JSON the mapper encoded (decrypted and decompressed as configured)."""
+        mapper: MsgspecMapper = self.mapper  # type: ignore[assignment]
+        return mapper.plain_bytes(state)
+
     @property
     def events_table(self) -> str:
         return self.recorder.events_table_name  # type: ignore[attr-defined,no-any-return]

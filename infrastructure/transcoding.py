@@ -81,7 +81,10 @@ class MsgspecMapper(Mapper[Any]):
 
     def plain_state(self, stored_event: StoredEvent) -> bytes:
         """The event's JSON as encoded, decrypted and decompressed (a read model may decode only what it reads)."""
-        data = stored_event.state
+        return self.plain_bytes(stored_event.state)
+
+    def plain_bytes(self, data: bytes) -> bytes:
+        """`plain_state` of a stored state given as its bytes."""
         if self.cipher:
             data = self.cipher.decrypt(data)
         if self.compressor:
