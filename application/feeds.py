@@ -21,6 +21,7 @@ from application.common import NOBODY, ApplicationError, Principal
 from application.feed_hub import Hub
 from infrastructure import chain_rows, event_rows, feed_rows
 from infrastructure.cloudevents import catalogue, envelope, public_data, subject_of
+from infrastructure.sse_frames import FrameWriter, Shape, hyphenated
 from infrastructure.store import Ledger, recorded_profile_row
 from infrastructure.verifier import GENESIS, Suite, canonical_bytes, suite
 from projections.feed import EVERYONE
@@ -59,6 +60,18 @@ class FeedPage(msgspec.Struct, frozen=True):
     next: int
     """The cursor for the next page (`after=`): the last event's position, or the horizon when the page is short."""
     horizon: int
+
+
+class DirectPage(msgspec.Struct, frozen=True):
+    """A page of an unfiltered stream read straight from the store: its events' SSE frames, ready to send."""
+
+    frames: bytes
+    positions: list[int]
+    """The positions of the events framed, in order."""
+    next: int
+    """The cursor after the page."""
+    more: bool
+    """Whether more may follow before the horizon."""
 
 
 class TailEvent(msgspec.Struct, frozen=True):
@@ -113,6 +126,7 @@ class FeedService:
         """Stored bytes of events a stream loads at once (a single larger event is loaded alone)."""
         self.source = ledger.settings.public_base_url
         """The CloudEvents `source` of every event: the service's public base URL (an absolute URI)."""
+        self._frames = FrameWriter(ledger.plain_bytes)
         self.receipt_of: Callable[[UUID, str | None], dict[str, Any] | None] | None = None
         """The signed receipt of an access-log batch as a reader may see it (set by the runtime; 第二十二条)."""
 
@@ -264,37 +278,42 @@ class FeedService:
         positions, cursor = self.stream_page(scope, after, limit, f, horizon)
         return self.chunks(positions, self.chunk_bytes), cursor, len(positions)
 
-    def direct_page(self, after: int, horizon: int, limit: int) -> tuple[list[tuple[int, bytes]], int, bool]:
+    def direct_page(self, after: int, horizon: int, limit: int) -> DirectPage:
         """An unscoped, unfiltered stream's next page, read straight from the event store with the chain's hashes
-        in one statement (no feed index between): (position, CloudEvent JSON) of its events, the cursor after it,
-        and whether more may follow before the horizon. At most `limit` events, and at most `chunk_bytes` of
-        stored events (a larger single event alone): the database cuts the page, so no more is loaded."""
+        in one statement (no feed index between), as its SSE frames written at once (`infrastructure.sse_frames`:
+        `data` from the stored JSON, no typed round trip), the cursor after it, and whether more may follow
+        before the horizon. At most `limit` events, and at most `chunk_bytes` of stored events (a larger single
+        event alone): the database cuts the page, so no more is loaded."""
         rows = event_rows.page_within_bytes(self.ledger, after, horizon, limit, self.chunk_bytes,
                                             with_chain=self.chained)
         if not rows:
-            return [], max(after, horizon), False
-        by_topic = catalogue().by_topic
-        out = []
-        for r in rows:
-            pos = int(r["position"])
-            if r["topic"] not in by_topic:  # a class no context registered: in no feed
-                continue
-            oid = r["originator_id"]
-            stored = StoredEvent(originator_id=oid if isinstance(oid, UUID) else UUID(str(oid)),
-                                 originator_version=int(r["originator_version"]), topic=r["topic"],
-                                 state=bytes(r["state"]))
-            event = self.ledger.mapper.to_domain_event(stored)
-            data = None
-            if self.receipt_of is not None and hasattr(event, "records"):
-                data = public_data(event)
-                receipt = self.receipt_of(event.originator_id, None)
-                if receipt is not None:
-                    data["receipt"] = receipt
-            h = r.get("hash")
-            out.append((pos, _json.encode(envelope(event, pos, None if h is None else bytes(h).hex(), data=data,
-                                                   source=self.source))))
-        more = len(rows) < int(rows[0]["n"]) or int(rows[0]["n"]) == limit
-        return out, int(rows[-1]["position"]) if more else max(after, horizon), more
+            return DirectPage(b"", [], max(after, horizon), False)
+        sqlite = self.ledger.backend == "sqlite"
+        page = [(int(r[0]), hyphenated(r[1]) if sqlite else r[1], int(r[2]), r[3], bytes(r[4]),
+                 None if r[5] is None else bytes(r[5])) for r in rows]
+        buf = bytearray()
+        positions = self._frames.write(buf, page, self.source, lambda i: self._typed(page[i]), self._wants_typed)
+        n = int(rows[0][6])
+        more = len(rows) < n or n == limit
+        return DirectPage(bytes(buf), positions, page[-1][0] if more else max(after, horizon), more)
+
+    def _wants_typed(self, shape: Shape) -> bool:
+        """An access-log batch carries the receipt a reader may see in its `data`: built from the typed event."""
+        return self.receipt_of is not None and "records" in shape.names
+
+    def _typed(self, row: tuple[int, str, int, str, bytes, bytes | None]) -> bytes:
+        """One row's CloudEvent through the typed round trip (the mapper's event, `public_data`, `envelope`)."""
+        pos, oid, version, topic, state, chain = row
+        event = self.ledger.mapper.to_domain_event(StoredEvent(originator_id=UUID(oid), originator_version=version,
+                                                               topic=topic, state=state))
+        data = None
+        if self.receipt_of is not None and hasattr(event, "records"):
+            data = public_data(event)
+            receipt = self.receipt_of(event.originator_id, None)
+            if receipt is not None:
+                data["receipt"] = receipt
+        return _json.encode(envelope(event, pos, None if chain is None else chain.hex(), data=data,
+                                     source=self.source))
 
     def encoded_at(self, positions: Sequence[int], scope: Scope) -> list[tuple[int, bytes]]:
         """(position, the CloudEvent as JSON bytes) for each event at these positions, as the scope may see it:

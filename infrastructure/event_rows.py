@@ -84,22 +84,25 @@ def events_of(ledger: Any, originator_ids: Sequence[UUID]) -> list[dict[str, Any
 
 
 def page_within_bytes(ledger: Any, after: int, upto: int, limit: int, max_bytes: int, *,
-                      with_chain: bool) -> list[dict[str, Any]]:
+                      with_chain: bool) -> list[tuple[Any, ...]]:
     """The events after `after` up to `upto`, at most `limit` of them and, in position order, those that start
-    within the first `max_bytes` of their stored states (so a larger single event comes alone), in one statement.
-    Each row also holds `n`, how many the first cut (by `limit`) kept, and, `with_chain`, the chain's `hash`
-    at its position (None where it is not chained)."""
+    within the first `max_bytes` of their stored states (so a larger single event comes alone), in one statement,
+    as plain tuples: (position, originator id as text -- a UUID's on PostgreSQL, 32 hex digits on SQLite --,
+    version, topic, state, the chain's hash at the position or None, and `n`, how many the first cut (by
+    `limit`) kept). The hash is None everywhere unless `with_chain`. On PostgreSQL the row comes in binary: the
+    state as its bytes, not as hex text to decode."""
     col, table = _names(ledger)
-    inner = (f"SELECT {col} AS position, originator_id, originator_version, topic, state FROM {table} "
+    oid = "originator_id::text" if ledger.backend == "postgres" else "originator_id"
+    inner = (f"SELECT {col} AS position, {oid} AS originator_id, originator_version, topic, state FROM {table} "
              f"WHERE {col} > ? AND {col} <= ? ORDER BY {col} LIMIT ?")
     sized = (f"SELECT t.*, SUM(LENGTH(t.state)) OVER (ORDER BY t.position) AS upto, COUNT(*) OVER () AS n "
              f"FROM ({inner}) t")
-    chain = ", c.hash AS hash" if with_chain else ""
+    chain = "c.hash" if with_chain else "NULL"
     join = " LEFT JOIN ledger_chain c ON c.position = m.position" if with_chain else ""
-    return ledger.db.query(
-        f"SELECT m.position, m.originator_id, m.originator_version, m.topic, m.state, m.n{chain} FROM ({sized}) m"
-        f"{join} WHERE m.upto - LENGTH(m.state) < ? ORDER BY m.position",
-        (after, upto, limit, max_bytes))
+    sql = (f"SELECT m.position, m.originator_id, m.originator_version, m.topic, m.state, {chain}, m.n "
+           f"FROM ({sized}) m{join} WHERE m.upto - LENGTH(m.state) < ? ORDER BY m.position")
+    with ledger.db.lone() as tx:
+        return _tuples(tx, sql, (after, upto, limit, max_bytes))
 
 
 def count_events(ledger: Any, after: int | None = None) -> int:

@@ -41,12 +41,10 @@ def test_a_client_that_stops_reading_stops_its_stream_and_payloads_load_in_bound
     real_direct = feeds.direct_page
 
     def counted_direct(after, horizon, limit):  # an unfiltered stream of the Office reads the store itself
-        events, cursor, more = real_direct(after, horizon, limit)
-        positions = [p for p, _ in events]
+        page = real_direct(after, horizon, limit)
         # a page stops once it holds chunk_bytes: the event that crossed the mark is not counted against it
-        loads.append((stored_bytes(positions[:-1]) if len(positions) > 1 else 0,
-                      sum(len(frame) for _, frame in events)))
-        return events, cursor, more
+        loads.append((stored_bytes(page.positions[:-1]) if len(page.positions) > 1 else 0, len(page.frames)))
+        return page
 
     feeds.events_at = counted
     feeds.direct_page = counted_direct

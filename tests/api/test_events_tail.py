@@ -128,7 +128,7 @@ def test_an_unscoped_stream_from_the_start_reads_the_store_in_pages_cut_by_size(
 
     def counted(after, horizon, limit):
         out = real(after, horizon, limit)
-        pages_read.append([p for p, _ in out[0]])
+        pages_read.append(out.positions)
         return out
 
     feeds.direct_page = counted  # type: ignore[method-assign]
