@@ -22,7 +22,7 @@ from api.params import (
     position_of,
 )
 from application.common import NotFound, Principal
-from application.feeds import DirectPage, FeedPage, FeedService, Filter, Scope, TailEvent
+from application.feeds import FeedPage, FeedService, Filter, Scope, TailEvent
 from infrastructure.cloudevents import BATCH_MEDIA_TYPE, catalogue, data_schema
 from projections.feed import OWNERS
 
@@ -142,8 +142,8 @@ async def follow(feeds: FeedService, scope: Scope, f: Filter, after: int,
     Memory per client is bounded: a page is at most STREAM_PAGE positions (integers), and event
     payloads are loaded, encoded and sent `feeds.chunk_bytes` of stored events at a time (one larger
     event alone), each such run as one message of its events. An unfiltered stream of the Office behind the
-    horizon reads pages of at most DIRECT_PAGE events and `feeds.chunk_bytes` straight from the store, and
-    reads the next one while the current one is sent: two such pages at most. Each message is handed to the server and awaited before the next is produced; the server's
+    horizon reads pages of at most DIRECT_PAGE events and `feeds.chunk_bytes` straight from the store, each
+    page's frames written at once and sent as one message. Each message is handed to the server and awaited before the next is produced; the server's
     send waits while the socket's write buffer is above its high-water mark, so a client that
     stops reading stops this generator instead of letting events pile up in memory.
     """
@@ -154,58 +154,50 @@ async def follow(feeds: FeedService, scope: Scope, f: Filter, after: int,
     sent = loop.time()
     unscoped = scope.org is None and feeds.live_tail
     direct = unscoped and scope.access_log and not f.types and not f.subject
-    ahead: asyncio.Future[DirectPage] | None = None
-    try:
-        while True:
-            if cursor < horizon and direct:  # everything, straight from the store: one statement per page
-                page = await (ahead or sync_to_thread(feeds.direct_page, cursor, horizon, DIRECT_PAGE))
-                ahead = None
-                cursor = page.next
-                if page.more and cursor < horizon:  # the next page is read (in a worker thread) while this one is sent
-                    ahead = asyncio.ensure_future(sync_to_thread(feeds.direct_page, cursor, horizon, DIRECT_PAGE))
-                if page.frames:
-                    yield Frames(page.frames)
-                    sent = loop.time()
-                if page.more:
-                    continue
-            if cursor < horizon:
-                chunks, cursor, count = await sync_to_thread(feeds.stream_plan, scope, cursor, STREAM_PAGE, f, horizon)
-                for chunk in chunks:
-                    events = await sync_to_thread(feeds.encoded_at, chunk, scope)
-                    if events:
-                        yield EncodedEvents(events)
-                        sent = loop.time()
-                if count == STREAM_PAGE:
-                    continue
-            tail = feeds.tail if unscoped else None
-            if tail is not None and tail.start <= cursor < tail.head:
-                for run in _runs(feeds.tail_frames(tail.after(cursor), scope, f), feeds.chunk_bytes):
-                    shared = all(e.frame is not None for e in run)
-                    yield EncodedEvents(feeds.encode_tail(run, scope) if shared
-                                        else await sync_to_thread(feeds.encode_tail, run, scope))
-                    sent = loop.time()
-                cursor = tail.head
-                continue
-            if tail is not None and cursor < tail.start:  # fell behind the tail: the index holds what is missing
-                horizon = max(horizon, feeds.hub.horizon)
-                if horizon <= cursor:  # and the index has not reached the cursor yet: wait for it, as a scoped stream
-                    if loop.time() - sent >= heartbeat:
-                        yield ServerSentEventMessage(data=None, comment="heartbeat")
-                        sent = loop.time()
-                    horizon = max(horizon, await feeds.hub.wait_beyond(cursor, sent + heartbeat - loop.time()))
-                continue
-            # Traffic this client may not see moves the horizon without sending it anything; the
-            # heartbeat is due by the time since the last byte, not since the horizon last moved.
-            if loop.time() - sent >= heartbeat:
-                yield ServerSentEventMessage(data=None, comment="heartbeat")
+    while True:
+        if cursor < horizon and direct:  # everything, straight from the store: one statement per page
+            page = await sync_to_thread(feeds.direct_page, cursor, horizon, DIRECT_PAGE)
+            cursor = page.next
+            if page.frames:
+                yield Frames(page.frames)
                 sent = loop.time()
-            if unscoped:
-                await feeds.hub.wait_head(cursor, sent + heartbeat - loop.time())
-            else:
-                horizon = max(horizon, await feeds.hub.wait_beyond(horizon, sent + heartbeat - loop.time()))
-    finally:
-        if ahead is not None:  # the stream ended (the client left) with a page read ahead: it is dropped
-            ahead.cancel()
+            if page.more:
+                continue
+        if cursor < horizon:
+            chunks, cursor, count = await sync_to_thread(feeds.stream_plan, scope, cursor, STREAM_PAGE, f, horizon)
+            for chunk in chunks:
+                events = await sync_to_thread(feeds.encoded_at, chunk, scope)
+                if events:
+                    yield EncodedEvents(events)
+                    sent = loop.time()
+            if count == STREAM_PAGE:
+                continue
+        tail = feeds.tail if unscoped else None
+        if tail is not None and tail.start <= cursor < tail.head:
+            for run in _runs(feeds.tail_frames(tail.after(cursor), scope, f), feeds.chunk_bytes):
+                shared = all(e.frame is not None for e in run)
+                yield EncodedEvents(feeds.encode_tail(run, scope) if shared
+                                    else await sync_to_thread(feeds.encode_tail, run, scope))
+                sent = loop.time()
+            cursor = tail.head
+            continue
+        if tail is not None and cursor < tail.start:  # fell behind the tail: the index holds what is missing
+            horizon = max(horizon, feeds.hub.horizon)
+            if horizon <= cursor:  # and the index has not reached the cursor yet: wait for it, as a scoped stream
+                if loop.time() - sent >= heartbeat:
+                    yield ServerSentEventMessage(data=None, comment="heartbeat")
+                    sent = loop.time()
+                horizon = max(horizon, await feeds.hub.wait_beyond(cursor, sent + heartbeat - loop.time()))
+            continue
+        # Traffic this client may not see moves the horizon without sending it anything; the
+        # heartbeat is due by the time since the last byte, not since the horizon last moved.
+        if loop.time() - sent >= heartbeat:
+            yield ServerSentEventMessage(data=None, comment="heartbeat")
+            sent = loop.time()
+        if unscoped:
+            await feeds.hub.wait_head(cursor, sent + heartbeat - loop.time())
+        else:
+            horizon = max(horizon, await feeds.hub.wait_beyond(horizon, sent + heartbeat - loop.time()))
 
 
 def _runs(events: list[TailEvent], max_bytes: int) -> list[list[TailEvent]]:
