@@ -88,7 +88,7 @@ class Runtime:
 
     def _wire(self) -> None:
         self.ledger = Ledger(self.settings)
-        self.projector = Projector(self.ledger, all_views(), build_page_size=5000)
+        self.projector = Projector(self.ledger, all_views(), build_page_size=10000)
         self.projector.max_wait = self.settings.min_position_wait_seconds
         self.channel: str | None = None
         if self.ledger.backend == "postgres":  # other processes learn of committed pages and caller changes

@@ -195,9 +195,11 @@ def run(opts: Options) -> Outcome:
         with fresh_runtime("sqlite", opts, work) as rt:
             _measure("SQLite", rt, events, out)
     out.notes.append(
-        "Ratio = rebuild rate / read+decode rate (the baseline decodes every event whole with the ledger's "
-        "mapper). A rebuild reads the same pages and writes the view's rows and its tracking record in one "
-        "transaction per page; the catalog and ledger_times decode only the fields they read, so their ratio "
+        "Ratio = rebuild rate / read+decode rate (the baseline reads through the library's recorder and decodes "
+        "every event whole with the ledger's mapper). A rebuild reads the same events with the projector's own "
+        "statement, in pages of the projector's build size, the next page read and decoded in a thread while it "
+        "writes the view's rows and its tracking record in one transaction per page; the catalog, "
+        "ledger_times and the feed decode only the fields they read, so their ratio "
         "may exceed 1, and a view that reads only its own topics goes through the log's positions faster "
         "than reading every event, hence ratios above 1 for those too."
     )

@@ -222,20 +222,30 @@ class Db:
             raise TypeError(f"Unsupported datastore {datastore!r}")
 
     @contextmanager
-    def write(self) -> Iterator[Tx]:
-        """A write transaction; on SQLite it takes the write lock up front (BEGIN IMMEDIATE)."""
+    def write(self, cache_kib: int | None = None) -> Iterator[Tx]:
+        """A write transaction; on SQLite it takes the write lock up front (BEGIN IMMEDIATE). With `cache_kib`,
+        SQLite's connection has a page cache of that size for this transaction (a large write that would
+        otherwise spill dirty pages to the log and write them again), and its own again once it has ended."""
         if self.dialect == "sqlite":
             with self.datastore.get_connection(commit=True) as conn:
                 raw = conn._sqlite_conn
                 cur = raw.cursor()
-                cur.execute("BEGIN IMMEDIATE")
+                before = None
+                if cache_kib is not None:
+                    before = int(cur.execute("PRAGMA cache_size").fetchone()[0])
+                    cur.execute(f"PRAGMA cache_size = -{int(cache_kib)}")
                 try:
-                    yield Tx(cur, "sqlite")
-                except BaseException:
-                    raw.rollback()
-                    raise
-                else:
-                    raw.commit()
+                    cur.execute("BEGIN IMMEDIATE")
+                    try:
+                        yield Tx(cur, "sqlite")
+                    except BaseException:
+                        raw.rollback()
+                        raise
+                    else:
+                        raw.commit()
+                finally:
+                    if before is not None:
+                        cur.execute(f"PRAGMA cache_size = {before}")  # frees the pages cached beyond it
         else:
             with self.datastore.transaction(commit=True) as cur:
                 yield Tx(cur, "postgres")
@@ -306,7 +316,7 @@ class MemoryDb(Db):
             return self._conn.serialize()
 
     @contextmanager
-    def write(self) -> Iterator[Tx]:
+    def write(self, cache_kib: int | None = None) -> Iterator[Tx]:  # in memory already: no cache to size
         with self._lock:
             cur = self._conn.cursor()
             cur.execute("BEGIN")

@@ -43,6 +43,9 @@ class View(ABC):
     """At most this many events in one page, for a view whose events are large (the projector's page otherwise)."""
     wants_raw: ClassVar[bool] = False
     """True for a view that gets the stored notification (its bytes as recorded) instead of the decoded event."""
+    text_ids: ClassVar[bool] = False
+    """True for a view whose `decode` reads a notification's originator id only as its text (`str(...)`): the
+    projector's pages then carry the id as that text, and never make a UUID of it."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -38,6 +38,7 @@ class CatalogView(View):
     name = "catalog"
     version = 2  # 2: public_version / public_modified_at; last_updated from 00:00 Beijing of published_on
     tables = ("catalog_entries", "catalog_items", "open_catalog")
+    text_ids = True  # `decode` reads the entry's id as text only (str of a UUID is its text)
 
     def __init__(self) -> None:
         super().__init__()

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
-from eventsourcing.utils import get_topic
+from eventsourcing.utils import get_topic, resolve_topic
 
 from infrastructure.cloudevents import catalogue, subject_of
 from infrastructure.sql import Tx
@@ -60,6 +60,7 @@ class FeedView(View):
     tables = ("feed_events", "feed_audience", "feed_subjects")
     all_topics = True
     time_travel: ClassVar[bool] = False
+    text_ids = True  # the subject is the id's text; a whole decoding makes a UUID of it itself
 
     def __init__(self) -> None:
         super().__init__()
@@ -67,6 +68,7 @@ class FeedView(View):
         self._audience: list[tuple[str, int]] = []
         self._subjects: dict[str, tuple[frozenset[str], bool]] = {}
         self._dirty: set[str] = set()
+        self._kinds: dict[str, tuple[type, bool]] = {}  # stored topic -> (its class, whether its fields are read)
 
     def create(self, tx: Tx) -> None:
         for statement in FEED_DDL:
@@ -84,13 +86,29 @@ class FeedView(View):
                                        if row else (frozenset(), False))
         return self._subjects[subject]
 
+    def decode(self, notification: Any, mapper: Any) -> Any:
+        """The domain event where the view reads its fields (an object's first event, whose fields name its
+        owners; an event that widens an audience; an access-log batch, which names its own), else only its
+        class, originator and version (`_Later`): most events of an object leave its audience as it was."""
+        topic = notification.topic
+        known = self._kinds.get(topic)
+        if known is None:
+            cls = resolve_topic(topic)
+            t = catalogue().by_topic.get(get_topic(cls))
+            known = self._kinds[topic] = (cls, t is not None and (t.kind == "access-log" or cls.__name__ in EXTRA))
+        cls, whole = known
+        if whole or notification.originator_version == 1:
+            return mapper.to_domain_event(notification)
+        return _Later(cls, str(notification.originator_id), notification.originator_version)
+
     def apply(self, tx: Tx, event: Any, position: int) -> None:
-        t = catalogue().by_topic.get(get_topic(type(event)))
+        cls = event.event_class if type(event) is _Later else type(event)
+        t = catalogue().by_topic.get(get_topic(cls))
         if t is None:  # an event class no context registered: Office and auditors only
             return
         subject = subject_of(t.kind, event.originator_id)
         self._events.append((position, t.name, subject))
-        name = type(event).__name__
+        name = cls.__name__
         orgs, public = self._subject(tx, subject, first=event.originator_version == 1)
         if event.originator_version == 1 and t.kind in OWNERS and t.kind != "access-log":
             orgs = frozenset(o for o in OWNERS[t.kind](event) if o)
@@ -115,6 +133,15 @@ class FeedView(View):
         tx.executemany("INSERT INTO feed_subjects (subject, orgs, public) VALUES (?, ?, ?) ON CONFLICT (subject) "
                        "DO UPDATE SET orgs = excluded.orgs, public = excluded.public", rows)
         self._events, self._audience, self._dirty = [], [], set()
+
+class _Later:
+    """A later event of an object as the feed reads it: its class, originator and version, nothing else."""
+
+    __slots__ = ("event_class", "originator_id", "originator_version")
+
+    def __init__(self, event_class: type, originator_id: str, originator_version: int) -> None:
+        self.event_class, self.originator_id, self.originator_version = event_class, originator_id, originator_version
+
 
 # Who sees what, in words (docs/events.md is generated from this and the event classes).
 AUDIENCE_DOC: dict[str, str] = {

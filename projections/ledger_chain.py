@@ -42,6 +42,7 @@ class LedgerChainView(View):
     tables = ("ledger_chain",)
     all_topics = True
     wants_raw = True
+    text_ids = True  # the id's 16 bytes and hex digits come from its text (`apply`)
     time_travel: ClassVar[bool] = False
 
     def __init__(self) -> None:
@@ -66,12 +67,17 @@ class LedgerChainView(View):
             self._seq, self._prev = int(last["seq"]) + 1, bytes(last["hash"])
 
     def apply(self, tx: Tx, event: Any, position: int) -> None:
-        """`event` is the stored notification (the view wants raw records)."""
-        data = canonical_bytes(position, event.originator_id, event.originator_version, event.topic,
-                               bytes(event.state))
+        """`event` is the stored notification (the view wants raw records), its originator id a UUID or, in the
+        projector's pages, the UUID's text (`text_ids`)."""
+        oid = event.originator_id
+        if type(oid) is str:
+            hex_id = oid.replace("-", "")
+            oid_bytes = bytes.fromhex(hex_id)
+        else:
+            hex_id, oid_bytes = oid.hex, oid.bytes
+        data = canonical_bytes(position, oid_bytes, event.originator_version, event.topic, bytes(event.state))
         h = self._suite.chain_hash(self._prev, data)
-        self._rows.append((position, self._seq, event.originator_id.hex, event.originator_version,
-                           h, self._prev))
+        self._rows.append((position, self._seq, hex_id, event.originator_version, h, self._prev))
         self._prev = h
         self._seq += 1
 

@@ -59,6 +59,7 @@ class LedgerTimesView(View):
     version = 2
     tables = ("ledger_times",)
     all_topics = True
+    text_ids = True  # `decode` reads the originator id as text only
     time_travel: ClassVar[bool] = False
 
     def __init__(self) -> None:

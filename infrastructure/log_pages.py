@@ -1,0 +1,139 @@
+"""The projector's pages of the notification log, read with a statement of its own.
+
+The library's `select_notifications` reads every column (`SELECT *`), as text on PostgreSQL (each state
+hex-encoded by the server and decoded again here), and makes a `UUID` of every originator id (on SQLite
+from its stored hex). A read model needs the five fields of a notification and, for most events, only
+the originator id's text: the views that read nothing else of it (`View.text_ids`) get it as that text,
+the form they write anyway, with no `UUID` made and printed again per event. The rows are the same
+rows in the same order as the library's read of the same range and topics; on PostgreSQL they come in
+binary (the state's bytes as they are) with a prepared statement, on SQLite as plain tuples.
+
+A row becomes the library's `Notification` (its `originator_id` is typed `UUID | str`), so a view and
+the projector's failure reports see what they saw before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import InterfaceError, Notification, OperationalError
+from eventsourcing.utils import retry
+from psycopg.rows import tuple_row
+from psycopg.sql import SQL, Identifier
+
+
+def _dashed(h: str) -> str:
+    """A UUID's 32 hex digits (SQLite's stored form) as its canonical text (str(UUID(h)))."""
+    if len(h) != 32:
+        return str(UUID(h))
+    h = h.lower()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def read_page(ledger: Any, start: int, limit: int, stop: int | None = None, topics: Sequence[str] = (), *,
+              text_ids: bool = False) -> list[Notification]:
+    """Up to `limit` notifications with positions in (start, stop] (no upper bound when `stop` is None) and, when
+    `topics` are given, one of those topics, in position order: what the library's
+    `select_notifications(start, limit, stop, topics, inclusive_of_start=False)` returns, with each originator id
+    as its canonical text when `text_ids`, else as a UUID."""
+    if ledger.backend == "postgres":
+        rows = _postgres(ledger, start, limit, stop, topics)
+        if text_ids:
+            return [Notification(id=p, originator_id=o, originator_version=v, topic=t, state=s)
+                    for p, o, v, t, s in rows]
+        return [Notification(id=p, originator_id=UUID(o), originator_version=v, topic=t, state=s)
+                for p, o, v, t, s in rows]
+    rows = _sqlite(ledger, start, limit, stop, topics)
+    if text_ids:
+        return [Notification(id=p, originator_id=_dashed(o), originator_version=v, topic=t, state=s)
+                for p, o, v, t, s in rows]
+    return [Notification(id=p, originator_id=UUID(hex=o), originator_version=v, topic=t, state=s)
+            for p, o, v, t, s in rows]
+
+
+def _where(column: str, mark: str, stop: int | None, topics: Sequence[str], topics_sql: str) -> str:
+    where = f"{column} > {mark}"
+    if stop is not None:
+        where += f" AND {column} <= {mark}"
+    if topics:
+        where += f" AND {topics_sql}"
+    return where
+
+
+def _sqlite(ledger: Any, start: int, limit: int, stop: int | None, topics: Sequence[str]) -> list[tuple[Any, ...]]:
+    marks = ", ".join("?" * len(topics))
+    sql = (f"SELECT rowid, originator_id, originator_version, topic, state FROM {ledger.events_table} "
+           f"WHERE {_where('rowid', '?', stop, topics, f'topic IN ({marks})')} ORDER BY rowid LIMIT ?")
+    params: list[Any] = [start, *([] if stop is None else [stop]), *topics, limit]
+    with ledger.db.datastore.transaction(commit=False) as c:
+        cur = c.sqlite_cursor
+        cur.row_factory = None
+        cur.execute(sql, params)
+        return cur.fetchall()  # type: ignore[no-any-return]
+
+
+_PG_STATEMENTS: dict[tuple[str, str, bool, bool], Any] = {}
+
+
+@retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # as the library's select_notifications
+def _postgres(ledger: Any, start: int, limit: int, stop: int | None, topics: Sequence[str]) -> list[tuple[Any, ...]]:
+    datastore = ledger.db.datastore
+    key = (datastore.schema, ledger.events_table, stop is not None, bool(topics))
+    statement = _PG_STATEMENTS.get(key)
+    if statement is None:
+        statement = _PG_STATEMENTS[key] = SQL(
+            "SELECT notification_id, originator_id::text, originator_version, topic, state FROM {schema}.{table} "
+            "WHERE " + _where("notification_id", "%s", stop, topics, "topic = ANY(%s)")
+            + " ORDER BY notification_id LIMIT %s"
+        ).format(schema=Identifier(datastore.schema), table=Identifier(ledger.events_table))
+    params: list[Any] = [start, *([] if stop is None else [stop]), *([list(topics)] if topics else []), limit]
+    with datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row, binary=True) as curs:
+        curs.execute(statement, params, prepare=True)
+        return curs.fetchall()
+
+
+class ReadAhead:
+    """One page read in a thread of its own while the caller applies the page before it.
+
+    `ask(start, ...)` starts `read(start, ...)` (one at a time: a page asked for replaces the one pending);
+    `take(start)` returns the page read from that same `start`, or None when none was asked for from there
+    (the caller then reads it itself). A page read ahead is only ever a read: whoever applies it still checks,
+    in its write transaction, that the view stands where the page starts. Both drivers release the GIL while
+    they wait on the store, so the read overlaps the caller's folding and writing. Used as a context manager,
+    the thread ends with the block (after the read in flight, if any)."""
+
+    def __init__(self, read: Callable[..., Any]) -> None:
+        self._read = read
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead")
+        self._pending: tuple[int, Future[Any]] | None = None
+
+    def ask(self, start: int, *args: Any) -> None:
+        self._drop()
+        self._pending = (start, self._pool.submit(self._read, start, *args))
+
+    def take(self, start: int) -> Any:
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return None
+        if pending[0] != start:
+            pending[1].cancel()
+            return None
+        try:
+            return pending[1].result()
+        except Exception:  # the caller's own read will meet the same error, or not, and say so
+            return None
+
+    def _drop(self) -> None:
+        if self._pending is not None:
+            self._pending[1].cancel()
+            self._pending = None
+
+    def __enter__(self) -> ReadAhead:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._drop()
+        self._pool.shutdown(wait=True, cancel_futures=True)
