@@ -16,8 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eventsourcing.utils import get_topic
 
+from domain.access_log import AccessLogBatch
 from domain.organizations import Level, OrgKind
+from projections.access_log import COLUMNS, instant, row_of
 from tests.application.access_log_world import World
 from tests.processes import ROOT, wait_until
 from tests.projections.test_rebuild_equals_live import dump
@@ -173,3 +176,29 @@ def test_exactly_once_with_a_second_projector_and_the_ingesting_process_killed(r
     live = dump(runtime, TABLES)
     runtime.projector.rebuild(["access_log"])
     assert dump(runtime, TABLES) == live
+
+
+def test_the_view_rows_are_the_rows_row_of_gives_whatever_the_text(runtime, world):
+    """On PostgreSQL the page's records reach the server as JSON text: quotes, backslashes and control
+    characters in the records' texts come out as `row_of` (the SQLite path) spells them."""
+    runtime.projector.catch_up_all()
+    batch = [world.access("div-elder"), world.access("div-welfare", fields=("A", "C")), world.access("xa-nobody"),
+             world.access("div-elder", purpose='其他"用途\\\n\t'), world.access(entry=world.limited),
+             world.access("div-elder", request_id='a"b\\c~')]
+    runtime.access_log.record(world.platform, cmd(), batch)  # in the batch's transaction
+    # and through the projector: a view behind, so the second batch is left to it
+    runtime.organizations.register(world.admin, cmd(), code="div-other", name="其他处", kind=OrgKind.DIVISION,
+                                   level=Level.PROVINCE, parent="office")
+    runtime.access_log.record(world.platform, cmd(), [world.access("div-welfare", purpose="\\u00e9 é")])
+    runtime.projector.catch_up_all()
+    stored = {r["request_id"]: r for r in runtime.ledger.db.query("SELECT * FROM access_log")}
+    expected = {}
+    for n in runtime.ledger.recorder.select_notifications(start=0, limit=10_000, topics=(get_topic(
+            AccessLogBatch.Recorded),)):
+        event = runtime.ledger.mapper.to_domain_event(n)
+        for r in event.records:
+            expected[r.request_id] = row_of(r, str(event.originator_id), instant(event.timestamp), n.id)
+    assert len(expected) == 7
+    for rid, row in expected.items():
+        got = stored[rid]
+        assert tuple(int(got[c]) if c in ("record_count", "position") else got[c] for c in COLUMNS) == row
