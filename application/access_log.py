@@ -118,7 +118,7 @@ class AccessLogService(Service):
                                            status=200, body=_enc.encode(answer), created_at=ctx.at.isoformat())
             if batch is None:
                 return answer, None, False
-            # the view takes the batch in the same transaction when it stands just before it (decision 24)
+            # the view takes the batch in the same transaction when it stands just before it (decision 25)
             page = self.projector.inline("access_log", [*batch.pending_events,
                                                         *(e for g in grants for e in g.pending_events)])
             try:

@@ -735,7 +735,7 @@ class Projector:
         """A `then=` for the `ledger.save` of `events` (that save's domain events, in its order): inside the
         save's transaction, the view applies them itself, with its tracking record, when it already stands
         at the last position before them; else (or if it fails) it leaves them to the projector. See
-        `InlinePage` and docs/decisions/0024-inline-access-log-page.md."""
+        `InlinePage` and docs/decisions/0025-inline-access-log-page.md."""
         return InlinePage(self, self.views[name], events)
 
     def wait_for(self, position: int | None, *names: str) -> None:

@@ -1,5 +1,5 @@
 """The access-log view takes a batch inside the batch's own transaction when it stands just before it
-(decision 24), on both stores: exactly once, equal to a rebuild, left to the projector whenever it is
+(decision 25), on both stores: exactly once, equal to a rebuild, left to the projector whenever it is
 behind or its code fails, and still exactly once with a second process projecting and the ingesting
 process killed with SIGKILL in the middle."""
 
