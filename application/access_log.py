@@ -118,8 +118,11 @@ class AccessLogService(Service):
                                            status=200, body=_enc.encode(answer), created_at=ctx.at.isoformat())
             if batch is None:
                 return answer, None, False
+            # the view takes the batch in the same transaction when it stands just before it (decision 26)
+            page = self.projector.inline("access_log", [*batch.pending_events,
+                                                        *(e for g in grants for e in g.pending_events)])
             try:
-                recordings = self.ledger.save(batch, *grants, idempotency=record,
+                recordings = self.ledger.save(batch, *grants, idempotency=record, then=page,
                                               unique_keys=(SCOPE, [r.request_id for r in batch.records]))
             except IntegrityError:
                 if cmd.idempotency_key:
@@ -129,6 +132,7 @@ class AccessLogService(Service):
                 if attempt == 2:
                     raise VersionConflict("Concurrent writes kept conflicting with this batch; send it again.") from None
                 continue  # a concurrent duplicate or use of a grant: judge again against what is stored now
+            page.committed()
             position = recordings[-1].notification.id if recordings else None
             if self.on_saved and position:
                 self.on_saved(position)

@@ -17,22 +17,26 @@ On PostgreSQL the events are inserted without psycopg's pipeline mode (see `Ledg
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
 
 import msgspec
 import psycopg
 import psycopg.errors
-from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+from eventsourcing.persistence import DatabaseError, InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from eventsourcing.utils import retry
 from psycopg.sql import SQL, Identifier
 
+from infrastructure.sql import Tx
 from infrastructure.verifier import INTL, Suite, canonical_bytes
+
+log = logging.getLogger(__name__)
 
 
 class IdempotencyRecord(msgspec.Struct, frozen=True):
@@ -168,6 +172,18 @@ def _events_sql(base: str, placeholder: str, gt: int | None, lte: int | None, de
     return base, params
 
 
+AfterInsert = Callable[[Tx, Sequence[int]], None]
+"""`then=` of a save: called inside the save's transaction, after its events are inserted, with the
+transaction and their positions (in the order of the events); whatever it writes commits or rolls back
+with the events."""
+
+
+def _then(kwargs: dict[str, Any], tx: Tx, ids: Sequence[int] | None) -> None:
+    then: AfterInsert | None = kwargs.get("then")
+    if then is not None and ids:
+        then(tx, ids)
+
+
 class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
     hashes: Suite = INTL
     """The hash of the ledger's crypto profile, set by the ledger when it settles its profile."""
@@ -183,6 +199,7 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
         unique: tuple[str, Sequence[str]] | None = kwargs.get("unique_keys")
         if unique is not None:
             c.executemany(_UNIQUE_SQLITE, [(unique[0], k) for k in unique[1]])
+        _then(kwargs, Tx(c, "sqlite"), ids)
         return ids
 
     def select_events(self, originator_id: UUID | str, *, gt: int | None = None, lte: int | None = None,
@@ -243,6 +260,28 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
         ).format(schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name),
                  stored_event_type=Identifier(self.stored_event_type_name))
 
+    def create_table(self) -> None:
+        super().create_table()
+        self._prefer_lz4()
+
+    def _prefer_lz4(self) -> None:
+        """New events' bytes are compressed with lz4 rather than pglz when the server has it: an access-log
+        batch of 1,000 records is about 440 kB, and pglz spent about 12 ms of the server's CPU on each
+        (lz4 about a quarter of that, and a smaller result). Rows already stored keep their compression; only
+        the catalog changes (no rewrite), once, and a server without lz4 (or a busy table) keeps pglz."""
+        try:
+            with self.datastore.transaction(commit=True) as curs:
+                row = curs.execute(
+                    "SELECT a.attcompression FROM pg_attribute AS a JOIN pg_class AS c ON c.oid = a.attrelid "
+                    "JOIN pg_namespace AS n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s "
+                    "AND a.attname = 'state'", (self.datastore.schema, self.events_table_name)).fetchone()
+                if row is None or row["attcompression"] == "l":
+                    return
+                curs.execute(SQL("ALTER TABLE {}.{} ALTER COLUMN state SET COMPRESSION lz4").format(
+                    Identifier(self.datastore.schema), Identifier(self.events_table_name)))
+        except (DatabaseError, psycopg.Error) as e:
+            log.info("events keep pglz compression: %s", e)
+
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         attempt = 0
         while True:
@@ -262,7 +301,9 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
             if not stored_events:
                 return None
             self._insert_stored_events(curs, stored_events, **kwargs)
-            return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+            ids = self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+            _then(kwargs, Tx(curs, "postgres"), ids)
+            return ids
 
     def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
         super()._insert_events(curs, stored_events, **kwargs)

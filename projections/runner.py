@@ -43,6 +43,7 @@ from eventsourcing.persistence import (
     Notification,
     OperationalError,
 )
+from eventsourcing.utils import get_topic
 
 from infrastructure.log_pages import ReadAhead, read_page
 from infrastructure.sql import Tx
@@ -257,6 +258,81 @@ class Board:
     def wait(self, name: str, position: int, timeout: float) -> bool:
         with self._cond:
             return self._cond.wait_for(lambda: self._known.get(name, 0) >= position, timeout)
+
+
+class _Own:
+    """A position and topic, as `_fold` reads them from a notification, for an event not read from the log."""
+
+    __slots__ = ("id", "topic")
+
+    def __init__(self, id: int, topic: str) -> None:  # noqa: A002 - the name Notification gives it
+        self.id, self.topic = id, topic
+
+
+class InlinePage:
+    """A writer's own events applied to one view inside the writer's transaction (`then=` of a save).
+
+    Exactly once still holds because the page is the view's next page, claimed as the projector claims
+    one: under the view's lock (this process's thread lock and, on PostgreSQL, the transaction's advisory
+    lock on the view's position, both only tried, so a save never waits for a projector), the view's
+    stored position must be the last position stored before the save's first event (the save holds the
+    ledger's write lock, so nothing else commits meanwhile) and its stored schema version this code's. The
+    rows and the tracking record commit or roll back with the events, and the projector, finding the view
+    at their position, never applies them again. Anything else (the view behind, another process in the
+    middle of a page, a build to be swapped in, a failure of the view's code, rolled back to a savepoint)
+    leaves the events to the projector, as before."""
+
+    def __init__(self, projector: Projector, view: View, events: Sequence[Any]) -> None:
+        self._projector, self._view, self._events = projector, view, events
+        self.applied: int | None = None
+        """The view's position after the save, when the save's transaction applied its events."""
+
+    def __call__(self, tx: Tx, ids: Sequence[int]) -> None:
+        p, view = self._projector, self._view
+        self.applied = None  # a save retried after a broken connection calls again
+        if len(ids) != len(self._events) or view.name in p._auto or view.name in p._failures:
+            return
+        lock = p._locks[view.name]
+        if not lock.acquire(blocking=False):
+            return
+        try:
+            tx.execute("SAVEPOINT inline_page")
+            try:
+                applied = self._apply(tx, ids)
+            except Exception:  # a fault of the view's code: the projector meets it and reports it
+                log.warning("view %s: the save's own page was left to the projector", view.name, exc_info=True)
+                tx.execute("ROLLBACK TO SAVEPOINT inline_page")
+                applied = False
+            tx.execute("RELEASE SAVEPOINT inline_page")
+        finally:
+            lock.release()
+        if applied:
+            self.applied = max(ids)
+
+    def _apply(self, tx: Tx, ids: Sequence[int]) -> bool:
+        p, view = self._projector, self._view
+        if tx.dialect == "postgres" and not tx.scalar("SELECT pg_try_advisory_xact_lock(hashtext(?))",
+                                                      (view.tracking_name,)):
+            return False
+        pos, events = p.ledger.position_column, p.ledger.events_table
+        row = tx.execute(
+            f"SELECT (SELECT MAX(notification_id) FROM {p._tracking_table} WHERE application_name = ?) AS at, "
+            f"(SELECT MAX({pos}) FROM {events} WHERE {pos} < ?) AS before, "
+            "(SELECT version FROM view_schemas WHERE name = ?) AS version",
+            (view.tracking_name, min(ids), view.name)).fetchone()
+        if row is None or int(row["at"] or 0) != int(row["before"] or 0) or row["version"] is None \
+                or int(row["version"]) != view.version:
+            return False
+        own = sorted(zip(ids, self._events, strict=True), key=lambda pair: pair[0])
+        p._fold(tx, view, [_Own(i, get_topic(type(e))) for i, e in own], [e for _, e in own])
+        record_position(p.tracking, tx, view.tracking_name, own[-1][0])
+        p._announce(tx, view.name, own[-1][0])
+        return True
+
+    def committed(self) -> None:
+        """After the save committed: this process's waiters learn the view's new position."""
+        if self.applied is not None:
+            self._projector.board.tell(self._view.name, self.applied)
 
 
 class Projector:
@@ -724,6 +800,13 @@ class Projector:
                     self._finish_build(name, None, stop)
             except ViewStalled:
                 continue
+
+    def inline(self, name: str, events: Sequence[Any]) -> InlinePage:
+        """A `then=` for the `ledger.save` of `events` (that save's domain events, in its order): inside the
+        save's transaction, the view applies them itself, with its tracking record, when it already stands
+        at the last position before them; else (or if it fails) it leaves them to the projector. See
+        `InlinePage` and docs/decisions/0026-inline-access-log-page.md."""
+        return InlinePage(self, self.views[name], events)
 
     def wait_for(self, position: int | None, *names: str) -> None:
         """Read-your-writes: brings the named views (or all) to at least `position`, or waits until the
