@@ -81,19 +81,15 @@ def page_size_of(image: bytes | bytearray | memoryview) -> int:
     return 65536 if size == 1 else size
 
 
-def changed_pages(before: bytes | bytearray, after: bytes, page_size: int) -> list[int]:
-    """The numbers (from 0) of the pages of `after` that `before` lacks or holds otherwise. Compared 16 pages at
-    a time first: most of a large replica is unchanged between two checkpoints."""
-    a, b = memoryview(before), memoryview(after)
-    common = min(len(a), len(b)) // page_size
-    block = 16 * page_size
-    out: list[int] = []
-    for start in range(0, common * page_size, block):
-        stop = min(start + block, common * page_size)
-        if a[start:stop] != b[start:stop]:
-            out += [i for i in range(start // page_size, stop // page_size)
-                    if a[i * page_size:(i + 1) * page_size] != b[i * page_size:(i + 1) * page_size]]
-    out += range(common, len(b) // page_size)
+def changed_pages(before: bytes | bytearray, after: bytes | bytearray, page_size: int) -> list[int]:
+    """The numbers (from 0) of the pages of `after` that `before` lacks or holds otherwise. Each page is compared
+    as a slice of the bytes themselves (one `memcmp`): a memoryview compares element by element, about ten times
+    slower, and the updates of a large replica are spread over most of its pages, so a coarser first pass over
+    blocks of pages rarely skips any."""
+    common = min(len(before), len(after)) // page_size
+    out = [i for i in range(common)
+           if before[i * page_size:(i + 1) * page_size] != after[i * page_size:(i + 1) * page_size]]
+    out += range(common, len(after) // page_size)
     return out
 
 
