@@ -356,7 +356,11 @@ def _timed_state_at(rt: Runtime, at: datetime) -> tuple[int, MemoryDb, float, di
 
 
 def _measure(store: str, rt: Runtime, events: int, out: Outcome) -> None:
-    spent = fill(rt, events)
+    _measure_built(store, rt, fill(rt, events), out)
+
+
+def _measure_built(store: str, rt: Runtime, spent: dict[str, float], out: Outcome) -> None:
+    """The timed part of `_measure`, over a store `fill` has built (`spent`: what `fill` returned)."""
     head = rt.ledger.max_position()
     stats = rt.ledger.db.query_one(
         "SELECT COUNT(*) AS n, MAX(size) AS biggest, SUM(size) AS total FROM state_checkpoints WHERE signature = ?",
