@@ -19,6 +19,8 @@ ZSTD_LEVEL = 3
 DELTA_MAGIC = b"CLD1"
 #: magic, parent position, base position, page size, pages in the image, pages carried, delta bytes since the base
 _DELTA_HEAD = struct.Struct("<4sqqIIIq")
+#: how many bytes of a stored checkpoint tell whether it is a delta and, if so, its header
+HEAD_BYTES = _DELTA_HEAD.size
 #: a new base is stored once the pages carried by the deltas since the last one reach this share of the replica
 #: (the default of `TimeTravel`'s `rebase_share`)
 REBASE_SHARE = 1.0
