@@ -52,7 +52,13 @@ from domain.rules import InvalidTransition, RuleViolation
 from domain.sharing_values import GrantKind, GrantSpec, grant_id
 from infrastructure.config import Settings
 from infrastructure.sql import MemoryDb
-from projections.state_images import HEAD_BYTES, delta_head, is_delta, replica_image, unpack_checkpoint
+from projections.state_images import (
+    HEAD_BYTES,
+    delta_head,
+    is_delta,
+    replica_image,
+    unpack_checkpoint,
+)
 from projections.state_queries import StateQueries
 
 NAME = "state_at"
