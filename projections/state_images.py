@@ -19,6 +19,8 @@ ZSTD_LEVEL = 3
 DELTA_MAGIC = b"CLD1"
 #: magic, parent position, base position, page size, pages in the image, pages carried, delta bytes since the base
 _DELTA_HEAD = struct.Struct("<4sqqIIIq")
+#: how many bytes of a stored checkpoint tell whether it is a delta and, if so, its header
+HEAD_BYTES = _DELTA_HEAD.size
 #: a new base is stored once the pages carried by the deltas since the last one reach this share of the replica
 #: (the default of `TimeTravel`'s `rebase_share`)
 REBASE_SHARE = 1.0
@@ -81,19 +83,15 @@ def page_size_of(image: bytes | bytearray | memoryview) -> int:
     return 65536 if size == 1 else size
 
 
-def changed_pages(before: bytes | bytearray, after: bytes, page_size: int) -> list[int]:
-    """The numbers (from 0) of the pages of `after` that `before` lacks or holds otherwise. Compared 16 pages at
-    a time first: most of a large replica is unchanged between two checkpoints."""
-    a, b = memoryview(before), memoryview(after)
-    common = min(len(a), len(b)) // page_size
-    block = 16 * page_size
-    out: list[int] = []
-    for start in range(0, common * page_size, block):
-        stop = min(start + block, common * page_size)
-        if a[start:stop] != b[start:stop]:
-            out += [i for i in range(start // page_size, stop // page_size)
-                    if a[i * page_size:(i + 1) * page_size] != b[i * page_size:(i + 1) * page_size]]
-    out += range(common, len(b) // page_size)
+def changed_pages(before: bytes | bytearray, after: bytes | bytearray, page_size: int) -> list[int]:
+    """The numbers (from 0) of the pages of `after` that `before` lacks or holds otherwise. Each page is compared
+    as a slice of the bytes themselves (one `memcmp`): a memoryview compares element by element, about ten times
+    slower, and the updates of a large replica are spread over most of its pages, so a coarser first pass over
+    blocks of pages rarely skips any."""
+    common = min(len(before), len(after)) // page_size
+    out = [i for i in range(common)
+           if before[i * page_size:(i + 1) * page_size] != after[i * page_size:(i + 1) * page_size]]
+    out += range(common, len(after) // page_size)
     return out
 
 
