@@ -10,9 +10,13 @@ import pytest
 
 from bootstrap import Runtime
 from tests.integrity.conftest import ADMIN, Store
-from tests.support import register
+from tests.support import Division, cmd, content, items
 
-LONG = "第" * 1200  # a name of 3,600 bytes: the state is above the 2 KB where PostgreSQL compresses
+
+def _large(division: Division, code: str) -> None:
+    """A catalog entry whose draft's state is above the 2 KB where PostgreSQL compresses a row's value."""
+    fields = items(*(f"{code}_FIELD_{i:03d}" for i in range(48)))
+    division.rt.catalog.draft(division.compiler, cmd(), resource_code=code, content=content(data_items=fields))
 
 
 def _lz4_on_server(rt: Runtime) -> bool:
@@ -36,10 +40,10 @@ def pg(backend: str, runtime: Runtime) -> Runtime:
     return runtime
 
 
-def test_a_new_events_table_compresses_states_with_lz4(pg: Runtime, settings, clock):
+def test_a_new_events_table_compresses_states_with_lz4(pg: Runtime):
     assert _method(pg) == "l"
     pg.init(admin=ADMIN.person)
-    register(pg, ADMIN, "div-long", name=LONG)
+    _large(Division(pg, ADMIN), "SX-LZ-1")
     methods = {r["m"] for r in pg.ledger.db.query(
         f"SELECT pg_column_compression(state) AS m FROM {pg.ledger.events_table}")}
     assert "lz4" in methods and "pglz" not in methods
@@ -59,10 +63,11 @@ def test_an_existing_table_keeps_its_compression(pg: Runtime, settings, clock):
 def test_verify_judges_states_of_both_methods_and_names_a_tampered_one(pg: Runtime):
     store = Store(pg)
     pg.init(admin=ADMIN.person)
+    division = Division(pg, ADMIN)
     store.sql("ALTER TABLE {table} ALTER COLUMN state SET COMPRESSION pglz")
-    register(pg, ADMIN, "div-old", name=LONG)
+    _large(division, "SX-PGLZ-1")
     store.sql("ALTER TABLE {table} ALTER COLUMN state SET COMPRESSION lz4")
-    register(pg, ADMIN, "div-new", name=LONG + "新")
+    _large(division, "SX-LZ-2")
     pg.integrity.create_checkpoint()
     rows = pg.ledger.db.query(f"SELECT {store.col} AS p, pg_column_compression(state) AS m "
                               f"FROM {store.table} ORDER BY {store.col}")
