@@ -135,8 +135,15 @@ class _Walk:
                      f"(head {head})")
 
 
-Page = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]
-"""(chain records, stored events) of one range of positions, as `event_rows.chain_and_store` reads them."""
+class Page(NamedTuple):
+    """One range of positions as `event_rows.chain_and_store` reads it, and the events' hashes when it is a page
+    the walk may judge at once (`hashes_of`)."""
+
+    chain: list[tuple[Any, ...]]
+    store: list[tuple[Any, ...]]
+    computed: list[bytes] | None
+    """H(record's previous hash || canonical bytes) of each stored event, when the page holds the same positions in
+    the store and the chain; None otherwise (then the merge reads it event by event)."""
 
 
 class _Hashed(NamedTuple):
@@ -152,16 +159,50 @@ def _identity(data: bytes) -> tuple[str, int]:
     return data[8:24].hex(), int.from_bytes(data[24:32], "big")
 
 
+def hashes_of(new: Callable[[bytes], Any], sqlite: bool, prevs: Sequence[bytes],
+              store: Sequence[tuple[Any, ...]]) -> list[bytes]:
+    """H(previous hash || canonical bytes) of each stored event on the given previous hashes (the records'). The
+    state is fed to the hash as it came from the row, not copied into one buffer first. On SQLite a stored event
+    is (position, originator id as hex, version, topic as UTF-8 bytes, state), elsewhere (position, canonical
+    bytes)."""
+    head_pack, len_pack, fromhex, out = _HEAD.pack, _LEN.pack, bytes.fromhex, list[bytes]()
+    push = out.append
+    if sqlite:
+        for c_prev, (spos, raw_oid, s_ver, t, state) in zip(prevs, store, strict=True):
+            h = new(c_prev + head_pack(spos, fromhex(raw_oid), s_ver, len(t)) + t + len_pack(len(state)))
+            h.update(state)
+            push(h.digest())
+    else:
+        for c_prev, s in zip(prevs, store, strict=True):
+            h = new(c_prev)
+            h.update(s[1])
+            push(h.digest())
+    return out
+
+
+def read_page(ledger: Ledger, after: int, upto: int, reader: event_rows.PageReader | None = None) -> Page:
+    """The chain records and stored events in (after, upto], and, when both hold the same positions, each event's
+    hash on its record's previous hash. The hashes are computed here, by the thread that read the page: hashing
+    an input of 2 KiB or more releases the interpreter, so two readers hash two pages at once on two cores while
+    the walk judges the page before (each event's hash depends on its own record alone, decision 0021)."""
+    chain, store = event_rows.chain_and_store(ledger, after, upto, reader)
+    computed = None
+    if chain and len(chain) == len(store) and [c[0] for c in chain] == [s[0] for s in store]:
+        computed = hashes_of(ledger.suite.new, ledger.backend == "sqlite", [c[3] for c in chain], store)
+    return Page(chain, store, computed)
+
+
 def _pages(ledger: Ledger, reader: event_rows.PageReader, head: int, span: int, hashed: list[str | None],
            workers: int = 2, ahead: int = 4) -> Iterator[Page | _Hashed]:
-    """Consecutive ranges of positions up to the chain's head, in order, read by a few threads ahead of the
-    hashing (the database wait releases the GIL, and ranges are independent of each other). While
-    `hashed[0]` names a hash the server computes, a range is read hashed; the walk clears it after a break."""
+    """Consecutive ranges of positions up to the chain's head, in order, read (and hashed, `read_page`) by a few
+    threads ahead of the walk (the database wait and the hashing of large inputs release the GIL, and ranges are
+    independent of each other). While `hashed[0]` names a hash the server computes, a range is read hashed; the
+    walk clears it after a break."""
 
     def read(after: int, upto: int) -> Page | _Hashed:
         algorithm = hashed[0]
         if algorithm is None:
-            return event_rows.chain_and_store(ledger, after, upto, reader)
+            return read_page(ledger, after, upto, reader)
         return _Hashed(event_rows.chain_hashed(ledger, algorithm, after, upto), after, upto)
 
     ranges = iter([(a, min(a + span, head)) for a in range(0, head, span)])
@@ -239,23 +280,6 @@ def _walk(ledger: Ledger, reader: event_rows.PageReader, checkpoints: list[dict[
                 next_cp = int(w.pending[0]["tree_size"]) if w.pending else -1
         frontier.size = size
 
-    def hashes_of(prevs: Sequence[bytes], store: list[tuple[Any, ...]]) -> list[bytes]:
-        """H(previous hash || canonical bytes) of each stored event on the given previous hashes. The state is
-        fed to the hash as it came from the row, not copied into one buffer first."""
-        fromhex, out = bytes.fromhex, list[bytes]()
-        push = out.append
-        if sqlite:
-            for c_prev, (spos, raw_oid, s_ver, t, state) in zip(prevs, store, strict=True):
-                h = sha(c_prev + head_pack(spos, fromhex(raw_oid), s_ver, len(t)) + t + len_pack(len(state)))
-                h.update(state)
-                push(h.digest())
-        else:
-            for c_prev, s in zip(prevs, store, strict=True):
-                h = sha(c_prev)
-                h.update(s[1])
-                push(h.digest())
-        return out
-
     # The common page holds the same positions in the store and the chain, every record linked to the one
     # before, every event hashing to its record: then the store's own chain is the recorded one, and the
     # page is judged with whole-list comparisons and its Merkle leaves taken from the records. Only a page
@@ -263,8 +287,11 @@ def _walk(ledger: Ledger, reader: event_rows.PageReader, checkpoints: list[dict[
     # event's check is H(record's previous hash || its bytes) = record's hash, so on PostgreSQL with SHA-256
     # the server computes it beside the bytes and sends 32 bytes instead of the event (decision 0021).
     hashed = [event_rows.hashing_in_store(ledger, ledger.profile)]
-    # PostgreSQL answers two readers at once; SQLite's reads gain nothing from a second thread
-    for got in _pages(ledger, reader, head, page, hashed, workers=2 if ledger.backend == "postgres" else 1):
+    # Two readers: PostgreSQL answers two at once, and on either store one reader hashes its page while the other
+    # reads (a SQLite file's connection of the walk's own takes one page at a time; an in-memory SQLite, read
+    # through the ledger's own connection, keeps one reader)
+    two = ledger.backend == "postgres" or reader.conn is not None
+    for got in _pages(ledger, reader, head, page, hashed, workers=2 if two else 1):
         if isinstance(got, _Hashed):
             hp = got.page
             n = hp.joined
@@ -286,14 +313,13 @@ def _walk(ledger: Ledger, reader: event_rows.PageReader, checkpoints: list[dict[
                             progress(n)
                         continue
             hashed[0] = None  # something to classify: from here on the walk reads the bytes and hashes them
-            chain, store = event_rows.chain_and_store(ledger, got.after, got.upto, reader)
-        else:
-            chain, store = got
-        if chain and len(chain) == len(store):
+            got = read_page(ledger, got.after, got.upto, reader)
+        chain, store, computed = got
+        if computed is not None:
             positions, seqs, hashes, prevs = zip(*chain, strict=True)
             if (prevs[0] == prev == running and positions == tuple(s[0] for s in store)
                     and seqs == tuple(range(seq, seq + len(chain))) and prevs[1:] == hashes[:-1]
-                    and hashes_of(prevs, store) == list(hashes)):
+                    and computed == list(hashes)):
                 grow(hashes, positions)
                 prev = running = hashes[-1]
                 n = len(chain)

@@ -27,7 +27,7 @@ from uuid import UUID
 import msgspec
 import psycopg
 import psycopg.errors
-from eventsourcing.persistence import DatabaseError, InterfaceError, OperationalError, StoredEvent
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from eventsourcing.utils import retry
@@ -260,27 +260,19 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
         ).format(schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name),
                  stored_event_type=Identifier(self.stored_event_type_name))
 
-    def create_table(self) -> None:
-        super().create_table()
-        self._prefer_lz4()
-
-    def _prefer_lz4(self) -> None:
-        """New events' bytes are compressed with lz4 rather than pglz when the server has it: an access-log
-        batch of 1,000 records is about 440 kB, and pglz spent about 12 ms of the server's CPU on each
-        (lz4 about a quarter of that, and a smaller result). Rows already stored keep their compression; only
-        the catalog changes (no rewrite), once, and a server without lz4 (or a busy table) keeps pglz."""
-        try:
-            with self.datastore.transaction(commit=True) as curs:
-                row = curs.execute(
-                    "SELECT a.attcompression FROM pg_attribute AS a JOIN pg_class AS c ON c.oid = a.attrelid "
-                    "JOIN pg_namespace AS n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s "
-                    "AND a.attname = 'state'", (self.datastore.schema, self.events_table_name)).fetchone()
-                if row is None or row["attcompression"] == "l":
-                    return
-                curs.execute(SQL("ALTER TABLE {}.{} ALTER COLUMN state SET COMPRESSION lz4").format(
-                    Identifier(self.datastore.schema), Identifier(self.events_table_name)))
-        except (DatabaseError, psycopg.Error) as e:
-            log.info("events keep pglz compression: %s", e)
+    def _create_table(self, curs: Any) -> None:
+        """The library's tables, and on a new events table the states compressed with LZ4 where the server has it
+        (decision 0027): PostgreSQL compresses a row's state above about 2 KB, by default with pglz, whose
+        decompression was most of the server's work per event in `verify`. A table that exists is left as it is
+        (its rows keep their compression, and a change would lock the table against every other process)."""
+        curs.execute("SELECT to_regclass(%s) IS NULL AS new, EXISTS (SELECT FROM pg_settings WHERE name = "
+                     "'default_toast_compression' AND 'lz4' = ANY(enumvals)) AS lz4",
+                     [f'"{self.datastore.schema}"."{self.events_table_name}"'])
+        created = curs.fetchone()
+        super()._create_table(curs)
+        if created is not None and created["new"] and created["lz4"]:
+            curs.execute(SQL("ALTER TABLE {}.{} ALTER COLUMN state SET COMPRESSION lz4").format(
+                Identifier(self.datastore.schema), Identifier(self.events_table_name)))
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         attempt = 0
