@@ -108,7 +108,9 @@ class EventController(Controller):
                               scoped=t.kind in OWNERS) for t in (catalogue().by_name[n] for n in catalogue().names())]
         return Response({"items": items})
 
-    @get("/types/{name:str}", sync_to_thread=False)
+    @get("/types/{name:str}", sync_to_thread=False, response_description=(
+        "A JSON Schema document of the type's `data`, declared open: a schema's keywords and "
+        "properties differ by event type, so no one object schema describes them all."))
     def schema(self, name: Annotated[str, PathParameter(max_length=200)]) -> Response[Row]:
         """The JSON Schema of one type's `data` (open: a JSON Schema document, its keywords differ by type)."""
         t = catalogue().by_name.get(name)
