@@ -58,11 +58,13 @@ class GrantCounts(msgspec.Struct, frozen=True):
 class SystemCounts(msgspec.Struct, frozen=True):
     by_state: dict[str, int]
     live: int
+    """Systems in the `live` state."""
 
 
 class ViolationCounts(msgspec.Struct, frozen=True):
     by_status: dict[str, int]
     open: int
+    """Violations still open: `candidate`, `confirmed`, `notice_issued` or `rectification_reported`."""
 
 
 class StateLists(msgspec.Struct, frozen=True):
@@ -95,10 +97,14 @@ class Learned(msgspec.Struct, frozen=True):
     version: int
     recorded_at: str
     by: str
+    """The person who recorded it."""
     effective_at: str | None
+    """When it takes effect: a correction's effective instant, else when it was recorded."""
     correction: bool
     reason: str | msgspec.UnsetType = msgspec.UNSET
+    """Where the event has one: why."""
     corrects: str | msgspec.UnsetType = msgspec.UNSET
+    """A correction: the field it corrects, and the version of the event that set it."""
     corrects_version: int | msgspec.UnsetType = msgspec.UNSET
 
 

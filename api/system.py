@@ -13,6 +13,7 @@ from api.deps import runtime_of
 from api.params import Position, RecordedAtQuery
 from application.common import Principal
 from application.history import Diff, HistoryService, ObjectAt, Timeline
+from projections.runner import ViewStall
 
 Kind = Annotated[str, PathParameter(max_length=64, description="The kind of object, e.g. grant")]
 Ident = Annotated[str, PathParameter(max_length=200, description="The object's id (or code)")]
@@ -39,7 +40,9 @@ class ActiveWorker(msgspec.Struct, frozen=True):
     host: str | msgspec.UnsetType = msgspec.UNSET
     pid: int | msgspec.UnsetType = msgspec.UNSET
     backend_pid: int | msgspec.UnsetType = msgspec.UNSET
+    """PostgreSQL: the server process serving the session that holds the lock."""
     since: str | msgspec.UnsetType = msgspec.UNSET
+    """PostgreSQL: when that session began."""
 
 
 class ViewRebuild(msgspec.Struct, frozen=True):
@@ -51,18 +54,6 @@ class ViewRebuild(msgspec.Struct, frozen=True):
     started_at: str | None
     progress: float
     """position / head, 0..1."""
-
-
-class ViewStall(msgspec.Struct, frozen=True):
-    """A view stopped at the first event it could not apply."""
-
-    view: str
-    position: int
-    event_type: str
-    error: str
-    since: str
-    attempts: int
-    retry_in_seconds: float
 
 
 class Health(msgspec.Struct, frozen=True):
@@ -115,7 +106,7 @@ def health(request: Request[Any, Any, Any]) -> Response[Health]:
                   views={name: head - behind for name, behind in lag.items()},
                   # the live tables keep answering meanwhile: no degradation
                   rebuilding=msgspec.convert(rebuilding, list[ViewRebuild]) if rebuilding else msgspec.UNSET,
-                  stalled=[msgspec.convert(f.public(), ViewStall) for f in stalled] if stalled else msgspec.UNSET)
+                  stalled=[f.public() for f in stalled] if stalled else msgspec.UNSET)
     return Response(body, status_code=503 if stalled else 200)
 
 
