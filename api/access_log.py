@@ -11,14 +11,14 @@ from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
-from api.contract import Page, Row
+from api.contract import Page
 from api.deps import POSITION_HEADER, Envelope, Reads
 from api.params import CursorQuery, Instant, OrgQuery, instant_query, plain
 from application.access_log import AccessLogService, TooLarge
 from application.access_log import BatchAnswer as AccessBatchAnswer
 from application.common import Forbidden, Principal
 from application.integrity import IntegrityService
-from application.receipts import ReceiptService
+from application.receipts import ReceiptFile, ReceiptPage, ReceiptService
 from domain.access_log import Access, Outcome, window_start
 from domain.base import check_calendar
 from domain.limits import MAX_BATCH, ItemCodeList, OrgCode, RecordCount, ShortText, Token
@@ -82,21 +82,22 @@ class AccessLogController(Controller):
     @get("/receipts", sync_to_thread=True)
     def receipts(self, principal: NamedDependency[Principal], receipts: NamedDependency[ReceiptService],
                  reads: NamedDependency[Reads], side: FromQuery[Literal["provider", "holder"]], org: OrgQuery = None,
-                 after: Annotated[int, Parameter(ge=0, le=2**63 - 1)] = 0, limit: Limit = 50) -> Response[Row]:
+                 after: Annotated[int, Parameter(ge=0, le=2**63 - 1)] = 0, limit: Limit = 50) -> Response[ReceiptPage]:
         """The signed receipts of the batches that hold the caller's records as provider or holder
         (`side=provider|holder`; the Office and auditors name `org`), oldest first: each with those records in
         clear, the others as hashes, and the batch's inclusion proof once a checkpoint covers it. Page with
         `after=` from `next_after`."""
         reads.wait("access_log")
-        return Response(receipts.for_party(principal, side=side, org=org, after=after, limit=limit))
+        return Response(msgspec.convert(receipts.for_party(principal, side=side, org=org, after=after, limit=limit),
+                                        ReceiptPage))
 
     @get("/receipts/{batch_id:uuid}", sync_to_thread=True)
     def receipt(self, principal: NamedDependency[Principal], receipts: NamedDependency[ReceiptService],
-                batch_id: FromPath[UUID]) -> Response[Row]:
+                batch_id: FromPath[UUID]) -> Response[ReceiptFile]:
         """One batch's receipt with all its records: the platform that sent it, the Office and auditors."""
         if not (principal.sees_everything or Role.PLATFORM in principal.roles):
             raise Forbidden("Only the platform, the Office and auditors read a whole batch's receipt.")
-        return Response(receipts.bundle(batch_id))
+        return Response(msgspec.convert(receipts.bundle(batch_id), ReceiptFile))
 
     @get("/", sync_to_thread=True)
     def list_records(self, principal: NamedDependency[Principal], access_log: NamedDependency[AccessLogService],

@@ -22,7 +22,7 @@ from api.params import (
     position_of,
 )
 from application.common import NotFound, Principal
-from application.feeds import FeedPage, FeedService, Filter, Scope, TailEvent
+from application.feeds import FeedPage, FeedScope, FeedService, Filter, TailEvent
 from infrastructure.cloudevents import BATCH_MEDIA_TYPE, catalogue, data_schema
 from projections.feed import OWNERS
 
@@ -94,7 +94,7 @@ class EventController(Controller):
         Follow `next` as the next `after`; a short page means the caller has reached the horizon. With
         `Accept: application/cloudevents-batch+json` the page is a CloudEvents batch (a JSON array of the
         events) and the cursor travels in headers: `X-Ledger-Next` and a `Link` with `rel="next"`."""
-        page = feeds.page(Scope.of(principal), after, limit, _filter(feeds, types, subject))
+        page = feeds.page(FeedScope.of(principal), after, limit, _filter(feeds, types, subject))
         headers = {"X-Ledger-Position": str(page.horizon)}
         if request.accept.best_match(["application/json", BATCH_MEDIA_TYPE]) == BATCH_MEDIA_TYPE:
             query = [(k, v) for k, v in request.query_params.multi_items() if k != "after"]
@@ -112,7 +112,7 @@ class EventController(Controller):
         if last is not None:
             after = last
         f = _filter(feeds, types, subject)
-        return ServerSentEvent(follow(feeds, Scope.of(principal), f, after, feeds.heartbeat_seconds))
+        return ServerSentEvent(follow(feeds, FeedScope.of(principal), f, after, feeds.heartbeat_seconds))
 
     @get("/types", sync_to_thread=False)
     def types(self) -> Response[Page[EventTypeRow]]:
@@ -121,7 +121,9 @@ class EventController(Controller):
                               scoped=t.kind in OWNERS) for t in (catalogue().by_name[n] for n in catalogue().names())]
         return Response({"items": items})
 
-    @get("/types/{name:str}", sync_to_thread=False)
+    @get("/types/{name:str}", sync_to_thread=False, response_description=(
+        "A JSON Schema document of the type's `data`, declared open: a schema's keywords and "
+        "properties differ by event type, so no one object schema describes them all."))
     def schema(self, name: Annotated[str, PathParameter(max_length=200)]) -> Response[Row]:
         """The JSON Schema of one type's `data` (open: a JSON Schema document, its keywords differ by type)."""
         t = catalogue().by_name.get(name)
@@ -130,7 +132,7 @@ class EventController(Controller):
         return Response(data_schema(t), media_type="application/schema+json")
 
 
-async def follow(feeds: FeedService, scope: Scope, f: Filter, after: int,
+async def follow(feeds: FeedService, scope: FeedScope, f: Filter, after: int,
                  heartbeat: float) -> AsyncIterator[ServerSentEventMessage]:
     """Pages up to the horizon, then waits for it to move; a heartbeat whenever nothing was sent for `heartbeat` s.
 

@@ -61,7 +61,9 @@ class LedgerController(Controller):
         transparency-log tools: origin line, tree size, base64 root hash, blank line, `— <origin> <signature>`."""
         return Response(integrity.checkpoint_note(), media_type=NOTE_MEDIA_TYPE)
 
-    @get("/proofs/{position:int}", sync_to_thread=True)
+    @get("/proofs/{position:int}", sync_to_thread=True, response_description=(
+        "A proof file, declared open: its `event` is the stored event exactly as the store holds it, whose "
+        "fields differ by event type, and the proofs beside it are checked against those stored bytes."))
     def proof(self, principal: NamedDependency[Principal], integrity: NamedDependency[IntegrityService], position: PositionPath,
               checkpoint: OptionalPosition = None, since: OptionalPosition = None) -> Response[Row]:
         """A proof file for the event at `position`: the event as stored, its inclusion proof in the checkpoint of

@@ -32,15 +32,20 @@ MAX_LIMIT = 500
 _json = msgspec.json.Encoder()
 
 
-class Scope(msgspec.Struct, frozen=True):
-    """Whose events a reader may see: one organization's, or (org None) all of them."""
+class FeedScope(msgspec.Struct, frozen=True):
+    """Whose *events* a reader of a feed may see: one organization's audience, or (org None) all of them.
+
+    Not `projections.scope.Scope`, which says whose *rows* a query shows: a feed also carries whether the
+    reader gets access-log events at all (the platform's account writes the log and reads none of it, in no
+    feed either), where a row scope has no such flag because the access-log queries refuse that caller
+    outright; and a feed's organization is the caller's own, where a row scope's is the one it acts for."""
 
     org: str | None = None
     access_log: bool = True
     """False for the platform's account: it writes the access log and reads none of it, in no feed either."""
 
     @classmethod
-    def of(cls, p: Principal) -> Scope:
+    def of(cls, p: Principal) -> FeedScope:
         if p.sees_everything:
             return cls(None)
         # a person without roles reads the public events only (NOBODY is in no audience)
@@ -203,12 +208,12 @@ class FeedService:
         """Nobody waits at the head: the next stream that does starts the tail again from the index."""
         self.tail = None
 
-    def tail_frames(self, events: Sequence[TailEvent], scope: Scope, f: Filter) -> list[TailEvent]:
+    def tail_frames(self, events: Sequence[TailEvent], scope: FeedScope, f: Filter) -> list[TailEvent]:
         """The tail's events an unscoped reader with this filter is sent."""
         return [e for e in events if (not f.types or e.type in f.types) and (not f.subject or e.subject == f.subject)
                 and (scope.access_log or not e.subject.startswith("access-log/"))]
 
-    def encode_tail(self, events: Sequence[TailEvent], scope: Scope) -> list[tuple[int, bytes]]:
+    def encode_tail(self, events: Sequence[TailEvent], scope: FeedScope) -> list[tuple[int, bytes]]:
         """(position, CloudEvent JSON) of tail events for an unscoped reader; an access-log batch gets the
         receipt this reader may see (looked up now, so run it in a worker thread when one is among them)."""
         out = []
@@ -232,7 +237,7 @@ class FeedService:
             raise ApplicationError(f"Unknown event type {unknown[0]!r}; GET /events/types lists them.")
         return f
 
-    def page(self, scope: Scope, after: int, limit: int, f: Filter = ALL,
+    def page(self, scope: FeedScope, after: int, limit: int, f: Filter = ALL,
              horizon: int | None = None) -> FeedPage:
         """Events after `after` up to the horizon that the scope may see and the filter keeps, in order."""
         if after < 0:
@@ -244,7 +249,7 @@ class FeedService:
         nxt = positions[-1] if len(positions) == limit else max(after, top)
         return FeedPage(events=events, next=nxt, horizon=top)
 
-    def _positions(self, scope: Scope, after: int, top: int, limit: int, f: Filter) -> list[int]:
+    def _positions(self, scope: FeedScope, after: int, top: int, limit: int, f: Filter) -> list[int]:
         return feed_rows.feed_positions(self.ledger.db, after=after, upto=top, limit=limit, types=f.types,
                                         subject=f.subject, access_log=scope.access_log, org=scope.org,
                                         everyone=EVERYONE)
@@ -265,13 +270,13 @@ class FeedService:
             held += size
         return out
 
-    def stream_page(self, scope: Scope, after: int, limit: int, f: Filter,
+    def stream_page(self, scope: FeedScope, after: int, limit: int, f: Filter,
                     horizon: int) -> tuple[list[int], int]:
         """The positions of the next stream page (no payloads) and the cursor after it."""
         positions = self._positions(scope, after, horizon, limit, f)
         return positions, positions[-1] if len(positions) == limit else max(after, horizon)
 
-    def stream_plan(self, scope: Scope, after: int, limit: int, f: Filter,
+    def stream_plan(self, scope: FeedScope, after: int, limit: int, f: Filter,
                     horizon: int) -> tuple[list[list[int]], int, int]:
         """The next stream page as runs of positions of at most `chunk_bytes` of stored events, the cursor after
         it, and how many positions it holds (one call, so a stream crosses to a worker thread once per page)."""
@@ -315,12 +320,12 @@ class FeedService:
         return _json.encode(envelope(event, pos, None if chain is None else chain.hex(), data=data,
                                      source=self.source))
 
-    def encoded_at(self, positions: Sequence[int], scope: Scope) -> list[tuple[int, bytes]]:
+    def encoded_at(self, positions: Sequence[int], scope: FeedScope) -> list[tuple[int, bytes]]:
         """(position, the CloudEvent as JSON bytes) for each event at these positions, as the scope may see it:
         the encoding runs in the caller's worker thread too, not on the stream's event loop."""
         return [(int(ce["ledgerposition"]), _json.encode(ce)) for ce in self.events_at(positions, scope)]
 
-    def events_at(self, positions: Sequence[int], scope: Scope) -> list[dict[str, Any]]:
+    def events_at(self, positions: Sequence[int], scope: FeedScope) -> list[dict[str, Any]]:
         """The CloudEvents at these positions, as the scope may see them (access logs cut to its records)."""
         if not positions:
             return []
@@ -347,7 +352,7 @@ class FeedService:
         return out
 
 
-def redact(event: Any, scope: Scope) -> dict[str, Any] | None:
+def redact(event: Any, scope: FeedScope) -> dict[str, Any] | None:
     """An access-log batch names many organizations: a scoped reader gets only the records about it."""
     if scope.org is None or not hasattr(event, "records"):
         return None

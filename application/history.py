@@ -22,16 +22,43 @@ _HIDDEN = {"originator_id", "originator_version", "timestamp", "actor", "cause",
 
 
 class TimelineEvent(msgspec.Struct, frozen=True):
+    """One event of an object: its ledger position, the object's version after it, its type and topic, when it
+    was recorded, who acted and why, the rules it applied, its data and the object's state after it."""
+
     position: int
     version: int
     type: str
     topic: str
     time: str
     actor: dict[str, Any]
+    """The actor as recorded (person, organization, role, on_behalf_of); without the person for another
+    organization's reader of a public catalog event."""
     cause: dict[str, Any]
     rules: list[str]
     data: dict[str, Any]
-    state: dict[str, Any] | None = None
+    """The event's own fields: each event type's (open)."""
+    state: dict[str, Any] | None
+    """The object after the event (each kind's own state: open)."""
+
+
+class Timeline(msgspec.Struct, frozen=True):
+    """Every event of one object that the reader may see, in ledger order."""
+
+    kind: str
+    id: str
+    events: list[TimelineEvent]
+
+
+class ObjectAt(msgspec.Struct, frozen=True):
+    """One object as its events recorded by `at` left it: the version and ledger position of the last of them."""
+
+    kind: str
+    id: str
+    at: str
+    version: int
+    position: int
+    state: dict[str, Any] | None
+    """The kind's own state (open)."""
 
 
 #: The events of a published entry every organization may read (the feed's PUBLIC_CATALOG).
@@ -114,15 +141,15 @@ class HistoryService:
             items.append(msgspec.structs.replace(self._item(pos, e), state=state_of(aggregate)))
         return items
 
-    def at(self, p: Principal, kind: str, ident: str, when: datetime) -> dict[str, Any]:
+    def at(self, p: Principal, kind: str, ident: str, when: datetime) -> ObjectAt:
         """The object as it stood at an instant (recorded time): its state after the last event by then."""
         check_calendar(at=when)
         before = [e for e in self.timeline(p, kind, ident) if datetime.fromisoformat(e.time) <= when]
         if not before:
             raise NotFound(f"The {kind} {ident} did not exist yet at {when.isoformat()}.")
         last = before[-1]
-        return {"kind": kind, "id": ident, "at": when.isoformat(), "version": last.version,
-                "position": last.position, "state": last.state}
+        return ObjectAt(kind=kind, id=ident, at=when.isoformat(), version=last.version, position=last.position,
+                        state=last.state)
 
     def diff(self, p: Principal, kind: str, ident: str, from_version: int, to_version: int) -> Diff:
         """What changed in the object's state between two of its versions."""
@@ -172,5 +199,5 @@ class HistoryService:
             position=position, version=event.originator_version, type=type(event).__name__,
             topic=get_topic(type(event)), time=event.timestamp.isoformat(),
             actor=msgspec.to_builtins(event.actor), cause=msgspec.to_builtins(event.cause),
-            rules=list(rules_of(event)), data=msgspec.to_builtins(data),
+            rules=list(rules_of(event)), data=msgspec.to_builtins(data), state=None,
         )

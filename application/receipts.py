@@ -22,7 +22,7 @@ from uuid import UUID
 import msgspec
 
 from application.common import ApplicationError, Clock, Forbidden, NotFound, Principal
-from application.integrity import CHAIN_VIEW, IntegrityService
+from application.integrity import CHAIN_VIEW, Checkpoint, IntegrityService
 from domain.organizations import Role
 from infrastructure import chain_rows, receipt_rows, side_tables
 from infrastructure.store import Ledger
@@ -31,6 +31,64 @@ from projections.runner import Projector
 
 SWEEP_SECONDS = 60
 SIDES = ("provider", "holder")
+
+
+class FallsUnder(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The checkpoint that will cover the batch: the first of tree size above `tree_size_above`, signed after
+    `checkpoint_after`, by `due_by` at the latest (null: only when one is signed on demand)."""
+
+    tree_size_above: int
+    checkpoint_after: int
+    due_by: str | None
+
+
+class Receipt(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A batch's signed receipt; `signature` covers every other field (`verifier.receipt_message`)."""
+
+    format: str
+    profile: str
+    key_id: str
+    batch_id: str
+    position: int
+    leaf_index: int
+    chain_hash: str
+    record_hashes: list[str]
+    recorded_at: str
+    issued_at: str
+    falls_under: FallsUnder
+    signature: str
+
+
+class ShownRecord(msgspec.Struct, frozen=True):
+    index: int
+    """Its place in the batch, the index of its hash in `record_hashes`."""
+    record: dict[str, Any]
+    """The record exactly as the batch's event stores it, which that hash covers (open: re-shaping it would
+    break the hash)."""
+
+
+class Inclusion(msgspec.Struct, frozen=True):
+    """The batch's inclusion proof in the latest signed checkpoint."""
+
+    checkpoint: Checkpoint
+    path: list[str]
+
+
+class ReceiptFile(msgspec.Struct, frozen=True):
+    """A receipt file, checked offline by the verifier alone: the receipt, the records shown in clear, and the
+    inclusion proof once a checkpoint covers the batch (null before)."""
+
+    format: str
+    receipt: Receipt
+    records: list[ShownRecord]
+    inclusion: Inclusion | None
+
+
+class ReceiptPage(msgspec.Struct, frozen=True):
+    """Receipt files, oldest first; the next page with `after=<next_after>`, none after the last."""
+
+    items: list[ReceiptFile]
+    next_after: int | None
 
 
 class ReceiptService:

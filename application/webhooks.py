@@ -45,7 +45,7 @@ import msgspec
 from standardwebhooks import Webhook
 
 from application.common import NOBODY, ApplicationError, Forbidden, NotFound, Principal
-from application.feeds import FeedService, Filter, Scope
+from application.feeds import FeedScope, FeedService, Filter
 from domain.organizations import Role
 from infrastructure import side_tables, webhook_rows
 from infrastructure.egress import EgressPolicy, EgressRefused
@@ -291,7 +291,7 @@ class WebhookService:
         row = webhook_rows.subscription_in_full(self.ledger.db, claim.sid)
         if row is None:
             return
-        scope = Scope(None if row["sees_all"] else row["organization"])
+        scope = FeedScope(None if row["sees_all"] else row["organization"])
         f = Filter(types=tuple(t for t in row["types"].split(",") if t))
         cursor, failures = int(row["cursor"]), int(row["failures"])
         # The start of the current failure streak: a success in this run ends the stored one.

@@ -33,10 +33,11 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 from eventsourcing.persistence import (
     IntegrityError,
     InterfaceError,
@@ -65,9 +66,8 @@ SHADOW = "__next"
 _TRANSIENT = (InterfaceError, OperationalError)
 
 
-@dataclass(frozen=True)
-class ViewFailure:
-    """Why a view stopped: the first event it could not apply."""
+class _Stop(msgspec.Struct, frozen=True):
+    """The first event a view could not apply: where, what and why, since when, and how often it was tried."""
 
     view: str
     position: int
@@ -75,14 +75,25 @@ class ViewFailure:
     error: str
     since: str
     attempts: int
+
+
+class ViewStall(_Stop, frozen=True):
+    """A stopped view as `/health` names it: the next attempt in seconds from now."""
+
+    retry_in_seconds: float
+
+
+class ViewFailure(_Stop, frozen=True):
+    """Why a view stopped: the first event it could not apply."""
+
     retry_at: float  # time.monotonic() of the next attempt
 
     def retry_in(self) -> float:
         return max(0.0, self.retry_at - time.monotonic())
 
-    def public(self) -> dict[str, Any]:
-        return {"view": self.view, "position": self.position, "event_type": self.event_type, "error": self.error,
-                "since": self.since, "attempts": self.attempts, "retry_in_seconds": round(self.retry_in(), 1)}
+    def public(self) -> ViewStall:
+        return ViewStall(view=self.view, position=self.position, event_type=self.event_type, error=self.error,
+                         since=self.since, attempts=self.attempts, retry_in_seconds=round(self.retry_in(), 1))
 
 
 class ViewStalled(Exception):  # noqa: N818 - a state, not a programming error
@@ -787,7 +798,7 @@ class Projector:
             if self._moved_past(failure):
                 self._failures.pop(name, None)
             else:
-                out.append(replace(failure))
+                out.append(failure)  # immutable: the caller cannot change the one kept
         return out
 
     def catch_up_all(self, until: int | None = None, stop: threading.Event | None = None) -> None:

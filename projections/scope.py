@@ -3,6 +3,7 @@
 A query that shows rows by organization takes a `Scope` and filters in its own SQL, so no controller
 decides visibility after the fact. The Office and the auditors see everything; every other reader sees
 what its organization provides, holds or owns (each query says which columns name the organization).
+Whose *events* a feed shows is another rule, `application.feeds.FeedScope`.
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ from api.console.web import (
 )
 from api.deps import runtime_of
 from api.events import follow
-from application.feeds import ALL, Scope
+from application.feeds import ALL, FeedScope
 
 PAGE = 25
 FEED_WINDOW = 100
@@ -303,7 +303,7 @@ async def feed_stream(request: Request[Any, Any, Any]) -> ServerSentEvent:
     raw = request.headers.get("last-event-id") or request.query_params.get("after") or ""
     after = int(raw) if raw.strip().isdigit() else rt.ledger.max_position()
     assert p.principal is not None
-    source = follow(rt.feeds, Scope.of(p.principal), ALL, after, min(rt.feeds.heartbeat_seconds, RECHECK_SECONDS))
+    source = follow(rt.feeds, FeedScope.of(p.principal), ALL, after, min(rt.feeds.heartbeat_seconds, RECHECK_SECONDS))
 
     async def guarded() -> AsyncIterator[ServerSentEventMessage]:
         checked = time.monotonic()

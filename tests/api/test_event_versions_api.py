@@ -1,7 +1,7 @@
 """Schema versions end to end: an event stored by an older version is delivered in the current shape.
 
-No real event has changed yet, so a test-only aggregate stands in: `Sample.Renamed` is at version 2
-(it gained `language`), and `SampleV1.Renamed` is how version 1 looked. The old event is written
+No real event has changed yet, so a test-only aggregate stands in (`tests.sample_aggregate`):
+`Sample.Renamed` is at version 2 (it gained `language`), and `SampleV1.Renamed` is how version 1 looked. The old event is written
 through the ledger's own mapper and recorder, exactly the bytes version 1 stored, under the topic the
 event has always had.
 """
@@ -10,56 +10,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
 from uuid import uuid4
 
 import pytest
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
-from domain.base import Actor, Cause, LedgerAggregate
+from domain.base import Actor, Cause
 from domain.timeline import KINDS
 from infrastructure.cloudevents import catalogue
+from tests.sample_aggregate import Sample, SampleV1
 
 RENAMED = "cn.gov.shaanxi.mz.test.sample.renamed"
 AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 WHO = Actor(person="张三", organization="office", role="office_admin")
 WHY = Cause(command="sample.rename")
-
-
-class Sample(LedgerAggregate):
-    """测试样例 (a test-only kind)."""
-
-    TOPIC = "civic-ledger-tests:feed.Sample"
-    KIND = "test-sample"
-
-    class Created(LedgerAggregate.Created):
-        TOPIC = "civic-ledger-tests:feed.Sample.Created"
-
-    class Renamed(LedgerAggregate.Event):
-        """Version 2 added `language`; version-1 events are read as Chinese."""
-
-        TOPIC = "civic-ledger-tests:feed.Sample.Renamed"
-        class_version = 2
-        name: str
-        language: str
-
-        @staticmethod
-        def upcast_v1_v2(state: dict[str, Any]) -> None:
-            state["language"] = "zh-CN"
-
-
-class SampleV1(LedgerAggregate):
-    """`Sample` as version 1 of the code had it (only the event's shape matters)."""
-
-    TOPIC = "civic-ledger-tests:feed.SampleV1"
-
-    class Created(LedgerAggregate.Created):
-        TOPIC = "civic-ledger-tests:feed.SampleV1.Created"
-
-    class Renamed(LedgerAggregate.Event):
-        TOPIC = "civic-ledger-tests:feed.SampleV1.Renamed"
-        name: str
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import time
 
 import msgspec
 
-from application.feeds import Scope
+from application.feeds import FeedScope
 from tests.support import Division, cmd, content, items
 
 
@@ -61,7 +61,7 @@ def test_a_client_that_stops_reading_stops_its_stream_and_payloads_load_in_bound
         for i in range(200):
             runtime.catalog.draft(div.compiler, cmd(), resource_code=f"SX-BIG-{i}", content=big)
         head = ledger.max_position()
-        total = len(msgspec.json.encode(real(range(1, head + 1), Scope())))
+        total = len(msgspec.json.encode(real(range(1, head + 1), FeedScope())))
         # The client never reads: the stream must stop loading (stable for a second) far short of the end.
         seen, stable_since, deadline = -1, time.monotonic(), time.monotonic() + 30
         while time.monotonic() - stable_since < 1.0:

@@ -24,7 +24,7 @@ import msgspec
 import pytest
 
 from application.common import Principal
-from application.feeds import Scope
+from application.feeds import FeedScope
 from bootstrap import Runtime
 from domain.compliance import ViolationKind, violation_id
 from infrastructure.config import Settings
@@ -210,7 +210,7 @@ def test_kill_9_of_workers_and_api_processes_loses_nothing_and_doubles_nothing(t
         expected: list[str] = []
         after = start
         while True:
-            page = rt.feeds.page(Scope(None), after, 500)
+            page = rt.feeds.page(FeedScope(None), after, 500)
             expected += [e["id"] for e in page.events]
             if page.next <= after:
                 break

@@ -15,7 +15,7 @@ import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from application.common import Principal
-from application.feeds import Scope
+from application.feeds import FeedScope
 from application.webhooks import signed_headers
 from bootstrap import Runtime
 from infrastructure.config import Settings
@@ -136,7 +136,7 @@ def test_random_failures_and_a_restart_lose_nothing_and_keep_order(settings, clo
         rt2.start_background()
         for i in range(12, 24):
             member(rt2, admin, "div-a" if i % 3 else "div-b", f"p{i}", "requester")
-        expected = [e["id"] for e in rt2.feeds.page(Scope("div-a"), start, 500).events]
+        expected = [e["id"] for e in rt2.feeds.page(FeedScope("div-a"), start, 500).events]
         assert len(expected) == 16
         assert delivered_before_restart < 8  # the first half was not all delivered before the restart
         wait_until(lambda: len(receiver.received) >= len(expected))

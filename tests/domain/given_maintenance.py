@@ -10,7 +10,8 @@ from domain.catalog import entry_id
 from domain.maintenance import BatchModification, MaintenanceTicket
 from domain.maintenance_values import Attempt, BatchScope, Change, EntryFacts, Method, ScopeEntry
 from domain.organizations import Role
-from tests.domain.given import DIV, OFFICE_ADMIN, OTHER_DIV, T0, Past, actor, past
+from tests.domain.cast import DIV, OFFICE_ADMIN, OTHER_DIV, T0, actor
+from tests.domain.given import Past, past
 from tests.domain.given_sharing import replay
 
 SYSTEM = "低保信息系统"

@@ -24,7 +24,8 @@ from domain.sharing_values import (
     effective_period,
     grant_id,
 )
-from tests.domain.given import DIV, OFFICE_ADMIN, OTHER_DIV, REVIEWER, T0, Past, actor, past
+from tests.domain.cast import DIV, OFFICE_ADMIN, OTHER_DIV, REVIEWER, T0, actor
+from tests.domain.given import Past, past
 
 A = TypeVar("A", bound=LedgerAggregate)
 

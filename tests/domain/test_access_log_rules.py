@@ -12,7 +12,8 @@ from domain.access_log import Access, AccessLogBatch, Outcome, archive_cutoff, j
 from domain.grants import Grant
 from domain.rules import InvalidTransition, RuleViolation
 from domain.sharing_values import GrantKind
-from tests.domain.given import OFFICE_ADMIN, T0, ctx
+from tests.domain.cast import OFFICE_ADMIN, T0
+from tests.domain.given import ctx
 from tests.domain.given_sharing import HOLDER, LIMITED, OPEN, PLATFORM, PURPOSE, spec
 
 NOW = T0 + timedelta(days=1)

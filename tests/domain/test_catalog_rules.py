@@ -9,41 +9,38 @@ import pytest
 from domain.catalog import CatalogEntry, entry_id
 from domain.catalog_values import DataItem, ShareClass, VersionState
 from domain.organizations import Level
-from tests.domain.given import (
-    APPROVE,
+from tests.domain.cast import (
     CITY,
     CITY_COMPILER,
     CITY_REVIEWER,
     CODE,
     COMPILER,
     DIV,
-    NONE_ELSEWHERE,
     OFFICE_ADMIN,
     OFFICE_REVIEWER,
     OTHER_COMPILER,
     OTHER_REVIEWER,
-    RETURN,
     REVIEWER,
     T0,
     TODAY,
-    accepted,
     actor,
+)
+from tests.domain.given import ctx, event, invalid, past, refused, then
+from tests.domain.given_catalog import (
+    APPROVE,
+    NONE_ELSEWHERE,
+    RETURN,
+    accepted,
     approved,
-    ctx,
     drafted,
     entry,
-    event,
-    invalid,
     live,
-    past,
     publish,
     published,
-    refused,
     retired,
     reviewed,
     revision_started,
     submitted,
-    then,
 )
 from tests.support import PASS, content, fail, items
 

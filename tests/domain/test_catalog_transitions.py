@@ -8,31 +8,21 @@ import pytest
 
 from domain.catalog import CatalogEntry, SourceIndex
 from domain.catalog_values import DataItem
-from tests.domain.given import (
+from tests.domain.cast import CODE, COMPILER, OFFICE_ADMIN, REVIEWER, T0
+from tests.domain.given import ctx, event, given, invalid, past, refused, then
+from tests.domain.given_catalog import (
     APPROVE,
-    CODE,
-    COMPILER,
     NONE_ELSEWHERE,
-    OFFICE_ADMIN,
     RETURN,
-    REVIEWER,
-    T0,
     approved,
-    ctx,
     drafted,
     entry,
-    event,
-    given,
-    invalid,
     live,
-    past,
     publish,
-    refused,
     retired,
     reviewed,
     revision_started,
     submitted,
-    then,
 )
 from tests.support import PASS, content, fail, items
 

@@ -17,19 +17,8 @@ from domain.compliance import (
     violation_id,
 )
 from domain.organizations import Role
-from tests.domain.given import (
-    DIV,
-    OFFICE_ADMIN,
-    OTHER_DIV,
-    T0,
-    actor,
-    ctx,
-    event,
-    invalid,
-    past,
-    refused,
-    then,
-)
+from tests.domain.cast import DIV, OFFICE_ADMIN, OTHER_DIV, T0, actor
+from tests.domain.given import ctx, event, invalid, past, refused, then
 from tests.domain.given_sharing import replay
 
 V = Violation

@@ -10,7 +10,8 @@ from domain.catalog_values import DeliveryMethod, ShareClass
 from domain.grant_reviews import GrantReview, ReviewOutcome, ReviewStatus, impact_of, review_id
 from domain.grant_status import GrantState
 from domain.sharing_values import GrantStatus
-from tests.domain.given import OFFICE_ADMIN, T0, ctx, event, invalid, refused, then
+from tests.domain.cast import OFFICE_ADMIN, T0
+from tests.domain.given import ctx, event, invalid, refused, then
 from tests.domain.given_sharing import PROVIDER_REVIEWER, VALID_TO, grant, spec
 from tests.support import content, items
 

@@ -18,18 +18,8 @@ from domain.grant_status import Decision, GrantState, evaluate, grant_states_fro
 from domain.grants import Grant
 from domain.rules import DomainError
 from domain.sharing_values import GrantKind, GrantStatus
-from tests.domain.given import (
-    OFFICE_ADMIN,
-    OTHER_REVIEWER,
-    T0,
-    actor,
-    ctx,
-    event,
-    invalid,
-    past,
-    refused,
-    then,
-)
+from tests.domain.cast import OFFICE_ADMIN, OTHER_REVIEWER, T0, actor
+from tests.domain.given import ctx, event, invalid, past, refused, then
 from tests.domain.given_sharing import (
     HOLDER,
     IFACE,

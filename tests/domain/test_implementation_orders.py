@@ -23,7 +23,8 @@ from domain.sharing_values import (
     grant_id,
 )
 from domain.timeline import KINDS, rules_of
-from tests.domain.given import OFFICE_ADMIN, OTHER_REVIEWER, T0, ctx, event, invalid, refused, then
+from tests.domain.cast import OFFICE_ADMIN, OTHER_REVIEWER, T0
+from tests.domain.given import ctx, event, invalid, refused, then
 from tests.domain.given_sharing import (
     CATALOG,
     DEPT,

@@ -12,7 +12,8 @@ from domain.maintenance import BatchModification
 from domain.maintenance_values import BatchStatus, ScopeEntry
 from domain.organizations import OrgKind, Role
 from domain.rules import RuleViolation
-from tests.domain.given import OFFICE_ADMIN, T0, ctx, event, invalid, past, refused, then
+from tests.domain.cast import OFFICE_ADMIN, T0
+from tests.domain.given import ctx, event, invalid, past, refused, then
 from tests.domain.given_maintenance import (
     APPROVER,
     BATCH_ID,

@@ -11,7 +11,8 @@ import pytest
 from domain.maintenance import MaintenanceTicket
 from domain.maintenance_values import Method, Recheck, TicketStatus
 from domain.organizations import Role
-from tests.domain.given import T0, ctx, event, invalid, past, refused, then
+from tests.domain.cast import T0
+from tests.domain.given import ctx, event, invalid, past, refused, then
 from tests.domain.given_maintenance import (
     AFTER,
     APPROVER,

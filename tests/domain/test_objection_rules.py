@@ -14,7 +14,8 @@ from domain.grant_status import GrantState
 from domain.maintenance import MaintenanceTicket
 from domain.objections import Objection, ObjectionStatus
 from domain.organizations import Role
-from tests.domain.given import DIV, T0, actor, ctx, event, invalid, past, refused, then
+from tests.domain.cast import DIV, T0, actor
+from tests.domain.given import ctx, event, invalid, past, refused, then
 from tests.domain.given_maintenance import APPROVER, MAINTAINER, VERIFIER, declared, ticket
 from tests.domain.given_sharing import REQUESTER, grant, published_entry, replay, spec
 

@@ -16,7 +16,7 @@ from domain.organizations import (
     Role,
     organization_id,
 )
-from tests.domain.given import (
+from tests.domain.cast import (
     COMPILER,
     DIV,
     OFFICE_ADMIN,
@@ -24,16 +24,9 @@ from tests.domain.given import (
     OTHER_DIV,
     OTHER_REVIEWER,
     REVIEWER,
-    Past,
     actor,
-    ctx,
-    event,
-    given,
-    invalid,
-    past,
-    refused,
-    then,
 )
+from tests.domain.given import Past, ctx, event, given, invalid, past, refused, then
 
 SERVICE = "svc-digital"
 JAN_1, JUN_30, DEC_31 = date(2026, 1, 1), date(2026, 6, 30), date(2026, 12, 31)

@@ -12,18 +12,8 @@ from domain.organizations import OrgKind, Role
 from domain.rules import OutOfRange
 from domain.sharing import ShareRequest
 from domain.sharing_values import RequestStatus, Scenario
-from tests.domain.given import (
-    COMPILER,
-    OFFICE_ADMIN,
-    OTHER_REVIEWER,
-    actor,
-    ctx,
-    event,
-    invalid,
-    past,
-    refused,
-    then,
-)
+from tests.domain.cast import COMPILER, OFFICE_ADMIN, OTHER_REVIEWER, actor
+from tests.domain.given import ctx, event, invalid, past, refused, then
 from tests.domain.given_sharing import (
     CATALOG,
     CLOSED,

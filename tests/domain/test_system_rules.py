@@ -25,22 +25,8 @@ from domain.systems_values import (
     SystemState,
     check_approvable,
 )
-from tests.domain.given import (
-    CITY,
-    COMPILER,
-    DIV,
-    OFFICE_ADMIN,
-    OFFICE_REVIEWER,
-    TODAY,
-    Past,
-    actor,
-    ctx,
-    event,
-    invalid,
-    past,
-    refused,
-    then,
-)
+from tests.domain.cast import CITY, COMPILER, DIV, OFFICE_ADMIN, OFFICE_REVIEWER, TODAY, actor
+from tests.domain.given import Past, ctx, event, invalid, past, refused, then
 from tests.domain.given_sharing import replay
 
 IS = InformationSystem

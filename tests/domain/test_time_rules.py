@@ -16,22 +16,9 @@ from domain.grant_status import grant_states_from_events
 from domain.grants import Grant, fold
 from domain.sharing_values import GrantStatus
 from domain.systems import InformationSystem
-from tests.domain.given import (
-    OFFICE_ADMIN,
-    T0,
-    TODAY,
-    approved,
-    ctx,
-    event,
-    given,
-    invalid,
-    published,
-    refused,
-    reviewed,
-    revision_started,
-    submitted,
-    then,
-)
+from tests.domain.cast import OFFICE_ADMIN, REVIEWER, T0, TODAY
+from tests.domain.given import ctx, event, given, invalid, refused, then
+from tests.domain.given_catalog import approved, published, reviewed, revision_started, submitted
 from tests.domain.given_sharing import (
     PROVIDER_REVIEWER,
     VALID_FROM,
@@ -182,7 +169,6 @@ def test_the_office_dates_a_revision_from_when_it_took_effect() -> None:
 
 def test_time1_only_the_office_dates_a_revision() -> None:
     e = revised_entry()
-    from tests.domain.given import REVIEWER
     with refused("TIME-1", e):
         e.correct_effective_date(ctx(REVIEWER, T0), version=2, effective_on=TODAY - timedelta(days=20), reason="x")
 

@@ -20,66 +20,15 @@ from eventsourcing.utils import Environment, get_topic
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.base import Actor, Cause, LedgerAggregate
+from domain.base import Actor, Cause
 from domain.catalog import CatalogEntry, SourceIndex
-from domain.catalog_values import (
-    Check,
-    DataItem,
-    DeliveryMethod,
-    EntryContent,
-    OpenClass,
-    Review,
-    ReviewDecision,
-    Sensitivity,
-    ShareClass,
-    UpdateCycle,
-)
+from domain.catalog_values import DataItem, EntryContent, Review, ReviewDecision
 from domain.organizations import Authorisation, Level, Organization, OrgKind, Role
 from infrastructure.transcoding import MsgspecMapper, PassThroughTranscoder
+from tests.sample_aggregate import Detail, Sample
+from tests.strategies import strategy
 
 MAPPER = MsgspecMapper(transcoder=PassThroughTranscoder())
-
-
-# -- a test-only aggregate with the types the domain does not use yet ------------------------
-
-class Detail(msgspec.Struct, frozen=True):
-    label: str
-    rates: dict[str, Decimal]
-    item: DataItem
-    note: str | None = None
-
-
-class Sample(LedgerAggregate):
-    TOPIC = "civic-ledger-tests:Sample"
-
-    class Created(LedgerAggregate.Created):
-        TOPIC = "civic-ledger-tests:Sample.Created"
-
-    class Opened(Created):
-        TOPIC = "civic-ledger-tests:Sample.Opened"
-        label: str
-
-    class Amounted(LedgerAggregate.Event):
-        TOPIC = "civic-ledger-tests:Sample.Amounted"
-        amount: Decimal
-        tags: frozenset[str]
-        detail: Detail
-        due: date | None
-
-    class Renamed(LedgerAggregate.Event):
-        """Version 2 added ``language``; stored version-1 events predate it."""
-
-        TOPIC = "civic-ledger-tests:Sample.Renamed"
-        class_version = 2
-        name: str
-        language: str
-
-        @staticmethod
-        def upcast_v1_v2(state: dict[str, Any]) -> None:
-            state["language"] = "zh-CN"
-
-    def __init__(self, label: str, **_: Any) -> None:
-        self.label = label
 
 
 # -- strategies --------------------------------------------------------------------------------
@@ -104,18 +53,10 @@ def maybe(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
 actors = st.builds(Actor, person=texts, organization=codes, role=st.sampled_from([str(r) for r in Role]),
                    on_behalf_of=maybe(codes))
 causes = st.builds(Cause, command=texts, idempotency_key=maybe(texts), request_id=maybe(st.uuids().map(str)))
-data_items = st.builds(DataItem, code=codes, name=texts, type=texts, description=texts,
-                       sensitivity=st.sampled_from(Sensitivity), duplicate_justification=maybe(texts))
-contents = st.builds(
-    EntryContent, name=texts, summary=texts, category=texts, format=texts,
-    data_items=st.lists(data_items, max_size=4).map(tuple),
-    share_class=st.sampled_from(ShareClass), open_class=st.sampled_from(OpenClass),
-    delivery_methods=st.lists(st.sampled_from(DeliveryMethod), max_size=4).map(tuple),
-    update_cycle=st.sampled_from(UpdateCycle), source_system=texts,
-    share_conditions=maybe(texts), legal_basis=maybe(texts), open_conditions=maybe(texts),
-)
-checks = st.builds(Check, passed=st.booleans(), comment=texts)
-reviews = st.builds(Review, accuracy=checks, completeness=checks, compliance=checks)
+# the catalog's values as their declarations bound them (tests.strategies), the limits the edge decodes with
+data_items = strategy(DataItem)
+contents = strategy(EntryContent)
+reviews = strategy(Review)
 details = st.builds(Detail, label=texts, rates=st.dictionaries(codes, decimals, max_size=3), item=data_items,
                     note=maybe(texts))
 

@@ -8,6 +8,7 @@ chains, and a chain with a link dropped from the store falls back to an earlier 
 from __future__ import annotations
 
 import random
+from typing import Any
 
 from projections.registry import all_views
 from projections.state_images import delta_head, is_delta
@@ -22,6 +23,15 @@ def stored(tt: TimeTravel) -> list[tuple[int, bytes]]:
         "SELECT position, payload FROM state_checkpoints WHERE signature = ? ORDER BY position", (tt.signature,))]
 
 
+def history_of(rt: Any, admin: Any, clock: Any, seed: int, prefix: str, batches: int = 3) -> MixedHistory:
+    """`batches` batches of a mixed history (seeded), each applied to the read models before the next."""
+    history = MixedHistory(rt, admin, clock, random.Random(seed))
+    for b in range(batches):
+        history.batch(prefix=f"{prefix}{b}")
+        rt.projector.catch_up_all()
+    return history
+
+
 def same_as_replay(tt: TimeTravel, position: int) -> None:
     at, replica = tt._nearest_checkpoint(position)
     assert at == position, "a whole chain ends at every stored checkpoint"
@@ -32,10 +42,7 @@ def same_as_replay(tt: TimeTravel, position: int) -> None:
 
 def test_every_checkpoint_of_a_chain_opens_as_the_replica_replayed_to_its_position(runtime, admin, clock):
     rt = runtime
-    history = MixedHistory(rt, admin, clock, random.Random(41))
-    for b in range(3):
-        history.batch(prefix=f"D{b}")
-        rt.projector.catch_up_all()
+    history_of(rt, admin, clock, 41, "D")
     tt = TimeTravel(rt.ledger, all_views, checkpoint_every=7)
     assert tt.checkpoint() is not None
     kept = stored(tt)
@@ -82,10 +89,7 @@ def test_two_processes_taking_checkpoints_of_one_store_keep_every_chain_whole(ru
 
 def test_a_chain_with_a_link_dropped_falls_back_to_an_earlier_whole_chain(runtime, admin, clock):
     rt = runtime
-    history = MixedHistory(rt, admin, clock, random.Random(47))
-    for b in range(3):
-        history.batch(prefix=f"L{b}")
-        rt.projector.catch_up_all()
+    history = history_of(rt, admin, clock, 47, "L")
     tt = TimeTravel(rt.ledger, all_views, checkpoint_every=5)
     tt.checkpoint()
     kept = stored(tt)
@@ -114,10 +118,7 @@ def test_a_chain_with_a_link_dropped_falls_back_to_an_earlier_whole_chain(runtim
 def test_a_larger_rebase_share_stores_fewer_bases_and_its_longer_chains_still_open_as_the_replay(
         runtime, admin, clock):
     rt = runtime
-    history = MixedHistory(rt, admin, clock, random.Random(47))
-    for b in range(3):
-        history.batch(prefix=f"R{b}")
-        rt.projector.catch_up_all()
+    history_of(rt, admin, clock, 47, "R")
     often = TimeTravel(rt.ledger, all_views, checkpoint_every=7, rebase_share=0.25)
     assert often.checkpoint() is not None
     bases_often = sum(not is_delta(payload) for _, payload in stored(often))
