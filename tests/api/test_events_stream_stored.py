@@ -11,7 +11,7 @@ import pytest
 from eventsourcing.cryptography import AESCipher
 
 from api.events import EncodedEvents
-from application.feeds import Scope
+from application.feeds import FeedScope
 from infrastructure.config import Settings
 from tests.api.test_access_log_api import body
 from tests.api.test_catalog_api import token
@@ -32,7 +32,7 @@ def test_the_stream_from_the_start_sends_the_typed_encodings_bytes(server, runti
     assert all(b"div-elder" not in bytes(r["s"]) for r in runtime.ledger.db.query(
         f"SELECT state AS s FROM {runtime.ledger.events_table}"))  # encrypted at rest
     runtime.feeds.refresh()
-    expected = EncodedEvents(runtime.feeds.encoded_at(range(1, head + 1), Scope())).encode()
+    expected = EncodedEvents(runtime.feeds.encoded_at(range(1, head + 1), FeedScope())).encode()
     assert b'"receipt"' in expected and b'"ledgerhash"' in expected
     last = f"id: {head}\r\n".encode()
 
