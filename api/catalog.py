@@ -25,7 +25,7 @@ from api.params import (
     TextQuery,
     plain,
 )
-from api.routes import Decisions, found, page
+from api.routes import Decisions, Rows, page
 from api.state import Past
 from application.catalog import CatalogService, EntryAnswer, ImpactAnswer
 from application.common import Principal
@@ -86,6 +86,9 @@ EntryStatus = Literal["drafted", "submitted", "returned", "approved", "published
 decide = Decisions("catalog", CatalogService, EntryAnswer, entry_id=FromPath[UUID])
 
 
+entries = Rows("catalog_queries", CatalogQueries, "catalog", key=str, entry_id=FromPath[UUID])
+
+
 class CatalogController(Controller):
     path = "/catalog"
     tags = ["catalog"]
@@ -114,14 +117,9 @@ class CatalogController(Controller):
         )
         return page(rows, next_cursor, position, cut)
 
-    @get("/entries/{entry_id:uuid}", sync_to_thread=True)
-    def get_entry(self, principal: NamedDependency[Principal], catalog_queries: NamedDependency[CatalogQueries],
-                  reads: NamedDependency[Reads], now: NamedDependency[datetime],
-                  entry_id: FromPath[UUID]) -> Response[EntryDetail]:
-        """One entry with its current and pending versions; its ETag is the entry's version."""
-        reads.wait("catalog")
-        return found(catalog_queries.get(str(entry_id), scope=Scope.of(principal), now=now),
-                     f"No catalog entry {entry_id}.")
+    get_entry = entries("/entries/{entry_id:uuid}", CatalogQueries.get, EntryDetail, "No catalog entry {entry_id}.",
+                        now=True,
+                        doc="One entry with its current and pending versions; its ETag is the entry's version.")
 
     @get("/open", sync_to_thread=True)
     def open_catalog(self, principal: NamedDependency[Principal], catalog_queries: NamedDependency[CatalogQueries],
@@ -136,7 +134,8 @@ class CatalogController(Controller):
         return page(rows, next_cursor, position, cut)
 
     draft = decide("/entries", CatalogService.draft, "catalog.draft", DraftBody, status_code=201,
-                   location="/catalog/entries/{aggregate_id}", doc="Drafts a new entry (catalog_compiler of the provider).")
+                   location="/catalog/entries/{aggregate_id}",
+                   doc="Drafts a new entry (catalog_compiler of the provider).")
     revise_draft = decide("/entries/{entry_id:uuid}", CatalogService.revise_draft, "catalog.revise_draft", ContentBody,
                           http="PUT", doc="Replaces the content of a drafted or returned version.")
     submit = decide("/entries/{entry_id:uuid}/submit", CatalogService.submit, "catalog.submit")
@@ -146,7 +145,8 @@ class CatalogController(Controller):
                     doc="Records the three checks of 第十条 and approves or returns the submitted version.")
     accept_duplicate = decide(
         "/entries/{entry_id:uuid}/accept-duplicate", CatalogService.accept_duplicate, "catalog.accept_duplicate",
-        AcceptDuplicateBody, doc="The Office accepts the justification for collecting a datum another entry provides (CAT-5).")
+        AcceptDuplicateBody,
+        doc="The Office accepts the justification for collecting a datum another entry provides (CAT-5).")
     publish = decide("/entries/{entry_id:uuid}/publish", CatalogService.publish, "catalog.publish", PublishBody,
                      optional=True)
 

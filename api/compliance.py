@@ -29,7 +29,7 @@ from api.params import (
     ReasonBody,
     plain,
 )
-from api.routes import Decisions, fields_of, found, page
+from api.routes import Decisions, Rows, fields_of, page
 from api.state import Past
 from application.common import Forbidden, NotFound
 from application.compliance import ComplianceService, ViolationAnswer
@@ -89,6 +89,9 @@ def _board_on(settings: Settings) -> Callable[[Db], ComplianceQueries]:
 decide = Decisions("compliance", ComplianceService, ViolationAnswer, violation_id=ViolationId)
 
 
+violations = Rows("compliance_queries", ComplianceQueries, VIEW, key=str, violation_id=ViolationId)
+
+
 class ViolationController(Controller):
     path = "/violations"
     tags = ["compliance"]
@@ -112,12 +115,8 @@ class ViolationController(Controller):
                              location="/violations/{aggregate_id}",
                              doc="The Office raises a case directly, confirmed at once (VIO-1 … VIO-5).")
 
-    @get("/{violation_id:uuid}", sync_to_thread=True)
-    def get_violation(self, principal: Caller, compliance_queries: Queries, reads: ReadsDep,
-                      violation_id: ViolationId) -> Response[ViolationRow]:
-        reads.wait(VIEW)
-        return found(compliance_queries.violation(str(violation_id), Scope.of(principal)),
-                     f"No violation {violation_id}.")
+    get_violation = violations("/{violation_id:uuid}", ComplianceQueries.violation, ViolationRow,
+                               "No violation {violation_id}.")
 
     confirm = decide("/{violation_id:uuid}/confirm", ComplianceService.confirm, "violation.confirm", CommentBody,
                      doc="The Office confirms a candidate.")

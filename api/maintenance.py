@@ -29,7 +29,7 @@ from api.params import (
     TextQuery,
     plain,
 )
-from api.routes import Decisions, fields_of, found, page
+from api.routes import Decisions, Rows, fields_of, page
 from application.common import NOBODY, Forbidden
 from application.maintenance import (
     BatchAnswer,
@@ -140,6 +140,9 @@ Queries = NamedDependency[MaintenanceQueries]
 tickets = Decisions("maintenance", MaintenanceService, TicketAnswer, ticket_id=FromPath[UUID])
 batches = Decisions("maintenance", MaintenanceService, BatchAnswer, batch_id=FromPath[UUID])
 objections = Decisions("maintenance", MaintenanceService, ObjectionAnswer, objection_id=FromPath[UUID])
+ticket_rows = Rows("maintenance_queries", MaintenanceQueries, VIEW, key=str, ticket_id=FromPath[UUID])
+batch_rows = Rows("maintenance_queries", MaintenanceQueries, VIEW, key=str, batch_id=FromPath[UUID])
+objection_rows = Rows("maintenance_queries", MaintenanceQueries, VIEW, key=str, objection_id=FromPath[UUID])
 
 
 class TicketController(Controller):
@@ -151,7 +154,8 @@ class TicketController(Controller):
                           fields=tuple(b.fields), record_count=b.record_count, before_digest=b.before_digest,
                           description=b.description, record_refs=tuple(b.record_refs)), "method": b.method,
                           "reason": b.reason, "responsible": b.responsible, "system": b.system},
-                      location="/maintenance/tickets/{aggregate_id}", doc="申报 (maintainer of the entry's provider, MNT-1).")
+                      location="/maintenance/tickets/{aggregate_id}",
+                      doc="申报 (maintainer of the entry's provider, MNT-1).")
 
     @get("/", sync_to_thread=True)
     def list_tickets(self, principal: Caller, maintenance_queries: Queries, reads: ReadsDep,
@@ -177,13 +181,10 @@ class TicketController(Controller):
             person=principal.person, org=principal.acting_for, role=chosen, limit=limit, cursor=cursor)
         return page(rows, nxt, position)
 
-    @get("/{ticket_id:uuid}", sync_to_thread=True)
-    def get_ticket(self, principal: Caller, maintenance_queries: Queries, reads: ReadsDep,
-                   ticket_id: FromPath[UUID]) -> Response[TicketDetail]:
-        """The ticket with every step: who, when (recorded and effective), how, and the digests."""
-        reads.wait(VIEW)
-        return found(maintenance_queries.ticket(str(ticket_id), Scope.of(principal)),
-                      f"No maintenance ticket {ticket_id}.")
+    get_ticket = ticket_rows("/{ticket_id:uuid}", MaintenanceQueries.ticket, TicketDetail,
+                             "No maintenance ticket {ticket_id}.",
+                             doc="The ticket with every step: who, when (recorded and effective), how, and the "
+                                 "digests.")
 
     approve = tickets("/{ticket_id:uuid}/approve", MaintenanceService.approve, "maintenance.approve", CommentBody,
                       optional=True)
@@ -247,13 +248,9 @@ class BatchController(Controller):
         rows, nxt = maintenance_queries.refused_executions(scope=Scope.of(principal), limit=limit, cursor=cursor)
         return page(rows, nxt, position)
 
-    @get("/{batch_id:uuid}", sync_to_thread=True)
-    def get_batch(self, principal: Caller, maintenance_queries: Queries, reads: ReadsDep,
-                  batch_id: FromPath[UUID]) -> Response[BatchDetail]:
-        """The batch with every execution attempt, executed or refused."""
-        reads.wait(VIEW)
-        return found(maintenance_queries.batch(str(batch_id), Scope.of(principal)),
-                      f"No batch modification {batch_id}.")
+    get_batch = batch_rows("/{batch_id:uuid}", MaintenanceQueries.batch, BatchDetail,
+                           "No batch modification {batch_id}.",
+                           doc="The batch with every execution attempt, executed or refused.")
 
     review = batches("/{batch_id:uuid}/review", MaintenanceService.review_batch, "batch.review", BatchReviewBody,
                      doc="The Office approves, designating the operator (person and organization), or rejects "
@@ -306,12 +303,8 @@ class ObjectionController(Controller):
                                                    cursor=cursor)
         return page(rows, nxt, position)
 
-    @get("/{objection_id:uuid}", sync_to_thread=True)
-    def get_objection(self, principal: Caller, maintenance_queries: Queries, reads: ReadsDep, now: NowDep,
-                      objection_id: FromPath[UUID]) -> Response[ObjectionRow]:
-        reads.wait(VIEW)
-        return found(maintenance_queries.objection(str(objection_id), now, Scope.of(principal)),
-                      f"No objection {objection_id}.")
+    get_objection = objection_rows("/{objection_id:uuid}", MaintenanceQueries.objection, ObjectionRow,
+                                   "No objection {objection_id}.", now=True)
 
     answer_objection = objections(
         "/{objection_id:uuid}/answer", MaintenanceService.answer_objection, "objection.answer", ObjectionAnswerBody,

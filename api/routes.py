@@ -13,12 +13,15 @@ operationId and summary — as a handler written out by hand would give:
         retire = decide("/entries/{entry_id:uuid}/retire", CatalogService.retire, "catalog.retire", ReasonBody)
 
 serves `POST /catalog/entries/{entry_id}/retire` from the handler `retire`, calling `catalog.retire`.
+`Rows` declares the reads of one row (`GET /catalog/entries/{entry_id}`) the same way; `page` and `found`
+are the answers of the handlers written out.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from inspect import Parameter, Signature
 from typing import Any, TypeVar
 
@@ -28,8 +31,9 @@ from litestar.di import NamedDependency
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import JSONBody
 
-from api.deps import Envelope, answer
+from api.deps import Envelope, Reads, answer
 from application.common import NotFound, Principal
+from projections.scope import Scope
 
 _PLACEHOLDER = re.compile(r"{(\w+)(?::\w+)?}")
 
@@ -84,13 +88,50 @@ class Decisions:
                       _named("envelope", NamedDependency[Envelope]),
                       *(_named(i, self.params[i]) for i in ids)]
         if body is not None:
-            parameters.append(_named("data", JSONBody[body | None], default=None) if optional  # type: ignore[valid-type]
-                              else _named("data", JSONBody[body]))  # type: ignore[valid-type]
-        returns = Response[answers or self.answers]  # type: ignore[name-defined]
-        handler.__doc__ = doc
-        handler.__signature__ = Signature(parameters, return_annotation=returns)  # type: ignore[attr-defined]
-        handler.__annotations__ = {p.name: p.annotation for p in parameters[1:]} | {"return": returns}
-        return Declared(path, http_method=http, sync_to_thread=True, status_code=status_code)(handler)
+            asked = JSONBody[body | None] if optional else JSONBody[body]  # type: ignore[valid-type]
+            parameters.append(_named("data", asked, default=None) if optional else _named("data", asked))
+        return _declare(handler, path, http, status_code, parameters, answers or self.answers, doc)
+
+
+class Rows:
+    """The single-row reads of one query object: its dependency name and type, the view they wait for, how a
+    path value becomes the query's key (`key`), and the annotations of the path parameters."""
+
+    def __init__(self, queries: str, kind: type, view: str, *, key: Callable[[Any], Any] = lambda value: value,
+                 **params: Any) -> None:
+        self.queries, self.kind, self.view, self.key, self.params = queries, kind, view, key, params
+
+    def __call__(self, path: str, query: Callable[..., Any], answers: type, missing: str, *, now: bool = False,
+                 doc: str | None = None) -> HTTPRouteHandler:
+        """`GET path`: after read-your-writes on the view, the row `query(key, scope=…)` answers (with `now=`
+        when `now`), its version as the ETag; 404 `missing` (formatted with the path value) when the caller's
+        scope sees none."""
+        [ident] = _PLACEHOLDER.findall(path)
+        name, queries, view, key = query.__name__, self.queries, self.view, self.key
+
+        def handler(self: Any, **kw: Any) -> Response[Any]:
+            kw["reads"].wait(view)
+            when = {"now": kw["now"]} if now else {}
+            return found(getattr(kw[queries], name)(key(kw[ident]), scope=Scope.of(kw["principal"]), **when),
+                         missing.format(**{ident: kw[ident]}))
+
+        parameters = [Parameter("self", Parameter.POSITIONAL_OR_KEYWORD),
+                      _named("principal", NamedDependency[Principal]),
+                      _named(queries, NamedDependency[self.kind]),  # type: ignore[name-defined]
+                      _named("reads", NamedDependency[Reads]),
+                      *([_named("now", NamedDependency[datetime])] if now else []),
+                      _named(ident, self.params[ident])]
+        return _declare(handler, path, "GET", 200, parameters, answers, doc)
+
+
+def _declare(handler: Callable[..., Any], path: str, http: str, status_code: int, parameters: list[Parameter],
+             answers: type, doc: str | None) -> HTTPRouteHandler:
+    """The route of a built handler, with the signature and annotations Litestar reads as a written one's."""
+    returns = Response[answers]  # type: ignore[valid-type]
+    handler.__doc__ = doc
+    handler.__signature__ = Signature(parameters, return_annotation=returns)  # type: ignore[attr-defined]
+    handler.__annotations__ = {p.name: p.annotation for p in parameters[1:]} | {"return": returns}
+    return Declared(path, http_method=http, sync_to_thread=True, status_code=status_code)(handler)
 
 
 class Declared(HTTPRouteHandler):

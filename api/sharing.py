@@ -25,7 +25,7 @@ from api.params import (
     constrained,
     plain,
 )
-from api.routes import Decisions, fields_of, found, page
+from api.routes import Decisions, Rows, fields_of, page
 from api.state import Past
 from application.common import ApplicationError, Forbidden, Principal
 from application.sharing import (
@@ -118,6 +118,8 @@ class StatusBody(msgspec.Struct, forbid_unknown_fields=True):
 
 decide = Decisions("sharing", SharingService, RequestAnswer, request_id=FromPath[UUID])
 grants = Decisions("sharing", SharingService, GrantAnswer, grant_id=FromPath[UUID])
+requests = Rows("sharing_queries", SharingQueries, "sharing", request_id=FromPath[UUID])
+grant_rows = Rows("sharing_queries", SharingQueries, "sharing", grant_id=FromPath[UUID])
 
 
 class ShareRequestController(Controller):
@@ -129,7 +131,8 @@ class ShareRequestController(Controller):
                         RequestedEntry(entry_id=e.entry_id, resource_code="", fields=tuple(e.fields))
                         for e in b.entries)},
                     location="/share-requests/{aggregate_id}",
-                    doc="Submits a share request (requester role of a division, unit, bureau or provincial department).")
+                    doc="Submits a share request (requester role of a division, unit, bureau or provincial "
+                        "department).")
 
     @get("/", sync_to_thread=True)
     def list_requests(self, principal: NamedDependency[Principal], sharing_queries: NamedDependency[SharingQueries],
@@ -141,11 +144,8 @@ class ShareRequestController(Controller):
                                              cursor=cursor)
         return page(rows, nxt, position)
 
-    @get("/{request_id:uuid}", sync_to_thread=True)
-    def get_request(self, principal: NamedDependency[Principal], sharing_queries: NamedDependency[SharingQueries],
-                    reads: NamedDependency[Reads], request_id: FromPath[UUID]) -> Response[RequestDetail]:
-        reads.wait("sharing")
-        return found(sharing_queries.request(request_id, Scope.of(principal)), f"No share request {request_id}.")
+    get_request = requests("/{request_id:uuid}", SharingQueries.request, RequestDetail,
+                           "No share request {request_id}.")
 
     review = decide(
         "/{request_id:uuid}/review", SharingService.review, "share_request.review", ReviewBody,
@@ -156,7 +156,8 @@ class ShareRequestController(Controller):
     issue_order = decide("/{request_id:uuid}/orders", SharingService.issue_order, "share_request.issue_order",
                          OrderBody, optional=True, status_code=201, location="/share-requests/{request_id}",
                          answers=OrderAnswer,
-                         doc="Issues the implementation order (附件2) and the grants it decides (SHR-6, SHR-7, SHR-8).")
+                         doc="Issues the implementation order (附件2) and the grants it decides (SHR-6, SHR-7, "
+                             "SHR-8).")
 
 
 class GrantController(Controller):
@@ -178,11 +179,7 @@ class GrantController(Controller):
                                    status=plain(status), limit=limit, cursor=cursor)
         return page(rows, nxt, position, cut)
 
-    @get("/{grant_id:uuid}", sync_to_thread=True)
-    def get_grant(self, principal: NamedDependency[Principal], sharing_queries: NamedDependency[SharingQueries],
-                  reads: NamedDependency[Reads], grant_id: FromPath[UUID]) -> Response[GrantRow]:
-        reads.wait("sharing")
-        return found(sharing_queries.grant(grant_id, Scope.of(principal)), f"No grant {grant_id}.")
+    get_grant = grant_rows("/{grant_id:uuid}", SharingQueries.grant, GrantRow, "No grant {grant_id}.")
 
     suspend = grants("/{grant_id:uuid}/suspend", SharingService.suspend, "grant.suspend", CorrectableBody,
                      doc="Suspends now; the Office may give `effective_at`, an earlier instant it takes effect from.")
@@ -288,6 +285,7 @@ class CloseReviewBody(msgspec.Struct, forbid_unknown_fields=True):
 
 
 reviews = Decisions("sharing", SharingService, ReviewAnswer, review_id=FromPath[UUID])
+review_rows = Rows("review_queries", ReviewQueries, "sharing", review_id=FromPath[UUID])
 
 
 class GrantReviewController(Controller):
@@ -309,11 +307,7 @@ class GrantReviewController(Controller):
                                            cursor=cursor)
         return page(rows, nxt, position)
 
-    @get("/{review_id:uuid}", sync_to_thread=True)
-    def get_review(self, principal: NamedDependency[Principal], review_queries: NamedDependency[ReviewQueries],
-                   reads: NamedDependency[Reads], review_id: FromPath[UUID]) -> Response[ReviewRow]:
-        reads.wait("sharing")
-        return found(review_queries.review(review_id, Scope.of(principal)), f"No grant re-review {review_id}.")
+    get_review = review_rows("/{review_id:uuid}", ReviewQueries.review, ReviewRow, "No grant re-review {review_id}.")
 
     close = reviews("/{review_id:uuid}/close", SharingService.close_review, "grant_review.close", CloseReviewBody,
                     doc="The Office records its decision; `suspend` and `revoke` act on the grant in the same "

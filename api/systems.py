@@ -27,7 +27,7 @@ from api.params import (
     ReasonBody,
     plain,
 )
-from api.routes import Decisions, fields_of, found, page
+from api.routes import Decisions, Rows, fields_of, page
 from application.common import Forbidden
 from application.systems import SystemAnswer, SystemsService
 from domain.limits import MAX_ITEMS, Code, OrgCode, ShortText, SmallNumber, Text
@@ -137,6 +137,9 @@ SystemId = FromPath[UUID]
 decide = Decisions("systems", SystemsService, SystemAnswer, system_id=SystemId, filing=Filing)
 
 
+rows = Rows("system_queries", SystemQueries, "systems", system_id=SystemId)
+
+
 class SystemController(Controller):
     path = "/systems"
     tags = ["systems"]
@@ -177,11 +180,7 @@ class SystemController(Controller):
         rows, nxt = system_queries.office_queue(limit=limit, cursor=cursor)
         return page(rows, nxt, position)
 
-    @get("/{system_id:uuid}", sync_to_thread=True)
-    def get_system(self, principal: Caller, system_queries: Queries, reads: ReadsDep,
-                   system_id: SystemId) -> Response[SystemDetail]:
-        reads.wait("systems")
-        return found(system_queries.system(system_id, Scope.of(principal)), f"No system {system_id}.")
+    get_system = rows("/{system_id:uuid}", SystemQueries.system, SystemDetail, "No system {system_id}.")
 
     # -- proposal, justification, review -----------------------------------------------------------
 
