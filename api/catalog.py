@@ -7,12 +7,12 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, Response, get, post, put
+from litestar import Controller, Response, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery
 
 from api.contract import Page
-from api.deps import Envelope, Reads, answer
+from api.deps import Reads
 from api.params import (
     AsKnownAtQuery,
     AtQuery,
@@ -25,9 +25,10 @@ from api.params import (
     TextQuery,
     plain,
 )
+from api.routes import Decisions, Rows, page
 from api.state import Past
 from application.catalog import CatalogService, EntryAnswer, ImpactAnswer
-from application.common import NotFound, Principal
+from application.common import Principal
 from domain.catalog_values import Check, EntryContent, OpenClass, Review, ReviewDecision, ShareClass
 from domain.limits import Code, OrgCode, Text
 from infrastructure.config import Settings
@@ -82,6 +83,12 @@ EntryStatus = Literal["drafted", "submitted", "returned", "approved", "published
 """The status an entry is listed under (`published` and `revising` both have a version in force)."""
 
 
+decide = Decisions("catalog", CatalogService, EntryAnswer, entry_id=FromPath[UUID])
+
+
+entries = Rows("catalog_queries", CatalogQueries, "catalog", key=str, entry_id=FromPath[UUID])
+
+
 class CatalogController(Controller):
     path = "/catalog"
     tags = ["catalog"]
@@ -108,18 +115,11 @@ class CatalogController(Controller):
                           item_code=item_code, q=q, overdue=overdue),
             scope=Scope.of(principal), now=now, limit=limit, cursor=cursor,
         )
-        return Response({"items": rows, "next_cursor": next_cursor, **cut, "position": position})
+        return page(rows, next_cursor, position, cut)
 
-    @get("/entries/{entry_id:uuid}", sync_to_thread=True)
-    def get_entry(self, principal: NamedDependency[Principal], catalog_queries: NamedDependency[CatalogQueries],
-                  reads: NamedDependency[Reads], now: NamedDependency[datetime],
-                  entry_id: FromPath[UUID]) -> Response[EntryDetail]:
-        """One entry with its current and pending versions; its ETag is the entry's version."""
-        reads.wait("catalog")
-        row = catalog_queries.get(str(entry_id), scope=Scope.of(principal), now=now)
-        if row is None:
-            raise NotFound(f"No catalog entry {entry_id}.")
-        return Response(row, headers={"ETag": f'"{row.version}"'})
+    get_entry = entries("/entries/{entry_id:uuid}", CatalogQueries.get, EntryDetail, "No catalog entry {entry_id}.",
+                        now=True,
+                        doc="One entry with its current and pending versions; its ETag is the entry's version.")
 
     @get("/open", sync_to_thread=True)
     def open_catalog(self, principal: NamedDependency[Principal], catalog_queries: NamedDependency[CatalogQueries],
@@ -131,53 +131,24 @@ class CatalogController(Controller):
         queries, position, cut = past.or_live(at, as_known_at, reads, catalog_queries,
                                               lambda db: CatalogQueries(db, settings.overdue_grace_days), "catalog")
         rows, next_cursor = queries.open_catalog(limit=limit, cursor=cursor, q=q)
-        return Response({"items": rows, "next_cursor": next_cursor, **cut, "position": position})
+        return page(rows, next_cursor, position, cut)
 
-    @post("/entries", sync_to_thread=True, status_code=201)
-    def draft(self, principal: NamedDependency[Principal], catalog: NamedDependency[CatalogService],
-              envelope: NamedDependency[Envelope], data: JSONBody[DraftBody]) -> Response[EntryAnswer]:
-        """Drafts a new entry (catalog_compiler of the provider)."""
-        result = catalog.draft(principal, envelope.command("catalog.draft", data),
-                               resource_code=data.resource_code, content=data.content, provider=data.provider)
-        return answer(result, location=f"/catalog/entries/{result.aggregate_id}")
-
-    @put("/entries/{entry_id:uuid}", sync_to_thread=True)
-    def revise_draft(self, principal: NamedDependency[Principal], catalog: NamedDependency[CatalogService],
-                     envelope: NamedDependency[Envelope], entry_id: FromPath[UUID],
-                     data: JSONBody[ContentBody]) -> Response[EntryAnswer]:
-        """Replaces the content of a drafted or returned version."""
-        return answer(catalog.revise_draft(principal, envelope.command("catalog.revise_draft", data), entry_id,
-                                           content=data.content))
-
-    @post("/entries/{entry_id:uuid}/submit", sync_to_thread=True, status_code=200)
-    def submit(self, principal: NamedDependency[Principal], catalog: NamedDependency[CatalogService],
-               envelope: NamedDependency[Envelope], entry_id: FromPath[UUID]) -> Response[EntryAnswer]:
-        return answer(catalog.submit(principal, envelope.command("catalog.submit"), entry_id))
-
-    @post("/entries/{entry_id:uuid}/review", sync_to_thread=True, status_code=200)
-    def review(self, principal: NamedDependency[Principal], catalog: NamedDependency[CatalogService],
-               envelope: NamedDependency[Envelope], entry_id: FromPath[UUID],
-               data: JSONBody[ReviewBody]) -> Response[EntryAnswer]:
-        """Records the three checks of 第十条 and approves or returns the submitted version."""
-        review = Review(accuracy=data.accuracy, completeness=data.completeness, compliance=data.compliance)
-        return answer(catalog.review(principal, envelope.command("catalog.review", data), entry_id,
-                                     review=review, decision=data.decision))
-
-    @post("/entries/{entry_id:uuid}/accept-duplicate", sync_to_thread=True, status_code=200)
-    def accept_duplicate(self, principal: NamedDependency[Principal], catalog: NamedDependency[CatalogService],
-                         envelope: NamedDependency[Envelope], entry_id: FromPath[UUID],
-                         data: JSONBody[AcceptDuplicateBody]) -> Response[EntryAnswer]:
-        """The Office accepts the justification for collecting a datum another entry provides (CAT-5)."""
-        return answer(catalog.accept_duplicate(principal, envelope.command("catalog.accept_duplicate", data),
-                                               entry_id, item_code=data.item_code))
-
-    @post("/entries/{entry_id:uuid}/publish", sync_to_thread=True, status_code=200)
-    def publish(self, principal: NamedDependency[Principal], catalog: NamedDependency[CatalogService],
-                envelope: NamedDependency[Envelope], entry_id: FromPath[UUID],
-                data: JSONBody[PublishBody | None] = None) -> Response[EntryAnswer]:
-        body = data or PublishBody()
-        return answer(catalog.publish(principal, envelope.command("catalog.publish", body), entry_id,
-                                      published_on=body.published_on))
+    draft = decide("/entries", CatalogService.draft, "catalog.draft", DraftBody, status_code=201,
+                   location="/catalog/entries/{aggregate_id}",
+                   doc="Drafts a new entry (catalog_compiler of the provider).")
+    revise_draft = decide("/entries/{entry_id:uuid}", CatalogService.revise_draft, "catalog.revise_draft", ContentBody,
+                          http="PUT", doc="Replaces the content of a drafted or returned version.")
+    submit = decide("/entries/{entry_id:uuid}/submit", CatalogService.submit, "catalog.submit")
+    review = decide("/entries/{entry_id:uuid}/review", CatalogService.review, "catalog.review", ReviewBody,
+                    args=lambda b: {"review": Review(accuracy=b.accuracy, completeness=b.completeness,
+                                                     compliance=b.compliance), "decision": b.decision},
+                    doc="Records the three checks of 第十条 and approves or returns the submitted version.")
+    accept_duplicate = decide(
+        "/entries/{entry_id:uuid}/accept-duplicate", CatalogService.accept_duplicate, "catalog.accept_duplicate",
+        AcceptDuplicateBody,
+        doc="The Office accepts the justification for collecting a datum another entry provides (CAT-5).")
+    publish = decide("/entries/{entry_id:uuid}/publish", CatalogService.publish, "catalog.publish", PublishBody,
+                     optional=True)
 
     @get("/entries/{entry_id:uuid}/impact", sync_to_thread=True)
     def impact(self, principal: NamedDependency[Principal], catalog: NamedDependency[CatalogService],
@@ -186,34 +157,12 @@ class CatalogController(Controller):
         removed, share class tightened, delivery method withdrawn; not shareable suspends them, SHR-4)."""
         return Response(catalog.impact(principal, entry_id))
 
-    @post("/entries/{entry_id:uuid}/effective-date", sync_to_thread=True, status_code=200)
-    def correct_effective_date(self, principal: NamedDependency[Principal], catalog: NamedDependency[CatalogService],
-                               envelope: NamedDependency[Envelope], entry_id: FromPath[UUID],
-                               data: JSONBody[EffectiveDateBody]) -> Response[EntryAnswer]:
-        """The Office dates a published version from when it really took effect (a correction, TIME-1 … TIME-3)."""
-        return answer(catalog.correct_effective_date(principal, envelope.command("catalog.correct_effective_date", data),
-                                                     entry_id, version=data.version, effective_on=data.effective_on,
-                                                     reason=data.reason))
-
-    @post("/entries/{entry_id:uuid}/revise", sync_to_thread=True, status_code=200)
-    def revise(self, principal: NamedDependency[Principal], catalog: NamedDependency[CatalogService],
-               envelope: NamedDependency[Envelope], entry_id: FromPath[UUID],
-               data: JSONBody[ContentBody]) -> Response[EntryAnswer]:
-        """Opens a new version of a published entry, reviewed again (CAT-6)."""
-        return answer(catalog.revise(principal, envelope.command("catalog.revise", data), entry_id,
-                                     content=data.content))
-
-    @post("/entries/{entry_id:uuid}/refresh", sync_to_thread=True, status_code=200)
-    def refresh(self, principal: NamedDependency[Principal], catalog: NamedDependency[CatalogService],
-                envelope: NamedDependency[Envelope], entry_id: FromPath[UUID],
-                data: JSONBody[RefreshBody]) -> Response[EntryAnswer]:
-        """Records that the provider refreshed the data (resets the CAT-7 clock)."""
-        return answer(catalog.record_refresh(principal, envelope.command("catalog.refresh", data), entry_id,
-                                             as_of=data.as_of))
-
-    @post("/entries/{entry_id:uuid}/retire", sync_to_thread=True, status_code=200)
-    def retire(self, principal: NamedDependency[Principal], catalog: NamedDependency[CatalogService],
-               envelope: NamedDependency[Envelope], entry_id: FromPath[UUID],
-               data: JSONBody[ReasonBody]) -> Response[EntryAnswer]:
-        return answer(catalog.retire(principal, envelope.command("catalog.retire", data), entry_id,
-                                     reason=data.reason))
+    correct_effective_date = decide(
+        "/entries/{entry_id:uuid}/effective-date", CatalogService.correct_effective_date,
+        "catalog.correct_effective_date", EffectiveDateBody,
+        doc="The Office dates a published version from when it really took effect (a correction, TIME-1 … TIME-3).")
+    revise = decide("/entries/{entry_id:uuid}/revise", CatalogService.revise, "catalog.revise", ContentBody,
+                    doc="Opens a new version of a published entry, reviewed again (CAT-6).")
+    refresh = decide("/entries/{entry_id:uuid}/refresh", CatalogService.record_refresh, "catalog.refresh", RefreshBody,
+                     doc="Records that the provider refreshed the data (resets the CAT-7 clock).")
+    retire = decide("/entries/{entry_id:uuid}/retire", CatalogService.retire, "catalog.retire", ReasonBody)

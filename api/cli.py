@@ -10,18 +10,9 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from api import cli_backup, cli_ledger
+from api.cli_runtime import opened
+from api.cli_runtime import runtime as _runtime
 from infrastructure.config import Settings, load_dotenv
-
-
-def _runtime(demo: bool = False, role: str = "standalone"):  # noqa: ANN202 - imported lazily so `--help` stays fast
-    from bootstrap import Runtime
-
-    if demo:  # the demo's history is spread over past weeks (see demo.loader.DemoClock)
-        from demo.loader import DemoClock
-
-        return Runtime(Settings.from_env(), clock=DemoClock(), role=role)
-    return Runtime(Settings.from_env(), role=role)
-
 
 SQLITE_ONE_PROCESS = ("the embedded SQLite store is served by one process, which also runs the background "
                       "duties: other processes could neither share its write lock nor learn of its writes. "
@@ -117,13 +108,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    rt = _runtime(role="worker")
-    try:
+    with opened(role="worker") as rt:
         rt.start_background(settings.sweep_seconds)
         print(f"worker {os.getpid()}: taking part in the election of the background worker", file=sys.stderr)
         stop.wait()
-    finally:
-        rt.close()
     return 0
 
 
@@ -182,36 +170,28 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_token_create(args: argparse.Namespace) -> int:
     from domain.rules import RuleViolation
 
-    rt = _runtime()
-    try:
-        token = rt.issue_token(org=args.org, person=args.person, roles=tuple(args.role))
-    except (RuleViolation, ValueError) as e:
-        print(f"refused: {e}", file=sys.stderr)
-        return 2
-    finally:
-        rt.close()
+    with opened() as rt:
+        try:
+            token = rt.issue_token(org=args.org, person=args.person, roles=tuple(args.role))
+        except (RuleViolation, ValueError) as e:
+            print(f"refused: {e}", file=sys.stderr)
+            return 2
     print(f"token for {args.person} of {args.org} with roles {', '.join(args.role)}:")
     print(token)
     return 0
 
 
 def cmd_token_list(args: argparse.Namespace) -> int:
-    rt = _runtime()
-    try:
+    with opened() as rt:
         for row in rt.tokens.listing(args.org):
             print(json.dumps(row, ensure_ascii=False))
-    finally:
-        rt.close()
     return 0
 
 
 def cmd_token_revoke(args: argparse.Namespace) -> int:
-    rt = _runtime()
-    try:
+    with opened() as rt:
         token_id = rt.tokens.id_of(args.token) if args.token.startswith("clt_") else args.token
         done = token_id is not None and rt.revoke_token(token_id)
-    finally:
-        rt.close()
     if not done:
         print(f"refused: no token {args.token} that is not already revoked", file=sys.stderr)
         return 2
@@ -220,12 +200,9 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    rt = _runtime(demo=True)
-    try:
+    with opened(demo=True) as rt:
         summary = load_demo(rt)
         rt.projector.catch_up_all()
-    finally:
-        rt.close()
     print(json.dumps({k: v for k, v in summary.items() if k != "admin_token"}, ensure_ascii=False))
     if summary.get("admin_token"):
         print(summary["admin_token"])
@@ -237,24 +214,22 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 
     from projections.runner import ViewStalled
 
-    rt = _runtime()
-    try:
-        names = args.view or list(rt.projector.views)
-        unknown = [n for n in names if n not in rt.projector.views]
-        if unknown:
-            print(f"refused: no read model {unknown[0]!r}; the read models are {', '.join(rt.projector.views)}",
-                  file=sys.stderr)
-            return 2
-        total = rt.ledger.max_position()
-        # built beside the live tables, which keep answering, and swapped in one transaction per view
-        with tqdm(total=total * len(names), unit="ev", desc="rebuild", file=sys.stderr) as bar:
-            rt.projector.rebuild(names, progress=bar.update)
-        print(json.dumps({"rebuilt": names, "position": min(rt.projector.position(n) for n in names)}))
-    except ViewStalled as stalled:
-        print(f"rebuild stopped: {stalled}", file=sys.stderr)
-        return 1
-    finally:
-        rt.close()
+    with opened() as rt:
+        try:
+            names = args.view or list(rt.projector.views)
+            unknown = [n for n in names if n not in rt.projector.views]
+            if unknown:
+                print(f"refused: no read model {unknown[0]!r}; the read models are {', '.join(rt.projector.views)}",
+                      file=sys.stderr)
+                return 2
+            total = rt.ledger.max_position()
+            # built beside the live tables, which keep answering, and swapped in one transaction per view
+            with tqdm(total=total * len(names), unit="ev", desc="rebuild", file=sys.stderr) as bar:
+                rt.projector.rebuild(names, progress=bar.update)
+            print(json.dumps({"rebuilt": names, "position": min(rt.projector.position(n) for n in names)}))
+        except ViewStalled as stalled:
+            print(f"rebuild stopped: {stalled}", file=sys.stderr)
+            return 1
     return 0
 
 
@@ -264,8 +239,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     from application.common import NotFound, Principal
     from infrastructure.recorders import LedgerTampered
 
-    rt = _runtime()
-    try:
+    with opened() as rt:
         auditor = Principal(person="cli", organization="office", roles=frozenset({"auditor"}))
         try:
             events = rt.history.timeline(auditor, args.kind, args.id)
@@ -280,8 +254,6 @@ def cmd_history(args: argparse.Namespace) -> int:
                   f"{ev.actor['person']} ({ev.actor['organization']}/{ev.actor['role']})  {' '.join(ev.rules)}")
             if args.verbose:
                 print("    " + msgspec.json.encode(ev.data).decode("utf-8"))
-    finally:
-        rt.close()
     return 0
 
 
@@ -305,8 +277,7 @@ def cmd_state(args: argparse.Namespace) -> int:
     except ValueError as bad:
         print(bad, file=sys.stderr)
         return 2
-    rt = _runtime()
-    try:
+    with opened() as rt:
         cut, db = rt.state_as_of(asked_at, asked_known)
         at, position = cut.at, cut.position
         q = StateQueries(db)
@@ -323,8 +294,6 @@ def cmd_state(args: argparse.Namespace) -> int:
                      "known_position": cut.known_position, "corrections": list(cut.corrections), **q.summary(at)}]
         for row in rows:
             print(json.dumps(row, ensure_ascii=False, default=str))
-    finally:
-        rt.close()
     return 0
 
 
@@ -338,8 +307,7 @@ def cmd_state_changes(args: argparse.Namespace) -> int:
         print(bad, file=sys.stderr)
         return 2
     assert known_from is not None
-    rt = _runtime()
-    try:
+    with opened() as rt:
         found = rt.state_changes(at, known_from, known_to)
         before, after = found["before"], found["after"]
         print(json.dumps({"at": before.at.isoformat(), "known_from": before.as_known_at.isoformat(),
@@ -349,17 +317,12 @@ def cmd_state_changes(args: argparse.Namespace) -> int:
             print(json.dumps({"learned": row}, ensure_ascii=False, default=str))
         for row in found["changed"]:
             print(json.dumps({"changed": row}, ensure_ascii=False, default=str))
-    finally:
-        rt.close()
     return 0
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    rt = _runtime()
-    try:
+    with opened() as rt:
         done = rt.sharing.expire_due()
-    finally:
-        rt.close()
     print(json.dumps({"expired": done}))
     return 0
 
@@ -367,11 +330,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def cmd_monitor(args: argparse.Namespace) -> int:
     import msgspec
 
-    rt = _runtime()
-    try:
+    with opened() as rt:
         done = rt.monitors.run()
-    finally:
-        rt.close()
     print(msgspec.json.encode(done).decode("utf-8"))
     return 0
 
@@ -383,14 +343,12 @@ def cmd_access_log_archive(args: argparse.Namespace) -> int:
     from domain.rules import RuleViolation
     from projections.access_log_archive import ArchiveFailed
 
-    rt = _runtime()
-    try:
-        done = rt.access_log.archive(before=date.fromisoformat(args.before), out=Path(args.out))
-    except (RuleViolation, ArchiveFailed) as e:
-        print(f"refused: {e}", file=sys.stderr)
-        return 2
-    finally:
-        rt.close()
+    with opened() as rt:
+        try:
+            done = rt.access_log.archive(before=date.fromisoformat(args.before), out=Path(args.out))
+        except (RuleViolation, ArchiveFailed) as e:
+            print(f"refused: {e}", file=sys.stderr)
+            return 2
     print(json.dumps({"archived": done.rows, "file": done.file, "sha256": done.sha256,
                       "before": done.before.isoformat()}))
     return 0

@@ -9,23 +9,21 @@ from typing import Any
 
 import msgspec
 
-from api.cli_ledger import _runtime
+from api.cli_runtime import opened
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
     from application.backup import backup
 
-    rt = _runtime()
-    try:
-        done = backup(rt.backup_parts(), Path(args.out), events_only=args.events_only)
-    except FileExistsError:
-        print(f"{args.out} exists; a backup never overwrites a file.", file=sys.stderr)
-        return 2
-    except OSError as e:
-        print(f"civic-ledger: cannot write {args.out}: {e.strerror or e}", file=sys.stderr)
-        return 2
-    finally:
-        rt.close()
+    with opened() as rt:
+        try:
+            done = backup(rt.backup_parts(), Path(args.out), events_only=args.events_only)
+        except FileExistsError:
+            print(f"{args.out} exists; a backup never overwrites a file.", file=sys.stderr)
+            return 2
+        except OSError as e:
+            print(f"civic-ledger: cannot write {args.out}: {e.strerror or e}", file=sys.stderr)
+            return 2
     if done.signed_by is None:
         print("civic-ledger: warning: no signing key is configured, so the backup is unsigned; restoring it will "
               "need --accept-unsigned --reason", file=sys.stderr)
@@ -54,18 +52,16 @@ def cmd_restore(args: argparse.Namespace) -> int:
             print(f"civic-ledger: cannot read the public key {args.public_key}: {' '.join(str(e).split())}",
                   file=sys.stderr)
             return 2
-    rt = _runtime()
-    try:
-        done = restore(rt.backup_parts(), Path(args.file), public_key=key,
-                       accept_unsigned=args.reason if args.accept_unsigned else None)
-    except BackupError as e:
-        print(f"civic-ledger: refused: {' '.join(str(e).split())}", file=sys.stderr)
-        return 1
-    except OSError as e:
-        print(f"civic-ledger: refused: cannot read {args.file}: {e.strerror or e}", file=sys.stderr)
-        return 1
-    finally:
-        rt.close()
+    with opened() as rt:
+        try:
+            done = restore(rt.backup_parts(), Path(args.file), public_key=key,
+                           accept_unsigned=args.reason if args.accept_unsigned else None)
+        except BackupError as e:
+            print(f"civic-ledger: refused: {' '.join(str(e).split())}", file=sys.stderr)
+            return 1
+        except OSError as e:
+            print(f"civic-ledger: refused: cannot read {args.file}: {e.strerror or e}", file=sys.stderr)
+            return 1
     if done.override is not None:
         o = done.override
         print(f"civic-ledger: OVERRIDE recorded in restore_overrides: {o['signature']}; restored anyway by "

@@ -5,31 +5,22 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 
-if TYPE_CHECKING:
-    from bootstrap import Runtime
+from api.cli_runtime import opened, refusing
 
-
-def _runtime() -> Runtime:
-    """Imported lazily so `--help` stays fast."""
-    from bootstrap import Runtime
-    from infrastructure.config import Settings
-
-    return Runtime(Settings.from_env())
+REFUSED = "application.common:ApplicationError"
 
 
 def _print(value: Any) -> None:
     print(msgspec.json.encode(value).decode("utf-8"))
 
 
+@refusing(REFUSED, detail=True)
 def cmd_checkpoint(args: argparse.Namespace) -> int:
-    from application.common import ApplicationError
-
-    rt = _runtime()
-    try:
+    with opened() as rt:
         if args.list:
             for cp in rt.integrity.checkpoints(limit=args.limit):
                 _print(cp)
@@ -37,53 +28,30 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
         cp, created = rt.integrity.create_checkpoint()
         print("checkpoint created" if created else "no new event since the latest checkpoint", file=sys.stderr)
         _print(cp)
-    except ApplicationError as e:
-        print(f"refused: {e.detail}", file=sys.stderr)
-        return 2
-    finally:
-        rt.close()
     return 0
 
 
+@refusing(REFUSED, detail=True)
 def cmd_proof(args: argparse.Namespace) -> int:
-    from application.common import ApplicationError
-
-    rt = _runtime()
-    try:
+    with opened() as rt:
         bundle = rt.integrity.proof(None, args.position, checkpoint=args.checkpoint, since=args.since)
-    except ApplicationError as e:
-        print(f"refused: {e.detail}", file=sys.stderr)
-        return 2
-    finally:
-        rt.close()
     print(json.dumps(bundle, indent=2, ensure_ascii=False))
     return 0
 
 
+@refusing(REFUSED, detail=True)
 def cmd_public_key(args: argparse.Namespace) -> int:
-    from application.common import ApplicationError
-
-    rt = _runtime()
-    try:
+    with opened() as rt:
         print(rt.integrity.public_key_pem(), end="")
-    except ApplicationError as e:
-        print(f"refused: {e.detail}", file=sys.stderr)
-        return 2
-    finally:
-        rt.close()
     return 0
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    rt = _runtime()
-    try:
-        with tqdm(total=rt.ledger.max_position(), unit="ev", desc="verify", file=sys.stderr,
-                  disable=args.quiet) as bar:
-            report = rt.integrity.verify(progress=bar.update, catch_up=not args.no_catch_up)
-    finally:
-        rt.close()
+    with opened() as rt, tqdm(total=rt.ledger.max_position(), unit="ev", desc="verify", file=sys.stderr,
+                              disable=args.quiet) as bar:
+        report = rt.integrity.verify(progress=bar.update, catch_up=not args.no_catch_up)
     _print(report)
     b = report.first_break
     if b is not None:

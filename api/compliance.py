@@ -8,16 +8,14 @@ from typing import Annotated
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, Response, get, post
+from litestar import Controller, Response, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery
 
 from api.contract import Page
 from api.deps import (
     Caller,
-    EnvelopeDep,
     ReadsDep,
-    answer,
 )
 from api.params import (
     AsKnownAtQuery,
@@ -31,6 +29,7 @@ from api.params import (
     ReasonBody,
     plain,
 )
+from api.routes import Decisions, Rows, fields_of, page
 from api.state import Past
 from application.common import Forbidden, NotFound
 from application.compliance import ComplianceService, ViolationAnswer
@@ -87,6 +86,12 @@ def _board_on(settings: Settings) -> Callable[[Db], ComplianceQueries]:
                                         non_compliant_systems=SystemQueries(db).compliance)
 
 
+decide = Decisions("compliance", ComplianceService, ViolationAnswer, violation_id=ViolationId)
+
+
+violations = Rows("compliance_queries", ComplianceQueries, VIEW, key=str, violation_id=ViolationId)
+
+
 class ViolationController(Controller):
     path = "/violations"
     tags = ["compliance"]
@@ -103,68 +108,30 @@ class ViolationController(Controller):
         queries, position, cut = past.or_live(at, as_known_at, reads, compliance_queries, _board_on(settings), VIEW)
         rows, nxt = queries.violations(scope=Scope.of(principal), kind=plain(kind), subject=subject,
                                        status=plain(status), open_only=open, limit=limit, cursor=cursor)
-        return Response({"items": rows, "next_cursor": nxt, **cut, "position": position})
+        return page(rows, nxt, position, cut)
 
-    @post("/", sync_to_thread=True, status_code=201)
-    def raise_violation(self, principal: Caller, compliance: Service, envelope: EnvelopeDep,
-                        data: JSONBody[RaiseBody]) -> Response[ViolationAnswer]:
-        """The Office raises a case directly, confirmed at once (VIO-1 … VIO-5)."""
-        result = compliance.raise_violation(
-            principal, envelope.command("violation.raise", data), kind=data.kind, subject=data.subject,
-            evidence=tuple(data.evidence), summary=data.summary, key=data.key)
-        return answer(result, location=f"/violations/{result.aggregate_id}")
+    raise_violation = decide("/", ComplianceService.raise_violation, "violation.raise", RaiseBody, status_code=201,
+                             args=lambda b: {**fields_of(b), "evidence": tuple(b.evidence)},
+                             location="/violations/{aggregate_id}",
+                             doc="The Office raises a case directly, confirmed at once (VIO-1 … VIO-5).")
 
-    @get("/{violation_id:uuid}", sync_to_thread=True)
-    def get_violation(self, principal: Caller, compliance_queries: Queries, reads: ReadsDep,
-                      violation_id: ViolationId) -> Response[ViolationRow]:
-        reads.wait(VIEW)
-        row = compliance_queries.violation(str(violation_id), Scope.of(principal))
-        if row is None:
-            raise NotFound(f"No violation {violation_id}.")
-        return Response(row, headers={"ETag": f'"{row.version}"'})
+    get_violation = violations("/{violation_id:uuid}", ComplianceQueries.violation, ViolationRow,
+                               "No violation {violation_id}.")
 
-    @post("/{violation_id:uuid}/confirm", sync_to_thread=True, status_code=200)
-    def confirm(self, principal: Caller, compliance: Service, envelope: EnvelopeDep, violation_id: ViolationId,
-                data: JSONBody[CommentBody]) -> Response[ViolationAnswer]:
-        """The Office confirms a candidate."""
-        return answer(compliance.confirm(principal, envelope.command("violation.confirm", data), violation_id,
-                                         comment=data.comment))
-
-    @post("/{violation_id:uuid}/dismiss", sync_to_thread=True, status_code=200)
-    def dismiss(self, principal: Caller, compliance: Service, envelope: EnvelopeDep, violation_id: ViolationId,
-                data: JSONBody[ReasonBody]) -> Response[ViolationAnswer]:
-        """The Office dismisses a candidate, with a reason."""
-        return answer(compliance.dismiss(principal, envelope.command("violation.dismiss", data), violation_id,
-                                         reason=data.reason))
-
-    @post("/{violation_id:uuid}/notice", sync_to_thread=True, status_code=200)
-    def notice(self, principal: Caller, compliance: Service, envelope: EnvelopeDep, violation_id: ViolationId,
-               data: JSONBody[NoticeBody]) -> Response[ViolationAnswer]:
-        """The Office issues a rectification notice with a deadline."""
-        return answer(compliance.issue_notice(principal, envelope.command("violation.notice", data), violation_id,
-                                              deadline=data.deadline, requirements=data.requirements))
-
-    @post("/{violation_id:uuid}/report", sync_to_thread=True, status_code=200)
-    def report(self, principal: Caller, compliance: Service, envelope: EnvelopeDep, violation_id: ViolationId,
-               data: JSONBody[ReportBody]) -> Response[ViolationAnswer]:
-        """The subject organization reports its rectification (office_admin, system_manager, maintainer,
-        approver or catalog_reviewer of that organization)."""
-        return answer(compliance.report(principal, envelope.command("violation.report", data), violation_id,
-                                        report=data.report))
-
-    @post("/{violation_id:uuid}/accept", sync_to_thread=True, status_code=200)
-    def accept(self, principal: Caller, compliance: Service, envelope: EnvelopeDep, violation_id: ViolationId,
-               data: JSONBody[CommentBody]) -> Response[ViolationAnswer]:
-        """The Office accepts the reported rectification: the case is closed."""
-        return answer(compliance.accept(principal, envelope.command("violation.accept", data), violation_id,
-                                        comment=data.comment))
-
-    @post("/{violation_id:uuid}/escalate", sync_to_thread=True, status_code=200)
-    def escalate(self, principal: Caller, compliance: Service, envelope: EnvelopeDep, violation_id: ViolationId,
-                 data: JSONBody[ReasonBody]) -> Response[ViolationAnswer]:
-        """The Office escalates: a report it will not accept, or a notice unanswered past its deadline."""
-        return answer(compliance.escalate(principal, envelope.command("violation.escalate", data), violation_id,
-                                          reason=data.reason))
+    confirm = decide("/{violation_id:uuid}/confirm", ComplianceService.confirm, "violation.confirm", CommentBody,
+                     doc="The Office confirms a candidate.")
+    dismiss = decide("/{violation_id:uuid}/dismiss", ComplianceService.dismiss, "violation.dismiss", ReasonBody,
+                     doc="The Office dismisses a candidate, with a reason.")
+    notice = decide("/{violation_id:uuid}/notice", ComplianceService.issue_notice, "violation.notice", NoticeBody,
+                    doc="The Office issues a rectification notice with a deadline.")
+    report = decide("/{violation_id:uuid}/report", ComplianceService.report, "violation.report", ReportBody,
+                    doc="The subject organization reports its rectification (office_admin, system_manager, "
+                        "maintainer, approver or catalog_reviewer of that organization).")
+    accept = decide("/{violation_id:uuid}/accept", ComplianceService.accept, "violation.accept", CommentBody,
+                    doc="The Office accepts the reported rectification: the case is closed.")
+    escalate = decide("/{violation_id:uuid}/escalate", ComplianceService.escalate, "violation.escalate", ReasonBody,
+                      doc="The Office escalates: a report it will not accept, or a notice unanswered past its "
+                          "deadline.")
 
 
 class ComplianceController(Controller):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import msgspec
@@ -29,7 +29,8 @@ from api.params import (
     TextQuery,
     plain,
 )
-from application.common import NOBODY, Forbidden, NotFound
+from api.routes import Decisions, Rows, fields_of, page
+from application.common import NOBODY, Forbidden
 from application.maintenance import (
     BatchAnswer,
     ExecutionAnswer,
@@ -136,35 +137,25 @@ Service = NamedDependency[MaintenanceService]
 Queries = NamedDependency[MaintenanceQueries]
 
 
-R = TypeVar("R", TicketDetail, BatchDetail, ObjectionRow)
-T = TypeVar("T")
-
-
-def _page(rows: list[T], nxt: str | None, position: int) -> Response[Page[T]]:
-    return Response(Page(items=rows, next_cursor=nxt, position=position))
-
-
-def _found(row: R | None, missing: str) -> Response[R]:
-    """One row with its version as ETag, or 404 (the query answers None for a row out of the caller's scope)."""
-    if row is None:
-        raise NotFound(missing)
-    return Response(row, headers={"ETag": f'"{row.version}"'})
+tickets = Decisions("maintenance", MaintenanceService, TicketAnswer, ticket_id=FromPath[UUID])
+batches = Decisions("maintenance", MaintenanceService, BatchAnswer, batch_id=FromPath[UUID])
+objections = Decisions("maintenance", MaintenanceService, ObjectionAnswer, objection_id=FromPath[UUID])
+ticket_rows = Rows("maintenance_queries", MaintenanceQueries, VIEW, key=str, ticket_id=FromPath[UUID])
+batch_rows = Rows("maintenance_queries", MaintenanceQueries, VIEW, key=str, batch_id=FromPath[UUID])
+objection_rows = Rows("maintenance_queries", MaintenanceQueries, VIEW, key=str, objection_id=FromPath[UUID])
 
 
 class TicketController(Controller):
     path = "/maintenance/tickets"
     tags = ["maintenance"]
 
-    @post("/", sync_to_thread=True, status_code=201)
-    def declare(self, principal: Caller, maintenance: Service, envelope: EnvelopeDep,
-                data: JSONBody[DeclareBody]) -> Response[TicketAnswer]:
-        """申报 (maintainer of the entry's provider, MNT-1)."""
-        change = Change(fields=tuple(data.fields), record_count=data.record_count, before_digest=data.before_digest,
-                        description=data.description, record_refs=tuple(data.record_refs))
-        result = maintenance.declare(
-            principal, envelope.command("maintenance.declare", data), entry_id=data.entry_id, change=change,
-            method=data.method, reason=data.reason, responsible=data.responsible, system=data.system)
-        return answer(result, location=f"/maintenance/tickets/{result.aggregate_id}")
+    declare = tickets("/", MaintenanceService.declare, "maintenance.declare", DeclareBody, status_code=201,
+                      args=lambda b: {"entry_id": b.entry_id, "change": Change(
+                          fields=tuple(b.fields), record_count=b.record_count, before_digest=b.before_digest,
+                          description=b.description, record_refs=tuple(b.record_refs)), "method": b.method,
+                          "reason": b.reason, "responsible": b.responsible, "system": b.system},
+                      location="/maintenance/tickets/{aggregate_id}",
+                      doc="申报 (maintainer of the entry's provider, MNT-1).")
 
     @get("/", sync_to_thread=True)
     def list_tickets(self, principal: Caller, maintenance_queries: Queries, reads: ReadsDep,
@@ -175,7 +166,7 @@ class TicketController(Controller):
         rows, nxt = maintenance_queries.tickets(
             scope=Scope.of(principal), status=plain(status), system=system,
             entry_id=str(entry_id) if entry_id else None, limit=limit, cursor=cursor)
-        return _page(rows, nxt, position)
+        return page(rows, nxt, position)
 
     @get("/queue", sync_to_thread=True)
     def queue(self, principal: Caller, maintenance_queries: Queries, reads: ReadsDep,
@@ -188,44 +179,21 @@ class TicketController(Controller):
         position = reads.wait(VIEW)
         rows, nxt = maintenance_queries.ticket_queue(
             person=principal.person, org=principal.acting_for, role=chosen, limit=limit, cursor=cursor)
-        return _page(rows, nxt, position)
+        return page(rows, nxt, position)
 
-    @get("/{ticket_id:uuid}", sync_to_thread=True)
-    def get_ticket(self, principal: Caller, maintenance_queries: Queries, reads: ReadsDep,
-                   ticket_id: FromPath[UUID]) -> Response[TicketDetail]:
-        """The ticket with every step: who, when (recorded and effective), how, and the digests."""
-        reads.wait(VIEW)
-        return _found(maintenance_queries.ticket(str(ticket_id), Scope.of(principal)),
-                      f"No maintenance ticket {ticket_id}.")
+    get_ticket = ticket_rows("/{ticket_id:uuid}", MaintenanceQueries.ticket, TicketDetail,
+                             "No maintenance ticket {ticket_id}.",
+                             doc="The ticket with every step: who, when (recorded and effective), how, and the "
+                                 "digests.")
 
-    @post("/{ticket_id:uuid}/approve", sync_to_thread=True, status_code=200)
-    def approve(self, principal: Caller, maintenance: Service, envelope: EnvelopeDep, ticket_id: FromPath[UUID],
-                data: JSONBody[CommentBody | None] = None) -> Response[TicketAnswer]:
-        body = data or CommentBody()
-        return answer(maintenance.approve(principal, envelope.command("maintenance.approve", body), ticket_id,
-                                          comment=body.comment))
-
-    @post("/{ticket_id:uuid}/reject", sync_to_thread=True, status_code=200)
-    def reject(self, principal: Caller, maintenance: Service, envelope: EnvelopeDep, ticket_id: FromPath[UUID],
-               data: JSONBody[ReasonBody]) -> Response[TicketAnswer]:
-        return answer(maintenance.reject(principal, envelope.command("maintenance.reject", data), ticket_id,
-                                         reason=data.reason))
-
-    @post("/{ticket_id:uuid}/apply", sync_to_thread=True, status_code=200)
-    def apply(self, principal: Caller, maintenance: Service, envelope: EnvelopeDep, ticket_id: FromPath[UUID],
-              data: JSONBody[ApplyBody]) -> Response[TicketAnswer]:
-        """修改: when (effective time) and how the approved change was made, with the source's after-digest."""
-        return answer(maintenance.apply(
-            principal, envelope.command("maintenance.apply", data), ticket_id, applied_at=data.applied_at,
-            after_digest=data.after_digest, method=data.method, note=data.note))
-
-    @post("/{ticket_id:uuid}/recheck", sync_to_thread=True, status_code=200)
-    def recheck(self, principal: Caller, maintenance: Service, envelope: EnvelopeDep, ticket_id: FromPath[UUID],
-                data: JSONBody[RecheckBody]) -> Response[TicketAnswer]:
-        """复核: `verify` (the observed digest equals the applied one) or `send_back` with the reason."""
-        return answer(maintenance.recheck(
-            principal, envelope.command("maintenance.recheck", data), ticket_id, outcome=data.outcome,
-            observed_digest=data.observed_digest, comment=data.comment))
+    approve = tickets("/{ticket_id:uuid}/approve", MaintenanceService.approve, "maintenance.approve", CommentBody,
+                      optional=True)
+    reject = tickets("/{ticket_id:uuid}/reject", MaintenanceService.reject, "maintenance.reject", ReasonBody)
+    apply = tickets("/{ticket_id:uuid}/apply", MaintenanceService.apply, "maintenance.apply", ApplyBody,
+                    doc="修改: when (effective time) and how the approved change was made, with the source's "
+                        "after-digest.")
+    recheck = tickets("/{ticket_id:uuid}/recheck", MaintenanceService.recheck, "maintenance.recheck", RecheckBody,
+                      doc="复核: `verify` (the observed digest equals the applied one) or `send_back` with the reason.")
 
 
 class ArchiveController(Controller):
@@ -241,22 +209,17 @@ class ArchiveController(Controller):
         rows, nxt = maintenance_queries.archive(
             scope=Scope.of(principal), system=system, entry_id=str(entry_id) if entry_id else None, limit=limit,
             cursor=cursor)
-        return _page(rows, nxt, position)
+        return page(rows, nxt, position)
 
 
 class BatchController(Controller):
     path = "/maintenance/batches"
     tags = ["maintenance"]
 
-    @post("/", sync_to_thread=True, status_code=201)
-    def request_batch(self, principal: Caller, maintenance: Service, envelope: EnvelopeDep,
-                      data: JSONBody[BatchBody]) -> Response[BatchAnswer]:
-        """A division's maintainer requests a batch modification (MNT-2)."""
-        result = maintenance.request_batch(
-            principal, envelope.command("batch.request", data), system=data.system, entry_ids=data.entries,
-            estimated_records=data.estimated_records, window_from=data.window_from, window_to=data.window_to,
-            reason=data.reason, description=data.description)
-        return answer(result, location=f"/maintenance/batches/{result.aggregate_id}")
+    request_batch = batches("/", MaintenanceService.request_batch, "batch.request", BatchBody, status_code=201,
+                            args=lambda b: {"entry_ids" if k == "entries" else k: v for k, v in fields_of(b).items()},
+                            location="/maintenance/batches/{aggregate_id}",
+                            doc="A division's maintainer requests a batch modification (MNT-2).")
 
     @get("/", sync_to_thread=True)
     def list_batches(self, principal: Caller, maintenance_queries: Queries, reads: ReadsDep,
@@ -265,7 +228,7 @@ class BatchController(Controller):
         position = reads.wait(VIEW)
         rows, nxt = maintenance_queries.batches(scope=Scope.of(principal), status=plain(status), limit=limit,
                                                 cursor=cursor)
-        return _page(rows, nxt, position)
+        return page(rows, nxt, position)
 
     @get("/queue", sync_to_thread=True)
     def queue(self, principal: Caller, maintenance_queries: Queries, reads: ReadsDep, now: NowDep, limit: Limit = 50,
@@ -275,7 +238,7 @@ class BatchController(Controller):
         org = principal.organization if principal.roles else NOBODY  # a person without roles has no queue
         rows, nxt = maintenance_queries.batch_queue(person=principal.person, org=org, office=principal.is_office,
                                                     now=now, limit=limit, cursor=cursor)
-        return _page(rows, nxt, position)
+        return page(rows, nxt, position)
 
     @get("/refused", sync_to_thread=True)
     def refused(self, principal: Caller, maintenance_queries: Queries, reads: ReadsDep, limit: Limit = 50,
@@ -283,23 +246,15 @@ class BatchController(Controller):
         """Executions refused under MNT-2, each recorded: the violation candidates of 第三十二条."""
         position = reads.wait(VIEW)
         rows, nxt = maintenance_queries.refused_executions(scope=Scope.of(principal), limit=limit, cursor=cursor)
-        return _page(rows, nxt, position)
+        return page(rows, nxt, position)
 
-    @get("/{batch_id:uuid}", sync_to_thread=True)
-    def get_batch(self, principal: Caller, maintenance_queries: Queries, reads: ReadsDep,
-                  batch_id: FromPath[UUID]) -> Response[BatchDetail]:
-        """The batch with every execution attempt, executed or refused."""
-        reads.wait(VIEW)
-        return _found(maintenance_queries.batch(str(batch_id), Scope.of(principal)),
-                      f"No batch modification {batch_id}.")
+    get_batch = batch_rows("/{batch_id:uuid}", MaintenanceQueries.batch, BatchDetail,
+                           "No batch modification {batch_id}.",
+                           doc="The batch with every execution attempt, executed or refused.")
 
-    @post("/{batch_id:uuid}/review", sync_to_thread=True, status_code=200)
-    def review(self, principal: Caller, maintenance: Service, envelope: EnvelopeDep, batch_id: FromPath[UUID],
-               data: JSONBody[BatchReviewBody]) -> Response[BatchAnswer]:
-        """The Office approves, designating the operator (person and organization), or rejects with a reason."""
-        return answer(maintenance.review_batch(
-            principal, envelope.command("batch.review", data), batch_id, decision=data.decision,
-            operator=data.operator, operator_org=data.operator_org, reason=data.reason))
+    review = batches("/{batch_id:uuid}/review", MaintenanceService.review_batch, "batch.review", BatchReviewBody,
+                     doc="The Office approves, designating the operator (person and organization), or rejects "
+                         "with a reason.")
 
     @post("/{batch_id:uuid}/executions", sync_to_thread=True, status_code=201)
     def execute(self, request: Request[Any, Any, Any], principal: Caller, maintenance: Service,
@@ -322,14 +277,11 @@ class ObjectionController(Controller):
     path = "/objections"
     tags = ["maintenance"]
 
-    @post("/", sync_to_thread=True, status_code=201)
-    def raise_objection(self, principal: Caller, maintenance: Service, envelope: EnvelopeDep,
-                        data: JSONBody[ObjectionBody]) -> Response[ObjectionAnswer]:
-        """异议: the holder of a grant reports fields it received as inconsistent or wrong (QLT-1)."""
-        result = maintenance.raise_objection(
-            principal, envelope.command("objection.raise", data), grant_id=data.grant_id, fields=tuple(data.fields),
-            description=data.description)
-        return answer(result, location=f"/objections/{result.aggregate_id}")
+    raise_objection = objections("/", MaintenanceService.raise_objection, "objection.raise", ObjectionBody,
+                                 status_code=201, args=lambda b: {**fields_of(b), "fields": tuple(b.fields)},
+                                 location="/objections/{aggregate_id}",
+                                 doc="异议: the holder of a grant reports fields it received as inconsistent or wrong "
+                                     "(QLT-1).")
 
     @get("/", sync_to_thread=True)
     def list_objections(self, principal: Caller, maintenance_queries: Queries, reads: ReadsDep, now: NowDep,
@@ -340,7 +292,7 @@ class ObjectionController(Controller):
         position = reads.wait(VIEW)
         rows, nxt = maintenance_queries.objections(scope=Scope.of(principal), now=now, status=plain(status),
                                                    overdue=overdue, role=role, limit=limit, cursor=cursor)
-        return _page(rows, nxt, position)
+        return page(rows, nxt, position)
 
     @get("/overdue", sync_to_thread=True)
     def overdue(self, principal: Caller, maintenance_queries: Queries, reads: ReadsDep, now: NowDep, limit: Limit = 50,
@@ -349,19 +301,11 @@ class ObjectionController(Controller):
         position = reads.wait(VIEW)
         rows, nxt = maintenance_queries.objections(scope=Scope.of(principal), now=now, overdue=True, limit=limit,
                                                    cursor=cursor)
-        return _page(rows, nxt, position)
+        return page(rows, nxt, position)
 
-    @get("/{objection_id:uuid}", sync_to_thread=True)
-    def get_objection(self, principal: Caller, maintenance_queries: Queries, reads: ReadsDep, now: NowDep,
-                      objection_id: FromPath[UUID]) -> Response[ObjectionRow]:
-        reads.wait(VIEW)
-        return _found(maintenance_queries.objection(str(objection_id), now, Scope.of(principal)),
-                      f"No objection {objection_id}.")
+    get_objection = objection_rows("/{objection_id:uuid}", MaintenanceQueries.objection, ObjectionRow,
+                                   "No objection {objection_id}.", now=True)
 
-    @post("/{objection_id:uuid}/answer", sync_to_thread=True, status_code=200)
-    def answer_objection(self, principal: Caller, maintenance: Service, envelope: EnvelopeDep,
-                         objection_id: FromPath[UUID], data: JSONBody[ObjectionAnswerBody]) -> Response[ObjectionAnswer]:
-        """The provider confirms, naming the ticket that corrects the data, or rejects with a reason."""
-        return answer(maintenance.answer_objection(
-            principal, envelope.command("objection.answer", data), objection_id, decision=data.decision,
-            ticket_id=data.ticket_id, reason=data.reason))
+    answer_objection = objections(
+        "/{objection_id:uuid}/answer", MaintenanceService.answer_objection, "objection.answer", ObjectionAnswerBody,
+        doc="The provider confirms, naming the ticket that corrects the data, or rejects with a reason.")

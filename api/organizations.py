@@ -6,13 +6,14 @@ from datetime import date
 from typing import Annotated
 
 import msgspec
-from litestar import Controller, Response, delete, get, post
+from litestar import Controller, Response, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody, Parameter
+from litestar.params import FromPath, FromQuery, Parameter
 
 from api.contract import Page
-from api.deps import Envelope, Reads, answer
+from api.deps import Reads
 from api.params import CursorQuery, OrgPath, PersonPath, plain
+from api.routes import Decisions, page
 from application.common import NotFound, Principal
 from application.organizations import OrganizationAnswer, OrganizationService
 from application.organizations import answer as org_answer
@@ -42,6 +43,10 @@ class AuthorisationBody(msgspec.Struct, forbid_unknown_fields=True):
     scope: Text
 
 
+decide = Decisions("organizations", OrganizationService, OrganizationAnswer, code=OrgPath, person=PersonPath,
+                   role=FromPath[Role])
+
+
 class OrganizationController(Controller):
     path = "/organizations"
     tags = ["organizations"]
@@ -54,16 +59,10 @@ class OrganizationController(Controller):
                            cursor: CursorQuery = None) -> Response[Page[OrganizationRow]]:
         position = reads.wait("organizations")
         rows, next_cursor = organization_queries.list(kind=plain(kind), limit=limit, cursor=cursor)
-        return Response({"items": rows, "next_cursor": next_cursor, "position": position})
+        return page(rows, next_cursor, position)
 
-    @post("/", sync_to_thread=True, status_code=201)
-    def register(self, principal: NamedDependency[Principal], organizations: NamedDependency[OrganizationService],
-                 envelope: NamedDependency[Envelope], data: JSONBody[RegisterBody]) -> Response[OrganizationAnswer]:
-        """Registers an organization (the Office only, ORG-1)."""
-        result = organizations.register(principal, envelope.command("organization.register", data),
-                                        code=data.code, name=data.name, kind=data.kind, level=data.level,
-                                        parent=data.parent)
-        return answer(result, location=f"/organizations/{data.code}")
+    register = decide("/", OrganizationService.register, "organization.register", RegisterBody, status_code=201,
+                      location="/organizations/{code}", doc="Registers an organization (the Office only, ORG-1).")
 
     @get("/{code:str}", sync_to_thread=True)
     def get_organization(self, principal: NamedDependency[Principal],
@@ -87,26 +86,10 @@ class OrganizationController(Controller):
             raise NotFound(f"No organization {code} visible to the caller.")
         return Response({"items": rows, "next_cursor": None})
 
-    @post("/{code:str}/members", sync_to_thread=True, status_code=200)
-    def assign(self, principal: NamedDependency[Principal], organizations: NamedDependency[OrganizationService],
-               envelope: NamedDependency[Envelope], code: OrgPath,
-               data: JSONBody[MemberBody]) -> Response[OrganizationAnswer]:
-        """Assigns a designated role to a person of the organization (ORG-1)."""
-        return answer(organizations.assign_role(principal, envelope.command("organization.assign_role", data),
-                                                code=code, person=data.person, role=data.role))
-
-    @delete("/{code:str}/members/{person:str}/roles/{role:str}", sync_to_thread=True, status_code=200)
-    def revoke(self, principal: NamedDependency[Principal], organizations: NamedDependency[OrganizationService],
-               envelope: NamedDependency[Envelope], code: OrgPath, person: PersonPath,
-               role: FromPath[Role]) -> Response[OrganizationAnswer]:
-        return answer(organizations.revoke_role(principal, envelope.command("organization.revoke_role"),
-                                                code=code, person=person, role=role))
-
-    @post("/{code:str}/authorisations", sync_to_thread=True, status_code=200)
-    def authorise(self, principal: NamedDependency[Principal], organizations: NamedDependency[OrganizationService],
-                  envelope: NamedDependency[Envelope], code: OrgPath,
-                  data: JSONBody[AuthorisationBody]) -> Response[OrganizationAnswer]:
-        """Records a dated authorisation of a service unit by the organization it serves (ORG-2)."""
-        return answer(organizations.authorise_service(
-            principal, envelope.command("organization.authorise_service", data), code=code, serves=data.serves,
-            valid_from=data.valid_from, valid_to=data.valid_to, scope=data.scope))
+    assign = decide("/{code:str}/members", OrganizationService.assign_role, "organization.assign_role", MemberBody,
+                    by_name=True, doc="Assigns a designated role to a person of the organization (ORG-1).")
+    revoke = decide("/{code:str}/members/{person:str}/roles/{role:str}", OrganizationService.revoke_role,
+                    "organization.revoke_role", by_name=True, http="DELETE")
+    authorise = decide("/{code:str}/authorisations", OrganizationService.authorise_service,
+                       "organization.authorise_service", AuthorisationBody, by_name=True,
+                       doc="Records a dated authorisation of a service unit by the organization it serves (ORG-2).")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 from uuid import UUID
 
 import anyio.to_thread
@@ -13,7 +13,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from api.contract import Page
-from api.deps import Asking, Envelope, Reads, answer
+from api.deps import Asking, Envelope, Reads
 from api.params import (
     AsKnownAtQuery,
     AtQuery,
@@ -25,8 +25,9 @@ from api.params import (
     constrained,
     plain,
 )
+from api.routes import Decisions, Rows, fields_of, page
 from api.state import Past
-from application.common import ApplicationError, Forbidden, NotFound, Principal
+from application.common import ApplicationError, Forbidden, Principal
 from application.sharing import (
     GrantAnswer,
     OrderAnswer,
@@ -115,31 +116,23 @@ class StatusBody(msgspec.Struct, forbid_unknown_fields=True):
     as_known_at: Instant | None = None
 
 
-Versioned = TypeVar("Versioned", GrantRow, RequestDetail, ReviewRow)
-
-
-def _found(row: Versioned | None, missing: str) -> Response[Versioned]:
-    """One row the caller's scope sees, with its version as the ETag; 404 when there is none it sees."""
-    if row is None:
-        raise NotFound(missing)
-    return Response(row, headers={"ETag": f'"{row.version}"'})
+decide = Decisions("sharing", SharingService, RequestAnswer, request_id=FromPath[UUID])
+grants = Decisions("sharing", SharingService, GrantAnswer, grant_id=FromPath[UUID])
+requests = Rows("sharing_queries", SharingQueries, "sharing", request_id=FromPath[UUID])
+grant_rows = Rows("sharing_queries", SharingQueries, "sharing", grant_id=FromPath[UUID])
 
 
 class ShareRequestController(Controller):
     path = "/share-requests"
     tags = ["sharing"]
 
-    @post("/", sync_to_thread=True, status_code=201)
-    def submit(self, principal: NamedDependency[Principal], sharing: NamedDependency[SharingService],
-               envelope: NamedDependency[Envelope], data: JSONBody[RequestBody]) -> Response[RequestAnswer]:
-        """Submits a share request (requester role of a division, unit, bureau or provincial department)."""
-        entries = tuple(RequestedEntry(entry_id=e.entry_id, resource_code="", fields=tuple(e.fields))
-                        for e in data.entries)
-        result = sharing.submit(principal, envelope.command("share_request.submit", data), scenario=data.scenario,
-                                reason=data.reason, entries=entries, purpose=data.purpose,
-                                valid_from=data.valid_from, valid_to=data.valid_to,
-                                delivery_method=data.delivery_method)
-        return answer(result, location=f"/share-requests/{result.aggregate_id}")
+    submit = decide("/", SharingService.submit, "share_request.submit", RequestBody, status_code=201,
+                    args=lambda b: {**fields_of(b), "entries": tuple(
+                        RequestedEntry(entry_id=e.entry_id, resource_code="", fields=tuple(e.fields))
+                        for e in b.entries)},
+                    location="/share-requests/{aggregate_id}",
+                    doc="Submits a share request (requester role of a division, unit, bureau or provincial "
+                        "department).")
 
     @get("/", sync_to_thread=True)
     def list_requests(self, principal: NamedDependency[Principal], sharing_queries: NamedDependency[SharingQueries],
@@ -149,37 +142,22 @@ class ShareRequestController(Controller):
         position = reads.wait("sharing")
         rows, nxt = sharing_queries.requests(scope=Scope.of(principal), status=plain(status), limit=limit,
                                              cursor=cursor)
-        return Response({"items": rows, "next_cursor": nxt, "position": position})
+        return page(rows, nxt, position)
 
-    @get("/{request_id:uuid}", sync_to_thread=True)
-    def get_request(self, principal: NamedDependency[Principal], sharing_queries: NamedDependency[SharingQueries],
-                    reads: NamedDependency[Reads], request_id: FromPath[UUID]) -> Response[RequestDetail]:
-        reads.wait("sharing")
-        return _found(sharing_queries.request(request_id, Scope.of(principal)), f"No share request {request_id}.")
+    get_request = requests("/{request_id:uuid}", SharingQueries.request, RequestDetail,
+                           "No share request {request_id}.")
 
-    @post("/{request_id:uuid}/review", sync_to_thread=True, status_code=200)
-    def review(self, principal: NamedDependency[Principal], sharing: NamedDependency[SharingService],
-               envelope: NamedDependency[Envelope], request_id: FromPath[UUID],
-               data: JSONBody[ReviewBody]) -> Response[RequestAnswer]:
-        """The Office approves (possibly narrowing fields) or rejects with a reason (SHR-5, SHR-6)."""
-        fields = {k: tuple(v) for k, v in data.fields.items()} if data.fields is not None else None
-        return answer(sharing.review(principal, envelope.command("share_request.review", data), request_id,
-                                     decision=data.decision, fields=fields, reason=data.reason))
-
-    @post("/{request_id:uuid}/withdraw", sync_to_thread=True, status_code=200)
-    def withdraw(self, principal: NamedDependency[Principal], sharing: NamedDependency[SharingService],
-                 envelope: NamedDependency[Envelope], request_id: FromPath[UUID]) -> Response[RequestAnswer]:
-        return answer(sharing.withdraw(principal, envelope.command("share_request.withdraw"), request_id))
-
-    @post("/{request_id:uuid}/orders", sync_to_thread=True, status_code=201)
-    def issue_order(self, principal: NamedDependency[Principal], sharing: NamedDependency[SharingService],
-                    envelope: NamedDependency[Envelope], request_id: FromPath[UUID],
-                    data: JSONBody[OrderBody | None] = None) -> Response[OrderAnswer]:
-        """Issues the implementation order (附件2) and the grants it decides (SHR-6, SHR-7, SHR-8)."""
-        body = data or OrderBody()
-        result = sharing.issue_order(principal, envelope.command("share_request.issue_order", body), request_id,
-                                     plans=body.plans)
-        return answer(result, location=f"/share-requests/{request_id}")
+    review = decide(
+        "/{request_id:uuid}/review", SharingService.review, "share_request.review", ReviewBody,
+        args=lambda b: {**fields_of(b), "fields": {k: tuple(v) for k, v in b.fields.items()} if b.fields is not None
+                        else None},
+        doc="The Office approves (possibly narrowing fields) or rejects with a reason (SHR-5, SHR-6).")
+    withdraw = decide("/{request_id:uuid}/withdraw", SharingService.withdraw, "share_request.withdraw")
+    issue_order = decide("/{request_id:uuid}/orders", SharingService.issue_order, "share_request.issue_order",
+                         OrderBody, optional=True, status_code=201, location="/share-requests/{request_id}",
+                         answers=OrderAnswer,
+                         doc="Issues the implementation order (附件2) and the grants it decides (SHR-6, SHR-7, "
+                             "SHR-8).")
 
 
 class GrantController(Controller):
@@ -199,43 +177,17 @@ class GrantController(Controller):
         queries, position, cut = past.or_live(at, as_known_at, reads, sharing_queries, SharingQueries, "sharing")
         rows, nxt = queries.grants(scope=Scope.of(principal), holder=holder, provider=provider, entry_id=entry_id,
                                    status=plain(status), limit=limit, cursor=cursor)
-        return Response({"items": rows, "next_cursor": nxt, **cut, "position": position})
+        return page(rows, nxt, position, cut)
 
-    @get("/{grant_id:uuid}", sync_to_thread=True)
-    def get_grant(self, principal: NamedDependency[Principal], sharing_queries: NamedDependency[SharingQueries],
-                  reads: NamedDependency[Reads], grant_id: FromPath[UUID]) -> Response[GrantRow]:
-        reads.wait("sharing")
-        return _found(sharing_queries.grant(grant_id, Scope.of(principal)), f"No grant {grant_id}.")
+    get_grant = grant_rows("/{grant_id:uuid}", SharingQueries.grant, GrantRow, "No grant {grant_id}.")
 
-    @post("/{grant_id:uuid}/suspend", sync_to_thread=True, status_code=200)
-    def suspend(self, principal: NamedDependency[Principal], sharing: NamedDependency[SharingService],
-                envelope: NamedDependency[Envelope], grant_id: FromPath[UUID],
-                data: JSONBody[CorrectableBody]) -> Response[GrantAnswer]:
-        """Suspends now; the Office may give `effective_at`, an earlier instant it takes effect from."""
-        return answer(sharing.suspend(principal, envelope.command("grant.suspend", data), grant_id,
-                                      reason=data.reason, effective_at=data.effective_at))
-
-    @post("/{grant_id:uuid}/resume", sync_to_thread=True, status_code=200)
-    def resume(self, principal: NamedDependency[Principal], sharing: NamedDependency[SharingService],
-               envelope: NamedDependency[Envelope], grant_id: FromPath[UUID]) -> Response[GrantAnswer]:
-        return answer(sharing.resume(principal, envelope.command("grant.resume"), grant_id))
-
-    @post("/{grant_id:uuid}/revoke", sync_to_thread=True, status_code=200)
-    def revoke(self, principal: NamedDependency[Principal], sharing: NamedDependency[SharingService],
-               envelope: NamedDependency[Envelope], grant_id: FromPath[UUID],
-               data: JSONBody[CorrectableBody]) -> Response[GrantAnswer]:
-        """Revokes now, or with effect from an earlier `effective_at` (TIME-1 … TIME-3)."""
-        return answer(sharing.revoke(principal, envelope.command("grant.revoke", data), grant_id,
-                                     reason=data.reason, effective_at=data.effective_at))
-
-    @post("/{grant_id:uuid}/validity", sync_to_thread=True, status_code=200)
-    def correct_validity(self, principal: NamedDependency[Principal], sharing: NamedDependency[SharingService],
-                         envelope: NamedDependency[Envelope], grant_id: FromPath[UUID],
-                         data: JSONBody[ValidityBody]) -> Response[GrantAnswer]:
-        """The Office corrects a validity recorded too wide (TIME-1 … TIME-3)."""
-        return answer(sharing.correct_validity(principal, envelope.command("grant.correct_validity", data),
-                                               grant_id, valid_from=data.valid_from, valid_to=data.valid_to,
-                                               reason=data.reason))
+    suspend = grants("/{grant_id:uuid}/suspend", SharingService.suspend, "grant.suspend", CorrectableBody,
+                     doc="Suspends now; the Office may give `effective_at`, an earlier instant it takes effect from.")
+    resume = grants("/{grant_id:uuid}/resume", SharingService.resume, "grant.resume")
+    revoke = grants("/{grant_id:uuid}/revoke", SharingService.revoke, "grant.revoke", CorrectableBody,
+                    doc="Revokes now, or with effect from an earlier `effective_at` (TIME-1 … TIME-3).")
+    correct_validity = grants("/{grant_id:uuid}/validity", SharingService.correct_validity, "grant.correct_validity",
+                              ValidityBody, doc="The Office corrects a validity recorded too wide (TIME-1 … TIME-3).")
 
 
 class GrantStatusController(Controller):
@@ -332,6 +284,10 @@ class CloseReviewBody(msgspec.Struct, forbid_unknown_fields=True):
     comment: Text
 
 
+reviews = Decisions("sharing", SharingService, ReviewAnswer, review_id=FromPath[UUID])
+review_rows = Rows("review_queries", ReviewQueries, "sharing", review_id=FromPath[UUID])
+
+
 class GrantReviewController(Controller):
     """The Office's queue of grants to re-review after a revision of their catalog entry was published."""
 
@@ -349,18 +305,10 @@ class GrantReviewController(Controller):
         position = reads.wait("sharing")
         rows, nxt = review_queries.reviews(status=plain(status), grant_id=grant_id, entry_id=entry_id, limit=limit,
                                            cursor=cursor)
-        return Response({"items": rows, "next_cursor": nxt, "position": position})
+        return page(rows, nxt, position)
 
-    @get("/{review_id:uuid}", sync_to_thread=True)
-    def get_review(self, principal: NamedDependency[Principal], review_queries: NamedDependency[ReviewQueries],
-                   reads: NamedDependency[Reads], review_id: FromPath[UUID]) -> Response[ReviewRow]:
-        reads.wait("sharing")
-        return _found(review_queries.review(review_id, Scope.of(principal)), f"No grant re-review {review_id}.")
+    get_review = review_rows("/{review_id:uuid}", ReviewQueries.review, ReviewRow, "No grant re-review {review_id}.")
 
-    @post("/{review_id:uuid}/close", sync_to_thread=True, status_code=200)
-    def close(self, principal: NamedDependency[Principal], sharing: NamedDependency[SharingService],
-              envelope: NamedDependency[Envelope], review_id: FromPath[UUID],
-              data: JSONBody[CloseReviewBody]) -> Response[ReviewAnswer]:
-        """The Office records its decision; `suspend` and `revoke` act on the grant in the same transaction."""
-        return answer(sharing.close_review(principal, envelope.command("grant_review.close", data), review_id,
-                                           decision=data.decision, comment=data.comment))
+    close = reviews("/{review_id:uuid}/close", SharingService.close_review, "grant_review.close", CloseReviewBody,
+                    doc="The Office records its decision; `suspend` and `revoke` act on the grant in the same "
+                        "transaction.")

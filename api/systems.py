@@ -7,17 +7,15 @@ from typing import Annotated
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, Response, get, post
+from litestar import Controller, Response, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody, Parameter, QueryParameter
+from litestar.params import FromPath, FromQuery, Parameter, QueryParameter
 
 from api.contract import Page
 from api.deps import (
     Caller,
-    EnvelopeDep,
     PastDep,
     ReadsDep,
-    answer,
 )
 from api.params import (
     AsKnownAtQuery,
@@ -29,7 +27,8 @@ from api.params import (
     ReasonBody,
     plain,
 )
-from application.common import Forbidden, NotFound
+from api.routes import Decisions, Rows, fields_of, page
+from application.common import Forbidden
 from application.systems import SystemAnswer, SystemsService
 from domain.limits import MAX_ITEMS, Code, OrgCode, ShortText, SmallNumber, Text
 from domain.organizations import Level
@@ -135,6 +134,12 @@ Queries = NamedDependency[SystemQueries]
 SystemId = FromPath[UUID]
 
 
+decide = Decisions("systems", SystemsService, SystemAnswer, system_id=SystemId, filing=Filing)
+
+
+rows = Rows("system_queries", SystemQueries, "systems", system_id=SystemId)
+
+
 class SystemController(Controller):
     path = "/systems"
     tags = ["systems"]
@@ -153,7 +158,7 @@ class SystemController(Controller):
         queries, position, cut = past.or_live(at, as_known_at, reads, system_queries, SystemQueries, "systems")
         rows, nxt = queries.systems(scope=Scope.of(principal), state=plain(system_state), owner=owner,
                                     level=plain(level), limit=limit, cursor=cursor)
-        return Response({"items": rows, "next_cursor": nxt, **cut, "position": position})
+        return page(rows, nxt, position, cut)
 
     @get("/compliance", sync_to_thread=True)
     def compliance(self, principal: Caller, system_queries: Queries, reads: ReadsDep, past: PastDep,
@@ -163,7 +168,7 @@ class SystemController(Controller):
         (`at`, `as_known_at`: as in force then, as known then)."""
         queries, position, cut = past.or_live(at, as_known_at, reads, system_queries, SystemQueries, "systems")
         rows, nxt = queries.compliance(scope=Scope.of(principal), limit=limit, cursor=cursor)
-        return Response({"items": rows, "next_cursor": nxt, **cut, "position": position})
+        return page(rows, nxt, position, cut)
 
     @get("/queue", sync_to_thread=True)
     def queue(self, principal: Caller, system_queries: Queries, reads: ReadsDep, limit: Limit = 50,
@@ -173,150 +178,71 @@ class SystemController(Controller):
             raise Forbidden("The review queue is the Office's (and auditors').")
         position = reads.wait("systems")
         rows, nxt = system_queries.office_queue(limit=limit, cursor=cursor)
-        return Response(Page(items=rows, next_cursor=nxt, position=position))
+        return page(rows, nxt, position)
 
-    @get("/{system_id:uuid}", sync_to_thread=True)
-    def get_system(self, principal: Caller, system_queries: Queries, reads: ReadsDep,
-                   system_id: SystemId) -> Response[SystemDetail]:
-        reads.wait("systems")
-        row = system_queries.system(system_id, Scope.of(principal))
-        if row is None:
-            raise NotFound(f"No system {system_id}.")
-        return Response(row, headers={"ETag": f'"{row.version}"'})
+    get_system = rows("/{system_id:uuid}", SystemQueries.system, SystemDetail, "No system {system_id}.")
 
     # -- proposal, justification, review -----------------------------------------------------------
 
-    @post("/", sync_to_thread=True, status_code=201)
-    def propose(self, principal: Caller, systems: Service, envelope: EnvelopeDep,
-                data: JSONBody[ProposeBody]) -> Response[SystemAnswer]:
-        """A system manager proposes a system of its organization with its plan and project data catalog."""
-        result = systems.propose(principal, envelope.command("system.propose", data), name=data.name,
-                                 plan=data.plan, catalog=tuple(data.catalog))
-        return answer(result, location=f"/systems/{result.aggregate_id}")
-
-    @post("/existing", sync_to_thread=True, status_code=201)
-    def register_existing(self, principal: Caller, systems: Service, envelope: EnvelopeDep,
-                          data: JSONBody[ExistingBody]) -> Response[SystemAnswer]:
-        """The Office records a system already in operation; SYS-5 then judges it (第十三条 retrofits)."""
-        result = systems.register_existing(principal, envelope.command("system.register_existing", data),
-                                           owner=data.owner, name=data.name, plan=data.plan,
-                                           catalog=tuple(data.catalog), in_operation_since=data.in_operation_since)
-        return answer(result, location=f"/systems/{result.aggregate_id}")
-
-    @post("/{system_id:uuid}/catalog", sync_to_thread=True, status_code=200)
-    def revise_catalog(self, principal: Caller, systems: Service, envelope: EnvelopeDep, system_id: SystemId,
-                       data: JSONBody[CatalogBody]) -> Response[SystemAnswer]:
-        return answer(systems.revise_catalog(principal, envelope.command("system.revise_catalog", data),
-                                             system_id, catalog=tuple(data.catalog)))
-
-    @post("/{system_id:uuid}/justification", sync_to_thread=True, status_code=200)
-    def justify(self, principal: Caller, systems: Service, envelope: EnvelopeDep, system_id: SystemId,
-                data: JSONBody[Justification]) -> Response[SystemAnswer]:
-        """The seven parts of 第十一条 (COL-1); items held elsewhere need `duplicate_reasons` (CAT-5, 第十四条)."""
-        return answer(systems.justify(principal, envelope.command("system.justify", data), system_id,
-                                      justification=data))
-
-    @post("/{system_id:uuid}/justification/accept", sync_to_thread=True, status_code=200)
-    def accept_duplicate(self, principal: Caller, systems: Service, envelope: EnvelopeDep, system_id: SystemId,
-                         data: JSONBody[AcceptBody]) -> Response[SystemAnswer]:
-        """The Office accepts collecting one datum again (CAT-5)."""
-        return answer(systems.accept_duplicate(principal, envelope.command("system.accept_duplicate", data),
-                                               system_id, item_code=data.item_code))
-
-    @post("/{system_id:uuid}/review", sync_to_thread=True, status_code=200)
-    def review(self, principal: Caller, systems: Service, envelope: EnvelopeDep, system_id: SystemId,
-               data: JSONBody[ReviewBody]) -> Response[SystemAnswer]:
-        """The Office approves (SYS-1, COL-1, CAT-5) or rejects with reasons."""
-        return answer(systems.review(principal, envelope.command("system.review", data), system_id,
-                                     decision=data.decision, comment=data.comment))
+    propose = decide("/", SystemsService.propose, "system.propose", ProposeBody, status_code=201,
+                     args=lambda b: {**fields_of(b), "catalog": tuple(b.catalog)}, location="/systems/{aggregate_id}",
+                     doc="A system manager proposes a system of its organization with its plan and project data "
+                         "catalog.")
+    register_existing = decide(
+        "/existing", SystemsService.register_existing, "system.register_existing", ExistingBody, status_code=201,
+        args=lambda b: {**fields_of(b), "catalog": tuple(b.catalog)}, location="/systems/{aggregate_id}",
+        doc="The Office records a system already in operation; SYS-5 then judges it (第十三条 retrofits).")
+    revise_catalog = decide("/{system_id:uuid}/catalog", SystemsService.revise_catalog, "system.revise_catalog",
+                            CatalogBody, args=lambda b: {"catalog": tuple(b.catalog)})
+    justify = decide("/{system_id:uuid}/justification", SystemsService.justify, "system.justify", Justification,
+                     args=lambda b: {"justification": b},
+                     doc="The seven parts of 第十一条 (COL-1); items held elsewhere need `duplicate_reasons` (CAT-5, "
+                         "第十四条).")
+    accept_duplicate = decide("/{system_id:uuid}/justification/accept", SystemsService.accept_duplicate,
+                              "system.accept_duplicate", AcceptBody,
+                              doc="The Office accepts collecting one datum again (CAT-5).")
+    review = decide("/{system_id:uuid}/review", SystemsService.review, "system.review", ReviewBody,
+                    doc="The Office approves (SYS-1, COL-1, CAT-5) or rejects with reasons.")
 
     # -- connections, compliance test, go-live --------------------------------------------------------
 
-    @post("/{system_id:uuid}/connections", sync_to_thread=True, status_code=200)
-    def connect(self, principal: Caller, systems: Service, envelope: EnvelopeDep, system_id: SystemId,
-                data: JSONBody[ConnectionBody]) -> Response[SystemAnswer]:
-        return answer(systems.connect(principal, envelope.command("system.connect", data), system_id,
-                                      platform=data.platform, reference=data.reference))
-
-    @post("/{system_id:uuid}/compliance-tests", sync_to_thread=True, status_code=200)
-    def record_test(self, principal: Caller, systems: Service, envelope: EnvelopeDep, system_id: SystemId,
-                    data: JSONBody[TestBody]) -> Response[SystemAnswer]:
-        return answer(systems.record_test(principal, envelope.command("system.compliance_test", data), system_id,
-                                          passed=data.passed, findings=tuple(data.findings),
-                                          tested_on=data.tested_on))
-
-    @post("/{system_id:uuid}/go-live", sync_to_thread=True, status_code=200)
-    def go_live(self, principal: Caller, systems: Service, envelope: EnvelopeDep, system_id: SystemId,
-                data: JSONBody[DateBody | None] = None) -> Response[SystemAnswer]:
-        """Refused without both connections (SYS-2, SYS-4) and a passed compliance test (SYS-4, 第三十六条)."""
-        body = data or DateBody()
-        return answer(systems.go_live(principal, envelope.command("system.go_live", body), system_id, on=body.on))
-
-    @post("/{system_id:uuid}/go-live/correction", sync_to_thread=True, status_code=200)
-    def correct_go_live(self, principal: Caller, systems: Service, envelope: EnvelopeDep, system_id: SystemId,
-                        data: JSONBody[DateCorrectionBody]) -> Response[SystemAnswer]:
-        """The Office dates the go-live when it really happened, never before the approval (TIME-1 … TIME-3)."""
-        return answer(systems.correct_go_live(principal, envelope.command("system.correct_go_live", data),
-                                              system_id, on=data.on, reason=data.reason))
-
-    @post("/{system_id:uuid}/shutdown/correction", sync_to_thread=True, status_code=200)
-    def correct_shutdown(self, principal: Caller, systems: Service, envelope: EnvelopeDep, system_id: SystemId,
-                         data: JSONBody[DateCorrectionBody]) -> Response[SystemAnswer]:
-        """The Office dates the shutdown when it really happened, never before the go-live (TIME-1 … TIME-3)."""
-        return answer(systems.correct_shutdown(principal, envelope.command("system.correct_shutdown", data),
-                                               system_id, on=data.on, reason=data.reason))
+    connect = decide("/{system_id:uuid}/connections", SystemsService.connect, "system.connect", ConnectionBody)
+    record_test = decide("/{system_id:uuid}/compliance-tests", SystemsService.record_test, "system.compliance_test",
+                         TestBody, args=lambda b: {**fields_of(b), "findings": tuple(b.findings)})
+    go_live = decide("/{system_id:uuid}/go-live", SystemsService.go_live, "system.go_live", DateBody, optional=True,
+                     doc="Refused without both connections (SYS-2, SYS-4) and a passed compliance test (SYS-4, "
+                         "第三十六条).")
+    correct_go_live = decide(
+        "/{system_id:uuid}/go-live/correction", SystemsService.correct_go_live, "system.correct_go_live",
+        DateCorrectionBody,
+        doc="The Office dates the go-live when it really happened, never before the approval (TIME-1 … TIME-3).")
+    correct_shutdown = decide(
+        "/{system_id:uuid}/shutdown/correction", SystemsService.correct_shutdown, "system.correct_shutdown",
+        DateCorrectionBody,
+        doc="The Office dates the shutdown when it really happened, never before the go-live (TIME-1 … TIME-3).")
 
     # -- change filings ---------------------------------------------------------------------------------
 
-    @post("/{system_id:uuid}/changes", sync_to_thread=True, status_code=200)
-    def file_change(self, principal: Caller, systems: Service, envelope: EnvelopeDep, system_id: SystemId,
-                    data: JSONBody[ChangeBody]) -> Response[SystemAnswer]:
-        return answer(systems.file_change(principal, envelope.command("system.file_change", data), system_id,
-                                          kind=data.kind, description=data.description,
-                                          affects_sharing=data.affects_sharing))
-
-    @post("/{system_id:uuid}/changes/unconfirmed", sync_to_thread=True, status_code=200)
-    def record_unconfirmed(self, principal: Caller, systems: Service, envelope: EnvelopeDep, system_id: SystemId,
-                           data: JSONBody[UnconfirmedBody]) -> Response[SystemAnswer]:
-        """The Office records a change found implemented without its confirmation (SYS-3; listed by SYS-5)."""
-        return answer(systems.record_unconfirmed_change(
-            principal, envelope.command("system.unconfirmed_change", data), system_id, evidence=data.evidence,
-            kind=data.kind, description=data.description, filing=data.filing))
-
-    @post("/{system_id:uuid}/changes/{filing:int}/confirm", sync_to_thread=True, status_code=200)
-    def confirm_change(self, principal: Caller, systems: Service, envelope: EnvelopeDep, system_id: SystemId,
-                       filing: Filing, data: JSONBody[CommentBody | None] = None) -> Response[SystemAnswer]:
-        body = data or CommentBody()
-        return answer(systems.confirm_change(principal, envelope.command("system.confirm_change", body),
-                                             system_id, filing, comment=body.comment))
-
-    @post("/{system_id:uuid}/changes/{filing:int}/decline", sync_to_thread=True, status_code=200)
-    def decline_change(self, principal: Caller, systems: Service, envelope: EnvelopeDep, system_id: SystemId,
-                       filing: Filing, data: JSONBody[ReasonBody]) -> Response[SystemAnswer]:
-        return answer(systems.decline_change(principal, envelope.command("system.decline_change", data),
-                                             system_id, filing, reason=data.reason))
-
-    @post("/{system_id:uuid}/changes/{filing:int}/implement", sync_to_thread=True, status_code=200)
-    def implement_change(self, principal: Caller, systems: Service, envelope: EnvelopeDep, system_id: SystemId,
-                         filing: Filing, data: JSONBody[DateBody | None] = None) -> Response[SystemAnswer]:
-        """Refused for a provincial change that affects sharing until the Office confirms it (SYS-3, 第十五条);
-        a shutdown decommissions the system and lists the grants on its flagged entries."""
-        body = data or DateBody()
-        return answer(systems.implement_change(principal, envelope.command("system.implement_change", body),
-                                               system_id, filing, on=body.on))
+    file_change = decide("/{system_id:uuid}/changes", SystemsService.file_change, "system.file_change", ChangeBody)
+    record_unconfirmed = decide(
+        "/{system_id:uuid}/changes/unconfirmed", SystemsService.record_unconfirmed_change,
+        "system.unconfirmed_change", UnconfirmedBody,
+        doc="The Office records a change found implemented without its confirmation (SYS-3; listed by SYS-5).")
+    confirm_change = decide("/{system_id:uuid}/changes/{filing:int}/confirm", SystemsService.confirm_change,
+                            "system.confirm_change", CommentBody, optional=True)
+    decline_change = decide("/{system_id:uuid}/changes/{filing:int}/decline", SystemsService.decline_change,
+                            "system.decline_change", ReasonBody)
+    implement_change = decide(
+        "/{system_id:uuid}/changes/{filing:int}/implement", SystemsService.implement_change,
+        "system.implement_change", DateBody, optional=True,
+        doc="Refused for a provincial change that affects sharing until the Office confirms it (SYS-3, 第十五条); "
+            "a shutdown decommissions the system and lists the grants on its flagged entries.")
 
     # -- SYS-5 -----------------------------------------------------------------------------------------------
 
-    @post("/{system_id:uuid}/rectification", sync_to_thread=True, status_code=200)
-    def order_rectification(self, principal: Caller, systems: Service, envelope: EnvelopeDep, system_id: SystemId,
-                            data: JSONBody[RectificationBody]) -> Response[SystemAnswer]:
-        """The Office orders rectification, withholding approval or O&M funding (第三十七条)."""
-        return answer(systems.order_rectification(principal, envelope.command("system.order_rectification", data),
-                                                  system_id, deadline=data.deadline, comment=data.comment))
-
-    @post("/{system_id:uuid}/rectification/close", sync_to_thread=True, status_code=200)
-    def close_rectification(self, principal: Caller, systems: Service, envelope: EnvelopeDep, system_id: SystemId,
-                            data: JSONBody[CommentBody | None] = None) -> Response[SystemAnswer]:
-        body = data or CommentBody()
-        return answer(systems.close_rectification(principal, envelope.command("system.close_rectification", body),
-                                                  system_id, comment=body.comment))
+    order_rectification = decide(
+        "/{system_id:uuid}/rectification", SystemsService.order_rectification, "system.order_rectification",
+        RectificationBody,
+        doc="The Office orders rectification, withholding approval or O&M funding (第三十七条).")
+    close_rectification = decide("/{system_id:uuid}/rectification/close", SystemsService.close_rectification,
+                                 "system.close_rectification", CommentBody, optional=True)
