@@ -17,7 +17,7 @@ from uuid import UUID
 import msgspec
 from eventsourcing.persistence import StoredEvent
 
-from application.common import NOBODY, ApplicationError, Principal
+from application.common import ApplicationError, Principal
 from application.feed_hub import Hub
 from infrastructure import chain_rows, event_rows, feed_rows
 from infrastructure.cloudevents import catalogue, envelope, public_data, subject_of
@@ -48,8 +48,9 @@ class FeedScope(msgspec.Struct, frozen=True):
     def of(cls, p: Principal) -> FeedScope:
         if p.sees_everything:
             return cls(None)
-        # a person without roles reads the public events only (NOBODY is in no audience)
-        return cls(p.organization if p.roles else NOBODY, access_log=p.reads_access_log)
+        # the organization the caller acts and reads for, as a row read's scope; NOBODY (in no audience) for a
+        # person without roles, who reads the public events only
+        return cls(p.acting_for, access_log=p.reads_access_log)
 
 
 class Filter(msgspec.Struct, frozen=True):

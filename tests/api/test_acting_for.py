@@ -44,3 +44,18 @@ def test_an_authorised_service_unit_reads_for_the_organization_it_serves(server,
     clock.advance(days=200)  # past 2026-06-30
     late = svc.get("/catalog/entries", headers=acting)
     assert late.status_code == 403 and late.json()["rule"] == "ORG-2"
+
+
+def test_a_service_unit_reads_the_feed_of_the_organization_it_serves(server, runtime, admin_token):
+    """The feed's scope is the organization the caller acts for, as every row read's is: a service unit
+    naming the organization it serves reads that organization's events, and without the header its own."""
+    office = server.client(admin_token)
+    svc = service_unit_for(server, office, "div-a", "2026-01-01", "2026-06-30")
+    pos = _draft(server, runtime, "div-a", "SX-A-FEED")
+    acting = svc.get("/events", params={"after": 0, "limit": 500},
+                     headers={"X-On-Behalf-Of": "div-a", "X-Min-Position": pos})
+    assert acting.status_code == 200, acting.text
+    assert "SX-A-FEED" in acting.text
+    own = svc.get("/events", params={"after": 0, "limit": 500}, headers={"X-Min-Position": pos})
+    assert own.status_code == 200, own.text
+    assert "SX-A-FEED" not in own.text
