@@ -3,18 +3,29 @@
 Both are measured against reading the notification log directly in the same run. Latency: a
 writer commits catalog drafts one at a time (paced, so queues stay empty) while an SSE client of a
 live server and a bare poller of `select_notifications` (1 ms sleep when idle) both follow the log;
-each event's latency is the time from the writer's acknowledged save to its arrival. Rate: a store
+each event's latency is the time from the writer's acknowledged save to its arrival. The SSE client
+runs in a process of its own, as a real client does (`python -m bench.feeds --client`): in the
+server's process it would wait for the server's interpreter lock to read what the server sent, and
+its HTTP library's line parsing would be counted as the stream's latency. It reads the socket as
+bytes arrive and stamps each `id:` line with `time.perf_counter` (the monotonic clock, which every
+process on the machine shares). Rate: a store
 pre-filled with catalog lifecycles is streamed from position 0 by one SSE client, against reading
 and decoding the same log in pages in-process.
 """
 
 from __future__ import annotations
 
+import os
+import selectors
+import socket
 import statistics
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from urllib.parse import urlsplit
 
 import httpx
 import uvicorn
@@ -70,6 +81,65 @@ def follow(url: str, token: str, after: int, until: list[int], arrived: dict[int
                     return
 
 
+class Elsewhere:
+    """The SSE client in a process of its own (`client_main`): started before the commits, told the last
+    position once they are made, and read back as {position: arrival time}."""
+
+    def __init__(self, url: str, token: str, after: int) -> None:
+        env = {**os.environ, "CIVIC_LEDGER_BENCH_TOKEN": token}
+        self.proc = subprocess.Popen([sys.executable, "-m", "bench.feeds", "--client", url, str(after)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True)
+        assert self.proc.stdout is not None
+        if self.proc.stdout.readline().strip() != "ready":
+            self.proc.kill()
+            raise RuntimeError("the SSE client did not start its stream")
+
+    def until(self, last: int, timeout: float = 60) -> dict[int, float]:
+        out, _ = self.proc.communicate(f"{last}\n", timeout=timeout)
+        arrived: dict[int, float] = {}
+        for line in out.splitlines():
+            pos, t = line.split()
+            arrived[int(pos)] = float(t)
+        return arrived
+
+
+def client_main(url: str, after: int) -> None:
+    """The stream's client process: prints `ready` once the stream has begun, then `position time` for every
+    event until the position read from standard input has arrived (or the server closed the stream)."""
+    u = urlsplit(url)
+    sock = socket.create_connection((u.hostname or "127.0.0.1", u.port or 80))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.sendall((f"GET /events/stream HTTP/1.1\r\nHost: {u.netloc}\r\nAccept: text/event-stream\r\n"
+                  f"Authorization: Bearer {os.environ['CIVIC_LEDGER_BENCH_TOKEN']}\r\n"
+                  f"Last-Event-ID: {after}\r\n\r\n").encode())
+    sel = selectors.DefaultSelector()
+    sel.register(sock, selectors.EVENT_READ, "stream")
+    sel.register(sys.stdin.fileno(), selectors.EVENT_READ, "stdin")
+    held, arrived, ready = b"", [], False
+    last, until = after, None
+    while until is None or last < until:
+        for key, _ in sel.select():
+            if key.data == "stdin":
+                until = int(os.read(sys.stdin.fileno(), 64) or b"0")
+                sel.unregister(sys.stdin.fileno())
+                continue
+            data = sock.recv(1 << 16)
+            now = time.perf_counter()
+            if not data:
+                until = last
+                break
+            held += data
+            *lines, held = held.split(b"\n")
+            for line in lines:
+                if line.startswith(b"id: "):
+                    last = int(line[4:])
+                    arrived.append((last, now))
+                elif not ready and line.startswith(b": civic-ledger events"):
+                    print("ready", flush=True)
+                    ready = True
+    print("".join(f"{pos} {t!r}\n" for pos, t in arrived), end="", flush=True)
+
+
 def poll_log(rt: Runtime, after: int, until: list[int], arrived: dict[int, float]) -> None:
     """The baseline reader: pages of the notification log, decoded, polled every millisecond when idle."""
     cursor = after
@@ -99,14 +169,9 @@ def latency(store: str, rt: Runtime, commits: int, out: Outcome, tail: bool = Tr
     with live(rt) as url:
         start = rt.ledger.max_position()
         committed: dict[int, float] = {}
-        sse: dict[int, float] = {}
         direct: dict[int, float] = {}
-        ready = threading.Event()
         until = [10**12]
-        stop_at = [10**12]
-        reader = threading.Thread(target=follow, args=(url, token, start, stop_at, sse, ready), daemon=True)
-        reader.start()
-        ready.wait(10)
+        client = Elsewhere(url, token, start)
         poller = threading.Thread(target=poll_log, args=(rt, start, until, direct), daemon=True)
         time.sleep(0.2)
         for i in range(commits):
@@ -119,13 +184,12 @@ def latency(store: str, rt: Runtime, commits: int, out: Outcome, tail: bool = Tr
                 poller.start()
             time.sleep(0.005)
         last = max(committed)
-        stop_at[0] = last
+        sse = client.until(last)
         deadline = time.monotonic() + 30
-        while (last not in sse or last not in direct) and time.monotonic() < deadline:
+        while last not in direct and time.monotonic() < deadline:
             time.sleep(0.01)
         until[0] = 0  # stops the poller
         poller.join(timeout=5)
-        reader.join(timeout=5)
     first = min(committed)
     s = [(sse[p] - t) * 1000 for p, t in committed.items() if p in sse and p != first]
     d = [(direct[p] - t) * 1000 for p, t in committed.items() if p in direct and p != first]
@@ -186,3 +250,7 @@ def run(opts: Options) -> Outcome:
         "index are the path of scoped streams (and of every stream before the tail): the watcher first brings "
         "the feed index and the hash chain up to the head, then the stream reads the page from them.")
     return out
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--client"]:
+    client_main(sys.argv[2], int(sys.argv[3]))
