@@ -219,9 +219,13 @@ class Runtime:
             return
         projector, hub, callers = self.projector, self.feeds.hub, self.callers
 
-        def on_event() -> None:  # a commit in any process: the projector and the event streams wake
-            projector.nudge()
-            hub.wake()
+        def on_event() -> None:  # a commit in any process: the event streams wake, then the projector
+            # The streams first: the hub reads the tail in this thread before the projector, woken, competes
+            # with it for the interpreter; the projector's catch-up waits only for that one read.
+            try:
+                hub.wake()
+            finally:
+                projector.nudge()
 
         def on_connected() -> None:  # what was announced while disconnected is re-read
             callers.forget()
