@@ -28,6 +28,21 @@ def search_text(content: EntryContent, resource_code: str) -> str:
     return " ".join(parts).lower()
 
 
+def item_codes(content: Any) -> str:
+    """The data item codes of a content as `catalog_items.codes` holds them: each between spaces."""
+    return " " + " ".join([i.code for i in content.data_items]) + " "
+
+
+def item_code_match(dialect: str, column: str = "codes") -> str:
+    """A condition true when the item codes in `column` hold the code given as its parameter (`item_code_param`):
+    a case-sensitive search for the code between spaces."""
+    return f"instr({column}, ?) > 0" if dialect == "sqlite" else f"strpos({column}, ?) > 0"
+
+
+def item_code_param(code: str) -> str:
+    return f" {code} "
+
+
 #: The events of a published entry every organization may see (as the feed's PUBLIC_CATALOG): the public
 #: version and time of an entry move with these only, so a pending revision shows nowhere outside its provider.
 PUBLIC_EVENTS = (E.Published, E.DataRefreshed, E.Retired)
@@ -36,7 +51,9 @@ _PUBLIC = frozenset(PUBLIC_EVENTS)
 
 class CatalogView(View):
     name = "catalog"
-    version = 2  # 2: public_version / public_modified_at; last_updated from 00:00 Beijing of published_on
+    # 2: public_version / public_modified_at; last_updated from 00:00 Beijing of published_on
+    # 3: catalog_items holds one row per entry and version (published or pending), its item codes in one column
+    version = 3
     tables = ("catalog_entries", "catalog_items", "open_catalog")
     text_ids = True  # `decode` reads the entry's id as text only (str of a UUID is its text)
 
@@ -61,12 +78,13 @@ class CatalogView(View):
         )
         tx.execute("CREATE INDEX IF NOT EXISTS catalog_entries_provider ON catalog_entries (provider, status)")
         tx.execute("CREATE INDEX IF NOT EXISTS catalog_entries_status ON catalog_entries (status, share_class)")
+        # The data item codes of an entry's published (1) and pending (0) version, one row each: `codes` holds
+        # them as " A B C " (a code never holds a space), found with `item_code_match` (decision 0029).
         tx.execute(
             "CREATE TABLE IF NOT EXISTS catalog_items ("
-            "entry_id TEXT NOT NULL, code TEXT NOT NULL, name TEXT NOT NULL, provider TEXT NOT NULL, "
-            "published INTEGER NOT NULL, PRIMARY KEY (entry_id, code, published))"
+            "entry_id TEXT NOT NULL, published INTEGER NOT NULL, provider TEXT NOT NULL, codes TEXT NOT NULL, "
+            "PRIMARY KEY (entry_id, published))" + (" WITHOUT ROWID" if tx.dialect == "sqlite" else "")
         )
-        tx.execute("CREATE INDEX IF NOT EXISTS catalog_items_code ON catalog_items (code, published)")
         tx.execute(
             "CREATE TABLE IF NOT EXISTS open_catalog ("
             "id TEXT PRIMARY KEY, resource_code TEXT NOT NULL, name TEXT NOT NULL, provider TEXT NOT NULL, "
@@ -357,10 +375,9 @@ class _Page:
             [(eid, p) for eid, sets in self.items.items() if len(sets) == 1 and eid not in drafted for p in sets],
         )
         tx.executemany(
-            "INSERT INTO catalog_items (entry_id, code, name, provider, published) VALUES (?, ?, ?, ?, ?)",
-            [(eid, i.code, i.name, provider, published) for eid, sets in self.items.items()
-             for published, held in sets.items() if held for provider, content in (held,)
-             for i in content.parsed.data_items],
+            "INSERT INTO catalog_items (entry_id, published, provider, codes) VALUES (?, ?, ?, ?)",
+            [(eid, published, held[0], item_codes(held[1].parsed)) for eid, sets in self.items.items()
+             for published, held in sets.items() if held],
         )
         for chunk in _chunks([eid for eid in self.open if eid not in drafted]):
             tx.execute(f"DELETE FROM open_catalog WHERE id IN ({_marks(chunk)})", chunk)
