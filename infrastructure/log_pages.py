@@ -33,25 +33,43 @@ def _dashed(h: str) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
+_new = object.__new__
+
+
+def _notification(p: int, o: UUID | str, v: int, t: str, s: bytes) -> Notification:
+    """`Notification(id=p, originator_id=o, originator_version=v, topic=t, state=s)`, the same object (equal, and
+    equally frozen), made by filling its fields in directly: the frozen dataclass's `__init__` sets each field
+    through `object.__setattr__`, which cost 3.3 µs a notification against 0.5 µs (a fifth of reading a page)."""
+    n = _new(Notification)
+    d = n.__dict__
+    d["originator_id"], d["originator_version"], d["topic"], d["state"], d["id"] = o, v, t, s, p
+    return n
+
+
 def read_page(ledger: Any, start: int, limit: int, stop: int | None = None, topics: Sequence[str] = (), *,
               text_ids: bool = False) -> list[Notification]:
     """Up to `limit` notifications with positions in (start, stop] (no upper bound when `stop` is None) and, when
     `topics` are given, one of those topics, in position order: what the library's
     `select_notifications(start, limit, stop, topics, inclusive_of_start=False)` returns, with each originator id
     as its canonical text when `text_ids`, else as a UUID."""
+    make = _notification
     if ledger.backend == "postgres":
         rows = _postgres(ledger, start, limit, stop, topics)
         if text_ids:
-            return [Notification(id=p, originator_id=o, originator_version=v, topic=t, state=s)
-                    for p, o, v, t, s in rows]
-        return [Notification(id=p, originator_id=UUID(o), originator_version=v, topic=t, state=s)
-                for p, o, v, t, s in rows]
+            return [make(p, o, v, t, s) for p, o, v, t, s in rows]
+        return [make(p, UUID(o), v, t, s) for p, o, v, t, s in rows]
+    if text_ids:  # the store dashes the hex itself (`_DASHED`): only an id not stored as 32 digits is left here
+        rows = _sqlite(ledger, start, limit, stop, topics, _DASHED)
+        return [make(p, o if o[0] != "!" else _dashed(o[1:]), v, t, s) for p, o, v, t, s in rows]
     rows = _sqlite(ledger, start, limit, stop, topics)
-    if text_ids:
-        return [Notification(id=p, originator_id=_dashed(o), originator_version=v, topic=t, state=s)
-                for p, o, v, t, s in rows]
-    return [Notification(id=p, originator_id=UUID(hex=o), originator_version=v, topic=t, state=s)
-            for p, o, v, t, s in rows]
+    return [make(p, UUID(hex=o), v, t, s) for p, o, v, t, s in rows]
+
+
+#: SQLite: a stored originator id of 32 hex digits as its canonical text (what `_dashed` makes of it); any other
+#: marked with a leading "!" (never a hex digit), for `_dashed` to read as before
+_DASHED = ("CASE WHEN length(originator_id) = 32 THEN lower(substr(originator_id, 1, 8) || '-' || "
+           "substr(originator_id, 9, 4) || '-' || substr(originator_id, 13, 4) || '-' || "
+           "substr(originator_id, 17, 4) || '-' || substr(originator_id, 21)) ELSE '!' || originator_id END")
 
 
 def _where(column: str, mark: str, stop: int | None, topics: Sequence[str], topics_sql: str) -> str:
@@ -63,9 +81,10 @@ def _where(column: str, mark: str, stop: int | None, topics: Sequence[str], topi
     return where
 
 
-def _sqlite(ledger: Any, start: int, limit: int, stop: int | None, topics: Sequence[str]) -> list[tuple[Any, ...]]:
+def _sqlite(ledger: Any, start: int, limit: int, stop: int | None, topics: Sequence[str],
+            originator: str = "originator_id") -> list[tuple[Any, ...]]:
     marks = ", ".join("?" * len(topics))
-    sql = (f"SELECT rowid, originator_id, originator_version, topic, state FROM {ledger.events_table} "
+    sql = (f"SELECT rowid, {originator}, originator_version, topic, state FROM {ledger.events_table} "
            f"WHERE {_where('rowid', '?', stop, topics, f'topic IN ({marks})')} ORDER BY rowid LIMIT ?")
     params: list[Any] = [start, *([] if stop is None else [stop]), *topics, limit]
     with ledger.db.datastore.transaction(commit=False) as c:

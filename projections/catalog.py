@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import operator
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
@@ -265,7 +266,7 @@ class _Page:
 
     def apply(self, event: _Event, position: int) -> None:
         cls, eid, f = event.cls, event.eid, event.facts
-        ts = f.timestamp.astimezone(UTC).isoformat()
+        ts = f.timestamp  # an instant until the write, which prints only the last one of each column (`_INSTANTS`)
         if cls is E.Drafted:
             c = _Text(f.content)
             self.rows[eid] = {
@@ -357,6 +358,10 @@ class _Page:
         drafted = self.drafted
         new, old = [], []
         for eid, r in self.rows.items():
+            for column in _INSTANTS:
+                value = r[column]
+                if type(value) is datetime:
+                    r[column] = value.astimezone(UTC).isoformat()
             c = r.pop(_SUMMARY_OF, None)
             if c is not None:
                 r.update(_summary(c.parsed, r["resource_code"]))
@@ -401,6 +406,8 @@ _COLUMNS = (
     "search_text", "version", "created_at", "modified_at", "position", "public_version", "public_modified_at",
 )
 _row = operator.itemgetter(*_COLUMNS)
+#: the columns a page's fold sets to an event's instant (a `datetime`), printed as UTC text when the row is written
+_INSTANTS = ("created_at", "modified_at", "public_modified_at")
 _SUMMARY_OF = "_summary_of"  # a row's key (never a column): the content its summary columns come from
 _INSERT = f"INSERT INTO catalog_entries ({', '.join(_COLUMNS)}) VALUES ({_marks(_COLUMNS)})"
 _UPSERT = (
@@ -414,6 +421,7 @@ def _chunks(values: list[str]) -> list[list[str]]:
     return [values[i:i + _CHUNK] for i in range(0, len(values), _CHUNK)]
 
 
+@functools.lru_cache(maxsize=1024)  # a page publishes many entries on few days
 def _day_start(day: date) -> str:
     """00:00 of a publication date in the ledger's calendar (Beijing), as the UTC instant stored."""
     return day_start(day).astimezone(UTC).isoformat()
