@@ -3,9 +3,8 @@ only the page asked for."""
 
 from __future__ import annotations
 
-import threading
-
 import dataclasses
+import threading
 from uuid import uuid4
 
 import pytest
