@@ -14,8 +14,7 @@ the projector's failure reports see what they saw before.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -112,47 +111,3 @@ def _postgres(ledger: Any, start: int, limit: int, stop: int | None, topics: Seq
     with datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row, binary=True) as curs:
         curs.execute(statement, params, prepare=True)
         return curs.fetchall()
-
-
-class ReadAhead:
-    """One page read in a thread of its own while the caller applies the page before it.
-
-    `ask(start, ...)` starts `read(start, ...)` (one at a time: a page asked for replaces the one pending);
-    `take(start)` returns the page read from that same `start`, or None when none was asked for from there
-    (the caller then reads it itself). A page read ahead is only ever a read: whoever applies it still checks,
-    in its write transaction, that the view stands where the page starts. Both drivers release the GIL while
-    they wait on the store, so the read overlaps the caller's folding and writing. Used as a context manager,
-    the thread ends with the block (after the read in flight, if any)."""
-
-    def __init__(self, read: Callable[..., Any]) -> None:
-        self._read = read
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead")
-        self._pending: tuple[int, Future[Any]] | None = None
-
-    def ask(self, start: int, *args: Any) -> None:
-        self._drop()
-        self._pending = (start, self._pool.submit(self._read, start, *args))
-
-    def take(self, start: int) -> Any:
-        pending, self._pending = self._pending, None
-        if pending is None:
-            return None
-        if pending[0] != start:
-            pending[1].cancel()
-            return None
-        try:
-            return pending[1].result()
-        except Exception:  # the caller's own read will meet the same error, or not, and say so
-            return None
-
-    def _drop(self) -> None:
-        if self._pending is not None:
-            self._pending[1].cancel()
-            self._pending = None
-
-    def __enter__(self) -> ReadAhead:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._drop()
-        self._pool.shutdown(wait=True, cancel_futures=True)

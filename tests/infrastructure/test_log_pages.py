@@ -10,7 +10,8 @@ from uuid import uuid4
 import pytest
 from eventsourcing.persistence import Notification
 
-from infrastructure.log_pages import ReadAhead, _notification, read_page
+from infrastructure.log_pages import _notification, read_page
+from projections.build import ReadAhead
 from tests.projections.test_catalog_projection import random_history
 
 
