@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import operator
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
@@ -28,6 +29,21 @@ def search_text(content: EntryContent, resource_code: str) -> str:
     return " ".join(parts).lower()
 
 
+def item_codes(content: Any) -> str:
+    """The data item codes of a content as `catalog_items.codes` holds them: each between spaces."""
+    return " " + " ".join([i.code for i in content.data_items]) + " "
+
+
+def item_code_match(dialect: str, column: str = "codes") -> str:
+    """A condition true when the item codes in `column` hold the code given as its parameter (`item_code_param`):
+    a case-sensitive search for the code between spaces."""
+    return f"instr({column}, ?) > 0" if dialect == "sqlite" else f"strpos({column}, ?) > 0"
+
+
+def item_code_param(code: str) -> str:
+    return f" {code} "
+
+
 #: The events of a published entry every organization may see (as the feed's PUBLIC_CATALOG): the public
 #: version and time of an entry move with these only, so a pending revision shows nowhere outside its provider.
 PUBLIC_EVENTS = (E.Published, E.DataRefreshed, E.Retired)
@@ -36,7 +52,9 @@ _PUBLIC = frozenset(PUBLIC_EVENTS)
 
 class CatalogView(View):
     name = "catalog"
-    version = 2  # 2: public_version / public_modified_at; last_updated from 00:00 Beijing of published_on
+    # 2: public_version / public_modified_at; last_updated from 00:00 Beijing of published_on
+    # 3: catalog_items holds one row per entry and version (published or pending), its item codes in one column
+    version = 3
     tables = ("catalog_entries", "catalog_items", "open_catalog")
     text_ids = True  # `decode` reads the entry's id as text only (str of a UUID is its text)
 
@@ -61,12 +79,13 @@ class CatalogView(View):
         )
         tx.execute("CREATE INDEX IF NOT EXISTS catalog_entries_provider ON catalog_entries (provider, status)")
         tx.execute("CREATE INDEX IF NOT EXISTS catalog_entries_status ON catalog_entries (status, share_class)")
+        # The data item codes of an entry's published (1) and pending (0) version, one row each: `codes` holds
+        # them as " A B C " (a code never holds a space), found with `item_code_match` (decision 0029).
         tx.execute(
             "CREATE TABLE IF NOT EXISTS catalog_items ("
-            "entry_id TEXT NOT NULL, code TEXT NOT NULL, name TEXT NOT NULL, provider TEXT NOT NULL, "
-            "published INTEGER NOT NULL, PRIMARY KEY (entry_id, code, published))"
+            "entry_id TEXT NOT NULL, published INTEGER NOT NULL, provider TEXT NOT NULL, codes TEXT NOT NULL, "
+            "PRIMARY KEY (entry_id, published))" + (" WITHOUT ROWID" if tx.dialect == "sqlite" else "")
         )
-        tx.execute("CREATE INDEX IF NOT EXISTS catalog_items_code ON catalog_items (code, published)")
         tx.execute(
             "CREATE TABLE IF NOT EXISTS open_catalog ("
             "id TEXT PRIMARY KEY, resource_code TEXT NOT NULL, name TEXT NOT NULL, provider TEXT NOT NULL, "
@@ -247,7 +266,7 @@ class _Page:
 
     def apply(self, event: _Event, position: int) -> None:
         cls, eid, f = event.cls, event.eid, event.facts
-        ts = f.timestamp.astimezone(UTC).isoformat()
+        ts = f.timestamp  # an instant until the write, which prints only the last one of each column (`_INSTANTS`)
         if cls is E.Drafted:
             c = _Text(f.content)
             self.rows[eid] = {
@@ -339,6 +358,10 @@ class _Page:
         drafted = self.drafted
         new, old = [], []
         for eid, r in self.rows.items():
+            for column in _INSTANTS:
+                value = r[column]
+                if type(value) is datetime:
+                    r[column] = value.astimezone(UTC).isoformat()
             c = r.pop(_SUMMARY_OF, None)
             if c is not None:
                 r.update(_summary(c.parsed, r["resource_code"]))
@@ -357,10 +380,9 @@ class _Page:
             [(eid, p) for eid, sets in self.items.items() if len(sets) == 1 and eid not in drafted for p in sets],
         )
         tx.executemany(
-            "INSERT INTO catalog_items (entry_id, code, name, provider, published) VALUES (?, ?, ?, ?, ?)",
-            [(eid, i.code, i.name, provider, published) for eid, sets in self.items.items()
-             for published, held in sets.items() if held for provider, content in (held,)
-             for i in content.parsed.data_items],
+            "INSERT INTO catalog_items (entry_id, published, provider, codes) VALUES (?, ?, ?, ?)",
+            [(eid, published, held[0], item_codes(held[1].parsed)) for eid, sets in self.items.items()
+             for published, held in sets.items() if held],
         )
         for chunk in _chunks([eid for eid in self.open if eid not in drafted]):
             tx.execute(f"DELETE FROM open_catalog WHERE id IN ({_marks(chunk)})", chunk)
@@ -384,6 +406,8 @@ _COLUMNS = (
     "search_text", "version", "created_at", "modified_at", "position", "public_version", "public_modified_at",
 )
 _row = operator.itemgetter(*_COLUMNS)
+#: the columns a page's fold sets to an event's instant (a `datetime`), printed as UTC text when the row is written
+_INSTANTS = ("created_at", "modified_at", "public_modified_at")
 _SUMMARY_OF = "_summary_of"  # a row's key (never a column): the content its summary columns come from
 _INSERT = f"INSERT INTO catalog_entries ({', '.join(_COLUMNS)}) VALUES ({_marks(_COLUMNS)})"
 _UPSERT = (
@@ -397,6 +421,7 @@ def _chunks(values: list[str]) -> list[list[str]]:
     return [values[i:i + _CHUNK] for i in range(0, len(values), _CHUNK)]
 
 
+@functools.lru_cache(maxsize=1024)  # a page publishes many entries on few days
 def _day_start(day: date) -> str:
     """00:00 of a publication date in the ledger's calendar (Beijing), as the UTC instant stored."""
     return day_start(day).astimezone(UTC).isoformat()

@@ -9,6 +9,7 @@ import msgspec
 
 from domain.catalog_values import CYCLE_PERIOD, UpdateCycle
 from infrastructure.sql import Db
+from projections.catalog import item_code_match, item_code_param
 from projections.paging import decode_cursor, encode_cursor
 from projections.scope import Scope
 
@@ -155,12 +156,14 @@ class CatalogQueries:
             clauses.append("status = ?")
             args.append(f.status)
         if f.item_code:
+            match = item_code_match(self.db.dialect)
             if viewer_org is None:
-                clauses.append("id IN (SELECT entry_id FROM catalog_items WHERE code = ?)")
-                args.append(f.item_code)
+                clauses.append(f"id IN (SELECT entry_id FROM catalog_items WHERE {match})")
+                args.append(item_code_param(f.item_code))
             else:  # the items of a pending version are the provider's own
-                clauses.append("id IN (SELECT entry_id FROM catalog_items WHERE code = ? AND (published = 1 OR provider = ?))")
-                args += [f.item_code, viewer_org]
+                clauses.append(f"id IN (SELECT entry_id FROM catalog_items WHERE {match} "
+                               "AND (published = 1 OR provider = ?))")
+                args += [item_code_param(f.item_code), viewer_org]
         if f.q:
             clauses.append("search_text LIKE ?")
             args.append("%" + f.q.lower().replace("%", "").replace("_", "") + "%")

@@ -12,7 +12,7 @@ ones into their place and moves the shadow's tracking position to the view's. Th
 in `view_builds`, so a rebuild that was killed resumes where its last page committed (on the next
 `rebuild` or the next start). A changed schema version starts such a build by itself; until its
 swap the old tables keep answering. A build reads and decodes its next page in a thread of its own
-while it writes the page before (`ReadAhead`); pages are read with the projector's own statement
+while it writes the page before (`projections.build.ReadAhead`); pages are read with the projector's own statement
 (`read_page`), not the library's (decision 0025).
 
 A view that cannot apply an event is stalled, loudly: the events before it are applied, the failure
@@ -29,11 +29,9 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,22 +44,27 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import get_topic
 
-from infrastructure.log_pages import ReadAhead, read_page
+from infrastructure.log_pages import read_page
 from infrastructure.sql import Tx
 from infrastructure.store import Ledger
 from infrastructure.tracking import record_position
 from projections.base import View
+from projections.build import (
+    BUILD_CACHE_KIB,
+    BUILDS_DDL,
+    SHADOW,
+    Build,
+    BuildGone,
+    Moved,
+    ReadAhead,
+    WithoutIndexes,
+    freed_unzeroed,
+    index_suffix,
+)
 
 log = logging.getLogger(__name__)
 
 SCHEMA_DDL = "CREATE TABLE IF NOT EXISTS view_schemas (name TEXT PRIMARY KEY, version INTEGER NOT NULL)"
-# One row per view that was ever rebuilt: `generation` counts the swaps (its parity names the live
-# tables' indexes, so a shadow's indexes never clash with the live ones); `building` is the schema
-# version of the shadow being built, NULL when none is.
-BUILDS_DDL = ("CREATE TABLE IF NOT EXISTS view_builds (name TEXT PRIMARY KEY, generation INTEGER NOT NULL, "
-              "building INTEGER, started_at TEXT, swapped_at TEXT)")
-SHADOW = "__next"
-
 # Errors of the store itself (unreachable, a timeout): the next round retries; they are no fault of the event.
 _TRANSIENT = (InterfaceError, OperationalError)
 
@@ -127,22 +130,6 @@ def _no_statement_timeout(tx: Tx) -> None:
         tx.execute("SET LOCAL statement_timeout = 0")
 
 
-@contextlib.contextmanager
-def _freed_unzeroed(tx: Tx) -> Iterator[None]:
-    """SQLite: the pages of the tables a swap drops are freed without being overwritten with zeros first. Many
-    builds turn secure delete on, which writes every freed page once more (most of a large view's swap); the
-    dropped tables hold only rows the tables swapped in hold too, as the log does. Restored afterwards."""
-    if tx.dialect != "sqlite":
-        yield
-        return
-    before = int(tx.scalar("PRAGMA secure_delete"))
-    tx.execute("PRAGMA secure_delete = FAST")  # FAST: zeroes deleted cells only where that costs no extra write
-    try:
-        yield
-    finally:
-        tx.execute(f"PRAGMA secure_delete = {before}")
-
-
 _pauses = 0
 _collecting_before = False
 _pauses_lock = threading.Lock()
@@ -169,64 +156,9 @@ def _collector_paused() -> Iterator[None]:
                 gc.enable()
 
 
-BUILD_CACHE_KIB = 131072
-"""SQLite: the page cache of the connection that writes a build's page, in KiB (the default is 2 MiB). A page of
-thousands of events inserts rows at random places in the shadow tables' keys; with the default cache the
-transaction spills dirty pages to the write-ahead log and writes them there again and again."""
-
-
 def _lock_view(tx: Tx, tracking_name: str) -> None:
     """PostgreSQL: the transaction's lock on one view's live position (released at its end)."""
     tx.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (tracking_name,))
-
-
-def _index_suffix(generation: int) -> str:
-    return "" if generation % 2 == 0 else "__g1"
-
-
-@dataclass(frozen=True)
-class Build:
-    """A view's tables being built again beside the live ones."""
-
-    view: str
-    version: int
-    generation: int  # the generation the shadow becomes when it is swapped in
-    started_at: str
-
-    @property
-    def tracking_name(self) -> str:
-        return f"view:{self.view}{SHADOW}"
-
-    def tx(self, tx: Tx, view: View) -> Tx:
-        """The transaction as the view's code sees it while building: its tables under their shadow names."""
-        return tx.renamed({t: t + SHADOW for t in view.tables}, _index_suffix(self.generation))
-
-
-_SECONDARY_INDEX = re.compile(r"\s*CREATE\s+INDEX\b", re.IGNORECASE)
-
-
-class _WithoutIndexes:
-    """A view's `create` as a build starts it: tables (and unique keys) only, no secondary index."""
-
-    def __init__(self, tx: Tx) -> None:
-        self._tx = tx
-        self.dialect = tx.dialect
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        if _SECONDARY_INDEX.match(sql):
-            return self
-        return self._tx.execute(sql, params)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._tx, name)
-
-
-class _Moved(Exception):
-    """Another process applied a page to the build between the last read and the swap: read again."""
-
-
-class _BuildGone(Exception):
-    """The build was swapped in or restarted by another process meanwhile."""
 
 
 def _event_type(event: Any, n: Notification) -> str:
@@ -398,7 +330,7 @@ class Projector:
                         self._builds[view.name] = self._begin_build(tx, view)
                     self._auto.add(view.name)
                     continue
-                view.create(tx.renamed({}, _index_suffix(self._generation(tx, view.name))))
+                view.create(tx.renamed({}, index_suffix(self._generation(tx, view.name))))
                 tx.execute(
                     "INSERT INTO view_schemas (name, version) VALUES (?, ?) "
                     "ON CONFLICT (name) DO UPDATE SET version = excluded.version",
@@ -424,7 +356,7 @@ class Projector:
         build = Build(view.name, view.version, self._generation(tx, view.name) + 1, datetime.now(UTC).isoformat())
         shadow = build.tx(tx, view)
         view.drop(shadow)
-        view.create(_WithoutIndexes(shadow))  # type: ignore[arg-type]  # made once the bulk is in (_index)
+        view.create(WithoutIndexes(shadow))  # type: ignore[arg-type]  # made once the bulk is in (_index)
         tx.execute(f"DELETE FROM {self._tracking_table} WHERE application_name = ?", (build.tracking_name,))
         tx.execute("INSERT INTO view_builds (name, generation, building, started_at) VALUES (?, ?, ?, ?) "
                    "ON CONFLICT (name) DO UPDATE SET building = excluded.building, started_at = excluded.started_at",
@@ -505,7 +437,7 @@ class Projector:
                     ahead.ask(reached, view, build)  # the next page, read while this one is applied
                 try:
                     applied = self._apply(view, notifications, reached, build, start, events)
-                except (_BuildGone, *_TRANSIENT):
+                except (BuildGone, *_TRANSIENT):
                     raise
                 except Exception:
                     if (self.tracking.max_tracking_id(tracking_name) or 0) > start:
@@ -543,7 +475,7 @@ class Projector:
         lock = " FOR UPDATE" if tx.dialect == "postgres" else ""
         row = tx.execute(f"SELECT generation, building FROM view_builds WHERE name = ?{lock}", (build.view,)).fetchone()
         if row is None or row["building"] is None or int(row["generation"]) + 1 != build.generation:
-            raise _BuildGone(build.view)
+            raise BuildGone(build.view)
 
     def _stored_position(self, tx: Tx, tracking_name: str) -> int:
         return int(tx.scalar(f"SELECT MAX(notification_id) FROM {self._tracking_table} WHERE application_name = ?",
@@ -622,7 +554,7 @@ class Projector:
                 if not self._apply_one(view, n, event, build, start):
                     return False
                 start = n.id
-            except (_BuildGone, *_TRANSIENT):
+            except (BuildGone, *_TRANSIENT):
                 raise
             except Exception as e:
                 if (self.tracking.max_tracking_id(tracking_name) or 0) >= n.id:
@@ -674,9 +606,9 @@ class Projector:
                     with self._locks[name]:
                         self._swap(view, build, progress)
                     break
-                except _Moved:
+                except Moved:
                     continue
-        except _BuildGone:
+        except BuildGone:
             log.info("rebuild of %s was finished elsewhere", name)
         finally:
             if self._builds.get(name) is build:
@@ -710,11 +642,11 @@ class Projector:
             now = tx.scalar(f"SELECT MAX(notification_id) FROM {tracking} WHERE application_name = ?",
                             (build.tracking_name,))
             if int(now or 0) != start:
-                raise _Moved(view.name)
+                raise Moved(view.name)
             if tx.dialect == "postgres":
                 _lock_view(tx, view.tracking_name)
             if self._stored_position(tx, view.tracking_name) > reached:
-                raise _Moved(view.name)  # the live view went past the head read above: never swap it back
+                raise Moved(view.name)  # the live view went past the head read above: never swap it back
             shadow = build.tx(tx, view)
             for notifications in pages:
                 self._fold(shadow, view, notifications)
@@ -723,7 +655,7 @@ class Projector:
             if reached:
                 tx.execute(f"INSERT INTO {tracking} (application_name, notification_id) VALUES (?, ?)",
                            (view.tracking_name, reached))
-            with _freed_unzeroed(tx):
+            with freed_unzeroed(tx):
                 for table in view.tables:
                     if _table_exists(tx, table):
                         tx.execute(f"DROP TABLE {table}")

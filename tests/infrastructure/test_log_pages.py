@@ -3,9 +3,15 @@ only the page asked for."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
+from uuid import uuid4
 
-from infrastructure.log_pages import ReadAhead, read_page
+import pytest
+from eventsourcing.persistence import Notification
+
+from infrastructure.log_pages import _notification, read_page
+from projections.build import ReadAhead
 from tests.projections.test_catalog_projection import random_history
 
 
@@ -25,6 +31,16 @@ def test_read_page_is_the_library_read_of_the_same_range(runtime, admin):
             (n.id, str(n.originator_id), n.originator_version, n.topic, n.state) for n in library]
         assert all(type(n.state) is bytes and type(n.originator_id) is str for n in text)
     assert len(read_page(ledger, 0, 10_000)) == head
+
+
+def test_a_notification_made_directly_is_the_librarys_own():
+    oid = uuid4()
+    made, library = _notification(7, oid, 2, "t", b"{}"), Notification(id=7, originator_id=oid, originator_version=2,
+                                                                       topic="t", state=b"{}")
+    assert type(made) is Notification and made == library and hash(made) == hash(library)
+    assert dataclasses.astuple(made) == dataclasses.astuple(library) and repr(made) == repr(library)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.id = 8  # type: ignore[misc]
 
 
 def test_read_ahead_hands_over_only_the_page_asked_for():

@@ -145,3 +145,33 @@ def test_filters_and_paging(runtime, admin):
     page1, cursor = q.list(CatalogFilter(), scope=EVERYTHING, now=now, limit=4)
     page2, end = q.list(CatalogFilter(), scope=EVERYTHING, now=now, limit=4, cursor=cursor)
     assert [r.resource_code for r in page1 + page2] == [f"SX-{i}" for i in range(7)] and end is None
+
+
+def test_item_code_filter_matches_whole_codes_only(runtime, admin):
+    """An entry's item codes are kept in one column (decision 0029): the filter finds a code as a whole, with its
+    case, never inside a longer code, and '_' or '.' are no wildcards; a pending version's codes are the
+    provider's own, and a retired entry's codes match nothing."""
+    d = Division(runtime, admin)
+    codes = {"SX-A": ("ID_1", "NAME"), "SX-B": ("ID_10", "X.Y"), "SX-C": ("id_1", "IDX1"), "SX-D": ("NAME",),
+             "SX-E": ("GONE",)}
+    ids = {}
+    for code, item_codes in codes.items():
+        eid = ids[code] = runtime.catalog.draft(d.compiler, cmd(), resource_code=code,
+                                                content=content(data_items=items(*item_codes))).aggregate_id
+        if code != "SX-D":  # SX-D stays a draft: its codes are the provider's own
+            runtime.catalog.submit(d.compiler, cmd(), eid)
+            runtime.catalog.review(d.reviewer, cmd(), eid, review=PASS, decision=ReviewDecision.APPROVE)
+            runtime.catalog.publish(admin, cmd(), eid)
+    runtime.catalog.retire(admin, cmd(), ids["SX-E"], reason="并入 SX-A")
+    runtime.projector.catch_up_all()
+    q, now = runtime.catalog_queries, runtime.now()
+
+    def found(code: str, scope: Scope = EVERYTHING) -> list[str]:
+        return [r.resource_code for r in q.list(CatalogFilter(item_code=code), scope=scope, now=now)[0]]
+
+    assert found("ID_1") == ["SX-A"] and found("ID_10") == ["SX-B"] and found("X.Y") == ["SX-B"]
+    assert found("ID") == [] and found("ID_") == [] and found("IDX") == [] and found("XXY") == []
+    assert found("id_1") == ["SX-C"] and found("IDX1") == ["SX-C"] and found("name") == [] and found("X_Y") == []
+    assert found("GONE") == []
+    assert found("NAME") == ["SX-A", "SX-D"] and found("NAME", Scope(d.code)) == ["SX-A", "SX-D"]
+    assert found("NAME", Scope("someone-else")) == ["SX-A"]

@@ -115,8 +115,9 @@ class MixedHistory:
         if not entries:
             return
         eid = UUID(rng.choice(entries)["id"])
-        codes = [r["code"] for r in rt.ledger.db.query(
-            "SELECT code FROM catalog_items WHERE entry_id = ? AND published = 1 ORDER BY code", (str(eid),))]
+        codes = sorted(code for r in rt.ledger.db.query(
+            "SELECT codes FROM catalog_items WHERE entry_id = ? AND published = 1", (str(eid),))
+            for code in r["codes"].split())
         today = self.clock.now().date()
         asked = self.attempt(
             rt.sharing.submit, self.requester, cmd(), scenario="internal_sharing", reason="核对", purpose="核对",
