@@ -15,7 +15,7 @@ import msgspec
 import zstandard
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-ZSTD_LEVEL = 3
+ZSTD_LEVEL = 1
 DELTA_MAGIC = b"CLD1"
 #: magic, parent position, base position, page size, pages in the image, pages carried, delta bytes since the base
 _DELTA_HEAD = struct.Struct("<4sqqIIIq")
@@ -41,20 +41,30 @@ def unpack_checkpoint(payload: bytes) -> bytes:
 def unpack_into_buffer(payload: bytes | memoryview) -> bytearray:
     """`unpack_checkpoint` into a buffer of its own, which the deltas then patch: a Zstandard frame is
     decompressed straight into it (one copy of the replica less than decompressing, then copying)."""
-    if bytes(payload[:4]) != ZSTD_MAGIC:
-        return bytearray(zlib.decompress(payload))
-    size = zstandard.frame_content_size(payload)
-    if size < 0:  # a frame that does not say its size (none we write)
-        return bytearray(zstandard.ZstdDecompressor().decompress(payload))
+    size = base_size(payload)
+    if size is None:
+        return bytearray(unpack_checkpoint(payload))
     image = bytearray(size)
-    into, done = memoryview(image), 0
+    _decompress_into(memoryview(image), payload)
+    return image
+
+
+def base_size(payload: bytes | memoryview) -> int | None:
+    """The bytes of the image a base checkpoint holds, when its frame says (every Zstandard frame we write)."""
+    if bytes(payload[:4]) != ZSTD_MAGIC:
+        return None
+    size = zstandard.frame_content_size(payload)
+    return size if size >= 0 else None
+
+
+def _decompress_into(into: memoryview, payload: bytes | memoryview) -> None:
+    size, done = len(into), 0
     with zstandard.ZstdDecompressor().stream_reader(payload) as reader:
         while done < size:
             n = reader.readinto(into[done:])
             if not n:
                 raise ValueError("a checkpoint's frame ended before the size it declares")
             done += n
-    return image
 
 
 class Delta(msgspec.Struct, frozen=True):
@@ -109,18 +119,52 @@ def pack_delta(before: bytes | bytearray, after: bytes, *, parent: int, base: in
 def apply_delta(image: bytearray, payload: bytes | memoryview) -> None:
     """Turns `image` (the image stored at the delta's parent) into the image the delta was taken of, in place."""
     head = delta_head(payload)
+    total = head.pages * head.page_size
+    if len(image) < total:
+        image.extend(bytes(total - len(image)))
+    _patch(memoryview(image), payload)
+    if len(image) > total:
+        del image[total:]
+
+
+def _patch(into: memoryview, payload: bytes | memoryview) -> int:
+    """Writes a delta's pages into `into` (at least as large as the image it makes); returns that image's size.
+    Pages past the parent's end are all carried by the delta (`changed_pages` lists every one), so a buffer
+    larger than the parent never shows its stale bytes in the image."""
+    head = delta_head(payload)
     size = head.page_size
     body = memoryview(zstandard.ZstdDecompressor().decompress(payload[_DELTA_HEAD.size:]))
     numbers = array("I")
     numbers.frombytes(body[:4 * head.carried])
     pages = body[4 * head.carried:]
-    total = head.pages * size
-    if len(image) > total:
-        del image[total:]
-    elif len(image) < total:
-        image.extend(bytes(total - len(image)))
     for k, i in enumerate(numbers):
-        image[i * size:(i + 1) * size] = pages[k * size:(k + 1) * size]
+        into[i * size:(i + 1) * size] = pages[k * size:(k + 1) * size]
+    return head.pages * size
+
+
+def image_capacity(chain: Sequence[bytes | memoryview]) -> int | None:
+    """The largest image along a chain (what a buffer patched in place must hold); None when its base does not
+    say its size (a zlib base, stored before decision 0019)."""
+    size = base_size(chain[0])
+    if size is None:
+        return None
+    return max([size, *(delta_head(d).pages * delta_head(d).page_size for d in chain[1:])])
+
+
+def fill_image(into: memoryview, chain: Sequence[bytes | memoryview]) -> int:
+    """Writes the image a chain stands for into `into` (of `image_capacity(chain)` bytes or more): the base
+    decompressed straight into it, each delta patched on in place. Returns the image's size in bytes."""
+    base, *deltas = chain
+    size = base_size(base)
+    if size is None:
+        raw = unpack_checkpoint(base)
+        size = len(raw)
+        into[:size] = raw
+    else:
+        _decompress_into(into[:size], base)
+    for payload in deltas:
+        size = _patch(into, payload)
+    return size
 
 
 def replica_image(chain: Sequence[bytes | memoryview]) -> bytearray:
