@@ -15,7 +15,7 @@ import msgspec
 import zstandard
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-ZSTD_LEVEL = 1
+ZSTD_LEVEL = 1  # decision 0029: half the compression time of level 3, faster to decompress, an eighth larger
 DELTA_MAGIC = b"CLD1"
 #: magic, parent position, base position, page size, pages in the image, pages carried, delta bytes since the base
 _DELTA_HEAD = struct.Struct("<4sqqIIIq")
