@@ -22,7 +22,7 @@ from typing import Any
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 
-from infrastructure.sqlite_images import ImageBuffer, serialize
+from infrastructure.sqlite_images import ImageBuffer, image_view, serialize
 
 DIALECTS = ("sqlite", "postgres")
 TYPES: dict[str, dict[str, str]] = {
@@ -327,6 +327,13 @@ class MemoryDb(Db):
     def serialize(self) -> bytes:
         with self._lock:
             return serialize(self._conn)
+
+    @contextmanager
+    def image(self) -> Iterator[memoryview | bytes]:
+        """The database's bytes, without a copy where SQLite holds them in one buffer; only inside the block,
+        which holds this replica (nothing else reads or writes it meanwhile)."""
+        with self._lock, image_view(self._conn) as view:
+            yield view
 
     @contextmanager
     def write(self, cache_kib: int | None = None) -> Iterator[Tx]:  # in memory already: no cache to size

@@ -20,6 +20,8 @@ import ctypes
 import sqlite3
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 _FREEONCLOSE, _RESIZEABLE = 1, 2
@@ -130,6 +132,24 @@ class ImageBuffer:
             self.view.release()
             self._api.free(self._ptr)
             self._ptr = 0
+
+
+@contextmanager
+def image_view(conn: sqlite3.Connection) -> Iterator[memoryview | bytes]:
+    """The database of `conn` as bytes: a view of SQLite's own buffer when it is an image SQLite was handed
+    (no copy; valid only inside the block, while nothing writes to `conn`), else `conn.serialize()`."""
+    lib = api()
+    if lib is not None:
+        size = ctypes.c_int64(0)
+        ptr = lib.serialize(lib.handle(conn), b"main", ctypes.byref(size), _SERIALIZE_NOCOPY)
+        if ptr:
+            view = memoryview((ctypes.c_ubyte * size.value).from_address(ptr)).cast("B")
+            try:
+                yield view
+            finally:
+                view.release()
+            return
+    yield conn.serialize()
 
 
 def serialize(conn: sqlite3.Connection) -> bytes:

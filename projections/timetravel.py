@@ -33,12 +33,15 @@ from infrastructure.transcoding import MsgspecMapper
 from projections.base import View, on
 from projections.state_images import (
     REBASE_SHARE,
+    advance_image,
+    changed_pages,
     delta_head,
     fill_image,
     image_capacity,
     is_delta,
     pack_checkpoint,
     pack_delta,
+    page_size_of,
     replica_image,
 )
 
@@ -181,7 +184,7 @@ class _Rolling(msgspec.Struct):
 
     position: int
     db: MemoryDb
-    image: bytes | None  # the image stored at `position` (None: nothing stored yet)
+    image: bytearray | None  # the image stored at `position` (None: nothing stored yet), advanced in place
     base: int
     since_base: int
 
@@ -467,7 +470,7 @@ class TimeTravel:
             self._replay(db, at, position)
             roll = _Rolling(position=position, db=db, image=None, base=0, since_base=0)
         else:
-            image = bytes(replica_image(chain))
+            image = replica_image(chain)
             head = delta_head(chain[-1]) if len(chain) > 1 else None
             roll = _Rolling(position=position, db=MemoryDb(image), image=image,
                             base=head.base if head else at, since_base=head.since_base if head else 0)
@@ -481,23 +484,34 @@ class TimeTravel:
             roll = self._rolling_at(last)
             self._replay(roll.db, last, target)
             roll.position = target
-            image = roll.db.serialize()
-            if roll.image is None:
-                payload, base, since = pack_checkpoint(image), target, 0
-            else:
-                payload = pack_delta(roll.image, image, parent=last, base=roll.base, since_base=roll.since_base)
-                base, since = roll.base, delta_head(payload).since_base
-                if since > len(image) * self.rebase_share:  # the chain is long enough: a new base instead
+            # the replica's bytes in place (SQLite's own buffer): compared with the last image page by page, only
+            # the pages that differ are copied (into the delta, and into the last image, advanced to this one)
+            with roll.db.image() as image:
+                pages: list[int] | None = None
+                if roll.image is None:
                     payload, base, since = pack_checkpoint(image), target, 0
-            with self.ledger.db.write() as tx:
-                tx.execute(
-                    "INSERT INTO state_checkpoints VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                    (self.signature, target, datetime.now(UTC).isoformat(), len(payload), payload),
-                )
-                inserted = tx.raw.rowcount == 1
+                else:
+                    pages = changed_pages(roll.image, image, page_size_of(image))
+                    payload = pack_delta(roll.image, image, parent=last, base=roll.base,
+                                         since_base=roll.since_base, pages=pages)
+                    base, since = roll.base, delta_head(payload).since_base
+                    if since > len(image) * self.rebase_share:  # the chain is long enough: a new base instead
+                        payload, base, since, pages = pack_checkpoint(image), target, 0, None
+                with self.ledger.db.write() as tx:
+                    tx.execute(
+                        "INSERT INTO state_checkpoints VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                        (self.signature, target, datetime.now(UTC).isoformat(), len(payload), payload),
+                    )
+                    inserted = tx.raw.rowcount == 1
+                if not inserted:
+                    self._roll = None
+                else:
+                    if roll.image is None or pages is None:
+                        roll.image = bytearray(image)
+                    else:
+                        advance_image(roll.image, image, pages, page_size_of(image))
+                    roll.base, roll.since_base = base, since
             if not inserted:
                 roll.db.close()
-                self._roll = None
                 return False
-            roll.image, roll.base, roll.since_base = image, base, since
             return True

@@ -17,10 +17,13 @@ from infrastructure import sqlite_images
 from infrastructure.sql import MemoryDb
 from infrastructure.sqlite_images import ImageBuffer, serialize
 from projections.state_images import (
+    advance_image,
+    changed_pages,
     fill_image,
     image_capacity,
     pack_checkpoint,
     pack_delta,
+    page_size_of,
     replica_image,
 )
 from projections.timetravel import open_chain
@@ -128,3 +131,21 @@ def test_an_image_larger_than_its_buffer_is_refused_and_the_buffer_freed(path):
     with pytest.raises(ValueError):
         image.open(conn, 8193)
     conn.close()
+
+
+def test_pages_compared_in_place_are_the_pages_compared_as_bytes_and_advance_the_last_image():
+    raw = images()
+    db = MemoryDb(raw[0])
+    last = bytearray(raw[0])
+    for later in raw[1:]:
+        db.close()
+        db = MemoryDb(later)
+        with db.image() as live:
+            assert bytes(live) == later
+            size = page_size_of(live)
+            pages = changed_pages(last, live, size)
+            assert pages == changed_pages(bytes(last), later, size)  # the copying comparison
+            assert pages, "each image differs from the one before"
+            advance_image(last, live, pages, size)
+        assert bytes(last) == later
+    db.close()
