@@ -52,9 +52,12 @@ from domain.rules import InvalidTransition, RuleViolation
 from domain.sharing_values import GrantKind, GrantSpec, grant_id
 from infrastructure.config import Settings
 from infrastructure.sql import MemoryDb
+from infrastructure.sqlite_images import ImageBuffer
 from projections.state_images import (
     HEAD_BYTES,
     delta_head,
+    fill_image,
+    image_capacity,
     is_delta,
     replica_image,
     unpack_checkpoint,
@@ -310,9 +313,16 @@ def _load_split(rt: Runtime, position: int) -> tuple[int, float, float, float, i
     t1 = time.perf_counter()
     if not chain:
         return 0, t1 - t0, 0.0, 0.0, 0
-    image = replica_image(chain)
-    t2 = time.perf_counter()
-    MemoryDb(image).close()
+    capacity = image_capacity(chain)
+    if capacity is None:  # a zlib base: built in a buffer of its own, then copied into SQLite's
+        image = replica_image(chain)
+        t2 = time.perf_counter()
+        MemoryDb(image).close()
+    else:  # as `open_chain` does: built in SQLite's own buffer, then handed over
+        buffer = ImageBuffer(capacity)
+        size = fill_image(buffer.view, chain)
+        t2 = time.perf_counter()
+        MemoryDb.of_image(buffer, size).close()
     return at, t1 - t0, t2 - t1, time.perf_counter() - t2, len(chain)
 
 

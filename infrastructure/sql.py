@@ -22,6 +22,8 @@ from typing import Any
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 
+from infrastructure.sqlite_images import ImageBuffer, image_view, serialize
+
 DIALECTS = ("sqlite", "postgres")
 TYPES: dict[str, dict[str, str]] = {
     "sqlite": {"blob": "BLOB", "rowid": "INTEGER PRIMARY KEY"},
@@ -311,9 +313,27 @@ class MemoryDb(Db):
             self._conn.deserialize(data)
         self._lock = threading.RLock()
 
+    @classmethod
+    def of_image(cls, image: ImageBuffer, size: int) -> MemoryDb:
+        """A replica whose database is the first `size` bytes of `image`, taken over without a copy."""
+        db = cls()
+        try:
+            image.open(db._conn, size)
+        except BaseException:
+            db.close()
+            raise
+        return db
+
     def serialize(self) -> bytes:
         with self._lock:
-            return self._conn.serialize()
+            return serialize(self._conn)
+
+    @contextmanager
+    def image(self) -> Iterator[memoryview | bytes]:
+        """The database's bytes, without a copy where SQLite holds them in one buffer; only inside the block,
+        which holds this replica (nothing else reads or writes it meanwhile)."""
+        with self._lock, image_view(self._conn) as view:
+            yield view
 
     @contextmanager
     def write(self, cache_kib: int | None = None) -> Iterator[Tx]:  # in memory already: no cache to size
