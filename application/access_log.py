@@ -41,6 +41,7 @@ from projections.access_log_queries import AccessLogQueries
 from projections.runner import Projector
 
 SCOPE = "access-log"
+_INLINE = ("access_log", "catalog", "sharing")
 _enc = msgspec.json.Encoder()
 
 
@@ -118,9 +119,10 @@ class AccessLogService(Service):
                                            status=200, body=_enc.encode(answer), created_at=ctx.at.isoformat())
             if batch is None:
                 return answer, None, False
-            # the view takes the batch in the same transaction when it stands just before it (decision 26)
-            page = self.projector.inline("access_log", [*batch.pending_events,
-                                                        *(e for g in grants for e in g.pending_events)])
+            # the views take the batch in the same transaction when they stand just before it (decision 26):
+            # the access log, and the catalog and sharing views the next batch's judging waits for
+            page = self.projector.inline_pages(_INLINE, [*batch.pending_events,
+                                                         *(e for g in grants for e in g.pending_events)])
             try:
                 recordings = self.ledger.save(batch, *grants, idempotency=record, then=page,
                                               unique_keys=(SCOPE, [r.request_id for r in batch.records]))

@@ -167,13 +167,16 @@ class AccessLogQueries:
         wanted = set(pairs)
         holders = sorted({h for h, _ in wanted})
         out: dict[tuple[str, UUID], list[tuple[UUID, int]]] = {p: [] for p in wanted}
+        # the rows' pairs are matched as text: a holder's grants for entries outside the batch are never
+        # turned into UUIDs (a batch names a few hundred pairs, its holders may hold many more grants)
+        by_text = {(h, str(e)): out[(h, e)] for h, e in wanted}
         for part in _chunks(holders):
             marks = ", ".join("?" for _ in part)
             sql = f"SELECT id, holder, entry_id, version FROM grants WHERE holder IN ({marks})"
             for r in self.db.query(sql, part):
-                key = (str(r["holder"]), UUID(r["entry_id"]))
-                if key in out:
-                    out[key].append((UUID(r["id"]), int(r["version"])))
+                grants = by_text.get((str(r["holder"]), str(r["entry_id"])))
+                if grants is not None:
+                    grants.append((UUID(r["id"]), int(r["version"])))
         return out
 
 

@@ -81,6 +81,28 @@ def test_a_single_use_grant_consumed_in_the_batch_is_applied_with_it(runtime, wo
     assert dump(runtime, TABLES) == live
 
 
+def test_the_catalog_and_sharing_views_take_the_batch_with_it_and_equal_a_rebuild(runtime, world):
+    """Decision 31: the views the next batch's judging waits for stand after the save with no catch-up."""
+    runtime.projector.catch_up_all()
+    pages = runtime.projector.pages
+    gid = world.grants[("div-elder", world.limited)]
+    _, at = runtime.access_log.record(world.platform, cmd(), [world.access(entry=world.limited),
+                                                              world.access("div-welfare")])
+    for name in ("access_log", "catalog", "sharing"):
+        assert runtime.projector.position(name) == at == runtime.ledger.max_position()
+        assert runtime.projector.board.known(name) == at
+    # the sharing view applied the consumed grant's event in the save
+    status = runtime.ledger.db.scalar("SELECT status FROM grants WHERE id = ?", (str(gid),))
+    assert status == "consumed"
+    runtime.projector.catch_up("catalog")
+    runtime.projector.catch_up("sharing")
+    assert runtime.projector.pages == pages  # nothing left for the projector to apply
+    tables = tuple(runtime.projector.views["sharing"].tables)
+    live = dump(runtime, tables)
+    runtime.projector.rebuild(["sharing"])
+    assert dump(runtime, tables) == live
+
+
 def test_a_view_behind_leaves_the_batch_to_the_projector(runtime, world, admin):
     runtime.projector.catch_up_all()
     first, _ = runtime.access_log.record(world.platform, cmd(), [world.access("div-elder")])
