@@ -212,7 +212,7 @@ def walk(ledger: Ledger, checkpoints: list[dict[str, Any]], public_key: Any | No
          span: int | None = None) -> VerifyReport:
     """Checks the whole store; `checkpoints` are signed tree heads as dicts (any order). `workers` processes judge
     ranges of `span` positions in parallel (`infrastructure.verify_ranges`; by default one worker per core from
-    `PARALLEL_FROM` chained events on, where another process can reach the store, 0: none; by default a range
+    `PARALLEL_FROM` chained events on a SQLite file, 0: none; by default a range
     is a quarter of a worker's share, at most `page`); the walk reads `page` positions at a time itself."""
     reader = event_rows.PageReader(ledger)
     # Every page is thousands of rows and hashes that live until the next page, and none is part of a cycle:
@@ -296,7 +296,10 @@ def _walk(ledger: Ledger, reader: event_rows.PageReader, checkpoints: list[dict[
     # the first range that does not pass, or does not follow, the walk reads on itself, below.
     start = 0
     src = verify_ranges.source_of(ledger) if workers != 0 else None
-    count = workers if workers is not None else verify_ranges.default_workers() if head >= PARALLEL_FROM else 0
+    # By default on a SQLite file only: on PostgreSQL the walk's two readers already keep two server processes
+    # reading (and with SHA-256 hashing), and workers on fresh connections were slower or no faster (decision 0029).
+    by_default = head >= PARALLEL_FROM and ledger.backend == "sqlite"
+    count = workers if workers is not None else verify_ranges.default_workers() if by_default else 0
     if src is not None and count > 0 and head > 0:
         width = span or max(1, min(page, -(-head // (4 * count))))
         ranges = [(a, min(a + width, head)) for a in range(0, head, width)]

@@ -159,8 +159,8 @@ def run(opts: Options) -> Outcome:
         "first round's absolute 100,000 events/s is given in the notes). On top of the baseline's one hash per "
         "event, verify reads the store and the chain records, builds the canonical bytes, hashes each Merkle leaf "
         "and the frontier's nodes (small inputs), and compares every hash with its record. The baseline is one "
-        "thread; the walk judges ranges of the store in worker processes, one per core (docs/integrity.md, "
-        "\"Verify in parallel\"), so its wall-clock ratio counts every core the machine lends it, and the CPU-time "
+        "thread; on SQLite the walk judges ranges of the store in worker processes, one per core "
+        "(docs/integrity.md, \"Verify in parallel\"), so its wall-clock ratio counts every core the machine lends it, and the CPU-time "
         "rows (the process and its workers, all their threads; on PostgreSQL without the server's) say what it "
         "costs the machine against the baseline's one thread, whatever the load."
     )
