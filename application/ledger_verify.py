@@ -18,13 +18,14 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from itertools import islice
 from typing import Any, NamedTuple
 from uuid import UUID
 
 import msgspec
 
-from infrastructure import chain_rows, event_rows
+from infrastructure import chain_rows, event_rows, verify_ranges
 from infrastructure.merkle import Frontier
 from infrastructure.store import Ledger
 from infrastructure.verifier import (
@@ -32,6 +33,9 @@ from infrastructure.verifier import (
     VerificationError,
     verify_checkpoint,
 )
+from infrastructure.verify_ranges import hashes_of
+
+__all__ = ["Break", "hashes_of", "Page", "read_page", "VerifyReport", "walk"]
 
 MAX_LISTED = 100
 # the canonical encoding of infrastructure.verifier.canonical_bytes, inlined here for speed
@@ -159,27 +163,6 @@ def _identity(data: bytes) -> tuple[str, int]:
     return data[8:24].hex(), int.from_bytes(data[24:32], "big")
 
 
-def hashes_of(new: Callable[[bytes], Any], sqlite: bool, prevs: Sequence[bytes],
-              store: Sequence[tuple[Any, ...]]) -> list[bytes]:
-    """H(previous hash || canonical bytes) of each stored event on the given previous hashes (the records'). The
-    state is fed to the hash as it came from the row, not copied into one buffer first. On SQLite a stored event
-    is (position, originator id as hex, version, topic as UTF-8 bytes, state), elsewhere (position, canonical
-    bytes)."""
-    head_pack, len_pack, fromhex, out = _HEAD.pack, _LEN.pack, bytes.fromhex, list[bytes]()
-    push = out.append
-    if sqlite:
-        for c_prev, (spos, raw_oid, s_ver, t, state) in zip(prevs, store, strict=True):
-            h = new(c_prev + head_pack(spos, fromhex(raw_oid), s_ver, len(t)) + t + len_pack(len(state)))
-            h.update(state)
-            push(h.digest())
-    else:
-        for c_prev, s in zip(prevs, store, strict=True):
-            h = new(c_prev)
-            h.update(s[1])
-            push(h.digest())
-    return out
-
-
 def read_page(ledger: Ledger, after: int, upto: int, reader: event_rows.PageReader | None = None) -> Page:
     """The chain records and stored events in (after, upto], and, when both hold the same positions, each event's
     hash on its record's previous hash. The hashes are computed here, by the thread that read the page: hashing
@@ -193,7 +176,7 @@ def read_page(ledger: Ledger, after: int, upto: int, reader: event_rows.PageRead
 
 
 def _pages(ledger: Ledger, reader: event_rows.PageReader, head: int, span: int, hashed: list[str | None],
-           workers: int = 2, ahead: int = 4) -> Iterator[Page | _Hashed]:
+           workers: int = 2, ahead: int = 4, start: int = 0) -> Iterator[Page | _Hashed]:
     """Consecutive ranges of positions up to the chain's head, in order, read (and hashed, `read_page`) by a few
     threads ahead of the walk (the database wait and the hashing of large inputs release the GIL, and ranges are
     independent of each other). While `hashed[0]` names a hash the server computes, a range is read hashed; the
@@ -205,7 +188,7 @@ def _pages(ledger: Ledger, reader: event_rows.PageReader, head: int, span: int, 
             return read_page(ledger, after, upto, reader)
         return _Hashed(event_rows.chain_hashed(ledger, algorithm, after, upto), after, upto)
 
-    ranges = iter([(a, min(a + span, head)) for a in range(0, head, span)])
+    ranges = iter([(a, min(a + span, head)) for a in range(start, head, span)])
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="verify-reader")
     try:
         window: deque[Future[Page | _Hashed]] = deque(pool.submit(read, a, b) for a, b in islice(ranges, ahead))
@@ -219,16 +202,25 @@ def _pages(ledger: Ledger, reader: event_rows.PageReader, head: int, span: int, 
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+PARALLEL_FROM = 4096
+"""Below this many chained events the walk judges every page in its own process: starting workers would cost more
+than they save."""
+
+
 def walk(ledger: Ledger, checkpoints: list[dict[str, Any]], public_key: Any | None,
-         progress: Callable[[int], None] | None = None, page: int = 5000) -> VerifyReport:
-    """Checks the whole store; `checkpoints` are signed tree heads as dicts (any order)."""
+         progress: Callable[[int], None] | None = None, page: int = 5000, workers: int | None = None,
+         span: int | None = None) -> VerifyReport:
+    """Checks the whole store; `checkpoints` are signed tree heads as dicts (any order). `workers` processes judge
+    ranges of `span` positions in parallel (`infrastructure.verify_ranges`; by default one worker per core from
+    `PARALLEL_FROM` chained events on a SQLite file, 0: none; by default a range
+    is a quarter of a worker's share, at most `page`); the walk reads `page` positions at a time itself."""
     reader = event_rows.PageReader(ledger)
     # Every page is thousands of rows and hashes that live until the next page, and none is part of a cycle:
     # the cyclic collector would only walk them again and again. Reference counts free each page.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _walk(ledger, reader, checkpoints, public_key, progress, page)
+        return _walk(ledger, reader, checkpoints, public_key, progress, page, workers, span)
     finally:
         if collecting:
             gc.enable()
@@ -236,7 +228,7 @@ def walk(ledger: Ledger, checkpoints: list[dict[str, Any]], public_key: Any | No
 
 
 def _walk(ledger: Ledger, reader: event_rows.PageReader, checkpoints: list[dict[str, Any]], public_key: Any | None,
-          progress: Callable[[int], None] | None, page: int) -> VerifyReport:
+          progress: Callable[[int], None] | None, page: int, workers: int | None, span: int | None) -> VerifyReport:
     t0 = time.perf_counter()
     w = _Walk(ledger, checkpoints)
     if public_key is not None:
@@ -280,18 +272,70 @@ def _walk(ledger: Ledger, reader: event_rows.PageReader, checkpoints: list[dict[
                 next_cp = int(w.pending[0]["tree_size"]) if w.pending else -1
         frontier.size = size
 
+    def merge(blocks: Sequence[tuple[int, bytes, int]]) -> None:
+        """A worker's perfect subtrees added to the frontier (each starts at a multiple of its size, so it merges
+        with the frontier's smaller subtrees as a leaf does), checking each checkpoint a subtree ends at."""
+        nonlocal next_cp
+        pop, push = subtrees.pop, subtrees.append
+        for size, node, last in blocks:
+            n = frontier.size // size
+            while n & 1:
+                node = sha(b"\x01" + pop() + node).digest()
+                n >>= 1
+            push(node)
+            frontier.size += size
+            if frontier.size == next_cp:
+                while w.pending and int(w.pending[0]["tree_size"]) == frontier.size:
+                    w.check(w.pending.pop(0), last)
+                next_cp = int(w.pending[0]["tree_size"]) if w.pending else -1
+
+    hashed = [event_rows.hashing_in_store(ledger, ledger.profile)]
+    # Ranges judged by worker processes (docs/integrity.md, "Verify in parallel"): a range that passed alone, whose
+    # first record follows the walk's (sequence, previous hash = the last record's hash = the store's running hash),
+    # is the pages the walk would have judged at once, and its subtrees are the leaves it would have added. From
+    # the first range that does not pass, or does not follow, the walk reads on itself, below.
+    start = 0
+    src = verify_ranges.source_of(ledger) if workers != 0 else None
+    # By default on a SQLite file only: on PostgreSQL the walk's two readers already keep two server processes
+    # reading (and with SHA-256 hashing), and workers on fresh connections were slower or no faster (decision 0032).
+    by_default = head >= PARALLEL_FROM and ledger.backend == "sqlite"
+    count = workers if workers is not None else verify_ranges.default_workers() if by_default else 0
+    if src is not None and count > 0 and head > 0:
+        width = span or max(1, min(page, -(-head // (4 * count))))
+        ranges = [(a, min(a + width, head)) for a in range(0, head, width)]
+        summaries = verify_ranges.judged(src, ranges, [int(c["tree_size"]) for c in w.pending], count)
+        start = head
+        try:
+            for after, _ in ranges:
+                try:
+                    got_range = next(summaries)
+                except BrokenProcessPool:  # a worker died: the walk reads on itself from this range
+                    start = after
+                    break
+                if not got_range.ok or got_range.n and not (
+                        got_range.first_seq == seq == frontier.size and got_range.first_prev == prev == running):
+                    start, hashed[0] = after, None
+                    break
+                if got_range.n:
+                    merge(got_range.blocks)
+                    prev = running = got_range.last_hash
+                    seq, events, chained = seq + got_range.n, events + got_range.n, chained + got_range.n
+                    if progress is not None:
+                        progress(got_range.n)
+        finally:
+            summaries.close()
+
     # The common page holds the same positions in the store and the chain, every record linked to the one
     # before, every event hashing to its record: then the store's own chain is the recorded one, and the
     # page is judged with whole-list comparisons and its Merkle leaves taken from the records. Only a page
     # that is not so (a break, or the pages after one) goes through the merge below, event by event. Each
     # event's check is H(record's previous hash || its bytes) = record's hash, so on PostgreSQL with SHA-256
     # the server computes it beside the bytes and sends 32 bytes instead of the event (decision 0021).
-    hashed = [event_rows.hashing_in_store(ledger, ledger.profile)]
     # Two readers: PostgreSQL answers two at once, and on either store one reader hashes its page while the other
     # reads (a SQLite file's connection of the walk's own takes one page at a time; an in-memory SQLite, read
     # through the ledger's own connection, keeps one reader)
     two = ledger.backend == "postgres" or reader.conn is not None
-    for got in _pages(ledger, reader, head, page, hashed, workers=2 if two else 1):
+    for got in _pages(ledger, reader, head, page, hashed, workers=2 if two else 1, start=start):
         if isinstance(got, _Hashed):
             hp = got.page
             n = hp.joined

@@ -186,6 +186,17 @@ _CHAIN_PAGE = "SELECT position, seq, hash, prev_hash FROM ledger_chain WHERE pos
 _SQLITE_FIELDS = "originator_id, originator_version, CAST(topic AS BLOB), state"
 
 
+def store_page_sql(backend: str, col: str, table: str) -> str:
+    """The statement reading the stored events in (after, upto] for the verify walk, in the form
+    `chain_and_store` returns them."""
+    return (f"SELECT {col}, {_canonical_sql(col) if backend == 'postgres' else _SQLITE_FIELDS} "
+            f"FROM {table} WHERE {col} > ? AND {col} <= ?")
+
+
+CHAIN_PAGE_SQL = _CHAIN_PAGE
+"""The statement reading the chain records in (after, upto]: (position, seq, hash, prev_hash), unordered."""
+
+
 def chain_and_store(ledger: Any, after: int, upto: int, reader: PageReader | None = None) -> tuple[ChainRows, ChainRows]:
     """(chain records, stored events) with positions in (after, upto], each in position order: a chain record
     is (position, seq, hash, prev_hash); a stored event is (position, canonical bytes) on PostgreSQL and
@@ -195,8 +206,7 @@ def chain_and_store(ledger: Any, after: int, upto: int, reader: PageReader | Non
     The rows are sorted here, not by the server: a page of wide rows sorted by PostgreSQL spills to disk
     when the planner, misled by the statistics of a growing table, picks a bitmap scan."""
     col, table = _names(ledger)
-    store_sql = (f"SELECT {col}, {_canonical_sql(col) if ledger.backend == 'postgres' else _SQLITE_FIELDS} "
-                 f"FROM {table} WHERE {col} > ? AND {col} <= ?")
+    store_sql = store_page_sql(ledger.backend, col, table)
     if reader is not None and reader.conn is not None:
         chain, store = reader.read_sqlite(_CHAIN_PAGE, store_sql, (after, upto))
     else:
@@ -272,21 +282,35 @@ def chain_hashed(ledger: Any, algorithm: str, after: int, upto: int) -> HashedPa
         raise ValueError("the server hashes only SHA-256 on PostgreSQL")
     col, table = _names(ledger)
     with ledger.db.read() as tx:
-        # The statistics of a table that has just grown say a page holds a few rows; the planner then joins by
-        # a lookup per event (a nested loop, several microseconds each) instead of one hash or merge join.
-        tx.raw.execute("SET LOCAL enable_nestloop = off")
-        row = _tuples(tx, f"SELECT (SELECT COUNT(*) FROM ledger_chain WHERE position > ? AND position <= ?), "
-                          f"(SELECT COUNT(*) FROM {table} WHERE {col} > ? AND {col} <= ?), "
-                          "COUNT(*) FILTER (WHERE octet_length(p.hash) = 32 AND octet_length(p.prev_hash) = 32), "
-                          "string_agg(int8send(p.position), ''), string_agg(int8send(p.seq), ''), "
-                          "string_agg(p.hash, ''), string_agg(p.prev_hash, ''), string_agg(p.computed, '') "
-                          "FROM (SELECT c.position, c.seq, c.hash, c.prev_hash, "
-                          f"pg_catalog.sha256(c.prev_hash || {_canonical_sql(col, 'e')}) AS computed "
-                          f"FROM ledger_chain c JOIN {table} e ON e.{col} = c.position "
-                          f"WHERE c.position > ? AND c.position <= ? AND e.{col} > ? AND e.{col} <= ? "
-                          "ORDER BY c.position) p", (after, upto, after, upto, after, upto, after, upto))[0]
+        tx.raw.execute(NO_NESTED_LOOPS)
+        row = _tuples(tx, chain_hashed_sql(col, table), (after, upto) * 4)[0]
+    return hashed_page(row)
+
+
+NO_NESTED_LOOPS = "SET LOCAL enable_nestloop = off"
+"""The statistics of a table that has just grown say a page holds a few rows; the planner then joins by a lookup per
+event (a nested loop, several microseconds each) instead of one hash or merge join: `chain_hashed_sql` runs in a
+transaction that turns nested loops off first."""
+
+
+def hashed_page(row: Sequence[Any]) -> HashedPage:
+    """The one row `chain_hashed_sql` answers, as a HashedPage."""
     counts, blobs = row[:3], row[3:]
     return HashedPage(*(int(v) for v in counts), *(b"" if v is None else bytes(v) for v in blobs))
+
+
+def chain_hashed_sql(col: str, table: str) -> str:
+    """PostgreSQL's statement behind `chain_hashed`, on the parameters (after, upto) four times over."""
+    return ("SELECT (SELECT COUNT(*) FROM ledger_chain WHERE position > ? AND position <= ?), "
+            f"(SELECT COUNT(*) FROM {table} WHERE {col} > ? AND {col} <= ?), "
+            "COUNT(*) FILTER (WHERE octet_length(p.hash) = 32 AND octet_length(p.prev_hash) = 32), "
+            "string_agg(int8send(p.position), ''), string_agg(int8send(p.seq), ''), "
+            "string_agg(p.hash, ''), string_agg(p.prev_hash, ''), string_agg(p.computed, '') "
+            "FROM (SELECT c.position, c.seq, c.hash, c.prev_hash, "
+            f"pg_catalog.sha256(c.prev_hash || {_canonical_sql(col, 'e')}) AS computed "
+            f"FROM ledger_chain c JOIN {table} e ON e.{col} = c.position "
+            f"WHERE c.position > ? AND c.position <= ? AND e.{col} > ? AND e.{col} <= ? "
+            "ORDER BY c.position) p")
 
 
 def hashing_in_store(ledger: Any, profile: str) -> str | None:
@@ -294,5 +318,6 @@ def hashing_in_store(ledger: Any, profile: str) -> str | None:
     return "sha256" if ledger.backend == "postgres" and profile == "intl" else None
 
 
-__all__ = ["below_one", "chain_and_store", "chain_hashed", "continue_after", "count_events", "event_at",
-           "events_at", "HashedPage", "hashing_in_store", "insert_at", "PageReader", "page_after", "position_of", "state_sizes"]
+__all__ = ["below_one", "CHAIN_PAGE_SQL", "chain_and_store", "chain_hashed", "chain_hashed_sql", "continue_after",
+           "count_events", "event_at", "events_at", "HashedPage", "hashed_page", "hashing_in_store", "insert_at",
+           "NO_NESTED_LOOPS", "PageReader", "page_after", "position_of", "state_sizes", "store_page_sql"]
