@@ -6,7 +6,9 @@ sizes inside a range."""
 
 from __future__ import annotations
 
+import os
 import random
+import signal
 from collections.abc import Callable
 from typing import Any
 from uuid import UUID
@@ -16,8 +18,10 @@ import pytest
 
 from application.ledger_verify import walk
 from bootstrap import Runtime
+from infrastructure import verify_ranges
 from infrastructure.merkle import Frontier
 from infrastructure.verifier import canonical_bytes, suite
+from infrastructure.verify_ranges import judge as verify_ranges_judge
 from infrastructure.verify_ranges import subtrees
 from tests.integrity.conftest import ADMIN, Store
 from tests.support import register
@@ -129,3 +133,22 @@ def test_subtrees_cut_at_checkpoints_grow_the_same_frontier_as_leaves(profile: s
                 if many.size in cuts:
                     roots_many[many.size] = many.root()
         assert many.size == total and many.root() == one.root() and roots_many == roots_one
+
+
+def _dies_on_its_second_range(src: Any, after: int, upto: int, cuts: Any) -> Any:
+    """A worker process ended by a signal while it judges the range that starts at the third position (as a SIGBUS
+    from a memory-mapped file truncated under it would end it); every other range is judged as usual."""
+    if after == 2:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return verify_ranges_judge(src, after, upto, cuts)
+
+
+@pytest.mark.parametrize("tamper", [None, "altered", "chain hash"])
+def test_a_worker_that_dies_leaves_the_report_unchanged(ledger: Runtime, store: Store,
+                                                        monkeypatch: pytest.MonkeyPatch, tamper: str | None):
+    if tamper is not None:
+        TAMPERS[tamper](store, store.positions()[5])
+    alone = report(ledger, workers=0)
+    monkeypatch.setattr(verify_ranges, "judge", _dies_on_its_second_range)
+    assert report(ledger, workers=2, span=2) == alone
+    assert alone["ok"] is (tamper is None)
