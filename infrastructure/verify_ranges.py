@@ -35,9 +35,6 @@ from infrastructure import event_rows
 from infrastructure.sql import adapt
 from infrastructure.verifier import suite
 
-# the canonical encoding of infrastructure.verifier.canonical_bytes, inlined here for speed
-_HEAD = struct.Struct(">Q16sQI")
-_LEN = struct.Struct(">I")
 _FIRST = itemgetter(0)
 MMAP_BYTES = 1 << 30
 """How much of a SQLite file a worker maps (SQLite caps it at its compile-time limit; beyond, it reads)."""
@@ -49,11 +46,18 @@ def hashes_of(new: Callable[[bytes], Any], sqlite: bool, prevs: Sequence[bytes],
     state is fed to the hash as it came from the row, not copied into one buffer first. On SQLite a stored event
     is (position, originator id as hex, version, topic as UTF-8 bytes, state), elsewhere (position, canonical
     bytes)."""
-    head_pack, len_pack, fromhex, out = _HEAD.pack, _LEN.pack, bytes.fromhex, list[bytes]()
+    fromhex, out = bytes.fromhex, list[bytes]()
     push = out.append
     if sqlite:
+        # every field before the state in one `pack` call, one packer per length of topic (a ledger has a few dozen
+        # topics): the previous hash, whatever its length, and that one value make the input before the state
+        packers: dict[int, Callable[..., bytes]] = {}
         for c_prev, (spos, raw_oid, s_ver, t, state) in zip(prevs, store, strict=True):
-            h = new(c_prev + head_pack(spos, fromhex(raw_oid), s_ver, len(t)) + t + len_pack(len(state)))
+            size = len(t)
+            pack = packers.get(size)
+            if pack is None:
+                pack = packers[size] = struct.Struct(f">Q16sQI{size}sI").pack
+            h = new(c_prev + pack(spos, fromhex(raw_oid), s_ver, size, t, len(state)))
             h.update(state)
             push(h.digest())
     else:
