@@ -145,10 +145,15 @@ class Tx:
         self._c.execute(self._sql(sql), tuple(params))
         return self
 
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]], *, binary: bool = False) -> None:
         """One statement over many rows. On PostgreSQL a plain INSERT of many rows (placeholders only, no
         ON CONFLICT) goes as one COPY instead: the same rows, the same failure on a duplicate key, but one
-        stream instead of a statement per row."""
+        stream instead of a statement per row.
+
+        With `binary` that COPY sends each value in the server's binary form of its column's type (read from
+        the table as it stands), which the server stores without parsing text: for a caller whose values
+        are already of their columns' types (a `str` for text, an `int` for an integer column, None), as
+        the binary form has no conversions. Ignored on SQLite."""
         if not rows:
             return
         if self.dialect == "postgres" and len(rows) >= _COPY_FROM:
@@ -156,7 +161,13 @@ class Tx:
             if plain is not None:
                 table, columns = plain.group(1), plain.group(2)
                 target = f"{table} ({columns})" if columns else table
-                with self.copy(f"COPY {target} FROM STDIN") as copy:
+                types = None
+                if binary:
+                    self.execute(f"SELECT {columns or '*'} FROM {table} WHERE false")
+                    types = [d.type_code for d in self._c.description]
+                with self.copy(f"COPY {target} FROM STDIN" + (" (FORMAT BINARY)" if binary else "")) as copy:
+                    if types is not None:
+                        copy.set_types(types)
                     for r in rows:
                         copy.write_row(r)
                 return

@@ -369,7 +369,9 @@ class _Page:
             if type(pending) is _Text:
                 r["pending_content"] = pending.json()
             (new if eid in drafted else old).append(_row(r))
-        tx.executemany(_INSERT, new)
+        # every value written is already of its column's type (text as `str`, integers as `int`, or None):
+        # on PostgreSQL the rows go as binary COPY, which the server stores without parsing them
+        tx.executemany(_INSERT, new, binary=True)
         tx.executemany(_UPSERT, old)
         # an entry drafted in this page has no rows to replace yet
         whole = [eid for eid, sets in self.items.items() if len(sets) == 2 and eid not in drafted]
@@ -382,14 +384,14 @@ class _Page:
         tx.executemany(
             "INSERT INTO catalog_items (entry_id, published, provider, codes) VALUES (?, ?, ?, ?)",
             [(eid, published, held[0], item_codes(held[1].parsed)) for eid, sets in self.items.items()
-             for published, held in sets.items() if held],
+             for published, held in sets.items() if held], binary=True,
         )
         for chunk in _chunks([eid for eid in self.open if eid not in drafted]):
             tx.execute(f"DELETE FROM open_catalog WHERE id IN ({_marks(chunk)})", chunk)
         tx.executemany(
             "INSERT INTO open_catalog (id, resource_code, name, provider, open_class, open_conditions, "
             "update_cycle, published_on, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [r for r in self.open.values() if r is not None],
+            [r for r in self.open.values() if r is not None], binary=True,
         )
         tx.executemany("UPDATE open_catalog SET published_on = ? WHERE id = ?",
                        [(day, eid) for eid, day in self.open_dates.items()])

@@ -61,3 +61,24 @@ def test_jsonb_operators_survive_beside_parameters(backend, runtime):
                        "?::jsonb ?& ARRAY[?, 'b'] AS all_of, 'a?b' AS text",
                        ('{"a": 1}', '{"b": 2}', '{"a": 1, "b": 2}', "a"))
     assert row == {"has": True, "any_of": True, "all_of": True, "text": "a?b"}
+
+
+def test_a_binary_bulk_insert_stores_what_the_plain_one_stores(runtime):
+    """`executemany(..., binary=True)` (a binary COPY on PostgreSQL, of each column's type as the table has it)
+    leaves the same rows as the text COPY and as SQLite's statement per row: text with quotes, tabs,
+    backslashes, newlines and CJK, integers of both widths, and NULLs; a renamed table's own types are read."""
+    db = runtime.ledger.db
+    rows = [(i, f"名称 {i}\t\"q\" \\ \n'x'", None if i % 3 == 0 else i * 10_000_000_000, None if i % 2 else i)
+            for i in range(60)]
+    with db.write() as tx:
+        for table in ("bulk_probe_text", "bulk_probe_binary__next"):
+            tx.execute(f"CREATE TABLE {table} (k INTEGER PRIMARY KEY, t TEXT NOT NULL, big BIGINT, small INTEGER)")
+        tx.executemany("INSERT INTO bulk_probe_text (k, t, big, small) VALUES (?, ?, ?, ?)", rows)
+        renamed = tx.renamed({"bulk_probe_binary": "bulk_probe_binary__next"})
+        renamed.executemany("INSERT INTO bulk_probe_binary (k, t, big, small) VALUES (?, ?, ?, ?)", rows, binary=True)
+    text = db.query("SELECT k, t, big, small FROM bulk_probe_text ORDER BY k")
+    assert [tuple(r.values()) for r in text] == rows
+    assert db.query("SELECT k, t, big, small FROM bulk_probe_binary__next ORDER BY k") == text
+    with db.write() as tx:
+        tx.execute("DROP TABLE bulk_probe_text")
+        tx.execute("DROP TABLE bulk_probe_binary__next")
