@@ -296,8 +296,9 @@ def _walk(ledger: Ledger, reader: event_rows.PageReader, checkpoints: list[dict[
     # the first range that does not pass, or does not follow, the walk reads on itself, below.
     start = 0
     src = verify_ranges.source_of(ledger) if workers != 0 else None
-    # By default on a SQLite file only: on PostgreSQL the walk's two readers already keep two server processes
-    # reading (and with SHA-256 hashing), and workers on fresh connections were slower or no faster (decision 0032).
+    # By default on a SQLite file only: on PostgreSQL the walk's readers (one per core and one more) already keep the
+    # server processes reading (and with SHA-256 hashing), and workers on fresh connections were slower or no faster
+    # (decisions 0032 and XXXX).
     by_default = head >= PARALLEL_FROM and ledger.backend == "sqlite"
     count = workers if workers is not None else verify_ranges.default_workers() if by_default else 0
     if src is not None and count > 0 and head > 0:
@@ -331,11 +332,16 @@ def _walk(ledger: Ledger, reader: event_rows.PageReader, checkpoints: list[dict[
     # that is not so (a break, or the pages after one) goes through the merge below, event by event. Each
     # event's check is H(record's previous hash || its bytes) = record's hash, so on PostgreSQL with SHA-256
     # the server computes it beside the bytes and sends 32 bytes instead of the event (decision 0021).
-    # Two readers: PostgreSQL answers two at once, and on either store one reader hashes its page while the other
-    # reads (a SQLite file's connection of the walk's own takes one page at a time; an in-memory SQLite, read
-    # through the ledger's own connection, keeps one reader)
-    two = ledger.backend == "postgres" or reader.conn is not None
-    for got in _pages(ledger, reader, head, page, hashed, workers=2 if two else 1, start=start):
+    # Readers: on PostgreSQL one more than the cores, so that a server process per core is always working on a
+    # page while one reader waits for the interpreter to hand its answer over (the walk's own Merkle work holds
+    # it meanwhile; with one reader per core a server process idled for each such wait). On a SQLite file two:
+    # one hashes its page while the other reads (the walk's connection of its own takes one page at a time); an
+    # in-memory SQLite, read through the ledger's own connection, keeps one.
+    if ledger.backend == "postgres":
+        readers = verify_ranges.default_workers() + 1
+    else:
+        readers = 2 if reader.conn is not None else 1
+    for got in _pages(ledger, reader, head, page, hashed, workers=readers, ahead=max(4, readers + 2), start=start):
         if isinstance(got, _Hashed):
             hp = got.page
             n = hp.joined
