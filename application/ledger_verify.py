@@ -166,7 +166,7 @@ def _identity(data: bytes) -> tuple[str, int]:
 def read_page(ledger: Ledger, after: int, upto: int, reader: event_rows.PageReader | None = None) -> Page:
     """The chain records and stored events in (after, upto], and, when both hold the same positions, each event's
     hash on its record's previous hash. The hashes are computed here, by the thread that read the page: hashing
-    an input of 2 KiB or more releases the interpreter, so two readers hash two pages at once on two cores while
+    an input of 2 KiB or more releases the interpreter, so the readers hash pages at once on the cores while
     the walk judges the page before (each event's hash depends on its own record alone, decision 0021)."""
     chain, store = event_rows.chain_and_store(ledger, after, upto, reader)
     computed = None
@@ -298,7 +298,7 @@ def _walk(ledger: Ledger, reader: event_rows.PageReader, checkpoints: list[dict[
     src = verify_ranges.source_of(ledger) if workers != 0 else None
     # By default on a SQLite file only: on PostgreSQL the walk's readers (one per core and one more) already keep the
     # server processes reading (and with SHA-256 hashing), and workers on fresh connections were slower or no faster
-    # (decisions 0032 and XXXX).
+    # (decision 0032; the readers: docs/decisions, "Verify on PostgreSQL reads with one reader thread per core").
     by_default = head >= PARALLEL_FROM and ledger.backend == "sqlite"
     count = workers if workers is not None else verify_ranges.default_workers() if by_default else 0
     if src is not None and count > 0 and head > 0:
