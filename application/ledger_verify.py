@@ -298,7 +298,7 @@ def _walk(ledger: Ledger, reader: event_rows.PageReader, checkpoints: list[dict[
     src = verify_ranges.source_of(ledger) if workers != 0 else None
     # By default on a SQLite file only: on PostgreSQL the walk's readers (one per core and one more) already keep the
     # server processes reading (and with SHA-256 hashing), and workers on fresh connections were slower or no faster
-    # (decision 0032; the readers: docs/decisions, "Verify on PostgreSQL reads with one reader thread per core").
+    # (decision 0032; the readers: decision 0034).
     by_default = head >= PARALLEL_FROM and ledger.backend == "sqlite"
     count = workers if workers is not None else verify_ranges.default_workers() if by_default else 0
     if src is not None and count > 0 and head > 0:
