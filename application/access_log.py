@@ -69,12 +69,16 @@ class BatchAnswer(msgspec.Struct, frozen=True):
 
 def _outcomes(records: Sequence[AccessRecord]) -> dict[str, RecordOutcome]:
     """Each record's outcome by request id (a batch names few grants: each id is turned into text once)."""
-    text: dict[UUID | None, str | None] = {None: None}
+    text: dict[UUID, str] = {}
     out = {}
     for r in records:
         g, c = r.grant_id, r.consumed_grant
-        gs = text[g] if g in text else text.setdefault(g, str(g))
-        cs = text[c] if c in text else text.setdefault(c, str(c))
+        gs = None if g is None else text.get(g)  # one lookup a record (a UUID hashes in Python)
+        if gs is None and g is not None:
+            gs = text[g] = str(g)
+        cs = None if c is None else text.get(c)
+        if cs is None and c is not None:
+            cs = text[c] = str(c)
         out[r.request_id] = RecordOutcome(request_id=r.request_id, outcome=r.outcome.value, grant_id=gs,
                                           reasons=r.reasons, consumed_grant=cs)
     return out
@@ -180,9 +184,11 @@ class AccessLogService(Service):
 
     def _check_entries(self, accesses: Sequence[Access]) -> None:
         """Every record names a catalog entry and that entry's provider (the provider is who sees it, LOG-2)."""
-        providers = self.queries.entry_providers(a.entry_id for a in accesses)
+        # a batch names a few entries: each is hashed as its int (in C) and turned into text once
+        asked = {a.entry_id.int: a.entry_id for a in accesses}
+        providers = {e.int: p for e, p in self.queries.entry_providers(asked.values()).items()}
         for i, a in enumerate(accesses):
-            known = providers.get(a.entry_id)
+            known = providers.get(a.entry_id.int)
             if known is None:
                 raise ApplicationError(f"Record {i} ({a.request_id!r}): no catalog entry {a.entry_id}.", index=i)
             if known != a.provider:
