@@ -129,7 +129,7 @@ class Evaluator:
     that compare alike with every validity bound (the access-log batch) asks `decide` once per access.
     """
 
-    __slots__ = ("at", "candidates", "entry_id", "holder", "how", "purpose", "usable", "_allowed", "_decided")
+    __slots__ = ("at", "candidates", "entry_id", "holder", "how", "purpose", "usable", "_allowed")
 
     def __init__(self, grants: Iterable[GrantState], *, holder: str, entry_id: UUID, purpose: str,
                  method: DeliveryMethod | str, at: datetime) -> None:
@@ -147,18 +147,9 @@ class Evaluator:
                               if _allows(g, fields=(), purpose=purpose, method=self.how, at=at)),  # type: ignore[arg-type]
                              key=lambda g: (g.kind != GrantKind.REUSABLE, g.valid_to, g.grant_id))
         self._allowed: dict[UUID, Decision] = {}
-        self._decided: dict[tuple[str, ...], Decision] = {}  # by the fields asked: nothing else varies here
 
     def decide(self, fields: Iterable[str]) -> Decision:
         wanted = tuple(dict.fromkeys(fields))
-        d = self._decided.get(wanted)
-        if d is None:
-            if len(self._decided) >= 1_024:
-                self._decided.clear()
-            d = self._decided[wanted] = self._decide(wanted)
-        return d
-
-    def _decide(self, wanted: tuple[str, ...]) -> Decision:
         if not self.candidates:
             return Decision(allowed=False, reasons=(_reason(
                 "no_grant", f"{self.holder} holds no grant for entry {self.entry_id}.", fields=wanted,
