@@ -69,12 +69,16 @@ class BatchAnswer(msgspec.Struct, frozen=True):
 
 def _outcomes(records: Sequence[AccessRecord]) -> dict[str, RecordOutcome]:
     """Each record's outcome by request id (a batch names few grants: each id is turned into text once)."""
-    text: dict[UUID | None, str | None] = {None: None}
+    text: dict[UUID, str] = {}
     out = {}
     for r in records:
         g, c = r.grant_id, r.consumed_grant
-        gs = text[g] if g in text else text.setdefault(g, str(g))
-        cs = text[c] if c in text else text.setdefault(c, str(c))
+        gs = None if g is None else text.get(g)  # one lookup a record (a UUID hashes in Python)
+        if gs is None and g is not None:
+            gs = text[g] = str(g)
+        cs = None if c is None else text.get(c)
+        if cs is None and c is not None:
+            cs = text[c] = str(c)
         out[r.request_id] = RecordOutcome(request_id=r.request_id, outcome=r.outcome.value, grant_id=gs,
                                           reasons=r.reasons, consumed_grant=cs)
     return out
@@ -109,10 +113,12 @@ class AccessLogService(Service):
             earlier = self._replay(scope, cmd)
             if earlier is not None:
                 return msgspec.json.decode(earlier.body, type=BatchAnswer), earlier.position, True
-        for attempt in (1, 2):
+        # the first attempt leaves the request ids already stored to the save's unique keys (a batch sent again is
+        # rare, and its save fails on them before it writes anything else); the next ones look them up first
+        for attempt in (1, 2, 3):
             ctx = Context(actor=actor, at=self.clock.now(),
                           cause=Cause(command=cmd.name, idempotency_key=cmd.idempotency_key, request_id=cmd.request_id))
-            batch, grants, answer = self._decide(ctx, accesses)
+            batch, grants, answer = self._decide(ctx, accesses, look_up_stored=attempt > 1)
             record = None
             if cmd.idempotency_key:
                 record = IdempotencyRecord(scope=scope, key=cmd.idempotency_key, fingerprint=cmd.fingerprint,
@@ -131,9 +137,10 @@ class AccessLogService(Service):
                     earlier = self._replay(scope, cmd)
                     if earlier is not None:
                         return msgspec.json.decode(earlier.body, type=BatchAnswer), earlier.position, True
-                if attempt == 2:
+                if attempt == 3:
                     raise VersionConflict("Concurrent writes kept conflicting with this batch; send it again.") from None
-                continue  # a concurrent duplicate or use of a grant: judge again against what is stored now
+                continue  # a stored or concurrent duplicate, or a concurrent use of a grant: judge again against
+                # what is stored now
             page.committed()
             position = recordings[-1].notification.id if recordings else None
             if self.on_saved and position:
@@ -141,7 +148,8 @@ class AccessLogService(Service):
             return answer, position, False
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _decide(self, ctx: Context, accesses: Sequence[Access]) -> tuple[AccessLogBatch | None, list[Grant], BatchAnswer]:
+    def _decide(self, ctx: Context, accesses: Sequence[Access], *,
+                look_up_stored: bool = True) -> tuple[AccessLogBatch | None, list[Grant], BatchAnswer]:
         try:
             check_accesses(accesses, ctx.at)
         except InvalidTransition as e:
@@ -149,7 +157,7 @@ class AccessLogService(Service):
         # the entries and the grants are read from their views, brought to the head together (one read of it)
         self.projector.wait_for(self.ledger.max_position(), "catalog", "sharing")
         self._check_entries(accesses)
-        stored = self.stored_request_ids([a.request_id for a in accesses])
+        stored = self.stored_request_ids([a.request_id for a in accesses]) if look_up_stored else set()
         fresh = [a for a in accesses if a.request_id not in stored]
         judged: dict[str, RecordOutcome] = {}
         batch, consumed = None, []
@@ -176,9 +184,11 @@ class AccessLogService(Service):
 
     def _check_entries(self, accesses: Sequence[Access]) -> None:
         """Every record names a catalog entry and that entry's provider (the provider is who sees it, LOG-2)."""
-        providers = self.queries.entry_providers(a.entry_id for a in accesses)
+        # a batch names a few entries: each is hashed as its int (in C) and turned into text once
+        asked = {a.entry_id.int: a.entry_id for a in accesses}
+        providers = {e.int: p for e, p in self.queries.entry_providers(asked.values()).items()}
         for i, a in enumerate(accesses):
-            known = providers.get(a.entry_id)
+            known = providers.get(a.entry_id.int)
             if known is None:
                 raise ApplicationError(f"Record {i} ({a.request_id!r}): no catalog entry {a.entry_id}.", index=i)
             if known != a.provider:

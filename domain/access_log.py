@@ -221,15 +221,19 @@ def judge(
             spent.append((gid, at))
         if out[i] is not None:
             continue
-        if spent:
-            states = dict(states)
-            for gid, at in spent:
-                states[gid] = msgspec.structs.replace(states[gid], status=GrantStatus.CONSUMED, status_since=at,
-                                                      consumed_at=at)
         # the states, and how the time of access compares with every validity bound, are the whole input
         where = (bisect_left(bounds, a.accessed_at), bisect_right(bounds, a.accessed_at))
-        d = pair.evaluator(states, (k, where, a.grant_id, tuple(spent), a.purpose, a.method), holder=a.holder,
-                           entry_id=a.entry_id, purpose=a.purpose, method=a.method, at=a.accessed_at).decide(a.fields)
+        key = (k, where, a.grant_id, tuple(spent), a.purpose, a.method)
+        ev = pair._evaluators.get(key)
+        if ev is None:  # the states with the uses recorded since are built only for a new evaluator
+            if spent:
+                states = dict(states)
+                for gid, at in spent:
+                    states[gid] = msgspec.structs.replace(states[gid], status=GrantStatus.CONSUMED,
+                                                          status_since=at, consumed_at=at)
+            ev = pair.evaluator(states, key, holder=a.holder, entry_id=a.entry_id, purpose=a.purpose,
+                                method=a.method, at=a.accessed_at)
+        d = ev.decide(a.fields)
         if not d.allowed:
             out[i] = _record(a, Outcome.DENIED, grant=a.grant_id, reasons=d.reasons)
             continue

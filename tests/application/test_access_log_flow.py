@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from uuid import uuid4
+from zoneinfo import ZoneInfo
 
 import pytest
 from eventsourcing.persistence import IntegrityError
 
 from application.common import ApplicationError, Forbidden
 from domain.access_log import AccessLogBatch, judge
-from domain.base import Cause, Context
+from domain.base import BEIJING, Cause, Context
 from domain.limits import MAX_RECORD_COUNT
 from domain.rules import RuleViolation
 from projections.access_log_archive import archives
@@ -173,3 +174,23 @@ def test_daily_counts_add_up_across_pages_past_32_bits(runtime, world):
             runtime.ledger.db.query("SELECT org, side, allowed, denied, records FROM access_log_daily")}
     assert rows == {("div-elder", "holder"): (3, 0, 3 * big), ("xa-nobody", "holder"): (0, 1, 3),
                     ("div-relief", "provider"): (3, 1, 3 * big + 3)}
+
+
+def test_daily_counts_fall_on_the_beijing_day_of_each_time_of_access(runtime, world):
+    """Each record counts on the Beijing day of its instant, whatever the offset it was sent with: either side of
+    16:00 UTC, in UTC, at other fixed offsets and in named zones, on both stores (PostgreSQL counts in the client)."""
+    edge = (world.clock.now() - timedelta(days=2)).astimezone(UTC).replace(hour=16, minute=0, second=0, microsecond=0)
+    just = timedelta(microseconds=1)
+    zones = (UTC, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-10)),
+             ZoneInfo("Asia/Shanghai"), ZoneInfo("America/New_York"))
+    times = [(edge + d).astimezone(z) for z in zones for d in (-just, timedelta(0), timedelta(hours=7, minutes=59))]
+    runtime.access_log.record(world.platform, cmd(), [world.access("div-elder", at=t) for t in times])
+    runtime.projector.catch_up_all()
+    counted = {str(r["day"]): int(r["allowed"]) + int(r["denied"]) for r in runtime.ledger.db.query(
+        "SELECT day, allowed, denied FROM access_log_daily WHERE side = 'holder'")}
+    expected: dict[str, int] = {}
+    for t in times:
+        day = t.astimezone(BEIJING).date().isoformat()
+        expected[day] = expected.get(day, 0) + 1
+    assert counted == expected
+    assert len(expected) == 2 and set(expected.values()) == {len(zones), 2 * len(zones)}

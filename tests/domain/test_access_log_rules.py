@@ -126,3 +126,43 @@ def test_a_history_kept_from_batch_to_batch_judges_as_the_grants_stood_at_each_t
             assert (r.outcome == Outcome.ALLOWED, r.grant_id if d.allowed else None, r.reasons) == (
                 d.allowed, d.grant_id, d.reasons), a
     assert {r.outcome for r in out} == {Outcome.ALLOWED, Outcome.DENIED}
+
+
+def test_a_kept_history_with_a_spent_single_use_grant_judges_each_record_as_use_1_does():
+    """A single-use grant used in an earlier batch is spent for every record judged after, whatever its time of
+    access; the judge prepares each decision once per key (its states with the use recorded since built only
+    then) and must answer every record, batch after batch, as USE-1 over the grants at its time of access, the
+    used one marked spent, does."""
+    from domain.access_log import GrantHistory
+    from domain.grant_status import GrantStatus, evaluate, grant_states_from_events
+
+    used = T0 + timedelta(hours=2)
+    single, single_events = live(spec(LIMITED))
+    single.consume(ctx(PLATFORM, used), at=used)
+    reusable, reusable_events = live(spec(LIMITED, kind=GrantKind.REUSABLE, order_id=UUID(int=9),
+                                          fields=LIMITED.item_codes[:1], purpose="另一目的"))
+    history = single_events + list(single.collect_events()) + reusable_events
+    kept = {(HOLDER, LIMITED.entry_id): GrantHistory(history)}
+    # not the use's own instant: a record naming the grant there is the use itself, allowed once per batch
+    instants = [T0 + timedelta(hours=h, microseconds=u) for h in range(-2, 5) for u in (-1, 0, 1) if (h, u) != (2, 0)]
+    asks = [(at, fields, purpose, named) for at in instants
+            for fields in (LIMITED.item_codes[:1], LIMITED.item_codes[:2])
+            for purpose in (PURPOSE, "另一目的") for named in (None, single.id)]
+    for batch in range(2):
+        accesses = [msgspec.structs.replace(access(LIMITED, at=at, n=batch * 10_000 + i, fields=fields),
+                                            purpose=purpose, grant_id=named)
+                    for i, (at, fields, purpose, named) in enumerate(asks)]
+        out = judge(ctx(PLATFORM, NOW), accesses, kept, {}.get)
+        for a, r in zip(accesses, out, strict=True):
+            states = grant_states_from_events(history, until=a.accessed_at)
+            if single.id in states and states[single.id].status == GrantStatus.ACTIVE:
+                states[single.id] = msgspec.structs.replace(states[single.id], status=GrantStatus.CONSUMED,
+                                                            status_since=used, consumed_at=used)
+            if a.grant_id is not None:
+                states = {a.grant_id: states[a.grant_id]} if a.grant_id in states else {}
+            d = evaluate(states.values(), holder=a.holder, entry_id=a.entry_id, fields=a.fields, purpose=a.purpose,
+                         method=a.method, at=a.accessed_at)
+            assert (r.outcome == Outcome.ALLOWED, r.grant_id if d.allowed else None, r.reasons) == (
+                d.allowed, d.grant_id, d.reasons), a
+    assert {r.outcome for r in out} == {Outcome.ALLOWED, Outcome.DENIED}
+    assert any(x.code == "consumed" for r in out for x in r.reasons)
