@@ -9,14 +9,17 @@ read and keep growing past the buffer it was given.
 from __future__ import annotations
 
 import sqlite3
+import threading
 import zlib
 
 import pytest
+import zstandard
 
 from infrastructure import sqlite_images
 from infrastructure.sql import MemoryDb
 from infrastructure.sqlite_images import ImageBuffer, serialize
 from projections.state_images import (
+    HEAD_BYTES,
     advance_image,
     changed_pages,
     fill_image,
@@ -88,6 +91,19 @@ def test_a_chain_patched_in_a_larger_dirty_buffer_is_the_image_serialized():
         buffer = bytearray(b"\xaa" * (capacity + 4096))  # stale bytes where the patches must write
         size = fill_image(memoryview(buffer), chain)
         assert bytes(buffer[:size]) == raw[end - 1] == bytes(replica_image(chain)), end
+
+
+def test_a_damaged_delta_fails_the_fill_and_leaves_no_thread_behind():
+    """The deltas are decompressed by a thread beside the base: its failure is the fill's, and it ends."""
+    chain = chain_of(images())
+    capacity = image_capacity(chain)
+    assert capacity is not None
+    damaged = [*chain[:2], chain[2][:HEAD_BYTES] + b"not a Zstandard frame", *chain[3:]]
+    before = threading.active_count()
+    with pytest.raises(zstandard.ZstdError):
+        fill_image(memoryview(bytearray(capacity)), damaged)
+    assert threading.active_count() == before
+    assert not [t for t in threading.enumerate() if t.name.startswith("checkpoint-deltas")]
 
 
 def test_a_chain_opens_as_the_database_it_was_taken_of(path):
