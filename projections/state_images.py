@@ -182,15 +182,15 @@ def _patch(into: memoryview, payload: bytes | memoryview) -> int:
     """Writes a delta's pages into `into` (at least as large as the image it makes); returns that image's size.
     Pages past the parent's end are all carried by the delta (`changed_pages` lists every one), so a buffer
     larger than the parent never shows its stale bytes in the image."""
-    return _write_pages(into, _unpack_delta(payload))
+    return write_pages(into, unpack_delta(payload))
 
 
-def _unpack_delta(payload: bytes | memoryview) -> tuple[Delta, bytes]:
-    """A delta's header and its body decompressed: the numbers of the pages it carries, then those pages."""
+def unpack_delta(payload: bytes | memoryview) -> tuple[Delta, bytes]:
+    """A delta's header and its body decompressed (what `write_pages` writes into an image): the numbers of the pages it carries, then those pages."""
     return delta_head(payload), zstandard.ZstdDecompressor().decompress(payload[_DELTA_HEAD.size:])
 
 
-def _write_pages(into: memoryview, unpacked: tuple[Delta, bytes]) -> int:
+def write_pages(into: memoryview, unpacked: tuple[Delta, bytes]) -> int:
     head, raw = unpacked
     size = head.page_size
     body = memoryview(raw)
@@ -222,16 +222,17 @@ def fill_image(into: memoryview, chain: Sequence[bytes | memoryview]) -> int:
     done, at most the rebase share of the replica."""
     base, *deltas = chain
     if not deltas:
-        return _fill_base(into, base)
+        return fill_base(into, base)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint-deltas") as pool:
-        unpacked = pool.map(_unpack_delta, deltas)  # in order; each result is held until this thread takes it
-        size = _fill_base(into, base)
+        unpacked = pool.map(unpack_delta, deltas)  # in order; each result is held until this thread takes it
+        size = fill_base(into, base)
         for item in unpacked:
-            size = _write_pages(into, item)
+            size = write_pages(into, item)
     return size
 
 
-def _fill_base(into: memoryview, base: bytes | memoryview) -> int:
+def fill_base(into: memoryview, base: bytes | memoryview) -> int:
+    """Writes a base checkpoint's image into `into`; returns its size in bytes."""
     size = base_size(base)
     if size is None:
         raw = unpack_checkpoint(base)

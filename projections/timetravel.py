@@ -18,6 +18,7 @@ import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -32,10 +33,12 @@ from infrastructure.store import Ledger
 from infrastructure.transcoding import MsgspecMapper
 from projections.base import View, on
 from projections.state_images import (
+    HEAD_BYTES,
     REBASE_SHARE,
     advance_image,
     changed_pages,
     delta_head,
+    fill_base,
     fill_image,
     image_capacity,
     is_delta,
@@ -43,6 +46,8 @@ from projections.state_images import (
     pack_delta,
     page_size_of,
     replica_image,
+    unpack_delta,
+    write_pages,
 )
 
 CHECKPOINTS_DDL = (
@@ -378,32 +383,75 @@ class TimeTravel:
     def _chain(self, position: int) -> tuple[int, list[bytes | memoryview]]:
         """The nearest checkpoint at or before `position` whose chain back to a base is whole, and that chain
         (base first); (0, []) when there is none."""
+        at, links = self._links(position, "payload")
+        return at, [payload for _, payload in links]
+
+    def _links(self, position: int, column: str) -> tuple[int, list[tuple[int, bytes | memoryview]]]:
+        """`_chain` as (position, `column`) pairs, base first: `column` is the payload, or only its head
+        (`substr(payload, 1, HEAD_BYTES)`: enough to follow the links and size the image)."""
         while position > 0:
-            top = self._payloads("SELECT position, payload FROM state_checkpoints WHERE signature = ? AND "
-                                 "position <= ? ORDER BY position DESC LIMIT 1", (self.signature, position))
+            top = self._payloads(f"SELECT position, {column} AS payload FROM state_checkpoints WHERE signature = ? "
+                                 "AND position <= ? ORDER BY position DESC LIMIT 1", (self.signature, position))
             if not top:
                 return 0, []
             at, payload = top[0]
             if not is_delta(payload):
-                return at, [payload]
+                return at, [(at, payload)]
             base = delta_head(payload).base
-            rows = dict(self._payloads("SELECT position, payload FROM state_checkpoints WHERE signature = ? AND "
-                                       "position >= ? AND position < ?", (self.signature, base, at)))
-            chain, link = [payload], delta_head(payload).parent
+            rows = dict(self._payloads(f"SELECT position, {column} AS payload FROM state_checkpoints WHERE "
+                                       "signature = ? AND position >= ? AND position < ?", (self.signature, base, at)))
+            chain, link = [(at, payload)], delta_head(payload).parent
             while link in rows and is_delta(rows[link]):
-                chain.append(rows[link])
+                chain.append((link, rows[link]))
                 link = delta_head(rows[link]).parent
             if link in rows and link == base:
-                chain.append(rows[link])
+                chain.append((link, rows[link]))
                 return at, chain[::-1]
             position = link - 1  # a link is missing (rows dropped by hand): try the checkpoints before it
         return 0, []
 
     def _nearest_checkpoint(self, position: int) -> tuple[int, MemoryDb]:
-        at, chain = self._chain(position)
+        at, heads = self._links(position, f"substr(payload, 1, {HEAD_BYTES})")
+        db = self._load_overlapped(heads) if heads else None
+        if db is not None:
+            return at, db
+        at, chain = self._chain(position)  # a zlib base, or a link gone since the heads were read
         if not chain:
             return 0, self._fresh()
         return at, open_chain(chain)
+
+    def _load_overlapped(self, heads: list[tuple[int, bytes | memoryview]]) -> MemoryDb | None:
+        """The replica a chain stands for, given its links' heads (decision 0036): one thread fetches the base
+        and decompresses it into SQLite's buffer while this one fetches the deltas, which both threads then
+        decompress; their pages are written on in order once the base is in. None when the base does not say
+        its size (zlib, before decision 0019) or a link is no longer stored (the caller then loads the chain
+        as `open_chain` does)."""
+        capacity = image_capacity([head for _, head in heads])
+        if capacity is None:
+            return None
+        buffer = ImageBuffer(capacity)
+        (base, _), deltas = heads[0], [p for p, _ in heads[1:]]
+
+        def fill() -> int | None:
+            rows = self._payloads("SELECT position, payload FROM state_checkpoints WHERE signature = ? AND "
+                                  "position = ?", (self.signature, base))
+            return fill_base(buffer.view, rows[0][1]) if rows else None
+
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="checkpoint-load") as pool:
+            filled = pool.submit(fill)
+            unpacked: list[Any] = []
+            if deltas:
+                rows = dict(self._payloads("SELECT position, payload FROM state_checkpoints WHERE signature = ? "
+                                           "AND position > ? AND position <= ?", (self.signature, base, deltas[-1])))
+                if any(p not in rows for p in deltas):
+                    return None  # the pool ends the base's thread before the buffer is dropped
+                unpacked = list(pool.map(unpack_delta, [rows[p] for p in deltas]))
+            size = filled.result()
+        if size is None:
+            return None
+        for item in unpacked:
+            size = write_pages(buffer.view, item)
+        return MemoryDb.of_image(buffer, size)
 
     def _replay(self, db: MemoryDb, after: int, until: int) -> None:
         views = self.make_views()

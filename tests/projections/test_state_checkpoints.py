@@ -8,11 +8,12 @@ chains, and a chain with a link dropped from the store falls back to an earlier 
 from __future__ import annotations
 
 import random
+import threading
 from typing import Any
 
 from projections.registry import all_views
-from projections.state_images import delta_head, is_delta
-from projections.timetravel import TimeTravel
+from projections.state_images import HEAD_BYTES, delta_head, is_delta
+from projections.timetravel import TimeTravel, open_chain
 from tests.projections.test_state_at import MixedHistory, rows, time_travel_views
 
 TABLES = sorted({t for v in time_travel_views() for t in v.tables})
@@ -134,3 +135,26 @@ def test_a_larger_rebase_share_stores_fewer_bases_and_its_longer_chains_still_op
     assert longest == len(kept), "the last checkpoint's chain runs back to the first"
     for p, _ in kept:
         same_as_replay(rare, p)
+
+
+def test_the_overlapped_load_is_the_chain_opened_in_one_thread_and_a_vanished_link_is_refused(runtime, admin, clock):
+    """Decision 0036: the base fetched and decompressed by one thread while this one fetches the deltas
+    gives the very image `open_chain` builds from the whole chain; a link no longer stored when its payload
+    is fetched makes the load give up (None), so the caller loads whatever chain is whole then."""
+    rt = runtime
+    history_of(rt, admin, clock, 43, "O")
+    tt = TimeTravel(rt.ledger, all_views, checkpoint_every=5)
+    assert tt.checkpoint() is not None
+    last = max(p for p, _ in stored(tt))
+    at, heads = tt._links(last, f"substr(payload, 1, {HEAD_BYTES})")
+    assert at == last and len(heads) >= 3 and not any(is_delta(h) for _, h in heads[:1])
+    assert all(len(bytes(h)) == HEAD_BYTES for _, h in heads)
+    loaded = tt._load_overlapped(heads)
+    assert loaded is not None
+    assert loaded.serialize() == open_chain(tt._chain(last)[1]).serialize()
+    ghost = [*heads[:-1], (last + 1, heads[-1][1])]  # a delta that is not (or no longer) stored
+    assert tt._load_overlapped(ghost) is None
+    with rt.ledger.db.write() as tx:  # the base gone: this chain no longer opens
+        tx.execute("DELETE FROM state_checkpoints WHERE signature = ? AND position = ?", (tt.signature, heads[0][0]))
+    assert tt._load_overlapped(heads) is None
+    assert not [t for t in threading.enumerate() if t.name.startswith("checkpoint-load")]
