@@ -424,7 +424,7 @@ class TimeTravel:
         """The replica a chain stands for, given its links' heads (decision 0036): one thread fetches the base
         and decompresses it into SQLite's buffer while this one fetches the deltas, which both threads then
         decompress; their pages are written on in order once the base is in. None when the base does not say
-        its size (zlib, before decision 0019) or a link is no longer stored (the caller then loads the chain
+        its size (zlib, before decision 0019) or a link is no longer stored as its head was read (the caller then loads the chain
         as `open_chain` does)."""
         capacity = image_capacity([head for _, head in heads])
         if capacity is None:
@@ -432,10 +432,15 @@ class TimeTravel:
         buffer = ImageBuffer(capacity)
         (base, _), deltas = heads[0], [p for p, _ in heads[1:]]
 
+        heads_at = dict(heads)
+
+        def same(position: int, payload: bytes | memoryview) -> bool:  # the checkpoint whose head was read
+            return bytes(payload[:HEAD_BYTES]) == bytes(heads_at[position])
+
         def fill() -> int | None:
             rows = self._payloads("SELECT position, payload FROM state_checkpoints WHERE signature = ? AND "
                                   "position = ?", (self.signature, base))
-            return fill_base(buffer.view, rows[0][1]) if rows else None
+            return fill_base(buffer.view, rows[0][1]) if rows and same(base, rows[0][1]) else None
 
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="checkpoint-load") as pool:
             filled = pool.submit(fill)
@@ -443,7 +448,7 @@ class TimeTravel:
             if deltas:
                 rows = dict(self._payloads("SELECT position, payload FROM state_checkpoints WHERE signature = ? "
                                            "AND position > ? AND position <= ?", (self.signature, base, deltas[-1])))
-                if any(p not in rows for p in deltas):
+                if any(p not in rows or not same(p, rows[p]) for p in deltas):
                     return None  # the pool ends the base's thread before the buffer is dropped
                 unpacked = list(pool.map(unpack_delta, [rows[p] for p in deltas]))
             size = filled.result()

@@ -154,6 +154,8 @@ def test_the_overlapped_load_is_the_chain_opened_in_one_thread_and_a_vanished_li
     assert loaded.serialize() == open_chain(tt._chain(last)[1]).serialize()
     ghost = [*heads[:-1], (last + 1, heads[-1][1])]  # a delta that is not (or no longer) stored
     assert tt._load_overlapped(ghost) is None
+    stale = bytes(heads[-1][1])[:-8] + b"\xff" * 8  # another checkpoint now stored at that position
+    assert tt._load_overlapped([*heads[:-1], (heads[-1][0], stale)]) is None
     with rt.ledger.db.write() as tx:  # the base gone: this chain no longer opens
         tx.execute("DELETE FROM state_checkpoints WHERE signature = ? AND position = ?", (tt.signature, heads[0][0]))
     assert tt._load_overlapped(heads) is None
